@@ -1,0 +1,69 @@
+#include "apmcov/base/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace apmcov {
+namespace {
+
+using ::testing::HasSubstr;
+
+ConfigReader::EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ConfigReaderTest, ReadsEnvAndFlagsWithFlagsWinning) {
+  const char* argv[] = {"prog", "--http-port=9000", "--kafka_brokers", "a:1,b:2", "migrate"};
+  ConfigReader r(5, argv, FakeEnv({{"HTTP_PORT", "8000"}, {"DD_SITE", "datadoghq.eu"}}));
+  EXPECT_EQ(r.Int("HTTP_PORT", 8080, 0, 65535), 9000);
+  EXPECT_EQ(r.List("KAFKA_BROKERS", ""), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(r.String("DD_SITE", "datadoghq.com"), "datadoghq.eu");
+  EXPECT_EQ(r.String("DD_ENV", "none"), "none");
+  EXPECT_EQ(r.positional(), std::vector<std::string>{"migrate"});
+  EXPECT_TRUE(r.Finish().ok());
+}
+
+TEST(ConfigReaderTest, BadValuesAreReportedByVariableName) {
+  ConfigReader r(1, nullptr, FakeEnv({{"HTTP_PORT", "eighty"}, {"SPAN_PAGE_BUDGET", "0"},
+                                      {"LOG_FORMAT", "xml"}, {"DEBUG", "maybe"}}));
+  r.Int("HTTP_PORT", 8080, 0, 65535);
+  r.Int("SPAN_PAGE_BUDGET", 60, 1, 10000);
+  r.Enum("LOG_FORMAT", "json", {"json", "text"});
+  r.Bool("DEBUG", false);
+  absl::Status s = r.Finish();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("HTTP_PORT: \"eighty\" is not an integer"));
+  EXPECT_THAT(s.message(), HasSubstr("SPAN_PAGE_BUDGET: 0 is out of range [1, 10000]"));
+  EXPECT_THAT(s.message(), HasSubstr("LOG_FORMAT"));
+  EXPECT_THAT(s.message(), HasSubstr("DEBUG"));
+}
+
+TEST(ConfigReaderTest, UnknownFlagIsAnError) {
+  const char* argv[] = {"prog", "--htpp-port=1"};
+  ConfigReader r(2, argv, FakeEnv({}));
+  r.Int("HTTP_PORT", 8080, 0, 65535);
+  EXPECT_THAT(r.Finish().message(), HasSubstr("--htpp-port: unknown flag"));
+}
+
+TEST(ConfigReaderTest, SecretsAreRedactedInEffectiveConfig) {
+  ConfigReader r(1, nullptr, FakeEnv({{"DD_API_KEY", "abcdef0123456789"}}));
+  EXPECT_EQ(r.String("DD_API_KEY", "", Secret::kYes), "abcdef0123456789");
+  r.String("DD_APP_KEY", "", Secret::kYes);
+  EXPECT_EQ(r.Redacted().at("DD_API_KEY"), "<redacted>");
+  EXPECT_EQ(r.Redacted().at("DD_APP_KEY"), "");
+  for (const auto& [k, v] : r.Redacted()) EXPECT_THAT(v, ::testing::Not(HasSubstr("abcdef")));
+}
+
+TEST(ConfigReaderTest, BareFlagIsTrue) {
+  const char* argv[] = {"prog", "--once"};
+  ConfigReader r(2, argv, FakeEnv({}));
+  EXPECT_TRUE(r.Bool("ONCE", false));
+  EXPECT_TRUE(r.Finish().ok());
+}
+
+}  // namespace
+}  // namespace apmcov

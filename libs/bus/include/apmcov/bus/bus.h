@@ -1,0 +1,112 @@
+// Event bus ports (design §3). The Kafka adapter (kafka/) and the in-memory fake
+// (memory_bus.h) both implement them, and one contract test suite runs against both.
+//
+// Topic names passed here are full names (prefix included; see TopicNames).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace apmcov::bus {
+
+// The topics of design §3 under a configurable prefix (default "apmcov.").
+struct TopicNames {
+  explicit TopicNames(std::string prefix = "apmcov.");
+  std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq;
+  std::vector<std::string> All() const;
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct OutgoingMessage {
+  std::string topic;
+  std::string key;
+  std::string value;
+  Headers headers;                  // content-type and type are added by PublishProto helpers
+  std::optional<int32_t> partition; // explicit partition (watermarks go to every partition)
+};
+
+struct IncomingMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  Headers headers;
+  int64_t timestamp_ms = 0;
+  std::optional<std::string_view> Header(std::string_view name) const;
+};
+
+// Publishes messages. Contract:
+//  - Publish() enqueues and returns at once; Flush() returns OK only when every message
+//    published before it is acknowledged by all in-sync replicas (acks=all). The Kafka adapter
+//    is an idempotent producer, so retries never duplicate or reorder within a partition.
+//  - Messages with the same key go to the same partition, in order.
+//  - Thread-safe. A failed delivery is reported by the next Flush() (and counted in metrics).
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  virtual absl::Status Publish(OutgoingMessage message) = 0;
+  virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
+  // Number of partitions of `topic` (for watermarks sent to every partition).
+  virtual absl::StatusOr<int32_t> PartitionCount(const std::string& topic) = 0;
+};
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic < o.topic || (topic == o.topic && partition < o.partition);
+  }
+  bool operator==(const TopicPartition& o) const = default;
+};
+
+// Called on rebalance: partitions taken away (commit what you can first) and given.
+struct RebalanceListener {
+  std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+  std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+};
+
+// A consumer-group member. Contract:
+//  - Offsets are committed only by Commit() (never automatically). Commit(offsets) stores, per
+//    partition, the offset of the NEXT message to read; it is synchronous and durable when OK.
+//  - After a restart or rebalance a member resumes at the committed offset; with none, at the
+//    earliest retained message.
+//  - An offset-out-of-range event is reported as DataLoss status by Poll() (never silent)
+//    and consumption resumes at the earliest retained message.
+//  - Not thread-safe: one thread polls and commits.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  virtual absl::Status Subscribe(const std::vector<std::string>& topics,
+                                 RebalanceListener listener = {}) = 0;
+  // Up to `max_messages`, waiting at most `timeout` for the first one. An empty vector on
+  // timeout.
+  virtual absl::StatusOr<std::vector<IncomingMessage>> Poll(size_t max_messages,
+                                                            std::chrono::milliseconds timeout) = 0;
+  virtual absl::Status Commit(const std::map<TopicPartition, int64_t>& next_offsets) = 0;
+  virtual absl::StatusOr<std::map<TopicPartition, int64_t>> Committed(
+      const std::vector<TopicPartition>& partitions) = 0;
+  virtual void Close() = 0;
+};
+
+// Reads committed offsets of any group and the high watermarks of a topic, for the
+// collector's backpressure (design §3). Thread-safe.
+class LagProbe {
+ public:
+  virtual ~LagProbe() = default;
+  // Sum over partitions of (high watermark - committed offset of `group`).
+  virtual absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic) = 0;
+};
+
+}  // namespace apmcov::bus
