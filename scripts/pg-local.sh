@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for development and tests, under .local/pg of the checkout
+# (override with APMCOV_PG_DIR). Works as root: the server runs as the `postgres` user, on its
+# own port and socket directory, leaving any system cluster alone.
+#
+#   scripts/pg-local.sh start   # initdb if needed, start, print DATABASE_URL
+#   scripts/pg-local.sh url     # print DATABASE_URL of the running cluster
+#   scripts/pg-local.sh stop    # stop it (by the PID in its pidfile)
+#   scripts/pg-local.sh status
+#
+# Idempotent: `start` on a running cluster only prints its URL.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${APMCOV_PG_DIR:-$root/.local/pg}
+data=$dir/data
+sock=$dir/sock
+portfile=$dir/port
+db=${APMCOV_PG_DB:-apmcov}
+user=${APMCOV_PG_USER:-apmcov}
+
+bindir=${PG_BINDIR:-}
+if [[ -z $bindir ]]; then
+  for v in 17 16 15; do
+    if [[ -x /usr/lib/postgresql/$v/bin/pg_ctl ]]; then bindir=/usr/lib/postgresql/$v/bin; break; fi
+  done
+fi
+[[ -n $bindir ]] || { echo "pg-local: PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
+
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then
+    su postgres -s /bin/sh -c "$*"
+  else
+    sh -c "$*"
+  fi
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+running() {
+  [[ -f $data/postmaster.pid ]] || return 1
+  local pid
+  pid=$(head -n 1 "$data/postmaster.pid")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+}
+
+url() {
+  echo "postgresql://$user@127.0.0.1:$(cat "$portfile")/$db?sslmode=disable"
+}
+
+start() {
+  mkdir -p "$dir" "$sock"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$dir" "$sock"
+    chmod 700 "$dir"
+  fi
+  if [[ ! -f $data/PG_VERSION ]]; then
+    as_pg "'$bindir/initdb' -D '$data' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >'$dir/initdb.log' 2>&1" ||
+      { echo "pg-local: initdb failed, see $dir/initdb.log" >&2; exit 1; }
+  fi
+  if running; then
+    url
+    return 0
+  fi
+  local port
+  port=$(free_port)
+  echo "$port" >"$portfile"
+  as_pg "'$bindir/pg_ctl' -D '$data' -l '$dir/server.log' -w -t 30 -o \"-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null" ||
+    { echo "pg-local: server did not start, see $dir/server.log" >&2; exit 1; }
+  # Role and database for the project (trust auth on loopback only: a private dev cluster).
+  as_pg "'$bindir/psql' -h '$sock' -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt -c \"DO \\\$\\\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='$user') THEN CREATE ROLE $user LOGIN CREATEDB; END IF; END\\\$\\\$\"" >/dev/null
+  if [[ -z $(as_pg "'$bindir/psql' -h '$sock' -p $port -U postgres -d postgres -qAt -c \"SELECT 1 FROM pg_database WHERE datname='$db'\"") ]]; then
+    as_pg "'$bindir/createdb' -h '$sock' -p $port -U postgres -O $user $db"
+  fi
+  url
+}
+
+stop() {
+  if running; then
+    as_pg "'$bindir/pg_ctl' -D '$data' -m fast -w -t 30 stop >/dev/null"
+  fi
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  url)
+    running || { echo "pg-local: not running (scripts/pg-local.sh start)" >&2; exit 1; }
+    url
+    ;;
+  status)
+    if running; then echo "running: $(url)"; else echo "stopped"; exit 3; fi
+    ;;
+  *)
+    echo "usage: $0 start|stop|url|status" >&2
+    exit 2
+    ;;
+esac
