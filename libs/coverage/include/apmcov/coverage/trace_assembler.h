@@ -1,0 +1,155 @@
+// TraceAssembler: groups spans into traces and finalises them on event-time watermarks
+// (design §3), with bounded memory and a safe Kafka commit offset per partition.
+//
+// Contract:
+// - Traces are keyed by the lower 64 bits of the trace id (the `spans` topic key), so a trace
+//   lives in one partition; watermarks are tracked per partition (the collector sends every
+//   watermark to every partition). The upper 64 bits are kept from whichever span carries them.
+// - A trace is final once its partition's watermark W satisfies W >= last span end +
+//   grace_ns (TRACE_GRACE_SECONDS). OnWatermark() hands every trace of that partition that
+//   became final to the sink, oldest first, with its spans deduplicated by span id and sorted
+//   by span id (duplicates are counted).
+// - Bounded memory: when more than max_traces_in_flight traces or max_spans_in_flight spans
+//   are held, the oldest trace (by first arrival) is finalised at once, flagged `forced`, and
+//   counted in counters().traces_forced: never dropped silently.
+// - A span that would open a new trace although it ended more than grace_ns before the
+//   partition's current watermark violates the watermark contract (its trace was judged
+//   already); it is dropped and counted in late_spans_dropped rather than judged alone.
+// - Replays: after a restart or rebalance the analyzer re-reads from its committed offset.
+//   Traces finalised by a watermark <= SetAppliedWatermark()'s value were judged (and written)
+//   before; a replay may hold only part of them, so they are dropped (counted in
+//   traces_replayed) instead of being judged again. The analyzer must persist
+//   LatestWatermark(p) in the same DB transaction as the effects, and restore it with
+//   SetAppliedWatermark(p, w) when it is assigned partition p.
+// - SafeCommitOffset(p, next) is the offset the analyzer may commit for partition p: `next`
+//   (the offset after the last consumed message) unless a trace still in flight holds a span
+//   from p, then that trace's oldest span offset, so a restart re-reads every span of every
+//   unfinalised trace.
+// - The sink runs synchronously inside Add()/OnWatermark(); the AssembledTrace's span view is
+//   valid only during the call. The sink must not call back into the assembler.
+// - Steady state allocates nothing per span: spans live in one slab with a free list.
+// - Not thread-safe: one assembler per consumer thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "apmcov/coverage/span.h"
+
+namespace apmcov::coverage {
+
+struct AssemblerOptions {
+  int64_t grace_ns = int64_t{120} * 1'000'000'000;  // TRACE_GRACE_SECONDS
+  size_t max_traces_in_flight = 1'000'000;
+  size_t max_spans_in_flight = 4'000'000;
+};
+
+// Every counter is cumulative since construction.
+struct AssemblerCounters {
+  uint64_t spans_added = 0;         // accepted by Add()
+  uint64_t duplicate_spans = 0;     // dropped at finalisation (same span id in one trace)
+  uint64_t late_spans_dropped = 0;  // violated the watermark contract (see above)
+  uint64_t traces_finalised = 0;    // handed to the sink, forced ones included
+  uint64_t traces_forced = 0;       // finalised early by the memory cap
+  uint64_t traces_replayed = 0;     // final at an already-applied watermark: not judged again
+  uint64_t traces_revoked = 0;      // dropped by RevokePartition()
+};
+
+// One finalised trace as handed to the sink.
+struct AssembledTrace {
+  uint64_t trace_id_lo = 0;
+  uint64_t trace_id_hi = 0;  // the first non-zero upper half seen on its spans, else 0
+  int32_t partition = 0;
+  bool forced = false;                // finalised by the memory cap, possibly incomplete
+  std::span<const SpanRecord> spans;  // distinct span ids, sorted by span id
+};
+
+using TraceSink = absl::FunctionRef<void(const AssembledTrace&)>;
+
+class TraceAssembler {
+ public:
+  explicit TraceAssembler(AssemblerOptions options = {});
+  TraceAssembler(const TraceAssembler&) = delete;
+  TraceAssembler& operator=(const TraceAssembler&) = delete;
+
+  // Adds a span read from `partition` at `offset` (offsets increase within a partition). May
+  // finalise the oldest traces through `sink` when a cap is exceeded.
+  void Add(const SpanRecord& span, int32_t partition, int64_t offset, TraceSink sink);
+
+  // Advances `partition`'s watermark to `watermark_ns` (a lower value is ignored) and
+  // finalises, through `sink`, every trace of that partition with last end + grace <= it.
+  void OnWatermark(int32_t partition, int64_t watermark_ns, TraceSink sink);
+
+  // The replay guard (see the header comment): traces becoming final at a watermark <= `ns`
+  // are dropped and counted, not handed to the sink.
+  void SetAppliedWatermark(int32_t partition, int64_t watermark_ns);
+
+  // The highest watermark seen for `partition` (INT64_MIN when none): what to persist.
+  int64_t LatestWatermark(int32_t partition) const;
+
+  // The offset that is safe to commit for `partition` (see the header comment).
+  int64_t SafeCommitOffset(int32_t partition, int64_t next_offset);
+
+  // Forgets every in-flight trace of `partition` (rebalance: the new owner re-reads them from
+  // the committed offset) and its watermarks. Returns how many traces were dropped.
+  size_t RevokePartition(int32_t partition);
+
+  size_t traces_in_flight() const { return index_.size(); }
+  size_t spans_in_flight() const { return spans_in_flight_; }
+  const AssemblerCounters& counters() const { return counters_; }
+  // Bytes held by the assembler's own structures (slab, trace table, queues), not the pool.
+  size_t MemoryBytes() const;
+
+ private:
+  static constexpr uint32_t kNil = UINT32_MAX;
+  struct Trace {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    int64_t last_end_ns = 0;
+    int64_t first_offset = 0;
+    uint32_t head = kNil;  // span slab indices, a singly linked list in arrival order
+    uint32_t tail = kNil;
+    uint32_t span_count = 0;
+    uint32_t generation = 0;  // bumped when the slot is freed: queue entries go stale
+    int32_t partition = 0;
+    bool live = false;
+  };
+  struct QueueEntry {
+    uint32_t slot;
+    uint32_t generation;
+    int64_t offset;
+  };
+  struct Partition {
+    std::deque<QueueEntry> arrivals;  // live traces of this partition, oldest first (lazy)
+    int64_t watermark = INT64_MIN;
+    int64_t applied = INT64_MIN;
+  };
+
+  bool IsLive(const QueueEntry& e) const;
+  uint32_t NewTrace(uint64_t lo, int32_t partition, int64_t offset);
+  uint32_t NewSpanSlot(const SpanRecord& span);
+  void Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink);
+  void FreeTrace(uint32_t slot);
+  void EnforceCaps(TraceSink sink);
+  void CompactGlobalQueue();
+
+  AssemblerOptions options_;
+  AssemblerCounters counters_;
+  std::vector<SpanRecord> slab_;
+  std::vector<uint32_t> next_;  // next span of the same trace, or the free list's next
+  uint32_t free_span_ = kNil;
+  size_t spans_in_flight_ = 0;
+  std::vector<Trace> traces_;
+  std::vector<uint32_t> free_traces_;
+  absl::flat_hash_map<uint64_t, uint32_t> index_;  // trace_id_lo → slot
+  std::deque<QueueEntry> oldest_;                  // all live traces, oldest first (lazy)
+  absl::flat_hash_map<int32_t, Partition> partitions_;
+  std::vector<SpanRecord> scratch_;
+};
+
+}  // namespace apmcov::coverage
