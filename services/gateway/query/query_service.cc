@@ -1,0 +1,532 @@
+#include "query/query_service.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "apmcov/base/status.h"
+#include "apmcov/base/time.h"
+
+namespace apmcov::gateway {
+namespace {
+
+constexpr char kSep = '\x1f';
+const char* const kUnknown = "unknown";
+
+std::string KeyOr(const std::string& v) { return v.empty() ? kUnknown : v; }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+absl::Status BadParam(std::string_view param, std::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(AbslView(param), ": ", AbslView(message)));
+}
+
+absl::StatusOr<std::optional<bool>> ParseBoolParam(std::string_view name, const std::string& v) {
+  if (v.empty()) return std::optional<bool>();
+  if (v == "true") return std::optional<bool>(true);
+  if (v == "false") return std::optional<bool>(false);
+  return BadParam(name, absl::StrCat("must be true or false, got '", AbslView(v), "'"));
+}
+
+absl::StatusOr<size_t> ParseSize(std::string_view name, const std::string& v, size_t def,
+                                 size_t max) {
+  if (v.empty()) return def;
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(AbslView(v), &n) || n < 1 || n > max) {
+    return BadParam(
+        name, absl::StrCat("must be an integer from 1 to ", max, ", got '", AbslView(v), "'"));
+  }
+  return static_cast<size_t>(n);
+}
+
+std::string EncodeToken(const std::vector<std::string>& parts) {
+  std::string raw;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) raw += kSep;
+    raw += parts[i];
+  }
+  return absl::WebSafeBase64Escape(AbslView(raw));
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeToken(const std::string& token, size_t parts) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(AbslView(token), &raw)) {
+    return BadParam("page_token", "not a token issued by this API");
+  }
+  std::vector<std::string> out = absl::StrSplit(raw, kSep);
+  if (out.size() != parts) return BadParam("page_token", "not a token issued by this API");
+  return out;
+}
+
+bool ValidDecimalId(const std::string& id) {
+  if (id.empty() || id.size() > 20) return false;
+  for (char c : id) {
+    if (c < '0' || c > '9') return false;
+  }
+  if (id.size() > 1 && id[0] == '0') return false;
+  return id.size() < 20 || id <= "18446744073709551615";
+}
+
+void SortUnique(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Dimension values a service counts under (design §5), "unknown" when it has none.
+std::vector<std::string> DimensionKeys(const ServiceView& s, const std::string& by) {
+  auto many = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::vector<std::string>{kUnknown} : v;
+  };
+  if (by == "team") return {KeyOr(s.team)};
+  if (by == "env") return many(s.envs);
+  if (by == "infra") return {KeyOr(s.infra)};
+  if (by == "language") return many(s.languages);
+  if (by == "tier") return {KeyOr(s.tier)};
+  if (by == "lifecycle") return {KeyOr(s.lifecycle)};
+  return {"overall"};
+}
+
+bool InstrumentedUnder(const ServiceView& s, const std::string& by, const std::string& key) {
+  if (by == "env" && !s.envs.empty()) return Has(s.instrumented_envs, key);
+  return s.instrumented;
+}
+
+const std::set<std::string>& CoverageDimensions() {
+  static const std::set<std::string> dims{"team", "env", "infra", "language", "tier", "lifecycle"};
+  return dims;
+}
+
+// The keyset sort of /api/services: a string key per row (numbers zero-padded so string order
+// is numeric order), ties broken by name.
+struct SortSpec {
+  std::string field;
+  bool desc = false;
+  std::string Key(const ServiceView& s) const {
+    if (field == "team") return s.team;
+    if (field == "tier") return s.tier;
+    if (field == "lifecycle") return s.lifecycle;
+    if (field == "infra") return s.infra;
+    if (field == "instrumented") return s.instrumented ? "1" : "0";
+    if (field == "span_count") {
+      std::string n = std::to_string(std::max<int64_t>(0, s.span_count));
+      return std::string(20 - n.size(), '0') + n;
+    }
+    if (field == "last_seen") {
+      std::string n = std::to_string(std::max<int64_t>(0, s.last_seen.value_or(0)));
+      return std::string(20 - n.size(), '0') + n;
+    }
+    return "";  // name: the tie-breaker alone
+  }
+};
+
+absl::StatusOr<SortSpec> ParseSort(const std::string& v) {
+  static const std::set<std::string> fields{"name",  "team",       "tier",      "lifecycle",
+                                            "infra", "span_count", "last_seen", "instrumented"};
+  SortSpec spec{"name", false};
+  if (v.empty()) return spec;
+  std::string f = v;
+  if (f[0] == '-') {
+    spec.desc = true;
+    f = f.substr(1);
+  }
+  if (!fields.count(f)) {
+    return BadParam("sort", absl::StrCat("unknown sort '", AbslView(v),
+                                         "'; one of name, team, tier, lifecycle, infra, "
+                                         "span_count, last_seen, instrumented, optionally "
+                                         "prefixed by - for descending"));
+  }
+  spec.field = f;
+  return spec;
+}
+
+std::string CanonicalSort(const SortSpec& s) { return (s.desc ? "-" : "") + s.field; }
+
+}  // namespace
+
+double CoveragePct(int64_t instrumented, int64_t total) {
+  if (total <= 0) return 0;
+  return std::round(1000.0 * static_cast<double>(instrumented) / static_cast<double>(total)) / 10.0;
+}
+
+bool IsGapKind(const std::string& kind) {
+  return kind == "uninstrumented_hop" || kind == "uninstrumented_callee" ||
+         kind == "propagation_break" || kind == "missing_root" || kind == "orphan_span";
+}
+
+QueryService::QueryService(ReadModel& store, const Clock& clock, QueryOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+namespace {
+
+ServiceView MergeService(const ServiceRow& row, const std::vector<const ApmRow*>& apm,
+                         int64_t cutoff_ns) {
+  ServiceView v;
+  v.name = row.name;
+  v.team = row.team;
+  v.tier = row.tier;
+  v.lifecycle = row.lifecycle;
+  v.customer_facing = row.customer_facing;
+  v.deprecated = Lower(row.lifecycle) == "deprecated";
+  v.envs = row.envs;
+  std::vector<std::string> apm_languages, hints;
+  bool usm = false;
+  int64_t star_spans = 0;
+  bool has_env_rows = false;
+  for (const ApmRow* a : apm) {
+    bool recent = a->last_seen >= cutoff_ns;
+    bool traced = recent && (a->traced || a->span_count > 0);
+    if (a->env == "*") {
+      star_spans += a->span_count;
+    } else {
+      has_env_rows = true;
+      v.envs.push_back(a->env);
+      v.span_count += a->span_count;
+      if (traced) v.instrumented_envs.push_back(a->env);
+    }
+    if (traced) v.instrumented = true;
+    if (recent && a->usm_only) usm = true;
+    if (!v.last_seen || a->last_seen > *v.last_seen) v.last_seen = a->last_seen;
+    apm_languages.insert(apm_languages.end(), a->languages.begin(), a->languages.end());
+    hints.insert(hints.end(), a->infra_hints.begin(), a->infra_hints.end());
+  }
+  if (!has_env_rows) v.span_count = star_spans;
+  v.usm_only = usm && !v.instrumented;
+  SortUnique(v.envs);
+  SortUnique(v.instrumented_envs);
+  v.languages = row.languages.empty() ? apm_languages : row.languages;
+  SortUnique(v.languages);
+  if (!row.infra.empty()) {
+    v.infra = Lower(row.infra);
+  } else if (!hints.empty()) {
+    SortUnique(hints);
+    v.infra = hints.front();
+    for (const char* preferred : {"host", "serverless", "ecs", "kubernetes"}) {
+      if (Has(hints, preferred)) v.infra = preferred;
+    }
+  } else {
+    v.infra = kUnknown;
+  }
+  return v;
+}
+
+}  // namespace
+
+CatalogView QueryService::BuildView(const CatalogData& data, int64_t now_ns, int64_t lookback_ns) {
+  std::map<std::string, std::vector<const ApmRow*>> by_service;
+  for (const ApmRow& a : data.apm) by_service[a.service].push_back(&a);
+  CatalogView view;
+  std::set<std::string> catalog_names;
+  static const std::vector<const ApmRow*> kNone;
+  for (const ServiceRow& row : data.services) {
+    catalog_names.insert(row.name);
+    auto it = by_service.find(row.name);
+    view.services.push_back(
+        MergeService(row, it == by_service.end() ? kNone : it->second, now_ns - lookback_ns));
+  }
+  std::sort(view.services.begin(), view.services.end(),
+            [](const ServiceView& a, const ServiceView& b) { return a.name < b.name; });
+  for (const auto& [name, rows] : by_service) {
+    if (catalog_names.count(name)) continue;
+    ShadowServiceView s;
+    s.name = name;
+    for (const ApmRow* a : rows) {
+      if (a->env != "*") s.envs.push_back(a->env);
+      s.span_count += a->span_count;
+      if (!s.last_seen || a->last_seen > *s.last_seen) s.last_seen = a->last_seen;
+    }
+    SortUnique(s.envs);
+    view.shadows.push_back(std::move(s));
+  }
+  return view;
+}
+
+absl::StatusOr<std::vector<CoverageBucket>> QueryService::Buckets(const CatalogView& view,
+                                                                  const std::string& by) {
+  if (!CoverageDimensions().count(by)) {
+    return BadParam("by", absl::StrCat("must be one of team, env, infra, language, tier, "
+                                       "lifecycle, got '",
+                                       AbslView(by), "'"));
+  }
+  std::map<std::string, CoverageBucket> buckets;
+  for (const ServiceView& s : view.services) {
+    if (s.deprecated) continue;
+    for (const std::string& key : DimensionKeys(s, by)) {
+      CoverageBucket& b = buckets[key];
+      b.key = key;
+      b.total++;
+      if (InstrumentedUnder(s, by, key)) b.instrumented++;
+    }
+  }
+  std::vector<CoverageBucket> out;
+  for (auto& [key, b] : buckets) {
+    b.coverage_pct = CoveragePct(b.instrumented, b.total);
+    out.push_back(b);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const CoverageBucket& a, const CoverageBucket& b) {
+    return a.total > b.total;
+  });
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
+  std::lock_guard lock(mu_);
+  int64_t now = clock_.NowUnixNanos();
+  int64_t ttl = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.catalog_ttl).count();
+  if (cached_ && ttl > 0 && now - cached_at_ns_ < ttl) return cached_;
+  APMCOV_ASSIGN_OR_RETURN(CatalogData data, store_.LoadCatalog());
+  int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  cached_ = std::make_shared<const CatalogView>(BuildView(data, now, lookback));
+  cached_at_ns_ = now;
+  return cached_;
+}
+
+absl::StatusOr<Stats> QueryService::GetStats() {
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  Stats st;
+  for (const ServiceView& s : view->services) {
+    if (s.deprecated) continue;
+    st.total_services++;
+    if (s.instrumented) st.instrumented_services++;
+    if (s.customer_facing && !s.instrumented) st.customer_facing_without_apm.push_back(s.name);
+    if (s.usm_only) st.usm_only.push_back(s.name);
+  }
+  st.coverage_pct = CoveragePct(st.instrumented_services, st.total_services);
+  APMCOV_ASSIGN_OR_RETURN(st.by_team, Buckets(*view, "team"));
+  APMCOV_ASSIGN_OR_RETURN(st.by_env, Buckets(*view, "env"));
+  APMCOV_ASSIGN_OR_RETURN(st.by_infra, Buckets(*view, "infra"));
+  APMCOV_ASSIGN_OR_RETURN(st.by_language, Buckets(*view, "language"));
+  st.shadow_services = static_cast<int64_t>(view->shadows.size());
+  int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  APMCOV_ASSIGN_OR_RETURN(st.broken_traces,
+                          store_.CountTracesSince(clock_.NowUnixNanos() - lookback));
+  APMCOV_ASSIGN_OR_RETURN(st.last_sync, store_.LastFinishedSyncJob());
+  return st;
+}
+
+absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const CatalogView& view,
+                                                                     const ServicesQuery& q) {
+  APMCOV_ASSIGN_OR_RETURN(auto apm, ParseBoolParam("apm", q.apm));
+  APMCOV_ASSIGN_OR_RETURN(auto cf, ParseBoolParam("customer_facing", q.customer_facing));
+  APMCOV_ASSIGN_OR_RETURN(auto incl, ParseBoolParam("include_deprecated", q.include_deprecated));
+  APMCOV_ASSIGN_OR_RETURN(SortSpec sort, ParseSort(q.sort));
+  if (q.q.size() > 200) return BadParam("q", "longer than 200 characters");
+  const std::string needle = Lower(q.q);
+  auto matches_many = [](const std::vector<std::string>& values, const std::string& want) {
+    return values.empty() ? want == kUnknown : Has(values, want);
+  };
+  std::vector<const ServiceView*> out;
+  for (const ServiceView& s : view.services) {
+    if (s.deprecated && !incl.value_or(false)) continue;
+    if (!q.team.empty() && KeyOr(s.team) != q.team) continue;
+    if (!q.env.empty() && !matches_many(s.envs, q.env)) continue;
+    if (!q.infra.empty() && KeyOr(s.infra) != q.infra) continue;
+    if (!q.language.empty() && !matches_many(s.languages, q.language)) continue;
+    if (!q.tier.empty() && KeyOr(s.tier) != q.tier) continue;
+    if (apm && s.instrumented != *apm) continue;
+    if (cf && s.customer_facing != *cf) continue;
+    if (!needle.empty() && Lower(s.name).find(needle) == std::string::npos &&
+        Lower(s.team).find(needle) == std::string::npos) {
+      continue;
+    }
+    out.push_back(&s);
+  }
+  std::stable_sort(out.begin(), out.end(), [&sort](const ServiceView* a, const ServiceView* b) {
+    std::string ka = sort.Key(*a), kb = sort.Key(*b);
+    if (ka != kb) return sort.desc ? ka > kb : ka < kb;
+    return sort.desc ? a->name > b->name : a->name < b->name;
+  });
+  return out;
+}
+
+absl::StatusOr<ServicesPage> QueryService::ListServices(const ServicesQuery& q) {
+  APMCOV_ASSIGN_OR_RETURN(
+      size_t size,
+      ParseSize("page_size", q.page_size, options_.default_page_size, options_.max_page_size));
+  APMCOV_ASSIGN_OR_RETURN(SortSpec sort, ParseSort(q.sort));
+  std::optional<std::pair<std::string, std::string>> after;
+  if (!q.page_token.empty()) {
+    APMCOV_ASSIGN_OR_RETURN(auto parts, DecodeToken(q.page_token, 4));
+    if (parts[0] != "s1") return BadParam("page_token", "not a services page token");
+    if (parts[1] != CanonicalSort(sort)) {
+      return BadParam("page_token", absl::StrCat("was issued for sort=", parts[1],
+                                                 ", not sort=", CanonicalSort(sort)));
+    }
+    after = std::make_pair(parts[2], parts[3]);
+  }
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  APMCOV_ASSIGN_OR_RETURN(auto rows, Select(*view, q));
+  ServicesPage page;
+  page.total = static_cast<int64_t>(rows.size());
+  size_t start = 0;
+  if (after) {
+    // First row strictly after the cursor in sort order (rows are sorted; binary search).
+    auto is_after = [&](const ServiceView* s) {
+      std::string k = sort.Key(*s);
+      if (k != after->first) return sort.desc ? k < after->first : k > after->first;
+      return sort.desc ? s->name < after->second : s->name > after->second;
+    };
+    start = static_cast<size_t>(
+        std::partition_point(rows.begin(), rows.end(), [&](auto* s) { return !is_after(s); }) -
+        rows.begin());
+  }
+  size_t end = std::min(rows.size(), start + size);
+  for (size_t i = start; i < end; ++i) page.services.push_back(*rows[i]);
+  if (end < rows.size() && end > start) {
+    const ServiceView& last = *rows[end - 1];
+    page.next_page_token = EncodeToken({"s1", CanonicalSort(sort), sort.Key(last), last.name});
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<ServiceView>> QueryService::ExportServices(const ServicesQuery& q) {
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  APMCOV_ASSIGN_OR_RETURN(auto rows, Select(*view, q));
+  std::vector<ServiceView> out;
+  out.reserve(rows.size());
+  for (const ServiceView* s : rows) out.push_back(*s);
+  return out;
+}
+
+absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& name) {
+  if (name.empty() || name.size() > 512) return BadParam("name", "must be 1 to 512 characters");
+  APMCOV_ASSIGN_OR_RETURN(auto row, store_.GetService(name));
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("service '", AbslView(name), "' not found"));
+  }
+  ServiceDetailView d;
+  d.row = *row;
+  APMCOV_ASSIGN_OR_RETURN(d.apm, store_.ApmRowsFor(name));
+  std::vector<const ApmRow*> ptrs;
+  for (const ApmRow& a : d.apm) ptrs.push_back(&a);
+  int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  d.service = MergeService(*row, ptrs, clock_.NowUnixNanos() - lookback);
+  APMCOV_ASSIGN_OR_RETURN(d.dependencies, store_.ListDependencies(name));
+  TraceFilter f;
+  f.service = name;
+  APMCOV_ASSIGN_OR_RETURN(TracePage traces, store_.ListTraces(f, std::nullopt, 20));
+  d.broken_traces = std::move(traces.traces);
+  return d;
+}
+
+absl::StatusOr<std::vector<CoverageBucket>> QueryService::GetCoverage(const std::string& by) {
+  if (by.empty()) return BadParam("by", "required: team, env, infra, language, tier or lifecycle");
+  if (!CoverageDimensions().count(by)) return Buckets(CatalogView{}, by);  // the error
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  return Buckets(*view, by);
+}
+
+absl::StatusOr<std::vector<CoverageHistoryPoint>> QueryService::GetCoverageHistory(
+    const std::string& by_in, const std::string& since_in) {
+  std::string by = by_in.empty() ? "overall" : by_in;
+  if (by != "overall" && !CoverageDimensions().count(by)) {
+    return BadParam("by", absl::StrCat("must be one of overall, team, env, infra, language, "
+                                       "tier, lifecycle, got '",
+                                       AbslView(by), "'"));
+  }
+  int64_t since = clock_.NowUnixNanos() - int64_t{30} * 24 * 3600 * 1'000'000'000;
+  if (!since_in.empty()) {
+    auto parsed = ParseRfc3339(since_in);
+    if (!parsed.ok()) return BadParam("since", "must be an RFC 3339 time");
+    since = *parsed;
+  }
+  APMCOV_ASSIGN_OR_RETURN(auto rows, store_.CoverageHistory(by, since));
+  std::vector<CoverageHistoryPoint> points;
+  for (const SnapshotRow& r : rows) {
+    if (points.empty() || points.back().taken_at != r.taken_at) {
+      points.push_back({r.taken_at, {}});
+    }
+    points.back().buckets.push_back(
+        {r.key, r.total, r.instrumented, CoveragePct(r.instrumented, r.total)});
+  }
+  return points;
+}
+
+absl::StatusOr<TracesPageView> QueryService::ListTraces(const TracesQuery& q) {
+  APMCOV_ASSIGN_OR_RETURN(
+      size_t size,
+      ParseSize("page_size", q.page_size, options_.default_page_size, options_.max_page_size));
+  TraceFilter f;
+  f.service = q.service;
+  f.missing = q.missing;
+  f.env = q.env;
+  f.kind = q.kind;
+  if (!q.kind.empty() && !IsGapKind(q.kind)) {
+    return BadParam("kind",
+                    "must be one of uninstrumented_hop, uninstrumented_callee, "
+                    "propagation_break, missing_root, orphan_span");
+  }
+  if (!q.since.empty()) {
+    auto parsed = ParseRfc3339(q.since);
+    if (!parsed.ok()) return BadParam("since", "must be an RFC 3339 time");
+    f.since = *parsed;
+  }
+  std::optional<TraceCursor> after;
+  if (!q.page_token.empty()) {
+    APMCOV_ASSIGN_OR_RETURN(auto parts, DecodeToken(q.page_token, 3));
+    int64_t started = 0;
+    if (parts[0] != "t1" || !absl::SimpleAtoi(AbslView(parts[1]), &started) ||
+        !ValidDecimalId(parts[2])) {
+      return BadParam("page_token", "not a traces page token");
+    }
+    after = TraceCursor{started, parts[2]};
+  }
+  APMCOV_ASSIGN_OR_RETURN(TracePage page, store_.ListTraces(f, after, size + 1));
+  TracesPageView out;
+  out.total = page.total;
+  bool more = page.traces.size() > size;
+  if (more) page.traces.resize(size);
+  out.traces = std::move(page.traces);
+  if (more && !out.traces.empty()) {
+    const TraceRow& last = out.traces.back();
+    out.next_page_token = EncodeToken({"t1", std::to_string(last.started_at), last.trace_id});
+  }
+  return out;
+}
+
+absl::StatusOr<TraceDetail> QueryService::GetTrace(const std::string& trace_id) {
+  if (!ValidDecimalId(trace_id)) {
+    return BadParam("trace_id", "must be a decimal unsigned 64-bit integer");
+  }
+  APMCOV_ASSIGN_OR_RETURN(auto t, store_.GetTrace(trace_id));
+  if (!t) return absl::NotFoundError(absl::StrCat("trace ", trace_id, " not found"));
+  return *std::move(t);
+}
+
+absl::StatusOr<std::vector<DependencyRow>> QueryService::ListDependencies(
+    const std::string& service) {
+  return store_.ListDependencies(service);
+}
+
+absl::StatusOr<std::vector<ShadowServiceView>> QueryService::ListShadowServices() {
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  return view->shadows;
+}
+
+absl::StatusOr<std::vector<SyncJobRow>> QueryService::ListSyncJobs(const std::string& limit) {
+  APMCOV_ASSIGN_OR_RETURN(size_t n, ParseSize("limit", limit, 50, 500));
+  return store_.ListSyncJobs(n);
+}
+
+absl::StatusOr<SyncJobRow> QueryService::GetSyncJob(const std::string& id) {
+  if (id.empty() || id.size() > 200) return BadParam("id", "must be 1 to 200 characters");
+  APMCOV_ASSIGN_OR_RETURN(auto job, store_.GetSyncJob(id));
+  if (!job) return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id), "' not found"));
+  return *job;
+}
+
+}  // namespace apmcov::gateway

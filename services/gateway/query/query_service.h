@@ -1,0 +1,102 @@
+// QueryService: every read of the gateway's API (design §8), shared by the REST and gRPC
+// adapters so both always answer the same. Pure logic over the ReadModel port and a Clock:
+// request validation, coverage (design §5), filtering, sorting and keyset paging.
+//
+// Contract:
+//  - Parameters arrive as the strings a client sent ("" = not given). A bad one gives
+//    InvalidArgument whose message starts with the parameter's name ("page_size: ...").
+//    Unknown names and ids give NotFound; a store failure keeps its code (Unavailable).
+//  - Page tokens are opaque base64url strings encoding the last row's sort key and name
+//    (services) or start time and id (traces): rows inserted before the cursor never shift
+//    later pages, and a token is only valid with the sort it was issued for.
+//  - The catalog (services + apm_services) is cached for `catalog_ttl`; 0 reloads on every
+//    call. Everything else is read through on each call.
+//  - Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "apmcov/base/clock.h"
+#include "query/model.h"
+#include "query/read_model.h"
+
+namespace apmcov::gateway {
+
+struct QueryOptions {
+  std::chrono::hours apm_lookback{24};          // APM_LOOKBACK_HOURS
+  std::chrono::milliseconds catalog_ttl{1000};  // how long a loaded catalog is reused
+  size_t default_page_size = 50;
+  size_t max_page_size = 1000;
+};
+
+// GET /api/services parameters, as sent.
+struct ServicesQuery {
+  std::string team, env, infra, language, tier, apm, customer_facing, include_deprecated, q, sort,
+      page_size, page_token;
+};
+
+// GET /api/traces parameters, as sent.
+struct TracesQuery {
+  std::string service, missing, kind, env, since, page_size, page_token;
+};
+
+// The catalog with APM facts merged, computed once per load.
+struct CatalogView {
+  std::vector<ServiceView> services;  // every live service, deprecated included, by name
+  std::vector<ShadowServiceView> shadows;
+};
+
+class QueryService {
+ public:
+  QueryService(ReadModel& store, const Clock& clock, QueryOptions options = {});
+
+  absl::StatusOr<Stats> GetStats();
+  absl::StatusOr<ServicesPage> ListServices(const ServicesQuery& query);
+  // Every service matching the filters and sort of `query` (page_size/page_token ignored).
+  absl::StatusOr<std::vector<ServiceView>> ExportServices(const ServicesQuery& query);
+  absl::StatusOr<ServiceDetailView> GetService(const std::string& name);
+  // by: team, env, infra, language, tier, lifecycle.
+  absl::StatusOr<std::vector<CoverageBucket>> GetCoverage(const std::string& by);
+  // by: overall (default), team, env, infra, language, tier, lifecycle; since: RFC 3339
+  // (default 30 days ago).
+  absl::StatusOr<std::vector<CoverageHistoryPoint>> GetCoverageHistory(const std::string& by,
+                                                                       const std::string& since);
+  absl::StatusOr<TracesPageView> ListTraces(const TracesQuery& query);
+  absl::StatusOr<TraceDetail> GetTrace(const std::string& trace_id);
+  absl::StatusOr<std::vector<DependencyRow>> ListDependencies(const std::string& service);
+  absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
+  // limit: "" (50) or 1..500.
+  absl::StatusOr<std::vector<SyncJobRow>> ListSyncJobs(const std::string& limit);
+  absl::StatusOr<SyncJobRow> GetSyncJob(const std::string& id);
+
+  // Computes the merged view of one catalog (exposed for tests).
+  static CatalogView BuildView(const CatalogData& data, int64_t now_ns, int64_t lookback_ns);
+  // Buckets of one dimension over non-deprecated services, by total desc then key.
+  static absl::StatusOr<std::vector<CoverageBucket>> Buckets(const CatalogView& view,
+                                                             const std::string& by);
+
+ private:
+  absl::StatusOr<std::shared_ptr<const CatalogView>> Catalog();
+  absl::StatusOr<std::vector<const ServiceView*>> Select(const CatalogView& view,
+                                                         const ServicesQuery& query);
+
+  ReadModel& store_;
+  const Clock& clock_;
+  QueryOptions options_;
+  std::mutex mu_;
+  std::shared_ptr<const CatalogView> cached_;
+  int64_t cached_at_ns_ = 0;
+};
+
+// Percentage 0..100 rounded to one decimal; 0 when total is 0.
+double CoveragePct(int64_t instrumented, int64_t total);
+
+// The five gap kinds of design §6.
+bool IsGapKind(const std::string& kind);
+
+}  // namespace apmcov::gateway
