@@ -1,0 +1,104 @@
+// DatadogSource: the port through which the collector reads Datadog (design §7). The HTTP
+// adapter (http_source.h) talks to the real API or ddsim; tests hand the collector a fake.
+//
+// Contract:
+//  - Every method is one logical API read: the adapter may retry it (rate limits, 5xx,
+//    timeouts) and wait on its Clock, but returns either the whole page or an error Status
+//    that says what happened and what to do (PermissionDenied naming DD_API_KEY / DD_APP_KEY
+//    and the site, ResourceExhausted when rate limited, InvalidArgument for a malformed body).
+//  - Reads are idempotent and have no side effects on Datadog.
+//  - Not thread-safe: one caller (the collector's sync thread) at a time.
+//  - Keys never appear in a returned Status.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "apmcov/v1/events.pb.h"
+
+namespace apmcov::datadog {
+
+// One page of GET /api/v2/services/definitions (page-number paging, 0-based).
+struct ServiceDefinitionPage {
+  std::vector<v1::CatalogService> services;  // normalised (design §5); snapshot_id left empty
+  size_t raw_items = 0;                      // items in `data`, including skipped ones
+  std::vector<std::string> skipped;          // why an item was left out (e.g. no dd-service)
+  bool has_more = false;                     // raw_items == page size
+};
+
+// One page of GET /api/v2/catalog/entity (offset paging), kind=service entities only.
+struct CatalogEntityPage {
+  std::vector<v1::CatalogService> services;
+  size_t raw_items = 0;
+  std::optional<int64_t> next_offset;  // absent on the last page
+};
+
+// One page of GET /api/v2/spans/events (cursor paging).
+struct SpanPage {
+  std::vector<v1::Span> spans;
+  std::string next_cursor;  // empty: this was the last page
+};
+
+struct SpanQuery {
+  std::string query = "*";
+  int64_t from_unix_nano = 0;  // inclusive
+  int64_t to_unix_nano = 0;    // exclusive
+  int32_t limit = 1000;        // 1..1000
+  std::string cursor;          // empty for the first page
+};
+
+struct AggregateQuery {
+  std::string query = "*";
+  int64_t from_unix_nano = 0;
+  int64_t to_unix_nano = 0;
+  std::vector<std::string> group_by = {"service", "env"};
+  int32_t group_limit = 10000;  // per group_by facet; high enough for every service
+};
+
+// One bucket of a spans aggregate: facet → value, and the count (c0).
+struct AggregateBucket {
+  std::map<std::string, std::string> by;
+  double count = 0;
+};
+
+class DatadogSource {
+ public:
+  virtual ~DatadogSource() = default;
+
+  // Checks the API key (GET /api/v1/validate) and the application key (one service
+  // definition). PermissionDenied with a message naming DD_API_KEY / DD_APP_KEY and the site.
+  virtual absl::Status Validate() = 0;
+
+  virtual absl::StatusOr<ServiceDefinitionPage> ListServiceDefinitions(int32_t page_number,
+                                                                       int32_t page_size) = 0;
+  virtual absl::StatusOr<CatalogEntityPage> ListCatalogEntities(int64_t offset, int32_t limit) = 0;
+
+  // GET /api/v2/apm/services?filter[env]=*: one ApmObservation per service, env "*",
+  // source "service_list".
+  virtual absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() = 0;
+
+  // POST /api/v2/spans/analytics/aggregate, count grouped by `group_by`.
+  virtual absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
+      const AggregateQuery& query) = 0;
+
+  virtual absl::StatusOr<SpanPage> ListSpans(const SpanQuery& query) = 0;
+};
+
+// Receives what the HTTP adapter does, for metrics and job progress. Called on the caller's
+// thread; must be quick and must not throw.
+class ApiObserver {
+ public:
+  virtual ~ApiObserver() = default;
+  // One HTTP exchange: `endpoint` is a stable name ("spans_list"), `http_status` 0 when no
+  // response arrived (timeout, connection refused).
+  virtual void OnApiCall(const std::string& endpoint, int http_status, double seconds) = 0;
+  // The adapter waited `seconds` because of a rate limit (429 or Remaining == 0).
+  virtual void OnRateLimitWait(const std::string& bucket, double seconds) = 0;
+};
+
+}  // namespace apmcov::datadog
