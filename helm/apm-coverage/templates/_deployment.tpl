@@ -1,0 +1,87 @@
+{{/*
+One service's Deployment. Called with a dict:
+  root       the top-level context ($)
+  component  collector | analyzer | gateway | ddsim
+  svc        the service's values (.Values.<component>)
+  binary     the executable in the image (apmcov-<component>)
+  replicas   replica count
+  hpa        true when an HPA owns the replica count (replicas is then not rendered)
+  ports      list of (dict "name" "http" "port" 8080) besides the admin port
+  secrets    keys of .Values.secretKeys the service reads from the Secret
+  env        extra (dict NAME value) for this container, applied after the ConfigMap
+*/}}
+{{- define "apm-coverage.deployment" -}}
+{{- $root := .root -}}
+{{- $ctx := dict "root" $root "component" .component -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "apm-coverage.componentName" $ctx }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "apm-coverage.componentLabels" $ctx | nindent 4 }}
+spec:
+  {{- if not .hpa }}
+  replicas: {{ int .replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  {{- if eq .component "collector" }}
+  # Never two collectors at once, not even during a rollout.
+  strategy:
+    type: Recreate
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "apm-coverage.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "apm-coverage.selectorLabels" $ctx | nindent 8 }}
+        {{- with $root.Values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- include "apm-coverage.podAnnotations" (dict "root" $root "svc" .svc) | nindent 8 }}
+    spec:
+      {{- include "apm-coverage.podSpecCommon" (dict "root" $root "svc" .svc) | nindent 6 }}
+      terminationGracePeriodSeconds: 30
+      containers:
+        - name: {{ .component }}
+          image: {{ include "apm-coverage.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command: [{{ .binary | quote }}]
+          ports:
+            {{- range .ports }}
+            - name: {{ .name }}
+              containerPort: {{ int .port }}
+              protocol: TCP
+            {{- end }}
+            - name: admin
+              containerPort: {{ int $root.Values.config.adminPort }}
+              protocol: TCP
+          envFrom:
+            - configMapRef:
+                name: {{ include "apm-coverage.configMapName" $root }}
+          env:
+            - name: DD_SERVICE
+              value: {{ .binary | quote }}
+            {{- range $name, $value := .env }}
+            - name: {{ $name }}
+              value: {{ $value | toString | quote }}
+            {{- end }}
+            {{- range $name, $value := .svc.extraEnv }}
+            - name: {{ $name }}
+              value: {{ $value | toString | quote }}
+            {{- end }}
+            {{- with .secrets }}
+            {{- include "apm-coverage.secretEnv" (dict "root" $root "keys" .) | trim | nindent 12 }}
+            {{- end }}
+          {{- include "apm-coverage.probes" $root | nindent 10 }}
+          resources:
+            {{- toYaml .svc.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+{{- end -}}
