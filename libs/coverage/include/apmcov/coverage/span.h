@@ -46,7 +46,7 @@ class StringPool {
   std::vector<std::unique_ptr<char[]>> chunks_;
   size_t chunk_used_ = 0;
   size_t chunk_size_ = 0;
-  size_t string_bytes_ = 0;
+  size_t string_bytes_ = 0;  // all chunks
   std::vector<std::string_view> views_;
   absl::flat_hash_map<std::string_view, StrId, ViewHash> index_;
 };

@@ -1,0 +1,364 @@
+#include "apmcov/coverage/gap_detector.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "apmcov/base/status.h"
+
+namespace apmcov::coverage {
+namespace {
+
+constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+constexpr uint8_t kComputed = 0x80;
+
+// The first DNS label of a target, port dropped; a URL's scheme, credentials and path are
+// ignored ("http://payments.internal:8443/x" → "payments").
+std::string_view FirstLabel(std::string_view target) {
+  if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
+    target.remove_prefix(scheme + 3);
+    if (auto at = target.find('@'); at != std::string_view::npos && at < target.find('/')) {
+      target.remove_prefix(at + 1);
+    }
+  }
+  const auto end = target.find_first_of(".:/");
+  return end == std::string_view::npos ? target : target.substr(0, end);
+}
+
+}  // namespace
+
+std::string_view GapKindName(GapKind kind) {
+  switch (kind) {
+    case GapKind::kMissingRoot:
+      return "missing_root";
+    case GapKind::kOrphanSpan:
+      return "orphan_span";
+    case GapKind::kPropagationBreak:
+      return "propagation_break";
+    case GapKind::kUninstrumentedCallee:
+      return "uninstrumented_callee";
+    case GapKind::kUninstrumentedHop:
+      return "uninstrumented_hop";
+  }
+  return "unknown";
+}
+
+std::string_view DependencyKindName(DependencyKind kind) {
+  switch (kind) {
+    case DependencyKind::kCall:
+      return "call";
+    case DependencyKind::kDb:
+      return "db";
+    case DependencyKind::kMessaging:
+      return "messaging";
+  }
+  return "unknown";
+}
+
+std::string_view PeerKindName(PeerKind kind) {
+  switch (kind) {
+    case PeerKind::kService:
+      return "service";
+    case PeerKind::kDatastore:
+      return "datastore";
+    case PeerKind::kQueue:
+      return "queue";
+    case PeerKind::kExternal:
+      return "external";
+  }
+  return "unknown";
+}
+
+std::string FormatGapDetail(const Gap& gap) {
+  switch (gap.kind) {
+    case GapKind::kUninstrumentedHop:
+      return absl::StrCat("next hop reported by ", AbslView(gap.via_service));
+    case GapKind::kOrphanSpan:
+      return absl::StrCat("parent ", gap.missing_parent_id, " not in trace");
+    case GapKind::kMissingRoot:
+      return "no span with parent id 0";
+    case GapKind::kUninstrumentedCallee:
+    case GapKind::kPropagationBreak:
+      break;
+  }
+  return "";
+}
+
+GapDetector::GapDetector(StringPool& pool, DetectorOptions options)
+    : pool_(pool), options_(std::move(options)) {
+  for (const std::string& v : options_.extra_whole_trace_retention) {
+    if (!v.empty()) extra_retention_.insert(v);
+  }
+}
+
+void GapDetector::SetDirectory(const ServiceDirectory& directory) {
+  directory_ = directory;
+  flags_.clear();
+  resolution_.clear();
+}
+
+uint8_t GapDetector::Flags(StrId id) {
+  if (id >= flags_.size()) flags_.resize(pool_.size(), 0);
+  uint8_t& f = flags_[id];
+  if (f == 0) {
+    const absl::string_view s = AbslView(pool_.View(id));
+    f = kComputed;
+    if (directory_.catalog.contains(s)) f |= kFlagCatalog;
+    if (directory_.instrumented.contains(s)) f |= kFlagInstrumented;
+    if (directory_.apm_names.contains(s)) f |= kFlagApmName;
+    if (s == "flat_sampled" || s == "diversity_sampling" || extra_retention_.contains(s)) {
+      f |= kFlagWholeTraceRetention;
+    }
+  }
+  return f;
+}
+
+uint8_t GapDetector::KindClass(StrId id) {
+  if (id >= kind_class_.size()) kind_class_.resize(pool_.size(), 0);
+  uint8_t& c = kind_class_[id];
+  if (c == 0) {
+    const std::string_view s = pool_.View(id);
+    if (s.empty()) {
+      c = kKindUnset;
+    } else if (s == "client" || s == "producer") {
+      c = kKindClient;
+    } else if (s == "server" || s == "consumer") {
+      c = kKindServer;
+    } else {
+      c = kKindOther;
+    }
+  }
+  return c;
+}
+
+uint8_t GapDetector::TypeClassOf(StrId id) {
+  if (id >= type_class_.size()) type_class_.resize(pool_.size(), 0);
+  uint8_t& c = type_class_[id];
+  if (c == 0) {
+    const std::string_view s = pool_.View(id);
+    if (s == "web" || s == "http" || s == "rpc" || s == "grpc") {
+      c = kTypeServerish;
+    } else if (s == "db" || s == "sql" || s == "cache" || s == "redis" || s == "memcached") {
+      c = kTypeDatastore;
+    } else if (s == "queue" || s == "kafka") {
+      c = kTypeQueue;
+    } else {
+      c = kTypeOther;
+    }
+  }
+  return c;
+}
+
+const GapDetector::Resolution& GapDetector::ResolveId(StrId target) {
+  if (target >= resolution_.size()) resolution_.resize(pool_.size());
+  Resolution& r = resolution_[target];
+  if (r.state != 0) return r;
+  const std::string_view t = pool_.View(target);
+  const std::string_view label = FirstLabel(t);
+  const uint8_t tf = Flags(target);
+  if (tf & kFlagCatalog) {
+    r = {target, 1};
+  } else if (!label.empty() && directory_.catalog.contains(AbslView(label))) {
+    r = {pool_.Intern(label), 1};
+  } else if (tf & kFlagApmName) {
+    r = {target, 2};
+  } else if (!label.empty() && directory_.apm_names.contains(AbslView(label))) {
+    r = {pool_.Intern(label), 2};
+  } else {
+    r = {target, 3};
+  }
+  // pool_.Intern may have grown the pool, never this vector: `r` is still valid.
+  return r;
+}
+
+std::string_view GapDetector::Resolve(std::string_view target) {
+  const StrId id = pool_.Intern(target);
+  const Resolution& r = ResolveId(id);
+  return r.state == 1 ? pool_.View(r.name) : std::string_view();
+}
+
+void GapDetector::AddEdge(TraceVerdict* v, std::string_view from, std::string_view to,
+                          DependencyKind kind, PeerKind to_kind, int64_t seen_ns) {
+  for (DependencyEdge& e : v->dependencies) {
+    if (e.kind == kind && e.from_service == from && e.to_name == to) {
+      ++e.count;
+      e.last_seen_ns = std::max(e.last_seen_ns, seen_ns);
+      return;
+    }
+  }
+  v->dependencies.push_back({from, to, kind, to_kind, 1, seen_ns});
+}
+
+GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdict* v) {
+  v->trace_id_lo = trace.trace_id_lo;
+  v->trace_id_hi = trace.trace_id_hi;
+  v->forced = trace.forced;
+  v->env = {};
+  v->has_root = false;
+  v->root_service = {};
+  v->started_ns = 0;
+  v->duration_ns = 0;
+  v->span_count = static_cast<uint32_t>(trace.spans.size());
+  v->services.clear();
+  v->missing_services.clear();
+  v->gap_kinds.clear();
+  v->gaps.clear();
+  v->spans.clear();
+  v->dependencies.clear();
+
+  const std::span<const SpanRecord> spans = trace.spans;
+  const size_t n = spans.size();
+  for (const SpanRecord& s : spans) {
+    if (!(Flags(s.retained_by) & kFlagWholeTraceRetention)) {
+      ++counters_.traces_skipped_retention;
+      return Outcome::kSkippedRetention;
+    }
+  }
+  ++counters_.traces_judged;
+  if (n == 0) return Outcome::kJudged;
+
+  parent_index_.assign(n, kNil);
+  resolved_.assign(n, kEmptyStr);
+  child_count_.assign(n, 0);
+  first_child_.assign(n, kNil);
+  has_target_child_.assign(n, 0);
+
+  int64_t min_start = std::numeric_limits<int64_t>::max();
+  int64_t max_end = std::numeric_limits<int64_t>::min();
+  uint32_t earliest = 0;
+  uint32_t root = kNil;
+  for (uint32_t i = 0; i < n; ++i) {
+    const SpanRecord& s = spans[i];
+    if (s.start_ns < min_start) {  // ties keep the smaller span id (spans are sorted by id)
+      min_start = s.start_ns;
+      earliest = i;
+    }
+    max_end = std::max(max_end, s.end_ns());
+    if (s.parent_id == 0) {
+      if (root == kNil || s.start_ns < spans[root].start_ns) root = i;
+    } else {
+      auto it = std::lower_bound(spans.begin(), spans.end(), s.parent_id,
+                                 [](const SpanRecord& a, uint64_t id) { return a.span_id < id; });
+      if (it != spans.end() && it->span_id == s.parent_id) {
+        parent_index_[i] = static_cast<uint32_t>(it - spans.begin());
+      }
+    }
+    if (s.service != kEmptyStr) v->services.push_back(pool_.View(s.service));
+    // A client span that is not a datastore or queue call and whose target resolves to a
+    // catalog service is subject to the table of design §6.
+    if (KindClass(s.kind) == kKindClient && s.target != kEmptyStr && s.db_system == kEmptyStr &&
+        s.messaging_system == kEmptyStr) {
+      const uint8_t tc = TypeClassOf(s.type);
+      if (tc != kTypeDatastore && tc != kTypeQueue) {
+        const Resolution& r = ResolveId(s.target);
+        if (r.state == 1) resolved_[i] = r.name;
+      }
+    }
+  }
+  v->started_ns = min_start;
+  v->duration_ns = max_end - min_start;
+  std::sort(v->services.begin(), v->services.end());
+  v->services.erase(std::unique(v->services.begin(), v->services.end()), v->services.end());
+  if (root != kNil) {
+    v->has_root = true;
+    v->root_service = pool_.View(spans[root].service);
+    v->env = pool_.View(spans[root].env);
+  } else {
+    v->env = pool_.View(spans[earliest].env);
+  }
+
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t p = parent_index_[i];
+    if (p == kNil) continue;
+    ++child_count_[p];
+    if (first_child_[p] == kNil) first_child_[p] = i;
+    if (resolved_[p] != kEmptyStr && spans[i].service == resolved_[p]) has_target_child_[p] = 1;
+  }
+
+  for (uint32_t i = 0; i < n; ++i) {
+    const SpanRecord& s = spans[i];
+    const std::string_view service = pool_.View(s.service);
+    if (s.parent_id != 0 && parent_index_[i] == kNil) {
+      Gap g;
+      g.kind = GapKind::kOrphanSpan;
+      g.span_id = s.span_id;
+      g.from_service = service;
+      g.missing_parent_id = s.parent_id;
+      v->gaps.push_back(g);
+    }
+    if (resolved_[i] != kEmptyStr && !has_target_child_[i]) {
+      Gap g;
+      g.span_id = s.span_id;
+      g.from_service = service;
+      g.has_to_service = true;
+      g.to_service = pool_.View(resolved_[i]);
+      g.peer = pool_.View(s.target);
+      if (child_count_[i] > 0) {
+        g.kind = GapKind::kUninstrumentedHop;
+        g.via_service = pool_.View(spans[first_child_[i]].service);
+      } else if (Flags(resolved_[i]) & kFlagInstrumented) {
+        g.kind = GapKind::kPropagationBreak;
+      } else {
+        g.kind = GapKind::kUninstrumentedCallee;
+      }
+      v->gaps.push_back(g);
+    }
+
+    // Dependencies.
+    const uint8_t tc = TypeClassOf(s.type);
+    const uint8_t kc = KindClass(s.kind);
+    if (s.db_system != kEmptyStr || tc == kTypeDatastore) {
+      const StrId to = s.target != kEmptyStr      ? s.target
+                       : s.db_system != kEmptyStr ? s.db_system
+                                                  : s.type;
+      AddEdge(v, service, pool_.View(to), DependencyKind::kDb, PeerKind::kDatastore, s.start_ns);
+    } else if (s.messaging_system != kEmptyStr || tc == kTypeQueue) {
+      const StrId to = s.target != kEmptyStr             ? s.target
+                       : s.messaging_system != kEmptyStr ? s.messaging_system
+                                                         : s.type;
+      AddEdge(v, service, pool_.View(to), DependencyKind::kMessaging, PeerKind::kQueue, s.start_ns);
+    } else if (kc == kKindClient && s.target != kEmptyStr) {
+      const Resolution& r = ResolveId(s.target);
+      AddEdge(v, service, pool_.View(r.name), DependencyKind::kCall,
+              r.state == 3 ? PeerKind::kExternal : PeerKind::kService, s.start_ns);
+    } else if (const uint32_t p = parent_index_[i];
+               p != kNil && spans[p].service != s.service &&
+               KindClass(spans[p].kind) != kKindClient &&
+               (kc == kKindServer || (kc == kKindUnset && tc == kTypeServerish))) {
+      AddEdge(v, pool_.View(spans[p].service), service, DependencyKind::kCall, PeerKind::kService,
+              s.start_ns);
+    }
+  }
+
+  if (root == kNil) {
+    Gap g;
+    g.kind = GapKind::kMissingRoot;
+    g.span_id = spans[earliest].span_id;
+    g.from_service = pool_.View(spans[earliest].service);
+    v->gaps.push_back(g);
+  }
+  if (v->gaps.empty()) return Outcome::kJudged;
+
+  std::sort(v->gaps.begin(), v->gaps.end(), [](const Gap& a, const Gap& b) {
+    return a.span_id != b.span_id ? a.span_id < b.span_id : a.kind < b.kind;
+  });
+  uint8_t seen = 0;
+  for (const Gap& g : v->gaps) {
+    seen |= static_cast<uint8_t>(1u << static_cast<unsigned>(g.kind));
+    ++counters_.gaps[static_cast<size_t>(g.kind)];
+    if (g.kind == GapKind::kUninstrumentedCallee || g.kind == GapKind::kUninstrumentedHop) {
+      v->missing_services.push_back(g.to_service);
+    }
+  }
+  for (size_t k = 0; k < kGapKindCount; ++k) {
+    if (seen & (1u << k)) v->gap_kinds.push_back(static_cast<GapKind>(k));
+  }
+  std::sort(v->missing_services.begin(), v->missing_services.end());
+  v->missing_services.erase(std::unique(v->missing_services.begin(), v->missing_services.end()),
+                            v->missing_services.end());
+  v->spans.assign(spans.begin(), spans.end());
+  ++counters_.traces_broken;
+  return Outcome::kJudged;
+}
+
+}  // namespace apmcov::coverage

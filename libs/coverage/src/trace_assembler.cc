@@ -1,0 +1,226 @@
+#include "apmcov/coverage/trace_assembler.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace apmcov::coverage {
+namespace {
+
+// a + b without overflow (b >= 0).
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
+}
+
+}  // namespace
+
+TraceAssembler::TraceAssembler(AssemblerOptions options) : options_(options) {
+  if (options_.grace_ns < 0) options_.grace_ns = 0;
+  if (options_.max_traces_in_flight == 0) options_.max_traces_in_flight = 1;
+  if (options_.max_spans_in_flight == 0) options_.max_spans_in_flight = 1;
+}
+
+bool TraceAssembler::IsLive(const QueueEntry& e) const {
+  const Trace& t = traces_[e.slot];
+  return t.live && t.generation == e.generation;
+}
+
+uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset) {
+  uint32_t slot;
+  if (!free_traces_.empty()) {
+    slot = free_traces_.back();
+    free_traces_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(traces_.size());
+    traces_.emplace_back();
+  }
+  Trace& t = traces_[slot];
+  t.lo = lo;
+  t.hi = 0;
+  t.last_end_ns = std::numeric_limits<int64_t>::min();
+  t.first_offset = offset;
+  t.head = t.tail = kNil;
+  t.span_count = 0;
+  t.partition = partition;
+  t.live = true;
+  const QueueEntry entry{slot, t.generation, offset};
+  oldest_.push_back(entry);
+  partitions_[partition].arrivals.push_back(entry);
+  return slot;
+}
+
+uint32_t TraceAssembler::NewSpanSlot(const SpanRecord& span) {
+  uint32_t idx;
+  if (free_span_ != kNil) {
+    idx = free_span_;
+    free_span_ = next_[idx];
+    slab_[idx] = span;
+  } else {
+    idx = static_cast<uint32_t>(slab_.size());
+    slab_.push_back(span);
+    next_.push_back(kNil);
+  }
+  next_[idx] = kNil;
+  return idx;
+}
+
+void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offset,
+                         TraceSink sink) {
+  uint32_t slot;
+  if (auto it = index_.find(span.trace_id_lo); it != index_.end()) {
+    slot = it->second;
+  } else {
+    auto p = partitions_.find(partition);
+    if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
+        SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
+      ++counters_.late_spans_dropped;
+      return;
+    }
+    slot = NewTrace(span.trace_id_lo, partition, offset);
+    index_.emplace(span.trace_id_lo, slot);
+  }
+  const uint32_t idx = NewSpanSlot(span);
+  Trace& t = traces_[slot];
+  if (t.tail == kNil) {
+    t.head = idx;
+  } else {
+    next_[t.tail] = idx;
+  }
+  t.tail = idx;
+  ++t.span_count;
+  if (t.hi == 0) t.hi = span.trace_id_hi;
+  t.last_end_ns = std::max(t.last_end_ns, span.end_ns());
+  ++spans_in_flight_;
+  ++counters_.spans_added;
+  EnforceCaps(sink);
+}
+
+void TraceAssembler::EnforceCaps(TraceSink sink) {
+  while (index_.size() > options_.max_traces_in_flight ||
+         spans_in_flight_ > options_.max_spans_in_flight) {
+    while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
+    if (oldest_.empty()) return;  // unreachable: something is in flight
+    const uint32_t slot = oldest_.front().slot;
+    oldest_.pop_front();
+    Finalise(slot, /*forced=*/true, /*deliver=*/true, sink);
+  }
+  if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
+}
+
+void TraceAssembler::CompactGlobalQueue() {
+  std::erase_if(oldest_, [this](const QueueEntry& e) { return !IsLive(e); });
+}
+
+void TraceAssembler::FreeTrace(uint32_t slot) {
+  Trace& t = traces_[slot];
+  // Return the span chain to the free list in one splice.
+  if (t.head != kNil) {
+    next_[t.tail] = free_span_;
+    free_span_ = t.head;
+  }
+  spans_in_flight_ -= t.span_count;
+  index_.erase(t.lo);
+  t.live = false;
+  ++t.generation;
+  t.head = t.tail = kNil;
+  t.span_count = 0;
+  free_traces_.push_back(slot);
+}
+
+void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink) {
+  Trace& t = traces_[slot];
+  if (!deliver) {
+    ++counters_.traces_replayed;
+    FreeTrace(slot);
+    return;
+  }
+  scratch_.clear();
+  for (uint32_t i = t.head; i != kNil; i = next_[i]) scratch_.push_back(slab_[i]);
+  std::sort(scratch_.begin(), scratch_.end(),
+            [](const SpanRecord& a, const SpanRecord& b) { return a.span_id < b.span_id; });
+  auto last =
+      std::unique(scratch_.begin(), scratch_.end(),
+                  [](const SpanRecord& a, const SpanRecord& b) { return a.span_id == b.span_id; });
+  counters_.duplicate_spans += static_cast<uint64_t>(scratch_.end() - last);
+  scratch_.erase(last, scratch_.end());
+  AssembledTrace out;
+  out.trace_id_lo = t.lo;
+  out.trace_id_hi = t.hi;
+  out.partition = t.partition;
+  out.forced = forced;
+  out.spans = std::span<const SpanRecord>(scratch_.data(), scratch_.size());
+  ++counters_.traces_finalised;
+  if (forced) ++counters_.traces_forced;
+  FreeTrace(slot);
+  sink(out);
+}
+
+void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceSink sink) {
+  Partition& p = partitions_[partition];
+  if (watermark_ns <= p.watermark) return;
+  p.watermark = watermark_ns;
+  const bool deliver = watermark_ns > p.applied;
+  // Walk this partition's traces oldest first, finalising the ones that became final and
+  // keeping the others (stale entries go).
+  std::deque<QueueEntry>& q = p.arrivals;
+  size_t keep = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const QueueEntry e = q[i];
+    if (!IsLive(e)) continue;
+    const Trace& t = traces_[e.slot];
+    if (SaturatingAdd(t.last_end_ns, options_.grace_ns) <= watermark_ns) {
+      Finalise(e.slot, /*forced=*/false, deliver, sink);
+    } else {
+      q[keep++] = e;
+    }
+  }
+  q.resize(keep);
+  while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
+  if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
+}
+
+void TraceAssembler::SetAppliedWatermark(int32_t partition, int64_t watermark_ns) {
+  Partition& p = partitions_[partition];
+  p.applied = std::max(p.applied, watermark_ns);
+}
+
+int64_t TraceAssembler::LatestWatermark(int32_t partition) const {
+  auto it = partitions_.find(partition);
+  return it == partitions_.end() ? std::numeric_limits<int64_t>::min() : it->second.watermark;
+}
+
+int64_t TraceAssembler::SafeCommitOffset(int32_t partition, int64_t next_offset) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return next_offset;
+  std::deque<QueueEntry>& q = it->second.arrivals;
+  while (!q.empty() && !IsLive(q.front())) q.pop_front();
+  if (q.empty()) return next_offset;
+  return std::min(next_offset, q.front().offset);
+}
+
+size_t TraceAssembler::RevokePartition(int32_t partition) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return 0;
+  size_t dropped = 0;
+  for (const QueueEntry& e : it->second.arrivals) {
+    if (!IsLive(e)) continue;
+    FreeTrace(e.slot);
+    ++dropped;
+  }
+  partitions_.erase(it);
+  counters_.traces_revoked += dropped;
+  CompactGlobalQueue();
+  return dropped;
+}
+
+size_t TraceAssembler::MemoryBytes() const {
+  return slab_.capacity() * sizeof(SpanRecord) + next_.capacity() * sizeof(uint32_t) +
+         traces_.capacity() * sizeof(Trace) + free_traces_.capacity() * sizeof(uint32_t) +
+         index_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
+         oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) + [this] {
+           size_t n = 0;
+           for (const auto& [id, p] : partitions_) n += p.arrivals.size() * sizeof(QueueEntry);
+           return n;
+         }();
+}
+
+}  // namespace apmcov::coverage

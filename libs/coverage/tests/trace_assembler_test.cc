@@ -1,0 +1,251 @@
+#include "apmcov/coverage/trace_assembler.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
+
+namespace apmcov::coverage {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::Fields;
+using testing::kSec;
+
+// A finalised trace, copied out of the sink.
+struct Finalised {
+  uint64_t lo;
+  uint64_t hi;
+  int32_t partition;
+  bool forced;
+  std::vector<uint64_t> span_ids;
+};
+
+class AssemblerTest : public ::testing::Test {
+ protected:
+  explicit AssemblerTest(AssemblerOptions options = {}) : assembler_(options) {}
+
+  auto Sink() {
+    return [this](const AssembledTrace& t) {
+      Finalised f{t.trace_id_lo, t.trace_id_hi, t.partition, t.forced, {}};
+      for (const SpanRecord& s : t.spans) f.span_ids.push_back(s.span_id);
+      out_.push_back(f);
+    };
+  }
+  void Add(const SpanFields& f, int32_t partition = 0, int64_t offset = 0) {
+    assembler_.Add(interner_.Intern(f), partition, offset, Sink());
+  }
+  void Watermark(int64_t seconds, int32_t partition = 0) {
+    assembler_.OnWatermark(partition, seconds * kSec, Sink());
+  }
+
+  StringPool pool_;
+  SpanInterner interner_{pool_};
+  TraceAssembler assembler_;
+  std::vector<Finalised> out_;
+};
+
+// Spans end at start + 1 s; grace defaults to 120 s.
+TEST_F(AssemblerTest, FinalOnlyOnceTheWatermarkPassesLastEndPlusGrace) {
+  Add(Fields(1, 10, 0, "a", 1000));  // ends 1001 s
+  Watermark(1120);                   // 1001 + 120 = 1121 > 1120
+  EXPECT_TRUE(out_.empty());
+  EXPECT_EQ(assembler_.traces_in_flight(), 1u);
+  Watermark(1121);  // exactly last end + grace: final
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 1u);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(10u));
+  EXPECT_FALSE(out_[0].forced);
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  EXPECT_EQ(assembler_.spans_in_flight(), 0u);
+  EXPECT_EQ(assembler_.counters().traces_finalised, 1u);
+}
+
+TEST_F(AssemblerTest, TraceSplitAcrossWindowsIsJudgedWhole) {
+  // Window 1 publishes the root, its watermark arrives before the grace has passed.
+  Add(Fields(5, 1, 0, "a", 1000));
+  Watermark(1060);
+  EXPECT_TRUE(out_.empty());
+  // Window 2 brings the child that ended later.
+  SpanFields child = Fields(5, 2, 1, "b", 1050);
+  child.duration_ns = 30 * kSec;  // ends 1080
+  Add(child);
+  Watermark(1150);  // root alone would be final (1001 + 120), the trace is not (1080 + 120)
+  EXPECT_TRUE(out_.empty());
+  Watermark(1200);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(1u, 2u));
+}
+
+TEST_F(AssemblerTest, DeduplicatesSpansBySpanIdAndSortsThem) {
+  Add(Fields(9, 30, 10, "a"));
+  Add(Fields(9, 10, 0, "a"));
+  Add(Fields(9, 30, 10, "a"));  // replayed duplicate
+  Add(Fields(9, 20, 10, "b"));
+  Add(Fields(9, 10, 0, "a"));
+  EXPECT_EQ(assembler_.spans_in_flight(), 5u);
+  Watermark(5000);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(10u, 20u, 30u));
+  EXPECT_EQ(assembler_.counters().duplicate_spans, 2u);
+  EXPECT_EQ(assembler_.counters().spans_added, 5u);
+}
+
+TEST_F(AssemblerTest, KeepsIdsAbove2To63AndTheUpperHalfFromAnySpan) {
+  const uint64_t lo = 0xFFFFFFFFFFFFFFF0ull;
+  SpanFields a = Fields(lo, 0x8000000000000001ull, 0, "a");
+  SpanFields b = Fields(lo, 0xFFFFFFFFFFFFFFFEull, 0x8000000000000001ull, "b");
+  b.trace_id_hi = 0x6553F0A200000000ull;  // _dd.p.tid only on this chunk's first span
+  Add(a);
+  Add(b);
+  Watermark(5000);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, lo);
+  EXPECT_EQ(out_[0].hi, 0x6553F0A200000000ull);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(0x8000000000000001ull, 0xFFFFFFFFFFFFFFFEull));
+}
+
+TEST_F(AssemblerTest, WatermarksArePerPartition) {
+  Add(Fields(1, 1, 0, "a", 1000), /*partition=*/0, 0);
+  Add(Fields(2, 1, 0, "a", 1000), /*partition=*/1, 0);
+  Watermark(5000, /*partition=*/1);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 2u);
+  EXPECT_EQ(out_[0].partition, 1);
+  Watermark(4000, /*partition=*/0);
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[1].lo, 1u);
+  // A lower watermark is ignored.
+  Watermark(3000, 0);
+  EXPECT_EQ(assembler_.LatestWatermark(0), 4000 * kSec);
+  EXPECT_EQ(assembler_.LatestWatermark(7), INT64_MIN);
+}
+
+TEST_F(AssemblerTest, FinalisesOldestFirstWithinAWatermark) {
+  Add(Fields(3, 1, 0, "a", 1000));
+  Add(Fields(1, 1, 0, "a", 1000));
+  Add(Fields(2, 1, 0, "a", 1000));
+  Watermark(5000);
+  ASSERT_EQ(out_.size(), 3u);
+  EXPECT_EQ(out_[0].lo, 3u);
+  EXPECT_EQ(out_[1].lo, 1u);
+  EXPECT_EQ(out_[2].lo, 2u);
+}
+
+TEST_F(AssemblerTest, SafeCommitOffsetNeverPassesAnUnfinalisedTrace) {
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 10), 10);  // nothing in flight
+  Add(Fields(1, 1, 0, "a", 1000), 0, 10);             // trace 1 ends 1001
+  SpanFields late = Fields(2, 1, 0, "a", 1000);
+  late.duration_ns = 500 * kSec;  // trace 2 ends 1500
+  Add(late, 0, 11);
+  Add(Fields(1, 2, 1, "b", 1000), 0, 12);
+  Add(Fields(3, 1, 0, "a", 1000), 1, 40);  // another partition
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 13), 10);
+  EXPECT_EQ(assembler_.SafeCommitOffset(1, 41), 40);
+  Watermark(1200, 0);  // finalises trace 1 only
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 13), 11);
+  Watermark(2000, 0);
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 13), 13);
+  EXPECT_EQ(assembler_.SafeCommitOffset(1, 41), 40);
+  EXPECT_EQ(assembler_.SafeCommitOffset(2, 99), 99);  // unknown partition
+}
+
+TEST_F(AssemblerTest, DropsAndCountsSpansThatViolateTheWatermark) {
+  Watermark(2000);
+  Add(Fields(1, 1, 0, "a", 1000));  // ended 1001, 1121 <= 2000: its trace was judged already
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 1u);
+  Add(Fields(2, 1, 0, "a", 1950));  // 1951 + 120 > 2000: accepted
+  EXPECT_EQ(assembler_.traces_in_flight(), 1u);
+  // An early span joins a trace still in flight.
+  Add(Fields(2, 2, 1, "b", 100));
+  EXPECT_EQ(assembler_.spans_in_flight(), 2u);
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 1u);
+}
+
+TEST_F(AssemblerTest, ReplayedWatermarksDoNotJudgeTracesAgain) {
+  assembler_.SetAppliedWatermark(0, 3000 * kSec);
+  Add(Fields(1, 2, 1, "b", 1000), 0, 20);  // a replayed tail of an already judged trace
+  Watermark(3000);
+  EXPECT_TRUE(out_.empty());
+  EXPECT_EQ(assembler_.counters().traces_replayed, 1u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  Add(Fields(2, 1, 0, "a", 3500), 0, 30);
+  Watermark(4000);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 2u);
+  // Other partitions are unaffected by partition 0's applied watermark.
+  Add(Fields(3, 1, 0, "a", 1000), 1, 5);
+  Watermark(3000, 1);
+  ASSERT_EQ(out_.size(), 2u);
+}
+
+TEST_F(AssemblerTest, RevokePartitionForgetsItsTraces) {
+  Add(Fields(1, 1, 0, "a"), 0, 1);
+  Add(Fields(2, 1, 0, "a"), 0, 2);
+  Add(Fields(3, 1, 0, "a"), 1, 3);
+  EXPECT_EQ(assembler_.RevokePartition(0), 2u);
+  EXPECT_EQ(assembler_.RevokePartition(5), 0u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 1u);
+  EXPECT_EQ(assembler_.spans_in_flight(), 1u);
+  EXPECT_EQ(assembler_.counters().traces_revoked, 2u);
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 9), 9);
+  Watermark(9000, 1);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 3u);
+}
+
+TEST_F(AssemblerTest, ReusesSlotsAfterFinalisation) {
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t t = 1; t <= 100; ++t) {
+      for (uint64_t s = 1; s <= 5; ++s) Add(Fields(t, s, s - 1, "a", 1000 + round * 1000));
+    }
+    Watermark(1000 + round * 1000 + 500);
+  }
+  EXPECT_EQ(out_.size(), 300u);
+  const size_t bytes = assembler_.MemoryBytes();
+  for (uint64_t t = 1; t <= 100; ++t) {
+    for (uint64_t s = 1; s <= 5; ++s) Add(Fields(t, s, s - 1, "a", 9000));
+  }
+  Watermark(9500);
+  EXPECT_EQ(assembler_.MemoryBytes(), bytes);  // no growth at steady state
+}
+
+class CappedAssemblerTest : public AssemblerTest {
+ protected:
+  CappedAssemblerTest()
+      : AssemblerTest(AssemblerOptions{
+            .grace_ns = 120 * kSec, .max_traces_in_flight = 2, .max_spans_in_flight = 5}) {}
+};
+
+TEST_F(CappedAssemblerTest, ForcesTheOldestTraceOutAndCountsIt) {
+  Add(Fields(1, 1, 0, "a"), 0, 1);
+  Add(Fields(2, 1, 0, "a"), 0, 2);
+  Add(Fields(1, 2, 1, "b"), 0, 3);
+  EXPECT_TRUE(out_.empty());
+  Add(Fields(3, 1, 0, "a"), 0, 4);  // third trace: the oldest (1) goes
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 1u);
+  EXPECT_TRUE(out_[0].forced);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(1u, 2u));
+  EXPECT_EQ(assembler_.counters().traces_forced, 1u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 2u);
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 5), 2);
+  // The span cap: trace 2 grows to 4 spans, 5 + 1 in flight > 5 forces trace 2 out.
+  Add(Fields(2, 2, 1, "a"), 0, 5);
+  Add(Fields(2, 3, 1, "a"), 0, 6);
+  Add(Fields(2, 4, 1, "a"), 0, 7);
+  EXPECT_EQ(out_.size(), 1u);
+  Add(Fields(3, 2, 1, "a"), 0, 8);
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[1].lo, 2u);
+  EXPECT_TRUE(out_[1].forced);
+  EXPECT_EQ(assembler_.counters().traces_forced, 2u);
+  EXPECT_EQ(assembler_.spans_in_flight(), 2u);
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 9), 4);
+}
+
+}  // namespace
+}  // namespace apmcov::coverage
