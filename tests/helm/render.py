@@ -725,6 +725,8 @@ FUNCS = {
     "float64": lambda v: float(v) if not isinstance(v, str) else float(v or 0),
     "b64enc": lambda s: base64.b64encode(go_str(s).encode()).decode(),
     "sha256sum": lambda s: hashlib.sha256(go_str(s).encode()).hexdigest(),
+    "add": lambda *a: sum(to_int(x) for x in a),
+    "sub": lambda a, b: to_int(a) - to_int(b),
     "dict": _dict,
     "list": lambda *a: list(a),
     "hasKey": _has_key,

@@ -42,8 +42,10 @@ app.kubernetes.io/part-of: apm-coverage
 {{/*
 Per-component helpers take a dict: (dict "root" $ "component" "collector").
 */}}
+{{/* <fullname>-<component>: the prefix is shortened, never the suffix, so names stay distinct. */}}
 {{- define "apm-coverage.componentName" -}}
-{{- printf "%s-%s" (include "apm-coverage.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- $prefix := include "apm-coverage.fullname" .root | trunc (int (sub 62 (len .component))) | trimSuffix "-" -}}
+{{- printf "%s-%s" $prefix .component -}}
 {{- end -}}
 
 {{- define "apm-coverage.selectorLabels" -}}
@@ -62,14 +64,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "apm-coverage.configMapName" -}}
-{{- printf "%s-config" (include "apm-coverage.fullname" .) -}}
+{{- include "apm-coverage.componentName" (dict "root" . "component" "config") -}}
 {{- end -}}
 
 {{- define "apm-coverage.secretName" -}}
 {{- if .Values.existingSecret -}}
 {{- .Values.existingSecret -}}
 {{- else -}}
-{{- printf "%s-secrets" (include "apm-coverage.fullname" .) -}}
+{{- include "apm-coverage.componentName" (dict "root" . "component" "secrets") -}}
 {{- end -}}
 {{- end -}}
 
