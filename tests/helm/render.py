@@ -729,6 +729,7 @@ FUNCS = {
     "sub": lambda a, b: to_int(a) - to_int(b),
     "dict": _dict,
     "list": lambda *a: list(a),
+    "concat": lambda *ls: [x for l in ls for x in (l or [])],
     "hasKey": _has_key,
     "ternary": lambda vt, vf, c: vt if truth(c) else vf,
     "kindIs": lambda k, v: kind_of(v) == k,

@@ -228,12 +228,15 @@ class ChartScenarios(unittest.TestCase):
         ddsim = named(objs, "Deployment", "demo-apm-coverage-ddsim")
         container = pod_spec(ddsim)["containers"][0]
         self.assertEqual(container["command"], ["apmcov-ddsim"])
+        self.assertEqual(container["args"], ["serve", "--port=8081", "--seed=7",
+                                             "--services=300", "--spans-per-second=500",
+                                             "--backfill-minutes=60", "--latency-ms=5"])
         self.assertNotIn("valueFrom", json.dumps(container.get("env", [])),
                          "the simulator needs no secret")
         svc = named(objs, "Service", "demo-apm-coverage-ddsim")
-        self.assertIn(("http", 8080), [(p["name"], p["port"]) for p in svc["spec"]["ports"]])
+        self.assertIn(("http", 8081), [(p["name"], p["port"]) for p in svc["spec"]["ports"]])
         cm = named(objs, "ConfigMap", "demo-apm-coverage-config")["data"]
-        self.assertEqual(cm["DD_API_BASE_URL"], "http://demo-apm-coverage-ddsim:8080")
+        self.assertEqual(cm["DD_API_BASE_URL"], "http://demo-apm-coverage-ddsim:8081")
         self.assertEqual((cm["LOG_FORMAT"], cm["DD_ENV"]), ("text", "demo"))
         secret = named(objs, "Secret", "demo-apm-coverage-secrets")
         decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
@@ -598,6 +601,8 @@ class ValuesSchema(unittest.TestCase):
             ({"collector": {"maxConsumerLagMessages": "lots"}},
              r"collector.maxConsumerLagMessages"),
             ({"config": {"extraEnv": {"BAD-NAME": "x"}}}, r"config.extraEnv"),
+            ({"ddsim": {"services": 5}}, r"ddsim.services: 5 is less than"),
+            ({"ddsim": {"extraArgs": ["serve"]}}, r"ddsim.extraArgs.0"),
         ]
         for overrides, pattern in bad:
             with self.subTest(overrides=overrides):

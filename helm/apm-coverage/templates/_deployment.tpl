@@ -9,6 +9,7 @@ One service's Deployment. Called with a dict:
   ports      list of (dict "name" "http" "port" 8080) besides the admin port
   secrets    keys of .Values.secretKeys the service reads from the Secret
   env        extra (dict NAME value) for this container, applied after the ConfigMap
+  args       arguments after the binary (optional)
 */}}
 {{- define "apm-coverage.deployment" -}}
 {{- $root := .root -}}
@@ -50,6 +51,12 @@ spec:
           image: {{ include "apm-coverage.image" $root }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           command: [{{ .binary | quote }}]
+          {{- with .args }}
+          args:
+            {{- range . }}
+            - {{ . | quote }}
+            {{- end }}
+          {{- end }}
           ports:
             {{- range .ports }}
             - name: {{ .name }}
