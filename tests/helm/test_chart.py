@@ -74,7 +74,11 @@ def named(objs, kind, name):
 
 
 def pod_spec(obj):
-    return obj["spec"]["template"]["spec"]
+    return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
+
+
+def workloads(objs):
+    return by_kind(objs, "Deployment") + by_kind(objs, "Job") + by_kind(objs, "Pod")
 
 
 def secret_values(values):
@@ -241,7 +245,8 @@ class ChartScenarios(unittest.TestCase):
         secret = named(objs, "Secret", "demo-apm-coverage-secrets")
         decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
         self.assertEqual(decoded["GATEWAY_API_TOKEN"], "demo-gateway-token-42")
-        self.assertTrue(decoded["DD_API_KEY"], "the simulator still gets a (demo) key")
+        self.assertEqual((decoded["DD_API_KEY"], decoded["DD_APP_KEY"]),
+                         ("ddsim-demo-api-key", "ddsim-demo-app-key"))
         self.assertIn("DEMO MODE", notes)
         # The migration Job reads DATABASE_URL from its own hook Secret, created before it.
         job = named(objs, "Job", "demo-apm-coverage-migrate")
@@ -288,10 +293,9 @@ class ChartScenarios(unittest.TestCase):
             labels = o["metadata"].get("labels", {})
             self.assertEqual(labels.get("app.kubernetes.io/instance"), release, name)
             self.assertEqual(labels.get("app.kubernetes.io/managed-by"), "Helm", name)
-        workloads = by_kind(objs, "Deployment") + by_kind(objs, "Job")
-        self.assertTrue(workloads)
+        self.assertTrue(workloads(objs))
         tag = values["image"]["tag"] or "0.1.0"
-        for w in workloads:
+        for w in workloads(objs):
             self.check_workload(w, "%s:%s" % (values["image"]["repository"], tag),
                                 values["config"]["adminPort"])
         self.check_config_maps(objs, values)
@@ -300,6 +304,7 @@ class ChartScenarios(unittest.TestCase):
         self.check_collector_and_analyzer(objs, values)
         self.check_migration_job(objs, release)
         self.check_dashboard(objs)
+        self.check_helm_test(objs)
         for s in secret_values(values):
             self.assertNotIn(s, notes, "NOTES.txt shows a secret")
         self.assertIn("%s-apm-coverage-gateway" % release, notes)
@@ -323,7 +328,8 @@ class ChartScenarios(unittest.TestCase):
         for c in spec["containers"]:
             where = "%s/%s" % (name, c["name"])
             self.assertEqual(c["image"], image, where)
-            self.assertTrue(c["command"][0].startswith("apmcov-"), where)
+            if w["kind"] != "Pod":
+                self.assertTrue(c["command"][0].startswith("apmcov-"), where)
             sc = c["securityContext"]
             self.assertIs(sc["runAsNonRoot"], True, where)
             self.assertEqual(sc["runAsUser"], UID, where)
@@ -341,7 +347,7 @@ class ChartScenarios(unittest.TestCase):
                 if e["name"] in SECRET_ENV:
                     self.assertIn("secretKeyRef", e.get("valueFrom", {}),
                                   "%s: %s must come from a Secret" % (where, e["name"]))
-            if w["kind"] == "Job":
+            if w["kind"] != "Deployment":
                 continue
             ports = {p["name"]: p["containerPort"] for p in c["ports"]}
             self.assertEqual(ports.get("admin"), admin_port, where)
@@ -370,7 +376,7 @@ class ChartScenarios(unittest.TestCase):
                 unknown = set(data) - KNOWN_ENV - extra
                 self.assertFalse(unknown, "ConfigMap keys no service reads: %s" % unknown)
         # Plain env values in workloads must not carry secrets either.
-        for w in by_kind(objs, "Deployment") + by_kind(objs, "Job"):
+        for w in workloads(objs):
             for c in pod_spec(w)["containers"]:
                 for e in c.get("env", []):
                     for s in secrets:
@@ -379,7 +385,7 @@ class ChartScenarios(unittest.TestCase):
     @staticmethod
     def secret_refs(objs):
         refs = []
-        for w in by_kind(objs, "Deployment") + by_kind(objs, "Job"):
+        for w in workloads(objs):
             for c in pod_spec(w)["containers"]:
                 for e in c.get("env", []):
                     ref = e.get("valueFrom", {}).get("secretKeyRef")
@@ -482,6 +488,22 @@ class ChartScenarios(unittest.TestCase):
         for ref in self.secret_refs([job]):
             self.assertNotEqual(ref["name"], "%s-apm-coverage-secrets" % release)
 
+    def check_helm_test(self, objs):
+        pods = by_kind(objs, "Pod")
+        self.assertEqual(len(pods), 1)
+        pod = pods[0]
+        self.assertEqual(pod["metadata"]["annotations"]["helm.sh/hook"], "test")
+        cmd = pod["spec"]["containers"][0]["command"]
+        self.assertEqual(cmd[:3], ["curl", "--fail", "--fail-early"])
+        ports = {s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]}
+                 for s in by_kind(objs, "Service")}
+        urls = [a for a in cmd if a.startswith("http://")]
+        self.assertEqual(len(urls), 4)
+        for url in urls:
+            m = re.match(r"^http://([^:/]+):(\d+)/(api/stats|readyz)$", url)
+            self.assertTrue(m, url)
+            self.assertIn(int(m.group(2)), ports.get(m.group(1), set()), url)
+
     def check_dashboard(self, objs):
         dashboards = [c for c in by_kind(objs, "ConfigMap")
                       if c["metadata"]["labels"].get("grafana_dashboard") == "1"]
@@ -519,6 +541,34 @@ class ChartScenarios(unittest.TestCase):
                                    timeout=120, check=False)
                 self.assertEqual(p.returncode, 0, "promtool %s:\n%s%s"
                                  % (" ".join(args), p.stdout, p.stderr))
+
+
+class RenderedText(unittest.TestCase):
+    """The manifests as text: tidy enough for yamllint, no trailing blanks from templates."""
+
+    def texts(self):
+        chart = render.Chart(CHART)
+        for name, (files, release, ns) in SCENARIOS.items():
+            values = render.merged_values(CHART, values_paths(files))
+            docs = render.split_manifests(chart.render(values, release, ns))
+            yield name, "".join("---\n%s\n" % d.strip("\n") for _, d in docs)
+
+    def test_no_trailing_whitespace(self):
+        for name, text in self.texts():
+            for i, line in enumerate(text.split("\n"), 1):
+                self.assertEqual(line, line.rstrip(), "%s: line %d: %r" % (name, i, line))
+
+    def test_yamllint(self):
+        yamllint = shutil.which("yamllint")
+        if not yamllint:
+            self.skipTest("yamllint not installed (scripts/install-deps.sh installs it)")
+        config = ("{extends: default, rules: {line-length: disable, indentation: disable, "
+                  "document-start: disable, comments-indentation: disable, "
+                  "comments: {min-spaces-from-content: 1}}}")
+        for name, text in self.texts():
+            p = subprocess.run([yamllint, "-d", config, "-"], input=text, capture_output=True,
+                               text=True, timeout=120, check=False)
+            self.assertEqual(p.returncode, 0, "%s:\n%s%s" % (name, p.stdout, p.stderr))
 
 
 class RenderFailures(unittest.TestCase):
