@@ -1,0 +1,113 @@
+// The analyzer's storage port (design §3, §4). Two implementations share one contract test
+// suite: PostgresCoverageStore (postgres_store.h, libpqxx) and MemoryCoverageStore
+// (memory_store.h).
+//
+// Contract:
+//  - Apply(batch) is the unit of work of one consumed Kafka batch: every effect of the batch is
+//    applied in ONE transaction, all or nothing, and is durable when Apply returns OK. The caller
+//    commits Kafka offsets only after that.
+//  - Apply is idempotent: applying a batch again, or any suffix of an already applied stream of
+//    batches, leaves every table as it was (design §3 "a replay changes nothing"). The merge
+//    rules below are chosen for that:
+//      services          upsert by name; a record older (synced_at) than the stored one is
+//                        ignored; a listed service is no longer removed.
+//      catalog snapshots members are remembered per snapshot; when the end marker is stored and
+//                        exactly `count` distinct members are, every service not in the
+//                        snapshot and last synced before it gets removed_at = snapshot time.
+//                        Completion is checked under a row lock on the snapshot, so members
+//                        applied by several analyzers in parallel still complete it once.
+//      apm_services      a semilattice merge, so order between topics does not matter:
+//                        first_seen = min, last_seen = max, span_count = max, languages and
+//                        infra_hints = set union, traced = OR, usm_only = (usm seen) AND NOT
+//                        traced.
+//      broken traces     the latest judgement of a trace replaces its row, gaps and spans.
+//      dependencies      count = number of distinct traces an edge was seen in (the
+//                        observations are keyed by trace id), last_seen = max.
+//      sync_jobs         the record with the newest updated_at wins (ties: the later one).
+//      coverage rows     upsert by (taken_at, dimension, key).
+//  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
+//    retriable (connection lost, serialization failure, deadlock): the caller retries the same
+//    batch. InvalidArgument for a record the store cannot hold. Internal otherwise.
+//  - Thread-safe: calls are serialised internally. Lifetime: owned by main(); ports are passed
+//    by reference.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "apmcov/store/records.h"
+
+namespace apmcov::store {
+
+// Everything one consumed batch writes. Order inside a vector does not matter.
+struct WriteBatch {
+  std::vector<CatalogServiceRecord> catalog_services;
+  std::vector<CatalogSnapshotEndRecord> snapshot_ends;
+  std::vector<ApmObservationRecord> apm_observations;
+  std::vector<BrokenTraceRecord> broken_traces;
+  std::vector<DependencyObservation> dependencies;
+  std::vector<SyncJobRecord> sync_jobs;
+  std::vector<CoverageRow> coverage_rows;
+
+  bool empty() const {
+    return catalog_services.empty() && snapshot_ends.empty() && apm_observations.empty() &&
+           broken_traces.empty() && dependencies.empty() && sync_jobs.empty() &&
+           coverage_rows.empty();
+  }
+  size_t size() const {
+    return catalog_services.size() + snapshot_ends.size() + apm_observations.size() +
+           broken_traces.size() + dependencies.size() + sync_jobs.size() + coverage_rows.size();
+  }
+};
+
+// A catalog snapshot that became complete in this Apply.
+struct CompletedSnapshot {
+  std::string snapshot_id;
+  int64_t removed = 0;  // services newly marked removed
+  bool operator==(const CompletedSnapshot&) const = default;
+};
+
+struct ApplyResult {
+  std::vector<CompletedSnapshot> completed_snapshots;
+};
+
+// The state of a catalog snapshot (table `catalog_snapshots`).
+struct SnapshotState {
+  std::string snapshot_id;
+  std::optional<uint32_t> expected;
+  uint32_t received = 0;
+  bool completed = false;
+};
+
+class CoverageStore {
+ public:
+  virtual ~CoverageStore() = default;
+
+  // Applies the batch atomically (see the contract above).
+  virtual absl::StatusOr<ApplyResult> Apply(const WriteBatch& batch) = 0;
+
+  // --- Reads. Each is one consistent snapshot of the tables. ---
+
+  // Catalog services, sorted by name; removed ones only when asked.
+  virtual absl::StatusOr<std::vector<ServiceRow>> LoadServices(bool include_removed) = 0;
+  // Every apm_services row, sorted by (service, env).
+  virtual absl::StatusOr<std::vector<ApmServiceRow>> LoadApmServices() = 0;
+  virtual absl::StatusOr<std::optional<BrokenTraceRecord>> LoadBrokenTrace(uint64_t trace_id) = 0;
+  // Broken trace ids, ascending.
+  virtual absl::StatusOr<std::vector<uint64_t>> ListBrokenTraceIds() = 0;
+  // Sorted by (from_service, to_name, kind).
+  virtual absl::StatusOr<std::vector<DependencyRow>> LoadDependencies() = 0;
+  virtual absl::StatusOr<std::optional<SyncJobRecord>> LoadSyncJob(const std::string& id) = 0;
+  // The rows of the snapshot taken at `taken_at_ns`, sorted by (dimension, key).
+  virtual absl::StatusOr<std::vector<CoverageRow>> LoadCoverageSnapshot(int64_t taken_at_ns) = 0;
+  virtual absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
+      const std::string& snapshot_id) = 0;
+
+  // OK when the store is reachable (readiness).
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace apmcov::store

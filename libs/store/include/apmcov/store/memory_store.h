@@ -1,0 +1,52 @@
+// MemoryCoverageStore: the in-memory fake of the CoverageStore port, for unit tests of the
+// analyzer. Same contract as the PostgreSQL adapter (the contract suite runs against both),
+// except durability: its state lives as long as the object. Times are truncated to the
+// microsecond like PostgreSQL's timestamptz.
+//
+// Test hooks: FailNextApply(status) makes the next Apply fail with that status and change
+// nothing (to test retries); apply_count() counts successful applies. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <tuple>
+
+#include "apmcov/store/coverage_store.h"
+
+namespace apmcov::store {
+
+class MemoryCoverageStore final : public CoverageStore {
+ public:
+  MemoryCoverageStore();
+  ~MemoryCoverageStore() override;
+
+  absl::StatusOr<ApplyResult> Apply(const WriteBatch& batch) override;
+  absl::StatusOr<std::vector<ServiceRow>> LoadServices(bool include_removed) override;
+  absl::StatusOr<std::vector<ApmServiceRow>> LoadApmServices() override;
+  absl::StatusOr<std::optional<BrokenTraceRecord>> LoadBrokenTrace(uint64_t trace_id) override;
+  absl::StatusOr<std::vector<uint64_t>> ListBrokenTraceIds() override;
+  absl::StatusOr<std::vector<DependencyRow>> LoadDependencies() override;
+  absl::StatusOr<std::optional<SyncJobRecord>> LoadSyncJob(const std::string& id) override;
+  absl::StatusOr<std::vector<CoverageRow>> LoadCoverageSnapshot(int64_t taken_at_ns) override;
+  absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
+      const std::string& snapshot_id) override;
+  absl::Status Ping() override;
+
+  void FailNextApply(absl::Status status);
+  void SetUnavailable(bool unavailable);  // Apply, reads and Ping fail with Unavailable
+  int64_t apply_count() const;
+
+ private:
+  struct State;
+  absl::Status CheckAvailable() const;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<State> state_;
+  absl::Status fail_next_;
+  bool unavailable_ = false;
+  int64_t apply_count_ = 0;
+};
+
+}  // namespace apmcov::store

@@ -1,0 +1,164 @@
+// Rows the analyzer writes and reads through the CoverageStore port (design §4). Plain value
+// types with no I/O: the libpqxx adapter and the in-memory fake map them to the same tables.
+//
+// Times are Unix nanoseconds; the store keeps microseconds (PostgreSQL timestamptz), so a value
+// read back is truncated to the microsecond. Trace and span ids are unsigned 64-bit values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace apmcov::store {
+
+// Truncates a Unix-nanosecond time to the microsecond, as the store keeps it.
+inline int64_t TruncateToMicros(int64_t unix_nanos) {
+  int64_t r = unix_nanos % 1000;
+  if (r < 0) r += 1000;
+  return unix_nanos - r;
+}
+
+// One catalog service definition of a snapshot (topic `catalog`). Table `services`.
+struct CatalogServiceRecord {
+  std::string snapshot_id;
+  std::string name;
+  std::string team, application, tier, lifecycle, type;
+  std::vector<std::string> languages, tags, envs;
+  std::string infra;
+  bool customer_facing = false;
+  std::string schema_version;
+  std::string links_json = "[]";  // a JSON array
+  std::string description;
+  int64_t synced_at_ns = 0;  // when the snapshot was taken; orders snapshots
+  bool operator==(const CatalogServiceRecord&) const = default;
+};
+
+// The end marker of a catalog snapshot: exactly `count` services carry `snapshot_id`.
+struct CatalogSnapshotEndRecord {
+  std::string snapshot_id;
+  uint32_t count = 0;
+  int64_t synced_at_ns = 0;
+  bool operator==(const CatalogSnapshotEndRecord&) const = default;
+};
+
+// What APM says about one (service, env), from the inventory topic or from spans.
+// Stored by a merge that is commutative and idempotent (see CoverageStore::Apply).
+struct ApmObservationRecord {
+  std::string service;
+  std::string env;  // "*" when unknown (APM service list)
+  bool traced = false;
+  bool usm = false;
+  uint64_t span_count = 0;  // from the spans aggregate over the lookback; 0 when not counted
+  std::vector<std::string> languages;
+  std::vector<std::string> infra_hints;  // kubernetes, ecs, serverless, host
+  int64_t last_seen_ns = 0;
+  bool operator==(const ApmObservationRecord&) const = default;
+};
+
+// A row of `apm_services` as stored.
+struct ApmServiceRow {
+  std::string service, env;
+  int64_t first_seen_ns = 0, last_seen_ns = 0;
+  uint64_t span_count = 0;
+  std::vector<std::string> languages;    // sorted, distinct
+  std::vector<std::string> infra_hints;  // sorted, distinct
+  bool traced = false;
+  bool usm_only = false;  // USM saw it, and nothing ever said it was traced
+  bool operator==(const ApmServiceRow&) const = default;
+};
+
+// A row of `services` as stored.
+struct ServiceRow {
+  CatalogServiceRecord catalog;  // catalog.snapshot_id: the last snapshot that listed it
+  int64_t first_seen_ns = 0;
+  int64_t last_synced_ns = 0;
+  std::optional<int64_t> removed_at_ns;
+  bool operator==(const ServiceRow&) const = default;
+};
+
+// A span of a broken trace, for the trace view (table `trace_spans`).
+struct TraceSpanRecord {
+  uint64_t span_id = 0;
+  uint64_t parent_id = 0;
+  std::string service, resource, kind, type;
+  int64_t start_ns = 0;
+  int64_t duration_ns = 0;
+  std::string target;
+  bool operator==(const TraceSpanRecord&) const = default;
+};
+
+// One gap of a broken trace (table `trace_gaps`, key (trace_id, span_id, kind)).
+struct TraceGapRecord {
+  uint64_t span_id = 0;
+  std::string kind;  // uninstrumented_hop, uninstrumented_callee, propagation_break,
+                     // missing_root, orphan_span
+  std::string from_service;
+  std::optional<std::string> to_service;
+  std::string peer;
+  std::string detail;
+  bool operator==(const TraceGapRecord&) const = default;
+};
+
+// A finalised trace with at least one gap (tables `broken_traces`, `trace_gaps`,
+// `trace_spans`).
+struct BrokenTraceRecord {
+  uint64_t trace_id = 0;  // lower 64 bits
+  uint64_t trace_id_high = 0;
+  std::string env;
+  std::optional<std::string> root_service;  // none when rootless
+  int64_t started_at_ns = 0;
+  int64_t duration_ns = 0;
+  int32_t span_count = 0;
+  std::vector<std::string> services;          // sorted, distinct
+  std::vector<std::string> missing_services;  // sorted, distinct
+  std::vector<std::string> gap_kinds;         // sorted, distinct
+  int64_t detected_at_ns = 0;
+  std::vector<TraceGapRecord> gaps;
+  std::vector<TraceSpanRecord> spans;
+  bool operator==(const BrokenTraceRecord&) const = default;
+};
+
+// One edge seen in one trace: `from_service` called `to_name`. Table `dependencies` counts the
+// distinct traces an edge was seen in, so replaying a trace never counts it twice.
+struct DependencyObservation {
+  std::string from_service;
+  std::string to_name;
+  std::string kind;     // call, db, messaging
+  std::string to_kind;  // service, datastore, queue, external
+  uint64_t trace_id = 0;
+  int64_t seen_at_ns = 0;
+  bool operator==(const DependencyObservation&) const = default;
+};
+
+// A row of `dependencies` as stored.
+struct DependencyRow {
+  std::string from_service, to_name, kind, to_kind;
+  int64_t last_seen_ns = 0;
+  int64_t count = 0;  // distinct traces the edge was seen in
+  bool operator==(const DependencyRow&) const = default;
+};
+
+// The state of one sync job (topic `sync-jobs`). Table `sync_jobs`.
+struct SyncJobRecord {
+  std::string id;
+  std::string trigger = "schedule";  // schedule, manual
+  std::string state;                 // queued, running, succeeded, partial, failed
+  std::optional<int64_t> started_at_ns, finished_at_ns;
+  int64_t api_calls = 0, pages = 0, spans = 0, rate_limited_ms = 0;
+  std::string error;
+  int64_t updated_at_ns = 0;  // orders records of one job: an older record never wins
+  bool operator==(const SyncJobRecord&) const = default;
+};
+
+// One row of a coverage snapshot (table `coverage_snapshots`).
+struct CoverageRow {
+  int64_t taken_at_ns = 0;
+  std::string dimension;  // overall, team, env, infra, language, tier, lifecycle
+  std::string key;
+  int32_t total = 0;
+  int32_t instrumented = 0;
+  bool operator==(const CoverageRow&) const = default;
+};
+
+}  // namespace apmcov::store

@@ -1,0 +1,278 @@
+#include "apmcov/store/memory_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "validate.h"
+
+namespace apmcov::store {
+namespace {
+
+using internal::SortedUnion;
+
+int64_t Micros(int64_t ns) { return TruncateToMicros(ns); }
+
+void SortSpans(std::vector<TraceSpanRecord>& spans) {
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.start_ns, a.span_id) < std::tie(b.start_ns, b.span_id);
+  });
+}
+
+}  // namespace
+
+struct MemoryCoverageStore::State {
+  struct Snapshot {
+    std::optional<uint32_t> expected;
+    std::set<std::string> members;
+    bool completed = false;
+    int64_t synced_at_ns = 0;
+  };
+  struct Dependency {
+    std::string to_kind;
+    int64_t last_seen_ns = 0;
+    std::set<uint64_t> traces;
+  };
+  std::map<std::string, ServiceRow> services;
+  std::map<std::string, Snapshot> snapshots;
+  std::map<std::pair<std::string, std::string>, ApmServiceRow> apm;
+  std::map<uint64_t, BrokenTraceRecord> traces;
+  std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
+  std::map<std::string, SyncJobRecord> jobs;
+  std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
+};
+
+MemoryCoverageStore::MemoryCoverageStore() : state_(std::make_unique<State>()) {}
+MemoryCoverageStore::~MemoryCoverageStore() = default;
+
+absl::Status MemoryCoverageStore::CheckAvailable() const {
+  if (unavailable_) return absl::UnavailableError("memory store: marked unavailable by the test");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& batch) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  if (!fail_next_.ok()) return std::exchange(fail_next_, absl::OkStatus());
+  if (absl::Status s = internal::ValidateBatch(batch); !s.ok()) return s;
+
+  // Work on a copy so a failure part-way leaves nothing behind (all or nothing).
+  State next = *state_;
+  ApplyResult result;
+
+  for (const SyncJobRecord& in : batch.sync_jobs) {
+    SyncJobRecord j = in;
+    if (j.started_at_ns) j.started_at_ns = Micros(*j.started_at_ns);
+    if (j.finished_at_ns) j.finished_at_ns = Micros(*j.finished_at_ns);
+    j.updated_at_ns = Micros(j.updated_at_ns);
+    auto it = next.jobs.find(j.id);
+    if (it == next.jobs.end() || it->second.updated_at_ns <= j.updated_at_ns) next.jobs[j.id] = j;
+  }
+
+  std::set<std::string> touched;
+  for (const CatalogServiceRecord& in : batch.catalog_services) {
+    CatalogServiceRecord c = in;
+    c.synced_at_ns = Micros(c.synced_at_ns);
+    if (c.links_json.empty()) c.links_json = "[]";
+    touched.insert(c.snapshot_id);
+    next.snapshots[c.snapshot_id].members.insert(c.name);
+    auto it = next.services.find(c.name);
+    if (it == next.services.end()) {
+      ServiceRow row;
+      row.catalog = c;
+      row.first_seen_ns = c.synced_at_ns;
+      row.last_synced_ns = c.synced_at_ns;
+      next.services.emplace(c.name, std::move(row));
+      continue;
+    }
+    ServiceRow& row = it->second;
+    if (c.synced_at_ns < row.last_synced_ns) continue;  // an older snapshot's record
+    row.catalog = c;
+    row.first_seen_ns = std::min(row.first_seen_ns, c.synced_at_ns);
+    row.last_synced_ns = c.synced_at_ns;
+    if (row.removed_at_ns && *row.removed_at_ns <= c.synced_at_ns) row.removed_at_ns.reset();
+  }
+  for (const CatalogSnapshotEndRecord& e : batch.snapshot_ends) {
+    touched.insert(e.snapshot_id);
+    auto& snap = next.snapshots[e.snapshot_id];
+    snap.expected = e.count;
+    snap.synced_at_ns = std::max(snap.synced_at_ns, Micros(e.synced_at_ns));
+  }
+  for (const std::string& id : touched) {
+    auto& snap = next.snapshots[id];
+    if (snap.completed || !snap.expected || snap.members.size() != *snap.expected) continue;
+    snap.completed = true;
+    CompletedSnapshot done{id, 0};
+    for (auto& [name, row] : next.services) {
+      if (!row.removed_at_ns && row.last_synced_ns < snap.synced_at_ns &&
+          !snap.members.contains(name)) {
+        row.removed_at_ns = snap.synced_at_ns;
+        ++done.removed;
+      }
+    }
+    result.completed_snapshots.push_back(std::move(done));
+  }
+
+  for (const ApmObservationRecord& o : batch.apm_observations) {
+    const int64_t seen = Micros(o.last_seen_ns);
+    auto [it, inserted] = next.apm.try_emplace({o.service, o.env});
+    ApmServiceRow& row = it->second;
+    if (inserted) {
+      row.service = o.service;
+      row.env = o.env;
+      row.first_seen_ns = seen;
+      row.last_seen_ns = seen;
+    }
+    row.first_seen_ns = std::min(row.first_seen_ns, seen);
+    row.last_seen_ns = std::max(row.last_seen_ns, seen);
+    row.span_count = std::max(row.span_count, o.span_count);
+    row.languages = SortedUnion(row.languages, o.languages);
+    row.infra_hints = SortedUnion(row.infra_hints, o.infra_hints);
+    row.traced = row.traced || o.traced;
+    row.usm_only = (row.usm_only || o.usm) && !row.traced;
+  }
+
+  for (const BrokenTraceRecord& in : batch.broken_traces) {
+    BrokenTraceRecord t = in;
+    t.started_at_ns = Micros(t.started_at_ns);
+    t.detected_at_ns = Micros(t.detected_at_ns);
+    auto it = next.traces.find(t.trace_id);
+    if (it != next.traces.end()) {
+      t.detected_at_ns = std::min(t.detected_at_ns, it->second.detected_at_ns);
+    }
+    // Same keys as the tables: first of a duplicated (span_id, kind) / span_id wins.
+    std::vector<TraceGapRecord> gaps;
+    std::set<std::pair<uint64_t, std::string>> gap_keys;
+    for (const auto& g : t.gaps) {
+      if (gap_keys.insert({g.span_id, g.kind}).second) gaps.push_back(g);
+    }
+    std::sort(gaps.begin(), gaps.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.span_id, a.kind) < std::tie(b.span_id, b.kind);
+    });
+    t.gaps = std::move(gaps);
+    std::vector<TraceSpanRecord> spans;
+    std::set<uint64_t> span_keys;
+    for (const auto& s : t.spans) {
+      if (span_keys.insert(s.span_id).second) spans.push_back(s);
+    }
+    SortSpans(spans);
+    t.spans = std::move(spans);
+    next.traces[t.trace_id] = std::move(t);
+  }
+
+  for (const DependencyObservation& d : batch.dependencies) {
+    auto& dep = next.dependencies[{d.from_service, d.to_name, d.kind}];
+    dep.to_kind = d.to_kind;
+    dep.last_seen_ns = std::max(dep.last_seen_ns, Micros(d.seen_at_ns));
+    dep.traces.insert(d.trace_id);
+  }
+
+  for (const CoverageRow& in : batch.coverage_rows) {
+    CoverageRow c = in;
+    c.taken_at_ns = Micros(c.taken_at_ns);
+    next.coverage[{c.taken_at_ns, c.dimension, c.key}] = c;
+  }
+
+  *state_ = std::move(next);
+  ++apply_count_;
+  return result;
+}
+
+absl::StatusOr<std::vector<ServiceRow>> MemoryCoverageStore::LoadServices(bool include_removed) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<ServiceRow> out;
+  for (const auto& [name, row] : state_->services) {
+    if (include_removed || !row.removed_at_ns) out.push_back(row);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ApmServiceRow>> MemoryCoverageStore::LoadApmServices() {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<ApmServiceRow> out;
+  for (const auto& [key, row] : state_->apm) out.push_back(row);
+  return out;
+}
+
+absl::StatusOr<std::optional<BrokenTraceRecord>> MemoryCoverageStore::LoadBrokenTrace(
+    uint64_t trace_id) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  auto it = state_->traces.find(trace_id);
+  if (it == state_->traces.end()) return std::optional<BrokenTraceRecord>();
+  return std::optional<BrokenTraceRecord>(it->second);
+}
+
+absl::StatusOr<std::vector<uint64_t>> MemoryCoverageStore::ListBrokenTraceIds() {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<uint64_t> out;
+  for (const auto& [id, t] : state_->traces) out.push_back(id);
+  return out;
+}
+
+absl::StatusOr<std::vector<DependencyRow>> MemoryCoverageStore::LoadDependencies() {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<DependencyRow> out;
+  for (const auto& [key, d] : state_->dependencies) {
+    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), d.to_kind, d.last_seen_ns,
+                   static_cast<int64_t>(d.traces.size())});
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<SyncJobRecord>> MemoryCoverageStore::LoadSyncJob(
+    const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  auto it = state_->jobs.find(id);
+  if (it == state_->jobs.end()) return std::optional<SyncJobRecord>();
+  return std::optional<SyncJobRecord>(it->second);
+}
+
+absl::StatusOr<std::vector<CoverageRow>> MemoryCoverageStore::LoadCoverageSnapshot(
+    int64_t taken_at_ns) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<CoverageRow> out;
+  const int64_t t = Micros(taken_at_ns);
+  for (const auto& [key, row] : state_->coverage) {
+    if (std::get<0>(key) == t) out.push_back(row);
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<SnapshotState>> MemoryCoverageStore::LoadSnapshotState(
+    const std::string& snapshot_id) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  auto it = state_->snapshots.find(snapshot_id);
+  if (it == state_->snapshots.end()) return std::optional<SnapshotState>();
+  const auto& snap = it->second;
+  return std::optional<SnapshotState>(SnapshotState{
+      snapshot_id, snap.expected, static_cast<uint32_t>(snap.members.size()), snap.completed});
+}
+
+absl::Status MemoryCoverageStore::Ping() {
+  std::lock_guard lock(mu_);
+  return CheckAvailable();
+}
+
+void MemoryCoverageStore::FailNextApply(absl::Status status) {
+  std::lock_guard lock(mu_);
+  fail_next_ = std::move(status);
+}
+
+void MemoryCoverageStore::SetUnavailable(bool unavailable) {
+  std::lock_guard lock(mu_);
+  unavailable_ = unavailable;
+}
+
+int64_t MemoryCoverageStore::apply_count() const {
+  std::lock_guard lock(mu_);
+  return apply_count_;
+}
+
+}  // namespace apmcov::store

@@ -1,0 +1,66 @@
+#include "pg_util.h"
+
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include "apmcov/base/status.h"
+
+namespace apmcov::store::internal {
+
+absl::Status StatusFromCurrentException(std::string_view what) {
+  const std::string ctx(what);
+  try {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(absl::StrCat(ctx, ": connection to PostgreSQL lost: ", e.what()));
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnavailableError(absl::StrCat(ctx, ": commit outcome unknown: ", e.what()));
+  } catch (const pqxx::transaction_rollback& e) {
+    return absl::UnavailableError(absl::StrCat(ctx, ": transaction rolled back: ", e.what()));
+  } catch (const pqxx::sql_error& e) {
+    const std::string state = e.sqlstate();
+    // 08: connection exception, 57P0x: server shutting down, 53: insufficient resources.
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0) {
+      return absl::UnavailableError(
+          absl::StrCat(ctx, ": PostgreSQL unavailable (", state, "): ", e.what()));
+    }
+    return absl::InternalError(absl::StrCat(ctx, ": SQL error ", state, ": ", e.what()));
+  } catch (const pqxx::failure& e) {
+    return absl::UnavailableError(absl::StrCat(ctx, ": ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(ctx, ": ", e.what()));
+  }
+}
+
+std::string Text(pqxx::connection_base& c, std::string_view s) { return c.quote(std::string(s)); }
+
+std::string TextArray(pqxx::connection_base& c, const std::vector<std::string>& values) {
+  if (values.empty()) return "'{}'::text[]";
+  std::string out = "ARRAY[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += c.quote(values[i]);
+  }
+  out += "]::text[]";
+  return out;
+}
+
+std::string Timestamp(int64_t unix_nanos) {
+  // Floor division keeps times before 1970 exact too.
+  int64_t micros = unix_nanos / 1000;
+  if (unix_nanos % 1000 < 0) --micros;
+  return "(timestamptz 'epoch' + " + std::to_string(micros) + " * interval '1 microsecond')";
+}
+
+std::string EpochMicros(std::string_view column) {
+  return "(extract(epoch from " + std::string(column) + ") * 1000000)::bigint";
+}
+
+std::vector<std::string> ParseJsonStringArray(const std::string& json) {
+  std::vector<std::string> out;
+  const auto parsed = nlohmann::json::parse(json);
+  for (const auto& v : parsed) out.push_back(v.get<std::string>());
+  return out;
+}
+
+}  // namespace apmcov::store::internal

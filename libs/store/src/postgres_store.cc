@@ -1,0 +1,716 @@
+#include "apmcov/store/postgres_store.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <regex>
+#include <set>
+#include <tuple>
+
+#include "apmcov/base/status.h"
+#include "pg_util.h"
+#include "validate.h"
+
+namespace apmcov::store {
+namespace {
+
+using internal::EpochMicros;
+using internal::ParseJsonStringArray;
+using internal::SortedUnion;
+using internal::Text;
+using internal::TextArray;
+using internal::Timestamp;
+
+constexpr size_t kRowsPerStatement = 1000;
+
+std::string OptTimestamp(const std::optional<int64_t>& ns) {
+  return ns ? Timestamp(*ns) : std::string("NULL");
+}
+
+// Runs `prefix VALUES <rows...> suffix` in chunks of kRowsPerStatement rows.
+void InsertRows(pqxx::work& tx, const std::string& prefix, const std::vector<std::string>& rows,
+                const std::string& suffix) {
+  for (size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
+    const size_t end = std::min(rows.size(), begin + kRowsPerStatement);
+    std::string sql = prefix + " VALUES ";
+    for (size_t i = begin; i < end; ++i) {
+      if (i != begin) sql += ',';
+      sql += rows[i];
+    }
+    sql += ' ';
+    sql += suffix;
+    tx.exec(sql);
+  }
+}
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += ',';
+    out += parts[i];
+  }
+  return out;
+}
+
+int64_t Micros(const pqxx::field& f) { return f.as<int64_t>() * 1000; }
+std::optional<int64_t> OptMicros(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<int64_t>() * 1000;
+}
+uint64_t Unsigned(const pqxx::field& f) { return std::stoull(f.as<std::string>()); }
+
+}  // namespace
+
+std::string RedactDatabaseUrl(std::string_view url) {
+  std::string s(url);
+  // URI form: scheme://user:password@host...
+  static const std::regex uri(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):([^@]*)@)");
+  s = std::regex_replace(s, uri, "$1:<redacted>@", std::regex_constants::format_first_only);
+  // key=value form and URI query parameters.
+  static const std::regex kv(R"((^|[\s?&])password\s*=\s*('([^'\\]|\\.)*'|[^\s&]*))",
+                             std::regex::icase);
+  return std::regex_replace(s, kv, "$1password=<redacted>");
+}
+
+struct PostgresCoverageStore::Impl {
+  std::string url;
+  std::mutex mu;
+  std::unique_ptr<pqxx::connection> conn;
+  int64_t applies = 0;
+
+  pqxx::connection& Connection() {
+    if (conn && !conn->is_open()) conn.reset();
+    if (!conn) conn = std::make_unique<pqxx::connection>(url);
+    return *conn;
+  }
+
+  // Runs `fn` with a connection, turning exceptions into a Status and dropping a broken
+  // connection so the next call reconnects.
+  template <typename Fn>
+  auto Run(std::string_view what, Fn fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+    std::lock_guard lock(mu);
+    try {
+      return fn(Connection());
+    } catch (...) {
+      absl::Status s = internal::StatusFromCurrentException(what);
+      if (conn && (!conn->is_open() || absl::IsUnavailable(s))) {
+        // A fresh connection after any retriable failure: cheap, and never reuses a session
+        // in an unknown state.
+        conn.reset();
+      }
+      return s;
+    }
+  }
+
+  ApplyResult ApplyInTx(pqxx::work& tx, const WriteBatch& b);
+  void WriteSyncJobs(pqxx::work& tx, const WriteBatch& b);
+  std::vector<CompletedSnapshot> WriteCatalog(pqxx::work& tx, const WriteBatch& b);
+  void WriteApm(pqxx::work& tx, const WriteBatch& b);
+  void WriteTraces(pqxx::work& tx, const WriteBatch& b);
+  void WriteDependencies(pqxx::work& tx, const WriteBatch& b);
+  void WriteCoverage(pqxx::work& tx, const WriteBatch& b);
+};
+
+void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch& b) {
+  if (b.sync_jobs.empty()) return;
+  std::map<std::string, SyncJobRecord> latest;  // newest updated_at per id; ties: later wins
+  for (const auto& j : b.sync_jobs) {
+    auto it = latest.find(j.id);
+    if (it == latest.end() ||
+        TruncateToMicros(it->second.updated_at_ns) <= TruncateToMicros(j.updated_at_ns)) {
+      latest[j.id] = j;
+    }
+  }
+  auto& c = tx.conn();
+  std::vector<std::string> rows;
+  for (const auto& [id, j] : latest) {
+    rows.push_back(
+        "(" +
+        Join({Text(c, j.id), Text(c, j.trigger), Text(c, j.state), OptTimestamp(j.started_at_ns),
+              OptTimestamp(j.finished_at_ns), std::to_string(j.api_calls), std::to_string(j.pages),
+              std::to_string(j.spans), std::to_string(j.rate_limited_ms), Text(c, j.error),
+              Timestamp(j.updated_at_ns)}) +
+        ")");
+  }
+  InsertRows(tx,
+             "INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, "
+             "pages, spans, rate_limited_ms, error, updated_at)",
+             rows,
+             "ON CONFLICT (id) DO UPDATE SET trigger = EXCLUDED.trigger, state = EXCLUDED.state, "
+             "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
+             "api_calls = EXCLUDED.api_calls, pages = EXCLUDED.pages, spans = EXCLUDED.spans, "
+             "rate_limited_ms = EXCLUDED.rate_limited_ms, error = EXCLUDED.error, "
+             "updated_at = EXCLUDED.updated_at WHERE sync_jobs.updated_at <= EXCLUDED.updated_at");
+}
+
+std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::work& tx,
+                                                                         const WriteBatch& b) {
+  std::vector<CompletedSnapshot> completed;
+  if (b.catalog_services.empty() && b.snapshot_ends.empty()) return completed;
+  auto& c = tx.conn();
+  std::set<std::string> touched;
+  for (const auto& s : b.catalog_services) touched.insert(s.snapshot_id);
+  for (const auto& e : b.snapshot_ends) touched.insert(e.snapshot_id);
+
+  // Lock the snapshots' rows first, in a fixed order: an analyzer applying other members of the
+  // same snapshot waits here, and then sees them when it counts (read committed).
+  std::vector<std::string> ids, lock_rows;
+  for (const auto& id : touched) {
+    ids.push_back(Text(c, id));
+    lock_rows.push_back("(" + Text(c, id) + ", timestamptz 'epoch')");
+  }
+  InsertRows(tx, "INSERT INTO catalog_snapshots (snapshot_id, synced_at)", lock_rows,
+             "ON CONFLICT (snapshot_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id");
+
+  if (!b.catalog_services.empty()) {
+    std::map<std::string, const CatalogServiceRecord*> newest;
+    std::set<std::pair<std::string, std::string>> members;
+    for (const auto& s : b.catalog_services) {
+      members.insert({s.snapshot_id, s.name});
+      auto it = newest.find(s.name);
+      if (it == newest.end() ||
+          TruncateToMicros(it->second->synced_at_ns) <= TruncateToMicros(s.synced_at_ns)) {
+        newest[s.name] = &s;
+      }
+    }
+    std::vector<std::string> member_rows;
+    for (const auto& [snap, name] : members) {
+      member_rows.push_back("(" + Text(c, snap) + "," + Text(c, name) + ")");
+    }
+    InsertRows(tx, "INSERT INTO catalog_snapshot_members (snapshot_id, name)", member_rows,
+               "ON CONFLICT DO NOTHING");
+
+    std::vector<std::string> rows;
+    for (const auto& [name, p] : newest) {
+      const CatalogServiceRecord& s = *p;
+      const std::string links = s.links_json.empty() ? "[]" : s.links_json;
+      rows.push_back(
+          "(" +
+          Join({Text(c, s.name), Text(c, s.team), Text(c, s.application), Text(c, s.tier),
+                Text(c, s.lifecycle), Text(c, s.type), TextArray(c, s.languages),
+                TextArray(c, s.envs), Text(c, s.infra), s.customer_facing ? "true" : "false",
+                TextArray(c, s.tags), Text(c, links) + "::jsonb", Text(c, s.schema_version),
+                Text(c, s.description), Text(c, s.snapshot_id), Timestamp(s.synced_at_ns),
+                Timestamp(s.synced_at_ns)}) +
+          ")");
+    }
+    InsertRows(
+        tx,
+        "INSERT INTO services (name, team, application, tier, lifecycle, type, languages, envs, "
+        "infra, customer_facing, tags, links, schema_version, description, snapshot_id, "
+        "first_seen, last_synced)",
+        rows,
+        "ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, application = "
+        "EXCLUDED.application, tier = EXCLUDED.tier, lifecycle = EXCLUDED.lifecycle, type = "
+        "EXCLUDED.type, languages = EXCLUDED.languages, envs = EXCLUDED.envs, infra = "
+        "EXCLUDED.infra, customer_facing = EXCLUDED.customer_facing, tags = EXCLUDED.tags, links "
+        "= EXCLUDED.links, schema_version = EXCLUDED.schema_version, description = "
+        "EXCLUDED.description, snapshot_id = EXCLUDED.snapshot_id, first_seen = "
+        "LEAST(services.first_seen, EXCLUDED.first_seen), last_synced = EXCLUDED.last_synced, "
+        "removed_at = CASE WHEN services.removed_at > EXCLUDED.last_synced THEN "
+        "services.removed_at ELSE NULL END WHERE services.last_synced <= EXCLUDED.last_synced");
+  }
+
+  if (!b.snapshot_ends.empty()) {
+    std::map<std::string, CatalogSnapshotEndRecord> ends;  // later count wins, max time
+    for (const auto& e : b.snapshot_ends) {
+      auto [it, inserted] = ends.try_emplace(e.snapshot_id, e);
+      if (!inserted) {
+        it->second.count = e.count;
+        it->second.synced_at_ns = std::max(it->second.synced_at_ns, e.synced_at_ns);
+      }
+    }
+    for (const auto& [id, e] : ends) {
+      tx.exec("UPDATE catalog_snapshots SET expected = " + std::to_string(e.count) +
+              ", synced_at = GREATEST(synced_at, " + Timestamp(e.synced_at_ns) +
+              ") WHERE snapshot_id = " + Text(c, id));
+    }
+  }
+
+  // Count members of every touched, incomplete snapshot; complete those that hold exactly the
+  // announced number.
+  const pqxx::result counted = tx.exec(
+      "UPDATE catalog_snapshots s SET received = (SELECT count(*) FROM catalog_snapshot_members "
+      "m WHERE m.snapshot_id = s.snapshot_id) WHERE s.completed_at IS NULL AND s.snapshot_id IN (" +
+      Join(ids) + ") RETURNING s.snapshot_id, s.expected, s.received, " +
+      EpochMicros("s.synced_at"));
+  std::vector<std::tuple<std::string, int64_t>> to_complete;
+  for (const auto& row : counted) {
+    if (row[1].is_null() || row[1].as<int64_t>() != row[2].as<int64_t>()) continue;
+    to_complete.emplace_back(row[0].as<std::string>(), Micros(row[3]));
+  }
+  std::sort(to_complete.begin(), to_complete.end());
+  for (const auto& [id, synced_ns] : to_complete) {
+    const std::string t = Timestamp(synced_ns);
+    const pqxx::result removed = tx.exec(
+        "WITH removed AS (UPDATE services SET removed_at = " + t +
+        " WHERE removed_at IS NULL AND last_synced < " + t +
+        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = " +
+        Text(c, id) + " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed");
+    tx.exec("UPDATE catalog_snapshots SET completed_at = now() WHERE snapshot_id = " + Text(c, id));
+    // A completed snapshot is never counted again: its member list is no longer needed.
+    tx.exec("DELETE FROM catalog_snapshot_members WHERE snapshot_id = " + Text(c, id));
+    completed.push_back({id, removed[0][0].as<int64_t>()});
+  }
+  return completed;
+}
+
+void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) {
+  if (b.apm_observations.empty()) return;
+  std::map<std::pair<std::string, std::string>, ApmServiceRow> merged;
+  for (const auto& o : b.apm_observations) {
+    const int64_t seen = TruncateToMicros(o.last_seen_ns);
+    auto [it, inserted] = merged.try_emplace({o.service, o.env});
+    ApmServiceRow& r = it->second;
+    if (inserted) {
+      r.service = o.service;
+      r.env = o.env;
+      r.first_seen_ns = r.last_seen_ns = seen;
+    }
+    r.first_seen_ns = std::min(r.first_seen_ns, seen);
+    r.last_seen_ns = std::max(r.last_seen_ns, seen);
+    r.span_count = std::max(r.span_count, o.span_count);
+    r.languages = SortedUnion(r.languages, o.languages);
+    r.infra_hints = SortedUnion(r.infra_hints, o.infra_hints);
+    r.traced = r.traced || o.traced;
+    r.usm_only = (r.usm_only || o.usm) && !r.traced;
+  }
+  auto& c = tx.conn();
+  std::vector<std::string> rows;
+  for (const auto& [key, r] : merged) {
+    rows.push_back("(" +
+                   Join({Text(c, r.service), Text(c, r.env), Timestamp(r.first_seen_ns),
+                         Timestamp(r.last_seen_ns), std::to_string(r.span_count),
+                         TextArray(c, r.languages), TextArray(c, r.infra_hints),
+                         r.traced ? "true" : "false", r.usm_only ? "true" : "false"}) +
+                   ")");
+  }
+  auto union_of = [](const std::string& col) {
+    return "ARRAY(SELECT x FROM (SELECT DISTINCT unnest(apm_services." + col + " || EXCLUDED." +
+           col + ") AS x) d ORDER BY x COLLATE \"C\")";
+  };
+  InsertRows(tx,
+             "INSERT INTO apm_services (service, env, first_seen, last_seen, span_count, "
+             "languages, infra_hints, traced, usm_only)",
+             rows,
+             "ON CONFLICT (service, env) DO UPDATE SET first_seen = "
+             "LEAST(apm_services.first_seen, EXCLUDED.first_seen), last_seen = "
+             "GREATEST(apm_services.last_seen, EXCLUDED.last_seen), span_count = "
+             "GREATEST(apm_services.span_count, EXCLUDED.span_count), languages = " +
+                 union_of("languages") + ", infra_hints = " + union_of("infra_hints") +
+                 ", traced = apm_services.traced OR EXCLUDED.traced, usm_only = "
+                 "(apm_services.usm_only OR EXCLUDED.usm_only) AND NOT (apm_services.traced OR "
+                 "EXCLUDED.traced)");
+}
+
+void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& b) {
+  if (b.broken_traces.empty()) return;
+  std::map<uint64_t, const BrokenTraceRecord*> latest;
+  std::map<uint64_t, int64_t> first_detected;
+  for (const auto& t : b.broken_traces) {
+    latest[t.trace_id] = &t;
+    auto [it, inserted] = first_detected.try_emplace(t.trace_id, t.detected_at_ns);
+    if (!inserted) it->second = std::min(it->second, t.detected_at_ns);
+  }
+  auto& c = tx.conn();
+  std::vector<std::string> rows, ids, gap_rows, span_rows;
+  for (const auto& [id, p] : latest) {
+    const BrokenTraceRecord& t = *p;
+    const std::string tid = std::to_string(id);
+    ids.push_back(tid);
+    rows.push_back(
+        "(" +
+        Join({tid, std::to_string(t.trace_id_high), Text(c, t.env),
+              t.root_service ? Text(c, *t.root_service) : "NULL", Timestamp(t.started_at_ns),
+              std::to_string(t.duration_ns), std::to_string(t.span_count), TextArray(c, t.services),
+              TextArray(c, t.missing_services), TextArray(c, t.gap_kinds),
+              Timestamp(first_detected[id])}) +
+        ")");
+    for (const auto& g : t.gaps) {
+      gap_rows.push_back(
+          "(" +
+          Join({tid, std::to_string(g.span_id), Text(c, g.kind), Text(c, g.from_service),
+                g.to_service ? Text(c, *g.to_service) : "NULL", Text(c, g.peer),
+                Text(c, g.detail)}) +
+          ")");
+    }
+    for (const auto& s : t.spans) {
+      span_rows.push_back(
+          "(" +
+          Join({tid, std::to_string(s.span_id), std::to_string(s.parent_id), Text(c, s.service),
+                Text(c, s.resource), Text(c, s.kind), Text(c, s.type), std::to_string(s.start_ns),
+                std::to_string(s.duration_ns), Text(c, s.target)}) +
+          ")");
+    }
+  }
+  InsertRows(tx,
+             "INSERT INTO broken_traces (trace_id, trace_id_high, env, root_service, started_at, "
+             "duration_ns, span_count, services, missing_services, gap_kinds, detected_at)",
+             rows,
+             "ON CONFLICT (trace_id) DO UPDATE SET trace_id_high = EXCLUDED.trace_id_high, env = "
+             "EXCLUDED.env, root_service = EXCLUDED.root_service, started_at = "
+             "EXCLUDED.started_at, duration_ns = EXCLUDED.duration_ns, span_count = "
+             "EXCLUDED.span_count, services = EXCLUDED.services, missing_services = "
+             "EXCLUDED.missing_services, gap_kinds = EXCLUDED.gap_kinds, detected_at = "
+             "LEAST(broken_traces.detected_at, EXCLUDED.detected_at)");
+  // The latest judgement replaces the trace's gaps and spans.
+  for (size_t begin = 0; begin < ids.size(); begin += kRowsPerStatement) {
+    const std::vector<std::string> chunk(
+        ids.begin() + begin, ids.begin() + std::min(ids.size(), begin + kRowsPerStatement));
+    tx.exec("DELETE FROM trace_gaps WHERE trace_id IN (" + Join(chunk) + ")");
+    tx.exec("DELETE FROM trace_spans WHERE trace_id IN (" + Join(chunk) + ")");
+  }
+  InsertRows(tx,
+             "INSERT INTO trace_gaps (trace_id, span_id, kind, from_service, to_service, peer, "
+             "detail)",
+             gap_rows, "ON CONFLICT DO NOTHING");
+  InsertRows(tx,
+             "INSERT INTO trace_spans (trace_id, span_id, parent_id, service, resource, kind, "
+             "type, start_ns, duration_ns, target)",
+             span_rows, "ON CONFLICT DO NOTHING");
+}
+
+void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteBatch& b) {
+  if (b.dependencies.empty()) return;
+  using Edge = std::tuple<std::string, std::string, std::string>;
+  struct Agg {
+    std::string to_kind;
+    int64_t last_seen_ns = 0;
+  };
+  std::map<Edge, Agg> edges;
+  std::map<std::pair<Edge, uint64_t>, int64_t> edge_traces;
+  for (const auto& d : b.dependencies) {
+    Edge e{d.from_service, d.to_name, d.kind};
+    auto [it, inserted] = edges.try_emplace(e, Agg{d.to_kind, d.seen_at_ns});
+    it->second.to_kind = d.to_kind;
+    it->second.last_seen_ns = std::max(it->second.last_seen_ns, d.seen_at_ns);
+    auto [tt, tinserted] = edge_traces.try_emplace({e, d.trace_id}, d.seen_at_ns);
+    if (!tinserted) tt->second = std::max(tt->second, d.seen_at_ns);
+  }
+  auto& c = tx.conn();
+  std::map<Edge, int64_t> added;
+  std::vector<std::string> trace_rows;
+  for (const auto& [key, seen] : edge_traces) {
+    const auto& [from, to, kind] = key.first;
+    trace_rows.push_back("(" +
+                         Join({Text(c, from), Text(c, to), Text(c, kind),
+                               std::to_string(key.second), Timestamp(seen)}) +
+                         ")");
+  }
+  for (size_t begin = 0; begin < trace_rows.size(); begin += kRowsPerStatement) {
+    const size_t end = std::min(trace_rows.size(), begin + kRowsPerStatement);
+    const std::vector<std::string> chunk(trace_rows.begin() + begin, trace_rows.begin() + end);
+    const pqxx::result r = tx.exec(
+        "WITH ins AS (INSERT INTO dependency_traces (from_service, to_name, kind, trace_id, "
+        "seen_at) VALUES " +
+        Join(chunk) +
+        " ON CONFLICT DO NOTHING RETURNING from_service, to_name, kind) SELECT from_service, "
+        "to_name, kind, count(*) FROM ins GROUP BY 1, 2, 3");
+    for (const auto& row : r) {
+      added[{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()}] +=
+          row[3].as<int64_t>();
+    }
+  }
+  std::vector<std::string> rows;
+  for (const auto& [e, agg] : edges) {
+    const auto& [from, to, kind] = e;
+    rows.push_back("(" +
+                   Join({Text(c, from), Text(c, to), Text(c, kind), Text(c, agg.to_kind),
+                         Timestamp(agg.last_seen_ns), std::to_string(added[e])}) +
+                   ")");
+  }
+  InsertRows(
+      tx, "INSERT INTO dependencies (from_service, to_name, kind, to_kind, last_seen, count)", rows,
+      "ON CONFLICT (from_service, to_name, kind) DO UPDATE SET to_kind = "
+      "EXCLUDED.to_kind, last_seen = GREATEST(dependencies.last_seen, EXCLUDED.last_seen), "
+      "count = dependencies.count + EXCLUDED.count");
+}
+
+void PostgresCoverageStore::Impl::WriteCoverage(pqxx::work& tx, const WriteBatch& b) {
+  if (b.coverage_rows.empty()) return;
+  std::map<std::tuple<int64_t, std::string, std::string>, const CoverageRow*> latest;
+  for (const auto& r : b.coverage_rows) {
+    latest[{TruncateToMicros(r.taken_at_ns), r.dimension, r.key}] = &r;
+  }
+  auto& c = tx.conn();
+  std::vector<std::string> rows;
+  for (const auto& [key, r] : latest) {
+    rows.push_back("(" +
+                   Join({Timestamp(r->taken_at_ns), Text(c, r->dimension), Text(c, r->key),
+                         std::to_string(r->total), std::to_string(r->instrumented)}) +
+                   ")");
+  }
+  InsertRows(tx, "INSERT INTO coverage_snapshots (taken_at, dimension, key, total, instrumented)",
+             rows,
+             "ON CONFLICT (taken_at, dimension, key) DO UPDATE SET total = EXCLUDED.total, "
+             "instrumented = EXCLUDED.instrumented");
+}
+
+ApplyResult PostgresCoverageStore::Impl::ApplyInTx(pqxx::work& tx, const WriteBatch& b) {
+  ApplyResult result;
+  WriteSyncJobs(tx, b);
+  result.completed_snapshots = WriteCatalog(tx, b);
+  WriteApm(tx, b);
+  WriteTraces(tx, b);
+  WriteDependencies(tx, b);
+  WriteCoverage(tx, b);
+  return result;
+}
+
+PostgresCoverageStore::PostgresCoverageStore(std::string database_url)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->url = std::move(database_url);
+}
+
+PostgresCoverageStore::~PostgresCoverageStore() = default;
+
+absl::StatusOr<ApplyResult> PostgresCoverageStore::Apply(const WriteBatch& batch) {
+  if (absl::Status s = internal::ValidateBatch(batch); !s.ok()) return s;
+  if (batch.empty()) return ApplyResult{};
+  return impl_->Run("applying a batch", [&](pqxx::connection& conn) -> absl::StatusOr<ApplyResult> {
+    pqxx::work tx(conn);
+    ApplyResult result = impl_->ApplyInTx(tx, batch);
+    // The replay guard of dependencies only needs the span retention (24 h): prune rarely.
+    if (++impl_->applies % 1000 == 0) {
+      tx.exec("DELETE FROM dependency_traces WHERE seen_at < now() - interval '3 days'");
+    }
+    tx.commit();
+    return result;
+  });
+}
+
+absl::StatusOr<std::vector<ServiceRow>> PostgresCoverageStore::LoadServices(bool include_removed) {
+  return impl_->Run(
+      "loading services", [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ServiceRow>> {
+        pqxx::read_transaction tx(conn);
+        const pqxx::result r = tx.exec(
+            "SELECT name, team, application, tier, lifecycle, type, to_json(languages)::text, "
+            "to_json(tags)::text, to_json(envs)::text, infra, customer_facing, schema_version, "
+            "links::text, description, snapshot_id, " +
+            EpochMicros("first_seen") + ", " + EpochMicros("last_synced") + ", " +
+            EpochMicros("removed_at") + " FROM services" +
+            (include_removed ? "" : " WHERE removed_at IS NULL") + " ORDER BY name COLLATE \"C\"");
+        std::vector<ServiceRow> out;
+        out.reserve(r.size());
+        for (const auto& row : r) {
+          ServiceRow s;
+          auto& c = s.catalog;
+          c.name = row[0].as<std::string>();
+          c.team = row[1].as<std::string>();
+          c.application = row[2].as<std::string>();
+          c.tier = row[3].as<std::string>();
+          c.lifecycle = row[4].as<std::string>();
+          c.type = row[5].as<std::string>();
+          c.languages = ParseJsonStringArray(row[6].as<std::string>());
+          c.tags = ParseJsonStringArray(row[7].as<std::string>());
+          c.envs = ParseJsonStringArray(row[8].as<std::string>());
+          c.infra = row[9].as<std::string>();
+          c.customer_facing = row[10].as<bool>();
+          c.schema_version = row[11].as<std::string>();
+          c.links_json = row[12].as<std::string>();
+          c.description = row[13].as<std::string>();
+          c.snapshot_id = row[14].as<std::string>();
+          s.first_seen_ns = Micros(row[15]);
+          s.last_synced_ns = Micros(row[16]);
+          c.synced_at_ns = s.last_synced_ns;
+          s.removed_at_ns = OptMicros(row[17]);
+          out.push_back(std::move(s));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<ApmServiceRow>> PostgresCoverageStore::LoadApmServices() {
+  return impl_->Run(
+      "loading apm_services",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ApmServiceRow>> {
+        pqxx::read_transaction tx(conn);
+        const pqxx::result r = tx.exec(
+            "SELECT service, env, " + EpochMicros("first_seen") + ", " + EpochMicros("last_seen") +
+            ", span_count, to_json(languages)::text, to_json(infra_hints)::text, traced, "
+            "usm_only FROM apm_services ORDER BY service COLLATE \"C\", env COLLATE \"C\"");
+        std::vector<ApmServiceRow> out;
+        out.reserve(r.size());
+        for (const auto& row : r) {
+          ApmServiceRow a;
+          a.service = row[0].as<std::string>();
+          a.env = row[1].as<std::string>();
+          a.first_seen_ns = Micros(row[2]);
+          a.last_seen_ns = Micros(row[3]);
+          a.span_count = row[4].as<uint64_t>();
+          a.languages = ParseJsonStringArray(row[5].as<std::string>());
+          a.infra_hints = ParseJsonStringArray(row[6].as<std::string>());
+          a.traced = row[7].as<bool>();
+          a.usm_only = row[8].as<bool>();
+          out.push_back(std::move(a));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresCoverageStore::LoadBrokenTrace(
+    uint64_t trace_id) {
+  using Result = std::optional<BrokenTraceRecord>;
+  return impl_->Run(
+      "loading a broken trace", [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
+        pqxx::read_transaction tx(conn);
+        const std::string id = std::to_string(trace_id);
+        const pqxx::result r = tx.exec(
+            "SELECT trace_id_high::text, env, root_service, " + EpochMicros("started_at") +
+            ", duration_ns, span_count, to_json(services)::text, to_json(missing_services)::text, "
+            "to_json(gap_kinds)::text, " +
+            EpochMicros("detected_at") + " FROM broken_traces WHERE trace_id = " + id);
+        if (r.empty()) return Result();
+        BrokenTraceRecord t;
+        const auto row = r[0];
+        t.trace_id = trace_id;
+        t.trace_id_high = Unsigned(row[0]);
+        t.env = row[1].as<std::string>();
+        if (!row[2].is_null()) t.root_service = row[2].as<std::string>();
+        t.started_at_ns = Micros(row[3]);
+        t.duration_ns = row[4].as<int64_t>();
+        t.span_count = row[5].as<int32_t>();
+        t.services = ParseJsonStringArray(row[6].as<std::string>());
+        t.missing_services = ParseJsonStringArray(row[7].as<std::string>());
+        t.gap_kinds = ParseJsonStringArray(row[8].as<std::string>());
+        t.detected_at_ns = Micros(row[9]);
+        for (const auto& g : tx.exec("SELECT span_id::text, kind, from_service, to_service, peer, "
+                                     "detail FROM trace_gaps WHERE trace_id = " +
+                                     id + " ORDER BY span_id, kind COLLATE \"C\"")) {
+          TraceGapRecord gap;
+          gap.span_id = Unsigned(g[0]);
+          gap.kind = g[1].as<std::string>();
+          gap.from_service = g[2].as<std::string>();
+          if (!g[3].is_null()) gap.to_service = g[3].as<std::string>();
+          gap.peer = g[4].as<std::string>();
+          gap.detail = g[5].as<std::string>();
+          t.gaps.push_back(std::move(gap));
+        }
+        for (const auto& s :
+             tx.exec("SELECT span_id::text, parent_id::text, service, resource, kind, "
+                     "type, start_ns, duration_ns, target FROM trace_spans WHERE "
+                     "trace_id = " +
+                     id + " ORDER BY start_ns, span_id")) {
+          TraceSpanRecord span;
+          span.span_id = Unsigned(s[0]);
+          span.parent_id = Unsigned(s[1]);
+          span.service = s[2].as<std::string>();
+          span.resource = s[3].as<std::string>();
+          span.kind = s[4].as<std::string>();
+          span.type = s[5].as<std::string>();
+          span.start_ns = s[6].as<int64_t>();
+          span.duration_ns = s[7].as<int64_t>();
+          span.target = s[8].as<std::string>();
+          t.spans.push_back(std::move(span));
+        }
+        return Result(std::move(t));
+      });
+}
+
+absl::StatusOr<std::vector<uint64_t>> PostgresCoverageStore::ListBrokenTraceIds() {
+  return impl_->Run("listing broken traces",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<uint64_t>> {
+                      pqxx::read_transaction tx(conn);
+                      std::vector<uint64_t> out;
+                      for (const auto& row :
+                           tx.exec("SELECT trace_id::text FROM broken_traces ORDER BY trace_id")) {
+                        out.push_back(Unsigned(row[0]));
+                      }
+                      return out;
+                    });
+}
+
+absl::StatusOr<std::vector<DependencyRow>> PostgresCoverageStore::LoadDependencies() {
+  return impl_->Run(
+      "loading dependencies",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DependencyRow>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<DependencyRow> out;
+        for (const auto& row :
+             tx.exec("SELECT from_service, to_name, kind, to_kind, " + EpochMicros("last_seen") +
+                     ", count FROM dependencies ORDER BY from_service COLLATE \"C\", to_name "
+                     "COLLATE \"C\", kind COLLATE \"C\"")) {
+          out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                         row[2].as<std::string>(), row[3].as<std::string>(), Micros(row[4]),
+                         row[5].as<int64_t>()});
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::optional<SyncJobRecord>> PostgresCoverageStore::LoadSyncJob(
+    const std::string& id) {
+  using Result = std::optional<SyncJobRecord>;
+  return impl_->Run("loading a sync job", [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
+    pqxx::read_transaction tx(conn);
+    const pqxx::result r =
+        tx.exec("SELECT trigger, state, " + EpochMicros("started_at") + ", " +
+                EpochMicros("finished_at") + ", api_calls, pages, spans, rate_limited_ms, error, " +
+                EpochMicros("updated_at") + " FROM sync_jobs WHERE id = " + tx.quote(id));
+    if (r.empty()) return Result();
+    const auto row = r[0];
+    SyncJobRecord j;
+    j.id = id;
+    j.trigger = row[0].as<std::string>();
+    j.state = row[1].as<std::string>();
+    j.started_at_ns = OptMicros(row[2]);
+    j.finished_at_ns = OptMicros(row[3]);
+    j.api_calls = row[4].as<int64_t>();
+    j.pages = row[5].as<int64_t>();
+    j.spans = row[6].as<int64_t>();
+    j.rate_limited_ms = row[7].as<int64_t>();
+    j.error = row[8].as<std::string>();
+    j.updated_at_ns = Micros(row[9]);
+    return Result(std::move(j));
+  });
+}
+
+absl::StatusOr<std::vector<CoverageRow>> PostgresCoverageStore::LoadCoverageSnapshot(
+    int64_t taken_at_ns) {
+  return impl_->Run(
+      "loading a coverage snapshot",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<CoverageRow>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<CoverageRow> out;
+        for (const auto& row : tx.exec(
+                 "SELECT dimension, key, total, instrumented FROM coverage_snapshots WHERE "
+                 "taken_at = " +
+                 Timestamp(taken_at_ns) + " ORDER BY dimension COLLATE \"C\", key COLLATE \"C\"")) {
+          out.push_back({TruncateToMicros(taken_at_ns), row[0].as<std::string>(),
+                         row[1].as<std::string>(), row[2].as<int32_t>(), row[3].as<int32_t>()});
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::optional<SnapshotState>> PostgresCoverageStore::LoadSnapshotState(
+    const std::string& snapshot_id) {
+  using Result = std::optional<SnapshotState>;
+  return impl_->Run("loading a catalog snapshot",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
+                      pqxx::read_transaction tx(conn);
+                      const pqxx::result r = tx.exec(
+                          "SELECT expected, received, completed_at IS NOT NULL FROM "
+                          "catalog_snapshots WHERE snapshot_id = " +
+                          tx.quote(snapshot_id));
+                      if (r.empty()) return Result();
+                      SnapshotState s;
+                      s.snapshot_id = snapshot_id;
+                      if (!r[0][0].is_null()) s.expected = r[0][0].as<uint32_t>();
+                      s.received = r[0][1].as<uint32_t>();
+                      s.completed = r[0][2].as<bool>();
+                      return Result(s);
+                    });
+}
+
+absl::Status PostgresCoverageStore::Ping() {
+  return impl_->Run("pinging PostgreSQL", [&](pqxx::connection& conn) -> absl::Status {
+    pqxx::nontransaction tx(conn);
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace apmcov::store

@@ -1,0 +1,16 @@
+// Checks shared by both CoverageStore implementations, so they reject the same records.
+#pragma once
+
+#include "apmcov/store/coverage_store.h"
+
+namespace apmcov::store::internal {
+
+// InvalidArgument naming the first record the store cannot hold (empty keys, unknown enum
+// values, negative counts), else OK.
+absl::Status ValidateBatch(const WriteBatch& batch);
+
+// Sorted, distinct union of two string lists.
+std::vector<std::string> SortedUnion(const std::vector<std::string>& a,
+                                     const std::vector<std::string>& b);
+
+}  // namespace apmcov::store::internal

@@ -1,0 +1,426 @@
+// The CoverageStore contract suite (coverage_store.h), run against every implementation:
+// memory_store_contract_test.cc (unit) and postgres_store_contract_test.cc (integration).
+// An implementation provides a Harness type with `absl::Status SetUp()` and
+// `CoverageStore& store()`, then instantiates:
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Memory, CoverageStoreContract, MemoryHarness);
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "apmcov/store/coverage_store.h"
+
+namespace apmcov::store::testing {
+
+constexpr int64_t kT0 = 1'700'000'000'000'000'000;  // ns
+constexpr int64_t kMinute = 60'000'000'000;
+
+inline CatalogServiceRecord Svc(const std::string& snapshot, const std::string& name,
+                                int64_t synced_at, const std::string& team = "core") {
+  CatalogServiceRecord s;
+  s.snapshot_id = snapshot;
+  s.name = name;
+  s.team = team;
+  s.application = "shop";
+  s.tier = "tier1";
+  s.lifecycle = "production";
+  s.type = "web";
+  s.languages = {"go", "python"};
+  s.tags = {"env:prod", "infra:kubernetes", "it's \"quoted\""};
+  s.envs = {"prod"};
+  s.infra = "kubernetes";
+  s.customer_facing = true;
+  s.schema_version = "v2.2";
+  s.links_json = R"([{"name":"runbook","url":"https://x/y?a=1&b='2'"}])";
+  s.description = "line1\nline2 \\ backslash";
+  s.synced_at_ns = synced_at;
+  return s;
+}
+
+inline ApmObservationRecord Obs(const std::string& service, const std::string& env, bool traced,
+                                bool usm, uint64_t spans, int64_t seen,
+                                std::vector<std::string> langs = {},
+                                std::vector<std::string> infra = {}) {
+  ApmObservationRecord o;
+  o.service = service;
+  o.env = env;
+  o.traced = traced;
+  o.usm = usm;
+  o.span_count = spans;
+  o.languages = std::move(langs);
+  o.infra_hints = std::move(infra);
+  o.last_seen_ns = seen;
+  return o;
+}
+
+inline BrokenTraceRecord Trace(uint64_t id, int64_t detected) {
+  BrokenTraceRecord t;
+  t.trace_id = id;
+  t.trace_id_high = std::numeric_limits<uint64_t>::max() - 7;
+  t.env = "prod";
+  t.root_service = "frontend";
+  t.started_at_ns = kT0 + 123'456'789;
+  t.duration_ns = 5'000'000;
+  t.span_count = 3;
+  t.services = {"checkout", "frontend"};
+  t.missing_services = {"payments"};
+  t.gap_kinds = {"uninstrumented_callee"};
+  t.detected_at_ns = detected;
+  t.gaps = {{(uint64_t{1} << 63) + 5, "uninstrumented_callee", "checkout", "payments",
+             "payments.internal:8443", ""}};
+  t.spans = {{1, 0, "frontend", "GET /", "server", "web", kT0, 5'000'000, ""},
+             {2, 1, "checkout", "POST /pay", "client", "http", kT0 + 10, 1'000'000,
+              "payments.internal:8443"},
+             {(uint64_t{1} << 63) + 5, 2, "checkout", "call", "client", "http", kT0 + 20, 10,
+              "payments.internal:8443"}};
+  return t;
+}
+
+inline SyncJobRecord Job(const std::string& id, const std::string& state, int64_t updated) {
+  SyncJobRecord j;
+  j.id = id;
+  j.trigger = "manual";
+  j.state = state;
+  j.started_at_ns = kT0;
+  if (state == "succeeded" || state == "partial" || state == "failed") j.finished_at_ns = updated;
+  j.api_calls = 12;
+  j.pages = 7;
+  j.spans = 6543;
+  j.rate_limited_ms = 250;
+  j.updated_at_ns = updated;
+  return j;
+}
+
+inline std::vector<std::string> Names(const std::vector<ServiceRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.catalog.name);
+  return out;
+}
+
+template <typename Harness>
+class CoverageStoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    harness_ = std::make_unique<Harness>();
+    absl::Status s = harness_->SetUp();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  CoverageStore& store() { return harness_->store(); }
+
+  ApplyResult MustApply(const WriteBatch& b) {
+    absl::StatusOr<ApplyResult> r = store().Apply(b);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ApplyResult{};
+  }
+  std::vector<ServiceRow> Services(bool include_removed) {
+    auto r = store().LoadServices(include_removed);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<ServiceRow>{};
+  }
+
+  // Everything readable, for "a replay changes nothing".
+  std::string Dump() {
+    nlohmann::json j;
+    for (const auto& s : Services(true)) {
+      j["services"].push_back({s.catalog.name, s.catalog.team, s.catalog.snapshot_id,
+                               s.first_seen_ns, s.last_synced_ns,
+                               s.removed_at_ns ? *s.removed_at_ns : -1});
+    }
+    const auto apm = *store().LoadApmServices();
+    for (const auto& a : apm) {
+      j["apm"].push_back({a.service, a.env, a.first_seen_ns, a.last_seen_ns, a.span_count,
+                          a.languages, a.infra_hints, a.traced, a.usm_only});
+    }
+    const auto ids = *store().ListBrokenTraceIds();
+    for (uint64_t id : ids) {
+      auto t = **store().LoadBrokenTrace(id);
+      j["traces"].push_back({std::to_string(id), t.detected_at_ns, t.gaps.size(), t.spans.size()});
+    }
+    const auto deps = *store().LoadDependencies();
+    for (const auto& d : deps) {
+      j["deps"].push_back({d.from_service, d.to_name, d.kind, d.to_kind, d.last_seen_ns, d.count});
+    }
+    return j.dump();
+  }
+
+  std::unique_ptr<Harness> harness_;
+};
+
+TYPED_TEST_SUITE_P(CoverageStoreContract);
+
+TYPED_TEST_P(CoverageStoreContract, CatalogServiceRoundTripsEveryField) {
+  WriteBatch b;
+  b.catalog_services.push_back(Svc("s1", "checkout", kT0 + 1234567));
+  this->MustApply(b);
+  auto rows = this->Services(false);
+  ASSERT_EQ(rows.size(), 1u);
+  const ServiceRow& r = rows[0];
+  CatalogServiceRecord want = Svc("s1", "checkout", TruncateToMicros(kT0 + 1234567));
+  EXPECT_EQ(nlohmann::json::parse(r.catalog.links_json), nlohmann::json::parse(want.links_json));
+  CatalogServiceRecord got = r.catalog;
+  got.links_json = want.links_json;
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r.first_seen_ns, TruncateToMicros(kT0 + 1234567));
+  EXPECT_EQ(r.last_synced_ns, TruncateToMicros(kT0 + 1234567));
+  EXPECT_FALSE(r.removed_at_ns.has_value());
+}
+
+TYPED_TEST_P(CoverageStoreContract, CompleteSnapshotMarksAbsentServicesRemoved) {
+  WriteBatch first;
+  for (const char* n : {"a", "b", "c"}) first.catalog_services.push_back(Svc("s1", n, kT0));
+  first.snapshot_ends.push_back({"s1", 3, kT0});
+  ApplyResult r1 = this->MustApply(first);
+  ASSERT_EQ(r1.completed_snapshots.size(), 1u);
+  EXPECT_EQ(r1.completed_snapshots[0], (CompletedSnapshot{"s1", 0}));
+
+  const int64_t t2 = kT0 + 15 * kMinute;
+  WriteBatch second;
+  for (const char* n : {"a", "b"}) second.catalog_services.push_back(Svc("s2", n, t2));
+  second.snapshot_ends.push_back({"s2", 2, t2});
+  ApplyResult r2 = this->MustApply(second);
+  ASSERT_EQ(r2.completed_snapshots.size(), 1u);
+  EXPECT_EQ(r2.completed_snapshots[0], (CompletedSnapshot{"s2", 1}));
+
+  EXPECT_EQ(Names(this->Services(false)), (std::vector<std::string>{"a", "b"}));
+  auto all = this->Services(true);
+  ASSERT_EQ(Names(all), (std::vector<std::string>{"a", "b", "c"}));
+  ASSERT_TRUE(all[2].removed_at_ns.has_value());
+  EXPECT_EQ(*all[2].removed_at_ns, t2);
+
+  // Replaying both snapshots changes nothing, and completes nothing again.
+  const std::string before = this->Dump();
+  EXPECT_TRUE(this->MustApply(first).completed_snapshots.empty());
+  EXPECT_TRUE(this->MustApply(second).completed_snapshots.empty());
+  EXPECT_EQ(this->Dump(), before);
+  EXPECT_EQ(Names(this->Services(false)), (std::vector<std::string>{"a", "b"}));
+
+  // A later snapshot listing c brings it back.
+  const int64_t t3 = t2 + 15 * kMinute;
+  WriteBatch third;
+  for (const char* n : {"a", "c"}) third.catalog_services.push_back(Svc("s3", n, t3));
+  third.snapshot_ends.push_back({"s3", 2, t3});
+  EXPECT_EQ(this->MustApply(third).completed_snapshots[0], (CompletedSnapshot{"s3", 1}));
+  EXPECT_EQ(Names(this->Services(false)), (std::vector<std::string>{"a", "c"}));
+}
+
+TYPED_TEST_P(CoverageStoreContract, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount) {
+  WriteBatch old;
+  old.catalog_services.push_back(Svc("s0", "legacy", kT0 - kMinute));
+  this->MustApply(old);
+
+  const int64_t t = kT0;
+  WriteBatch end;  // the end marker may arrive before the members (other partition)
+  end.snapshot_ends.push_back({"s1", 3, t});
+  EXPECT_TRUE(this->MustApply(end).completed_snapshots.empty());
+  WriteBatch members;
+  members.catalog_services = {Svc("s1", "a", t), Svc("s1", "b", t), Svc("s1", "a", t)};
+  EXPECT_TRUE(this->MustApply(members).completed_snapshots.empty());
+  auto state = *this->store().LoadSnapshotState("s1");
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->expected, 3u);
+  EXPECT_EQ(state->received, 2u);
+  EXPECT_FALSE(state->completed);
+  EXPECT_EQ(this->Services(false).size(), 3u);  // nothing removed yet
+
+  WriteBatch last;
+  last.catalog_services = {Svc("s1", "c", t)};
+  ApplyResult r = this->MustApply(last);
+  ASSERT_EQ(r.completed_snapshots.size(), 1u);
+  EXPECT_EQ(r.completed_snapshots[0], (CompletedSnapshot{"s1", 1}));
+  EXPECT_EQ(Names(this->Services(false)), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE((*this->store().LoadSnapshotState("s1"))->completed);
+  EXPECT_FALSE(this->store().LoadSnapshotState("nope")->has_value());
+}
+
+TYPED_TEST_P(CoverageStoreContract, OlderSnapshotRecordNeverOverwritesNewer) {
+  WriteBatch b;
+  b.catalog_services = {Svc("s2", "a", kT0 + kMinute, "new-team")};
+  this->MustApply(b);
+  WriteBatch stale;
+  stale.catalog_services = {Svc("s1", "a", kT0, "old-team")};
+  // Completing the older snapshot afterwards must not remove what the newer one added.
+  stale.snapshot_ends.push_back({"s1", 1, kT0});
+  WriteBatch other;
+  other.catalog_services = {Svc("s2", "z", kT0 + kMinute)};
+  this->MustApply(other);
+  this->MustApply(stale);
+  auto rows = this->Services(false);
+  ASSERT_EQ(Names(rows), (std::vector<std::string>{"a", "z"}));
+  EXPECT_EQ(rows[0].catalog.team, "new-team");
+  EXPECT_EQ(rows[0].catalog.snapshot_id, "s2");
+  EXPECT_EQ(rows[0].first_seen_ns, kT0 + kMinute);
+}
+
+TYPED_TEST_P(CoverageStoreContract, ApmObservationsMergeInAnyOrder) {
+  const std::vector<ApmObservationRecord> obs = {
+      Obs("api", "prod", false, true, 0, kT0, {"java"}),
+      Obs("api", "prod", true, false, 500, kT0 + kMinute, {"go"}, {"kubernetes"}),
+      Obs("api", "prod", false, false, 100, kT0 - kMinute, {"java"}, {"host"}),
+      Obs("usm", "*", false, true, 0, kT0),
+      Obs("usm", "*", false, false, 0, kT0 + 1),
+  };
+  WriteBatch forward;
+  forward.apm_observations = obs;
+  this->MustApply(forward);
+  auto rows = *this->store().LoadApmServices();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (ApmServiceRow{"api",
+                                    "prod",
+                                    kT0 - kMinute,
+                                    kT0 + kMinute,
+                                    500,
+                                    {"go", "java"},
+                                    {"host", "kubernetes"},
+                                    true,
+                                    false}));
+  EXPECT_EQ(rows[1].service, "usm");
+  EXPECT_FALSE(rows[1].traced);
+  EXPECT_TRUE(rows[1].usm_only);
+  // One observation per batch, in reverse order, applied twice: the same rows.
+  for (int round = 0; round < 2; ++round) {
+    for (auto it = obs.rbegin(); it != obs.rend(); ++it) {
+      WriteBatch one;
+      one.apm_observations = {*it};
+      this->MustApply(one);
+    }
+  }
+  EXPECT_EQ(*this->store().LoadApmServices(), rows);
+}
+
+TYPED_TEST_P(CoverageStoreContract, BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins) {
+  const uint64_t id = std::numeric_limits<uint64_t>::max();
+  WriteBatch b;
+  b.broken_traces = {Trace(id, kT0 + kMinute)};
+  this->MustApply(b);
+  auto got = *this->store().LoadBrokenTrace(id);
+  ASSERT_TRUE(got.has_value());
+  BrokenTraceRecord want = Trace(id, kT0 + kMinute);
+  want.started_at_ns = TruncateToMicros(want.started_at_ns);
+  EXPECT_EQ(*got, want);
+
+  // Re-judged with more spans: gaps and spans are replaced, detected_at keeps the first.
+  BrokenTraceRecord again = Trace(id, kT0 + 2 * kMinute);
+  again.root_service.reset();
+  again.gap_kinds = {"missing_root", "orphan_span"};
+  again.gaps = {{2, "orphan_span", "checkout", std::nullopt, "", "parent 1 absent"},
+                {2, "missing_root", "checkout", std::nullopt, "", ""}};
+  again.spans.erase(again.spans.begin());
+  WriteBatch b2;
+  b2.broken_traces = {again};
+  this->MustApply(b2);
+  got = *this->store().LoadBrokenTrace(id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->root_service.has_value());
+  EXPECT_EQ(got->detected_at_ns, kT0 + kMinute);
+  ASSERT_EQ(got->gaps.size(), 2u);
+  EXPECT_EQ(got->gaps[0].kind, "missing_root");
+  EXPECT_EQ(got->gaps[1].kind, "orphan_span");
+  EXPECT_FALSE(got->gaps[1].to_service.has_value());
+  EXPECT_EQ(got->spans.size(), 2u);
+  EXPECT_EQ(*this->store().ListBrokenTraceIds(), (std::vector<uint64_t>{id}));
+  EXPECT_FALSE(this->store().LoadBrokenTrace(42)->has_value());
+}
+
+TYPED_TEST_P(CoverageStoreContract, DependencyCountsDistinctTracesUnderReplay) {
+  auto dep = [](uint64_t trace, int64_t seen, const std::string& to = "payments") {
+    return DependencyObservation{"checkout", to, "call", "service", trace, seen};
+  };
+  WriteBatch b;
+  b.dependencies = {dep(1, kT0), dep(2, kT0 + kMinute), dep(2, kT0), dep(3, kT0, "postgres")};
+  b.dependencies[3].kind = "db";
+  b.dependencies[3].to_kind = "datastore";
+  this->MustApply(b);
+  this->MustApply(b);
+  WriteBatch c;
+  c.dependencies = {dep(3, kT0 - kMinute), dep(1, kT0)};
+  this->MustApply(c);
+  auto rows = *this->store().LoadDependencies();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (DependencyRow{"checkout", "payments", "call", "service", kT0 + kMinute, 3}));
+  EXPECT_EQ(rows[1], (DependencyRow{"checkout", "postgres", "db", "datastore", kT0, 1}));
+}
+
+TYPED_TEST_P(CoverageStoreContract, SyncJobNewestRecordWins) {
+  WriteBatch b;
+  b.sync_jobs = {Job("j1", "running", kT0 + 2000), Job("j1", "queued", kT0 + 1000)};
+  this->MustApply(b);
+  EXPECT_EQ((*this->store().LoadSyncJob("j1"))->state, "running");
+  WriteBatch done;
+  SyncJobRecord finished = Job("j1", "partial", kT0 + kMinute);
+  finished.error = "span page budget reached";
+  done.sync_jobs = {finished};
+  this->MustApply(done);
+  this->MustApply(b);  // a replay of older records
+  auto got = *this->store().LoadSyncJob("j1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, finished);
+  EXPECT_FALSE(this->store().LoadSyncJob("j2")->has_value());
+}
+
+TYPED_TEST_P(CoverageStoreContract, CoverageSnapshotRowsUpsert) {
+  WriteBatch b;
+  b.coverage_rows = {{kT0, "overall", "all", 10, 7},
+                     {kT0, "team", "core", 4, 4},
+                     {kT0, "team", "unknown", 6, 3},
+                     {kT0 + 1000, "overall", "all", 11, 7}};
+  this->MustApply(b);
+  b.coverage_rows[1].instrumented = 3;  // recomputed for the same sync
+  this->MustApply(b);
+  auto rows = *this->store().LoadCoverageSnapshot(kT0);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (CoverageRow{kT0, "overall", "all", 10, 7}));
+  EXPECT_EQ(rows[1], (CoverageRow{kT0, "team", "core", 4, 3}));
+  EXPECT_EQ(rows[2], (CoverageRow{kT0, "team", "unknown", 6, 3}));
+  EXPECT_TRUE(this->store().LoadCoverageSnapshot(kT0 + 5000)->empty());
+}
+
+TYPED_TEST_P(CoverageStoreContract, InvalidRecordRejectsTheWholeBatch) {
+  WriteBatch b;
+  b.catalog_services = {Svc("s1", "a", kT0)};
+  BrokenTraceRecord t = Trace(9, kT0);
+  t.gaps[0].kind = "made_up";
+  b.broken_traces = {t};
+  absl::StatusOr<ApplyResult> r = this->store().Apply(b);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("made_up"), absl::string_view::npos) << r.status();
+  EXPECT_TRUE(this->Services(true).empty());
+
+  WriteBatch bad_json;
+  bad_json.catalog_services = {Svc("s1", "a", kT0)};
+  bad_json.catalog_services[0].links_json = "[{";
+  EXPECT_EQ(this->store().Apply(bad_json).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(this->store().Ping().ok());
+}
+
+TYPED_TEST_P(CoverageStoreContract, WholeBatchReplayChangesNothing) {
+  WriteBatch b;
+  for (int i = 0; i < 50; ++i) {
+    b.catalog_services.push_back(Svc("s1", "svc-" + std::to_string(i), kT0));
+    b.apm_observations.push_back(Obs("svc-" + std::to_string(i), "prod", i % 2 == 0, i % 3 == 0,
+                                     static_cast<uint64_t>(i), kT0 + i));
+    b.broken_traces.push_back(Trace(1000 + static_cast<uint64_t>(i), kT0 + i));
+    b.dependencies.push_back(
+        {"svc-" + std::to_string(i), "db", "db", "datastore", static_cast<uint64_t>(i), kT0});
+  }
+  b.snapshot_ends.push_back({"s1", 50, kT0});
+  this->MustApply(b);
+  const std::string once = this->Dump();
+  this->MustApply(b);
+  EXPECT_EQ(this->Dump(), once);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, CatalogServiceRoundTripsEveryField,
+                            CompleteSnapshotMarksAbsentServicesRemoved,
+                            SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
+                            OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
+                            BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
+                            DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins,
+                            CoverageSnapshotRowsUpsert, InvalidRecordRejectsTheWholeBatch,
+                            WholeBatchReplayChangesNothing);
+
+}  // namespace apmcov::store::testing

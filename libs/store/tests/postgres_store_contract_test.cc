@@ -1,0 +1,89 @@
+#include <optional>
+#include <thread>
+
+#include "apmcov/store/postgres_store.h"
+#include "coverage_store_contract.h"
+#include "test_database.h"
+
+namespace apmcov::store::testing {
+namespace {
+
+class PostgresHarness {
+ public:
+  absl::Status SetUp() {
+    absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+    if (!db.ok()) return db.status();
+    db_.emplace(std::move(*db));
+    store_ = std::make_unique<PostgresCoverageStore>(db_->url());
+    return store_->Ping();
+  }
+  CoverageStore& store() { return *store_; }
+
+ private:
+  std::optional<TestDatabase> db_;
+  std::unique_ptr<PostgresCoverageStore> store_;  // destroyed (disconnected) before db_
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, CoverageStoreContract, PostgresHarness);
+
+TEST(PostgresCoverageStoreTest, UnreachableServerIsUnavailableAndRedacted) {
+  PostgresCoverageStore store(
+      "postgresql://apmcov:s3cret@127.0.0.1:1/nope?sslmode=disable&connect_timeout=2");
+  absl::Status s = store.Ping();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(std::string(s.message()).find("s3cret"), std::string::npos) << s;
+  WriteBatch b;
+  b.sync_jobs = {Job("j", "queued", kT0)};
+  EXPECT_EQ(store.Apply(b).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(PostgresCoverageStoreTest, ReconnectsAfterTheSessionIsKilled) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  PostgresCoverageStore store(db->url());
+  ASSERT_TRUE(store.Ping().ok());
+  // Kill every other session of the test database: the store's connection breaks.
+  db->QueryOne("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+               db->name() + "' AND pid <> pg_backend_pid()");
+  WriteBatch b;
+  b.sync_jobs = {Job("j", "queued", kT0)};
+  absl::StatusOr<ApplyResult> first = store.Apply(b);
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable) << first.status();
+    ASSERT_TRUE(store.Apply(b).ok());  // the retry reconnects
+  }
+  EXPECT_EQ(db->QueryOne("SELECT state FROM sync_jobs WHERE id = 'j'"), "queued");
+}
+
+TEST(PostgresCoverageStoreTest, ConcurrentAnalyzersCompleteASnapshotOnce) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  {
+    PostgresCoverageStore seed(db->url());
+    WriteBatch old;
+    old.catalog_services = {Svc("s0", "gone", kT0 - kMinute)};
+    ASSERT_TRUE(seed.Apply(old).ok());
+  }
+  // Two stores apply disjoint halves of one snapshot at the same time, the end marker with one.
+  constexpr int kHalf = 200;
+  WriteBatch left, right;
+  for (int i = 0; i < kHalf; ++i) {
+    left.catalog_services.push_back(Svc("s1", "l" + std::to_string(i), kT0));
+    right.catalog_services.push_back(Svc("s1", "r" + std::to_string(i), kT0));
+  }
+  right.snapshot_ends.push_back({"s1", 2 * kHalf, kT0});
+  PostgresCoverageStore a(db->url()), b(db->url());
+  absl::StatusOr<ApplyResult> ra, rb;
+  std::thread ta([&] { ra = a.Apply(left); });
+  std::thread tb([&] { rb = b.Apply(right); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  ASSERT_TRUE(rb.ok()) << rb.status();
+  EXPECT_EQ(ra->completed_snapshots.size() + rb->completed_snapshots.size(), 1u);
+  EXPECT_EQ(db->QueryOne("SELECT count(*) FROM services WHERE removed_at IS NOT NULL"), "1");
+  EXPECT_EQ(db->QueryOne("SELECT name FROM services WHERE removed_at IS NOT NULL"), "gone");
+}
+
+}  // namespace
+}  // namespace apmcov::store::testing
