@@ -1,0 +1,108 @@
+#include "app.h"
+
+#include <prometheus/registry.h>
+
+#include "apmcov/base/log.h"
+#include "apmcov/base/status.h"
+#include "apmcov/telemetry/admin_server.h"
+#include "grpc/grpc_service.h"
+#include "metrics.h"
+#include "query/query_service.h"
+#include "rest/rest_api.h"
+#include "rest/rest_server.h"
+#include "sync_trigger.h"
+
+namespace apmcov::gateway {
+
+GatewayConfig GatewayConfig::Read(ConfigReader& reader, const std::string& default_web_dir) {
+  GatewayConfig c;
+  c.database_url = reader.String("DATABASE_URL", "", Secret::kYes);
+  if (c.database_url.empty()) reader.AddError("DATABASE_URL", "required (a PostgreSQL URL)");
+  c.kafka_brokers = reader.String("KAFKA_BROKERS", "");
+  if (c.kafka_brokers.empty()) reader.AddError("KAFKA_BROKERS", "required (host:port,...)");
+  c.topic_prefix = reader.String("KAFKA_TOPIC_PREFIX", "apmcov.");
+  c.bind_address = reader.String("BIND_ADDRESS", "0.0.0.0");
+  c.http_port = static_cast<uint16_t>(reader.Int("HTTP_PORT", 8080, 0, 65535));
+  c.grpc_port = static_cast<uint16_t>(reader.Int("GRPC_PORT", 9090, 0, 65535));
+  c.admin_port = static_cast<uint16_t>(reader.Int("ADMIN_PORT", 8081, 0, 65535));
+  c.apm_lookback_hours = static_cast<int>(reader.Int("APM_LOOKBACK_HOURS", 24, 1, 24 * 365));
+  c.api_token = reader.String("GATEWAY_API_TOKEN", "", Secret::kYes);
+  c.web_dir = reader.String("WEB_DIR", default_web_dir);
+  c.catalog_cache_ms = static_cast<int>(reader.Int("GATEWAY_CACHE_MS", 1000, 0, 600000));
+  c.http_threads = static_cast<int>(reader.Int("HTTP_THREADS", 2, 1, 64));
+  c.watch_interval_ms = static_cast<int>(reader.Int("WATCH_INTERVAL_MS", 500, 10, 60000));
+  return c;
+}
+
+struct App::Impl {
+  GatewayConfig config;
+  ReadModel& store;
+  bus::Publisher& publisher;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  GatewayMetrics metrics{*registry};
+  QueryService queries;
+  SyncTrigger sync;
+  RestApi api;
+  RestServer rest;
+  CoverageGrpcService grpc_service;
+  GrpcServer grpc_server{grpc_service};
+  telemetry::AdminServer admin;
+
+  Impl(const GatewayConfig& c, ReadModel& s, bus::Publisher& p, const Clock& clock)
+      : config(c),
+        store(s),
+        publisher(p),
+        queries(s, clock,
+                QueryOptions{std::chrono::hours(c.apm_lookback_hours),
+                             std::chrono::milliseconds(c.catalog_cache_ms), 50, 1000}),
+        sync(p, clock, c.topic_prefix),
+        api(queries, sync, RestApiOptions{c.api_token, c.web_dir}),
+        rest(api, metrics,
+             RestServerOptions{c.bind_address, c.http_port, c.http_threads, 64 * 1024,
+                               std::chrono::milliseconds(5000), std::chrono::milliseconds(10000)}),
+        grpc_service(queries, sync, metrics, std::chrono::milliseconds(c.watch_interval_ms)),
+        admin(registry, c.bind_address, c.admin_port) {}
+};
+
+App::App(const GatewayConfig& config, ReadModel& store, bus::Publisher& publisher,
+         const Clock& clock)
+    : impl_(std::make_unique<Impl>(config, store, publisher, clock)) {}
+
+App::~App() { Stop(); }
+
+absl::Status App::Start() {
+  static const Logger log("gateway");
+  Impl& i = *impl_;
+  i.admin.EnableProcessMetrics("apmcov-gateway", "0.1.0");
+  i.admin.AddReadinessCheck({"postgres", [&i] { return i.store.Ping(); }});
+  i.admin.AddReadinessCheck({"kafka", [&i]() -> absl::Status {
+                               auto n = i.publisher.PartitionCount(i.sync.topic());
+                               return n.ok() ? absl::OkStatus() : n.status();
+                             }});
+  APMCOV_RETURN_IF_ERROR(Annotate(i.admin.Start(), "admin server"));
+  if (auto s = i.grpc_server.Start(i.config.bind_address, i.config.grpc_port); !s.ok()) {
+    Stop();
+    return s;
+  }
+  if (auto s = i.rest.Start(); !s.ok()) {
+    Stop();
+    return Annotate(s, "HTTP server");
+  }
+  log.Info("gateway started", {{"http_port", static_cast<int>(i.rest.port())},
+                               {"grpc_port", static_cast<int>(i.grpc_server.port())},
+                               {"admin_port", static_cast<int>(i.admin.port())},
+                               {"web_dir", i.config.web_dir}});
+  return absl::OkStatus();
+}
+
+void App::Stop() {
+  impl_->rest.Stop();
+  impl_->grpc_server.Stop();
+  impl_->admin.Stop();
+}
+
+uint16_t App::http_port() const { return impl_->rest.port(); }
+uint16_t App::grpc_port() const { return impl_->grpc_server.port(); }
+uint16_t App::admin_port() const { return impl_->admin.port(); }
+
+}  // namespace apmcov::gateway

@@ -1,0 +1,62 @@
+// The gateway application: wires one QueryService (over a ReadModel) and one SyncTrigger (over
+// a bus Publisher) into the REST server, the gRPC server and the admin server (/metrics,
+// /healthz, /readyz with PostgreSQL and Kafka checks). It receives its ports by reference and
+// creates no I/O adapters itself, so tests run it over fakes or real adapters alike.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/bus/bus.h"
+#include "query/read_model.h"
+
+namespace apmcov::gateway {
+
+struct GatewayConfig {
+  std::string database_url;  // secret: never logged
+  std::string kafka_brokers;
+  std::string topic_prefix = "apmcov.";
+  std::string bind_address = "0.0.0.0";
+  uint16_t http_port = 8080;
+  uint16_t grpc_port = 9090;
+  uint16_t admin_port = 8081;
+  int apm_lookback_hours = 24;
+  std::string api_token;  // GATEWAY_API_TOKEN; secret
+  std::string web_dir;    // WEB_DIR
+  int catalog_cache_ms = 1000;
+  int http_threads = 2;
+  int watch_interval_ms = 500;
+
+  // Reads every variable (design §9 plus WEB_DIR, GATEWAY_CACHE_MS, HTTP_THREADS); errors are
+  // collected in `reader` (reader.Finish() reports them). `default_web_dir` is used when
+  // WEB_DIR is unset.
+  static GatewayConfig Read(ConfigReader& reader, const std::string& default_web_dir);
+};
+
+class App {
+ public:
+  App(const GatewayConfig& config, ReadModel& store, bus::Publisher& publisher, const Clock& clock);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Starts admin, gRPC and HTTP servers; on error, stops what started.
+  absl::Status Start();
+  // Stops in reverse order. Idempotent.
+  void Stop();
+
+  uint16_t http_port() const;
+  uint16_t grpc_port() const;
+  uint16_t admin_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace apmcov::gateway

@@ -1,0 +1,383 @@
+#include "grpc/grpc_service.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <thread>
+
+#include "apmcov/base/status.h"
+
+namespace apmcov::gateway {
+namespace {
+
+void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
+  ts->set_seconds(ns / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+void ToProto(const CoverageBucket& b, v1::CoverageBucket* out) {
+  out->set_key(b.key);
+  out->set_total(static_cast<uint64_t>(b.total));
+  out->set_instrumented(static_cast<uint64_t>(b.instrumented));
+  out->set_coverage_pct(b.coverage_pct);
+}
+
+void ToProto(const SyncJobRow& j, v1::SyncJobView* out) {
+  out->set_id(j.id);
+  out->set_trigger(j.trigger);
+  out->set_state(j.state);
+  if (j.started_at) SetTime(out->mutable_started_at(), *j.started_at);
+  if (j.finished_at) SetTime(out->mutable_finished_at(), *j.finished_at);
+  out->set_api_calls(static_cast<uint64_t>(j.api_calls));
+  out->set_pages(static_cast<uint64_t>(j.pages));
+  out->set_spans(static_cast<uint64_t>(j.spans));
+  out->set_error(j.error);
+}
+
+void ToProto(const ServiceView& s, v1::ServiceSummary* out) {
+  out->set_name(s.name);
+  out->set_team(s.team);
+  for (const auto& e : s.envs) out->add_envs(e);
+  out->set_infra(s.infra);
+  for (const auto& l : s.languages) out->add_languages(l);
+  out->set_tier(s.tier);
+  out->set_lifecycle(s.lifecycle);
+  out->set_customer_facing(s.customer_facing);
+  out->set_instrumented(s.instrumented);
+  out->set_usm_only(s.usm_only);
+  out->set_span_count(static_cast<uint64_t>(s.span_count));
+  if (s.last_seen) SetTime(out->mutable_last_seen(), *s.last_seen);
+}
+
+void ToProto(const TraceRow& t, v1::TraceSummary* out) {
+  out->set_trace_id(t.trace_id);
+  out->set_env(t.env);
+  out->set_root_service(t.root_service.value_or(""));
+  SetTime(out->mutable_started_at(), t.started_at);
+  out->set_span_count(static_cast<uint64_t>(t.span_count));
+  for (const auto& s : t.services) out->add_services(s);
+  for (const auto& s : t.missing_services) out->add_missing_services(s);
+  for (const auto& s : t.gap_kinds) out->add_gap_kinds(s);
+}
+
+void ToProto(const DependencyRow& d, v1::Dependency* out) {
+  out->set_from_service(d.from_service);
+  out->set_to_name(d.to_name);
+  out->set_kind(d.kind);
+  out->set_to_kind(d.to_kind);
+  out->set_count(static_cast<uint64_t>(d.count));
+  SetTime(out->mutable_last_seen(), d.last_seen);
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+  int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? names[i] : "UNKNOWN";
+}
+
+}  // namespace
+
+CoverageGrpcService::CoverageGrpcService(QueryService& queries, SyncTrigger& sync,
+                                         GatewayMetrics& metrics,
+                                         std::chrono::milliseconds watch_interval)
+    : queries_(queries), sync_(sync), metrics_(metrics), watch_interval_(watch_interval) {}
+
+template <class F>
+grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* ctx, F&& body) {
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status st;
+  if (ctx->deadline() <= std::chrono::system_clock::now()) {
+    st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call ran");
+  } else {
+    st = ToGrpc(body());
+    if (st.ok() && ctx->deadline() <= std::chrono::system_clock::now()) {
+      st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed during the call");
+    }
+  }
+  metrics_.ObserveGrpc(
+      method, CodeName(st.error_code()),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return st;
+}
+
+grpc::Status CoverageGrpcService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest*,
+                                           v1::Stats* out) {
+  return Run("GetStats", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(Stats s, queries_.GetStats());
+    out->set_total_services(static_cast<uint64_t>(s.total_services));
+    out->set_instrumented_services(static_cast<uint64_t>(s.instrumented_services));
+    out->set_coverage_pct(s.coverage_pct);
+    for (const auto& b : s.by_team) ToProto(b, out->add_by_team());
+    for (const auto& b : s.by_env) ToProto(b, out->add_by_env());
+    for (const auto& b : s.by_infra) ToProto(b, out->add_by_infra());
+    for (const auto& b : s.by_language) ToProto(b, out->add_by_language());
+    for (const auto& n : s.customer_facing_without_apm) out->add_customer_facing_without_apm(n);
+    for (const auto& n : s.usm_only) out->add_usm_only(n);
+    out->set_shadow_services(static_cast<uint64_t>(s.shadow_services));
+    out->set_broken_traces(static_cast<uint64_t>(s.broken_traces));
+    if (s.last_sync) ToProto(*s.last_sync, out->mutable_last_sync());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::ListServices(grpc::ServerContext* ctx,
+                                               const v1::ListServicesRequest* in,
+                                               v1::ListServicesResponse* out) {
+  return Run("ListServices", ctx, [&]() -> absl::Status {
+    ServicesQuery q;
+    q.team = in->team();
+    q.env = in->env();
+    q.infra = in->infra();
+    q.language = in->language();
+    q.tier = in->tier();
+    q.apm = in->apm();
+    q.customer_facing = in->customer_facing();
+    q.include_deprecated = in->include_deprecated() ? "true" : "";
+    q.q = in->q();
+    q.sort = in->sort();
+    q.page_size = in->page_size() ? std::to_string(in->page_size()) : "";
+    q.page_token = in->page_token();
+    APMCOV_ASSIGN_OR_RETURN(ServicesPage page, queries_.ListServices(q));
+    for (const auto& s : page.services) ToProto(s, out->add_services());
+    out->set_total(static_cast<uint64_t>(page.total));
+    out->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::GetService(grpc::ServerContext* ctx,
+                                             const v1::GetServiceRequest* in,
+                                             v1::ServiceDetail* out) {
+  return Run("GetService", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(ServiceDetailView d, queries_.GetService(in->name()));
+    ToProto(d.service, out->mutable_service());
+    out->set_application(d.row.application);
+    out->set_type(d.row.type);
+    for (const auto& t : d.row.tags) out->add_tags(t);
+    out->set_links_json(d.row.links_json);
+    out->set_schema_version(d.row.schema_version);
+    if (d.row.removed_at) SetTime(out->mutable_removed_at(), *d.row.removed_at);
+    for (const ApmRow& a : d.apm) {
+      auto* e = out->add_apm();
+      e->set_env(a.env);
+      e->set_traced(a.traced);
+      e->set_usm_only(a.usm_only);
+      e->set_span_count(static_cast<uint64_t>(a.span_count));
+      SetTime(e->mutable_last_seen(), a.last_seen);
+    }
+    for (const auto& dep : d.dependencies) ToProto(dep, out->add_dependencies());
+    for (const auto& t : d.broken_traces) ToProto(t, out->add_broken_traces());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::GetCoverage(grpc::ServerContext* ctx,
+                                              const v1::GetCoverageRequest* in,
+                                              v1::CoverageResponse* out) {
+  return Run("GetCoverage", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(auto buckets, queries_.GetCoverage(in->by()));
+    out->set_by(in->by());
+    for (const auto& b : buckets) ToProto(b, out->add_buckets());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::GetCoverageHistory(grpc::ServerContext* ctx,
+                                                     const v1::GetCoverageHistoryRequest* in,
+                                                     v1::CoverageHistoryResponse* out) {
+  return Run("GetCoverageHistory", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(auto points, queries_.GetCoverageHistory(in->by(), in->since()));
+    out->set_by(in->by().empty() ? "overall" : in->by());
+    for (const auto& p : points) {
+      auto* pt = out->add_points();
+      SetTime(pt->mutable_taken_at(), p.taken_at);
+      for (const auto& b : p.buckets) ToProto(b, pt->add_buckets());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::ListTraces(grpc::ServerContext* ctx,
+                                             const v1::ListTracesRequest* in,
+                                             v1::ListTracesResponse* out) {
+  return Run("ListTraces", ctx, [&]() -> absl::Status {
+    TracesQuery q{in->service(),   in->missing(),
+                  in->kind(),      in->env(),
+                  in->since(),     in->page_size() ? std::to_string(in->page_size()) : "",
+                  in->page_token()};
+    APMCOV_ASSIGN_OR_RETURN(auto page, queries_.ListTraces(q));
+    for (const auto& t : page.traces) ToProto(t, out->add_traces());
+    out->set_total(static_cast<uint64_t>(page.total));
+    out->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::GetTraceRequest* in,
+                                           v1::TraceDetail* out) {
+  return Run("GetTrace", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(TraceDetail d, queries_.GetTrace(in->trace_id()));
+    ToProto(d.trace, out->mutable_trace());
+    for (const SpanRow& s : d.spans) {
+      auto* v = out->add_spans();
+      v->set_span_id(s.span_id);
+      v->set_parent_id(s.parent_id);
+      v->set_service(s.service);
+      v->set_resource(s.resource);
+      v->set_kind(s.kind);
+      SetTime(v->mutable_start(), s.start_ns);
+      v->set_duration_ns(s.duration_ns);
+      v->set_target(s.target);
+    }
+    for (const GapRow& g : d.gaps) {
+      auto* v = out->add_gaps();
+      v->set_kind(g.kind);
+      v->set_span_id(g.span_id);
+      v->set_from_service(g.from_service);
+      v->set_to_service(g.to_service.value_or(""));
+      v->set_peer(g.peer);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::ListDependencies(grpc::ServerContext* ctx,
+                                                   const v1::ListDependenciesRequest* in,
+                                                   v1::ListDependenciesResponse* out) {
+  return Run("ListDependencies", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(auto deps, queries_.ListDependencies(in->service()));
+    for (const auto& d : deps) ToProto(d, out->add_dependencies());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::ListShadowServices(grpc::ServerContext* ctx,
+                                                     const v1::ListShadowServicesRequest*,
+                                                     v1::ListShadowServicesResponse* out) {
+  return Run("ListShadowServices", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(auto shadows, queries_.ListShadowServices());
+    for (const auto& s : shadows) {
+      auto* v = out->add_services();
+      v->set_name(s.name);
+      for (const auto& e : s.envs) v->add_envs(e);
+      v->set_span_count(static_cast<uint64_t>(s.span_count));
+      if (s.last_seen) SetTime(v->mutable_last_seen(), *s.last_seen);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::ListSyncJobs(grpc::ServerContext* ctx,
+                                               const v1::ListSyncJobsRequest* in,
+                                               v1::ListSyncJobsResponse* out) {
+  return Run("ListSyncJobs", ctx, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(auto jobs,
+                            queries_.ListSyncJobs(in->limit() ? std::to_string(in->limit()) : ""));
+    for (const auto& j : jobs) ToProto(j, out->add_jobs());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
+                                              const v1::TriggerSyncRequest* in,
+                                              v1::TriggerSyncResponse* out) {
+  return Run("TriggerSync", ctx, [&]() -> absl::Status {
+    if (in->requested_by().size() > 200) {
+      return absl::InvalidArgumentError("requested_by: at most 200 characters");
+    }
+    APMCOV_ASSIGN_OR_RETURN(
+        std::string id, sync_.Trigger(in->requested_by().empty() ? "grpc" : in->requested_by()));
+    out->set_job_id(id);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
+                                                const v1::WatchSyncJobsRequest* in,
+                                                grpc::ServerWriter<v1::SyncJobView>* writer) {
+  return Run("WatchSyncJobs", ctx, [&]() -> absl::Status {
+    std::map<std::string, SyncJobRow> sent;
+    while (!ctx->IsCancelled() && !stopping_) {
+      std::vector<SyncJobRow> jobs;
+      if (in->job_id().empty()) {
+        APMCOV_ASSIGN_OR_RETURN(jobs, queries_.ListSyncJobs("50"));
+        std::reverse(jobs.begin(), jobs.end());  // oldest first, so changes arrive in order
+      } else {
+        auto job = queries_.GetSyncJob(in->job_id());
+        if (job.ok()) {
+          jobs.push_back(*job);
+        } else if (job.status().code() != absl::StatusCode::kNotFound) {
+          return job.status();  // not yet known: the collector may not have picked it up
+        }
+      }
+      for (const SyncJobRow& j : jobs) {
+        auto it = sent.find(j.id);
+        if (it != sent.end() && it->second == j) continue;
+        v1::SyncJobView view;
+        ToProto(j, &view);
+        if (!writer->Write(view)) return absl::OkStatus();  // client went away
+        sent[j.id] = j;
+      }
+      auto until = std::chrono::steady_clock::now() + watch_interval_;
+      while (std::chrono::steady_clock::now() < until && !ctx->IsCancelled() && !stopping_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    if (ctx->IsCancelled()) return absl::CancelledError("client cancelled the watch");
+    return absl::OkStatus();
+  });
+}
+
+GrpcServer::GrpcServer(CoverageGrpcService& service) : service_(service) {}
+GrpcServer::~GrpcServer() { Stop(); }
+
+absl::Status GrpcServer::Start(const std::string& address, uint16_t port) {
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int selected = 0;
+  std::string target = address.find(':') != std::string::npos && address.front() != '['
+                           ? "[" + address + "]"
+                           : address;
+  builder.AddListeningPort(absl::StrCat(target, ":", port), grpc::InsecureServerCredentials(),
+                           &selected);
+  builder.RegisterService(&service_);
+  server_ = builder.BuildAndStart();
+  if (!server_ || selected == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat("gRPC: cannot listen on ", target, ":", port));
+  }
+  port_ = static_cast<uint16_t>(selected);
+  return absl::OkStatus();
+}
+
+void GrpcServer::Stop() {
+  if (!server_) return;
+  service_.Stop();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace apmcov::gateway

@@ -1,0 +1,55 @@
+// apmcov-gateway: parses config, builds the real adapters (PostgreSQL read model, Kafka
+// publisher), hands them to App, runs until SIGTERM/SIGINT, stops in reverse order.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
+#include "app.h"
+#include "kafka_publisher.h"
+#include "query/pg_read_model.h"
+
+namespace {
+std::string DefaultWebDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "web";
+  buf[n] = '\0';
+  return (std::filesystem::path(buf).parent_path() / "web").string();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  apmcov::BlockShutdownSignals();
+  apmcov::ConfigReader reader(argc, argv);
+  apmcov::ConfigureLoggingFrom(reader, "apmcov-gateway");
+  auto config = apmcov::gateway::GatewayConfig::Read(reader, DefaultWebDir());
+  static const apmcov::Logger log("gateway.main");
+  if (auto s = reader.Finish(); !s.ok()) {
+    std::fprintf(stderr, "apmcov-gateway: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  apmcov::LogEffectiveConfig(log, reader);
+
+  apmcov::RealClock clock;
+  apmcov::gateway::PgReadModel store(config.database_url);
+  auto publisher = apmcov::gateway::KafkaPublisher::Create(config.kafka_brokers);
+  if (!publisher.ok()) {
+    log.Error("kafka producer", {{"error", std::string(publisher.status().message())}});
+    return 2;
+  }
+  apmcov::gateway::App app(config, store, **publisher, clock);
+  if (auto s = app.Start(); !s.ok()) {
+    log.Error("start failed", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  int sig = apmcov::WaitForShutdownSignal();
+  log.Info("stopping", {{"signal", sig}});
+  app.Stop();
+  return 0;
+}

@@ -1,0 +1,230 @@
+#include "rest/json_views.h"
+
+#include "absl/strings/str_join.h"
+#include "apmcov/base/time.h"
+
+namespace apmcov::gateway {
+namespace {
+using nlohmann::json;
+
+json Time(std::optional<int64_t> ns) {
+  if (!ns || *ns <= 0) return nullptr;
+  return FormatRfc3339(*ns);
+}
+json Buckets(const std::vector<CoverageBucket>& v) {
+  json a = json::array();
+  for (const auto& b : v) a.push_back(ToJson(b));
+  return a;
+}
+template <class T>
+json List(const std::vector<T>& v) {
+  json a = json::array();
+  for (const auto& x : v) a.push_back(ToJson(x));
+  return a;
+}
+}  // namespace
+
+json ToJson(const ServiceView& s) {
+  return {{"name", s.name},
+          {"team", s.team},
+          {"envs", s.envs},
+          {"infra", s.infra},
+          {"languages", s.languages},
+          {"tier", s.tier},
+          {"lifecycle", s.lifecycle},
+          {"customer_facing", s.customer_facing},
+          {"instrumented", s.instrumented},
+          {"usm_only", s.usm_only},
+          {"span_count", s.span_count},
+          {"last_seen", Time(s.last_seen)}};
+}
+
+json ToJson(const CoverageBucket& b) {
+  return {{"key", b.key},
+          {"total", b.total},
+          {"instrumented", b.instrumented},
+          {"coverage_pct", b.coverage_pct}};
+}
+
+json ToJson(const SyncJobRow& j) {
+  return {{"id", j.id},
+          {"trigger", j.trigger},
+          {"state", j.state},
+          {"started_at", Time(j.started_at)},
+          {"finished_at", Time(j.finished_at)},
+          {"api_calls", j.api_calls},
+          {"pages", j.pages},
+          {"spans", j.spans},
+          {"rate_limited_ms", j.rate_limited_ms},
+          {"error", j.error},
+          {"updated_at", Time(j.updated_at)}};
+}
+
+json ToJson(const TraceRow& t) {
+  return {{"trace_id", t.trace_id},
+          {"env", t.env},
+          {"root_service", t.root_service ? json(*t.root_service) : json(nullptr)},
+          {"started_at", Time(t.started_at)},
+          {"duration_ns", t.duration_ns},
+          {"span_count", t.span_count},
+          {"services", t.services},
+          {"missing_services", t.missing_services},
+          {"gap_kinds", t.gap_kinds}};
+}
+
+json ToJson(const DependencyRow& d) {
+  return {
+      {"from_service", d.from_service}, {"to_name", d.to_name}, {"kind", d.kind},
+      {"to_kind", d.to_kind},           {"count", d.count},     {"last_seen", Time(d.last_seen)}};
+}
+
+json ToJson(const ShadowServiceView& s) {
+  return {{"name", s.name},
+          {"envs", s.envs},
+          {"span_count", s.span_count},
+          {"last_seen", Time(s.last_seen)}};
+}
+
+json ToJson(const Stats& s) {
+  return {{"total_services", s.total_services},
+          {"instrumented_services", s.instrumented_services},
+          {"coverage_pct", s.coverage_pct},
+          {"by_team", Buckets(s.by_team)},
+          {"by_env", Buckets(s.by_env)},
+          {"by_infra", Buckets(s.by_infra)},
+          {"by_language", Buckets(s.by_language)},
+          {"customer_facing_without_apm", s.customer_facing_without_apm},
+          {"usm_only", s.usm_only},
+          {"shadow_services", s.shadow_services},
+          {"broken_traces", s.broken_traces},
+          {"last_sync", s.last_sync ? ToJson(*s.last_sync) : json(nullptr)}};
+}
+
+json ToJson(const ServicesPage& p) {
+  return {{"services", List(p.services)},
+          {"total", p.total},
+          {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
+}
+
+json ToJson(const TracesPageView& p) {
+  return {{"traces", List(p.traces)},
+          {"total", p.total},
+          {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
+}
+
+json ToJson(const TraceDetail& d) {
+  json out = ToJson(d.trace);
+  json spans = json::array();
+  for (const SpanRow& s : d.spans) {
+    spans.push_back({{"span_id", s.span_id},
+                     {"parent_id", s.parent_id},
+                     {"service", s.service},
+                     {"resource", s.resource},
+                     {"kind", s.kind},
+                     {"type", s.type},
+                     {"start", Time(s.start_ns)},
+                     {"start_ns", s.start_ns},
+                     {"duration_ns", s.duration_ns},
+                     {"target", s.target}});
+  }
+  json gaps = json::array();
+  for (const GapRow& g : d.gaps) {
+    gaps.push_back({{"kind", g.kind},
+                    {"span_id", g.span_id},
+                    {"from_service", g.from_service},
+                    {"to_service", g.to_service ? json(*g.to_service) : json(nullptr)},
+                    {"peer", g.peer},
+                    {"detail", g.detail}});
+  }
+  out["spans"] = std::move(spans);
+  out["gaps"] = std::move(gaps);
+  return out;
+}
+
+json ToJson(const ServiceDetailView& d) {
+  json out = ToJson(d.service);
+  out["application"] = d.row.application;
+  out["type"] = d.row.type;
+  out["tags"] = d.row.tags;
+  out["description"] = d.row.description;
+  out["schema_version"] = d.row.schema_version;
+  out["deprecated"] = d.service.deprecated;
+  out["removed_at"] = Time(d.row.removed_at);
+  out["instrumented_envs"] = d.service.instrumented_envs;
+  out["links"] = nlohmann::json::parse(d.row.links_json, nullptr, false);
+  if (out["links"].is_discarded()) out["links"] = json::array();
+  json apm = json::array();
+  for (const ApmRow& a : d.apm) {
+    apm.push_back({{"env", a.env},
+                   {"traced", a.traced},
+                   {"usm_only", a.usm_only},
+                   {"span_count", a.span_count},
+                   {"languages", a.languages},
+                   {"infra_hints", a.infra_hints},
+                   {"first_seen", Time(a.first_seen)},
+                   {"last_seen", Time(a.last_seen)}});
+  }
+  out["apm"] = std::move(apm);
+  out["dependencies"] = List(d.dependencies);
+  out["broken_traces"] = List(d.broken_traces);
+  return out;
+}
+
+json BucketsJson(const std::string& by, const std::vector<CoverageBucket>& buckets) {
+  return {{"by", by}, {"buckets", Buckets(buckets)}};
+}
+
+json HistoryJson(const std::string& by, const std::vector<CoverageHistoryPoint>& pts) {
+  json points = json::array();
+  for (const auto& p : pts) {
+    points.push_back({{"taken_at", Time(p.taken_at)}, {"buckets", Buckets(p.buckets)}});
+  }
+  return {{"by", by}, {"points", std::move(points)}};
+}
+
+void AppendCsvField(std::string& out, const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) {
+    out += field;
+    return;
+  }
+  out += '"';
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+std::string ServicesCsv(const std::vector<ServiceView>& services) {
+  std::string out =
+      "name,team,envs,infra,languages,tier,lifecycle,customer_facing,instrumented,usm_only,"
+      "span_count,last_seen\r\n";
+  for (const ServiceView& s : services) {
+    const std::string fields[] = {s.name,
+                                  s.team,
+                                  absl::StrJoin(s.envs, ";"),
+                                  s.infra,
+                                  absl::StrJoin(s.languages, ";"),
+                                  s.tier,
+                                  s.lifecycle,
+                                  s.customer_facing ? "true" : "false",
+                                  s.instrumented ? "true" : "false",
+                                  s.usm_only ? "true" : "false",
+                                  std::to_string(s.span_count),
+                                  s.last_seen ? FormatRfc3339(*s.last_seen) : ""};
+    bool first = true;
+    for (const std::string& f : fields) {
+      if (!first) out += ',';
+      first = false;
+      AppendCsvField(out, f);
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+}  // namespace apmcov::gateway

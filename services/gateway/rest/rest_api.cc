@@ -1,0 +1,392 @@
+#include "rest/rest_api.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "apmcov/base/status.h"
+#include "rest/json_views.h"
+
+namespace apmcov::gateway {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse Json(int status, const json& body, std::string route) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  r.route = std::move(route);
+  return r;
+}
+
+HttpResponse Error(int status, std::string_view code, std::string_view message, std::string route) {
+  HttpResponse r;
+  r.status = status;
+  r.body = ErrorBody(code, message);
+  r.route = std::move(route);
+  return r;
+}
+
+HttpResponse FromStatus(const absl::Status& s, std::string route) {
+  return Error(HttpStatusFor(s.code()), StatusCodeName(s.code()), StdView(s.message()),
+               std::move(route));
+}
+
+// 400 for the first query parameter not in `allowed`.
+std::optional<HttpResponse> RejectUnknown(const HttpRequest& req,
+                                          std::initializer_list<const char*> allowed,
+                                          const std::string& route) {
+  for (const auto& [name, value] : req.query) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || name == a;
+    if (!ok) {
+      return Error(400, "invalid_argument", absl::StrCat(name, ": unknown parameter for ", route),
+                   route);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Param(const HttpRequest& req, const char* name) {
+  auto it = req.query.find(name);
+  return it == req.query.end() ? "" : it->second;
+}
+
+ServicesQuery ServicesQueryFrom(const HttpRequest& req) {
+  ServicesQuery q;
+  q.team = Param(req, "team");
+  q.env = Param(req, "env");
+  q.infra = Param(req, "infra");
+  q.language = Param(req, "language");
+  q.tier = Param(req, "tier");
+  q.apm = Param(req, "apm");
+  q.customer_facing = Param(req, "customer_facing");
+  q.include_deprecated = Param(req, "include_deprecated");
+  q.q = Param(req, "q");
+  q.sort = Param(req, "sort");
+  q.page_size = Param(req, "page_size");
+  q.page_token = Param(req, "page_token");
+  return q;
+}
+
+#define SERVICE_FILTERS                                                                            \
+  "team", "env", "infra", "language", "tier", "apm", "customer_facing", "include_deprecated", "q", \
+      "sort"
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+int HttpStatusFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string PercentDecode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+RestApi::RestApi(QueryService& queries, SyncTrigger& sync, RestApiOptions options)
+    : queries_(queries), sync_(sync), options_(std::move(options)) {}
+
+HttpResponse RestApi::Handle(const HttpRequest& req) {
+  std::vector<std::string> seg;
+  for (absl::string_view part : absl::StrSplit(req.path, '/', absl::SkipEmpty())) {
+    seg.push_back(PercentDecode(StdView(part), false));
+  }
+  if (!seg.empty() && seg[0] == "api") return Api(req, seg);
+
+  // Dashboard.
+  bool page = seg.empty() || (seg.size() <= 2 && (seg[0] == "services" || seg[0] == "traces")) ||
+              (seg.size() == 1 && seg[0] == "sync");
+  if (seg.size() == 2 && seg[0] == "services" && seg[1] == "export") {
+    if (req.method != "GET") return Error(405, "method_not_allowed", "use GET", "/services/export");
+    if (auto bad = RejectUnknown(req, {SERVICE_FILTERS}, "/services/export")) return *bad;
+    auto rows = queries_.ExportServices(ServicesQueryFrom(req));
+    if (!rows.ok()) return FromStatus(rows.status(), "/services/export");
+    HttpResponse r;
+    r.content_type = "text/csv; charset=utf-8";
+    r.body = ServicesCsv(*rows);
+    r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
+    r.route = "/services/export";
+    return r;
+  }
+  if (page) {
+    std::string route = seg.empty() ? "/" : "/" + seg[0] + (seg.size() == 2 ? "/{id}" : "");
+    if (req.method != "GET") return Error(405, "method_not_allowed", "use GET", route);
+    return Static(route, "index.html", "text/html; charset=utf-8");
+  }
+  if (seg.size() == 2 && seg[0] == "assets") {
+    if (req.method != "GET") return Error(405, "method_not_allowed", "use GET", "/assets");
+    const std::string& f = seg[1];
+    if (f.find("..") != std::string::npos || f.find('/') != std::string::npos || f[0] == '.') {
+      return Error(404, "not_found", "no such asset", "/assets");
+    }
+    std::string type = "application/octet-stream";
+    auto ends = [&](std::string_view s) {
+      return f.size() >= s.size() && f.compare(f.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends(".js")) type = "text/javascript; charset=utf-8";
+    if (ends(".css")) type = "text/css; charset=utf-8";
+    if (ends(".svg")) type = "image/svg+xml";
+    if (ends(".map")) type = "application/json";
+    return Static("/assets", "assets/" + f, type);
+  }
+  return Error(404, "not_found", absl::StrCat("no such page: ", req.path), "unmatched");
+}
+
+HttpResponse RestApi::Static(const std::string& route, const std::string& relative,
+                             const std::string& content_type) {
+  std::string body;
+  {
+    std::lock_guard lock(mu_);
+    auto it = files_.find(relative);
+    if (it != files_.end()) {
+      body = it->second;
+    } else {
+      std::ifstream in(options_.web_dir + "/" + relative, std::ios::binary);
+      if (!in) {
+        return Error(404, "not_found",
+                     absl::StrCat("dashboard file ", relative, " not found (WEB_DIR)"), route);
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      body = ss.str();
+      files_[relative] = body;
+    }
+  }
+  HttpResponse r;
+  r.content_type = content_type;
+  r.body = std::move(body);
+  r.route = route;
+  r.headers.push_back({"Cache-Control", relative == "index.html" ? "no-cache" : "max-age=300"});
+  return r;
+}
+
+HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>& seg) {
+  const size_t n = seg.size();
+  auto is = [&](std::initializer_list<const char*> parts) {
+    if (parts.size() != n) return false;
+    size_t i = 0;
+    for (const char* p : parts) {
+      if (std::string(p) != "*" && seg[i] != p) return false;
+      ++i;
+    }
+    return true;
+  };
+  auto get_only = [&](const std::string& route) -> std::optional<HttpResponse> {
+    if (req.method == "GET") return std::nullopt;
+    HttpResponse r = Error(405, "method_not_allowed", absl::StrCat(route, " accepts GET"), route);
+    r.headers.push_back({"Allow", "GET"});
+    return r;
+  };
+
+  if (is({"api", "sync"})) {
+    const std::string route = "/api/sync";
+    if (req.method != "POST") {
+      HttpResponse r = Error(405, "method_not_allowed", "/api/sync accepts POST", route);
+      r.headers.push_back({"Allow", "POST"});
+      return r;
+    }
+    if (!options_.api_token.empty() &&
+        !ConstantTimeEquals(req.authorization, "Bearer " + options_.api_token)) {
+      HttpResponse r = Error(401, "unauthenticated",
+                             "POST requires Authorization: Bearer <GATEWAY_API_TOKEN>", route);
+      r.headers.push_back({"WWW-Authenticate", "Bearer"});
+      return r;
+    }
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    std::string requested_by = "api";
+    if (!req.body.empty()) {
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        return Error(400, "invalid_argument", "body: must be a JSON object or empty", route);
+      }
+      if (body.contains("requested_by")) {
+        if (!body["requested_by"].is_string() ||
+            body["requested_by"].get<std::string>().size() > 200) {
+          return Error(400, "invalid_argument",
+                       "requested_by: must be a string of at most 200 "
+                       "characters",
+                       route);
+        }
+        requested_by = body["requested_by"].get<std::string>();
+      }
+    }
+    auto id = sync_.Trigger(requested_by);
+    if (!id.ok()) return FromStatus(id.status(), route);
+    HttpResponse r = Json(202, {{"job_id", *id}, {"state", "queued"}}, route);
+    r.headers.push_back({"Location", "/api/sync-jobs/" + *id});
+    return r;
+  }
+
+  if (is({"api", "stats"})) {
+    const std::string route = "/api/stats";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    auto st = queries_.GetStats();
+    return st.ok() ? Json(200, ToJson(*st), route) : FromStatus(st.status(), route);
+  }
+  if (is({"api", "services"})) {
+    const std::string route = "/api/services";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {SERVICE_FILTERS, "page_size", "page_token"}, route)) {
+      return *bad;
+    }
+    auto page = queries_.ListServices(ServicesQueryFrom(req));
+    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+  }
+  if (is({"api", "services.csv"})) {
+    const std::string route = "/api/services.csv";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {SERVICE_FILTERS}, route)) return *bad;
+    auto rows = queries_.ExportServices(ServicesQueryFrom(req));
+    if (!rows.ok()) return FromStatus(rows.status(), route);
+    HttpResponse r;
+    r.content_type = "text/csv; charset=utf-8";
+    r.body = ServicesCsv(*rows);
+    r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
+    r.route = route;
+    return r;
+  }
+  if (is({"api", "services", "*"})) {
+    const std::string route = "/api/services/{name}";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    auto d = queries_.GetService(seg[2]);
+    return d.ok() ? Json(200, ToJson(*d), route) : FromStatus(d.status(), route);
+  }
+  if (is({"api", "coverage"})) {
+    const std::string route = "/api/coverage";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"by"}, route)) return *bad;
+    auto b = queries_.GetCoverage(Param(req, "by"));
+    return b.ok() ? Json(200, BucketsJson(Param(req, "by"), *b), route)
+                  : FromStatus(b.status(), route);
+  }
+  if (is({"api", "coverage", "history"})) {
+    const std::string route = "/api/coverage/history";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"by", "since"}, route)) return *bad;
+    std::string by = Param(req, "by");
+    auto h = queries_.GetCoverageHistory(by, Param(req, "since"));
+    return h.ok() ? Json(200, HistoryJson(by.empty() ? "overall" : by, *h), route)
+                  : FromStatus(h.status(), route);
+  }
+  if (is({"api", "traces"})) {
+    const std::string route = "/api/traces";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(
+            req, {"service", "missing", "kind", "env", "since", "page_size", "page_token"},
+            route)) {
+      return *bad;
+    }
+    TracesQuery q{Param(req, "service"),   Param(req, "missing"), Param(req, "kind"),
+                  Param(req, "env"),       Param(req, "since"),   Param(req, "page_size"),
+                  Param(req, "page_token")};
+    auto page = queries_.ListTraces(q);
+    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+  }
+  if (is({"api", "traces", "*"})) {
+    const std::string route = "/api/traces/{trace_id}";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    auto t = queries_.GetTrace(seg[2]);
+    return t.ok() ? Json(200, ToJson(*t), route) : FromStatus(t.status(), route);
+  }
+  if (is({"api", "dependencies"})) {
+    const std::string route = "/api/dependencies";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"service"}, route)) return *bad;
+    auto d = queries_.ListDependencies(Param(req, "service"));
+    if (!d.ok()) return FromStatus(d.status(), route);
+    json list = json::array();
+    for (const auto& x : *d) list.push_back(ToJson(x));
+    return Json(200, {{"dependencies", list}}, route);
+  }
+  if (is({"api", "shadow-services"})) {
+    const std::string route = "/api/shadow-services";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    auto s = queries_.ListShadowServices();
+    if (!s.ok()) return FromStatus(s.status(), route);
+    json list = json::array();
+    for (const auto& x : *s) list.push_back(ToJson(x));
+    return Json(200, {{"services", list}}, route);
+  }
+  if (is({"api", "sync-jobs"})) {
+    const std::string route = "/api/sync-jobs";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"limit"}, route)) return *bad;
+    auto jobs = queries_.ListSyncJobs(Param(req, "limit"));
+    if (!jobs.ok()) return FromStatus(jobs.status(), route);
+    json list = json::array();
+    for (const auto& x : *jobs) list.push_back(ToJson(x));
+    return Json(200, {{"jobs", list}}, route);
+  }
+  if (is({"api", "sync-jobs", "*"})) {
+    const std::string route = "/api/sync-jobs/{id}";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {}, route)) return *bad;
+    auto job = queries_.GetSyncJob(seg[2]);
+    return job.ok() ? Json(200, ToJson(*job), route) : FromStatus(job.status(), route);
+  }
+  if (is({"api", "openapi.json"})) {
+    const std::string route = "/api/openapi.json";
+    if (auto r = get_only(route)) return *r;
+    HttpResponse r;
+    r.body = OpenApiDocument();
+    r.route = route;
+    return r;
+  }
+  return Error(404, "not_found", absl::StrCat("no such endpoint: ", req.path), "unmatched");
+}
+
+}  // namespace apmcov::gateway

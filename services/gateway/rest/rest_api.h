@@ -1,0 +1,73 @@
+// RestApi: the HTTP surface of design §8 as a pure function from a parsed request to a
+// response, so routing, validation, auth and error shapes are testable without sockets.
+// RestServer (Pistache) is the thin network adapter around it.
+//
+// Contract:
+//  - Every 4xx/5xx body is {"error": {"code", "message"}}; 400 messages start with the bad
+//    parameter's name; unknown query parameters are rejected (400 naming them).
+//  - POST /api/sync requires `Authorization: Bearer <token>` when a token is configured (401
+//    otherwise, compared in constant time) and answers 202 {"job_id": ...}.
+//  - Dashboard routes serve <web_dir>/index.html; /assets/<file> serves built assets (no
+//    directory traversal). Files are read once and kept in memory.
+//  - Thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "query/query_service.h"
+#include "sync_trigger.h"
+
+namespace apmcov::gateway {
+
+struct HttpRequest {
+  std::string method;                        // "GET", "POST", ...
+  std::string path;                          // percent-decoding is done by RestApi per segment
+  std::map<std::string, std::string> query;  // already decoded
+  std::string authorization;                 // the Authorization header, "" when absent
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string route;  // route template for metrics ("/api/services/{name}", "unmatched")
+};
+
+struct RestApiOptions {
+  std::string api_token;  // GATEWAY_API_TOKEN; empty = POST unguarded
+  std::string web_dir;    // built dashboard (index.html, assets/)
+};
+
+class RestApi {
+ public:
+  RestApi(QueryService& queries, SyncTrigger& sync, RestApiOptions options);
+  HttpResponse Handle(const HttpRequest& request);
+
+  // The OpenAPI 3 document served at /api/openapi.json (embedded at build time).
+  static const std::string& OpenApiDocument();
+
+ private:
+  HttpResponse Api(const HttpRequest& req, const std::vector<std::string>& seg);
+  HttpResponse Static(const std::string& route, const std::string& relative,
+                      const std::string& content_type);
+
+  QueryService& queries_;
+  SyncTrigger& sync_;
+  RestApiOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::string> files_;
+};
+
+// Maps a status code to its HTTP status (InvalidArgument 400, NotFound 404, Unauthenticated
+// 401, Unavailable 503, DeadlineExceeded 504, others 500).
+int HttpStatusFor(absl::StatusCode code);
+// Decodes %XX escapes and, when `plus_is_space`, '+'. Bad escapes are kept as written.
+std::string PercentDecode(std::string_view in, bool plus_is_space);
+
+}  // namespace apmcov::gateway

@@ -1,0 +1,144 @@
+#include "rest/rest_server.h"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/net.h>
+
+#include <chrono>
+
+#include "apmcov/base/log.h"
+#include "apmcov/base/status.h"
+#include "rest/json_views.h"
+
+namespace apmcov::gateway {
+
+const char* const kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'";
+
+namespace {
+
+using namespace Pistache;
+
+const Logger& Log() {
+  static const Logger log("gateway.rest");
+  return log;
+}
+
+void AddSecurityHeaders(Http::ResponseWriter& w) {
+  auto& h = w.headers();
+  h.addRaw(Http::Header::Raw("Content-Security-Policy", kContentSecurityPolicy));
+  h.addRaw(Http::Header::Raw("X-Content-Type-Options", "nosniff"));
+  h.addRaw(Http::Header::Raw("Referrer-Policy", "no-referrer"));
+  h.addRaw(Http::Header::Raw("X-Frame-Options", "DENY"));
+}
+
+class Handler : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+  Handler(RestApi* api, GatewayMetrics* metrics) : api_(api), metrics_(metrics) {}
+
+  void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
+    auto start = std::chrono::steady_clock::now();
+    HttpRequest req;
+    req.method = Http::methodString(request.method());
+    req.path = request.resource();
+    const auto& query = request.query();
+    for (auto it = query.parameters_begin(); it != query.parameters_end(); ++it) {
+      req.query[PercentDecode(it->first, true)] = PercentDecode(it->second, true);
+    }
+    if (auto auth = request.headers().tryGet<Http::Header::Authorization>()) {
+      req.authorization = auth->value();
+    } else if (auto raw = request.headers().tryGetRaw("Authorization")) {
+      req.authorization = raw->value();
+    }
+    req.body = request.body();
+    HttpResponse resp;
+    try {
+      resp = api_->Handle(req);
+    } catch (const std::exception& e) {
+      Log().Error("request failed", {{"path", req.path}, {"error", e.what()}});
+      resp.status = 500;
+      resp.body = ErrorBody("internal", "internal error");
+      resp.route = "unmatched";
+    }
+    AddSecurityHeaders(writer);
+    for (const auto& [k, v] : resp.headers) writer.headers().addRaw(Http::Header::Raw(k, v));
+    writer.send(static_cast<Http::Code>(resp.status), resp.body,
+                Http::Mime::MediaType::fromString(resp.content_type));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_->ObserveHttp(resp.route, req.method, resp.status, secs);
+  }
+
+  void onTimeout(const Http::Request&, Http::ResponseWriter writer) override {
+    AddSecurityHeaders(writer);
+    writer.send(Http::Code::Request_Timeout, ErrorBody("deadline_exceeded", "request timed out"),
+                MIME(Application, Json));
+    metrics_->ObserveHttp("timeout", "", 408, 0);
+  }
+
+ private:
+  RestApi* api_;
+  GatewayMetrics* metrics_;
+};
+
+}  // namespace
+
+struct RestServer::Impl {
+  RestApi* api;
+  GatewayMetrics* metrics;
+  RestServerOptions options;
+  std::unique_ptr<Http::Endpoint> endpoint;
+  uint16_t port = 0;
+  bool started = false;
+};
+
+RestServer::RestServer(RestApi& api, GatewayMetrics& metrics, RestServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->api = &api;
+  impl_->metrics = &metrics;
+  impl_->options = std::move(options);
+  impl_->port = impl_->options.port;
+}
+
+RestServer::~RestServer() { Stop(); }
+
+absl::Status RestServer::Start() {
+  if (impl_->started) return absl::FailedPreconditionError("REST server already started");
+  try {
+    Address addr(impl_->options.bind_address, Port(impl_->options.port));
+    impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
+    auto opts = Http::Endpoint::options()
+                    .threads(impl_->options.threads)
+                    .flags(Tcp::Options::ReuseAddr)
+                    .maxRequestSize(impl_->options.max_request_bytes)
+                    .maxResponseSize(64 * 1024 * 1024)
+                    .headerTimeout(impl_->options.header_timeout)
+                    .bodyTimeout(impl_->options.body_timeout);
+    impl_->endpoint->init(opts);
+    impl_->endpoint->setHandler(Http::make_handler<Handler>(impl_->api, impl_->metrics));
+    impl_->endpoint->serveThreaded();
+    impl_->port = static_cast<uint16_t>(impl_->endpoint->getPort());
+    impl_->started = true;
+  } catch (const std::invalid_argument& e) {
+    impl_->endpoint.reset();
+    return absl::InvalidArgumentError(absl::StrCat("HTTP bind address: ", e.what()));
+  } catch (const std::exception& e) {
+    impl_->endpoint.reset();
+    return absl::UnavailableError(absl::StrCat("HTTP server: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+void RestServer::Stop() {
+  if (impl_->endpoint) {
+    impl_->endpoint->shutdown();
+    impl_->endpoint.reset();
+  }
+  impl_->started = false;
+}
+
+uint16_t RestServer::port() const { return impl_->port; }
+
+}  // namespace apmcov::gateway

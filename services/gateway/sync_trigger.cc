@@ -1,0 +1,55 @@
+#include "sync_trigger.h"
+
+#include <cstdio>
+#include <random>
+
+#include "apmcov/base/status.h"
+#include "apmcov/v1/events.pb.h"
+
+namespace apmcov::gateway {
+
+std::string NewJobId() {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   (static_cast<uint64_t>(std::random_device{}()) << 32));
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::string topic_prefix,
+                         std::chrono::milliseconds flush_timeout)
+    : publisher_(publisher),
+      clock_(clock),
+      topic_(std::move(topic_prefix) + "commands"),
+      flush_timeout_(flush_timeout) {}
+
+absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by) {
+  v1::SyncRequest req;
+  std::string id = NewJobId();
+  req.set_job_id(id);
+  req.set_requested_by(requested_by);
+  int64_t now = clock_.NowUnixNanos();
+  req.mutable_requested_at()->set_seconds(now / 1'000'000'000);
+  req.mutable_requested_at()->set_nanos(static_cast<int32_t>(now % 1'000'000'000));
+  bus::OutgoingMessage msg;
+  msg.topic = topic_;
+  msg.key = "sync";
+  msg.value = req.SerializeAsString();
+  msg.headers = {{"content-type", "application/x-protobuf"},
+                 {"type", req.GetDescriptor()->full_name()}};
+  if (auto s = publisher_.Publish(std::move(msg)); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("publishing the sync request: ", s.message()));
+  }
+  if (auto s = publisher_.Flush(flush_timeout_); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("delivering the sync request: ", s.message()));
+  }
+  return id;
+}
+
+}  // namespace apmcov::gateway
