@@ -10,6 +10,7 @@ Needs python3-yaml, python3-jsonschema and promtool (Debian package prometheus).
 """
 
 import base64
+import copy
 import json
 import os
 import re
@@ -569,6 +570,43 @@ class RenderedText(unittest.TestCase):
             p = subprocess.run([yamllint, "-d", config, "-"], input=text, capture_output=True,
                                text=True, timeout=120, check=False)
             self.assertEqual(p.returncode, 0, "%s:\n%s%s" % (name, p.stdout, p.stderr))
+
+
+class KubernetesSchemas(unittest.TestCase):
+    """Every object against the Kubernetes OpenAPI schemas and the Prometheus Operator CRDs
+    (npm kubernetes-models, via k8s-validate.mjs): field types, enums, required fields."""
+
+    def validate(self, objs):
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node not installed")
+        p = subprocess.run([node, os.path.join(HERE, "k8s-validate.mjs")], input=json.dumps(objs),
+                           capture_output=True, text=True, timeout=120, check=False)
+        if p.returncode == 3:
+            self.skipTest("kubernetes-models not installed: npm ci --prefix tests/helm (%s)"
+                          % p.stdout.strip())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_every_object_matches_its_schema(self):
+        for name in SCENARIOS:
+            objs, _, _ = render_scenario(name)
+            results = self.validate(objs)
+            self.assertEqual(len(results), len(objs))
+            bad = [r for r in results if r["result"] != "ok"]
+            self.assertEqual(bad, [], name)
+
+    def test_validator_rejects_a_broken_object(self):
+        objs, _, _ = render_scenario("defaults")
+        dep = copy.deepcopy(by_kind(objs, "Deployment")[0])
+        dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "admin"
+        hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+               "metadata": {"name": "x"}, "spec": {"maxReplicas": 2}}
+        unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+        results = self.validate([dep, hpa, unknown])
+        self.assertEqual([r["result"] for r in results], ["invalid", "invalid", "unknown"])
+        self.assertIn("containerPort", results[0]["error"])
+        self.assertIn("scaleTargetRef", results[1]["error"])
 
 
 class RenderFailures(unittest.TestCase):
