@@ -281,9 +281,91 @@ struct CustomFields {
   bool error = false;
 };
 
+// A field's key without copying it: the raw text when it has no escapes (always, for the keys
+// we look for), else the unescaped copy.
+simdjson::error_code KeyOf(od::field& field, std::string_view* out) {
+  const char* p = field.key().raw();
+  size_t n = 0;
+  while (p[n] != '"' && p[n] != '\\') ++n;  // stage 1 guarantees a closing quote
+  if (p[n] == '"') {
+    *out = std::string_view(p, n);
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(*out);
+}
+
+enum class Attr {
+  kOther,
+  kService,
+  kEnv,
+  kHost,
+  kType,
+  kResource,
+  kRetainedBy,
+  kStart,
+  kEnd,
+  kStatus,
+  kTraceId,
+  kSpanId,
+  kParentId,
+  kCustom,
+  kTags
+};
+
+Attr AttrOf(std::string_view k) {
+  switch (k.size()) {
+    case 3:
+      return k == "env" ? Attr::kEnv : Attr::kOther;
+    case 4:
+      if (k == "host") return Attr::kHost;
+      if (k == "type") return Attr::kType;
+      if (k == "tags") return Attr::kTags;
+      return Attr::kOther;
+    case 6:
+      if (k == "custom") return Attr::kCustom;
+      if (k == "status") return Attr::kStatus;
+      return Attr::kOther;
+    case 7:
+      if (k == "service") return Attr::kService;
+      if (k == "span_id") return Attr::kSpanId;
+      return Attr::kOther;
+    case 8:
+      return k == "trace_id" ? Attr::kTraceId : Attr::kOther;
+    case 9:
+      return k == "parent_id" ? Attr::kParentId : Attr::kOther;
+    case 10:
+      return k == "attributes" ? Attr::kCustom : Attr::kOther;
+    case 11:
+      return k == "retained_by" ? Attr::kRetainedBy : Attr::kOther;
+    case 13:
+      if (k == "resource_name") return Attr::kResource;
+      if (k == "end_timestamp") return Attr::kEnd;
+      return Attr::kOther;
+    case 15:
+      return k == "start_timestamp" ? Attr::kStart : Attr::kOther;
+    default:
+      return Attr::kOther;
+  }
+}
+
+// Decimal uint64 without allocation; false for anything ParseDecimalId would reject.
+bool FastDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
 class SpanPageParser {
  public:
-  explicit SpanPageParser(SpanPage* page) : page_(page) {}
+  // `parser` is reused across pages so its buffers are allocated once per thread.
+  SpanPageParser(od::parser& parser, SpanPage* page) : parser_(parser), page_(page) {}
 
   absl::Status Parse(simdjson::padded_string_view json) {
     od::document doc;
@@ -298,6 +380,7 @@ class SpanPageParser {
         saw_data = true;
         od::array data;
         if (auto err = field.value().get_array().get(data)) return Fail("data", err);
+        page_->spans.Reserve(page_->spans.size() + 1000);  // the API's maximum page
         for (auto item : data) {
           od::object obj;
           if (auto err = item.get_object().get(obj)) return Fail(SpanWhere(), err);
@@ -367,48 +450,67 @@ class SpanPageParser {
       return Malformed("span page", absl::StrCat(SpanWhere(), ".attributes.", AbslView(name),
                                                  " is not a decimal string"));
     }
-    absl::StatusOr<uint64_t> id = ParseDecimalId(s, absl::StrCat(SpanWhere(), ".", AbslView(name)));
-    if (!id.ok()) return Malformed("span page", StdView(id.status().message()));
-    *out = *id;
+    if (!FastDecimal(s, out)) {
+      absl::StatusOr<uint64_t> id =
+          ParseDecimalId(s, absl::StrCat(SpanWhere(), ".", AbslView(name)));
+      return Malformed("span page", StdView(id.status().message()));
+    }
     *present = true;
     return absl::OkStatus();
   }
 
-  void MatchSlot(std::string_view path, std::string_view value) {
+  // The slot a custom path fills, or -1.
+  static int SlotOf(std::string_view path) {
+    if (path.empty()) return -1;
     for (const SlotName& sn : kSlotNames) {
-      if (sn.path.size() == path.size() && sn.path == path) {
-        if (custom_.slots[sn.slot].empty()) custom_.slots[sn.slot] = value;
-        return;
+      if (sn.path[0] != path[0]) continue;
+      if (sn.path.size() == path.size() && sn.path == path) return sn.slot;
+    }
+    return -1;
+  }
+
+  // True when some wanted path continues below `path` (so the object is worth walking).
+  static bool IsWantedPrefix(std::string_view path) {
+    if (path == "error") return true;
+    for (const SlotName& sn : kSlotNames) {
+      if (sn.path.size() > path.size() && sn.path[path.size()] == '.' &&
+          sn.path.substr(0, path.size()) == path) {
+        return true;
       }
     }
+    return false;
   }
 
   absl::Status WalkCustom(od::object obj, int depth) {
     if (depth > 16) return absl::OkStatus();
-    for (auto field : obj) {
+    for (auto result : obj) {
+      od::field field;
+      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
       std::string_view key;
-      if (auto err = field.unescaped_key().get(key)) return Fail(SpanWhere(), err);
+      if (auto err = KeyOf(field, &key)) return Fail(SpanWhere(), err);
       size_t old = path_.size();
       if (!path_.empty()) path_.push_back('.');
       path_.append(key);
-      od::value v;
-      if (auto err = field.value().get(v)) return Fail(SpanWhere(), err);
+      od::value& v = field.value();
       od::json_type t;
       if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
+      const bool in_error = depth > 0 && path_.compare(0, 6, "error.") == 0;
       switch (t) {
         case od::json_type::object: {
+          if (!in_error && !IsWantedPrefix(path_)) break;  // skipped by the iterator
           od::object child;
           if (auto err = v.get_object().get(child)) return Fail(SpanWhere(), err);
-          if (path_ == "error") custom_.error = true;
           APMCOV_RETURN_IF_ERROR(WalkCustom(child, depth + 1));
           break;
         }
         case od::json_type::string: {
+          int slot = SlotOf(path_);
+          if (slot < 0 && !in_error) break;
           std::string_view s;
+          // Points into the parser's string buffer, valid until the next document.
           if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
-          // get_string points into the parser's buffer, valid until the next document.
-          MatchSlot(path_, s);
-          if (absl::StartsWith(path_, "error.") && !s.empty()) custom_.error = true;
+          if (slot >= 0 && custom_.slots[slot].empty()) custom_.slots[slot] = s;
+          if (in_error && !s.empty()) custom_.error = true;
           break;
         }
         case od::json_type::number: {
@@ -436,73 +538,100 @@ class SpanPageParser {
 
   absl::Status ParseSpan(od::object item) {
     custom_ = CustomFields{};
-    page_->spans.emplace_back();
-    v1::Span* span = &page_->spans.back();
+    v1::Span* span = page_->spans.Add();
     std::string_view service, env, host, type, resource, retained_by, start, end, status;
     bool has_trace = false, has_span = false, has_parent = false;
     bool saw_attributes = false;
     bool kube = false, ecs = false, serverless = false;
     uint64_t trace_id = 0, span_id = 0, parent_id = 0;
     std::string_view tid_tag;
-    for (auto field : item) {
+    for (auto result : item) {
+      od::field field;
+      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
       std::string_view key;
-      if (auto err = field.unescaped_key().get(key)) return Fail(SpanWhere(), err);
+      if (auto err = KeyOf(field, &key)) return Fail(SpanWhere(), err);
       if (key != "attributes") continue;
       saw_attributes = true;
       od::object attrs;
       if (auto err = field.value().get_object().get(attrs)) {
         return Fail(absl::StrCat(SpanWhere(), ".attributes"), err);
       }
-      for (auto af : attrs) {
+      for (auto aresult : attrs) {
+        od::field af;
+        if (auto err = std::move(aresult).get(af)) return Fail(SpanWhere(), err);
         std::string_view ak;
-        if (auto err = af.unescaped_key().get(ak)) return Fail(SpanWhere(), err);
-        od::value v;
-        if (auto err = af.value().get(v)) return Fail(SpanWhere(), err);
-        if (ak == "service") {
+        if (auto err = KeyOf(af, &ak)) return Fail(SpanWhere(), err);
+        od::value& v = af.value();
+        const Attr attr = AttrOf(ak);
+        if (attr == Attr::kOther) continue;
+        if (attr == Attr::kService) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &service));
-        } else if (ak == "env") {
+        } else if (attr == Attr::kEnv) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &env));
-        } else if (ak == "host") {
+        } else if (attr == Attr::kHost) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &host));
-        } else if (ak == "type") {
+        } else if (attr == Attr::kType) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &type));
-        } else if (ak == "resource_name") {
+        } else if (attr == Attr::kResource) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &resource));
-        } else if (ak == "retained_by") {
+        } else if (attr == Attr::kRetainedBy) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &retained_by));
-        } else if (ak == "start_timestamp") {
+        } else if (attr == Attr::kStart) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &start));
-        } else if (ak == "end_timestamp") {
+        } else if (attr == Attr::kEnd) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &end));
-        } else if (ak == "status") {
+        } else if (attr == Attr::kStatus) {
           APMCOV_RETURN_IF_ERROR(GetString(v, ak, &status));
-        } else if (ak == "trace_id") {
+        } else if (attr == Attr::kTraceId) {
           APMCOV_RETURN_IF_ERROR(GetId(v, ak, &trace_id, &has_trace));
-        } else if (ak == "span_id") {
+        } else if (attr == Attr::kSpanId) {
           APMCOV_RETURN_IF_ERROR(GetId(v, ak, &span_id, &has_span));
-        } else if (ak == "parent_id") {
+        } else if (attr == Attr::kParentId) {
           APMCOV_RETURN_IF_ERROR(GetId(v, ak, &parent_id, &has_parent));
-        } else if (ak == "custom" || ak == "attributes") {
+        } else if (attr == Attr::kCustom) {
           od::object custom;
           if (v.get_object().get(custom)) continue;  // null or another shape: nothing to take
           path_.clear();
           APMCOV_RETURN_IF_ERROR(WalkCustom(custom, 0));
-        } else if (ak == "tags") {
+        } else if (attr == Attr::kTags) {
           od::array tags;
           if (v.get_array().get(tags)) continue;
           for (auto t : tags) {
-            std::string_view tag;
-            if (t.get_string().get(tag)) continue;
-            if (absl::StartsWith(AbslView(tag), "kube_")) {
-              kube = true;
-            } else if (absl::StartsWith(AbslView(tag), "ecs_") ||
-                       absl::StartsWith(AbslView(tag), "task_arn")) {
-              ecs = true;
-            } else if (absl::StartsWith(AbslView(tag), "function_arn") ||
-                       absl::StartsWith(AbslView(tag), "aws_lambda")) {
-              serverless = true;
-            } else if (absl::StartsWith(AbslView(tag), "_dd.p.tid:")) {
-              tid_tag = tag.substr(10);
+            // Prefix checks on the raw (still escaped) text: no copy per tag. The document is
+            // padded, so reading a prefix's length past a short tag stays in bounds, and the
+            // closing quote never matches a prefix character.
+            od::raw_json_string raw;
+            if (t.get_raw_json_string().get(raw)) continue;
+            const char* p = raw.raw();
+            auto has = [p](std::string_view prefix) {
+              return std::memcmp(p, prefix.data(), prefix.size()) == 0;
+            };
+            switch (p[0]) {  // one compare for the many tags that match no prefix
+              case 'k':
+                kube = kube || has("kube_");
+                break;
+              case 'e':
+                ecs = ecs || has("ecs_");
+                break;
+              case 't':
+                ecs = ecs || has("task_arn");
+                break;
+              case 'f':
+                serverless = serverless || has("function_arn");
+                break;
+              case 'a':
+                serverless = serverless || has("aws_lambda");
+                break;
+              case '_':
+                if (has("_dd.p.tid:")) {
+                  const char* v = p + 10;
+                  size_t n = 0;
+                  while (v[n] != '"' && n < 32) ++n;
+                  tid_tag = std::string_view(v, n);
+                }
+                break;
+              default:
+                break;
             }
           }
         }
@@ -569,8 +698,8 @@ class SpanPageParser {
     return absl::OkStatus();
   }
 
+  od::parser& parser_;
   SpanPage* page_;
-  od::parser parser_;
   CustomFields custom_;
   std::string path_;
   size_t index_ = 0;
@@ -812,7 +941,8 @@ absl::Status ParseSpanPage(std::string_view body, SpanPage* page) {
   thread_local std::string buffer;
   buffer.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   buffer.assign(body.data(), body.size());
-  SpanPageParser parser(page);
+  thread_local od::parser od_parser;
+  SpanPageParser parser(od_parser, page);
   return parser.Parse(
       simdjson::padded_string_view(buffer.data(), buffer.size(), buffer.capacity()));
 }

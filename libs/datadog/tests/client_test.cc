@@ -181,7 +181,7 @@ TEST_F(ClientTest, RateLimited429WaitsTheResetThenSucceeds) {
   });
   auto result = source_->ListSpans(SpanQuery{.from_unix_nano = 1, .to_unix_nano = 2});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->spans.size(), 2u);
+  EXPECT_EQ(result->spans.size(), 2);
   EXPECT_DOUBLE_EQ(Seconds(clock_.TotalSlept()), 7.0);
   ASSERT_EQ(observer_.waits.size(), 1u);
   EXPECT_EQ(observer_.waits[0].first, "spans_list");

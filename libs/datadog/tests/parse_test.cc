@@ -88,7 +88,7 @@ TEST(CatalogRelationsFixture, NoServiceEntities) {
 TEST(SpansFixture, ListPageFields) {
   auto page = ParseSpanPage(LoadFixture("spans_list_ok.json").body);
   ASSERT_TRUE(page.ok()) << page.status();
-  ASSERT_EQ(page->spans.size(), 10u);
+  ASSERT_EQ(page->spans.size(), 10);
   EXPECT_FALSE(page->next_cursor.empty());
   const v1::Span& s = page->spans[0];
   EXPECT_EQ(s.trace_id(), 7817822160947910556ull);
@@ -109,7 +109,7 @@ TEST(SpansFixture, ListPageFields) {
 TEST(SpansFixture, SearchPageHasIdsAboveTwoToThe63) {
   auto page = ParseSpanPage(LoadFixture("spans_search_ok.json").body);
   ASSERT_TRUE(page.ok()) << page.status();
-  ASSERT_EQ(page->spans.size(), 25u);
+  ASSERT_EQ(page->spans.size(), 25);
   bool found = false;
   for (const auto& s : page->spans) found |= s.span_id() == 12722338338854837173ull;
   EXPECT_TRUE(found);
@@ -125,9 +125,9 @@ TEST(SpansFixture, CursorPagination) {
   auto p2 = ParseSpanPage(LoadFixture("spans_list_paginated_2.json").body);
   auto p3 = ParseSpanPage(LoadFixture("spans_list_paginated_3.json").body);
   ASSERT_TRUE(p1.ok() && p2.ok() && p3.ok());
-  EXPECT_EQ(p1->spans.size(), 2u);
-  EXPECT_EQ(p2->spans.size(), 1u);
-  EXPECT_EQ(p3->spans.size(), 0u);
+  EXPECT_EQ(p1->spans.size(), 2);
+  EXPECT_EQ(p2->spans.size(), 1);
+  EXPECT_EQ(p3->spans.size(), 0);
   EXPECT_FALSE(p1->next_cursor.empty());
   EXPECT_FALSE(p2->next_cursor.empty());  // a short page still has a cursor
   EXPECT_TRUE(p3->next_cursor.empty());

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "apmcov/v1/events.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 
 namespace apmcov::datadog {
 
@@ -38,9 +39,10 @@ struct CatalogEntityPage {
   std::optional<int64_t> next_offset;  // absent on the last page
 };
 
-// One page of GET /api/v2/spans/events (cursor paging).
+// One page of GET /api/v2/spans/events (cursor paging). `spans` is a RepeatedPtrField so a
+// page object reused across calls (after spans.Clear()) keeps its allocations.
 struct SpanPage {
-  std::vector<v1::Span> spans;
+  google::protobuf::RepeatedPtrField<v1::Span> spans;
   std::string next_cursor;  // empty: this was the last page
 };
 
