@@ -47,13 +47,20 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ -z ${APMCOV_SKIP_NPM:-} && -f $root/package-lock.json ]]; then
-  # npm ci is exact but slow; skip it when node_modules already matches the lock file.
-  stamp=$root/node_modules/.apmcov-lock.sha256
-  want=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
+# npm ci is exact but slow: skip it for a folder whose node_modules matches its lock file.
+npm_install() {
+  local dir=$1 stamp want
+  [[ -f $dir/package-lock.json ]] || return 0
+  stamp=$dir/node_modules/.apmcov-lock.sha256
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-    echo "install-deps: installing npm packages (package-lock.json)"
-    (cd "$root" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    echo "install-deps: installing npm packages of ${dir#"$root"/}"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
   fi
+}
+
+if [[ -z ${APMCOV_SKIP_NPM:-} ]]; then
+  npm_install "$root"            # dashboard bundle and browser tests
+  npm_install "$root/tests/helm" # Kubernetes schemas for the chart test
 fi
