@@ -39,6 +39,7 @@ struct MemoryCoverageStore::State {
   std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
   std::map<std::string, SyncJobRecord> jobs;
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
+  std::map<std::pair<std::string, int32_t>, int64_t> watermarks;
 };
 
 MemoryCoverageStore::MemoryCoverageStore() : state_(std::make_unique<State>()) {}
@@ -172,6 +173,11 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& batch) 
     next.coverage[{c.taken_at_ns, c.dimension, c.key}] = c;
   }
 
+  for (const PartitionWatermark& w : batch.watermarks) {
+    auto [it, inserted] = next.watermarks.try_emplace({w.topic, w.partition}, w.watermark_ns);
+    if (!inserted) it->second = std::max(it->second, w.watermark_ns);
+  }
+
   *state_ = std::move(next);
   ++apply_count_;
   return result;
@@ -253,6 +259,14 @@ absl::StatusOr<std::optional<SnapshotState>> MemoryCoverageStore::LoadSnapshotSt
   const auto& snap = it->second;
   return std::optional<SnapshotState>(SnapshotState{
       snapshot_id, snap.expected, static_cast<uint32_t>(snap.members.size()), snap.completed});
+}
+
+absl::StatusOr<std::vector<PartitionWatermark>> MemoryCoverageStore::LoadWatermarks() {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<PartitionWatermark> out;
+  for (const auto& [key, ns] : state_->watermarks) out.push_back({key.first, key.second, ns});
+  return out;
 }
 
 absl::Status MemoryCoverageStore::Ping() {

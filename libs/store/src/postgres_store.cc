@@ -111,7 +111,27 @@ struct PostgresCoverageStore::Impl {
   void WriteTraces(pqxx::work& tx, const WriteBatch& b);
   void WriteDependencies(pqxx::work& tx, const WriteBatch& b);
   void WriteCoverage(pqxx::work& tx, const WriteBatch& b);
+  void WriteWatermarks(pqxx::work& tx, const WriteBatch& b);
 };
+
+void PostgresCoverageStore::Impl::WriteWatermarks(pqxx::work& tx, const WriteBatch& b) {
+  if (b.watermarks.empty()) return;
+  std::map<std::pair<std::string, int32_t>, int64_t> highest;
+  for (const auto& w : b.watermarks) {
+    auto [it, inserted] = highest.try_emplace({w.topic, w.partition}, w.watermark_ns);
+    if (!inserted) it->second = std::max(it->second, w.watermark_ns);
+  }
+  auto& c = tx.conn();
+  std::vector<std::string> rows;
+  for (const auto& [key, ns] : highest) {
+    rows.push_back(
+        "(" + Join({Text(c, key.first), std::to_string(key.second), std::to_string(ns)}) + ")");
+  }
+  InsertRows(tx, "INSERT INTO partition_watermarks (topic, partition, watermark_ns)", rows,
+             "ON CONFLICT (topic, partition) DO UPDATE SET watermark_ns = "
+             "GREATEST(partition_watermarks.watermark_ns, EXCLUDED.watermark_ns), updated_at = "
+             "now() WHERE partition_watermarks.watermark_ns < EXCLUDED.watermark_ns");
+}
 
 void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch& b) {
   if (b.sync_jobs.empty()) return;
@@ -456,6 +476,7 @@ ApplyResult PostgresCoverageStore::Impl::ApplyInTx(pqxx::work& tx, const WriteBa
   WriteTraces(tx, b);
   WriteDependencies(tx, b);
   WriteCoverage(tx, b);
+  WriteWatermarks(tx, b);
   return result;
 }
 
@@ -703,6 +724,21 @@ absl::StatusOr<std::optional<SnapshotState>> PostgresCoverageStore::LoadSnapshot
                       s.completed = r[0][2].as<bool>();
                       return Result(s);
                     });
+}
+
+absl::StatusOr<std::vector<PartitionWatermark>> PostgresCoverageStore::LoadWatermarks() {
+  return impl_->Run(
+      "loading partition watermarks",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<PartitionWatermark>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<PartitionWatermark> out;
+        for (const auto& row :
+             tx.exec("SELECT topic, partition, watermark_ns FROM "
+                     "partition_watermarks ORDER BY topic COLLATE \"C\", partition")) {
+          out.push_back({row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+        }
+        return out;
+      });
 }
 
 absl::Status PostgresCoverageStore::Ping() {

@@ -414,7 +414,22 @@ TYPED_TEST_P(CoverageStoreContract, WholeBatchReplayChangesNothing) {
   EXPECT_EQ(this->Dump(), once);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, CatalogServiceRoundTripsEveryField,
+TYPED_TEST_P(CoverageStoreContract, WatermarksOnlyMoveForward) {
+  const int64_t big = std::numeric_limits<int64_t>::max() - 1;
+  WriteBatch b;
+  b.watermarks = {
+      {"apmcov.spans", 0, kT0 + 7}, {"apmcov.spans", 0, kT0 + 3}, {"apmcov.spans", 3, big}};
+  this->MustApply(b);
+  WriteBatch older;
+  older.watermarks = {{"apmcov.spans", 0, kT0}};
+  this->MustApply(older);
+  EXPECT_EQ(
+      *this->store().LoadWatermarks(),
+      (std::vector<PartitionWatermark>{{"apmcov.spans", 0, kT0 + 7}, {"apmcov.spans", 3, big}}));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, WatermarksOnlyMoveForward,
+                            CatalogServiceRoundTripsEveryField,
                             CompleteSnapshotMarksAbsentServicesRemoved,
                             SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
                             OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,

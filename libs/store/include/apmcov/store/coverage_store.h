@@ -25,6 +25,7 @@
 //                        observations are keyed by trace id), last_seen = max.
 //      sync_jobs         the record with the newest updated_at wins (ties: the later one).
 //      coverage rows     upsert by (taken_at, dimension, key).
+//      watermarks        per (topic, partition): the maximum ever applied.
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
 //    retriable (connection lost, serialization failure, deadlock): the caller retries the same
 //    batch. InvalidArgument for a record the store cannot hold. Internal otherwise.
@@ -51,15 +52,13 @@ struct WriteBatch {
   std::vector<DependencyObservation> dependencies;
   std::vector<SyncJobRecord> sync_jobs;
   std::vector<CoverageRow> coverage_rows;
+  std::vector<PartitionWatermark> watermarks;
 
-  bool empty() const {
-    return catalog_services.empty() && snapshot_ends.empty() && apm_observations.empty() &&
-           broken_traces.empty() && dependencies.empty() && sync_jobs.empty() &&
-           coverage_rows.empty();
-  }
+  bool empty() const { return size() == 0; }
   size_t size() const {
     return catalog_services.size() + snapshot_ends.size() + apm_observations.size() +
-           broken_traces.size() + dependencies.size() + sync_jobs.size() + coverage_rows.size();
+           broken_traces.size() + dependencies.size() + sync_jobs.size() + coverage_rows.size() +
+           watermarks.size();
   }
 };
 
@@ -105,6 +104,9 @@ class CoverageStore {
   virtual absl::StatusOr<std::vector<CoverageRow>> LoadCoverageSnapshot(int64_t taken_at_ns) = 0;
   virtual absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) = 0;
+
+  // Every stored partition watermark, sorted by (topic, partition).
+  virtual absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() = 0;
 
   // OK when the store is reachable (readiness).
   virtual absl::Status Ping() = 0;

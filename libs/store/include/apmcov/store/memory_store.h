@@ -32,6 +32,7 @@ class MemoryCoverageStore final : public CoverageStore {
   absl::StatusOr<std::vector<CoverageRow>> LoadCoverageSnapshot(int64_t taken_at_ns) override;
   absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) override;
+  absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
   absl::Status Ping() override;
 
   void FailNextApply(absl::Status status);

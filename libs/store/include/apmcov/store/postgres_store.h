@@ -44,6 +44,7 @@ class PostgresCoverageStore final : public CoverageStore {
   absl::StatusOr<std::vector<CoverageRow>> LoadCoverageSnapshot(int64_t taken_at_ns) override;
   absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) override;
+  absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
   // Connects if needed and runs `SELECT 1`.
   absl::Status Ping() override;
 

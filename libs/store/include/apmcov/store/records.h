@@ -161,4 +161,12 @@ struct CoverageRow {
   bool operator==(const CoverageRow&) const = default;
 };
 
+// The highest span watermark applied for one partition (table `partition_watermarks`).
+struct PartitionWatermark {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t watermark_ns = 0;  // Unix nanoseconds, kept exactly
+  bool operator==(const PartitionWatermark&) const = default;
+};
+
 }  // namespace apmcov::store
