@@ -1,0 +1,146 @@
+#include "ddsim/app.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
+#include "ddsim/http/server.h"
+#include "ddsim/traffic/truth.h"
+#include "ddsim/world/cat.h"
+
+namespace apmcov::ddsim {
+
+absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns) {
+  DdsimConfig c;
+  if (!reader.positional().empty()) c.mode = reader.positional()[0];
+  if (c.mode != "serve" && c.mode != "truth")
+    reader.AddError("MODE", "the command must be serve or truth");
+  c.world.seed = static_cast<uint64_t>(reader.Int("SEED", 1, 0, INT64_MAX));
+  c.world.services = static_cast<int>(reader.Int("SERVICES", 200, 10, 50000));
+  c.traffic.seed = c.world.seed;
+  c.traffic.spans_per_second = reader.Double("SPANS_PER_SECOND", 200, 0, 10'000'000);
+  c.backfill_minutes = reader.Int("BACKFILL_MINUTES", 60, 0, 7 * 24 * 60);
+  const char* kGapVars[] = {"GAP_RATE_UNINSTRUMENTED_HOP", "GAP_RATE_UNINSTRUMENTED_CALLEE",
+                            "GAP_RATE_PROPAGATION_BREAK", "GAP_RATE_MISSING_ROOT",
+                            "GAP_RATE_ORPHAN_SPAN"};
+  double sum = 0;
+  for (int k = 0; k < kNumGapKinds; ++k) {
+    c.traffic.gap_rates[k] = reader.Double(kGapVars[k], c.traffic.gap_rates[k], 0, 1);
+    sum += c.traffic.gap_rates[k];
+  }
+  if (sum > 1)
+    reader.AddError("GAP_RATE_ORPHAN_SPAN", "the five gap rates must add up to at most 1");
+  c.traffic.single_span_rate = reader.Double("SINGLE_SPAN_RATE", c.traffic.single_span_rate, 0, 1);
+  c.traffic.trace128_rate = reader.Double("TRACE128_RATE", c.traffic.trace128_rate, 0, 1);
+  const std::string start = reader.String("TRAFFIC_START", "");
+  c.api.api_key = reader.String("API_KEY", "", Secret::kYes);
+  c.api.app_key = reader.String("APP_KEY", "", Secret::kYes);
+  const std::string limits = reader.String("RATE_LIMITS", "");
+  c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
+  c.address = reader.String("ADDRESS", "0.0.0.0");
+  c.port = static_cast<int>(reader.Int("HTTP_PORT", 8090, 0, 65535));
+  c.threads = static_cast<int>(reader.Int("THREADS", 2, 1, 64));
+  c.faults_json = reader.String("FAULTS", "");
+  c.from = reader.String("FROM", "");
+  c.to = reader.String("TO", "");
+  c.traces = reader.Enum("TRACES", "all", {"all", "broken", "none"});
+  c.truth_file = reader.String("TRUTH", "");
+  if (!start.empty()) {
+    auto t = ParseDatadogTime(start, now_ns);
+    if (!t.ok())
+      reader.AddError("TRAFFIC_START", std::string(t.status().message()));
+    else
+      c.traffic.traffic_start_ns = *t;
+  } else {
+    c.traffic.traffic_start_ns = now_ns - c.backfill_minutes * 60'000'000'000LL;
+  }
+  auto parsed = RateLimiter::ParseSpec(limits);
+  if (!parsed.ok())
+    reader.AddError("RATE_LIMITS", std::string(parsed.status().message()));
+  else
+    c.api.rate_limits = *parsed;
+  if (!c.faults_json.empty()) {
+    auto plan = ParseFaultPlan(c.faults_json);
+    if (!plan.ok()) reader.AddError("FAULTS", std::string(plan.status().message()));
+  }
+  if (c.mode == "truth") {
+    for (auto [var, val] : {std::pair<const char*, std::string*>{"FROM", &c.from}, {"TO", &c.to}}) {
+      if (val->empty()) {
+        reader.AddError(var, "is required by `apmcov-ddsim truth`");
+        continue;
+      }
+      auto t = ParseDatadogTime(*val, now_ns);
+      if (!t.ok()) reader.AddError(var, std::string(t.status().message()));
+    }
+  }
+  if (absl::Status s = reader.Finish(); !s.ok()) return s;
+  return c;
+}
+
+int RunTruth(const DdsimConfig& c, int64_t now_ns) {
+  auto world = GenerateWorld(c.world);
+  if (!world.ok()) {
+    std::fprintf(stderr, "apmcov-ddsim: %s\n", std::string(world.status().message()).c_str());
+    return 2;
+  }
+  TruthRequest req;
+  req.from_ns = *ParseDatadogTime(c.from, now_ns);
+  req.to_ns = *ParseDatadogTime(c.to, now_ns);
+  if (req.from_ns > req.to_ns) {
+    std::fprintf(stderr, "apmcov-ddsim: --from must not be after --to\n");
+    return 2;
+  }
+  req.traces = c.traces == "all"      ? TruthRequest::Traces::kAll
+               : c.traces == "broken" ? TruthRequest::Traces::kBroken
+                                      : TruthRequest::Traces::kNone;
+  const TrafficOptions traffic = c.traffic;
+  const World& w = *world;
+  const std::string json = GroundTruthJson(
+      w, traffic, [&](int64_t b) { return GenerateBucket(w, traffic, b); }, req);
+  if (c.truth_file.empty()) {
+    std::cout << json << "\n";
+    return 0;
+  }
+  std::ofstream out(c.truth_file);
+  out << json << "\n";
+  if (!out) {
+    std::fprintf(stderr, "apmcov-ddsim: cannot write --truth %s\n", c.truth_file.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int RunServe(const DdsimConfig& c) {
+  static const Logger log("ddsim");
+  auto world = GenerateWorld(c.world);
+  if (!world.ok()) {
+    log.Error("bad world options", {{"error", std::string(world.status().message())}});
+    return 2;
+  }
+  RealClock clock;
+  DdsimApi api(*world, c.traffic, c.api, clock);
+  if (!c.faults_json.empty()) api.SetFaults(*ParseFaultPlan(c.faults_json));
+  DdsimServer server(api, c.address, static_cast<uint16_t>(c.port), c.threads);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    log.Error("cannot start", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  log.Info("ddsim serving", {{"address", c.address},
+                             {"port", static_cast<int>(server.port())},
+                             {"seed", c.world.seed},
+                             {"services", c.world.services},
+                             {"spans_per_second", c.traffic.spans_per_second},
+                             {"traffic_start_ns", c.traffic.traffic_start_ns}});
+  // A machine-readable line for scripts that start ddsim on port 0.
+  std::printf("{\"ddsim_port\":%u}\n", static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+  const int sig = WaitForShutdownSignal();
+  log.Info("stopping", {{"signal", sig}});
+  server.Stop();
+  return 0;
+}
+
+}  // namespace apmcov::ddsim
