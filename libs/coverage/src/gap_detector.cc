@@ -25,7 +25,16 @@ std::string_view FirstLabel(std::string_view target) {
   return end == std::string_view::npos ? target : target.substr(0, end);
 }
 
+size_t Mix(uint64_t id) { return static_cast<size_t>((id * 0x9E3779B97F4A7C15ull) >> 17); }
+
 }  // namespace
+
+uint32_t GapDetector::Lookup(uint64_t span_id) const {
+  for (size_t h = Mix(span_id) & table_mask_;; h = (h + 1) & table_mask_) {
+    if (table_[h].second == kNil) return kNil;
+    if (table_[h].first == span_id) return table_[h].second;
+  }
+}
 
 std::string_view GapKindName(GapKind kind) {
   switch (kind) {
@@ -179,8 +188,10 @@ std::string_view GapDetector::Resolve(std::string_view target) {
 
 void GapDetector::AddEdge(TraceVerdict* v, std::string_view from, std::string_view to,
                           DependencyKind kind, PeerKind to_kind, int64_t seen_ns) {
+  // Views come from the pool, where equal strings share storage: compare pointers.
   for (DependencyEdge& e : v->dependencies) {
-    if (e.kind == kind && e.from_service == from && e.to_name == to) {
+    if (e.kind == kind && e.from_service.data() == from.data() && e.to_name.data() == to.data() &&
+        e.to_name.size() == to.size() && e.from_service.size() == from.size()) {
       ++e.count;
       e.last_seen_ns = std::max(e.last_seen_ns, seen_ns);
       return;
@@ -217,11 +228,18 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   ++counters_.traces_judged;
   if (n == 0) return Outcome::kJudged;
 
-  parent_index_.assign(n, kNil);
-  resolved_.assign(n, kEmptyStr);
-  child_count_.assign(n, 0);
-  first_child_.assign(n, kNil);
-  has_target_child_.assign(n, 0);
+  service_ids_.clear();
+  nodes_.assign(n, Node{});
+  // An open-addressing table span id → index, at most half full.
+  size_t cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  table_.assign(cap, {0, kNil});
+  table_mask_ = cap - 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    size_t h = Mix(spans[i].span_id) & table_mask_;
+    while (table_[h].second != kNil) h = (h + 1) & table_mask_;
+    table_[h] = {spans[i].span_id, i};
+  }
 
   int64_t min_start = std::numeric_limits<int64_t>::max();
   int64_t max_end = std::numeric_limits<int64_t>::min();
@@ -237,13 +255,9 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
     if (s.parent_id == 0) {
       if (root == kNil || s.start_ns < spans[root].start_ns) root = i;
     } else {
-      auto it = std::lower_bound(spans.begin(), spans.end(), s.parent_id,
-                                 [](const SpanRecord& a, uint64_t id) { return a.span_id < id; });
-      if (it != spans.end() && it->span_id == s.parent_id) {
-        parent_index_[i] = static_cast<uint32_t>(it - spans.begin());
-      }
+      nodes_[i].parent = Lookup(s.parent_id);
     }
-    if (s.service != kEmptyStr) v->services.push_back(pool_.View(s.service));
+    if (s.service != kEmptyStr) service_ids_.push_back(s.service);
     // A client span that is not a datastore or queue call and whose target resolves to a
     // catalog service is subject to the table of design §6.
     if (KindClass(s.kind) == kKindClient && s.target != kEmptyStr && s.db_system == kEmptyStr &&
@@ -251,14 +265,17 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       const uint8_t tc = TypeClassOf(s.type);
       if (tc != kTypeDatastore && tc != kTypeQueue) {
         const Resolution& r = ResolveId(s.target);
-        if (r.state == 1) resolved_[i] = r.name;
+        if (r.state == 1) nodes_[i].resolved = r.name;
       }
     }
   }
   v->started_ns = min_start;
   v->duration_ns = max_end - min_start;
+  // Distinct by id first (integer compares), then order the few names.
+  std::sort(service_ids_.begin(), service_ids_.end());
+  service_ids_.erase(std::unique(service_ids_.begin(), service_ids_.end()), service_ids_.end());
+  for (StrId id : service_ids_) v->services.push_back(pool_.View(id));
   std::sort(v->services.begin(), v->services.end());
-  v->services.erase(std::unique(v->services.begin(), v->services.end()), v->services.end());
   if (root != kNil) {
     v->has_root = true;
     v->root_service = pool_.View(spans[root].service);
@@ -268,17 +285,18 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   }
 
   for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t p = parent_index_[i];
+    const uint32_t p = nodes_[i].parent;
     if (p == kNil) continue;
-    ++child_count_[p];
-    if (first_child_[p] == kNil) first_child_[p] = i;
-    if (resolved_[p] != kEmptyStr && spans[i].service == resolved_[p]) has_target_child_[p] = 1;
+    ++nodes_[p].child_count;
+    if (nodes_[p].first_child == kNil) nodes_[p].first_child = i;
+    if (nodes_[p].resolved != kEmptyStr && spans[i].service == nodes_[p].resolved)
+      nodes_[p].has_target_child = true;
   }
 
   for (uint32_t i = 0; i < n; ++i) {
     const SpanRecord& s = spans[i];
     const std::string_view service = pool_.View(s.service);
-    if (s.parent_id != 0 && parent_index_[i] == kNil) {
+    if (s.parent_id != 0 && nodes_[i].parent == kNil) {
       Gap g;
       g.kind = GapKind::kOrphanSpan;
       g.span_id = s.span_id;
@@ -286,17 +304,17 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       g.missing_parent_id = s.parent_id;
       v->gaps.push_back(g);
     }
-    if (resolved_[i] != kEmptyStr && !has_target_child_[i]) {
+    if (nodes_[i].resolved != kEmptyStr && !nodes_[i].has_target_child) {
       Gap g;
       g.span_id = s.span_id;
       g.from_service = service;
       g.has_to_service = true;
-      g.to_service = pool_.View(resolved_[i]);
+      g.to_service = pool_.View(nodes_[i].resolved);
       g.peer = pool_.View(s.target);
-      if (child_count_[i] > 0) {
+      if (nodes_[i].child_count > 0) {
         g.kind = GapKind::kUninstrumentedHop;
-        g.via_service = pool_.View(spans[first_child_[i]].service);
-      } else if (Flags(resolved_[i]) & kFlagInstrumented) {
+        g.via_service = pool_.View(spans[nodes_[i].first_child].service);
+      } else if (Flags(nodes_[i].resolved) & kFlagInstrumented) {
         g.kind = GapKind::kPropagationBreak;
       } else {
         g.kind = GapKind::kUninstrumentedCallee;
@@ -321,7 +339,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       const Resolution& r = ResolveId(s.target);
       AddEdge(v, service, pool_.View(r.name), DependencyKind::kCall,
               r.state == 3 ? PeerKind::kExternal : PeerKind::kService, s.start_ns);
-    } else if (const uint32_t p = parent_index_[i];
+    } else if (const uint32_t p = nodes_[i].parent;
                p != kNil && spans[p].service != s.service &&
                KindClass(spans[p].kind) != kKindClient &&
                (kc == kKindServer || (kc == kKindUnset && tc == kTypeServerish))) {

@@ -65,19 +65,18 @@ uint32_t TraceAssembler::NewSpanSlot(const SpanRecord& span) {
 
 void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offset,
                          TraceSink sink) {
-  uint32_t slot;
-  if (auto it = index_.find(span.trace_id_lo); it != index_.end()) {
-    slot = it->second;
-  } else {
+  auto [it, inserted] = index_.try_emplace(span.trace_id_lo, kNil);
+  if (inserted) {
     auto p = partitions_.find(partition);
     if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
         SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
+      index_.erase(it);
       ++counters_.late_spans_dropped;
       return;
     }
-    slot = NewTrace(span.trace_id_lo, partition, offset);
-    index_.emplace(span.trace_id_lo, slot);
+    it->second = NewTrace(span.trace_id_lo, partition, offset);
   }
+  const uint32_t slot = it->second;
   const uint32_t idx = NewSpanSlot(span);
   Trace& t = traces_[slot];
   if (t.tail == kNil) {
@@ -133,15 +132,20 @@ void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSin
     FreeTrace(slot);
     return;
   }
+  // Sort (span id, slab index) pairs, then copy each distinct span once, in order.
+  order_.clear();
+  for (uint32_t i = t.head; i != kNil; i = next_[i]) order_.push_back({slab_[i].span_id, i});
+  std::sort(order_.begin(), order_.end());
   scratch_.clear();
-  for (uint32_t i = t.head; i != kNil; i = next_[i]) scratch_.push_back(slab_[i]);
-  std::sort(scratch_.begin(), scratch_.end(),
-            [](const SpanRecord& a, const SpanRecord& b) { return a.span_id < b.span_id; });
-  auto last =
-      std::unique(scratch_.begin(), scratch_.end(),
-                  [](const SpanRecord& a, const SpanRecord& b) { return a.span_id == b.span_id; });
-  counters_.duplicate_spans += static_cast<uint64_t>(scratch_.end() - last);
-  scratch_.erase(last, scratch_.end());
+  uint64_t previous = 0;
+  for (size_t k = 0; k < order_.size(); ++k) {
+    if (k > 0 && order_[k].first == previous) {
+      ++counters_.duplicate_spans;
+      continue;
+    }
+    previous = order_[k].first;
+    scratch_.push_back(slab_[order_[k].second]);
+  }
   AssembledTrace out;
   out.trace_id_lo = t.lo;
   out.trace_id_hi = t.hi;
@@ -216,7 +220,8 @@ size_t TraceAssembler::MemoryBytes() const {
   return slab_.capacity() * sizeof(SpanRecord) + next_.capacity() * sizeof(uint32_t) +
          traces_.capacity() * sizeof(Trace) + free_traces_.capacity() * sizeof(uint32_t) +
          index_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
-         oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) + [this] {
+         oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) +
+         order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) + [this] {
            size_t n = 0;
            for (const auto& [id, p] : partitions_) n += p.arrivals.size() * sizeof(QueueEntry);
            return n;

@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -170,6 +171,7 @@ class GapDetector {
   uint8_t KindClass(StrId id);
   uint8_t TypeClassOf(StrId id);
   const Resolution& ResolveId(StrId target);
+  uint32_t Lookup(uint64_t span_id) const;  // index of the span with this id, or UINT32_MAX
   void AddEdge(TraceVerdict* v, std::string_view from, std::string_view to, DependencyKind kind,
                PeerKind to_kind, int64_t seen_ns);
 
@@ -183,11 +185,17 @@ class GapDetector {
   absl::flat_hash_set<std::string> extra_retention_;
   ServiceDirectory directory_;
   // Scratch, reused across traces.
-  std::vector<uint32_t> parent_index_;
-  std::vector<StrId> resolved_;
-  std::vector<uint32_t> child_count_;
-  std::vector<uint32_t> first_child_;
-  std::vector<uint8_t> has_target_child_;
+  struct Node {                    // per span of the trace being judged
+    uint32_t parent = UINT32_MAX;  // index of the parent span, UINT32_MAX when absent
+    StrId resolved = kEmptyStr;    // catalog T of a judged client span
+    uint32_t child_count = 0;
+    uint32_t first_child = UINT32_MAX;  // index of the first child (by span id)
+    bool has_target_child = false;      // a child of service T
+  };
+  std::vector<Node> nodes_;
+  std::vector<std::pair<uint64_t, uint32_t>> table_;  // span id → index (open addressing)
+  size_t table_mask_ = 0;
+  std::vector<StrId> service_ids_;
 };
 
 }  // namespace apmcov::coverage

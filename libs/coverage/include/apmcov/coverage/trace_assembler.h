@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -150,6 +151,7 @@ class TraceAssembler {
   std::deque<QueueEntry> oldest_;                  // all live traces, oldest first (lazy)
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<SpanRecord> scratch_;
+  std::vector<std::pair<uint64_t, uint32_t>> order_;  // (span id, slab index)
 };
 
 }  // namespace apmcov::coverage

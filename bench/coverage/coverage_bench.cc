@@ -1,0 +1,396 @@
+// Analyzer core benchmark (design §11): assembly + gap detection on decoded spans, on one
+// core, next to ReferenceDetector (a straightforward §6 implementation) on the same spans in
+// the same run; then the assembler's memory with 1M spans in flight. One JSON line per figure.
+//
+// Input: a generated organisation (200 catalog services, 90% instrumented, shadow and external
+// peers, datastores and queues) and traces of realistic shape: call trees of depth <= 4,
+// client spans targeting services by name, hostname:port or URL, about 2% of traces with
+// dropped spans (orphans, missing roots), 3% kept by a span-level retention filter, 10% split
+// across two span windows, duplicates from replays. Event time advances 10 ms per trace and a
+// watermark (the start of the current trace minus 1 s) follows every 1,000 traces, so about
+// 12,000 traces (grace 120 s) are in flight in steady state.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "apmcov/coverage/gap_detector.h"
+#include "apmcov/coverage/span.h"
+#include "apmcov/coverage/trace_assembler.h"
+#include "reference_detector.h"
+
+namespace {
+
+using apmcov::bench::ReferenceDetector;
+using namespace apmcov::coverage;
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int kServices = 200;
+
+struct Event {
+  bool watermark = false;
+  int64_t watermark_ns = 0;
+  size_t span = 0;  // index into the span arrays
+};
+
+// Owns every string the generated SpanFields point to.
+struct Corpus {
+  std::vector<std::string> services;
+  std::vector<std::string> targets;  // per service: 3 spellings
+  std::vector<std::string> externals;
+  std::vector<std::string> shadows;
+  std::vector<std::string> resources;
+  std::vector<SpanFields> spans;
+  std::vector<Event> events;
+  size_t traces = 0;
+};
+
+bool Instrumented(int s) { return s % 10 != 3; }
+
+class Generator {
+ public:
+  explicit Generator(Corpus& c) : c_(c), rng_(42) {
+    for (int i = 0; i < kServices; ++i) {
+      c_.services.push_back("svc-" + std::to_string(i));
+      c_.targets.push_back("svc-" + std::to_string(i));
+      c_.targets.push_back("svc-" + std::to_string(i) + ".internal:8443");
+      c_.targets.push_back("http://svc-" + std::to_string(i) + ".prod.svc.cluster.local/v1");
+    }
+    for (int i = 0; i < 20; ++i)
+      c_.externals.push_back("api.partner-" + std::to_string(i) + ".com");
+    for (int i = 0; i < 10; ++i) c_.shadows.push_back("shadow-" + std::to_string(i));
+    for (int i = 0; i < 50; ++i) c_.resources.push_back("GET /api/v1/items/" + std::to_string(i));
+  }
+
+  void Generate(size_t total_spans, bool watermarks) {
+    std::vector<std::vector<size_t>> deferred;  // second halves of split traces
+    std::vector<size_t> deferred_due;
+    int64_t now = int64_t{1'800'000'000} * kSec;
+    while (c_.spans.size() < total_spans) {
+      const size_t first = c_.spans.size();
+      GenerateTrace(now);
+      const size_t last = c_.spans.size();
+      std::vector<size_t> order;
+      for (size_t i = first; i < last; ++i) order.push_back(i);
+      if (Chance(0.05) && order.size() > 1) order.push_back(order[Uniform(order.size())]);
+      const bool split = Chance(0.10) && order.size() > 2;
+      const size_t cut = split ? order.size() / 2 : order.size();
+      for (size_t i = 0; i < cut; ++i) c_.events.push_back({false, 0, order[i]});
+      if (split) {
+        deferred.emplace_back(order.begin() + static_cast<ptrdiff_t>(cut), order.end());
+        deferred_due.push_back(c_.traces + 500);
+      }
+      ++c_.traces;
+      for (size_t d = 0; d < deferred.size();) {
+        if (deferred_due[d] <= c_.traces) {
+          for (size_t i : deferred[d]) c_.events.push_back({false, 0, i});
+          deferred.erase(deferred.begin() + static_cast<ptrdiff_t>(d));
+          deferred_due.erase(deferred_due.begin() + static_cast<ptrdiff_t>(d));
+        } else {
+          ++d;
+        }
+      }
+      if (watermarks && c_.traces % 1000 == 0) c_.events.push_back({true, now - kSec, 0});
+      now += kSec / 100;
+    }
+    for (auto& d : deferred) {
+      for (size_t i : d) c_.events.push_back({false, 0, i});
+    }
+    if (watermarks) c_.events.push_back({true, INT64_MAX, 0});
+  }
+
+ private:
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  size_t Uniform(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  uint64_t Id() { return rng_() | 1; }  // full 64-bit range, ids above 2^63 included
+
+  size_t Push(uint64_t trace, uint64_t parent, int service, int64_t start, int64_t dur) {
+    SpanFields f;
+    f.trace_id_lo = trace;
+    f.span_id = Id();
+    f.parent_id = parent;
+    f.service = c_.services[service];
+    f.env = "prod";
+    f.resource = c_.resources[Uniform(c_.resources.size())];
+    f.start_ns = start;
+    f.duration_ns = dur;
+    f.retained_by = retained_;
+    f.language = "go";
+    f.infra_hint = "kubernetes";
+    c_.spans.push_back(f);
+    return c_.spans.size() - 1;
+  }
+
+  void Serve(uint64_t trace, uint64_t parent, int service, int64_t start, int depth) {
+    const size_t idx = Push(trace, parent, service, start, 50'000'000 >> depth);
+    c_.spans[idx].kind = "server";
+    c_.spans[idx].type = "web";
+    const uint64_t self = c_.spans[idx].span_id;
+    const size_t calls = depth >= 3 ? 0 : Uniform(depth == 0 ? 5 : 4);
+    for (size_t k = 0; k < calls && c_.spans.size() - trace_first_ < 60; ++k) {
+      const int64_t at = start + static_cast<int64_t>(k + 1) * 1'000'000;
+      const double roll = std::uniform_real_distribution<double>(0, 1)(rng_);
+      const size_t ci = Push(trace, self, service, at, 5'000'000 >> depth);
+      c_.spans[ci].kind = "client";
+      c_.spans[ci].type = "http";
+      const uint64_t client = c_.spans[ci].span_id;
+      if (roll < 0.12) {
+        c_.spans[ci].type = "sql";
+        c_.spans[ci].db_system = "postgresql";
+        c_.spans[ci].target = c_.targets[3 * Uniform(kServices) + 1];
+      } else if (roll < 0.17) {
+        c_.spans[ci].kind = "producer";
+        c_.spans[ci].type = "queue";
+        c_.spans[ci].messaging_system = "kafka";
+        c_.spans[ci].target = "orders-topic";
+      } else if (roll < 0.25) {
+        c_.spans[ci].target = c_.externals[Uniform(c_.externals.size())];
+      } else if (roll < 0.28) {
+        c_.spans[ci].target = c_.shadows[Uniform(c_.shadows.size())];
+      } else {
+        const int callee = static_cast<int>(Uniform(kServices));
+        c_.spans[ci].target = c_.targets[3 * callee + Uniform(3)];
+        if (Instrumented(callee)) {
+          if (!Chance(0.02)) Serve(trace, client, callee, at + 100'000, depth + 1);
+        } else if (Chance(0.3)) {
+          Serve(trace, client, static_cast<int>(Uniform(kServices)), at + 100'000, depth + 1);
+        }
+      }
+    }
+  }
+
+  void GenerateTrace(int64_t now) {
+    const uint64_t trace = Id();
+    trace_first_ = c_.spans.size();
+    retained_ =
+        Chance(0.03) ? "retention_filter" : (Chance(0.5) ? "flat_sampled" : "diversity_sampling");
+    Serve(trace, 0, static_cast<int>(Uniform(kServices)), now, 0);
+    c_.spans[trace_first_].trace_id_hi = rng_();
+    const size_t n = c_.spans.size() - trace_first_;
+    if (n > 2 && Chance(0.02)) {  // an uninstrumented proxy swallowed a span: orphans
+      const size_t drop = trace_first_ + Uniform(n);
+      c_.spans.erase(c_.spans.begin() + static_cast<ptrdiff_t>(drop));
+    }
+  }
+
+  Corpus& c_;
+  std::mt19937_64 rng_;
+  size_t trace_first_ = 0;
+  const char* retained_ = "flat_sampled";
+};
+
+// CPU time of this thread: the machine is shared, so wall time measures the neighbours too.
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long RssKb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+ServiceDirectory Directory() {
+  ServiceDirectory d;
+  for (int i = 0; i < kServices; ++i) {
+    d.catalog.insert("svc-" + std::to_string(i));
+    if (Instrumented(i)) d.instrumented.insert("svc-" + std::to_string(i));
+  }
+  for (int i = 0; i < 10; ++i) d.apm_names.insert("shadow-" + std::to_string(i));
+  return d;
+}
+
+struct CoreResult {
+  double seconds = 0;  // thread CPU time
+  double wall_seconds = 0;
+  DetectorCounters detector;
+  AssemblerCounters assembler;
+  size_t max_in_flight_spans = 0;
+};
+
+// Assembly + detection over pre-interned spans (`intern` = false) or from string fields.
+CoreResult RunCore(const Corpus& c, const std::vector<SpanRecord>& records, StringPool& pool,
+                   bool intern) {
+  SpanInterner interner(pool);
+  TraceAssembler assembler;
+  GapDetector detector(pool);
+  detector.SetDirectory(Directory());
+  TraceVerdict verdict;
+  uint64_t broken = 0;
+  auto sink = [&](const AssembledTrace& t) {
+    detector.Judge(t, &verdict);
+    broken += verdict.broken();
+  };
+  CoreResult r;
+  const double wall = WallSeconds();
+  const double start = ThreadCpuSeconds();
+  int64_t offset = 0;
+  for (const Event& e : c.events) {
+    if (e.watermark) {
+      r.max_in_flight_spans = std::max(r.max_in_flight_spans, assembler.spans_in_flight());
+      assembler.OnWatermark(0, e.watermark_ns, sink);
+    } else if (intern) {
+      assembler.Add(interner.Intern(c.spans[e.span]), 0, offset++, sink);
+    } else {
+      assembler.Add(records[e.span], 0, offset++, sink);
+    }
+  }
+  r.seconds = ThreadCpuSeconds() - start;
+  r.wall_seconds = WallSeconds() - wall;
+  r.detector = detector.counters();
+  r.assembler = assembler.counters();
+  return r;
+}
+
+struct RefResult {
+  double seconds = 0;  // thread CPU time
+  double wall_seconds = 0;
+  ReferenceDetector ref{{}, {}, 0};
+};
+
+RefResult RunReference(const Corpus& c) {
+  std::unordered_set<std::string> catalog, instrumented;
+  for (int i = 0; i < kServices; ++i) {
+    catalog.insert("svc-" + std::to_string(i));
+    if (Instrumented(i)) instrumented.insert("svc-" + std::to_string(i));
+  }
+  RefResult r;
+  r.ref = ReferenceDetector(catalog, instrumented, 120 * kSec);
+  const double wall = WallSeconds();
+  const double start = ThreadCpuSeconds();
+  for (const Event& e : c.events) {
+    if (e.watermark) {
+      r.ref.OnWatermark(e.watermark_ns);
+    } else {
+      r.ref.Add(c.spans[e.span]);
+    }
+  }
+  r.seconds = ThreadCpuSeconds() - start;
+  r.wall_seconds = WallSeconds() - wall;
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t total = 3'000'000;
+  int repeats = 3;
+  std::string only;  // core, intern, reference: profile one implementation
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--spans=", 8) == 0) total = std::stoul(argv[i] + 8);
+    if (std::strncmp(argv[i], "--repeats=", 10) == 0) repeats = std::stoi(argv[i] + 10);
+    if (std::strncmp(argv[i], "--only=", 7) == 0) only = argv[i] + 7;
+  }
+  const unsigned cores = std::thread::hardware_concurrency();
+
+  Corpus corpus;
+  Generator(corpus).Generate(total, /*watermarks=*/true);
+  size_t spans = 0;
+  for (const Event& e : corpus.events) spans += !e.watermark;
+
+  StringPool pool;
+  SpanInterner interner(pool);
+  std::vector<SpanRecord> records;
+  records.reserve(corpus.spans.size());
+  for (const SpanFields& f : corpus.spans) records.push_back(interner.Intern(f));
+
+  CoreResult best_core, best_intern;
+  RefResult best_ref;
+  best_core.seconds = best_intern.seconds = best_ref.seconds = 1e30;
+  if (!only.empty()) {
+    for (int r = 0; r < repeats; ++r) {
+      double cpu = 0;
+      if (only == "core") cpu = RunCore(corpus, records, pool, false).seconds;
+      if (only == "intern") cpu = RunCore(corpus, records, pool, true).seconds;
+      if (only == "reference") cpu = RunReference(corpus).seconds;
+      std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f}\n", only.c_str(), spans / cpu);
+    }
+    return 0;
+  }
+  for (int r = 0; r < repeats; ++r) {
+    CoreResult core = RunCore(corpus, records, pool, false);
+    if (core.seconds < best_core.seconds) best_core = core;
+    CoreResult with_intern = RunCore(corpus, records, pool, true);
+    if (with_intern.seconds < best_intern.seconds) best_intern = with_intern;
+    RefResult ref = RunReference(corpus);
+    if (ref.seconds < best_ref.seconds) best_ref = std::move(ref);
+  }
+  bool agree = best_core.detector.traces_judged == best_ref.ref.judged &&
+               best_core.detector.traces_broken == best_ref.ref.broken &&
+               best_core.detector.traces_skipped_retention == best_ref.ref.skipped;
+  for (size_t k = 0; k < kGapKindCount; ++k) {
+    agree = agree && best_core.detector.gaps[k] == best_ref.ref.gaps[k];
+  }
+  const auto& d = best_core.detector;
+  std::printf(
+      "{\"bench\":\"coverage_core\",\"impl\":\"apmcov::coverage\",\"input\":\"interned "
+      "SpanRecord\",\"spans\":%zu,\"traces\":%zu,\"cpu_seconds\":%.4f,\"wall_seconds\":%.4f,"
+      "\"spans_per_sec\":%.0f,"
+      "\"judged\":%llu,\"broken\":%llu,\"skipped_retention\":%llu,\"duplicates\":%llu,"
+      "\"gaps\":{\"missing_root\":%llu,\"orphan_span\":%llu,\"propagation_break\":%llu,"
+      "\"uninstrumented_callee\":%llu,\"uninstrumented_hop\":%llu},\"max_spans_in_flight\":%zu,"
+      "\"threads\":1,\"cores\":%u}\n",
+      spans, corpus.traces, best_core.seconds, best_core.wall_seconds, spans / best_core.seconds,
+      static_cast<unsigned long long>(d.traces_judged),
+      static_cast<unsigned long long>(d.traces_broken),
+      static_cast<unsigned long long>(d.traces_skipped_retention),
+      static_cast<unsigned long long>(best_core.assembler.duplicate_spans),
+      static_cast<unsigned long long>(d.gaps[0]), static_cast<unsigned long long>(d.gaps[1]),
+      static_cast<unsigned long long>(d.gaps[2]), static_cast<unsigned long long>(d.gaps[3]),
+      static_cast<unsigned long long>(d.gaps[4]), best_core.max_in_flight_spans, cores);
+  std::printf(
+      "{\"bench\":\"coverage_core\",\"impl\":\"apmcov::coverage+intern\",\"input\":\"string "
+      "fields\",\"spans\":%zu,\"cpu_seconds\":%.4f,\"wall_seconds\":%.4f,\"spans_per_sec\":%.0f,"
+      "\"threads\":1,"
+      "\"cores\":%u}\n",
+      spans, best_intern.seconds, best_intern.wall_seconds, spans / best_intern.seconds, cores);
+  std::printf(
+      "{\"bench\":\"coverage_core\",\"impl\":\"reference\",\"input\":\"string fields\","
+      "\"spans\":%zu,\"cpu_seconds\":%.4f,\"wall_seconds\":%.4f,\"spans_per_sec\":%.0f,\"judged\":%"
+      "llu,\"broken\":%llu,"
+      "\"agrees_with_apmcov\":%s,\"speedup_of_apmcov\":%.1f,\"threads\":1,\"cores\":%u}\n",
+      spans, best_ref.seconds, best_ref.wall_seconds, spans / best_ref.seconds,
+      static_cast<unsigned long long>(best_ref.ref.judged),
+      static_cast<unsigned long long>(best_ref.ref.broken), agree ? "true" : "false",
+      best_ref.seconds / best_core.seconds, cores);
+
+  // Memory: 1M spans in flight (no watermark), caps above that.
+  constexpr size_t kInFlight = 1'000'000;
+  const size_t n = std::min(kInFlight, records.size());
+  const long rss_before = RssKb();
+  {
+    TraceAssembler assembler(AssemblerOptions{.grace_ns = 120 * kSec,
+                                              .max_traces_in_flight = 2 * kInFlight,
+                                              .max_spans_in_flight = 2 * kInFlight});
+    int64_t offset = 0;
+    for (size_t i = 0; i < n; ++i) {
+      assembler.Add(records[i], 0, offset++, [](const AssembledTrace&) {});
+    }
+    const long rss_after = RssKb();
+    std::printf(
+        "{\"bench\":\"coverage_memory\",\"spans_in_flight\":%zu,\"traces_in_flight\":%zu,"
+        "\"rss_delta_bytes\":%ld,\"rss_bytes_per_span\":%.1f,\"accounted_bytes\":%zu,"
+        "\"accounted_bytes_per_span\":%.1f,\"string_pool_bytes\":%zu,\"span_record_bytes\":%zu,"
+        "\"process_rss_bytes\":%ld,\"cores\":%u}\n",
+        assembler.spans_in_flight(), assembler.traces_in_flight(), (rss_after - rss_before) * 1024,
+        (rss_after - rss_before) * 1024.0 / n, assembler.MemoryBytes(),
+        static_cast<double>(assembler.MemoryBytes()) / n, pool.bytes(), sizeof(SpanRecord),
+        rss_after * 1024, cores);
+  }
+  return agree ? 0 : 1;
+}
