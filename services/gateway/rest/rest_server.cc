@@ -26,12 +26,31 @@ const Logger& Log() {
   return log;
 }
 
+// A response header with a name chosen at run time (Pistache 0.0.5 writes only typed headers,
+// not the raw ones).
+class NamedHeader : public Http::Header::Header {
+ public:
+  NamedHeader(std::string name, std::string value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return 0; }
+#endif
+
+ private:
+  std::string name_, value_;
+};
+
+void AddHeader(Http::ResponseWriter& w, std::string name, std::string value) {
+  w.headers().add(std::make_shared<NamedHeader>(std::move(name), std::move(value)));
+}
+
 void AddSecurityHeaders(Http::ResponseWriter& w) {
-  auto& h = w.headers();
-  h.addRaw(Http::Header::Raw("Content-Security-Policy", kContentSecurityPolicy));
-  h.addRaw(Http::Header::Raw("X-Content-Type-Options", "nosniff"));
-  h.addRaw(Http::Header::Raw("Referrer-Policy", "no-referrer"));
-  h.addRaw(Http::Header::Raw("X-Frame-Options", "DENY"));
+  AddHeader(w, "Content-Security-Policy", kContentSecurityPolicy);
+  AddHeader(w, "X-Content-Type-Options", "nosniff");
+  AddHeader(w, "Referrer-Policy", "no-referrer");
+  AddHeader(w, "X-Frame-Options", "DENY");
 }
 
 class Handler : public Http::Handler {
@@ -64,7 +83,7 @@ class Handler : public Http::Handler {
       resp.route = "unmatched";
     }
     AddSecurityHeaders(writer);
-    for (const auto& [k, v] : resp.headers) writer.headers().addRaw(Http::Header::Raw(k, v));
+    for (const auto& [k, v] : resp.headers) AddHeader(writer, k, v);
     writer.send(static_cast<Http::Code>(resp.status), resp.body,
                 Http::Mime::MediaType::fromString(resp.content_type));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

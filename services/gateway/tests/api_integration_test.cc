@@ -1,0 +1,701 @@
+// The gateway over real PostgreSQL and real sockets: every REST endpoint with its filters,
+// errors and auth, the OpenAPI document checked against real responses, CSV round-trip, the
+// gRPC API (parity with REST, status codes, deadlines, WatchSyncJobs), metrics and readiness.
+#include <curl/curl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/base/time.h"
+#include "apmcov/v1/coverage_service.grpc.pb.h"
+#include "apmcov/v1/events.pb.h"
+#include "app.h"
+#include "gateway_test_env.h"
+#include "query/pg_read_model.h"
+
+namespace apmcov::gateway {
+namespace {
+
+using nlohmann::json;
+using testing::RecordingPublisher;
+using testing::TestDatabase;
+
+struct Response {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lowercase names
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+size_t Collect(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+size_t CollectHeader(char* p, size_t size, size_t n, void* out) {
+  std::string line(p, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+  }
+  return size * n;
+}
+
+Response Http(const std::string& method, const std::string& url, const std::string& body = "",
+              const std::vector<std::string>& headers = {}) {
+  Response r;
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, CollectHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  if (method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  CURLcode rc = curl_easy_perform(c);
+  EXPECT_EQ(rc, CURLE_OK) << url << ": " << curl_easy_strerror(rc);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+// ---- A small OpenAPI 3 schema checker: $ref, allOf, type, nullable, required, properties,
+// items, enum. Appends one message per violation.
+void CheckSchema(const json& doc, const json& schema, const json& v, const std::string& at,
+                 std::vector<std::string>& errors) {
+  if (schema.contains("$ref")) {
+    std::string ref = schema["$ref"];
+    const std::string prefix = "#/components/schemas/";
+    ASSERT_EQ(ref.rfind(prefix, 0), 0u) << ref;
+    CheckSchema(doc, doc["components"]["schemas"][ref.substr(prefix.size())], v, at, errors);
+    return;
+  }
+  if (v.is_null()) {
+    if (!schema.value("nullable", false)) errors.push_back(at + ": null but not nullable");
+    return;
+  }
+  if (schema.contains("allOf")) {
+    for (const auto& s : schema["allOf"]) CheckSchema(doc, s, v, at, errors);
+  }
+  if (!schema.contains("type")) return;
+  std::string type = schema["type"];
+  bool ok = (type == "object" && v.is_object()) || (type == "array" && v.is_array()) ||
+            (type == "string" && v.is_string()) || (type == "integer" && v.is_number_integer()) ||
+            (type == "number" && v.is_number()) || (type == "boolean" && v.is_boolean());
+  if (!ok) {
+    errors.push_back(at + ": expected " + type + ", got " + v.dump().substr(0, 60));
+    return;
+  }
+  if (schema.contains("enum")) {
+    bool found = false;
+    for (const auto& e : schema["enum"]) found = found || e == v;
+    if (!found) errors.push_back(at + ": " + v.dump() + " not in enum");
+  }
+  if (type == "object") {
+    for (const auto& r : schema.value("required", json::array())) {
+      if (!v.contains(r.get<std::string>())) errors.push_back(at + ": missing " + r.dump());
+    }
+    const json props = schema.value("properties", json::object());
+    for (const auto& [name, sub] : props.items()) {
+      if (v.contains(name)) CheckSchema(doc, sub, v[name], at + "." + name, errors);
+    }
+  }
+  if (type == "array" && schema.contains("items")) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      CheckSchema(doc, schema["items"], v[i], at + "[" + std::to_string(i) + "]", errors);
+    }
+  }
+}
+
+// RFC 4180 parser for the CSV round-trip.
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      row.push_back(field);
+      field.clear();
+      rows.push_back(row);
+      row.clear();
+      ++i;
+    } else {
+      field += c;
+    }
+  }
+  return rows;
+}
+
+class GatewayApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new TestDatabase();
+    if (db_->url().empty()) return;
+    db_->Migrate();
+    db_->Seed();
+    web_dir_ =
+        std::filesystem::temp_directory_path() / ("apmcov-gw-web-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(web_dir_ / "assets");
+    std::ofstream(web_dir_ / "index.html") << "<!doctype html><title>APM coverage</title>";
+    std::ofstream(web_dir_ / "assets" / "app.js") << "console.log('x');";
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    db_ = nullptr;
+    std::filesystem::remove_all(web_dir_);
+  }
+
+  void SetUp() override {
+    ASSERT_FALSE(db_->url().empty());
+    store_ = std::make_unique<PgReadModel>(db_->url());
+    StartApp(*store_);
+  }
+  void TearDown() override {
+    if (app_) app_->Stop();
+  }
+
+  void StartApp(ReadModel& store, const std::string& token = "") {
+    GatewayConfig c;
+    c.database_url = db_->url();
+    c.kafka_brokers = "unused";
+    c.bind_address = "127.0.0.1";
+    c.http_port = 0;
+    c.grpc_port = 0;
+    c.admin_port = 0;
+    c.api_token = token;
+    c.web_dir = web_dir_.string();
+    c.catalog_cache_ms = 0;
+    c.watch_interval_ms = 50;
+    if (app_) app_->Stop();
+    app_ = std::make_unique<App>(c, store, publisher_, clock_);
+    ASSERT_TRUE(app_->Start().ok());
+    base_ = "http://127.0.0.1:" + std::to_string(app_->http_port());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(app_->grpc_port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::CoverageService::NewStub(channel_);
+  }
+
+  Response Get(const std::string& path) { return Http("GET", base_ + path); }
+  json GetJson(const std::string& path) {
+    Response r = Get(path);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return r.Json();
+  }
+  static std::unique_ptr<grpc::ClientContext> Ctx() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return ctx;
+  }
+  static const json* Bucket(const json& list, const std::string& key) {
+    for (const auto& b : list) {
+      if (b["key"] == key) return &b;
+    }
+    return nullptr;
+  }
+
+  static inline TestDatabase* db_ = nullptr;
+  static inline std::filesystem::path web_dir_;
+  RealClock clock_;
+  RecordingPublisher publisher_;
+  std::unique_ptr<PgReadModel> store_;
+  std::unique_ptr<App> app_;
+  std::string base_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CoverageService::Stub> stub_;
+};
+
+TEST_F(GatewayApiTest, StatsFollowTheDefinitions) {
+  json st = GetJson("/api/stats");
+  EXPECT_EQ(st["total_services"], 34);
+  EXPECT_EQ(st["instrumented_services"], 17);
+  EXPECT_EQ(st["coverage_pct"], 50.0);
+  EXPECT_EQ(st["usm_only"], json::array({"payments"}));
+  EXPECT_EQ(st["customer_facing_without_apm"], json::array({"payments"}));
+  EXPECT_EQ(st["shadow_services"], 2);
+  EXPECT_EQ(st["broken_traces"], 2);
+  EXPECT_EQ(st["last_sync"]["id"], "job-2");
+  EXPECT_EQ((*Bucket(st["by_team"], "filler"))["instrumented"], 15);
+  EXPECT_EQ((*Bucket(st["by_team"], "Platform, \"Core\""))["total"], 1);
+  EXPECT_EQ((*Bucket(st["by_infra"], "ecs"))["total"], 1);
+  EXPECT_EQ((*Bucket(st["by_infra"], "unknown"))["total"], 31);
+  EXPECT_EQ((*Bucket(st["by_env"], "prod"))["total"], 33);
+  EXPECT_EQ((*Bucket(st["by_env"], "prod"))["instrumented"], 17);
+  EXPECT_EQ((*Bucket(st["by_env"], "unknown"))["total"], 1);
+  EXPECT_EQ((*Bucket(st["by_language"], "java"))["instrumented"], 1);
+}
+
+TEST_F(GatewayApiTest, ServicesFiltersSearchSortAndPaging) {
+  auto names = [&](const std::string& qs) {
+    std::vector<std::string> out;
+    json page = GetJson("/api/services?" + qs);
+    for (const auto& s : page["services"]) out.push_back(s["name"]);
+    return out;
+  };
+  EXPECT_EQ(names("team=web"), (std::vector<std::string>{"checkout", "inventory"}));
+  EXPECT_EQ(names("team=web&include_deprecated=true"),
+            (std::vector<std::string>{"checkout", "inventory", "legacy"}));
+  EXPECT_EQ(names("env=staging"), (std::vector<std::string>{"checkout"}));
+  EXPECT_EQ(names("infra=ecs"), (std::vector<std::string>{"inventory"}));
+  EXPECT_EQ(names("language=python"), (std::vector<std::string>{"search"}));
+  EXPECT_EQ(names("tier=1"), (std::vector<std::string>{"checkout", "payments"}));
+  EXPECT_EQ(names("customer_facing=true&apm=false"), (std::vector<std::string>{"payments"}));
+  EXPECT_EQ(names("apm=true&team=web&sort=-span_count"),
+            (std::vector<std::string>{"checkout", "inventory"}));
+  EXPECT_EQ(names("q=platform%2C+%22core"), (std::vector<std::string>{"search"}));
+  EXPECT_EQ(names("q=CHECK"), (std::vector<std::string>{"checkout"}));
+
+  std::vector<std::string> all, paged;
+  json everything = GetJson("/api/services?sort=-last_seen&page_size=1000");
+  for (const auto& s : everything["services"]) {
+    all.push_back(s["name"]);
+  }
+  std::string token;
+  int pages = 0;
+  do {
+    json page = GetJson("/api/services?sort=-last_seen&page_size=7" +
+                        (token.empty() ? "" : "&page_token=" + token));
+    EXPECT_EQ(page["total"], 34);
+    for (const auto& s : page["services"]) paged.push_back(s["name"]);
+    token = page["next_page_token"].is_null() ? "" : page["next_page_token"].get<std::string>();
+    ++pages;
+  } while (!token.empty() && pages < 20);
+  EXPECT_EQ(pages, 5);
+  EXPECT_EQ(paged, all);
+}
+
+TEST_F(GatewayApiTest, EveryEndpointMatchesTheOpenApiDocument) {
+  json doc = GetJson("/api/openapi.json");
+  ASSERT_EQ(doc["openapi"], "3.0.3");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/stats", "/api/stats"},
+      {"/api/services?page_size=5", "/api/services"},
+      {"/api/services/checkout", "/api/services/{name}"},
+      {"/api/services/gone", "/api/services/{name}"},
+      {"/api/coverage?by=team", "/api/coverage"},
+      {"/api/coverage/history?by=overall&since=2000-01-01T00:00:00Z", "/api/coverage/history"},
+      {"/api/traces", "/api/traces"},
+      {"/api/traces/101", "/api/traces/{trace_id}"},
+      {"/api/traces/102", "/api/traces/{trace_id}"},
+      {"/api/dependencies", "/api/dependencies"},
+      {"/api/shadow-services", "/api/shadow-services"},
+      {"/api/sync-jobs", "/api/sync-jobs"},
+      {"/api/sync-jobs/job-1", "/api/sync-jobs/{id}"},
+  };
+  for (const auto& [url, path] : cases) {
+    ASSERT_TRUE(doc["paths"].contains(path)) << path;
+    json schema =
+        doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    std::vector<std::string> errors;
+    CheckSchema(doc, schema, GetJson(url), url, errors);
+    EXPECT_TRUE(errors.empty()) << url << ":\n" << ::testing::PrintToString(errors);
+  }
+  // Errors too.
+  json err_schema = doc["components"]["schemas"]["Error"];
+  std::vector<std::string> errors;
+  CheckSchema(doc, err_schema, Get("/api/services?page_size=0").Json(), "400", errors);
+  CheckSchema(doc, err_schema, Get("/api/traces/999").Json(), "404", errors);
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  // Every documented path exists (no 404 "no such endpoint").
+  for (const auto& [path, ops] : doc["paths"].items()) {
+    if (path.find('{') != std::string::npos || !ops.contains("get")) continue;
+    std::string url = path == "/api/coverage" ? path + "?by=env" : path;
+    EXPECT_EQ(Get(url).status, 200) << url;
+  }
+}
+
+TEST_F(GatewayApiTest, ServiceAndTraceDetail) {
+  json svc = GetJson("/api/services/checkout");
+  EXPECT_EQ(svc["infra"], "kubernetes");
+  EXPECT_EQ(svc["instrumented"], true);
+  EXPECT_EQ(svc["apm"].size(), 2u);
+  EXPECT_EQ(svc["dependencies"].size(), 2u);
+  ASSERT_EQ(svc["broken_traces"].size(), 2u);
+  EXPECT_EQ(svc["links"][0]["name"], "runbook");
+  EXPECT_EQ(GetJson("/api/services/gone")["removed_at"].is_string(), true);
+
+  json t = GetJson("/api/traces/101");
+  EXPECT_EQ(t["root_service"], "checkout");
+  EXPECT_EQ(t["missing_services"], json::array({"payments"}));
+  ASSERT_EQ(t["spans"].size(), 3u);
+  EXPECT_EQ(t["spans"][0]["span_id"], "1");
+  EXPECT_EQ(t["spans"][1]["service"], "inventory");  // by start time
+  ASSERT_EQ(t["gaps"].size(), 1u);
+  EXPECT_EQ(t["gaps"][0]["to_service"], "payments");
+  EXPECT_TRUE(GetJson("/api/traces/102")["root_service"].is_null());
+  EXPECT_EQ(GetJson("/api/traces/18446744073709551615")["env"], "staging");
+}
+
+TEST_F(GatewayApiTest, TracesFiltersAndPaging) {
+  EXPECT_EQ(GetJson("/api/traces")["total"], 3);
+  EXPECT_EQ(GetJson("/api/traces?missing=payments")["total"], 1);
+  EXPECT_EQ(GetJson("/api/traces?service=inventory")["total"], 2);
+  EXPECT_EQ(GetJson("/api/traces?kind=orphan_span")["traces"][0]["trace_id"], "102");
+  EXPECT_EQ(GetJson("/api/traces?env=staging")["total"], 1);
+  EXPECT_EQ(GetJson("/api/traces?since=" +
+                    FormatRfc3339(clock_.NowUnixNanos() - int64_t{3600} * 1'000'000'000))["total"],
+            2);
+  json p1 = GetJson("/api/traces?page_size=2");
+  ASSERT_EQ(p1["traces"].size(), 2u);
+  EXPECT_EQ(p1["traces"][0]["trace_id"], "101");
+  json p2 =
+      GetJson("/api/traces?page_size=2&page_token=" + p1["next_page_token"].get<std::string>());
+  ASSERT_EQ(p2["traces"].size(), 1u);
+  EXPECT_EQ(p2["traces"][0]["trace_id"], "18446744073709551615");
+  EXPECT_TRUE(p2["next_page_token"].is_null());
+}
+
+TEST_F(GatewayApiTest, OtherReads) {
+  json cov = GetJson("/api/coverage?by=infra");
+  EXPECT_EQ(cov["by"], "infra");
+  EXPECT_EQ((*Bucket(cov["buckets"], "kubernetes"))["coverage_pct"], 100.0);
+  json hist = GetJson("/api/coverage/history");
+  ASSERT_EQ(hist["points"].size(), 2u);
+  EXPECT_EQ(hist["points"][1]["buckets"][0]["coverage_pct"], 50.0);
+  EXPECT_EQ(GetJson("/api/coverage/history?by=team")["points"][0]["buckets"].size(), 2u);
+  EXPECT_EQ(GetJson("/api/dependencies?service=checkout")["dependencies"].size(), 2u);
+  json shadow = GetJson("/api/shadow-services")["services"];
+  ASSERT_EQ(shadow.size(), 2u);
+  EXPECT_EQ(shadow[0]["name"], "ghost");
+  EXPECT_EQ(shadow[0]["span_count"], 77);
+  json jobs = GetJson("/api/sync-jobs")["jobs"];
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0]["id"], "job-3");
+  EXPECT_TRUE(jobs[0]["finished_at"].is_null());
+  EXPECT_EQ(jobs[1]["error"], "span budget reached");
+  EXPECT_EQ(GetJson("/api/sync-jobs?limit=1")["jobs"].size(), 1u);
+}
+
+TEST_F(GatewayApiTest, ErrorsAreJsonAndNameTheParameter) {
+  auto check = [&](const std::string& method, const std::string& path, long status,
+                   const std::string& code, const std::string& mention) {
+    Response r = Http(method, base_ + path);
+    EXPECT_EQ(r.status, status) << path << ": " << r.body;
+    json j = r.Json();
+    ASSERT_TRUE(j.contains("error")) << path << ": " << r.body;
+    EXPECT_EQ(j["error"]["code"], code) << path;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(mention), std::string::npos)
+        << path << ": " << j["error"]["message"];
+    EXPECT_EQ(r.headers["content-type"], "application/json") << path;
+  };
+  check("GET", "/api/services?page_size=0", 400, "invalid_argument", "page_size");
+  check("GET", "/api/services?page_size=x", 400, "invalid_argument", "page_size");
+  check("GET", "/api/services?sort=color", 400, "invalid_argument", "sort");
+  check("GET", "/api/services?apm=maybe", 400, "invalid_argument", "apm");
+  check("GET", "/api/services?customer_facing=2", 400, "invalid_argument", "customer_facing");
+  check("GET", "/api/services?include_deprecated=y", 400, "invalid_argument", "include_deprecated");
+  check("GET", "/api/services?page_token=bogus", 400, "invalid_argument", "page_token");
+  check("GET", "/api/services?colour=red", 400, "invalid_argument", "colour");
+  check("GET", "/api/coverage", 400, "invalid_argument", "by");
+  check("GET", "/api/coverage?by=color", 400, "invalid_argument", "by");
+  check("GET", "/api/coverage/history?since=yesterday", 400, "invalid_argument", "since");
+  check("GET", "/api/traces?kind=weird", 400, "invalid_argument", "kind");
+  check("GET", "/api/traces?since=soon", 400, "invalid_argument", "since");
+  check("GET", "/api/traces/abc", 400, "invalid_argument", "trace_id");
+  check("GET", "/api/sync-jobs?limit=0", 400, "invalid_argument", "limit");
+  check("GET", "/api/services/nope", 404, "not_found", "nope");
+  check("GET", "/api/services/with%20space", 404, "not_found", "with space");
+  check("GET", "/api/traces/4242", 404, "not_found", "4242");
+  check("GET", "/api/sync-jobs/nope", 404, "not_found", "nope");
+  check("GET", "/api/nothing", 404, "not_found", "/api/nothing");
+  check("GET", "/no/such/page", 404, "not_found", "/no/such/page");
+  check("DELETE", "/api/stats", 405, "method_not_allowed", "GET");
+  check("GET", "/api/sync", 405, "method_not_allowed", "POST");
+}
+
+TEST_F(GatewayApiTest, SecurityHeadersOnEveryResponse) {
+  for (const std::string path : {"/api/stats", "/api/nothing", "/", "/assets/app.js",
+                                 "/api/services.csv", "/api/services?page_size=0"}) {
+    Response r = Get(path);
+    const std::string csp = r.headers["content-security-policy"];
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << path;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << path;
+    EXPECT_EQ(r.headers["x-content-type-options"], "nosniff") << path;
+    EXPECT_EQ(r.headers["referrer-policy"], "no-referrer") << path;
+  }
+  EXPECT_EQ(Get("/").headers["content-type"], "text/html; charset=utf-8");
+  EXPECT_EQ(Get("/services/checkout").status, 200);
+  EXPECT_EQ(Get("/traces/101").status, 200);
+  EXPECT_EQ(Get("/assets/app.js").headers["content-type"], "text/javascript; charset=utf-8");
+  EXPECT_EQ(Get("/assets/..%2Fapp.js").status, 404);
+  EXPECT_EQ(Get("/assets/missing.js").status, 404);
+}
+
+TEST_F(GatewayApiTest, RequestSizeIsLimited) {
+  Response r = Http("POST", base_ + "/api/sync", std::string(200 * 1024, 'x'));
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(GatewayApiTest, SyncPublishesARequestAndHonoursTheToken) {
+  Response open = Http("POST", base_ + "/api/sync", "");
+  ASSERT_EQ(open.status, 202) << open.body;
+  std::string id = open.Json()["job_id"];
+  EXPECT_EQ(id.size(), 36u);
+  auto msgs = publisher_.messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].topic, "apmcov.commands");
+  EXPECT_EQ(msgs[0].key, "sync");
+  v1::SyncRequest req;
+  ASSERT_TRUE(req.ParseFromString(msgs[0].value));
+  EXPECT_EQ(req.job_id(), id);
+  EXPECT_EQ(req.requested_by(), "api");
+  EXPECT_NE(std::find(msgs[0].headers.begin(), msgs[0].headers.end(),
+                      std::make_pair(std::string("type"), std::string("apmcov.v1.SyncRequest"))),
+            msgs[0].headers.end());
+
+  EXPECT_EQ(Http("POST", base_ + "/api/sync", "not json").status, 400);
+  EXPECT_EQ(Http("POST", base_ + "/api/sync", R"({"requested_by":"alice"})").status, 202);
+
+  StartApp(*store_, "s3cret");
+  Response no = Http("POST", base_ + "/api/sync");
+  EXPECT_EQ(no.status, 401);
+  EXPECT_EQ(no.Json()["error"]["code"], "unauthenticated");
+  EXPECT_EQ(Http("POST", base_ + "/api/sync", "", {"Authorization: Bearer wrong"}).status, 401);
+  EXPECT_EQ(Http("POST", base_ + "/api/sync", "", {"Authorization: Bearer s3cret"}).status, 202);
+  EXPECT_EQ(Get("/api/stats").status, 200);  // reads stay open
+
+  publisher_.fail = true;
+  Response down = Http("POST", base_ + "/api/sync", "", {"Authorization: Bearer s3cret"});
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(down.Json()["error"]["code"], "unavailable");
+  publisher_.fail = false;
+}
+
+TEST_F(GatewayApiTest, CsvRoundTripsTheFilteredList) {
+  for (const std::string path : {"/api/services.csv", "/services/export"}) {
+    Response r = Get(path + "?team=Platform%2C%20%22Core%22&include_deprecated=true");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["content-type"], "text/csv; charset=utf-8");
+    EXPECT_NE(r.body.find("\"Platform, \"\"Core\"\"\""), std::string::npos) << r.body;
+    auto rows = ParseCsv(r.body);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1][0], "search");
+    EXPECT_EQ(rows[1][1], "Platform, \"Core\"");
+  }
+  Response all = Get("/api/services.csv?sort=name");
+  auto rows = ParseCsv(all.body);
+  json list = GetJson("/api/services?sort=name&page_size=1000")["services"];
+  ASSERT_EQ(rows.size(), list.size() + 1);
+  EXPECT_EQ(rows[0][0], "name");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& row = rows[i + 1];
+    const auto& s = list[i];
+    EXPECT_EQ(row[0], s["name"]);
+    EXPECT_EQ(row[1], s["team"]);
+    EXPECT_EQ(row[3], s["infra"]);
+    EXPECT_EQ(row[8], s["instrumented"].get<bool>() ? "true" : "false");
+    EXPECT_EQ(row[10], std::to_string(s["span_count"].get<int64_t>()));
+    EXPECT_EQ(row[11], s["last_seen"].is_null() ? "" : s["last_seen"].get<std::string>());
+  }
+}
+
+TEST_F(GatewayApiTest, GrpcAnswersTheSameAsRest) {
+  v1::Stats st;
+  ASSERT_TRUE(stub_->GetStats(Ctx().get(), {}, &st).ok());
+  json rest = GetJson("/api/stats");
+  EXPECT_EQ(st.total_services(), rest["total_services"]);
+  EXPECT_EQ(st.instrumented_services(), rest["instrumented_services"]);
+  EXPECT_EQ(st.coverage_pct(), rest["coverage_pct"]);
+  ASSERT_EQ(static_cast<size_t>(st.by_team_size()), rest["by_team"].size());
+  for (int i = 0; i < st.by_team_size(); ++i) {
+    EXPECT_EQ(st.by_team(i).key(), rest["by_team"][i]["key"]);
+    EXPECT_EQ(st.by_team(i).instrumented(), rest["by_team"][i]["instrumented"]);
+  }
+  EXPECT_EQ(st.shadow_services(), rest["shadow_services"]);
+  EXPECT_EQ(st.broken_traces(), rest["broken_traces"]);
+  EXPECT_EQ(st.last_sync().id(), rest["last_sync"]["id"]);
+
+  v1::ListServicesRequest lreq;
+  lreq.set_team("filler");
+  lreq.set_sort("-span_count");
+  lreq.set_page_size(4);
+  v1::ListServicesResponse lresp;
+  ASSERT_TRUE(stub_->ListServices(Ctx().get(), lreq, &lresp).ok());
+  json lrest = GetJson("/api/services?team=filler&sort=-span_count&page_size=4");
+  EXPECT_EQ(lresp.total(), lrest["total"]);
+  EXPECT_EQ(lresp.next_page_token(), lrest["next_page_token"]);
+  for (int i = 0; i < lresp.services_size(); ++i) {
+    EXPECT_EQ(lresp.services(i).name(), lrest["services"][i]["name"]);
+    EXPECT_EQ(lresp.services(i).span_count(), lrest["services"][i]["span_count"]);
+  }
+  // The REST token works on gRPC and the other way round.
+  lreq.set_page_token(lrest["next_page_token"]);
+  v1::ListServicesResponse next;
+  ASSERT_TRUE(stub_->ListServices(Ctx().get(), lreq, &next).ok());
+  EXPECT_EQ(next.services(0).name(),
+            GetJson("/api/services?team=filler&sort=-span_count&page_size=4&page_token=" +
+                    lresp.next_page_token())["services"][0]["name"]);
+
+  v1::GetTraceRequest treq;
+  treq.set_trace_id("101");
+  v1::TraceDetail trace;
+  ASSERT_TRUE(stub_->GetTrace(Ctx().get(), treq, &trace).ok());
+  json trest = GetJson("/api/traces/101");
+  EXPECT_EQ(trace.trace().missing_services(0), trest["missing_services"][0]);
+  EXPECT_EQ(static_cast<size_t>(trace.spans_size()), trest["spans"].size());
+  EXPECT_EQ(trace.gaps(0).to_service(), trest["gaps"][0]["to_service"]);
+
+  v1::GetCoverageRequest creq;
+  creq.set_by("env");
+  v1::CoverageResponse cov;
+  ASSERT_TRUE(stub_->GetCoverage(Ctx().get(), creq, &cov).ok());
+  json crest = GetJson("/api/coverage?by=env");
+  ASSERT_EQ(static_cast<size_t>(cov.buckets_size()), crest["buckets"].size());
+  for (int i = 0; i < cov.buckets_size(); ++i) {
+    EXPECT_EQ(cov.buckets(i).key(), crest["buckets"][i]["key"]);
+    EXPECT_EQ(cov.buckets(i).total(), crest["buckets"][i]["total"]);
+  }
+
+  v1::ListTracesRequest trq;
+  trq.set_service("inventory");
+  v1::ListTracesResponse traces;
+  ASSERT_TRUE(stub_->ListTraces(Ctx().get(), trq, &traces).ok());
+  EXPECT_EQ(traces.total(), GetJson("/api/traces?service=inventory")["total"]);
+
+  v1::GetServiceRequest sreq;
+  sreq.set_name("checkout");
+  v1::ServiceDetail sd;
+  ASSERT_TRUE(stub_->GetService(Ctx().get(), sreq, &sd).ok());
+  EXPECT_EQ(sd.service().infra(), "kubernetes");
+  EXPECT_EQ(sd.dependencies_size(), 2);
+  EXPECT_EQ(sd.broken_traces_size(), 2);
+
+  v1::ListShadowServicesResponse shadows;
+  ASSERT_TRUE(stub_->ListShadowServices(Ctx().get(), {}, &shadows).ok());
+  EXPECT_EQ(shadows.services(0).name(), GetJson("/api/shadow-services")["services"][0]["name"]);
+  v1::ListSyncJobsResponse jobs;
+  ASSERT_TRUE(stub_->ListSyncJobs(Ctx().get(), {}, &jobs).ok());
+  EXPECT_EQ(jobs.jobs(0).id(), "job-3");
+  v1::ListDependenciesResponse deps;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), {}, &deps).ok());
+  EXPECT_EQ(static_cast<size_t>(deps.dependencies_size()),
+            GetJson("/api/dependencies")["dependencies"].size());
+  v1::GetCoverageHistoryRequest hreq;
+  v1::CoverageHistoryResponse hist;
+  ASSERT_TRUE(stub_->GetCoverageHistory(Ctx().get(), hreq, &hist).ok());
+  EXPECT_EQ(hist.points_size(), 2);
+
+  v1::TriggerSyncResponse trig;
+  ASSERT_TRUE(stub_->TriggerSync(Ctx().get(), {}, &trig).ok());
+  v1::SyncRequest published;
+  ASSERT_TRUE(published.ParseFromString(publisher_.messages().back().value));
+  EXPECT_EQ(published.job_id(), trig.job_id());
+}
+
+TEST_F(GatewayApiTest, GrpcStatusCodesAndDeadlines) {
+  v1::ListServicesRequest bad;
+  bad.set_sort("color");
+  v1::ListServicesResponse resp;
+  grpc::Status s = stub_->ListServices(Ctx().get(), bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("sort"), std::string::npos);
+  v1::GetServiceRequest missing;
+  missing.set_name("nope");
+  v1::ServiceDetail d;
+  EXPECT_EQ(stub_->GetService(Ctx().get(), missing, &d).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::GetTraceRequest t;
+  t.set_trace_id("x");
+  v1::TraceDetail td;
+  EXPECT_EQ(stub_->GetTrace(Ctx().get(), t, &td).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext expired;
+  expired.set_deadline(std::chrono::system_clock::now() - std::chrono::seconds(1));
+  v1::Stats st;
+  EXPECT_EQ(stub_->GetStats(&expired, {}, &st).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  // A store that cannot be reached: UNAVAILABLE on gRPC, 503 on REST, /readyz names it.
+  PgReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
+  StartApp(down);
+  EXPECT_EQ(stub_->GetStats(Ctx().get(), {}, &st).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Response r = Get("/api/stats");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.Json()["error"]["code"], "unavailable");
+  Response ready =
+      Http("GET", "http://127.0.0.1:" + std::to_string(app_->admin_port()) + "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("postgres"), std::string::npos);
+}
+
+TEST_F(GatewayApiTest, WatchSyncJobsStreamsChanges) {
+  grpc::ClientContext ctx;
+  v1::WatchSyncJobsRequest req;
+  req.set_job_id("job-watch");
+  auto reader = stub_->WatchSyncJobs(&ctx, req);
+  db_->Exec(
+      "INSERT INTO sync_jobs (id, trigger, state, updated_at) VALUES "
+      "('job-watch', 'manual', 'queued', now())");
+  v1::SyncJobView view;
+  ASSERT_TRUE(reader->Read(&view));
+  EXPECT_EQ(view.id(), "job-watch");
+  EXPECT_EQ(view.state(), "queued");
+  db_->Exec(
+      "UPDATE sync_jobs SET state = 'running', started_at = now(), pages = 3, "
+      "updated_at = now() WHERE id = 'job-watch'");
+  ASSERT_TRUE(reader->Read(&view));
+  EXPECT_EQ(view.state(), "running");
+  EXPECT_EQ(view.pages(), 3u);
+  db_->Exec(
+      "UPDATE sync_jobs SET state = 'succeeded', finished_at = now(), updated_at = now() "
+      "WHERE id = 'job-watch'");
+  ASSERT_TRUE(reader->Read(&view));
+  EXPECT_EQ(view.state(), "succeeded");
+  ctx.TryCancel();
+  while (reader->Read(&view)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  db_->Exec("DELETE FROM sync_jobs WHERE id = 'job-watch'");
+}
+
+TEST_F(GatewayApiTest, MetricsAndReadiness) {
+  Get("/api/stats");
+  Get("/api/services/nope");
+  v1::Stats st;
+  stub_->GetStats(Ctx().get(), {}, &st);
+  std::string admin = "http://127.0.0.1:" + std::to_string(app_->admin_port());
+  Response m = Http("GET", admin + "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(
+      m.body.find(R"(apmcov_http_requests_total{method="GET",route="/api/stats",status="200"})"),
+      std::string::npos)
+      << m.body.substr(0, 2000);
+  EXPECT_NE(m.body.find(R"(route="/api/services/{name}",status="404")"), std::string::npos);
+  EXPECT_NE(m.body.find("apmcov_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find(R"(apmcov_grpc_requests_total{code="OK",method="GetStats"})"),
+            std::string::npos);
+  EXPECT_EQ(Http("GET", admin + "/readyz").status, 200);
+  EXPECT_EQ(Http("GET", admin + "/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace apmcov::gateway
