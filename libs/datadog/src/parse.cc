@@ -392,7 +392,13 @@ class SpanPageParser {
         if (field.value().get_object().get(meta)) continue;  // tolerate a meta of another shape
         for (auto mf : meta) {
           std::string_view mk;
-          if (mf.unescaped_key().get(mk) || mk != "page") continue;
+          if (mf.unescaped_key().get(mk)) continue;
+          if (mk == "status") {
+            std::string_view status;
+            if (!mf.value().get_string().get(status)) page_->partial = status == "timeout";
+            continue;
+          }
+          if (mk != "page") continue;
           od::object pg;
           if (mf.value().get_object().get(pg)) continue;
           for (auto pf : pg) {

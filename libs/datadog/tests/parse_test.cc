@@ -90,6 +90,7 @@ TEST(SpansFixture, ListPageFields) {
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_EQ(page->spans.size(), 10);
   EXPECT_FALSE(page->next_cursor.empty());
+  EXPECT_FALSE(page->partial);  // meta.status "done"
   const v1::Span& s = page->spans[0];
   EXPECT_EQ(s.trace_id(), 7817822160947910556ull);
   EXPECT_EQ(s.span_id(), 3601830290946202752ull);
@@ -371,6 +372,9 @@ TEST(SpanPage, AllFields) {
   // no custom.duration: end - start
   EXPECT_EQ(s.duration_ns(), 1704164645200000000ll - 1704164645123456000ll);
   EXPECT_EQ(page->next_cursor, "CUR");
+  auto timeout = ParseSpanPage(R"({"data":[],"meta":{"status":"timeout","page":{"after":"x"}}})");
+  ASSERT_TRUE(timeout.ok());
+  EXPECT_TRUE(timeout->partial);
 }
 
 TEST(SpanPage, InfraHintsAndTidTag) {

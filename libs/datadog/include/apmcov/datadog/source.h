@@ -44,6 +44,9 @@ struct CatalogEntityPage {
 struct SpanPage {
   google::protobuf::RepeatedPtrField<v1::Span> spans;
   std::string next_cursor;  // empty: this was the last page
+  // meta.status was "timeout": Datadog returned partial results, so a short page does not
+  // mean the end (follow next_cursor).
+  bool partial = false;
 };
 
 struct SpanQuery {

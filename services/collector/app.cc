@@ -1,0 +1,714 @@
+#include "app.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "apmcov/base/log.h"
+#include "apmcov/base/status.h"
+#include "apmcov/base/time.h"
+
+namespace apmcov::collector {
+namespace {
+
+const Logger& Log() {
+  static const Logger log("collector");
+  return log;
+}
+
+constexpr char kSource[] = "datadog";
+const std::string kSnapshotEndKey("\0snapshot-end", 13);
+
+void SetTs(int64_t unix_nanos, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(unix_nanos / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(unix_nanos % 1'000'000'000));
+}
+
+int64_t ToNanos(std::chrono::seconds s) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(s).count();
+}
+
+}  // namespace
+
+// ---- config ----
+
+CollectorConfig CollectorConfig::Read(ConfigReader& r) {
+  CollectorConfig c;
+  c.dd_api_key = r.String("DD_API_KEY", "", Secret::kYes);
+  c.dd_app_key = r.String("DD_APP_KEY", "", Secret::kYes);
+  c.dd_site = r.String("DD_SITE", c.dd_site);
+  c.dd_api_base_url = r.String("DD_API_BASE_URL", "");
+  c.kafka_brokers = r.String("KAFKA_BROKERS", "");
+  c.kafka_topic_prefix = r.String("KAFKA_TOPIC_PREFIX", c.kafka_topic_prefix);
+  c.sync_interval_minutes = r.Int("SYNC_INTERVAL_MINUTES", c.sync_interval_minutes, 1, 24 * 60);
+  c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, 24 * 30);
+  c.span_page_budget = r.Int("SPAN_PAGE_BUDGET", c.span_page_budget, 0, 100'000);
+  c.span_lag_seconds = r.Int("SPAN_LAG_SECONDS", c.span_lag_seconds, 0, 24 * 3600);
+  c.span_backfill_minutes =
+      r.Int("SPAN_BACKFILL_MINUTES", c.span_backfill_minutes, 1, 15 * 24 * 60);
+  c.span_window_seconds = r.Int("SPAN_WINDOW_SECONDS", c.span_window_seconds, 1, 24 * 3600);
+  c.max_consumer_lag_messages =
+      r.Int("MAX_CONSUMER_LAG_MESSAGES", c.max_consumer_lag_messages, 1, INT64_MAX / 2);
+  c.span_query = r.String("SPAN_QUERY", c.span_query);
+  c.analyzer_group = r.String("ANALYZER_GROUP", c.analyzer_group);
+  c.admin_port = r.Int("ADMIN_PORT", c.admin_port, 0, 65535);
+  c.http_timeout_seconds = r.Int("DD_HTTP_TIMEOUT_SECONDS", c.http_timeout_seconds, 1, 3600);
+  c.max_retries = r.Int("DD_MAX_RETRIES", c.max_retries, 0, 20);
+  c.once = r.Bool("ONCE", false);
+  c.Validate(r);
+  return c;
+}
+
+void CollectorConfig::Validate(ConfigReader& r) const {
+  if (dd_api_key.empty()) r.AddError("DD_API_KEY", "is required (a Datadog API key)");
+  if (dd_app_key.empty()) r.AddError("DD_APP_KEY", "is required (a Datadog application key)");
+  if (kafka_brokers.empty()) r.AddError("KAFKA_BROKERS", "is required (host:port[,host:port])");
+  if (span_query.empty()) r.AddError("SPAN_QUERY", "must not be empty");
+  if (analyzer_group.empty()) r.AddError("ANALYZER_GROUP", "must not be empty");
+}
+
+Topics::Topics(const std::string& prefix)
+    : catalog(prefix + "catalog"),
+      apm_inventory(prefix + "apm-inventory"),
+      spans(prefix + "spans"),
+      sync_jobs(prefix + "sync-jobs"),
+      commands(prefix + "commands"),
+      collector_state(prefix + "collector-state") {}
+
+// ---- metrics ----
+
+CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
+    : api_calls_(prometheus::BuildCounter()
+                     .Name("apmcov_collector_datadog_api_calls_total")
+                     .Help("Datadog API HTTP exchanges by endpoint and status (0: no response)")
+                     .Register(registry)),
+      api_seconds_(prometheus::BuildCounter()
+                       .Name("apmcov_collector_datadog_api_seconds_total")
+                       .Help("Time spent in Datadog API calls by endpoint")
+                       .Register(registry)),
+      rate_limit_waits_(prometheus::BuildCounter()
+                            .Name("apmcov_collector_rate_limit_waits_total")
+                            .Help("Waits caused by Datadog rate limits")
+                            .Register(registry)
+                            .Add({})),
+      rate_limit_wait_seconds_(prometheus::BuildCounter()
+                                   .Name("apmcov_collector_rate_limit_wait_seconds_total")
+                                   .Help("Seconds waited on Datadog rate limits")
+                                   .Register(registry)
+                                   .Add({})),
+      pages_(prometheus::BuildCounter()
+                 .Name("apmcov_collector_span_pages_total")
+                 .Help("Span pages read from Datadog")
+                 .Register(registry)
+                 .Add({})),
+      spans_published_(prometheus::BuildCounter()
+                           .Name("apmcov_collector_spans_published_total")
+                           .Help("Spans published to the spans topic")
+                           .Register(registry)
+                           .Add({})),
+      publish_errors_(prometheus::BuildCounter()
+                          .Name("apmcov_collector_publish_errors_total")
+                          .Help("Failed publishes and flushes to Kafka")
+                          .Register(registry)
+                          .Add({})),
+      backpressure_seconds_(prometheus::BuildCounter()
+                                .Name("apmcov_collector_backpressure_wait_seconds_total")
+                                .Help("Seconds paused because the analyzer lag was too high")
+                                .Register(registry)
+                                .Add({})),
+      syncs_(prometheus::BuildCounter()
+                 .Name("apmcov_collector_syncs_total")
+                 .Help("Finished syncs by final state")
+                 .Register(registry)),
+      sync_duration_(prometheus::BuildHistogram()
+                         .Name("apmcov_collector_sync_duration_seconds")
+                         .Help("Duration of a sync")
+                         .Register(registry)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 30, 60, 120,
+                                                                          300, 600, 1200, 3600})),
+      last_success_(prometheus::BuildGauge()
+                        .Name("apmcov_collector_last_successful_sync_timestamp_seconds")
+                        .Help("Unix time of the last sync that succeeded")
+                        .Register(registry)
+                        .Add({})),
+      catalog_services_(prometheus::BuildGauge()
+                            .Name("apmcov_collector_catalog_services")
+                            .Help("Services in the last catalog snapshot read")
+                            .Register(registry)
+                            .Add({})) {}
+
+void CollectorMetrics::OnApiCall(const std::string& endpoint, int http_status, double seconds) {
+  api_calls_.Add({{"endpoint", endpoint}, {"status", std::to_string(http_status)}}).Increment();
+  api_seconds_.Add({{"endpoint", endpoint}}).Increment(seconds);
+  ++job_calls_;
+}
+
+void CollectorMetrics::OnRateLimitWait(const std::string&, double seconds) {
+  rate_limit_waits_.Increment();
+  rate_limit_wait_seconds_.Increment(seconds);
+  ++job_waits_;
+  job_wait_ms_ += static_cast<uint64_t>(seconds * 1000);
+}
+
+void CollectorMetrics::AddPages(uint64_t n) { pages_.Increment(static_cast<double>(n)); }
+void CollectorMetrics::AddSpansPublished(uint64_t n) {
+  spans_published_.Increment(static_cast<double>(n));
+}
+void CollectorMetrics::AddPublishError() { publish_errors_.Increment(); }
+void CollectorMetrics::AddBackpressureWait(double seconds) {
+  backpressure_seconds_.Increment(seconds);
+}
+void CollectorMetrics::ObserveSync(const std::string& state, double seconds,
+                                   int64_t finished_unix) {
+  syncs_.Add({{"state", state}}).Increment();
+  sync_duration_.Observe(seconds);
+  if (state == "succeeded") last_success_.Set(static_cast<double>(finished_unix));
+}
+void CollectorMetrics::SetCatalogServices(uint64_t n) {
+  catalog_services_.Set(static_cast<double>(n));
+}
+
+CollectorMetrics::JobCounters CollectorMetrics::Job() const {
+  return {job_calls_.load(), job_waits_.load(), job_wait_ms_.load()};
+}
+
+void CollectorMetrics::ResetJob() {
+  job_calls_ = 0;
+  job_waits_ = 0;
+  job_wait_ms_ = 0;
+}
+
+// ---- App ----
+
+struct App::JobProgress {
+  v1::SyncJob job;
+  std::vector<std::string> coalesced;  // other requested ids answered by this job
+  int64_t started_ns = 0;
+};
+
+App::App(CollectorConfig config, Ports ports)
+    : config_(std::move(config)), ports_(ports), topics_(config_.kafka_topic_prefix) {}
+
+App::~App() { Stop(); }
+
+absl::Status App::ValidateKeys() { return ports_.source.Validate(); }
+
+std::optional<int64_t> App::checkpoint() const {
+  std::lock_guard lock(mu_);
+  return checkpoint_;
+}
+
+absl::Status App::Ready() const {
+  std::lock_guard lock(mu_);
+  return kafka_status_;
+}
+
+absl::Status App::ProbeKafka() {
+  absl::StatusOr<int32_t> n = ports_.publisher.PartitionCount(topics_.spans);
+  absl::Status s = n.ok() ? absl::OkStatus() : Annotate(n.status(), "Kafka (KAFKA_BROKERS)");
+  std::lock_guard lock(mu_);
+  kafka_status_ = s;
+  return s;
+}
+
+std::string App::NewJobId() {
+  std::string ts = FormatRfc3339(ports_.clock.NowUnixNanos());
+  std::string compact;
+  for (char c : ts) {
+    if (c != '-' && c != ':' && c != '.') compact.push_back(c);
+  }
+  std::lock_guard lock(mu_);
+  return absl::StrCat("sync-", compact, "-", ++job_seq_);
+}
+
+absl::Status App::Publish(const std::string& topic, const std::string& key,
+                          const google::protobuf::Message& message,
+                          std::optional<int32_t> partition) {
+  bus::OutgoingMessage out;
+  out.topic = topic;
+  out.key = key;
+  if (!message.SerializeToString(&out.value)) {
+    return absl::InternalError(absl::StrCat("cannot serialise ", message.GetTypeName()));
+  }
+  out.headers = {{"content-type", "application/x-protobuf"},
+                 {"type", message.GetDescriptor()->full_name()}};
+  out.partition = partition;
+  absl::Status s = ports_.publisher.Publish(std::move(out));
+  if (!s.ok()) {
+    ports_.metrics.AddPublishError();
+    return Annotate(s, absl::StrCat("publishing to ", topic));
+  }
+  return s;
+}
+
+absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const std::string& error) {
+  v1::SyncJob job = p.job;
+  CollectorMetrics::JobCounters c = ports_.metrics.Job();
+  job.set_state(state);
+  job.set_api_calls(c.api_calls);
+  job.set_rate_limit_waits(c.rate_limit_waits);
+  job.set_rate_limited_ms(c.rate_limited_ms);
+  job.set_error(error);
+  int64_t now = ports_.clock.NowUnixNanos();
+  SetTs(now, job.mutable_updated_at());
+  if (state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
+      state == v1::SYNC_STATE_FAILED) {
+    SetTs(now, job.mutable_finished_at());
+  }
+  APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, job.id(), job));
+  for (const std::string& id : p.coalesced) {
+    v1::SyncJob copy = job;
+    copy.set_id(id);
+    APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, id, copy));
+  }
+  return absl::OkStatus();
+}
+
+void App::Request(const v1::SyncRequest& request) {
+  v1::SyncRequest r = request;
+  if (r.job_id().empty()) r.set_job_id(NewJobId());
+  v1::SyncJob queued;
+  queued.set_id(r.job_id());
+  queued.set_trigger(v1::SYNC_TRIGGER_MANUAL);
+  queued.set_state(v1::SYNC_STATE_QUEUED);
+  queued.set_requested_by(r.requested_by());
+  SetTs(ports_.clock.NowUnixNanos(), queued.mutable_updated_at());
+  if (absl::Status s = Publish(topics_.sync_jobs, r.job_id(), queued); !s.ok()) {
+    Log().Warn("cannot publish queued job",
+               {{"job_id", r.job_id()}, {"error", StdView(s.message())}});
+  }
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(r));
+  }
+  cv_.notify_all();
+}
+
+absl::Status App::LoadCheckpoint() {
+  if (ports_.state == nullptr) return absl::OkStatus();
+  APMCOV_RETURN_IF_ERROR(ports_.state->Subscribe({topics_.collector_state}));
+  std::optional<int64_t> best;
+  // Read until the topic has been quiet for a while (the group starts at the earliest offset).
+  int quiet = 0;
+  for (int round = 0; round < 600 && quiet < 2; ++round) {
+    absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
+        ports_.state->Poll(1000, std::chrono::milliseconds(1000));
+    if (!batch.ok()) {
+      if (batch.status().code() == absl::StatusCode::kDataLoss) continue;
+      return Annotate(batch.status(), "reading the checkpoint from collector-state");
+    }
+    if (batch->empty()) {
+      ++quiet;
+      continue;
+    }
+    quiet = 0;
+    for (const bus::IncomingMessage& m : *batch) {
+      if (m.key != kSource) continue;
+      v1::CollectorCheckpoint cp;
+      if (!cp.ParseFromString(m.value)) {
+        Log().Warn("ignoring an undecodable checkpoint", {{"offset", m.offset}});
+        continue;
+      }
+      if (!best || cp.span_window_end_unix_nano() > *best) best = cp.span_window_end_unix_nano();
+    }
+  }
+  ports_.state->Close();
+  std::lock_guard lock(mu_);
+  if (best) {
+    checkpoint_ = best;
+    Log().Info("checkpoint loaded", {{"span_window_end", FormatRfc3339(*best)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status App::SyncCatalog(JobProgress& p, SyncResult& result,
+                              std::vector<std::string>& issues) {
+  std::map<std::string, v1::CatalogService> services;
+  bool complete = true;
+  constexpr int32_t kPageSize = 100;
+  for (int32_t page = 0;; ++page) {
+    absl::StatusOr<datadog::ServiceDefinitionPage> r =
+        ports_.source.ListServiceDefinitions(page, kPageSize);
+    if (!r.ok()) {
+      issues.push_back(absl::StrCat("catalog page ", page, ": ", r.status().message()));
+      complete = false;
+      break;
+    }
+    for (const std::string& why : r->skipped) {
+      Log().Warn("skipping a service definition", {{"reason", why}});
+    }
+    for (v1::CatalogService& svc : r->services) {
+      std::string name = svc.name();
+      services[name] = std::move(svc);
+    }
+    if (!r->has_more) break;
+  }
+  const int64_t now = ports_.clock.NowUnixNanos();
+  for (auto& [name, svc] : services) {
+    svc.set_snapshot_id(p.job.id());
+    SetTs(now, svc.mutable_synced_at());
+    APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, name, svc));
+  }
+  result.catalog_services = services.size();
+  result.catalog_complete = complete;
+  if (complete) {
+    v1::CatalogSnapshotEnd end;
+    end.set_snapshot_id(p.job.id());
+    end.set_count(static_cast<uint32_t>(services.size()));
+    end.set_job_id(p.job.id());
+    SetTs(now, end.mutable_synced_at());
+    APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, kSnapshotEndKey, end));
+    ports_.metrics.SetCatalogServices(services.size());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
+                                std::vector<std::string>& issues) {
+  const int64_t now = ports_.clock.NowUnixNanos();
+  auto publish = [&](v1::ApmObservation& obs) -> absl::Status {
+    SetTs(now, obs.mutable_observed_at());
+    ++result.apm_observations;
+    return Publish(topics_.apm_inventory, absl::StrCat(obs.service(), "\x1f", obs.env()), obs);
+  };
+  absl::StatusOr<std::vector<v1::ApmObservation>> list = ports_.source.ListApmServices();
+  if (list.ok()) {
+    for (v1::ApmObservation& obs : *list) APMCOV_RETURN_IF_ERROR(publish(obs));
+  } else {
+    issues.push_back(absl::StrCat("APM service list: ", list.status().message()));
+  }
+  datadog::AggregateQuery q;
+  q.from_unix_nano = now - ToNanos(std::chrono::hours(config_.apm_lookback_hours));
+  q.to_unix_nano = now;
+  q.group_by = {"service", "env"};
+  q.group_limit = 10000;
+  absl::StatusOr<std::vector<datadog::AggregateBucket>> buckets =
+      ports_.source.AggregateSpanCounts(q);
+  if (!buckets.ok()) {
+    issues.push_back(absl::StrCat("spans aggregate: ", buckets.status().message()));
+    return absl::OkStatus();
+  }
+  for (const datadog::AggregateBucket& b : *buckets) {
+    auto svc = b.by.find("service");
+    if (svc == b.by.end() || svc->second.empty()) continue;
+    auto env = b.by.find("env");
+    v1::ApmObservation obs;
+    obs.set_service(svc->second);
+    obs.set_env(env == b.by.end() || env->second.empty() ? "*" : env->second);
+    obs.set_span_count(static_cast<uint64_t>(std::max(0.0, b.count)));
+    obs.set_traced(b.count > 0);
+    obs.set_source("spans_aggregate");
+    APMCOV_RETURN_IF_ERROR(publish(obs));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status App::WaitForBackpressure() {
+  double waited = 0;
+  constexpr double kMaxWaitSeconds = 600;
+  while (true) {
+    absl::StatusOr<int64_t> lag = ports_.lag_probe.GroupLag(config_.analyzer_group, topics_.spans);
+    if (!lag.ok()) {
+      // Without a reading, publish on: delivery itself reports an unreachable Kafka.
+      Log().Warn("cannot read the analyzer lag", {{"error", StdView(lag.status().message())}});
+      return absl::OkStatus();
+    }
+    if (*lag <= config_.max_consumer_lag_messages) return absl::OkStatus();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return absl::CancelledError("collector stopping");
+    }
+    if (waited >= kMaxWaitSeconds) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "analyzer lag stayed at ", *lag, " messages, above MAX_CONSUMER_LAG_MESSAGES (",
+          config_.max_consumer_lag_messages, ") for ", static_cast<int64_t>(waited), " s"));
+    }
+    if (waited == 0) Log().Info("pausing: analyzer lag too high", {{"lag", *lag}});
+    ports_.clock.SleepFor(std::chrono::seconds(1));
+    ports_.metrics.AddBackpressureWait(1.0);
+    waited += 1;
+  }
+}
+
+absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std::string>& issues) {
+  const int64_t now = ports_.clock.NowUnixNanos();
+  const int64_t end = now - ToNanos(std::chrono::seconds(config_.span_lag_seconds));
+  int64_t start;
+  {
+    std::lock_guard lock(mu_);
+    start =
+        checkpoint_.value_or(now - ToNanos(std::chrono::minutes(config_.span_backfill_minutes)));
+  }
+  result.checkpoint_unix_nano = start;
+  if (start >= end) return absl::OkStatus();
+  absl::StatusOr<int32_t> partitions = ports_.publisher.PartitionCount(topics_.spans);
+  if (!partitions.ok()) return Annotate(partitions.status(), "partitions of the spans topic");
+  const int64_t window = ToNanos(std::chrono::seconds(config_.span_window_seconds));
+  uint64_t pages_used = 0;
+  while (start < end) {
+    const int64_t wend = std::min(start + window, end);
+    const std::string window_id = absl::StrCat(start, "-", wend);
+    datadog::SpanQuery q;
+    q.query = config_.span_query;
+    q.from_unix_nano = start;
+    q.to_unix_nano = wend;
+    q.limit = 1000;
+    while (true) {
+      if (pages_used >= static_cast<uint64_t>(config_.span_page_budget)) {
+        issues.push_back(
+            absl::StrCat("span page budget (SPAN_PAGE_BUDGET=", config_.span_page_budget,
+                         ") reached at ", FormatRfc3339(start), "; the next sync resumes there"));
+        return absl::OkStatus();
+      }
+      if (absl::Status s = WaitForBackpressure(); !s.ok()) {
+        issues.push_back(std::string(s.message()));
+        return absl::OkStatus();
+      }
+      absl::StatusOr<datadog::SpanPage> page = ports_.source.ListSpans(q);
+      ++pages_used;
+      if (!page.ok()) {
+        issues.push_back(absl::StrCat("spans ", FormatRfc3339(start), " to ", FormatRfc3339(wend),
+                                      ": ", page.status().message()));
+        return absl::OkStatus();
+      }
+      // One SpanBatch per trace, in first-seen order.
+      std::unordered_map<uint64_t, size_t> index;
+      std::vector<v1::SpanBatch> batches;
+      for (v1::Span& span : page->spans) {
+        auto [it, inserted] = index.try_emplace(span.trace_id(), batches.size());
+        if (inserted) {
+          batches.emplace_back();
+          batches.back().set_window_id(window_id);
+          batches.back().set_job_id(p.job.id());
+        }
+        *batches[it->second].add_spans() = std::move(span);
+      }
+      for (const v1::SpanBatch& b : batches) {
+        APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b));
+      }
+      const uint64_t n = static_cast<uint64_t>(page->spans.size());
+      result.pages++;
+      result.spans += n;
+      p.job.set_pages(result.pages);
+      p.job.set_spans(result.spans);
+      ports_.metrics.AddPages(1);
+      ports_.metrics.AddSpansPublished(n);
+      if (result.pages % 10 == 0) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
+      // A short page that Datadog marks complete is the window's last: no extra empty call.
+      if (page->next_cursor.empty() || n == 0 || (n < 1000 && !page->partial)) break;
+      q.cursor = page->next_cursor;
+    }
+    // The window is whole: a watermark to every partition, then the checkpoint, each durable
+    // before the next step so a crash re-publishes at most this window.
+    for (int32_t part = 0; part < *partitions; ++part) {
+      v1::SpanBatch mark;
+      mark.set_watermark_unix_nano(wend);
+      mark.set_window_id(window_id);
+      mark.set_job_id(p.job.id());
+      APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part));
+    }
+    if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
+      ports_.metrics.AddPublishError();
+      return Annotate(s, "flushing span window to Kafka");
+    }
+    v1::CollectorCheckpoint cp;
+    cp.set_source(kSource);
+    cp.set_span_window_end_unix_nano(wend);
+    cp.set_job_id(p.job.id());
+    SetTs(ports_.clock.NowUnixNanos(), cp.mutable_updated_at());
+    APMCOV_RETURN_IF_ERROR(Publish(topics_.collector_state, kSource, cp));
+    if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
+      ports_.metrics.AddPublishError();
+      return Annotate(s, "flushing the checkpoint to Kafka");
+    }
+    {
+      std::lock_guard lock(mu_);
+      checkpoint_ = wend;
+    }
+    result.checkpoint_unix_nano = wend;
+    result.windows++;
+    start = wend;
+  }
+  return absl::OkStatus();
+}
+
+SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids,
+                        const std::string& requested_by) {
+  std::lock_guard sync_lock(sync_mu_);
+  {
+    std::lock_guard lock(mu_);
+    running_sync_ = true;
+  }
+  ports_.metrics.ResetJob();
+  JobProgress p;
+  p.started_ns = ports_.clock.NowUnixNanos();
+  p.job.set_id(job_ids.empty() ? NewJobId() : job_ids[0]);
+  if (job_ids.size() > 1) p.coalesced.assign(job_ids.begin() + 1, job_ids.end());
+  p.job.set_trigger(trigger);
+  p.job.set_requested_by(requested_by);
+  SetTs(p.started_ns, p.job.mutable_started_at());
+  Log().Info("sync started", {{"job_id", p.job.id()}});
+
+  SyncResult result;
+  std::vector<std::string> issues;
+  absl::Status fatal = PublishJob(p, v1::SYNC_STATE_RUNNING, "");
+  if (fatal.ok()) fatal = SyncCatalog(p, result, issues);
+  if (fatal.ok()) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
+  if (fatal.ok()) fatal = SyncInventory(p, result, issues);
+  if (fatal.ok()) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
+  if (fatal.ok()) fatal = SyncSpans(p, result, issues);
+  if (fatal.ok()) {
+    fatal = ports_.publisher.Flush(std::chrono::seconds(30));
+    if (!fatal.ok()) ports_.metrics.AddPublishError();
+  }
+
+  const bool nothing_read = result.catalog_services == 0 && !result.catalog_complete &&
+                            result.apm_observations == 0 && result.pages == 0;
+  if (!fatal.ok()) {
+    result.state = v1::SYNC_STATE_FAILED;
+    result.error = std::string(fatal.message());
+  } else if (issues.empty()) {
+    result.state = v1::SYNC_STATE_SUCCEEDED;
+  } else if (nothing_read && issues.size() >= 3) {
+    result.state = v1::SYNC_STATE_FAILED;
+    result.error = absl::StrJoin(issues, "; ");
+  } else {
+    result.state = v1::SYNC_STATE_PARTIAL;
+    result.error = absl::StrJoin(issues, "; ");
+  }
+  if (absl::Status s = PublishJob(p, result.state, result.error); s.ok()) {
+    (void)ports_.publisher.Flush(std::chrono::seconds(10));
+  }
+  const int64_t finished = ports_.clock.NowUnixNanos();
+  const char* state_name = result.state == v1::SYNC_STATE_SUCCEEDED ? "succeeded"
+                           : result.state == v1::SYNC_STATE_PARTIAL ? "partial"
+                                                                    : "failed";
+  ports_.metrics.ObserveSync(state_name, static_cast<double>(finished - p.started_ns) / 1e9,
+                             finished / 1'000'000'000);
+  CollectorMetrics::JobCounters c = ports_.metrics.Job();
+  Log().Log(result.state == v1::SYNC_STATE_SUCCEEDED ? LogLevel::kInfo : LogLevel::kWarn,
+            "sync finished",
+            {{"job_id", p.job.id()},
+             {"state", state_name},
+             {"error", result.error},
+             {"catalog_services", result.catalog_services},
+             {"apm_observations", result.apm_observations},
+             {"pages", result.pages},
+             {"spans", result.spans},
+             {"api_calls", c.api_calls},
+             {"rate_limit_waits", c.rate_limit_waits}});
+  {
+    std::lock_guard lock(mu_);
+    running_sync_ = false;
+  }
+  return result;
+}
+
+void App::Start() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  scheduler_ = std::make_unique<std::thread>([this] { SchedulerLoop(); });
+  commands_ = std::make_unique<std::thread>([this] { CommandLoop(); });
+}
+
+void App::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (scheduler_ && scheduler_->joinable()) scheduler_->join();
+  if (commands_ && commands_->joinable()) commands_->join();
+  scheduler_.reset();
+  commands_.reset();
+}
+
+void App::SchedulerLoop() {
+  auto next = ports_.clock.Now();  // the first sync runs at start
+  while (true) {
+    std::vector<v1::SyncRequest> requests;
+    {
+      std::unique_lock lock(mu_);
+      while (!stopping_ && pending_.empty() && ports_.clock.Now() < next) {
+        auto remaining = next - ports_.clock.Now();
+        cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(
+                               std::chrono::duration_cast<std::chrono::nanoseconds>(remaining),
+                               std::chrono::seconds(1)));
+      }
+      if (stopping_) return;
+      requests.swap(pending_);  // every request so far is coalesced into this sync
+    }
+    if (requests.empty()) {
+      next = ports_.clock.Now() + std::chrono::minutes(config_.sync_interval_minutes);
+      RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    } else {
+      std::vector<std::string> ids;
+      for (const v1::SyncRequest& r : requests) ids.push_back(r.job_id());
+      RunSync(v1::SYNC_TRIGGER_MANUAL, ids, requests[0].requested_by());
+    }
+  }
+}
+
+void App::CommandLoop() {
+  bool subscribed = false;
+  if (ports_.commands != nullptr) {
+    absl::Status s = ports_.commands->Subscribe({topics_.commands});
+    if (!s.ok()) {
+      Log().Error("cannot subscribe to the commands topic", {{"error", StdView(s.message())}});
+    }
+    subscribed = s.ok();
+  }
+  auto last_probe = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+    }
+    if (std::chrono::steady_clock::now() - last_probe > std::chrono::seconds(10)) {
+      (void)ProbeKafka();
+      last_probe = std::chrono::steady_clock::now();
+    }
+    if (!subscribed) {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500));
+      continue;
+    }
+    absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
+        ports_.commands->Poll(100, std::chrono::milliseconds(500));
+    if (!batch.ok()) {
+      Log().Warn("reading commands failed", {{"error", StdView(batch.status().message())}});
+      continue;
+    }
+    std::map<bus::TopicPartition, int64_t> offsets;
+    for (const bus::IncomingMessage& m : *batch) {
+      offsets[{m.topic, m.partition}] = m.offset + 1;
+      std::string type;
+      for (const auto& [k, v] : m.headers) {
+        if (k == "type") type = v;
+      }
+      v1::SyncRequest req;
+      if ((!type.empty() && type != "apmcov.v1.SyncRequest") || !req.ParseFromString(m.value)) {
+        Log().Warn("ignoring a command that is not a SyncRequest",
+                   {{"type", type}, {"offset", m.offset}});
+        continue;
+      }
+      Request(req);
+    }
+    if (!offsets.empty()) {
+      if (absl::Status s = ports_.commands->Commit(offsets); !s.ok()) {
+        Log().Warn("cannot commit command offsets", {{"error", StdView(s.message())}});
+      }
+    }
+  }
+  if (ports_.commands != nullptr) ports_.commands->Close();
+}
+
+}  // namespace apmcov::collector

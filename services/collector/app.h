@@ -1,0 +1,198 @@
+// apmcov-collector: polls Datadog and publishes catalog, APM inventory and span events to the
+// bus (design §7, §3). App receives every I/O port by reference (DatadogSource, Publisher,
+// Subscribers, LagProbe, Clock) and creates none, so tests run it on fakes and a ManualClock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/bus/bus.h"
+#include "apmcov/datadog/source.h"
+#include "apmcov/v1/events.pb.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace apmcov::collector {
+
+// Configuration (design §9). Filled from env vars / flags by Read(), checked by Validate().
+struct CollectorConfig {
+  std::string dd_api_key;
+  std::string dd_app_key;
+  std::string dd_site = "datadoghq.com";
+  std::string dd_api_base_url;
+  std::string kafka_brokers;
+  std::string kafka_topic_prefix = "apmcov.";
+  int64_t sync_interval_minutes = 15;
+  int64_t apm_lookback_hours = 24;
+  int64_t span_page_budget = 60;
+  int64_t span_lag_seconds = 60;
+  int64_t span_backfill_minutes = 60;
+  int64_t span_window_seconds = 300;  // length of one published span window
+  int64_t max_consumer_lag_messages = 2'000'000;
+  std::string span_query = "retained_by:(flat_sampled OR diversity_sampling)";
+  std::string analyzer_group = "apmcov-analyzer";
+  int64_t admin_port = 9101;
+  int64_t http_timeout_seconds = 60;
+  int64_t max_retries = 4;
+  bool once = false;
+
+  // Reads every variable; errors are collected in `reader` (reader.Finish() reports them).
+  static CollectorConfig Read(ConfigReader& reader);
+  // Cross-field checks, reported through reader.AddError().
+  void Validate(ConfigReader& reader) const;
+};
+
+// Topic names under the prefix (design §3).
+struct Topics {
+  explicit Topics(const std::string& prefix);
+  std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state;
+};
+
+// Prometheus metrics of the collector, and the per-job counters the SyncJob events report.
+// It is also the ApiObserver of the Datadog HTTP client. Thread-safe.
+class CollectorMetrics final : public datadog::ApiObserver {
+ public:
+  explicit CollectorMetrics(prometheus::Registry& registry);
+
+  void OnApiCall(const std::string& endpoint, int http_status, double seconds) override;
+  void OnRateLimitWait(const std::string& bucket, double seconds) override;
+
+  void AddPages(uint64_t n);
+  void AddSpansPublished(uint64_t n);
+  void AddPublishError();
+  void AddBackpressureWait(double seconds);
+  void ObserveSync(const std::string& state, double seconds, int64_t finished_unix);
+  void SetCatalogServices(uint64_t n);
+
+  struct JobCounters {
+    uint64_t api_calls = 0, rate_limit_waits = 0, rate_limited_ms = 0;
+  };
+  // Counters since the last ResetJob().
+  JobCounters Job() const;
+  void ResetJob();
+
+ private:
+  prometheus::Family<prometheus::Counter>& api_calls_;
+  prometheus::Family<prometheus::Counter>& api_seconds_;
+  prometheus::Counter& rate_limit_waits_;
+  prometheus::Counter& rate_limit_wait_seconds_;
+  prometheus::Counter& pages_;
+  prometheus::Counter& spans_published_;
+  prometheus::Counter& publish_errors_;
+  prometheus::Counter& backpressure_seconds_;
+  prometheus::Family<prometheus::Counter>& syncs_;
+  prometheus::Histogram& sync_duration_;
+  prometheus::Gauge& last_success_;
+  prometheus::Gauge& catalog_services_;
+  std::atomic<uint64_t> job_calls_{0}, job_waits_{0}, job_wait_ms_{0};
+};
+
+// The outcome of one sync.
+struct SyncResult {
+  v1::SyncState state = v1::SYNC_STATE_UNSPECIFIED;
+  std::string error;  // failed: the error; partial: the reason(s)
+  uint64_t catalog_services = 0;
+  bool catalog_complete = false;
+  uint64_t apm_observations = 0;
+  uint64_t pages = 0;
+  uint64_t spans = 0;
+  uint64_t windows = 0;
+  int64_t checkpoint_unix_nano = 0;
+};
+
+class App {
+ public:
+  struct Ports {
+    datadog::DatadogSource& source;
+    bus::Publisher& publisher;
+    bus::LagProbe& lag_probe;
+    Clock& clock;
+    CollectorMetrics& metrics;
+    bus::Subscriber* commands = nullptr;  // subscribed to the commands topic by App; may be null
+    bus::Subscriber* state = nullptr;     // reads collector-state at start; may be null
+  };
+
+  App(CollectorConfig config, Ports ports);
+  ~App();
+
+  // Validates the Datadog keys (design §7). PermissionDenied naming DD_API_KEY / DD_APP_KEY.
+  absl::Status ValidateKeys();
+
+  // Reads the last checkpoint from collector-state (the `state` subscriber), if any.
+  absl::Status LoadCheckpoint();
+
+  // Runs one sync now, on the calling thread. `job_ids` are the ids requested (the first is
+  // the job's id; the others were coalesced into it); empty: a new scheduled id.
+  SyncResult RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids = {},
+                     const std::string& requested_by = "");
+
+  // Records a SyncRequest (from the commands topic): publishes it as queued and wakes the
+  // loop. Requests that arrive while a sync runs are coalesced into the next one.
+  void Request(const v1::SyncRequest& request);
+
+  // Starts the scheduler and command threads; Stop() ends them (idempotent, joins).
+  void Start();
+  void Stop();
+
+  // Readiness: the last Kafka probe (publisher metadata), refreshed by the loop.
+  absl::Status Ready() const;
+  // Probes Kafka now (publisher.PartitionCount of the spans topic) and caches the result.
+  absl::Status ProbeKafka();
+
+  std::optional<int64_t> checkpoint() const;
+  const Topics& topics() const { return topics_; }
+
+ private:
+  struct JobProgress;
+  absl::Status PublishJob(const JobProgress& job, v1::SyncState state, const std::string& error);
+  absl::Status Publish(const std::string& topic, const std::string& key,
+                       const google::protobuf::Message& message,
+                       std::optional<int32_t> partition = std::nullopt);
+  absl::Status SyncCatalog(JobProgress& job, SyncResult& result, std::vector<std::string>& issues);
+  absl::Status SyncInventory(JobProgress& job, SyncResult& result,
+                             std::vector<std::string>& issues);
+  absl::Status SyncSpans(JobProgress& job, SyncResult& result, std::vector<std::string>& issues);
+  absl::Status WaitForBackpressure();
+  void SchedulerLoop();
+  void CommandLoop();
+  std::string NewJobId();
+
+  CollectorConfig config_;
+  Ports ports_;
+  Topics topics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<v1::SyncRequest> pending_;
+  bool stopping_ = false;
+  bool running_sync_ = false;
+  std::optional<int64_t> checkpoint_;
+  absl::Status kafka_status_ = absl::UnavailableError("Kafka not probed yet");
+  uint64_t job_seq_ = 0;
+  std::mutex sync_mu_;  // one sync at a time
+  std::unique_ptr<std::thread> scheduler_;
+  std::unique_ptr<std::thread> commands_;
+};
+
+}  // namespace apmcov::collector

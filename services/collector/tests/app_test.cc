@@ -1,0 +1,551 @@
+// The collector's sync logic on fakes: a scripted DatadogSource, a recording Publisher, a
+// LagProbe and a ManualClock. No network, no Kafka, no real waiting.
+#include "app.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace apmcov::collector {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kSec = 1'000'000'000;
+
+// ---- fakes ----
+
+class FakeSource : public datadog::DatadogSource {
+ public:
+  std::vector<v1::CatalogService> services;
+  std::vector<v1::Span> spans;  // the "world": served by window and cursor
+  std::vector<v1::ApmObservation> apm;
+  std::vector<datadog::AggregateBucket> buckets;
+  absl::Status validate = absl::OkStatus();
+  std::map<int, absl::Status> catalog_failures;  // page number -> error (once)
+  std::map<int, absl::Status> span_failures;     // n-th ListSpans call -> error (once)
+  absl::Status apm_status = absl::OkStatus();
+  std::vector<datadog::SpanQuery> span_queries;
+  int catalog_calls = 0;
+  // Blocks ListServiceDefinitions while set (to hold a sync open).
+  std::atomic<bool> hold{false};
+  std::atomic<bool> holding{false};
+
+  absl::Status Validate() override { return validate; }
+
+  absl::StatusOr<datadog::ServiceDefinitionPage> ListServiceDefinitions(int32_t page,
+                                                                        int32_t size) override {
+    ++catalog_calls;
+    while (hold) {
+      holding = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    holding = false;
+    if (auto it = catalog_failures.find(page); it != catalog_failures.end()) {
+      absl::Status s = it->second;
+      catalog_failures.erase(it);
+      return s;
+    }
+    datadog::ServiceDefinitionPage out;
+    for (size_t i = static_cast<size_t>(page) * size;
+         i < services.size() && i < static_cast<size_t>(page + 1) * size; ++i) {
+      out.services.push_back(services[i]);
+    }
+    out.raw_items = out.services.size();
+    out.has_more = out.raw_items == static_cast<size_t>(size);
+    return out;
+  }
+  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t, int32_t) override {
+    return datadog::CatalogEntityPage{};
+  }
+  absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override {
+    if (!apm_status.ok()) return apm_status;
+    return apm;
+  }
+  absl::StatusOr<std::vector<datadog::AggregateBucket>> AggregateSpanCounts(
+      const datadog::AggregateQuery& q) override {
+    last_aggregate = q;
+    return buckets;
+  }
+  absl::StatusOr<datadog::SpanPage> ListSpans(const datadog::SpanQuery& q) override {
+    int call = static_cast<int>(span_queries.size());
+    span_queries.push_back(q);
+    if (auto it = span_failures.find(call); it != span_failures.end()) {
+      absl::Status s = it->second;
+      span_failures.erase(it);
+      return s;
+    }
+    std::vector<const v1::Span*> in;
+    for (const v1::Span& s : spans) {
+      if (s.start_unix_nano() >= q.from_unix_nano && s.start_unix_nano() < q.to_unix_nano) {
+        in.push_back(&s);
+      }
+    }
+    size_t offset = q.cursor.empty() ? 0 : std::stoul(q.cursor);
+    datadog::SpanPage page;
+    for (size_t i = offset; i < in.size() && i < offset + static_cast<size_t>(q.limit); ++i) {
+      *page.spans.Add() = *in[i];
+    }
+    if (page.spans.size() > 0) page.next_cursor = std::to_string(offset + page.spans.size());
+    return page;
+  }
+  datadog::AggregateQuery last_aggregate;
+};
+
+class FakePublisher : public bus::Publisher {
+ public:
+  std::vector<bus::OutgoingMessage> sent;     // acknowledged by a Flush
+  std::vector<bus::OutgoingMessage> pending;  // published, not yet flushed
+  absl::Status flush_status = absl::OkStatus();
+  int partitions = 4;
+  std::mutex mu;
+
+  absl::Status Publish(bus::OutgoingMessage m) override {
+    std::lock_guard lock(mu);
+    pending.push_back(std::move(m));
+    return absl::OkStatus();
+  }
+  absl::Status Flush(std::chrono::milliseconds) override {
+    std::lock_guard lock(mu);
+    if (!flush_status.ok()) {
+      pending.clear();  // lost
+      return flush_status;
+    }
+    for (auto& m : pending) sent.push_back(std::move(m));
+    pending.clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int32_t> PartitionCount(const std::string&) override { return partitions; }
+
+  std::vector<bus::OutgoingMessage> On(const std::string& topic) {
+    std::lock_guard lock(mu);
+    std::vector<bus::OutgoingMessage> out;
+    for (const auto& m : sent) {
+      if (m.topic == topic) out.push_back(m);
+    }
+    return out;
+  }
+  template <typename T>
+  static T Decode(const bus::OutgoingMessage& m) {
+    T t;
+    EXPECT_TRUE(t.ParseFromString(m.value));
+    return t;
+  }
+  std::vector<v1::SyncJob> Jobs() {
+    std::vector<v1::SyncJob> out;
+    for (const auto& m : On("apmcov.sync-jobs")) out.push_back(Decode<v1::SyncJob>(m));
+    return out;
+  }
+};
+
+class FakeLag : public bus::LagProbe {
+ public:
+  std::deque<int64_t> values;
+  absl::StatusOr<int64_t> GroupLag(const std::string&, const std::string&) override {
+    if (values.empty()) return 0;
+    int64_t v = values.front();
+    values.pop_front();
+    return v;
+  }
+};
+
+class FakeSubscriber : public bus::Subscriber {
+ public:
+  std::deque<std::vector<bus::IncomingMessage>> batches;
+  std::vector<std::string> topics;
+  absl::Status Subscribe(const std::vector<std::string>& t, bus::RebalanceListener) override {
+    topics = t;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t,
+                                                         std::chrono::milliseconds) override {
+    if (batches.empty()) return std::vector<bus::IncomingMessage>{};
+    auto b = std::move(batches.front());
+    batches.pop_front();
+    return b;
+  }
+  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
+      const std::vector<bus::TopicPartition>&) override {
+    return std::map<bus::TopicPartition, int64_t>{};
+  }
+  void Close() override {}
+};
+
+// ---- fixture ----
+
+class AppTest : public ::testing::Test {
+ protected:
+  AppTest() : metrics_(registry_) {
+    config_.dd_api_key = "k";
+    config_.dd_app_key = "a";
+    config_.kafka_brokers = "x:1";
+    config_.span_backfill_minutes = 60;
+    config_.span_lag_seconds = 60;
+    config_.span_window_seconds = 600;
+  }
+
+  std::unique_ptr<App> MakeApp(bus::Subscriber* state = nullptr) {
+    App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, state};
+    return std::make_unique<App>(config_, ports);
+  }
+
+  int64_t Now() const { return clock_.NowUnixNanos(); }
+
+  // `n` services named svc-0000...
+  void AddServices(int n) {
+    for (int i = 0; i < n; ++i) {
+      v1::CatalogService s;
+      s.set_name(absl::StrCat("svc-", 10000 + i));
+      source_.services.push_back(s);
+    }
+  }
+  // Traces of `per_trace` spans spread over [from, to).
+  void AddSpans(int traces, int per_trace, int64_t from, int64_t to) {
+    uint64_t id = source_.spans.size() + 1;
+    for (int t = 0; t < traces; ++t) {
+      uint64_t trace = 0xF000000000000000ull + static_cast<uint64_t>(t) + id * 1000;
+      for (int s = 0; s < per_trace; ++s) {
+        v1::Span span;
+        span.set_trace_id(trace);
+        span.set_span_id(id++);
+        span.set_start_unix_nano(from + (to - from) * (t * per_trace + s) / (traces * per_trace));
+        source_.spans.push_back(span);
+      }
+    }
+  }
+
+  std::multiset<uint64_t> PublishedSpanIds() {
+    std::multiset<uint64_t> ids;
+    for (const auto& m : publisher_.On("apmcov.spans")) {
+      auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+      for (const auto& s : b.spans()) ids.insert(s.span_id());
+    }
+    return ids;
+  }
+
+  CollectorConfig config_;
+  ManualClock clock_;
+  prometheus::Registry registry_;
+  CollectorMetrics metrics_;
+  FakeSource source_;
+  FakePublisher publisher_;
+  FakeLag lag_;
+};
+
+TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
+  AddServices(250);
+  source_.apm = {};
+  v1::ApmObservation a;
+  a.set_service("svc-10000");
+  a.set_env("*");
+  a.set_traced(true);
+  source_.apm.push_back(a);
+  source_.buckets = {{{{"service", "svc-10000"}, {"env", "prod"}}, 42},
+                     {{{"service", "svc-10001"}}, 0}};
+  const int64_t now = Now();
+  const int64_t end = now - 60 * kSec;
+  AddSpans(600, 5, now - 3600 * kSec, end);  // 3000 spans in the 59-minute range
+  AddSpans(10, 2, end, now);                 // within the lag: not yet collected
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+
+  // Catalog: 3 pages (100, 100, 50), 250 services then one end marker with count 250.
+  EXPECT_EQ(source_.catalog_calls, 3);
+  auto catalog = publisher_.On("apmcov.catalog");
+  ASSERT_EQ(catalog.size(), 251u);
+  std::set<std::string> names;
+  std::string snapshot;
+  for (size_t i = 0; i < 250; ++i) {
+    auto svc = FakePublisher::Decode<v1::CatalogService>(catalog[i]);
+    EXPECT_EQ(catalog[i].key, svc.name());
+    names.insert(svc.name());
+    snapshot = svc.snapshot_id();
+    ASSERT_EQ(catalog[i].headers.size(), 2u);
+    EXPECT_EQ(catalog[i].headers[1].second, "apmcov.v1.CatalogService");
+  }
+  EXPECT_EQ(names.size(), 250u);
+  auto end_marker = FakePublisher::Decode<v1::CatalogSnapshotEnd>(catalog[250]);
+  EXPECT_EQ(catalog[250].headers[1].second, "apmcov.v1.CatalogSnapshotEnd");
+  EXPECT_EQ(catalog[250].key, std::string("\0snapshot-end", 13));
+  EXPECT_EQ(end_marker.count(), 250u);
+  EXPECT_EQ(end_marker.snapshot_id(), snapshot);
+
+  // Inventory: the list entry and both aggregate buckets; the aggregate covers the lookback
+  // with a high group limit.
+  auto inv = publisher_.On("apmcov.apm-inventory");
+  ASSERT_EQ(inv.size(), 3u);
+  EXPECT_EQ(inv[1].key, "svc-10000\x1fprod");
+  auto obs = FakePublisher::Decode<v1::ApmObservation>(inv[1]);
+  EXPECT_EQ(obs.span_count(), 42u);
+  EXPECT_TRUE(obs.traced());
+  EXPECT_EQ(FakePublisher::Decode<v1::ApmObservation>(inv[2]).env(), "*");
+  EXPECT_EQ(source_.last_aggregate.group_limit, 10000);
+  EXPECT_EQ(source_.last_aggregate.to_unix_nano - source_.last_aggregate.from_unix_nano,
+            24 * 3600 * kSec);
+
+  // Spans: every span of the range exactly once, batched by trace and keyed by its id.
+  auto ids = PublishedSpanIds();
+  EXPECT_EQ(ids.size(), 3000u);
+  EXPECT_EQ(std::set<uint64_t>(ids.begin(), ids.end()).size(), 3000u);
+  for (const auto& m : publisher_.On("apmcov.spans")) {
+    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+    if (b.spans_size() == 0) continue;
+    EXPECT_EQ(m.key, std::to_string(b.spans(0).trace_id()));
+    for (const auto& s : b.spans()) EXPECT_EQ(s.trace_id(), b.spans(0).trace_id());
+  }
+  // 59 minutes in 10-minute windows: 6 windows, each ending with 4 watermarks, then a checkpoint.
+  EXPECT_EQ(r.windows, 6u);
+  int watermarks = 0;
+  for (const auto& m : publisher_.On("apmcov.spans")) {
+    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+    if (b.spans_size() == 0) {
+      ++watermarks;
+      ASSERT_TRUE(m.partition.has_value());
+      EXPECT_GT(b.watermark_unix_nano(), 0);
+    }
+  }
+  EXPECT_EQ(watermarks, 6 * 4);
+  auto cps = publisher_.On("apmcov.collector-state");
+  ASSERT_EQ(cps.size(), 6u);
+  EXPECT_EQ(FakePublisher::Decode<v1::CollectorCheckpoint>(cps.back()).span_window_end_unix_nano(),
+            end);
+  EXPECT_EQ(app->checkpoint(), end);
+  for (const auto& q : source_.span_queries) {
+    EXPECT_EQ(q.limit, 1000);
+    EXPECT_EQ(q.query, "retained_by:(flat_sampled OR diversity_sampling)");
+  }
+
+  // Job events: running first, succeeded last, with the counts.
+  auto jobs = publisher_.Jobs();
+  ASSERT_GE(jobs.size(), 2u);
+  EXPECT_EQ(jobs.front().state(), v1::SYNC_STATE_RUNNING);
+  EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_SUCCEEDED);
+  EXPECT_EQ(jobs.back().spans(), 3000u);
+  EXPECT_EQ(jobs.back().pages(), r.pages);
+  EXPECT_EQ(jobs.back().id(), snapshot);
+
+  // A second sync right away: no new window, no span re-published.
+  clock_.Advance(std::chrono::seconds(30));
+  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
+  auto after = PublishedSpanIds();
+  EXPECT_EQ(std::set<uint64_t>(after.begin(), after.end()).size(), after.size());  // no repeats
+  EXPECT_GT(after.size(), 3000u);  // the spans that left the lag window since
+  EXPECT_LT(after.size(), 3020u);
+}
+
+TEST_F(AppTest, CatalogPageFailureMeansNoEndMarkerAndPartial) {
+  AddServices(150);
+  source_.catalog_failures[1] = absl::UnavailableError("HTTP 503 after 5 attempts");
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("catalog page 1: HTTP 503"));
+  auto catalog = publisher_.On("apmcov.catalog");
+  EXPECT_EQ(catalog.size(), 100u);  // the page read, and no end marker
+  for (const auto& m : catalog) EXPECT_NE(m.key, std::string("\0snapshot-end", 13));
+  auto jobs = publisher_.Jobs();
+  EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(jobs.back().error(), HasSubstr("catalog page 1"));
+}
+
+TEST_F(AppTest, FailedSpanPageKeepsTheCheckpointAndTheNextSyncLosesNothing) {
+  const int64_t now = Now();
+  AddSpans(3000, 4, now - 3600 * kSec, now - 60 * kSec);  // ~2034 spans (3 pages) per window
+  // Calls 0-2 read the first window; call 4 (the second window's second page) is malformed.
+  source_.span_failures[4] = absl::InvalidArgumentError("malformed Datadog span page: data[7]");
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("malformed Datadog span page"));
+  EXPECT_EQ(r.windows, 1u);  // the first window was whole
+  const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
+  EXPECT_EQ(app->checkpoint(), first_window_end);
+  auto jobs = publisher_.Jobs();
+  EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(jobs.back().error(), HasSubstr("malformed"));
+
+  clock_.Advance(std::chrono::minutes(15));
+  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
+  EXPECT_EQ(source_.span_queries[5].from_unix_nano, first_window_end);  // resumed there
+  EXPECT_TRUE(source_.span_queries[5].cursor.empty());
+  auto ids = PublishedSpanIds();
+  std::set<uint64_t> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
+  // Only the failed window's first page was published twice.
+  EXPECT_EQ(ids.size() - distinct.size(), 1000u);
+}
+
+TEST_F(AppTest, PageBudgetStopsAndTheNextSyncResumes) {
+  config_.span_page_budget = 2;
+  const int64_t now = Now();
+  AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);  // 4000 spans in the first window
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("SPAN_PAGE_BUDGET=2"));
+  EXPECT_EQ(source_.span_queries.size(), 2u);
+  EXPECT_EQ(r.windows, 0u);
+  EXPECT_FALSE(app->checkpoint().has_value());
+  EXPECT_TRUE(publisher_.On("apmcov.collector-state").empty());
+}
+
+TEST_F(AppTest, BackpressureWaitsWhileTheAnalyzerLags) {
+  config_.max_consumer_lag_messages = 1000;
+  const int64_t now = Now();
+  AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
+  lag_.values = {5000, 4000, 2000, 10};
+  auto app = MakeApp();
+  auto before = clock_.TotalSlept();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+  EXPECT_EQ(clock_.TotalSlept() - before, std::chrono::seconds(3));
+  EXPECT_EQ(PublishedSpanIds().size(), 20u);
+}
+
+TEST_F(AppTest, KafkaFlushFailureFailsTheSyncWithoutCheckpoint) {
+  const int64_t now = Now();
+  AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
+  publisher_.flush_status = absl::UnavailableError("all brokers down");
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_FAILED);
+  EXPECT_THAT(r.error, HasSubstr("all brokers down"));
+  EXPECT_FALSE(app->checkpoint().has_value());
+}
+
+TEST_F(AppTest, AllSourcesFailingIsFailed) {
+  source_.catalog_failures[0] = absl::PermissionDeniedError("check DD_API_KEY / DD_APP_KEY");
+  source_.apm_status = absl::PermissionDeniedError("403");
+  source_.span_failures[0] = absl::PermissionDeniedError("403");
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_FAILED);
+  EXPECT_THAT(r.error, HasSubstr("DD_API_KEY"));
+}
+
+TEST_F(AppTest, CheckpointIsLoadedFromCollectorState) {
+  FakeSubscriber state;
+  auto cp_msg = [](int64_t end, const std::string& key) {
+    v1::CollectorCheckpoint cp;
+    cp.set_source(key);
+    cp.set_span_window_end_unix_nano(end);
+    bus::IncomingMessage m;
+    m.key = key;
+    m.value = cp.SerializeAsString();
+    return m;
+  };
+  const int64_t now = Now();
+  state.batches.push_back({cp_msg(now - 900 * kSec, "datadog"), cp_msg(now - 10 * kSec, "other"),
+                           cp_msg(now - 600 * kSec, "datadog")});
+  auto app = MakeApp(&state);
+  ASSERT_TRUE(app->LoadCheckpoint().ok());
+  EXPECT_EQ(state.topics, std::vector<std::string>{"apmcov.collector-state"});
+  EXPECT_EQ(app->checkpoint(), now - 600 * kSec);
+  app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  ASSERT_FALSE(source_.span_queries.empty());
+  EXPECT_EQ(source_.span_queries[0].from_unix_nano, now - 600 * kSec);
+}
+
+TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
+  AddServices(3);
+  auto app = MakeApp();
+  source_.hold = true;
+  app->Start();  // the scheduled first sync starts and blocks in the catalog
+  for (int i = 0; i < 2000 && !source_.holding; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(source_.holding);
+  v1::SyncRequest a, b;
+  a.set_job_id("job-a");
+  a.set_requested_by("gateway");
+  b.set_job_id("job-b");
+  app->Request(a);
+  app->Request(b);
+  source_.hold = false;
+  auto done = [&](const std::string& id) {
+    for (const auto& j : publisher_.Jobs()) {
+      if (j.id() == id && j.state() == v1::SYNC_STATE_SUCCEEDED) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 2000 && !(done("job-a") && done("job-b")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  app->Stop();
+  EXPECT_TRUE(done("job-a"));
+  EXPECT_TRUE(done("job-b"));
+  // Two syncs in all: the scheduled one and one for both requests (1 catalog call each).
+  EXPECT_EQ(source_.catalog_calls, 2);
+  bool queued_a = false;
+  for (const auto& j : publisher_.Jobs()) {
+    queued_a |= j.id() == "job-a" && j.state() == v1::SYNC_STATE_QUEUED;
+  }
+  EXPECT_TRUE(queued_a);
+}
+
+TEST_F(AppTest, ApiObserverFeedsJobCounters) {
+  metrics_.ResetJob();
+  metrics_.OnApiCall("spans_list", 200, 0.1);
+  metrics_.OnApiCall("spans_list", 429, 0.1);
+  metrics_.OnRateLimitWait("spans_list", 7.5);
+  auto c = metrics_.Job();
+  EXPECT_EQ(c.api_calls, 2u);
+  EXPECT_EQ(c.rate_limit_waits, 1u);
+  EXPECT_EQ(c.rate_limited_ms, 7500u);
+  bool found = false;
+  for (const auto& fam : registry_.Collect()) {
+    if (fam.name == "apmcov_collector_datadog_api_calls_total") {
+      found = true;
+      EXPECT_EQ(fam.metric.size(), 2u);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
+  std::map<std::string, std::string> env = {{"SPAN_PAGE_BUDGET", "lots"}};
+  ConfigReader reader(0, nullptr, [&](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  });
+  CollectorConfig::Read(reader);
+  absl::Status s = reader.Finish();
+  ASSERT_FALSE(s.ok());
+  std::string msg(s.message());
+  EXPECT_THAT(msg, HasSubstr("DD_API_KEY"));
+  EXPECT_THAT(msg, HasSubstr("DD_APP_KEY"));
+  EXPECT_THAT(msg, HasSubstr("KAFKA_BROKERS"));
+  EXPECT_THAT(msg, HasSubstr("SPAN_PAGE_BUDGET"));
+}
+
+TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
+  const char* argv[] = {"apmcov-collector",     "--dd-api-key=k",
+                        "--dd-app-key=a",       "--kafka-brokers=127.0.0.1:9092",
+                        "--span-page-budget=5", "--once"};
+  ConfigReader reader(6, argv, [](const std::string&) { return std::nullopt; });
+  CollectorConfig c = CollectorConfig::Read(reader);
+  ASSERT_TRUE(reader.Finish().ok()) << reader.Finish();
+  EXPECT_EQ(c.span_page_budget, 5);
+  EXPECT_TRUE(c.once);
+  EXPECT_EQ(c.sync_interval_minutes, 15);
+  EXPECT_EQ(c.dd_site, "datadoghq.com");
+  EXPECT_EQ(c.span_query, "retained_by:(flat_sampled OR diversity_sampling)");
+}
+
+}  // namespace
+}  // namespace apmcov::collector
