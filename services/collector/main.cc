@@ -1,0 +1,126 @@
+// apmcov-collector: wiring only (conventions: main parses config, builds the real adapters,
+// hands them to App, runs until SIGTERM/SIGINT, stops in reverse order).
+//
+// Exit status: 0 ok (--once: the sync succeeded), 1 failed, 2 bad configuration,
+// 3 (--once) the sync was partial, 4 Datadog rejected the keys.
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
+#include "apmcov/base/status.h"
+#include "apmcov/base/time.h"
+#include "apmcov/bus/kafka.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/telemetry/admin_server.h"
+#include "app.h"
+
+namespace {
+
+constexpr char kService[] = "apmcov-collector";
+constexpr char kVersion[] = "0.1.0";
+
+int Fail(const apmcov::Logger& log, int code, const std::string& what, const absl::Status& s) {
+  std::string msg = std::string(s.message());
+  log.Error(what, {{"error", msg}});
+  std::fprintf(stderr, "%s: %s: %s\n", kService, what.c_str(), msg.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace apmcov;
+  BlockShutdownSignals();
+  ConfigReader reader(argc, argv);
+  ConfigureLoggingFrom(reader, kService);
+  const Logger log("collector.main");
+  collector::CollectorConfig cfg = collector::CollectorConfig::Read(reader);
+  if (absl::Status s = reader.Finish(); !s.ok()) return Fail(log, 2, "bad configuration", s);
+  absl::StatusOr<std::string> base_url = datadog::ResolveBaseUrl(cfg.dd_site, cfg.dd_api_base_url);
+  if (!base_url.ok()) return Fail(log, 2, "bad configuration", base_url.status());
+  LogEffectiveConfig(log, reader);
+
+  bus::KafkaConfig kafka;
+  kafka.brokers = cfg.kafka_brokers;
+  kafka.client_id = kService;
+  if (absl::Status s = kafka.Validate(); !s.ok()) return Fail(log, 2, "bad configuration", s);
+  auto publisher = bus::KafkaPublisher::Create(kafka);
+  if (!publisher.ok()) return Fail(log, 1, "cannot create the Kafka producer", publisher.status());
+  auto lag_probe = bus::KafkaLagProbe::Create(kafka);
+  if (!lag_probe.ok()) return Fail(log, 1, "cannot create the Kafka lag probe", lag_probe.status());
+  // A fresh group each start: it reads collector-state from the beginning.
+  auto state = bus::KafkaSubscriber::Create(kafka, std::string(kService) + "-state-" +
+                                                       std::to_string(::getpid()) + "-" +
+                                                       std::to_string(RealClock().NowUnixNanos()));
+  if (!state.ok()) return Fail(log, 1, "cannot create the Kafka consumer", state.status());
+  std::unique_ptr<bus::KafkaSubscriber> commands;
+  if (!cfg.once) {
+    auto c = bus::KafkaSubscriber::Create(kafka, kService);
+    if (!c.ok()) return Fail(log, 1, "cannot create the Kafka consumer", c.status());
+    commands = std::move(*c);
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  collector::CollectorMetrics metrics(*registry);
+  RealClock clock;
+  datadog::TransportOptions transport_options;
+  transport_options.total_timeout_ms = cfg.http_timeout_seconds * 1000;
+  datadog::CurlTransport transport(transport_options);
+  datadog::ClientOptions client_options;
+  client_options.base_url = *base_url;
+  client_options.site = cfg.dd_api_base_url.empty() ? cfg.dd_site : cfg.dd_api_base_url;
+  client_options.api_key = cfg.dd_api_key;
+  client_options.app_key = cfg.dd_app_key;
+  client_options.max_retries = static_cast<int>(cfg.max_retries);
+  datadog::DatadogHttpClient client(client_options, transport, clock, &metrics);
+  datadog::HttpDatadogSource source(client);
+
+  collector::App app(
+      cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), state->get()});
+
+  if (absl::Status s = app.ValidateKeys(); !s.ok()) {
+    return Fail(log, s.code() == absl::StatusCode::kPermissionDenied ? 4 : 1,
+                "Datadog did not accept the keys", s);
+  }
+  if (absl::Status s = app.ProbeKafka(); !s.ok()) log.Warn("Kafka not reachable yet");
+  if (absl::Status s = app.LoadCheckpoint(); !s.ok()) {
+    return Fail(log, 1, "cannot read the checkpoint", s);
+  }
+
+  if (cfg.once) {
+    collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    std::string line = "{\"state\":\"";
+    line += r.state == v1::SYNC_STATE_SUCCEEDED ? "succeeded"
+            : r.state == v1::SYNC_STATE_PARTIAL ? "partial"
+                                                : "failed";
+    line += "\",\"catalog_services\":" + std::to_string(r.catalog_services) +
+            ",\"apm_observations\":" + std::to_string(r.apm_observations) +
+            ",\"pages\":" + std::to_string(r.pages) + ",\"spans\":" + std::to_string(r.spans) +
+            ",\"windows\":" + std::to_string(r.windows) + ",\"error\":\"";
+    AppendJsonEscaped(line, r.error);
+    line += "\"}\n";
+    std::fputs(line.c_str(), stdout);
+    return r.state == v1::SYNC_STATE_SUCCEEDED ? 0 : r.state == v1::SYNC_STATE_PARTIAL ? 3 : 1;
+  }
+
+  telemetry::AdminServer admin(registry, "0.0.0.0", static_cast<uint16_t>(cfg.admin_port));
+  admin.EnableProcessMetrics(kService, kVersion);
+  admin.AddReadinessCheck({"kafka", [&app] { return app.Ready(); }});
+  if (absl::Status s = admin.Start(); !s.ok())
+    return Fail(log, 1, "cannot start the admin server", s);
+  log.Info("collector started", {{"admin_port", static_cast<int64_t>(admin.port())}});
+  app.Start();
+  int sig = WaitForShutdownSignal();
+  log.Info("stopping", {{"signal", sig}});
+  app.Stop();
+  admin.Stop();
+  (void)(*publisher)->Flush(std::chrono::seconds(5));
+  return 0;
+}
