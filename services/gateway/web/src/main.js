@@ -1,0 +1,62 @@
+// The dashboard: a small client-side router over the gateway's REST API.
+import './style.css';
+import { destroyCharts } from './charts.js';
+import { h } from './dom.js';
+import { renderOverview } from './overview.js';
+import { renderServiceDetail } from './service_detail.js';
+import { renderServices } from './services.js';
+import { renderSync, stopSyncPolling } from './sync.js';
+import { renderTraceDetail, renderTraces } from './traces.js';
+
+const routes = [
+  [/^\/$/, 'overview', (m) => renderOverview(m)],
+  [/^\/services\/?$/, 'services', (m) => renderServices(m, navigate)],
+  [/^\/services\/([^/]+)$/, 'services', (m, name) => renderServiceDetail(m, decodeURIComponent(name))],
+  [/^\/traces\/?$/, 'traces', (m) => renderTraces(m)],
+  [/^\/traces\/(\d+)$/, 'traces', (m, id) => renderTraceDetail(m, id)],
+  [/^\/sync\/?$/, 'sync', (m) => renderSync(m)],
+];
+
+async function render() {
+  const main = document.getElementById('main');
+  destroyCharts();
+  stopSyncPolling();
+  main.setAttribute('aria-busy', 'true');
+  const path = location.pathname;
+  let found = false;
+  for (const [re, nav, fn] of routes) {
+    const m = path.match(re);
+    if (!m) continue;
+    found = true;
+    for (const a of document.querySelectorAll('[data-nav]')) {
+      if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    try {
+      await fn(main, ...m.slice(1));
+      document.title = `${main.querySelector('h1')?.textContent || 'APM Coverage'} · APM Coverage`;
+    } catch (e) {
+      main.replaceChildren(h('h1', {}, 'Error'), h('p', { role: 'alert', class: 'error' }, e.message || String(e)));
+    }
+    break;
+  }
+  if (!found) main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, `No page at ${path}.`));
+  main.removeAttribute('aria-busy');
+  main.dataset.ready = path;
+}
+
+export function navigate(url) {
+  history.pushState(null, '', url);
+  render().then(() => document.getElementById('main').focus());
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a');
+  if (!a || a.target || a.hasAttribute('download') || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname === '/services/export') return;
+  e.preventDefault();
+  navigate(url.pathname + url.search);
+});
+window.addEventListener('popstate', render);
+render();

@@ -1,0 +1,68 @@
+import { api } from './api.js';
+import { coverageBars, trendLine } from './charts.js';
+import { fmtInt, fmtPct, fmtTime, h, link, table } from './dom.js';
+
+function kpi(id, label, value, extra) {
+  return h('div', { class: 'kpi', id: `kpi-${id}` },
+    h('div', { class: 'kpi-label' }, label),
+    h('div', { class: 'kpi-value', 'data-value': String(value) }, extra ?? String(value)));
+}
+
+function dimensionSection(id, title, buckets, filterParam) {
+  const canvas = h('canvas', { role: 'img', 'aria-label': `${title}: instrumented and not instrumented services` });
+  const rows = buckets.map((b) => [
+    filterParam ? link(`/services?${filterParam}=${encodeURIComponent(b.key)}`, b.key) : b.key,
+    fmtInt(b.total), fmtInt(b.instrumented), fmtPct(b.coverage_pct)]);
+  const section = h('section', { class: 'card', id: `by-${id}`, 'aria-labelledby': `h-${id}` },
+    h('h2', { id: `h-${id}` }, title),
+    h('div', { class: 'chart' }, canvas),
+    h('details', {}, h('summary', {}, 'Table'),
+      table(title, ['Key', 'Services', 'Instrumented', 'Coverage'], rows, { class: 'buckets', 'data-dimension': id })));
+  return { section, draw: () => coverageBars(canvas, buckets) };
+}
+
+export async function renderOverview(main) {
+  const [stats, history, traces] = await Promise.all([
+    api.stats(), api.history('overall'), api.traces({ page_size: 10 })]);
+  const dims = [
+    dimensionSection('infra', 'Coverage by infrastructure', stats.by_infra, 'infra'),
+    dimensionSection('team', 'Coverage by team', stats.by_team, 'team'),
+    dimensionSection('env', 'Coverage by env', stats.by_env, 'env'),
+    dimensionSection('language', 'Coverage by language', stats.by_language, 'language'),
+  ];
+  const trendCanvas = h('canvas', { role: 'img', 'aria-label': 'Coverage percentage over time' });
+  const last = stats.last_sync;
+  main.replaceChildren(
+    h('h1', {}, 'Overview'),
+    h('section', { class: 'kpis', 'aria-label': 'Key figures' },
+      kpi('total', 'Catalog services', stats.total_services, fmtInt(stats.total_services)),
+      kpi('instrumented', 'Instrumented', stats.instrumented_services, fmtInt(stats.instrumented_services)),
+      kpi('coverage', 'Coverage', stats.coverage_pct, fmtPct(stats.coverage_pct)),
+      kpi('shadow', 'Shadow services', stats.shadow_services, fmtInt(stats.shadow_services)),
+      kpi('broken', 'Broken traces (lookback)', stats.broken_traces, fmtInt(stats.broken_traces)),
+      kpi('last-sync', 'Last sync', last ? last.id : '', last ? `${last.state}, ${fmtTime(last.finished_at)}` : 'never')),
+    h('div', { class: 'grid' }, dims.map((d) => d.section)),
+    h('section', { class: 'card', id: 'trend', 'aria-labelledby': 'h-trend' },
+      h('h2', { id: 'h-trend' }, 'Coverage trend'),
+      history.points.length ? h('div', { class: 'chart' }, trendCanvas) : h('p', {}, 'No history yet.')),
+    h('div', { class: 'grid' },
+      h('section', { class: 'card', id: 'cf-without-apm', 'aria-labelledby': 'h-cf' },
+        h('h2', { id: 'h-cf' }, `Customer-facing without APM (${stats.customer_facing_without_apm.length})`),
+        stats.customer_facing_without_apm.length
+          ? h('ul', { class: 'names' }, stats.customer_facing_without_apm.map((n) =>
+            h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))
+          : h('p', {}, 'None.')),
+      h('section', { class: 'card', id: 'usm-only', 'aria-labelledby': 'h-usm' },
+        h('h2', { id: 'h-usm' }, `Seen only by USM (${stats.usm_only.length})`),
+        stats.usm_only.length
+          ? h('ul', { class: 'names' }, stats.usm_only.map((n) =>
+            h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))
+          : h('p', {}, 'None.'))),
+    h('section', { class: 'card', id: 'recent-traces' },
+      table('Recent broken traces', ['Trace', 'Started', 'Root', 'Missing services', 'Gaps'],
+        traces.traces.map((t) => [
+          link(`/traces/${t.trace_id}`, t.trace_id), fmtTime(t.started_at), t.root_service ?? '(no root)',
+          t.missing_services.join(', ') || '—', t.gap_kinds.join(', ')]))));
+  for (const d of dims) d.draw();
+  if (history.points.length) trendLine(trendCanvas, history.points);
+}

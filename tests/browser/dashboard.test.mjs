@@ -1,0 +1,212 @@
+// The dashboard in headless Chromium (Debian /usr/bin/chromium via playwright-core): every page
+// loads, shows the API's numbers, the services table filters/sorts/pages at 5,000+ services, a
+// broken trace's missing service appears in its waterfall, and "Sync now" runs a job to the
+// end. No console errors (CSP violations included). Screenshots of each page are written to
+// SCREENSHOT_DIR for review.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const harnessPath = process.env.GATEWAY_HARNESS;
+const webDir = process.env.GATEWAY_WEB_DIR;
+const shots = process.env.SCREENSHOT_DIR || join(process.cwd(), 'screenshots');
+let harness;
+let base;
+let context;
+let page;
+const consoleErrors = [];
+
+function startHarness() {
+  return new Promise((resolve, reject) => {
+    if (!process.env.DATABASE_URL) {
+      reject(new Error('DATABASE_URL is not set (scripts/pg-local.sh start)'));
+      return;
+    }
+    if (!harnessPath || !webDir) {
+      reject(new Error('GATEWAY_HARNESS and GATEWAY_WEB_DIR must be set (ctest sets them)'));
+      return;
+    }
+    harness = spawn(harnessPath, [], {
+      env: { ...process.env, WEB_DIR: webDir, EXTRA_SERVICES: '5000', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let buf = '';
+    harness.stdout.on('data', (d) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+    });
+    harness.on('exit', (code) => reject(new Error(`harness exited with ${code}`)));
+  });
+}
+
+async function apiGet(path) {
+  const res = await fetch(base + path);
+  assert.equal(res.status, 200, path);
+  return res.json();
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function open(path) {
+  await page.goto(base + path);
+  await page.waitForSelector(`main[data-ready="${path.split('?')[0]}"]`, { timeout: 15000 });
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  const ports = await startHarness();
+  base = `http://127.0.0.1:${ports.http_port}`;
+  const userDataDir = mkdtempSync(join(tmpdir(), 'apmcov-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 1000 },
+  });
+  context.on('close', () => rmSync(userDataDir, { recursive: true, force: true }));
+  page = context.pages()[0] || (await context.newPage());
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  // Nothing may be fetched from anywhere but the gateway.
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(base) || url.startsWith('data:')) return route.continue();
+    consoleErrors.push(`external request: ${url}`);
+    return route.abort();
+  });
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (harness && harness.exitCode === null) {
+    const exited = new Promise((r) => harness.once('exit', r));
+    process.kill(harness.pid, 'SIGTERM');
+    await exited;
+  }
+});
+
+test('overview shows the API numbers', async () => {
+  await open('/');
+  const stats = await apiGet('/api/stats');
+  const kpi = async (id) => page.getAttribute(`#kpi-${id} .kpi-value`, 'data-value');
+  assert.equal(Number(await kpi('total')), stats.total_services);
+  assert.equal(Number(await kpi('instrumented')), stats.instrumented_services);
+  assert.equal(Number(await kpi('coverage')), stats.coverage_pct);
+  assert.equal(Number(await kpi('shadow')), stats.shadow_services);
+  assert.equal(Number(await kpi('broken')), stats.broken_traces);
+  assert.equal(await kpi('last-sync'), stats.last_sync.id);
+  for (const dim of ['team', 'env', 'infra', 'language']) {
+    const rows = await page.$$eval(`table[data-dimension="${dim}"] tbody tr`, (trs) =>
+      trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    const api = stats[`by_${dim}`];
+    assert.equal(rows.length, api.length, dim);
+    api.forEach((b, i) => {
+      assert.equal(rows[i][0], b.key);
+      assert.equal(Number(rows[i][1].replace(/,/g, '')), b.total);
+      assert.equal(Number(rows[i][2].replace(/,/g, '')), b.instrumented);
+      assert.equal(rows[i][3], `${b.coverage_pct.toFixed(1)}%`);
+    });
+    assert.equal(await page.locator(`#by-${dim} canvas`).count(), 1);
+  }
+  const cf = await page.$$eval('#cf-without-apm li', (lis) => lis.map((l) => l.textContent));
+  assert.deepEqual(cf, stats.customer_facing_without_apm);
+  assert.ok((await page.textContent('#recent-traces')).includes('101'));
+  assert.equal(await page.locator('#trend canvas').count(), 1);
+  await shot('overview');
+});
+
+test('services table filters, searches, sorts and pages at 5,000 services', async () => {
+  await open('/services');
+  const all = await apiGet('/api/services');
+  assert.ok(all.total > 5000);
+  assert.equal(Number(await page.getAttribute('#services-total', 'data-total')), all.total);
+  assert.equal(await page.locator('#services-table tbody tr').count(), 50);
+  await shot('services');
+
+  // Next page = the API's second page.
+  const p2 = await apiGet(`/api/services?page_size=50&page_token=${encodeURIComponent(all.next_page_token)}`);
+  await page.click('#next-page');
+  await page.waitForSelector(`#services-table tbody tr[data-name="${p2.services[0].name}"]`);
+  assert.equal(await page.textContent('#page-info'), `Showing 51–100 of ${all.total.toLocaleString('en-US')}`);
+
+  // Team filter.
+  await page.selectOption('#f-team', 'web');
+  const web = await apiGet('/api/services?team=web');
+  await page.waitForSelector(`#services-total[data-total="${web.total}"]`);
+  const names = await page.$$eval('#services-table tbody tr', (trs) => trs.map((t) => t.dataset.name));
+  assert.deepEqual(names, web.services.map((s) => s.name));
+  assert.match(await page.getAttribute('#export-csv', 'href'), /^\/services\/export\?.*team=web/);
+
+  // Search (keyboard), then sort by spans descending.
+  await page.selectOption('#f-team', '');
+  await page.fill('#f-q', 'check');
+  await page.press('#f-q', 'Enter');
+  await page.waitForSelector('#services-table tbody tr[data-name="checkout"]');
+  await page.waitForSelector('#services-total[data-total="1"]');
+  await page.fill('#f-q', '');
+  await page.press('#f-q', 'Enter');
+  await page.click('button.sort[data-sort="span_count"]');
+  await page.click('button.sort[data-sort="span_count"]');
+  const bySpans = await apiGet('/api/services?sort=-span_count&page_size=50');
+  await page.waitForSelector(`#services-table tbody tr:first-child[data-name="${bySpans.services[0].name}"]`);
+  assert.equal(await page.getAttribute('th[aria-sort="descending"] button', 'data-sort'), 'span_count');
+
+  // The CSV export answers with the filtered rows.
+  const csv = await (await fetch(`${base}/services/export?team=web`)).text();
+  assert.equal(csv.trim().split('\r\n').length, web.total + 1);
+});
+
+test('service detail shows catalog facts, APM per env, dependencies and traces', async () => {
+  await open('/services/checkout');
+  const s = await apiGet('/api/services/checkout');
+  assert.equal(await page.textContent('h1'), 'checkout');
+  assert.equal(await page.textContent('#apm-status'), 'Instrumented');
+  assert.equal(await page.locator('#apm-envs tbody tr').count(), s.apm.length);
+  assert.equal(await page.locator('#dependencies tbody tr').count(), s.dependencies.length);
+  assert.equal(await page.locator('#service-traces tbody tr').count(), s.broken_traces.length);
+  await shot('service-detail');
+});
+
+test('broken traces list and a trace waterfall with its missing service', async () => {
+  await open('/traces');
+  const list = await apiGet('/api/traces');
+  assert.equal(Number(await page.getAttribute('#traces-total', 'data-total')), list.total);
+  await shot('traces');
+  await page.click('#traces-table a:text-is("101")');
+  await page.waitForSelector('main[data-ready="/traces/101"]');
+  const gap = page.locator('#waterfall li[data-missing="payments"]');
+  await gap.waitFor();
+  assert.ok((await gap.textContent()).includes('payments: not instrumented'));
+  assert.ok(await gap.locator('.bar.missing').isVisible());
+  assert.equal(await page.locator('#waterfall li[data-span]').count(), 3);
+  await shot('trace-detail');
+});
+
+test('sync now runs a new job to the end', async () => {
+  await open('/sync');
+  const before = await apiGet('/api/sync-jobs');
+  await shot('sync');
+  await page.click('#sync-now');
+  await page.waitForSelector('#sync-progress[data-state="succeeded"]', { timeout: 20000 });
+  const jobId = await page.getAttribute('#sync-progress', 'data-job');
+  const afterJobs = await apiGet('/api/sync-jobs');
+  assert.equal(afterJobs.jobs.length, before.jobs.length + 1);
+  assert.equal(afterJobs.jobs.find((j) => j.id === jobId).state, 'succeeded');
+  await page.waitForSelector(`#jobs-table tr[data-job="${jobId}"][data-state="succeeded"]`);
+  await shot('sync-finished');
+});
+
+test('keyboard: the first Tab reaches the skip link; no console or CSP errors', async () => {
+  await open('/');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  assert.deepEqual(consoleErrors, []);
+});
