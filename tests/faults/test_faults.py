@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Fault suite (issue 8): faults injected into a running private stack, then the same equality
+with ddsim's ground truth as the e2e suite. Each fault prints what it injected and what it
+counted; the run ends with `lost 0, duplicated 0` or fails.
+
+Faults: Datadog 429 burst, 5xx, slow, malformed and truncated responses and a dropped connection
+(ddsim /_ddsim/faults); the analyzer SIGKILLed mid-stream and restarted; the collector SIGKILLed
+mid-sync and restarted; PostgreSQL stopped mid-stream then started; a kafka-dev broker down and
+back; a poison message in the spans topic (must land in the DLQ while the rest goes on).
+
+    test_faults.py smoke      all faults in sequence on one stack, short durations (label e2e)
+    test_faults.py long       one stack per fault, full durations (APMCOV_LONG_FAULTS=1, else exit 77)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+from compare import Report, compare, print_report  # noqa: E402
+from stack import Stack, StackError, StackOptions, log, parse_rfc3339  # noqa: E402
+
+SKIP = 77
+
+
+class Faults:
+    def __init__(self, stack: Stack, long: bool):
+        self.s = stack
+        self.long = long
+        self.table: list[tuple[str, str, str]] = []  # fault, injected, counted
+
+    # ---------------------------------------------------------------- helpers
+
+    def ddsim_status_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for ep, v in self.s.ddsim_stats().get("requests", {}).items():
+            if ep == "_ddsim":
+                continue
+            for st, n in v.get("by_status", {}).items():
+                out[st] = out.get(st, 0) + int(n)
+        return out
+
+    def slow_sync_start(self, slow_ms: int, n: int) -> str:
+        """Triggers a sync whose span pages are slowed down, and waits until it runs."""
+        self.s.set_faults({"slow_requests": n, "slow_ms": slow_ms, "endpoint": "spans_list"})
+        job = self.s.trigger_sync()
+        self.s.wait_for(lambda: any(j.get("id") == job and j.get("state") == "running" for j in self.s.jobs()),
+                        60, f"sync {job} running")
+        return job
+
+    def sync(self, timeout: float = 300, accept=("succeeded",)) -> dict:
+        job = self.s.trigger_sync()
+        return self.s.wait_job(job, timeout, accept=accept)
+
+    def dlq_count(self) -> int:
+        kcat = shutil.which("kcat") or shutil.which("kafkacat")
+        r = subprocess.run([kcat, "-b", self.s.brokers, "-C", "-t", "apmcov.dlq", "-o", "beginning", "-e",
+                            "-q", "-f", "%o\n"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise StackError(f"kcat -C apmcov.dlq: {r.stderr}")
+        return len([line for line in r.stdout.splitlines() if line.strip()])
+
+    # ---------------------------------------------------------------- faults
+
+    def datadog_errors(self) -> None:
+        n429, n5xx, nslow, nbad, ntrunc, ndrop = (20, 10, 6, 4, 4, 2) if self.long else (3, 4, 2, 2, 2, 1)
+        before = self.ddsim_status_counts()
+        plan = {"rate_limit_burst": n429, "server_errors": n5xx, "server_error_status": 503,
+                "slow_requests": nslow, "slow_ms": 3000, "malformed": nbad, "truncated": ntrunc, "drop": ndrop}
+        self.s.set_faults(plan)
+        job = self.sync(timeout=600)
+        after = self.ddsim_status_counts()
+        diff = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+        self.table.append(("Datadog errors",
+                           f"429 x{n429}, 503 x{n5xx}, slow(3 s) x{nslow}, malformed x{nbad}, truncated x{ntrunc}, "
+                           f"dropped x{ndrop}",
+                           f"ddsim answered by status {diff}; sync {job['state']} after {job.get('api_calls')} calls"))
+        if diff.get("429", 0) < n429 or diff.get("503", 0) < n5xx:
+            raise StackError(f"the injected errors were not all served: {diff}")
+
+    def poison(self) -> None:
+        kcat = shutil.which("kcat") or shutil.which("kafkacat")
+        if not kcat:
+            raise StackError("kcat not installed")
+        before = self.dlq_count()
+        payload = b"\xff\xfe this is not a protobuf SpanBatch \x00\x01\x02" * 3
+        r = subprocess.run([kcat, "-b", self.s.brokers, "-t", "apmcov.spans", "-P", "-k", "4242",
+                            "-H", "type=apmcov.v1.SpanBatch", "-H", "content-type=application/x-protobuf"],
+                           input=payload, capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise StackError(f"kcat -P: {r.stderr!r}")
+        self.s.wait_for(lambda: self.dlq_count() > before, 60, "the poison message in apmcov.dlq")
+        after = self.dlq_count()
+        self.sync()  # the rest goes on
+        self.s.check_alive()
+        self.table.append(("poison message", "1 undecodable message into apmcov.spans (kcat)",
+                           f"apmcov.dlq grew {before} -> {after}; analyzer alive, next sync succeeded"))
+
+    def kill_analyzer(self) -> None:
+        job = self.slow_sync_start(1500 if not self.long else 3000, 3 if not self.long else 6)
+        time.sleep(1.0)
+        pid = self.s.procs["analyzer"].pid
+        self.s.procs["analyzer"].kill9()
+        log(f"SIGKILL analyzer (pid {pid}) during sync {job}")
+        time.sleep(2 if not self.long else 10)
+        self.s.restart("analyzer")
+        self.s.wait_job(job, 600)
+        self.table.append(("analyzer SIGKILL", f"SIGKILL pid {pid} mid-stream, restart after "
+                           f"{2 if not self.long else 10} s", "sync finished; see equality below"))
+
+    def kill_collector(self) -> None:
+        job = self.slow_sync_start(1500 if not self.long else 3000, 3 if not self.long else 6)
+        time.sleep(1.0)
+        pid = self.s.procs["collector"].pid
+        self.s.procs["collector"].kill9()
+        log(f"SIGKILL collector (pid {pid}) during sync {job}")
+        time.sleep(1)
+        self.s.set_faults({})
+        self.s.restart("collector")
+        j = self.sync(timeout=600)
+        self.table.append(("collector SIGKILL", f"SIGKILL pid {pid} mid-sync ({job}), restart",
+                           f"next sync {j['id']} {j['state']}, {j.get('spans')} spans"))
+
+    def pg_outage(self) -> None:
+        secs = 20 if self.long else 8
+        job = self.slow_sync_start(1000, 4)
+        self.s.pg_stop()
+        log(f"PostgreSQL stopped for {secs} s")
+        time.sleep(secs)
+        self.s.pg_start()
+        log("PostgreSQL started")
+        j = self.s.wait_job(job, 600, accept=("succeeded", "partial"))
+        self.s.check_alive()
+        self.table.append(("PostgreSQL outage", f"stopped {secs} s mid-stream", f"sync {j['state']}, services alive"))
+
+    def broker_down(self) -> None:
+        secs = 30 if self.long else 10
+        job = self.slow_sync_start(1000, 4)
+        self.s.kafka_control_cmd("broker-down 2")
+        log(f"kafka-dev broker 2 down for {secs} s")
+        time.sleep(secs)
+        self.s.kafka_control_cmd("broker-up 2")
+        log("kafka-dev broker 2 up")
+        j = self.s.wait_job(job, 600, accept=("succeeded", "partial"))
+        self.s.check_alive()
+        self.table.append(("Kafka broker down", f"broker 2 down {secs} s mid-sync", f"sync {j['state']}"))
+
+    # ---------------------------------------------------------------- end state
+
+    def final_check(self, title: str) -> bool:
+        self.s.set_faults({})
+        job = self.sync(timeout=600)
+        self.s.settle(timeout=300)
+        rep: Report = compare(self.s, parse_rfc3339(job["started_at"]))
+        print("\nfault table:")
+        print(f"  {'fault':22s} | {'injected':60s} | counted")
+        for f, inj, cnt in self.table:
+            print(f"  {f:22s} | {inj:60s} | {cnt}")
+        c = rep.counts.get("REST", {})
+        lost = c.get("lost_traces", -1) + c.get("lost_spans", 0)
+        dup = c.get("duplicated_trace_rows", -1) + c.get("duplicated_spans", 0)
+        print(f"  => lost {lost} (traces {c.get('lost_traces')}, spans {c.get('lost_spans')}), duplicated {dup} "
+              f"(trace rows {c.get('duplicated_trace_rows')}, spans {c.get('duplicated_spans')})")
+        print_report(title, rep)
+        if rep.failures:
+            self.s.failed = True
+        return not rep.failures
+
+
+FAULTS = ["datadog_errors", "poison", "kill_analyzer", "kill_collector", "pg_outage", "broker_down"]
+
+
+def run_smoke() -> bool:
+    opts = StackOptions(seed=11, services=40, spans_per_second=150, backfill_minutes=4)
+    with Stack(opts, label="faults-smoke") as s:
+        f = Faults(s, long=False)
+        first = f.sync()
+        log(f"first sync {first['id']} done")
+        for name in FAULTS:
+            log(f"--- fault: {name}")
+            getattr(f, name)()
+        return f.final_check("faults smoke: every fault in sequence")
+
+
+def run_long() -> bool:
+    ok = True
+    for i, name in enumerate(FAULTS):
+        opts = StackOptions(seed=100 + i, services=300, spans_per_second=400, backfill_minutes=6)
+        try:
+            with Stack(opts, label=f"faults-{name}") as s:
+                f = Faults(s, long=True)
+                f.sync()
+                log(f"--- fault: {name}")
+                getattr(f, name)()
+                ok = f.final_check(f"faults long: {name}") and ok
+        except Exception as e:
+            log(f"fault {name} FAILED: {type(e).__name__}: {e}")
+            ok = False
+    return ok
+
+
+def main(argv: list[str]) -> int:
+    mode = argv[1] if len(argv) > 1 else "smoke"
+    if mode == "smoke":
+        try:
+            return 0 if run_smoke() else 1
+        except Exception as e:
+            log(f"faults smoke FAILED: {type(e).__name__}: {e}")
+            return 1
+    if mode == "long":
+        if os.environ.get("APMCOV_LONG_FAULTS") != "1":
+            log("long fault runs skipped (set APMCOV_LONG_FAULTS=1)")
+            return SKIP
+        return 0 if run_long() else 1
+    print("usage: test_faults.py smoke|long", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
