@@ -254,6 +254,7 @@ CatalogView QueryService::BuildView(const CatalogData& data, int64_t now_ns, int
 
 absl::StatusOr<std::vector<CoverageBucket>> QueryService::Buckets(const CatalogView& view,
                                                                   const std::string& by) {
+  if (auto it = view.buckets.find(by); it != view.buckets.end()) return it->second;
   if (!CoverageDimensions().count(by)) {
     return BadParam("by", absl::StrCat("must be one of team, env, infra, language, tier, "
                                        "lifecycle, got '",
@@ -288,7 +289,12 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
   APMCOV_ASSIGN_OR_RETURN(CatalogData data, store_.LoadCatalog());
   int64_t lookback =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
-  cached_ = std::make_shared<const CatalogView>(BuildView(data, now, lookback));
+  auto view = std::make_shared<CatalogView>(BuildView(data, now, lookback));
+  for (const std::string& dim : CoverageDimensions()) {
+    auto buckets = Buckets(*view, dim);
+    if (buckets.ok()) view->buckets[dim] = *std::move(buckets);
+  }
+  cached_ = std::move(view);
   cached_at_ns_ = now;
   return cached_;
 }
@@ -344,11 +350,20 @@ absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const Catal
     }
     out.push_back(&s);
   }
-  std::stable_sort(out.begin(), out.end(), [&sort](const ServiceView* a, const ServiceView* b) {
-    std::string ka = sort.Key(*a), kb = sort.Key(*b);
-    if (ka != kb) return sort.desc ? ka > kb : ka < kb;
-    return sort.desc ? a->name > b->name : a->name < b->name;
+  if (sort.field == "name") {
+    // The view is already by name.
+    if (sort.desc) std::reverse(out.begin(), out.end());
+    return out;
+  }
+  // Keys computed once per row, not per comparison.
+  std::vector<std::pair<std::string, const ServiceView*>> keyed;
+  keyed.reserve(out.size());
+  for (const ServiceView* s : out) keyed.emplace_back(sort.Key(*s), s);
+  std::sort(keyed.begin(), keyed.end(), [&sort](const auto& a, const auto& b) {
+    if (a.first != b.first) return sort.desc ? a.first > b.first : a.first < b.first;
+    return sort.desc ? a.second->name > b.second->name : a.second->name < b.second->name;
   });
+  for (size_t i = 0; i < keyed.size(); ++i) out[i] = keyed[i].second;
   return out;
 }
 

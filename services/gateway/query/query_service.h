@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,7 @@ struct TracesQuery {
 struct CatalogView {
   std::vector<ServiceView> services;  // every live service, deprecated included, by name
   std::vector<ShadowServiceView> shadows;
+  std::map<std::string, std::vector<CoverageBucket>> buckets;  // per dimension, once per load
 };
 
 class QueryService {

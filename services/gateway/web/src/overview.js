@@ -49,13 +49,15 @@ export async function renderOverview(main) {
       h('section', { class: 'card', id: 'cf-without-apm', 'aria-labelledby': 'h-cf' },
         h('h2', { id: 'h-cf' }, `Customer-facing without APM (${stats.customer_facing_without_apm.length})`),
         stats.customer_facing_without_apm.length
-          ? h('ul', { class: 'names' }, stats.customer_facing_without_apm.map((n) =>
-            h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))
+          ? [h('p', {}, link('/services?customer_facing=true&apm=false', 'Open in the services table')),
+            h('ul', { class: 'names', tabindex: '0', 'aria-label': 'Customer-facing services without APM' },
+              stats.customer_facing_without_apm.map((n) =>
+                h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))]
           : h('p', {}, 'None.')),
       h('section', { class: 'card', id: 'usm-only', 'aria-labelledby': 'h-usm' },
         h('h2', { id: 'h-usm' }, `Seen only by USM (${stats.usm_only.length})`),
         stats.usm_only.length
-          ? h('ul', { class: 'names' }, stats.usm_only.map((n) =>
+          ? h('ul', { class: 'names', tabindex: '0', 'aria-label': 'Services seen only by USM' }, stats.usm_only.map((n) =>
             h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))
           : h('p', {}, 'None.'))),
     h('section', { class: 'card', id: 'recent-traces' },
