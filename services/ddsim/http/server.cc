@@ -36,6 +36,21 @@ std::string PercentDecode(const std::string& s) {
   return out;
 }
 
+// A response header with a runtime name (Pistache writes only typed headers).
+class NamedHeader : public Http::Header::Header {
+ public:
+  NamedHeader(std::string name, std::string value)
+      : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return std::hash<std::string>{}(name_); }
+#endif
+
+ private:
+  std::string name_, value_;
+};
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
@@ -65,7 +80,8 @@ class Handler : public Http::Handler {
       if (auto peer = writer.peer()) ::shutdown(peer->fd(), SHUT_RDWR);
       return;
     }
-    for (const auto& [k, v] : resp.headers) writer.headers().addRaw(Http::Header::Raw(k, v));
+    for (const auto& [k, v] : resp.headers)
+      writer.headers().add(std::make_shared<NamedHeader>(k, v));
     writer.send(static_cast<Http::Code>(resp.status), resp.body,
                 Http::Mime::MediaType::fromString(resp.content_type));
   }

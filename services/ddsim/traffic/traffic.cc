@@ -171,12 +171,18 @@ class TraceBuilder {
       spans_[root_idx].dropped = true;
       truth_.root_service = kNoService;
       const uint64_t root_id = spans_[root_idx].span.span_id;
-      const Pending* earliest = nullptr;
-      for (const auto& p : spans_) {
+      Pending* earliest = nullptr;
+      for (auto& p : spans_) {
         if (p.dropped) continue;
         if (earliest == nullptr || p.span.start_ns < earliest->span.start_ns) earliest = &p;
       }
       if (earliest != nullptr) {
+        // Readers see millisecond start times: make the earliest span unambiguous at that
+        // precision by moving every other span 1.5 ms later (E's duration grows to match).
+        for (auto& p : spans_) {
+          if (!p.dropped && &p != earliest) p.span.start_ns += 1'500'000;
+        }
+        earliest->span.duration_ns += 1'500'000;
         truth_.gaps.push_back({GapKind::kMissingRoot, earliest->span.span_id,
                                earliest->span.service, kNoService, ""});
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -206,10 +207,16 @@ absl::StatusOr<World> GenerateWorld(const WorldOptions& options) {
   const Instrumentation kEvery[] = {Instrumentation::kInstrumented,
                                     Instrumentation::kNotInstrumented, Instrumentation::kUsmOnly,
                                     Instrumentation::kPropagatesOnly, Instrumentation::kShadow};
-  for (int k = 0; k < 5; ++k) {
-    bool present = false;
-    for (const auto& s : w.services) present |= s.state == kEvery[k];
-    if (!present) w.services[static_cast<size_t>(k) * 2].state = kEvery[k];
+  for (Instrumentation want : kEvery) {
+    std::map<Instrumentation, int> count;
+    for (const auto& s : w.services) ++count[s.state];
+    if (count[want] > 0) continue;
+    for (auto& s : w.services) {  // take a service from a state that has several
+      if (count[s.state] > 1) {
+        s.state = want;
+        break;
+      }
+    }
   }
   for (auto& s : w.services) {
     if (s.state == Instrumentation::kUsmOnly) s.env_tagged = true;
