@@ -106,7 +106,7 @@ void GapDetector::SetDirectory(const ServiceDirectory& directory) {
   resolution_.clear();
 }
 
-uint8_t GapDetector::Flags(StrId id) {
+uint8_t GapDetector::FlagsSlow(StrId id) {
   if (id >= flags_.size()) flags_.resize(pool_.size(), 0);
   uint8_t& f = flags_[id];
   if (f == 0) {
@@ -122,7 +122,7 @@ uint8_t GapDetector::Flags(StrId id) {
   return f;
 }
 
-uint8_t GapDetector::KindClass(StrId id) {
+uint8_t GapDetector::KindClassSlow(StrId id) {
   if (id >= kind_class_.size()) kind_class_.resize(pool_.size(), 0);
   uint8_t& c = kind_class_[id];
   if (c == 0) {
@@ -140,7 +140,7 @@ uint8_t GapDetector::KindClass(StrId id) {
   return c;
 }
 
-uint8_t GapDetector::TypeClassOf(StrId id) {
+uint8_t GapDetector::TypeClassSlow(StrId id) {
   if (id >= type_class_.size()) type_class_.resize(pool_.size(), 0);
   uint8_t& c = type_class_[id];
   if (c == 0) {
@@ -158,7 +158,7 @@ uint8_t GapDetector::TypeClassOf(StrId id) {
   return c;
 }
 
-const GapDetector::Resolution& GapDetector::ResolveId(StrId target) {
+const GapDetector::Resolution& GapDetector::ResolveSlow(StrId target) {
   if (target >= resolution_.size()) resolution_.resize(pool_.size());
   Resolution& r = resolution_[target];
   if (r.state != 0) return r;
@@ -271,11 +271,6 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   }
   v->started_ns = min_start;
   v->duration_ns = max_end - min_start;
-  // Distinct by id first (integer compares), then order the few names.
-  std::sort(service_ids_.begin(), service_ids_.end());
-  service_ids_.erase(std::unique(service_ids_.begin(), service_ids_.end()), service_ids_.end());
-  for (StrId id : service_ids_) v->services.push_back(pool_.View(id));
-  std::sort(v->services.begin(), v->services.end());
   if (root != kNil) {
     v->has_root = true;
     v->root_service = pool_.View(spans[root].service);
@@ -374,6 +369,11 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   std::sort(v->missing_services.begin(), v->missing_services.end());
   v->missing_services.erase(std::unique(v->missing_services.begin(), v->missing_services.end()),
                             v->missing_services.end());
+  // Distinct by id first (integer compares), then order the few names.
+  std::sort(service_ids_.begin(), service_ids_.end());
+  service_ids_.erase(std::unique(service_ids_.begin(), service_ids_.end()), service_ids_.end());
+  for (StrId id : service_ids_) v->services.push_back(pool_.View(id));
+  std::sort(v->services.begin(), v->services.end());
   v->spans.assign(spans.begin(), spans.end());
   ++counters_.traces_broken;
   return Outcome::kJudged;

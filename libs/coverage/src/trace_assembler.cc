@@ -39,6 +39,7 @@ uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset
   t.last_end_ns = std::numeric_limits<int64_t>::min();
   t.first_offset = offset;
   t.head = t.tail = kNil;
+  t.tail_fill = 0;
   t.span_count = 0;
   t.partition = partition;
   t.live = true;
@@ -48,19 +49,18 @@ uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset
   return slot;
 }
 
-uint32_t TraceAssembler::NewSpanSlot(const SpanRecord& span) {
-  uint32_t idx;
-  if (free_span_ != kNil) {
-    idx = free_span_;
-    free_span_ = next_[idx];
-    slab_[idx] = span;
+uint32_t TraceAssembler::NewChunk() {
+  uint32_t chunk;
+  if (free_chunk_ != kNil) {
+    chunk = free_chunk_;
+    free_chunk_ = chunk_next_[chunk];
   } else {
-    idx = static_cast<uint32_t>(slab_.size());
-    slab_.push_back(span);
-    next_.push_back(kNil);
+    chunk = static_cast<uint32_t>(chunk_next_.size());
+    chunk_next_.push_back(kNil);
+    slab_.resize(slab_.size() + kChunkSpans);
   }
-  next_[idx] = kNil;
-  return idx;
+  chunk_next_[chunk] = kNil;
+  return chunk;
 }
 
 void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offset,
@@ -77,14 +77,18 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
     it->second = NewTrace(span.trace_id_lo, partition, offset);
   }
   const uint32_t slot = it->second;
-  const uint32_t idx = NewSpanSlot(span);
   Trace& t = traces_[slot];
-  if (t.tail == kNil) {
-    t.head = idx;
-  } else {
-    next_[t.tail] = idx;
+  if (t.tail == kNil || t.tail_fill == kChunkSpans) {
+    const uint32_t chunk = NewChunk();
+    if (t.tail == kNil) {
+      t.head = chunk;
+    } else {
+      chunk_next_[t.tail] = chunk;
+    }
+    t.tail = chunk;
+    t.tail_fill = 0;
   }
-  t.tail = idx;
+  slab_[size_t{t.tail} * kChunkSpans + t.tail_fill++] = span;
   ++t.span_count;
   if (t.hi == 0) t.hi = span.trace_id_hi;
   t.last_end_ns = std::max(t.last_end_ns, span.end_ns());
@@ -113,14 +117,15 @@ void TraceAssembler::FreeTrace(uint32_t slot) {
   Trace& t = traces_[slot];
   // Return the span chain to the free list in one splice.
   if (t.head != kNil) {
-    next_[t.tail] = free_span_;
-    free_span_ = t.head;
+    chunk_next_[t.tail] = free_chunk_;
+    free_chunk_ = t.head;
   }
   spans_in_flight_ -= t.span_count;
   index_.erase(t.lo);
   t.live = false;
   ++t.generation;
   t.head = t.tail = kNil;
+  t.tail_fill = 0;
   t.span_count = 0;
   free_traces_.push_back(slot);
 }
@@ -132,18 +137,21 @@ void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSin
     FreeTrace(slot);
     return;
   }
-  // Sort (span id, slab index) pairs, then copy each distinct span once, in order.
+  // Collect (span id, slab index) chunk by chunk, sort, copy each distinct span once; the
+  // trace's chunks are in cache after the first pass.
   order_.clear();
-  for (uint32_t i = t.head; i != kNil; i = next_[i]) order_.push_back({slab_[i].span_id, i});
+  for (uint32_t c = t.head; c != kNil; c = chunk_next_[c]) {
+    const uint32_t first = c * kChunkSpans;
+    const uint32_t fill = c == t.tail ? t.tail_fill : kChunkSpans;
+    for (uint32_t i = first; i < first + fill; ++i) order_.push_back({slab_[i].span_id, i});
+  }
   std::sort(order_.begin(), order_.end());
   scratch_.clear();
-  uint64_t previous = 0;
   for (size_t k = 0; k < order_.size(); ++k) {
-    if (k > 0 && order_[k].first == previous) {
+    if (k > 0 && order_[k].first == order_[k - 1].first) {
       ++counters_.duplicate_spans;
       continue;
     }
-    previous = order_[k].first;
     scratch_.push_back(slab_[order_[k].second]);
   }
   AssembledTrace out;
@@ -217,7 +225,7 @@ size_t TraceAssembler::RevokePartition(int32_t partition) {
 }
 
 size_t TraceAssembler::MemoryBytes() const {
-  return slab_.capacity() * sizeof(SpanRecord) + next_.capacity() * sizeof(uint32_t) +
+  return slab_.capacity() * sizeof(SpanRecord) + chunk_next_.capacity() * sizeof(uint32_t) +
          traces_.capacity() * sizeof(Trace) + free_traces_.capacity() * sizeof(uint32_t) +
          index_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
          oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) +

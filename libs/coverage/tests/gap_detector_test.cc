@@ -106,8 +106,8 @@ TEST_F(GapDetectorTest, HealthyCallIsNotBroken) {
   EXPECT_EQ(verdict_.span_count, 3u);
   EXPECT_EQ(verdict_.started_ns, 100 * kSec);
   EXPECT_EQ(verdict_.duration_ns, 3 * kSec);
-  EXPECT_THAT(Strings(verdict_.services), ElementsAre("checkout", "payments"));
-  EXPECT_THAT(verdict_.spans, IsEmpty());  // only broken traces carry spans
+  EXPECT_THAT(verdict_.services, IsEmpty());  // only broken traces list their services
+  EXPECT_THAT(verdict_.spans, IsEmpty());     // only broken traces carry spans
   EXPECT_THAT(Edges(verdict_), ElementsAre("checkout>payments:call:service:1"));
   EXPECT_EQ(detector_.counters().traces_judged, 1u);
   EXPECT_EQ(detector_.counters().traces_broken, 0u);
@@ -120,6 +120,7 @@ TEST_F(GapDetectorTest, UninstrumentedCalleeWithHostnameTarget) {
   EXPECT_THAT(Gaps(verdict_), ElementsAre(G{"uninstrumented_callee", 2, "checkout", "ledger",
                                             "ledger.internal:8443"}));
   EXPECT_THAT(Strings(verdict_.missing_services), ElementsAre("ledger"));
+  EXPECT_THAT(Strings(verdict_.services), ElementsAre("checkout"));
   EXPECT_THAT(Kinds(verdict_), ElementsAre("uninstrumented_callee"));
   EXPECT_EQ(verdict_.spans.size(), 2u);
   EXPECT_EQ(FormatGapDetail(verdict_.gaps[0]), "");
@@ -267,6 +268,7 @@ TEST_F(GapDetectorTest, MissingServicesAreSortedAndDistinct) {
          Client(Fields(1, 5, 1, "checkout"), "payments"),
          Client(Fields(1, 6, 1, "checkout"), "orders"), Server(Fields(1, 7, 6, "gateway"))});
   EXPECT_THAT(Strings(verdict_.missing_services), ElementsAre("gateway", "ledger", "orders"));
+  EXPECT_THAT(Strings(verdict_.services), ElementsAre("checkout", "gateway"));
   EXPECT_THAT(Kinds(verdict_),
               ElementsAre("propagation_break", "uninstrumented_callee", "uninstrumented_hop"));
   EXPECT_EQ(verdict_.gaps.size(), 5u);

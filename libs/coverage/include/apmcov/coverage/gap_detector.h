@@ -22,7 +22,8 @@
 //   smallest span id). orphan_span: each span whose parent id is non-zero and matches no span.
 //   Both have no to_service and an empty peer.
 // - Broken = at least one gap. missing_services = sorted distinct T of uninstrumented_callee
-//   and uninstrumented_hop gaps. services = sorted distinct span services.
+//   and uninstrumented_hop gaps. services = sorted distinct span services (filled for broken
+//   traces only, like spans: healthy traces need only their dependencies).
 // - Dependency edges (for the `dependencies` table), one per distinct (from, to, kind) in the
 //   trace with a count:
 //     datastore span → (service, target or db.system or type, db, datastore);
@@ -102,7 +103,7 @@ struct TraceVerdict {
   int64_t started_ns = 0;                          // earliest start
   int64_t duration_ns = 0;                         // latest end − earliest start
   uint32_t span_count = 0;                         // distinct spans
-  std::vector<std::string_view> services;          // sorted, distinct
+  std::vector<std::string_view> services;          // sorted, distinct; only when broken
   std::vector<std::string_view> missing_services;  // sorted, distinct
   std::vector<GapKind> gap_kinds;                  // sorted, distinct
   std::vector<Gap> gaps;                           // in span-id order
@@ -167,10 +168,22 @@ class GapDetector {
     uint8_t state = 0;       // 0 unknown, 1 catalog, 2 shadow, 3 external
   };
 
-  uint8_t Flags(StrId id);
-  uint8_t KindClass(StrId id);
-  uint8_t TypeClassOf(StrId id);
-  const Resolution& ResolveId(StrId target);
+  // Cached per-string classifications: the inline fast path, then the first computation.
+  uint8_t Flags(StrId id) { return id < flags_.size() && flags_[id] ? flags_[id] : FlagsSlow(id); }
+  uint8_t KindClass(StrId id) {
+    return id < kind_class_.size() && kind_class_[id] ? kind_class_[id] : KindClassSlow(id);
+  }
+  uint8_t TypeClassOf(StrId id) {
+    return id < type_class_.size() && type_class_[id] ? type_class_[id] : TypeClassSlow(id);
+  }
+  uint8_t FlagsSlow(StrId id);
+  uint8_t KindClassSlow(StrId id);
+  uint8_t TypeClassSlow(StrId id);
+  const Resolution& ResolveId(StrId target) {
+    return target < resolution_.size() && resolution_[target].state != 0 ? resolution_[target]
+                                                                         : ResolveSlow(target);
+  }
+  const Resolution& ResolveSlow(StrId target);
   uint32_t Lookup(uint64_t span_id) const;  // index of the span with this id, or UINT32_MAX
   void AddEdge(TraceVerdict* v, std::string_view from, std::string_view to, DependencyKind kind,
                PeerKind to_kind, int64_t seen_ns);

@@ -113,8 +113,9 @@ class TraceAssembler {
     uint64_t hi = 0;
     int64_t last_end_ns = 0;
     int64_t first_offset = 0;
-    uint32_t head = kNil;  // span slab indices, a singly linked list in arrival order
+    uint32_t head = kNil;  // chunks of kChunkSpans slab slots, linked in arrival order
     uint32_t tail = kNil;
+    uint32_t tail_fill = 0;  // spans in the tail chunk
     uint32_t span_count = 0;
     uint32_t generation = 0;  // bumped when the slot is freed: queue entries go stale
     int32_t partition = 0;
@@ -133,7 +134,7 @@ class TraceAssembler {
 
   bool IsLive(const QueueEntry& e) const;
   uint32_t NewTrace(uint64_t lo, int32_t partition, int64_t offset);
-  uint32_t NewSpanSlot(const SpanRecord& span);
+  uint32_t NewChunk();
   void Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink);
   void FreeTrace(uint32_t slot);
   void EnforceCaps(TraceSink sink);
@@ -142,15 +143,18 @@ class TraceAssembler {
   AssemblerOptions options_;
   AssemblerCounters counters_;
   std::vector<SpanRecord> slab_;
-  std::vector<uint32_t> next_;  // next span of the same trace, or the free list's next
-  uint32_t free_span_ = kNil;
+  // Spans live in chunks of kChunkSpans consecutive slab slots, so a trace's spans are read
+  // sequentially at finalisation; chunk_next_ links a trace's chunks, or the free chunks.
+  static constexpr uint32_t kChunkSpans = 4;
+  std::vector<uint32_t> chunk_next_;
+  uint32_t free_chunk_ = kNil;
   size_t spans_in_flight_ = 0;
   std::vector<Trace> traces_;
   std::vector<uint32_t> free_traces_;
   absl::flat_hash_map<uint64_t, uint32_t> index_;  // trace_id_lo → slot
   std::deque<QueueEntry> oldest_;                  // all live traces, oldest first (lazy)
   absl::flat_hash_map<int32_t, Partition> partitions_;
-  std::vector<SpanRecord> scratch_;
+  std::vector<SpanRecord> scratch_;  // a finalised trace's spans, deduplicated and sorted
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (span id, slab index)
 };
 
