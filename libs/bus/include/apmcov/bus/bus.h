@@ -19,21 +19,30 @@
 
 namespace apmcov::bus {
 
-// The topics of design §3 under a configurable prefix (default "apmcov.").
+// The topics of design §3 under a configurable prefix (default "apmcov."):
+// catalog, apm-inventory, spans, sync-jobs, commands, collector-state, dlq.
 struct TopicNames {
   explicit TopicNames(std::string prefix = "apmcov.");
   std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq;
   std::vector<std::string> All() const;
 };
 
+// Kafka headers: ordered, names may repeat, values are arbitrary bytes.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// The partition of a keyed message among `partition_count` partitions: Kafka's murmur2
+// partitioner ((murmur2(key) & 0x7fffffff) % partition_count), the Java client's default and
+// librdkafka's "murmur2_random". The Kafka adapter and MemoryBus both use it, so a key lands on
+// the same partition in tests and in production, whatever the client language. An empty key
+// means "no key": such messages may go to any partition. Requires partition_count > 0.
+int32_t PartitionForKey(std::string_view key, int32_t partition_count);
 
 struct OutgoingMessage {
   std::string topic;
-  std::string key;
+  std::string key;  // empty = no key (any partition)
   std::string value;
-  Headers headers;                  // content-type and type are added by PublishProto helpers
-  std::optional<int32_t> partition; // explicit partition (watermarks go to every partition)
+  Headers headers;                   // content-type and type are added by the proto.h helpers
+  std::optional<int32_t> partition;  // explicit partition (watermarks go to every partition)
 };
 
 struct IncomingMessage {
@@ -44,6 +53,7 @@ struct IncomingMessage {
   std::string value;
   Headers headers;
   int64_t timestamp_ms = 0;
+  // The value of the last header called `name`, if any.
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
@@ -53,12 +63,16 @@ struct IncomingMessage {
 //    is an idempotent producer, so retries never duplicate or reorder within a partition.
 //  - Messages with the same key go to the same partition, in order.
 //  - Thread-safe. A failed delivery is reported by the next Flush() (and counted in metrics).
+//  - An explicit partition that does not exist fails Publish() or the next Flush().
+//  - A topic that does not exist is created with the cluster's defaults (MemoryBus: 4
+//    partitions, like kafka-dev's auto-creation).
 class Publisher {
  public:
   virtual ~Publisher() = default;
   virtual absl::Status Publish(OutgoingMessage message) = 0;
   virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
-  // Number of partitions of `topic` (for watermarks sent to every partition).
+  // Number of partitions of `topic` (for watermarks sent to every partition). Creates the
+  // topic like Publish() does when it does not exist.
   virtual absl::StatusOr<int32_t> PartitionCount(const std::string& topic) = 0;
 };
 
@@ -84,6 +98,9 @@ struct RebalanceListener {
 //    earliest retained message.
 //  - An offset-out-of-range event is reported as DataLoss status by Poll() (never silent)
 //    and consumption resumes at the earliest retained message.
+//  - The listener runs inside Poll() (and Close()), on the polling thread; on_revoked runs
+//    before the partitions are taken away, so Commit() works there.
+//  - Committed() leaves out partitions that have no committed offset.
 //  - Not thread-safe: one thread polls and commits.
 class Subscriber {
  public:
@@ -105,7 +122,9 @@ class Subscriber {
 class LagProbe {
  public:
   virtual ~LagProbe() = default;
-  // Sum over partitions of (high watermark - committed offset of `group`).
+  // Sum over partitions of (high watermark - committed offset of `group`); a partition with
+  // no committed offset counts every retained message (high - low watermark). NotFound when
+  // the topic does not exist.
   virtual absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic) = 0;
 };
 

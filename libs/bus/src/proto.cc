@@ -1,0 +1,65 @@
+#include "apmcov/bus/proto.h"
+
+#include "absl/strings/str_cat.h"
+#include "apmcov/base/status.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace apmcov::bus {
+
+std::string ProtoTypeName(const google::protobuf::Message& message) {
+  return message.GetDescriptor()->full_name();
+}
+
+absl::StatusOr<OutgoingMessage> MakeProtoMessage(std::string topic, std::string key,
+                                                 const google::protobuf::Message& message,
+                                                 std::optional<int32_t> partition,
+                                                 Headers extra_headers) {
+  OutgoingMessage out;
+  if (!message.SerializeToString(&out.value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serialise ", ProtoTypeName(message), " for topic ", topic));
+  }
+  out.topic = std::move(topic);
+  out.key = std::move(key);
+  out.partition = partition;
+  out.headers.emplace_back(kContentTypeHeader, kProtobufContentType);
+  out.headers.emplace_back(kTypeHeader, ProtoTypeName(message));
+  for (auto& h : extra_headers) out.headers.push_back(std::move(h));
+  return out;
+}
+
+absl::Status PublishProto(Publisher& publisher, std::string topic, std::string key,
+                          const google::protobuf::Message& message,
+                          std::optional<int32_t> partition) {
+  APMCOV_ASSIGN_OR_RETURN(OutgoingMessage out,
+                          MakeProtoMessage(std::move(topic), std::move(key), message, partition));
+  return publisher.Publish(std::move(out));
+}
+
+std::optional<std::string_view> MessageType(const IncomingMessage& message) {
+  return message.Header(kTypeHeader);
+}
+
+absl::Status ParseProto(const IncomingMessage& in, google::protobuf::Message* out) {
+  const std::string where = absl::StrCat(in.topic, "/", in.partition, "@", in.offset);
+  std::optional<std::string_view> content_type = in.Header(kContentTypeHeader);
+  if (content_type != kProtobufContentType) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": content-type is '", AbslView(content_type.value_or("<missing>")),
+                     "', want '", AbslView(kProtobufContentType), "'"));
+  }
+  const std::string want = ProtoTypeName(*out);
+  std::optional<std::string_view> type = MessageType(in);
+  if (type != std::string_view(want)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": type is '", AbslView(type.value_or("<missing>")), "', want '", want, "'"));
+  }
+  if (!out->ParseFromString(in.value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": value does not parse as ", want, " (", in.value.size(), " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace apmcov::bus
