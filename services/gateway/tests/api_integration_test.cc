@@ -2,6 +2,7 @@
 // errors and auth, the OpenAPI document checked against real responses, CSV round-trip, the
 // gRPC API (parity with REST, status codes, deadlines, WatchSyncJobs), metrics and readiness.
 #include <curl/curl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -675,6 +676,50 @@ TEST_F(GatewayApiTest, WatchSyncJobsStreamsChanges) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   db_->Exec("DELETE FROM sync_jobs WHERE id = 'job-watch'");
+}
+
+TEST_F(GatewayApiTest, ServerReflectionListsTheService) {
+  // A raw call to grpc.reflection.v1alpha (what grpcurl uses): ServerReflectionRequest with
+  // list_services (field 7) = "*"; the answer names every service.
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  auto wait = [&cq](intptr_t want) {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), want);
+    return ok;
+  };
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(wait(1));
+  const char request[] = {0x3a, 0x01, '*'};
+  grpc::Slice slice(request, sizeof request);
+  grpc::ByteBuffer out(&slice, 1);
+  call->Write(out, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(wait(2));
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(wait(3));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(in.Dump(&slices).ok());
+  std::string answer;
+  for (const auto& sl : slices) answer.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_NE(answer.find("apmcov.v1.CoverageService"), std::string::npos);
+  call->WritesDone(reinterpret_cast<void*>(4));
+  wait(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  wait(5);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST_F(GatewayApiTest, MetricsAndReadiness) {
