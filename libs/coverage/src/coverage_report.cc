@@ -213,3 +213,49 @@ absl::StatusOr<CoverageReport> ComputeCoverage(std::span<const CatalogServiceInf
 }
 
 }  // namespace apmcov::coverage
+
+namespace apmcov::coverage {
+
+void SpanTally::Add(const SpanRecord& span) {
+  Entry& e = entries_[(uint64_t{span.service} << 32) | span.env];
+  ++e.span_count;
+  e.last_seen_ns = std::max(e.last_seen_ns, span.end_ns());
+  if (span.language != kEmptyStr &&
+      std::find(e.languages.begin(), e.languages.end(), span.language) == e.languages.end()) {
+    e.languages.push_back(span.language);
+  }
+  if (std::find(e.infra_hints.begin(), e.infra_hints.end(), span.infra_hint) ==
+      e.infra_hints.end()) {
+    e.infra_hints.push_back(span.infra_hint);
+  }
+}
+
+std::vector<ApmSeen> SpanTally::Drain() {
+  std::vector<ApmSeen> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, e] : entries_) {
+    ApmSeen a;
+    a.service = std::string(pool_.View(static_cast<StrId>(key >> 32)));
+    const std::string_view env = pool_.View(static_cast<StrId>(key & 0xFFFFFFFFu));
+    a.env = env.empty() ? "*" : std::string(env);
+    a.traced = true;
+    a.span_count = e.span_count;
+    a.last_seen_ns = e.last_seen_ns;
+    for (StrId l : e.languages) a.languages.emplace_back(pool_.View(l));
+    for (StrId h : e.infra_hints) {
+      a.infra_hints.emplace_back(h == kEmptyStr ? std::string_view("host") : pool_.View(h));
+    }
+    std::sort(a.languages.begin(), a.languages.end());
+    std::sort(a.infra_hints.begin(), a.infra_hints.end());
+    a.infra_hints.erase(std::unique(a.infra_hints.begin(), a.infra_hints.end()),
+                        a.infra_hints.end());
+    out.push_back(std::move(a));
+  }
+  entries_.clear();
+  std::sort(out.begin(), out.end(), [](const ApmSeen& a, const ApmSeen& b) {
+    return a.service != b.service ? a.service < b.service : a.env < b.env;
+  });
+  return out;
+}
+
+}  // namespace apmcov::coverage
