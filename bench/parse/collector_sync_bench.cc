@@ -1,0 +1,162 @@
+// One collector sync against ddsim, publishing into a counting publisher (no Kafka): spans/s
+// from ddsim through HTTP, parsing and batching; spans per spans-list call; Datadog calls for
+// catalog + inventory against the budget 3 + ceil(services/100) (design §11).
+//
+//   apmcov-bench-collector-sync --ddsim PATH [--services N] [--spans-per-second N]
+//                               [--minutes N]
+// Prints one JSON line.
+#include <prometheus/registry.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/datadog/http_client.h"
+#include "app.h"
+
+namespace {
+
+using namespace apmcov;
+
+class CountingPublisher : public bus::Publisher {
+ public:
+  absl::Status Publish(bus::OutgoingMessage m) override {
+    std::lock_guard lock(mu_);
+    ++messages_;
+    bytes_ += m.value.size();
+    return absl::OkStatus();
+  }
+  absl::Status Flush(std::chrono::milliseconds) override { return absl::OkStatus(); }
+  absl::StatusOr<int32_t> PartitionCount(const std::string&) override { return 8; }
+  uint64_t messages() const { return messages_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::mutex mu_;
+  uint64_t messages_ = 0, bytes_ = 0;
+};
+
+class NoLag : public bus::LagProbe {
+ public:
+  absl::StatusOr<int64_t> GroupLag(const std::string&, const std::string&) override { return 0; }
+};
+
+// Counts calls per endpoint and forwards to the collector's metrics.
+class CallCounter : public datadog::ApiObserver {
+ public:
+  explicit CallCounter(datadog::ApiObserver& next) : next_(next) {}
+  void OnApiCall(const std::string& endpoint, int status, double seconds) override {
+    ++calls[endpoint];
+    next_.OnApiCall(endpoint, status, seconds);
+  }
+  void OnRateLimitWait(const std::string& bucket, double seconds) override {
+    next_.OnRateLimitWait(bucket, seconds);
+  }
+  std::map<std::string, int> calls;
+
+ private:
+  datadog::ApiObserver& next_;
+};
+
+std::string Arg(int argc, char** argv, const char* name, const char* def) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return def;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string ddsim = Arg(argc, argv, "--ddsim", "");
+  const int services = std::stoi(Arg(argc, argv, "--services", "1000"));
+  const std::string sps = Arg(argc, argv, "--spans-per-second", "2000");
+  const int minutes = std::stoi(Arg(argc, argv, "--minutes", "30"));
+  if (ddsim.empty()) {
+    std::fprintf(stderr, "usage: %s --ddsim PATH/apmcov-ddsim [...]\n", argv[0]);
+    return 2;
+  }
+  int fds[2];
+  if (::pipe(fds) != 0) return 1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    std::vector<std::string> args = {ddsim,
+                                     "serve",
+                                     "--seed=5",
+                                     "--services=" + std::to_string(services),
+                                     "--spans-per-second=" + sps,
+                                     "--backfill-minutes=" + std::to_string(minutes + 5),
+                                     "--http-port=0",
+                                     "--address=127.0.0.1",
+                                     "--rate-limits=unlimited",
+                                     "--log-level=warn"};
+    std::vector<char*> av;
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(ddsim.c_str(), av.data());
+    std::_Exit(127);
+  }
+  ::close(fds[1]);
+  FILE* out = ::fdopen(fds[0], "r");
+  char line[256] = {};
+  if (std::fgets(line, sizeof(line), out) == nullptr) {
+    std::fprintf(stderr, "ddsim did not start\n");
+    return 1;
+  }
+  const std::string port = std::string(line).substr(std::string(line).find(':') + 1);
+  const std::string base = "http://127.0.0.1:" + std::to_string(std::stoi(port));
+
+  prometheus::Registry registry;
+  collector::CollectorMetrics metrics(registry);
+  CallCounter counter(metrics);
+  RealClock clock;
+  datadog::CurlTransport transport;
+  datadog::ClientOptions o;
+  o.base_url = base;
+  o.site = base;
+  o.api_key = "k";
+  o.app_key = "a";
+  datadog::DatadogHttpClient client(o, transport, clock, &counter);
+  datadog::HttpDatadogSource source(client);
+  CountingPublisher publisher;
+  NoLag lag;
+  collector::CollectorConfig cfg;
+  cfg.span_backfill_minutes = minutes;
+  cfg.span_page_budget = 100'000;
+  collector::App app(cfg, {source, publisher, lag, clock, metrics, nullptr, nullptr});
+
+  auto start = std::chrono::steady_clock::now();
+  collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+
+  const int catalog_inventory = counter.calls["service_definitions"] +
+                                counter.calls["apm_services"] + counter.calls["spans_aggregate"];
+  const int bound = 3 + static_cast<int>(std::ceil(r.catalog_services / 100.0));
+  const int span_calls = counter.calls["spans_list"];
+  std::printf(
+      "{\"bench\":\"collector_sync_ddsim\",\"cores\":%u,\"state\":%d,\"catalog_services\":%llu,"
+      "\"catalog_inventory_calls\":%d,\"calls_bound\":%d,\"span_calls\":%d,\"spans\":%llu,"
+      "\"spans_per_call\":%.1f,\"windows\":%llu,\"seconds\":%.2f,\"spans_per_s\":%.0f,"
+      "\"messages\":%llu,\"bytes\":%llu,\"note\":\"publisher counts only (no Kafka)\"}\n",
+      std::thread::hardware_concurrency(), static_cast<int>(r.state),
+      static_cast<unsigned long long>(r.catalog_services), catalog_inventory, bound, span_calls,
+      static_cast<unsigned long long>(r.spans),
+      span_calls > 0 ? static_cast<double>(r.spans) / span_calls : 0.0,
+      static_cast<unsigned long long>(r.windows), seconds, r.spans / seconds,
+      static_cast<unsigned long long>(publisher.messages()),
+      static_cast<unsigned long long>(publisher.bytes()));
+  return r.state == v1::SYNC_STATE_SUCCEEDED ? 0 : 1;
+}
