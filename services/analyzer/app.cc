@@ -1,0 +1,852 @@
+#include "app.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "apmcov/base/log.h"
+#include "apmcov/base/status.h"
+#include "apmcov/bus/proto.h"
+#include "apmcov/coverage/coverage_report.h"
+#include "apmcov/coverage/gap_detector.h"
+#include "apmcov/coverage/proto_convert.h"
+#include "apmcov/coverage/trace_assembler.h"
+#include "apmcov/v1/events.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace apmcov::analyzer {
+namespace {
+
+namespace v1 = apmcov::v1;
+using bus::IncomingMessage;
+using bus::TopicPartition;
+
+const Logger& Log() {
+  static const Logger log("analyzer");
+  return log;
+}
+
+int64_t Nanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+bool Retriable(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s) ||
+         absl::IsResourceExhausted(s);
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+// A message that cannot become a record: the reason goes to the dead letter.
+struct Undecodable {
+  std::string reason;
+};
+
+}  // namespace
+
+AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
+  AnalyzerConfig c;
+  c.kafka_brokers = r.String("KAFKA_BROKERS", c.kafka_brokers);
+  c.topic_prefix = r.String("KAFKA_TOPIC_PREFIX", c.topic_prefix);
+  c.database_url = r.String("DATABASE_URL", "", Secret::kYes);
+  c.group_id = r.String("ANALYZER_GROUP_ID", c.group_id);
+  c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, 24 * 366);
+  c.trace_grace_seconds = r.Int("TRACE_GRACE_SECONDS", c.trace_grace_seconds, 0, 86400);
+  c.whole_trace_retention = r.List("WHOLE_TRACE_RETENTION", "");
+  c.admin_port = static_cast<uint16_t>(r.Int("ADMIN_PORT", c.admin_port, 0, 65535));
+  c.max_batch_messages = r.Int("ANALYZER_MAX_BATCH_MESSAGES", c.max_batch_messages, 1, 1'000'000);
+  c.poll_timeout_ms = r.Int("ANALYZER_POLL_TIMEOUT_MS", c.poll_timeout_ms, 1, 60'000);
+  c.max_traces_in_flight =
+      r.Int("ANALYZER_MAX_TRACES_IN_FLIGHT", c.max_traces_in_flight, 1, 100'000'000);
+  c.max_spans_in_flight =
+      r.Int("ANALYZER_MAX_SPANS_IN_FLIGHT", c.max_spans_in_flight, 1, 1'000'000'000);
+  c.snapshot_wait_seconds =
+      r.Int("ANALYZER_SNAPSHOT_WAIT_SECONDS", c.snapshot_wait_seconds, 0, 86400);
+  c.directory_refresh_seconds =
+      r.Int("ANALYZER_DIRECTORY_REFRESH_SECONDS", c.directory_refresh_seconds, 0, 3600);
+  if (c.database_url.empty()) {
+    r.AddError("DATABASE_URL", "is required (postgresql://user:password@host:port/db)");
+  }
+  if (c.kafka_brokers.empty()) r.AddError("KAFKA_BROKERS", "must not be empty");
+  return c;
+}
+
+AppOptions AppOptions::FromConfig(const AnalyzerConfig& c) {
+  AppOptions o;
+  o.topic_prefix = c.topic_prefix;
+  o.apm_lookback_ns = c.apm_lookback_hours * 3600 * int64_t{1'000'000'000};
+  o.trace_grace_ns = c.trace_grace_seconds * int64_t{1'000'000'000};
+  o.whole_trace_retention = c.whole_trace_retention;
+  o.max_batch_messages = static_cast<size_t>(c.max_batch_messages);
+  o.poll_timeout = std::chrono::milliseconds(c.poll_timeout_ms);
+  o.max_traces_in_flight = static_cast<size_t>(c.max_traces_in_flight);
+  o.max_spans_in_flight = static_cast<size_t>(c.max_spans_in_flight);
+  o.snapshot_wait = std::chrono::seconds(c.snapshot_wait_seconds);
+  o.directory_refresh = std::chrono::seconds(c.directory_refresh_seconds);
+  return o;
+}
+
+struct App::Impl {
+  Impl(AppOptions o, AppPorts p)
+      : options(std::move(o)),
+        ports(p),
+        topics(options.topic_prefix),
+        interner(pool),
+        assembler(coverage::AssemblerOptions{options.trace_grace_ns, options.max_traces_in_flight,
+                                             options.max_spans_in_flight}),
+        detector(pool, coverage::DetectorOptions{options.whole_trace_retention}) {
+    auto& reg = ports.registry;
+    lag_family = &prometheus::BuildGauge()
+                      .Name("apmcov_analyzer_consumer_lag_messages")
+                      .Help("Messages between the analyzer's position and the partition's end")
+                      .Register(reg);
+    spans_processed = &prometheus::BuildCounter()
+                           .Name("apmcov_analyzer_spans_processed_total")
+                           .Help("Spans consumed from the spans topic")
+                           .Register(reg)
+                           .Add({});
+    traces_finalised = &prometheus::BuildCounter()
+                            .Name("apmcov_analyzer_traces_finalised_total")
+                            .Help("Traces finalised (judged or skipped), forced ones included")
+                            .Register(reg)
+                            .Add({});
+    auto& dropped = prometheus::BuildCounter()
+                        .Name("apmcov_analyzer_traces_dropped_total")
+                        .Help(
+                            "Traces not judged normally, by reason (forced = finalised early "
+                            "by the memory cap; replayed = judged before a restart; "
+                            "late_span = a span arriving after its trace was judged)")
+                        .Register(reg);
+    traces_forced = &dropped.Add({{"reason", "forced"}});
+    traces_replayed = &dropped.Add({{"reason", "replayed"}});
+    late_spans = &dropped.Add({{"reason", "late_span"}});
+    traces_in_flight = &prometheus::BuildGauge()
+                            .Name("apmcov_analyzer_traces_in_flight")
+                            .Help("Traces being assembled")
+                            .Register(reg)
+                            .Add({});
+    gaps_family = &prometheus::BuildCounter()
+                       .Name("apmcov_analyzer_gaps_total")
+                       .Help("Gaps found in judged traces, by kind")
+                       .Register(reg);
+    for (size_t k = 0; k < coverage::kGapKindCount; ++k) {
+      gaps[k] = &gaps_family->Add(
+          {{"kind", std::string(coverage::GapKindName(static_cast<coverage::GapKind>(k)))}});
+    }
+    db_write =
+        &prometheus::BuildHistogram()
+             .Name("apmcov_analyzer_db_write_duration_seconds")
+             .Help("Time to apply one consumed batch to PostgreSQL (one transaction)")
+             .Register(reg)
+             .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                              0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    dlq_family = &prometheus::BuildCounter()
+                      .Name("apmcov_dlq_messages_total")
+                      .Help("Messages sent to the dead-letter topic, by source topic")
+                      .Register(reg);
+    data_loss = &prometheus::BuildCounter()
+                     .Name("apmcov_analyzer_data_loss_total")
+                     .Help("Offset-out-of-range events: messages lost to retention")
+                     .Register(reg)
+                     .Add({});
+    coverage_family = &prometheus::BuildGauge()
+                           .Name("apmcov_coverage_ratio")
+                           .Help("Instrumented / catalog services (0..1), per dimension value")
+                           .Register(reg);
+    services_total = &prometheus::BuildGauge()
+                          .Name("apmcov_services_total")
+                          .Help("Catalog services counted by coverage (deprecated excluded)")
+                          .Register(reg)
+                          .Add({});
+  }
+
+  // --- configuration and ports ---
+  AppOptions options;
+  AppPorts ports;
+  bus::TopicNames topics;
+  std::atomic<bool> stop{false};
+
+  // --- core ---
+  coverage::StringPool pool;
+  coverage::SpanInterner interner;
+  coverage::TraceAssembler assembler;
+  coverage::GapDetector detector;
+  coverage::TraceVerdict verdict;
+  coverage::AssemblerCounters seen_counters;  // what was already added to the metrics
+
+  // --- consumption state ---
+  std::set<TopicPartition> assigned;
+  std::set<int32_t> restore_watermarks;           // spans partitions assigned, not yet restored
+  std::map<int32_t, int64_t> stored_watermark;    // spans partition → watermark in the store
+  std::map<TopicPartition, int64_t> next_offset;  // after the last consumed message
+  std::map<TopicPartition, int64_t> committed;
+  int64_t dlq_count = 0;
+  int64_t data_loss_count = 0;
+
+  // --- sync jobs and coverage snapshots ---
+  struct PendingSnapshot {
+    store::SyncJobRecord job;
+    int64_t since_ns = 0;
+  };
+  std::map<std::string, PendingSnapshot> pending_snapshots;
+  std::map<std::string, std::set<int32_t>> job_watermarks;  // job → spans partitions
+  std::deque<std::string> job_watermark_order;              // to bound job_watermarks
+
+  // --- service directory ---
+  bool directory_dirty = true;
+  int64_t last_directory_ns = 0;
+  bool directory_loaded = false;
+  std::set<std::string> known_apm_names;  // services the current directory knows from APM
+  int64_t last_lag_ns = 0;
+
+  // --- per-batch accumulators ---
+  store::WriteBatch batch;
+  std::map<std::pair<std::string, std::string>, store::ApmObservationRecord> span_apm;
+  std::vector<v1::DeadLetter> dead_letters;
+
+  // --- metrics ---
+  prometheus::Family<prometheus::Gauge>* lag_family;
+  std::map<TopicPartition, prometheus::Gauge*> lag_gauges;
+  prometheus::Counter* spans_processed;
+  prometheus::Counter* traces_finalised;
+  prometheus::Counter* traces_forced;
+  prometheus::Counter* traces_replayed;
+  prometheus::Counter* late_spans;
+  prometheus::Gauge* traces_in_flight;
+  prometheus::Family<prometheus::Counter>* gaps_family;
+  prometheus::Counter* gaps[coverage::kGapKindCount];
+  prometheus::Histogram* db_write;
+  prometheus::Family<prometheus::Counter>* dlq_family;
+  prometheus::Counter* data_loss;
+  prometheus::Family<prometheus::Gauge>* coverage_family;
+  std::map<std::pair<std::string, std::string>, prometheus::Gauge*> coverage_gauges;
+  prometheus::Gauge* services_total;
+
+  // Runs `fn` until it succeeds, fails for good, or Stop() is requested (Cancelled).
+  template <typename Fn>
+  absl::Status Retry(std::string_view what, Fn fn) {
+    auto backoff = std::chrono::nanoseconds(std::chrono::milliseconds(200));
+    for (int attempt = 1;; ++attempt) {
+      absl::Status s = fn();
+      if (s.ok() || !Retriable(s)) return s;
+      Log().Warn("retrying", {{"what", what}, {"attempt", attempt}, {"error", Msg(s)}});
+      // Sleep in slices so a stop request is noticed quickly.
+      for (auto slept = std::chrono::nanoseconds(0); slept < backoff;) {
+        if (stop.load()) {
+          return absl::CancelledError(
+              absl::StrCat(AbslView(what), ": stopped while retrying: ", s.message()));
+        }
+        const auto slice =
+            std::min(backoff - slept, std::chrono::nanoseconds(std::chrono::milliseconds(250)));
+        ports.clock.SleepFor(slice);
+        slept += slice;
+      }
+      backoff = std::min(backoff * 2, options.max_backoff);
+    }
+  }
+
+  // --- rebalance ---
+  void OnAssigned(const std::vector<TopicPartition>& tps) {
+    for (const auto& tp : tps) {
+      assigned.insert(tp);
+      if (tp.topic == topics.spans) restore_watermarks.insert(tp.partition);
+    }
+    Log().Info("partitions assigned", {{"count", tps.size()}});
+  }
+  void OnRevoked(const std::vector<TopicPartition>& tps) {
+    size_t dropped = 0;
+    for (const auto& tp : tps) {
+      assigned.erase(tp);
+      next_offset.erase(tp);
+      committed.erase(tp);
+      if (auto it = lag_gauges.find(tp); it != lag_gauges.end()) {
+        lag_family->Remove(it->second);
+        lag_gauges.erase(it);
+      }
+      if (tp.topic == topics.spans) {
+        dropped += assembler.RevokePartition(tp.partition);
+        restore_watermarks.erase(tp.partition);
+        stored_watermark.erase(tp.partition);
+      }
+    }
+    Log().Info("partitions revoked", {{"count", tps.size()}, {"traces_dropped", dropped}});
+  }
+
+  absl::Status RestoreWatermarks() {
+    if (restore_watermarks.empty()) return absl::OkStatus();
+    std::vector<store::PartitionWatermark> stored;
+    APMCOV_RETURN_IF_ERROR(Retry("loading partition watermarks", [&]() -> absl::Status {
+      absl::StatusOr<std::vector<store::PartitionWatermark>> r = ports.store.LoadWatermarks();
+      if (!r.ok()) return r.status();
+      stored = std::move(*r);
+      return absl::OkStatus();
+    }));
+    for (const auto& w : stored) {
+      if (w.topic != topics.spans || !restore_watermarks.contains(w.partition)) continue;
+      assembler.SetAppliedWatermark(w.partition, w.watermark_ns);
+      stored_watermark[w.partition] = w.watermark_ns;
+    }
+    restore_watermarks.clear();
+    return absl::OkStatus();
+  }
+
+  // --- decoding ---
+  void DeadLetter(const IncomingMessage& m, const std::string& reason) {
+    v1::DeadLetter dl;
+    dl.set_topic(m.topic);
+    dl.set_partition(m.partition);
+    dl.set_offset(m.offset);
+    dl.set_error(reason);
+    dl.set_original_key(m.key);
+    dl.set_original_value(m.value);
+    dl.set_consumer(options.consumer_name);
+    const int64_t now = ports.clock.NowUnixNanos();
+    dl.mutable_failed_at()->set_seconds(now / 1'000'000'000);
+    dl.mutable_failed_at()->set_nanos(static_cast<int32_t>(now % 1'000'000'000));
+    dead_letters.push_back(std::move(dl));
+    dlq_family->Add({{"topic", m.topic}}).Increment();
+    ++dlq_count;
+    Log().Warn(
+        "message sent to the dead-letter topic",
+        {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", reason}});
+  }
+
+  template <typename M>
+  std::optional<M> Decode(const IncomingMessage& m) {
+    M msg;
+    if (absl::Status s = bus::ParseProto(m, &msg); !s.ok()) {
+      DeadLetter(m, Msg(s));
+      return std::nullopt;
+    }
+    return msg;
+  }
+
+  int64_t MessageTimeNs(const IncomingMessage& m) const {
+    return m.timestamp_ms > 0 ? m.timestamp_ms * 1'000'000 : ports.clock.NowUnixNanos();
+  }
+
+  void HandleCatalogService(const IncomingMessage& m, const v1::CatalogService& s) {
+    if (s.name().empty() || s.snapshot_id().empty()) {
+      DeadLetter(m, "CatalogService needs a name and a snapshot_id");
+      return;
+    }
+    if (!s.links_json().empty() && !nlohmann::json::accept(s.links_json())) {
+      DeadLetter(m, absl::StrCat("CatalogService ", s.name(), ": links_json is not valid JSON"));
+      return;
+    }
+    store::CatalogServiceRecord r;
+    r.snapshot_id = s.snapshot_id();
+    r.name = s.name();
+    r.team = s.team();
+    r.application = s.application();
+    r.tier = s.tier();
+    r.lifecycle = s.lifecycle();
+    r.type = s.type();
+    r.languages.assign(s.languages().begin(), s.languages().end());
+    r.tags.assign(s.tags().begin(), s.tags().end());
+    r.envs.assign(s.envs().begin(), s.envs().end());
+    r.infra = s.infra();
+    r.customer_facing = s.customer_facing();
+    r.schema_version = s.schema_version();
+    r.links_json = s.links_json().empty() ? "[]" : s.links_json();
+    r.description = s.description();
+    r.synced_at_ns = s.has_synced_at() ? Nanos(s.synced_at()) : MessageTimeNs(m);
+    batch.catalog_services.push_back(std::move(r));
+  }
+
+  void HandleSnapshotEnd(const IncomingMessage& m, const v1::CatalogSnapshotEnd& e) {
+    if (e.snapshot_id().empty()) {
+      DeadLetter(m, "CatalogSnapshotEnd needs a snapshot_id");
+      return;
+    }
+    batch.snapshot_ends.push_back(
+        {e.snapshot_id(), e.count(), e.has_synced_at() ? Nanos(e.synced_at()) : MessageTimeNs(m)});
+  }
+
+  void HandleCatalog(const IncomingMessage& m) {
+    const std::optional<std::string_view> type = bus::MessageType(m);
+    if (type == "apmcov.v1.CatalogSnapshotEnd") {
+      if (auto e = Decode<v1::CatalogSnapshotEnd>(m)) HandleSnapshotEnd(m, *e);
+    } else if (type == "apmcov.v1.CatalogEvent") {
+      auto ev = Decode<v1::CatalogEvent>(m);
+      if (!ev) return;
+      if (ev->has_service()) {
+        HandleCatalogService(m, ev->service());
+      } else if (ev->has_snapshot_end()) {
+        HandleSnapshotEnd(m, ev->snapshot_end());
+      } else {
+        DeadLetter(m, "CatalogEvent holds neither a service nor a snapshot end");
+      }
+    } else if (auto s = Decode<v1::CatalogService>(m)) {
+      HandleCatalogService(m, *s);
+    }
+  }
+
+  void HandleApm(const IncomingMessage& m) {
+    auto o = Decode<v1::ApmObservation>(m);
+    if (!o) return;
+    if (o->service().empty()) {
+      DeadLetter(m, "ApmObservation needs a service");
+      return;
+    }
+    store::ApmObservationRecord r;
+    r.service = o->service();
+    r.env = o->env().empty() ? "*" : o->env();
+    r.traced = o->traced();
+    r.usm = o->usm();
+    r.span_count = o->span_count();
+    r.languages.assign(o->languages().begin(), o->languages().end());
+    r.last_seen_ns = o->has_last_seen()     ? Nanos(o->last_seen())
+                     : o->has_observed_at() ? Nanos(o->observed_at())
+                                            : MessageTimeNs(m);
+    batch.apm_observations.push_back(std::move(r));
+  }
+
+  void HandleSyncJob(const IncomingMessage& m) {
+    auto j = Decode<v1::SyncJob>(m);
+    if (!j) return;
+    static const std::map<v1::SyncState, std::string> kStates = {
+        {v1::SYNC_STATE_QUEUED, "queued"},
+        {v1::SYNC_STATE_RUNNING, "running"},
+        {v1::SYNC_STATE_SUCCEEDED, "succeeded"},
+        {v1::SYNC_STATE_PARTIAL, "partial"},
+        {v1::SYNC_STATE_FAILED, "failed"}};
+    auto state = kStates.find(j->state());
+    if (j->id().empty() || state == kStates.end()) {
+      DeadLetter(m, "SyncJob needs an id and a known state");
+      return;
+    }
+    store::SyncJobRecord r;
+    r.id = j->id();
+    r.trigger = j->trigger() == v1::SYNC_TRIGGER_MANUAL ? "manual" : "schedule";
+    r.state = state->second;
+    if (j->has_started_at()) r.started_at_ns = Nanos(j->started_at());
+    if (j->has_finished_at()) r.finished_at_ns = Nanos(j->finished_at());
+    r.api_calls = static_cast<int64_t>(j->api_calls());
+    r.pages = static_cast<int64_t>(j->pages());
+    r.spans = static_cast<int64_t>(j->spans());
+    r.rate_limited_ms = static_cast<int64_t>(j->rate_limited_ms());
+    r.error = j->error();
+    r.updated_at_ns = j->has_updated_at() ? Nanos(j->updated_at())
+                      : r.finished_at_ns  ? *r.finished_at_ns
+                      : r.started_at_ns   ? *r.started_at_ns
+                                          : MessageTimeNs(m);
+    if (r.state == "succeeded" || r.state == "partial") {
+      if (!r.finished_at_ns) r.finished_at_ns = r.updated_at_ns;
+      pending_snapshots.try_emplace(r.id, PendingSnapshot{r, ports.clock.NowUnixNanos()});
+    }
+    batch.sync_jobs.push_back(std::move(r));
+  }
+
+  void HandleSpans(const IncomingMessage& m) {
+    auto b = Decode<v1::SpanBatch>(m);
+    if (!b) return;
+    auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
+    for (const v1::Span& span : b->spans()) {
+      const coverage::SpanRecord rec = coverage::SpanFromProto(span, interner);
+      assembler.Add(rec, m.partition, m.offset, sink);
+      NoteSpanService(span);
+    }
+    spans_processed->Increment(static_cast<double>(b->spans_size()));
+    if (b->spans().empty() && b->watermark_unix_nano() > 0) {
+      assembler.OnWatermark(m.partition, b->watermark_unix_nano(), sink);
+      if (!b->job_id().empty()) {
+        auto [it, inserted] = job_watermarks.try_emplace(b->job_id());
+        it->second.insert(m.partition);
+        if (inserted) {
+          job_watermark_order.push_back(b->job_id());
+          while (job_watermark_order.size() > 1000) {
+            job_watermarks.erase(job_watermark_order.front());
+            job_watermark_order.pop_front();
+          }
+        }
+      }
+    }
+  }
+
+  // "At least one of its spans was seen" (design §5): the span's (service, env) is traced.
+  void NoteSpanService(const v1::Span& span) {
+    if (span.service().empty()) return;
+    const std::string env = span.env().empty() ? "*" : span.env();
+    auto [it, inserted] = span_apm.try_emplace({span.service(), env});
+    store::ApmObservationRecord& r = it->second;
+    if (inserted) {
+      r.service = span.service();
+      r.env = env;
+      r.traced = true;
+      r.last_seen_ns = span.start_unix_nano();
+      if (!known_apm_names.contains(r.service)) directory_dirty = true;
+    }
+    r.last_seen_ns = std::max(r.last_seen_ns, span.start_unix_nano());
+    if (!span.language().empty() &&
+        std::find(r.languages.begin(), r.languages.end(), span.language()) == r.languages.end()) {
+      r.languages.push_back(span.language());
+    }
+    const std::string hint = span.infra_hint().empty() ? "host" : span.infra_hint();
+    if (std::find(r.infra_hints.begin(), r.infra_hints.end(), hint) == r.infra_hints.end()) {
+      r.infra_hints.push_back(hint);
+    }
+  }
+
+  void OnTrace(const coverage::AssembledTrace& t) {
+    if (detector.Judge(t, &verdict) != coverage::GapDetector::Outcome::kJudged) return;
+    const int64_t now = ports.clock.NowUnixNanos();
+    for (const auto& d : verdict.dependencies) {
+      batch.dependencies.push_back({std::string(d.from_service), std::string(d.to_name),
+                                    std::string(coverage::DependencyKindName(d.kind)),
+                                    std::string(coverage::PeerKindName(d.to_kind)), t.trace_id_lo,
+                                    d.last_seen_ns});
+    }
+    if (!verdict.broken()) return;
+    store::BrokenTraceRecord r;
+    r.trace_id = verdict.trace_id_lo;
+    r.trace_id_high = verdict.trace_id_hi;
+    r.env = std::string(verdict.env);
+    if (verdict.has_root) r.root_service = std::string(verdict.root_service);
+    r.started_at_ns = verdict.started_ns;
+    r.duration_ns = verdict.duration_ns;
+    r.span_count = static_cast<int32_t>(verdict.span_count);
+    for (auto s : verdict.services) r.services.emplace_back(s);
+    for (auto s : verdict.missing_services) r.missing_services.emplace_back(s);
+    for (auto k : verdict.gap_kinds) r.gap_kinds.emplace_back(coverage::GapKindName(k));
+    r.detected_at_ns = now;
+    for (const auto& g : verdict.gaps) {
+      store::TraceGapRecord gap;
+      gap.span_id = g.span_id;
+      gap.kind = std::string(coverage::GapKindName(g.kind));
+      gap.from_service = std::string(g.from_service);
+      if (g.has_to_service) gap.to_service = std::string(g.to_service);
+      gap.peer = std::string(g.peer);
+      gap.detail = coverage::FormatGapDetail(g);
+      r.gaps.push_back(std::move(gap));
+      gaps[static_cast<size_t>(g.kind)]->Increment();
+    }
+    for (const auto& s : verdict.spans) {
+      r.spans.push_back({s.span_id, s.parent_id, std::string(pool.View(s.service)),
+                         std::string(pool.View(s.resource)), std::string(pool.View(s.kind)),
+                         std::string(pool.View(s.type)), s.start_ns, s.duration_ns,
+                         std::string(pool.View(s.target))});
+    }
+    batch.broken_traces.push_back(std::move(r));
+  }
+
+  // --- coverage ---
+  absl::StatusOr<coverage::CoverageReport> ComputeReport(int64_t now_ns) {
+    std::vector<store::ServiceRow> services;
+    std::vector<store::ApmServiceRow> apm;
+    APMCOV_RETURN_IF_ERROR(Retry("loading catalog and APM data", [&]() -> absl::Status {
+      auto s = ports.store.LoadServices(/*include_removed=*/false);
+      if (!s.ok()) return s.status();
+      auto a = ports.store.LoadApmServices();
+      if (!a.ok()) return a.status();
+      services = std::move(*s);
+      apm = std::move(*a);
+      return absl::OkStatus();
+    }));
+    std::vector<coverage::CatalogServiceInfo> catalog;
+    catalog.reserve(services.size());
+    for (const auto& row : services) {
+      const auto& c = row.catalog;
+      catalog.push_back(
+          {c.name, c.team, c.tier, c.lifecycle, c.infra, c.languages, c.envs, c.customer_facing});
+    }
+    std::vector<coverage::ApmSeen> seen;
+    seen.reserve(apm.size());
+    for (const auto& a : apm) {
+      seen.push_back({a.service, a.env, a.traced, a.usm_only, a.span_count, a.languages,
+                      a.infra_hints, a.last_seen_ns});
+    }
+    absl::StatusOr<coverage::CoverageReport> report =
+        coverage::ComputeCoverage(catalog, seen, {now_ns, options.apm_lookback_ns});
+    if (!report.ok())
+      return absl::InternalError(absl::StrCat("coverage: ", report.status().message()));
+    return report;
+  }
+
+  void UpdateCoverageGauges(const coverage::CoverageReport& report) {
+    services_total->Set(static_cast<double>(report.total_services));
+    std::set<std::pair<std::string, std::string>> present;
+    for (const auto& row : report.rows) {
+      const std::pair<std::string, std::string> key{row.dimension, row.key};
+      present.insert(key);
+      auto [it, inserted] = coverage_gauges.try_emplace(key, nullptr);
+      if (inserted)
+        it->second = &coverage_family->Add({{"dimension", key.first}, {"key", key.second}});
+      it->second->Set(row.total == 0 ? 0.0 : static_cast<double>(row.instrumented) / row.total);
+    }
+    for (auto it = coverage_gauges.begin(); it != coverage_gauges.end();) {
+      if (present.contains(it->first)) {
+        ++it;
+      } else {
+        coverage_family->Remove(it->second);
+        it = coverage_gauges.erase(it);
+      }
+    }
+  }
+
+  // Recomputes the detector's service directory and the coverage gauges from the store: at once
+  // when catalog or APM data changed (or a span named a service not yet known to APM), else
+  // every directory_refresh (the lookback moves on).
+  absl::Status RefreshDirectory() {
+    const int64_t now = ports.clock.NowUnixNanos();
+    if (directory_loaded && !directory_dirty &&
+        now - last_directory_ns < options.directory_refresh.count()) {
+      return absl::OkStatus();
+    }
+    APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report, ComputeReport(now));
+    coverage::ServiceDirectory directory = report.Directory();
+    known_apm_names.clear();
+    known_apm_names.insert(directory.apm_names.begin(), directory.apm_names.end());
+    known_apm_names.insert(directory.instrumented.begin(), directory.instrumented.end());
+    detector.SetDirectory(directory);
+    UpdateCoverageGauges(report);
+    directory_dirty = false;
+    directory_loaded = true;
+    last_directory_ns = now;
+    return absl::OkStatus();
+  }
+
+  bool SnapshotReady(const PendingSnapshot& p) const {
+    if (p.job.spans == 0) return true;
+    if (ports.clock.NowUnixNanos() - p.since_ns >= options.snapshot_wait.count()) return true;
+    auto it = job_watermarks.find(p.job.id);
+    for (const auto& tp : assigned) {
+      if (tp.topic != topics.spans) continue;
+      if (it == job_watermarks.end() || !it->second.contains(tp.partition)) return false;
+    }
+    return true;
+  }
+
+  absl::Status WriteReadySnapshots() {
+    for (auto it = pending_snapshots.begin(); it != pending_snapshots.end();) {
+      if (!SnapshotReady(it->second)) {
+        ++it;
+        continue;
+      }
+      const store::SyncJobRecord& job = it->second.job;
+      const int64_t taken_at = *job.finished_at_ns;
+      APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report, ComputeReport(taken_at));
+      store::WriteBatch rows;
+      for (const auto& row : report.rows) {
+        rows.coverage_rows.push_back({taken_at, row.dimension, row.key,
+                                      static_cast<int32_t>(row.total),
+                                      static_cast<int32_t>(row.instrumented)});
+      }
+      APMCOV_RETURN_IF_ERROR(ApplyWithRetry(rows, "writing a coverage snapshot"));
+      Log().Info("coverage snapshot written",
+                 {{"job_id", job.id},
+                  {"rows", rows.coverage_rows.size()},
+                  {"total_services", report.total_services},
+                  {"instrumented_services", report.instrumented_services}});
+      job_watermarks.erase(job.id);
+      it = pending_snapshots.erase(it);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyWithRetry(const store::WriteBatch& b, std::string_view what) {
+    return Retry(what, [&]() -> absl::Status {
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<store::ApplyResult> r = ports.store.Apply(b);
+      db_write->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!r.ok()) return r.status();
+      for (const auto& done : r->completed_snapshots) {
+        Log().Info("catalog snapshot complete",
+                   {{"snapshot_id", done.snapshot_id}, {"removed_services", done.removed}});
+        directory_dirty = true;
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status FlushDeadLetters() {
+    if (dead_letters.empty()) return absl::OkStatus();
+    APMCOV_RETURN_IF_ERROR(Retry("publishing dead letters", [&]() -> absl::Status {
+      for (const auto& dl : dead_letters) {
+        APMCOV_RETURN_IF_ERROR(
+            bus::PublishProto(ports.dlq_publisher, topics.dlq, dl.original_key(), dl));
+      }
+      return ports.dlq_publisher.Flush(std::chrono::seconds(10));
+    }));
+    dead_letters.clear();
+    return absl::OkStatus();
+  }
+
+  void CommitOffsets() {
+    std::map<TopicPartition, int64_t> to_commit;
+    for (const auto& [tp, next] : next_offset) {
+      const int64_t safe =
+          tp.topic == topics.spans ? assembler.SafeCommitOffset(tp.partition, next) : next;
+      auto it = committed.find(tp);
+      if (it == committed.end() || it->second != safe) to_commit[tp] = safe;
+    }
+    if (to_commit.empty()) return;
+    if (absl::Status s = ports.subscriber.Commit(to_commit); !s.ok()) {
+      // Not fatal: nothing is lost, the next batch commits again (or the new owner replays).
+      Log().Warn("offset commit failed", {{"error", Msg(s)}});
+      return;
+    }
+    for (const auto& [tp, off] : to_commit) committed[tp] = off;
+  }
+
+  void SyncMetrics() {
+    const auto& c = assembler.counters();
+    traces_finalised->Increment(
+        static_cast<double>(c.traces_finalised - seen_counters.traces_finalised));
+    traces_forced->Increment(static_cast<double>(c.traces_forced - seen_counters.traces_forced));
+    traces_replayed->Increment(
+        static_cast<double>(c.traces_replayed - seen_counters.traces_replayed));
+    late_spans->Increment(
+        static_cast<double>(c.late_spans_dropped - seen_counters.late_spans_dropped));
+    seen_counters = c;
+    traces_in_flight->Set(static_cast<double>(assembler.traces_in_flight()));
+  }
+
+  void UpdateLag() {
+    if (!ports.high_watermark) return;
+    const int64_t now = ports.clock.NowUnixNanos();
+    if (last_lag_ns != 0 && now - last_lag_ns < int64_t{5'000'000'000}) return;
+    last_lag_ns = now;
+    for (const auto& tp : assigned) {
+      absl::StatusOr<int64_t> high = ports.high_watermark(tp.topic, tp.partition);
+      if (!high.ok()) continue;
+      auto pos = next_offset.find(tp);
+      auto com = committed.find(tp);
+      const int64_t at = pos != next_offset.end() ? pos->second
+                         : com != committed.end() ? com->second
+                                                  : 0;
+      auto [it, inserted] = lag_gauges.try_emplace(tp, nullptr);
+      if (inserted) {
+        it->second =
+            &lag_family->Add({{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
+      }
+      it->second->Set(static_cast<double>(std::max<int64_t>(0, *high - at)));
+    }
+  }
+
+  absl::StatusOr<size_t> RunOnce() {
+    absl::StatusOr<std::vector<IncomingMessage>> polled =
+        ports.subscriber.Poll(options.max_batch_messages, options.poll_timeout);
+    if (!polled.ok()) {
+      if (absl::IsDataLoss(polled.status())) {
+        data_loss->Increment();
+        ++data_loss_count;
+        Log().Error("data loss: offset out of range, messages were lost to retention",
+                    {{"error", Msg(polled.status())}});
+        return size_t{0};
+      }
+      Log().Warn("poll failed", {{"error", Msg(polled.status())}});
+      return size_t{0};
+    }
+    APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
+    const std::vector<IncomingMessage>& messages = *polled;
+    // Catalog, inventory and sync jobs first: when they change what gap detection knows
+    // (catalog names, instrumented services), apply them and refresh the directory before
+    // judging the spans of the same poll. Topics are not ordered among themselves anyway.
+    bool has_spans = false;
+    for (const IncomingMessage& m : messages) {
+      if (m.topic == topics.spans) {
+        has_spans = true;
+      } else if (m.topic == topics.catalog) {
+        HandleCatalog(m);
+      } else if (m.topic == topics.apm_inventory) {
+        HandleApm(m);
+      } else if (m.topic == topics.sync_jobs) {
+        HandleSyncJob(m);
+      }
+    }
+    if (!batch.catalog_services.empty() || !batch.snapshot_ends.empty() ||
+        !batch.apm_observations.empty()) {
+      directory_dirty = true;
+      if (has_spans) {
+        APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying catalog and inventory"));
+        batch = store::WriteBatch{};
+        APMCOV_RETURN_IF_ERROR(RefreshDirectory());
+      }
+    }
+    for (const IncomingMessage& m : messages) {
+      if (m.topic == topics.spans) HandleSpans(m);
+      TopicPartition tp{m.topic, m.partition};
+      next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
+    }
+    for (auto& [key, r] : span_apm) {
+      std::sort(r.languages.begin(), r.languages.end());
+      std::sort(r.infra_hints.begin(), r.infra_hints.end());
+      batch.apm_observations.push_back(std::move(r));
+    }
+    span_apm.clear();
+    for (const auto& tp : assigned) {
+      if (tp.topic != topics.spans) continue;
+      const int64_t w = assembler.LatestWatermark(tp.partition);
+      auto it = stored_watermark.find(tp.partition);
+      if (w != INT64_MIN && (it == stored_watermark.end() || it->second < w)) {
+        batch.watermarks.push_back({tp.topic, tp.partition, w});
+      }
+    }
+
+    APMCOV_RETURN_IF_ERROR(FlushDeadLetters());
+    if (!batch.empty()) {
+      APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying a batch"));
+      for (const auto& w : batch.watermarks) stored_watermark[w.partition] = w.watermark_ns;
+    }
+    batch = store::WriteBatch{};
+    APMCOV_RETURN_IF_ERROR(RefreshDirectory());
+    APMCOV_RETURN_IF_ERROR(WriteReadySnapshots());
+    CommitOffsets();
+    SyncMetrics();
+    UpdateLag();
+    return messages.size();
+  }
+};
+
+App::App(AppOptions options, AppPorts ports)
+    : impl_(std::make_unique<Impl>(std::move(options), ports)),
+      alive_(std::make_shared<Impl*>(impl_.get())) {}
+
+App::~App() { *alive_ = nullptr; }
+
+absl::Status App::Start() {
+  // The subscriber may call the listener after the App is gone (Close() in its destructor):
+  // the callbacks go through `alive_`, cleared by ~App.
+  bus::RebalanceListener listener;
+  listener.on_assigned = [alive = alive_](const std::vector<bus::TopicPartition>& tps) {
+    if (*alive != nullptr) (*alive)->OnAssigned(tps);
+  };
+  listener.on_revoked = [alive = alive_](const std::vector<bus::TopicPartition>& tps) {
+    if (*alive != nullptr) (*alive)->OnRevoked(tps);
+  };
+  const auto& t = impl_->topics;
+  APMCOV_RETURN_IF_ERROR(impl_->ports.subscriber.Subscribe(
+      {t.catalog, t.apm_inventory, t.spans, t.sync_jobs}, std::move(listener)));
+  return impl_->RefreshDirectory();
+}
+
+absl::StatusOr<size_t> App::RunOnce() { return impl_->RunOnce(); }
+
+absl::Status App::Run() {
+  while (!impl_->stop.load()) {
+    absl::StatusOr<size_t> n = impl_->RunOnce();
+    if (!n.ok()) {
+      if (absl::IsCancelled(n.status())) break;
+      return n.status();
+    }
+  }
+  Log().Info("drained: last batch committed", {{"traces_in_flight", traces_in_flight()}});
+  return absl::OkStatus();
+}
+
+void App::Stop() { impl_->stop.store(true); }
+
+size_t App::traces_in_flight() const { return impl_->assembler.traces_in_flight(); }
+int64_t App::dlq_messages() const { return impl_->dlq_count; }
+int64_t App::data_loss_events() const { return impl_->data_loss_count; }
+const std::map<bus::TopicPartition, int64_t>& App::committed() const { return impl_->committed; }
+
+}  // namespace apmcov::analyzer

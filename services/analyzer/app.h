@@ -1,0 +1,139 @@
+// apmcov-analyzer's application (design §3–§6): one consumer-group member over the catalog,
+// apm-inventory, spans and sync-jobs topics that assembles traces, judges them, and writes the
+// effects of each consumed batch to PostgreSQL in one transaction before committing offsets.
+//
+// Contract:
+//  - Offsets are committed only after the store transaction holding the batch's effects has
+//    committed (and after dead letters of the batch are flushed), and for `spans` never past
+//    the oldest span of a trace still being assembled (TraceAssembler::SafeCommitOffset). A
+//    crash at any point therefore replays at most what was not yet durable; every write is an
+//    idempotent merge (CoverageStore contract), and traces judged before a restart are not
+//    judged again (the applied watermark per partition is stored with the effects).
+//  - A message that cannot be decoded (wrong type header, bad bytes, missing key fields) is
+//    published to the `dlq` topic as a DeadLetter with the reason; consumption goes on.
+//  - Store or DLQ unavailable: the same batch is retried with capped exponential backoff
+//    (on the Clock) until it succeeds or Stop() is requested; then Run() returns without
+//    committing, so nothing is lost.
+//  - Rebalance: revoked `spans` partitions drop their in-flight traces (the next owner re-reads
+//    them: they were never committed); assigned ones restore their applied watermark.
+//  - A catalog snapshot whose end marker and every member are stored marks absent services
+//    removed (in the store, CoverageStore contract).
+//  - Coverage snapshot: when a sync job reaches succeeded or partial, and this member has
+//    processed a watermark of that job on every `spans` partition it owns (or the job
+//    published no spans, or snapshot_wait passed), the coverage of every dimension is written
+//    to coverage_snapshots with taken_at = the job's finish time (so a replay rewrites the
+//    same rows).
+//  - Offset-out-of-range (DataLoss from Poll) is counted in apmcov_analyzer_data_loss_total and
+//    logged as an error, never silent.
+//  - Not thread-safe: Run()/RunOnce() on one thread; Stop() from any thread.
+// Ports are held by reference and must outlive the App.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/bus/bus.h"
+#include "apmcov/store/coverage_store.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace apmcov::analyzer {
+
+// Configuration (design §9), from env vars / flags through ConfigReader.
+struct AnalyzerConfig {
+  std::string kafka_brokers = "127.0.0.1:9092";
+  std::string topic_prefix = "apmcov.";
+  std::string database_url;  // a secret for logging purposes
+  std::string group_id = "apmcov-analyzer";
+  int64_t apm_lookback_hours = 24;
+  int64_t trace_grace_seconds = 120;
+  std::vector<std::string> whole_trace_retention;
+  uint16_t admin_port = 9464;
+  int64_t max_batch_messages = 5000;
+  int64_t poll_timeout_ms = 200;
+  int64_t max_traces_in_flight = 1'000'000;
+  int64_t max_spans_in_flight = 4'000'000;
+  int64_t snapshot_wait_seconds = 300;
+  int64_t directory_refresh_seconds = 10;
+
+  // Reads every variable; errors are recorded in `reader` (see ConfigReader::Finish()).
+  static AnalyzerConfig Read(ConfigReader& reader);
+};
+
+struct AppOptions {
+  std::string topic_prefix = "apmcov.";
+  std::string consumer_name = "apmcov-analyzer";  // DeadLetter.consumer
+  int64_t apm_lookback_ns = int64_t{24} * 3600 * 1'000'000'000;
+  int64_t trace_grace_ns = int64_t{120} * 1'000'000'000;
+  std::vector<std::string> whole_trace_retention;
+  size_t max_batch_messages = 5000;
+  std::chrono::milliseconds poll_timeout{200};
+  size_t max_traces_in_flight = 1'000'000;
+  size_t max_spans_in_flight = 4'000'000;
+  std::chrono::nanoseconds snapshot_wait = std::chrono::minutes(5);
+  // How often the service directory used by gap detection (catalog, instrumented services)
+  // and the coverage gauges are recomputed from the store when catalog or APM data changed.
+  std::chrono::nanoseconds directory_refresh = std::chrono::seconds(10);
+  std::chrono::nanoseconds max_backoff = std::chrono::seconds(30);
+
+  static AppOptions FromConfig(const AnalyzerConfig& config);
+};
+
+// High watermark (next offset to be written) of a topic partition, for the lag gauge.
+using HighWatermarkFn = std::function<absl::StatusOr<int64_t>(const std::string&, int32_t)>;
+
+struct AppPorts {
+  bus::Subscriber& subscriber;
+  bus::Publisher& dlq_publisher;
+  store::CoverageStore& store;
+  Clock& clock;
+  prometheus::Registry& registry;
+  HighWatermarkFn high_watermark;  // optional: no lag gauge without it
+};
+
+class App {
+ public:
+  App(AppOptions options, AppPorts ports);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Subscribes to the four input topics and loads the service directory from the store.
+  absl::Status Start();
+
+  // Polls once and processes what came (store transaction, then commit). Returns the number of
+  // messages consumed. Errors: Cancelled when Stop() interrupted a retry; Internal for a store
+  // failure that retrying cannot fix.
+  absl::StatusOr<size_t> RunOnce();
+
+  // RunOnce() until Stop(); the batch in hand is finished and committed first (drain).
+  absl::Status Run();
+  void Stop();
+
+  // Introspection for tests and logs.
+  size_t traces_in_flight() const;
+  int64_t dlq_messages() const;
+  int64_t data_loss_events() const;
+  // The offsets committed last, per partition.
+  const std::map<bus::TopicPartition, int64_t>& committed() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl*> alive_;  // what rebalance callbacks reach; null once destroyed
+};
+
+}  // namespace apmcov::analyzer

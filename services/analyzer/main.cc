@@ -1,0 +1,132 @@
+// apmcov-analyzer: parses config, applies the schema migrations, builds the real adapters
+// (Kafka subscriber and DLQ publisher, PostgreSQL store, admin server), hands them to App, runs
+// until SIGTERM/SIGINT, then drains (finishes and commits the batch in hand) and stops in
+// reverse order. `apmcov-analyzer migrate` only applies the migrations and exits.
+#include <prometheus/registry.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/base/config.h"
+#include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
+#include "apmcov/bus/kafka.h"
+#include "apmcov/store/postgres_store.h"
+#include "apmcov/telemetry/admin_server.h"
+#include "app.h"
+
+namespace {
+
+using apmcov::analyzer::AnalyzerConfig;
+
+const apmcov::Logger& Log() {
+  static const apmcov::Logger log("analyzer.main");
+  return log;
+}
+
+// Applies pending migrations, waiting up to a minute for the database to come up.
+bool Migrate(const AnalyzerConfig& config, apmcov::Clock& clock) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<apmcov::store::MigrationReport> report =
+        apmcov::store::RunMigrations(config.database_url);
+    if (report.ok()) {
+      Log().Info("schema up to date",
+                 {{"version", report->current_version}, {"applied", report->applied.size()}});
+      return true;
+    }
+    if (!absl::IsUnavailable(report.status()) || attempt >= 30) {
+      Log().Error("migrations failed", {{"error", std::string(report.status().message())}});
+      return false;
+    }
+    Log().Warn("database not reachable, retrying migrations",
+               {{"attempt", attempt}, {"error", std::string(report.status().message())}});
+    clock.SleepFor(std::chrono::seconds(2));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  apmcov::BlockShutdownSignals();
+  apmcov::ConfigReader reader(argc, argv);
+  apmcov::ConfigureLoggingFrom(reader, "apmcov-analyzer");
+  AnalyzerConfig config = AnalyzerConfig::Read(reader);
+  const auto& args = reader.positional();
+  const bool migrate_only = !args.empty() && args[0] == "migrate";
+  if (args.size() > 1 || (!args.empty() && !migrate_only)) {
+    reader.AddError("ARGS", "the only subcommand is `migrate`");
+  }
+  if (absl::Status s = reader.Finish(); !s.ok()) {
+    std::fprintf(stderr, "apmcov-analyzer: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  apmcov::LogEffectiveConfig(Log(), reader);
+  Log().Info("database", {{"url", apmcov::store::RedactDatabaseUrl(config.database_url)}});
+
+  apmcov::RealClock clock;
+  if (!Migrate(config, clock)) return 1;
+  if (migrate_only) return 0;
+
+  apmcov::bus::KafkaConfig kafka;
+  kafka.brokers = config.kafka_brokers;
+  kafka.client_id = "apmcov-analyzer";
+  auto subscriber = apmcov::bus::KafkaSubscriber::Create(kafka, config.group_id);
+  auto publisher = apmcov::bus::KafkaPublisher::Create(kafka);
+  auto probe = apmcov::bus::KafkaLagProbe::Create(kafka);
+  for (const absl::Status& s : {subscriber.status(), publisher.status(), probe.status()}) {
+    if (!s.ok()) {
+      Log().Error("kafka client", {{"error", std::string(s.message())}});
+      return 2;
+    }
+  }
+  apmcov::store::PostgresCoverageStore store(config.database_url);
+  apmcov::store::PostgresCoverageStore readiness_store(config.database_url);  // own connection
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  apmcov::telemetry::AdminServer admin(registry, "0.0.0.0", config.admin_port);
+  admin.EnableProcessMetrics("apmcov-analyzer", apmcov::CurrentLogOptions().identity.version);
+  admin.AddReadinessCheck({"postgres", [&] { return readiness_store.Ping(); }});
+  const apmcov::bus::TopicNames topics(config.topic_prefix);
+  admin.AddReadinessCheck({"kafka", [&]() -> absl::Status {
+                             return (*publisher)->PartitionCount(topics.spans).status();
+                           }});
+  if (absl::Status s = admin.Start(); !s.ok()) {
+    Log().Error("admin server", {{"error", std::string(s.message())}});
+    return 1;
+  }
+
+  apmcov::analyzer::App app(
+      apmcov::analyzer::AppOptions::FromConfig(config),
+      {**subscriber, **publisher, store, clock, *registry,
+       [&](const std::string& topic, int32_t partition) -> absl::StatusOr<int64_t> {
+         auto w = (*probe)->Watermarks(topic, partition);
+         if (!w.ok()) return w.status();
+         return w->second;
+       }});
+  if (absl::Status s = app.Start(); !s.ok()) {
+    Log().Error("start failed", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  Log().Info("started",
+             {{"admin_port", static_cast<int>(admin.port())}, {"group", config.group_id}});
+
+  absl::Status run_status;
+  std::thread worker([&] {
+    run_status = app.Run();
+    if (!run_status.ok()) {
+      Log().Error("analyzer stopped on an error", {{"error", std::string(run_status.message())}});
+      kill(getpid(), SIGTERM);  // wake the main thread
+    }
+  });
+  const int sig = apmcov::WaitForShutdownSignal();
+  Log().Info("stopping", {{"signal", sig}});
+  app.Stop();
+  worker.join();
+  (*subscriber)->Close();
+  (void)(*publisher)->Flush(std::chrono::seconds(5));
+  admin.Stop();
+  return run_status.ok() ? 0 : 1;
+}

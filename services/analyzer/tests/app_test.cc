@@ -1,0 +1,472 @@
+// Unit tests of the analyzer App on fakes: MemoryBroker (bus), MemoryCoverageStore and a
+// ManualClock. No network, no database.
+#include "app.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "apmcov/bus/memory_bus.h"
+#include "apmcov/bus/proto.h"
+#include "apmcov/store/memory_store.h"
+#include "apmcov/v1/events.pb.h"
+
+namespace apmcov::analyzer {
+namespace {
+
+namespace v1 = apmcov::v1;
+using bus::TopicPartition;
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kT0 = 1'763'700'000 * kSec;  // event time of the test's spans
+
+void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
+  ts->set_seconds(ns / kSec);
+  ts->set_nanos(static_cast<int32_t>(ns % kSec));
+}
+
+v1::Span MakeSpan(uint64_t trace, uint64_t id, uint64_t parent, const std::string& service,
+                  const std::string& kind, int64_t start, const std::string& target = "") {
+  v1::Span s;
+  s.set_trace_id(trace);
+  s.set_span_id(id);
+  s.set_parent_id(parent);
+  s.set_service(service);
+  s.set_env("prod");
+  s.set_resource("GET /" + service);
+  s.set_type("web");
+  s.set_kind(kind);
+  s.set_start_unix_nano(start);
+  s.set_duration_ns(1'000'000);
+  s.set_retained_by("flat_sampled");
+  s.set_language("go");
+  s.set_infra_hint("kubernetes");
+  s.set_target(target);
+  return s;
+}
+
+struct Dump {
+  std::vector<store::ServiceRow> services;
+  std::vector<store::ApmServiceRow> apm;
+  std::vector<std::optional<store::BrokenTraceRecord>> traces;
+  std::vector<store::DependencyRow> deps;
+  bool operator==(const Dump&) const = default;
+};
+
+class AnalyzerAppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& [topic, parts] :
+         std::vector<std::pair<std::string, int>>{{topics_.catalog, 2},
+                                                  {topics_.apm_inventory, 2},
+                                                  {topics_.spans, 2},
+                                                  {topics_.sync_jobs, 1},
+                                                  {topics_.dlq, 1}}) {
+      ASSERT_TRUE(broker_.CreateTopic(topic, parts).ok());
+    }
+    options_.topic_prefix = "t.";
+    options_.poll_timeout = std::chrono::milliseconds(5);
+    options_.trace_grace_ns = 10 * kSec;
+    options_.directory_refresh = std::chrono::seconds(0);
+    options_.snapshot_wait = std::chrono::hours(1);
+  }
+
+  void StartApp(const std::string& group = "apmcov-analyzer") {
+    app_.reset();
+    subscriber_ = broker_.NewSubscriber(group);
+    registry_ = std::make_shared<prometheus::Registry>();
+    app_ = std::make_unique<App>(
+        options_, AppPorts{*subscriber_, *dlq_publisher_, store_, clock_, *registry_,
+                           [this](const std::string& t, int32_t p) -> absl::StatusOr<int64_t> {
+                             auto w = broker_.Watermarks(t, p);
+                             if (!w.ok()) return w.status();
+                             return w->second;
+                           }});
+    ASSERT_TRUE(app_->Start().ok());
+  }
+
+  // Runs the App until two polls in a row bring nothing.
+  void Drain() {
+    int idle = 0;
+    for (int i = 0; i < 200 && idle < 2; ++i) {
+      absl::StatusOr<size_t> n = app_->RunOnce();
+      ASSERT_TRUE(n.ok()) << n.status();
+      idle = *n == 0 ? idle + 1 : 0;
+    }
+  }
+
+  void Publish(const std::string& topic, const std::string& key, const google::protobuf::Message& m,
+               std::optional<int32_t> partition = {}) {
+    ASSERT_TRUE(bus::PublishProto(*producer_, topic, key, m, partition).ok());
+    ASSERT_TRUE(producer_->Flush(std::chrono::seconds(1)).ok());
+  }
+
+  void PublishService(const std::string& snapshot, const std::string& name, int64_t synced,
+                      const std::string& lifecycle = "production") {
+    v1::CatalogService s;
+    s.set_snapshot_id(snapshot);
+    s.set_name(name);
+    s.set_team("core");
+    s.set_lifecycle(lifecycle);
+    s.add_envs("prod");
+    SetTime(s.mutable_synced_at(), synced);
+    Publish(topics_.catalog, name, s);
+  }
+
+  void PublishEnd(const std::string& snapshot, uint32_t count, int64_t synced) {
+    v1::CatalogSnapshotEnd e;
+    e.set_snapshot_id(snapshot);
+    e.set_count(count);
+    SetTime(e.mutable_synced_at(), synced);
+    Publish(topics_.catalog, std::string("\0snapshot-end", 13), e);
+  }
+
+  void PublishSpans(std::vector<v1::Span> spans) {
+    v1::SpanBatch b;
+    for (auto& s : spans) *b.add_spans() = std::move(s);
+    Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b);
+  }
+
+  void PublishWatermark(int64_t watermark, const std::string& job = "") {
+    for (int32_t p = 0; p < 2; ++p) {
+      v1::SpanBatch b;
+      b.set_watermark_unix_nano(watermark);
+      b.set_job_id(job);
+      Publish(topics_.spans, "", b, p);
+    }
+  }
+
+  int32_t SpansPartitionOf(uint64_t trace) {
+    // Find it from the broker: publish order is known, so look for the trace's key.
+    for (int32_t p = 0; p < 2; ++p) {
+      auto w = broker_.Watermarks(topics_.spans, p);
+      if (w.ok() && w->second > 0) {
+        auto sub = broker_.NewSubscriber("probe-" + std::to_string(trace) + std::to_string(p));
+        EXPECT_TRUE(sub->Subscribe({topics_.spans}).ok());
+        for (int i = 0; i < 10; ++i) {
+          auto msgs = sub->Poll(1000, std::chrono::milliseconds(5));
+          if (!msgs.ok()) continue;
+          for (const auto& m : *msgs) {
+            if (m.key == std::to_string(trace)) return m.partition;
+          }
+        }
+      }
+    }
+    ADD_FAILURE() << "trace " << trace << " not found in the spans topic";
+    return -1;
+  }
+
+  std::vector<v1::DeadLetter> DeadLetters() {
+    auto sub = broker_.NewSubscriber("dlq-reader");
+    EXPECT_TRUE(sub->Subscribe({topics_.dlq}).ok());
+    std::vector<v1::DeadLetter> out;
+    for (int i = 0; i < 5; ++i) {
+      auto msgs = sub->Poll(1000, std::chrono::milliseconds(5));
+      if (!msgs.ok()) continue;
+      for (const auto& m : *msgs) {
+        v1::DeadLetter dl;
+        EXPECT_TRUE(bus::ParseProto(m, &dl).ok());
+        out.push_back(dl);
+      }
+    }
+    return out;
+  }
+
+  Dump DumpStore() {
+    Dump d;
+    d.services = *store_.LoadServices(true);
+    d.apm = *store_.LoadApmServices();
+    const std::vector<uint64_t> ids = *store_.ListBrokenTraceIds();
+    for (uint64_t id : ids) d.traces.push_back(*store_.LoadBrokenTrace(id));
+    d.deps = *store_.LoadDependencies();
+    return d;
+  }
+
+  std::string Metrics() { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+
+  bus::TopicNames topics_{"t."};
+  bus::MemoryBroker broker_;
+  std::unique_ptr<bus::Publisher> producer_ = broker_.NewPublisher();
+  std::unique_ptr<bus::Publisher> dlq_publisher_ = broker_.NewPublisher();
+  store::MemoryCoverageStore store_;
+  ManualClock clock_;
+  AppOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<bus::Subscriber> subscriber_;
+  std::unique_ptr<App> app_;
+};
+
+std::vector<std::string> Names(const std::vector<store::ServiceRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.catalog.name);
+  return out;
+}
+
+TEST_F(AnalyzerAppTest, CatalogSnapshotThenEndMarkerMarksRemovals) {
+  StartApp();
+  for (const char* n : {"a", "b", "c"}) PublishService("s1", n, kT0);
+  PublishEnd("s1", 3, kT0);
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b", "c"}));
+
+  // s2 lists a and b: until its end marker arrives nothing is removed.
+  PublishService("s2", "a", kT0 + 900 * kSec);
+  PublishService("s2", "b", kT0 + 900 * kSec);
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b", "c"}));
+  PublishEnd("s2", 2, kT0 + 900 * kSec);
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b"}));
+  auto all = *store_.LoadServices(true);
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_TRUE(all[2].removed_at_ns.has_value());
+  EXPECT_EQ(*all[2].removed_at_ns, kT0 + 900 * kSec);
+
+  // A snapshot whose end marker announces more services than arrived removes nothing.
+  PublishService("s3", "a", kT0 + 1800 * kSec);
+  PublishEnd("s3", 2, kT0 + 1800 * kSec);
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b"}));
+  EXPECT_NE(Metrics().find("apmcov_services_total 2"), std::string::npos) << Metrics();
+}
+
+TEST_F(AnalyzerAppTest, PoisonMessageGoesToTheDlqAndConsumptionGoesOn) {
+  StartApp();
+  bus::OutgoingMessage poison;
+  poison.topic = topics_.spans;
+  poison.key = "42";
+  poison.value = "\xff\xff\xff not a protobuf";
+  poison.headers = {{"content-type", "application/x-protobuf"}, {"type", "apmcov.v1.SpanBatch"}};
+  ASSERT_TRUE(producer_->Publish(poison).ok());
+  bus::OutgoingMessage wrong_type = poison;
+  wrong_type.topic = topics_.apm_inventory;
+  wrong_type.value = "";
+  wrong_type.headers = {{"content-type", "application/x-protobuf"}, {"type", "apmcov.v1.Nope"}};
+  ASSERT_TRUE(producer_->Publish(wrong_type).ok());
+  v1::ApmObservation nameless;  // decodes, but has no service
+  Publish(topics_.apm_inventory, "x", nameless);
+  PublishService("s1", "after-the-poison", kT0);
+  Drain();
+
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"after-the-poison"}));
+  std::vector<v1::DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 3u);
+  std::map<std::string, v1::DeadLetter> by_topic;
+  for (const auto& d : dead) by_topic[d.topic() + "/" + d.original_key()] = d;
+  const v1::DeadLetter& d = by_topic.at(topics_.spans + "/42");
+  EXPECT_EQ(d.original_value(), poison.value);
+  EXPECT_EQ(d.offset(), 0);
+  EXPECT_EQ(d.consumer(), "apmcov-analyzer");
+  EXPECT_FALSE(d.error().empty());
+  EXPECT_NE(by_topic.at(topics_.apm_inventory + "/42").error().find("apmcov.v1.Nope"),
+            std::string::npos)
+      << by_topic.at(topics_.apm_inventory + "/42").error();
+  EXPECT_NE(by_topic.at(topics_.apm_inventory + "/x").error().find("service"), std::string::npos);
+  EXPECT_EQ(app_->dlq_messages(), 3);
+  // The poison message's offset is committed past: it is never read again.
+  const auto w = *broker_.Watermarks(topics_.spans, d.partition());
+  EXPECT_EQ(app_->committed().at({topics_.spans, d.partition()}), w.second);
+  EXPECT_NE(Metrics().find("apmcov_dlq_messages_total{topic=\"t.spans\"} 1"), std::string::npos)
+      << Metrics();
+}
+
+TEST_F(AnalyzerAppTest, CommitNeverPassesTheOldestSpanOfAnUnfinalisedTrace) {
+  StartApp();
+  const uint64_t trace = 7;
+  PublishSpans({MakeSpan(trace, 1, 0, "frontend", "server", kT0)});
+  const int32_t p = SpansPartitionOf(trace);
+  ASSERT_GE(p, 0);
+  const int64_t first_offset = broker_.Watermarks(topics_.spans, p)->second - 1;
+  PublishSpans({MakeSpan(trace, 2, 1, "checkout", "server", kT0 + kSec)});
+  PublishWatermark(kT0 + 5 * kSec);  // not past last end + grace yet
+  Drain();
+  EXPECT_EQ(app_->traces_in_flight(), 1u);
+  EXPECT_EQ(app_->committed().at({topics_.spans, p}), first_offset);
+
+  PublishWatermark(kT0 + 60 * kSec);
+  Drain();
+  EXPECT_EQ(app_->traces_in_flight(), 0u);
+  EXPECT_EQ(app_->committed().at({topics_.spans, p}), broker_.Watermarks(topics_.spans, p)->second);
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_finalised_total 1"), std::string::npos);
+  EXPECT_NE(Metrics().find("apmcov_analyzer_spans_processed_total 2"), std::string::npos);
+
+  // A restart resumes at the committed offset: with an unfinalised trace it re-reads it whole.
+  PublishSpans({MakeSpan(99, 1, 0, "frontend", "server", kT0 + 100 * kSec)});
+  Drain();
+  StartApp();
+  Drain();
+  EXPECT_EQ(app_->traces_in_flight(), 1u);
+}
+
+class BrokenTraceTest : public AnalyzerAppTest {
+ protected:
+  // frontend → checkout, and checkout calls payments (catalogued, never instrumented) which
+  // reports nothing: uninstrumented_callee, payments missing.
+  void PublishWorld() {
+    for (const char* n : {"frontend", "checkout", "payments"}) PublishService("s1", n, kT0);
+    PublishEnd("s1", 3, kT0);
+    PublishSpans({MakeSpan(1001, 1, 0, "frontend", "server", kT0),
+                  MakeSpan(1001, 2, 1, "frontend", "client", kT0 + 10, "checkout"),
+                  MakeSpan(1001, 3, 2, "checkout", "server", kT0 + 20)});
+    PublishSpans({MakeSpan(1001, 4, 3, "checkout", "client", kT0 + 30, "payments.internal:8443"),
+                  MakeSpan(1001, 5, 3, "checkout", "client", kT0 + 40, "api.stripe.com")});
+    const uint64_t high_id = (uint64_t{1} << 63) + 12345;  // ids above 2^63
+    PublishSpans({MakeSpan(high_id, 7, 0, "frontend", "server", kT0),
+                  MakeSpan(high_id, 8, 7, "frontend", "client", kT0 + 5, "checkout"),
+                  MakeSpan(high_id, 9, 8, "checkout", "server", kT0 + 6)});
+    PublishWatermark(kT0 + 60 * kSec, "job-1");
+  }
+};
+
+TEST_F(BrokenTraceTest, BrokenTraceIsStoredWithGapsAndDependencies) {
+  StartApp();
+  PublishWorld();
+  Drain();
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{1001}));
+  auto t = **store_.LoadBrokenTrace(1001);
+  EXPECT_EQ(t.root_service, "frontend");
+  EXPECT_EQ(t.missing_services, (std::vector<std::string>{"payments"}));
+  EXPECT_EQ(t.gap_kinds, (std::vector<std::string>{"uninstrumented_callee"}));
+  ASSERT_EQ(t.gaps.size(), 1u);
+  EXPECT_EQ(t.gaps[0].span_id, 4u);
+  EXPECT_EQ(t.gaps[0].from_service, "checkout");
+  EXPECT_EQ(t.gaps[0].to_service, "payments");
+  EXPECT_EQ(t.gaps[0].peer, "payments.internal:8443");
+  EXPECT_EQ(t.spans.size(), 5u);
+  EXPECT_EQ(t.span_count, 5);
+
+  auto deps = *store_.LoadDependencies();
+  std::set<std::string> edges;
+  for (const auto& d : deps) edges.insert(d.from_service + ">" + d.to_name + ":" + d.to_kind);
+  EXPECT_TRUE(edges.contains("checkout>payments:service")) << deps.size();
+  EXPECT_TRUE(edges.contains("checkout>api.stripe.com:external"));
+  EXPECT_TRUE(edges.contains("frontend>checkout:service"));
+  for (const auto& d : deps) {
+    if (d.to_name == "checkout") {
+      EXPECT_EQ(d.count, 2);  // two traces
+    }
+  }
+  // Spans make their services instrumented in their env.
+  auto apm = *store_.LoadApmServices();
+  ASSERT_EQ(apm.size(), 2u);
+  EXPECT_EQ(apm[0].service, "checkout");
+  EXPECT_TRUE(apm[0].traced);
+  EXPECT_EQ(apm[0].infra_hints, (std::vector<std::string>{"kubernetes"}));
+  EXPECT_NE(Metrics().find("apmcov_analyzer_gaps_total{kind=\"uninstrumented_callee\"} 1"),
+            std::string::npos)
+      << Metrics();
+}
+
+TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
+  StartApp();
+  PublishWorld();
+  Drain();
+  const Dump once = DumpStore();
+  ASSERT_EQ(once.traces.size(), 1u);
+
+  // A new member that never committed reads everything again (as after losing its offsets),
+  // later in wall time: the store must not change.
+  clock_.Advance(std::chrono::hours(1));
+  StartApp("another-group");
+  Drain();
+  EXPECT_EQ(DumpStore(), once);
+
+  // And a restart of the original group mid-way: commit, crash, replay from the commit.
+  clock_.Advance(std::chrono::hours(1));
+  StartApp();
+  Drain();
+  EXPECT_EQ(DumpStore(), once);
+}
+
+TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
+  StartApp();
+  PublishWorld();  // its watermarks carry job-1
+  v1::SyncJob job;
+  job.set_id("job-2");
+  job.set_state(v1::SYNC_STATE_SUCCEEDED);
+  job.set_spans(100);
+  SetTime(job.mutable_started_at(), kT0);
+  SetTime(job.mutable_finished_at(), kT0 + 120 * kSec);
+  Publish(topics_.sync_jobs, "job-2", job);
+  Drain();
+  EXPECT_EQ((*store_.LoadSyncJob("job-2"))->state, "succeeded");
+  EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0 + 120 * kSec)->empty());
+
+  PublishWatermark(kT0 + 120 * kSec, "job-2");
+  Drain();
+  auto rows = *store_.LoadCoverageSnapshot(kT0 + 120 * kSec);
+  ASSERT_FALSE(rows.empty());
+  std::map<std::string, store::CoverageRow> by;
+  for (const auto& r : rows) by[r.dimension + "/" + r.key] = r;
+  // frontend and checkout send spans; payments does not.
+  EXPECT_EQ(by.at("overall/all").total, 3);
+  EXPECT_EQ(by.at("overall/all").instrumented, 2);
+  EXPECT_EQ(by.at("env/prod").instrumented, 2);
+  EXPECT_EQ(by.at("team/core").total, 3);
+  EXPECT_NE(Metrics().find("apmcov_coverage_ratio{dimension=\"overall\",key=\"all\"} 0.66"),
+            std::string::npos)
+      << Metrics();
+}
+
+TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {
+  StartApp();
+  v1::SyncJob job;
+  job.set_id("j");
+  job.set_trigger(v1::SYNC_TRIGGER_MANUAL);
+  job.set_state(v1::SYNC_STATE_FAILED);
+  job.set_error("403 from /api/v1/validate");
+  SetTime(job.mutable_updated_at(), kT0);
+  SetTime(job.mutable_finished_at(), kT0);
+  Publish(topics_.sync_jobs, "j", job);
+  Drain();
+  auto got = *store_.LoadSyncJob("j");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->state, "failed");
+  EXPECT_EQ(got->trigger, "manual");
+  EXPECT_EQ(got->error, "403 from /api/v1/validate");
+  EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0)->empty());
+}
+
+TEST_F(AnalyzerAppTest, StoreOutageIsRetriedAndNothingIsCommittedBeforeIt) {
+  StartApp();
+  PublishService("s1", "a", kT0);
+  store_.FailNextApply(absl::UnavailableError("connection lost"));
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a"}));
+  EXPECT_GT(clock_.TotalSlept().count(), 0);  // it backed off before retrying
+
+  // Stop during an outage: the batch is not committed, so a restart applies it.
+  store_.SetUnavailable(true);
+  PublishService("s1", "b", kT0);
+  app_->Stop();
+  absl::StatusOr<size_t> r = app_->RunOnce();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  store_.SetUnavailable(false);
+  StartApp();
+  Drain();
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(AnalyzerConfigTest, ReadsDesignVariablesAndNamesBadOnes) {
+  const char* argv[] = {"apmcov-analyzer", "--trace-grace-seconds=30"};
+  ConfigReader reader(2, argv, [](const std::string& name) -> std::optional<std::string> {
+    if (name == "DATABASE_URL") return "postgresql://u:pw@db/x";
+    if (name == "WHOLE_TRACE_RETENTION") return "a, b";
+    if (name == "APM_LOOKBACK_HOURS") return "0";
+    return std::nullopt;
+  });
+  AnalyzerConfig c = AnalyzerConfig::Read(reader);
+  EXPECT_EQ(c.trace_grace_seconds, 30);
+  EXPECT_EQ(c.whole_trace_retention, (std::vector<std::string>{"a", "b"}));
+  absl::Status s = reader.Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.message()).find("APM_LOOKBACK_HOURS"), std::string::npos) << s;
+  EXPECT_EQ(reader.Redacted().at("DATABASE_URL").find("pw"), std::string::npos);
+
+  ConfigReader missing(1, argv, [](const std::string&) { return std::nullopt; });
+  AnalyzerConfig::Read(missing);
+  EXPECT_NE(std::string(missing.Finish().message()).find("DATABASE_URL"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace apmcov::analyzer
