@@ -16,6 +16,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/config.h"
@@ -47,8 +48,19 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
   std::exit(1);
 }
 
-void RunCase(const std::string& brokers, const Case& c, int cores, int run) {
+// `control`: kafka-dev's control address when this process started it ("" otherwise): the
+// topic then gets kPartitions partitions (more data retained for the consumer figures);
+// otherwise it is auto-created with the cluster's default.
+constexpr int kPartitions = 16;
+
+void RunCase(const std::string& brokers, const std::string& control, const Case& c, int cores,
+             int run) {
   const std::string topic = absl::StrCat("bench.kafka.", ::getpid(), ".", run);
+  if (!control.empty()) {
+    auto reply = apmcov::bus::testing::KafkaDevControl(
+        control, absl::StrCat("create-topic ", topic, " ", kPartitions));
+    if (!reply.ok() || *reply != "ok") Die(absl::StrCat("create-topic: ", reply.value_or("?")));
+  }
   KafkaConfig cfg{brokers,
                   "apmcov-bench",
                   {{"linger.ms", std::to_string(c.linger_ms)},
@@ -60,16 +72,20 @@ void RunCase(const std::string& brokers, const Case& c, int cores, int run) {
   auto partitions = (*pub)->PartitionCount(topic);
   if (!partitions.ok()) Die(std::string(partitions.status().message()));
 
-  // A pool of incompressible values; each message takes a different slice.
+  // Random values (incompressible: lz4 gains nothing, the worst case for bytes on the wire),
+  // generated before the clock starts.
   std::mt19937 rng(42);
-  std::string pool(c.msg_bytes * 64, '\0');
-  for (char& ch : pool) ch = static_cast<char>(rng());
+  std::vector<std::string> values(static_cast<size_t>(c.messages));
+  for (std::string& v : values) {
+    v.resize(c.msg_bytes);
+    for (char& ch : v) ch = static_cast<char>(rng());
+  }
   const auto start = Clock::now();
   for (int i = 0; i < c.messages; ++i) {
     apmcov::bus::OutgoingMessage m;
     m.topic = topic;
     m.key = absl::StrCat("k", i % 1000);
-    m.value = pool.substr((static_cast<size_t>(i) % 64) * c.msg_bytes, c.msg_bytes);
+    m.value = std::move(values[static_cast<size_t>(i)]);
     if (absl::Status s = (*pub)->Publish(std::move(m)); !s.ok()) Die(std::string(s.message()));
   }
   if (absl::Status s = (*pub)->Flush(std::chrono::seconds(120)); !s.ok()) {
@@ -86,7 +102,7 @@ void RunCase(const std::string& brokers, const Case& c, int cores, int run) {
             << ",\"mb_per_s\":" << mb / produce_s << "}" << std::endl;
 
   // Consume what the partitions still retain (kafka-dev keeps ~5 MiB per partition).
-  auto probe = KafkaLagProbe::Create(cfg);
+  auto probe = KafkaLagProbe::Create(KafkaConfig{brokers, "apmcov-bench", {}});
   if (!probe.ok()) Die(std::string(probe.status().message()));
   int64_t retained = 0;
   for (int32_t p = 0; p < *partitions; ++p) {
@@ -132,11 +148,13 @@ int main(int argc, char** argv) {
   double scale = reader.Double("SCALE", 1.0, 0.01, 100.0);
   if (absl::Status s = reader.Finish(); !s.ok()) Die(std::string(s.message()));
   std::unique_ptr<apmcov::bus::testing::KafkaDevProcess> dev;
+  std::string control;
   if (brokers.empty()) {
     auto started = apmcov::bus::testing::KafkaDevProcess::Start(binary);
     if (!started.ok()) Die(std::string(started.status().message()));
     dev = std::move(*started);
     brokers = dev->bootstraps();
+    control = dev->control_address();
   }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   auto n = [&](int base) { return static_cast<int>(base * scale); };
@@ -146,6 +164,6 @@ int main(int argc, char** argv) {
       {2048, n(60000), 5, 10000, "none"},
   };
   int run = 0;
-  for (const Case& c : cases) RunCase(brokers, c, cores, run++);
+  for (const Case& c : cases) RunCase(brokers, control, c, cores, run++);
   return 0;
 }

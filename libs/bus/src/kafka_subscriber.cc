@@ -310,11 +310,12 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> KafkaSubscriber::Committed(
 
 void KafkaSubscriber::Close() {
   if (!impl_ || impl_->closed) return;
-  impl_->closed = true;
+  // The revoke callback (and the listener's Commit()) runs inside rd_kafka_consumer_close().
   if (rd_kafka_resp_err_t err = rd_kafka_consumer_close(impl_->rk.get());
       err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     Log().Warn("consumer close", {{"group", impl_->group_id}, {"error", rd_kafka_err2str(err)}});
   }
+  impl_->closed = true;
   impl_->rk.reset();
 }
 

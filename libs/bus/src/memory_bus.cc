@@ -309,9 +309,11 @@ class MemorySubscriber : public Subscriber {
 
   void Close() override {
     if (closed_) return;
+    if (member_id_ != 0 && !assignment_.empty() && listener_.on_revoked) {
+      listener_.on_revoked(assignment_);  // may Commit()
+    }
     closed_ = true;
     if (member_id_ == 0) return;
-    if (!assignment_.empty() && listener_.on_revoked) listener_.on_revoked(assignment_);
     std::lock_guard<std::mutex> lock(broker_.mu_);
     MemoryBroker::Group& group = broker_.groups_[group_id_];
     group.members.erase(member_id_);

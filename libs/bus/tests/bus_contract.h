@@ -228,6 +228,39 @@ TYPED_TEST_P(BusContractTest, UncommittedMessagesAreRedelivered) {
   EXPECT_EQ(got.back().offset, 9);
 }
 
+// The listener's on_revoked runs on Close() too, before the partitions go, so a final
+// Commit() there is kept for the next member.
+TYPED_TEST_P(BusContractTest, CommitInOnRevokedDuringCloseIsKept) {
+  auto pub = this->backend_.NewPublisher();
+  const std::string topic = this->NewTopic(*pub);
+  for (int i = 0; i < 6; ++i) this->PublishOrDie(*pub, {topic, "", absl::StrCat(i), {}, 0});
+  ASSERT_TRUE(pub->Flush(seconds(10)).ok());
+  const std::string group = UniqueName("group");
+  const TopicPartition tp{topic, 0};
+  int64_t processed_up_to = 0;  // next offset to read, as the application sees it
+  absl::Status commit_in_revoke = absl::UnknownError("on_revoked not called");
+  {
+    auto a = this->backend_.NewSubscriber(group);
+    Subscriber* raw = a.get();
+    ASSERT_TRUE(a->Subscribe({topic}, {[&](const std::vector<TopicPartition>&) {
+                                         commit_in_revoke = raw->Commit({{tp, processed_up_to}});
+                                       },
+                                       nullptr})
+                    .ok());
+    auto got = Drain(*a, 4, TypeParam::JoinTimeout());
+    ASSERT_GE(got.size(), 4u);
+    processed_up_to = 4;  // the application finished 0..3 only
+    a->Close();
+  }
+  EXPECT_TRUE(commit_in_revoke.ok()) << commit_in_revoke;
+  auto b = this->backend_.NewSubscriber(group);
+  ASSERT_TRUE(b->Subscribe({topic}).ok());
+  auto got = Drain(*b, 2, TypeParam::JoinTimeout());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].offset, 4);
+  EXPECT_EQ(got[1].offset, 5);
+}
+
 TYPED_TEST_P(BusContractTest, ExplicitPartitionWinsOverKey) {
   auto pub = this->backend_.NewPublisher();
   const std::string topic = this->NewTopic(*pub);
@@ -421,9 +454,9 @@ TYPED_TEST_P(BusContractTest, HundredThousandMessagesExactlyOnceAcrossTwoMembers
 REGISTER_TYPED_TEST_SUITE_P(BusContractTest, NewTopicHasFourPartitions,
                             SameKeyKeepsOrderOnOnePartitionChosenByMurmur2,
                             HeadersKeyAndBinaryValueRoundTrip, NewMemberResumesAtCommittedOffset,
-                            UncommittedMessagesAreRedelivered, ExplicitPartitionWinsOverKey,
-                            FlushedMessagesAreStoredAndCountedAsLag, LagProbeFollowsCommits,
-                            OutOfRangeOffsetIsDataLossThenEarliest,
+                            UncommittedMessagesAreRedelivered, CommitInOnRevokedDuringCloseIsKept,
+                            ExplicitPartitionWinsOverKey, FlushedMessagesAreStoredAndCountedAsLag,
+                            LagProbeFollowsCommits, OutOfRangeOffsetIsDataLossThenEarliest,
                             RebalanceSplitsPartitionsAndCallsListener,
                             HundredThousandMessagesExactlyOnceAcrossTwoMembers);
 
