@@ -197,7 +197,8 @@ void TraceAssembler::SetAppliedWatermark(int32_t partition, int64_t watermark_ns
 
 int64_t TraceAssembler::LatestWatermark(int32_t partition) const {
   auto it = partitions_.find(partition);
-  return it == partitions_.end() ? std::numeric_limits<int64_t>::min() : it->second.watermark;
+  return it == partitions_.end() ? std::numeric_limits<int64_t>::min()
+                                 : std::max(it->second.watermark, it->second.applied);
 }
 
 int64_t TraceAssembler::SafeCommitOffset(int32_t partition, int64_t next_offset) {

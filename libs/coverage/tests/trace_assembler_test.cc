@@ -167,6 +167,7 @@ TEST_F(AssemblerTest, DropsAndCountsSpansThatViolateTheWatermark) {
 
 TEST_F(AssemblerTest, ReplayedWatermarksDoNotJudgeTracesAgain) {
   assembler_.SetAppliedWatermark(0, 3000 * kSec);
+  EXPECT_EQ(assembler_.LatestWatermark(0), 3000 * kSec);  // persisting it loses nothing
   Add(Fields(1, 2, 1, "b", 1000), 0, 20);  // a replayed tail of an already judged trace
   Watermark(3000);
   EXPECT_TRUE(out_.empty());
@@ -176,10 +177,56 @@ TEST_F(AssemblerTest, ReplayedWatermarksDoNotJudgeTracesAgain) {
   Watermark(4000);
   ASSERT_EQ(out_.size(), 1u);
   EXPECT_EQ(out_[0].lo, 2u);
+  EXPECT_EQ(assembler_.LatestWatermark(0), 4000 * kSec);
   // Other partitions are unaffected by partition 0's applied watermark.
   Add(Fields(3, 1, 0, "a", 1000), 1, 5);
   Watermark(3000, 1);
   ASSERT_EQ(out_.size(), 2u);
+}
+
+// A crash after the DB transaction of the first watermark: the restart replays from the safe
+// offset and must neither judge trace 1 again from its tail nor lose trace 2.
+TEST_F(AssemblerTest, RestartFromTheSafeOffsetJudgesEveryTraceOnceAndWhole) {
+  struct Message {
+    int64_t offset;
+    SpanFields span;
+    int64_t watermark_s;  // > 0: a watermark message
+  };
+  SpanFields t2 = Fields(2, 1, 0, "a", 1000);
+  t2.duration_ns = 300 * kSec;  // ends 1300: not final at 1200
+  const std::vector<Message> log = {{5, Fields(1, 1, 0, "a", 1000), 0},  {10, t2, 0},
+                                    {20, Fields(1, 2, 1, "b", 1001), 0}, {30, {}, 1200},
+                                    {40, Fields(2, 2, 1, "b", 1002), 0}, {50, {}, 1500}};
+  auto consume = [](TraceAssembler& a, SpanInterner& in, const Message& m, auto sink) {
+    if (m.watermark_s > 0) {
+      a.OnWatermark(0, m.watermark_s * kSec, sink);
+    } else {
+      a.Add(in.Intern(m.span), 0, m.offset, sink);
+    }
+  };
+  // First run: up to the watermark at offset 30, then the DB commit, then the crash.
+  for (size_t i = 0; i < 4; ++i) consume(assembler_, interner_, log[i], Sink());
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(1u, 2u));
+  const int64_t committed = assembler_.SafeCommitOffset(0, 31);
+  const int64_t persisted_watermark = assembler_.LatestWatermark(0);
+  EXPECT_EQ(committed, 10);
+  // Restart: a new assembler, the persisted watermark restored, replay from the committed offset.
+  TraceAssembler restarted;
+  restarted.SetAppliedWatermark(0, persisted_watermark);
+  std::vector<Finalised> replayed;
+  auto sink = [&](const AssembledTrace& t) {
+    Finalised f{t.trace_id_lo, t.trace_id_hi, t.partition, t.forced, {}};
+    for (const SpanRecord& s : t.spans) f.span_ids.push_back(s.span_id);
+    replayed.push_back(f);
+  };
+  for (const Message& m : log) {
+    if (m.offset >= committed) consume(restarted, interner_, m, sink);
+  }
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0].lo, 2u);
+  EXPECT_THAT(replayed[0].span_ids, ElementsAre(1u, 2u));
+  EXPECT_EQ(restarted.counters().traces_replayed, 1u);  // trace 1's tail
 }
 
 TEST_F(AssemblerTest, RevokePartitionForgetsItsTraces) {

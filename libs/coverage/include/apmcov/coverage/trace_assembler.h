@@ -90,7 +90,8 @@ class TraceAssembler {
   // are dropped and counted, not handed to the sink.
   void SetAppliedWatermark(int32_t partition, int64_t watermark_ns);
 
-  // The highest watermark seen for `partition` (INT64_MIN when none): what to persist.
+  // The highest watermark seen or restored for `partition` (INT64_MIN when none): what to
+  // persist with the effects, so a restart restores at least what it had restored.
   int64_t LatestWatermark(int32_t partition) const;
 
   // The offset that is safe to commit for `partition` (see the header comment).
