@@ -745,6 +745,7 @@ HttpResponse DdsimApi::SpansSearch(const HttpRequest& r) {
   if (body.is_discarded() || !body.is_object())
     return JsonApiError(400, "request body is not valid JSON");
   SpanPageRequest p;
+  p.post = true;
   p.query_given = true;
   p.query_text = "*";
   std::string from = "now-15m", to = "now";
@@ -857,6 +858,7 @@ HttpResponse DdsimApi::SpanPage(const SpanPageRequest& p) {
   }
   HttpResponse resp;
   if (n == 0) {
+    if (p.post) resp.content_type = std::string(kJsonApi);
     resp.body = "{\"data\":[]}";
     return resp;
   }

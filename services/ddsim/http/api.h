@@ -110,7 +110,8 @@ class DdsimApi {
     bool sort_given = false;
     int64_t limit = 10;
     std::string cursor;
-    std::string host;  // for links.next
+    std::string host;   // for links.next
+    bool post = false;  // search: even the final empty page is application/vnd.api+json
   };
   HttpResponse SpanPage(const SpanPageRequest& p);
 
