@@ -292,9 +292,12 @@ void App::Request(const v1::SyncRequest& request) {
 
 absl::Status App::LoadCheckpoint() {
   if (ports_.state == nullptr) return absl::OkStatus();
-  APMCOV_RETURN_IF_ERROR(ports_.state->Subscribe({topics_.collector_state}));
+  // Quiet polls count only once partitions are assigned: a group's first join takes seconds.
+  auto assigned = std::make_shared<std::atomic<bool>>(false);
+  bus::RebalanceListener listener;
+  listener.on_assigned = [assigned](const std::vector<bus::TopicPartition>&) { *assigned = true; };
+  APMCOV_RETURN_IF_ERROR(ports_.state->Subscribe({topics_.collector_state}, listener));
   std::optional<int64_t> best;
-  // Read until the topic has been quiet for a while (the group starts at the earliest offset).
   int quiet = 0;
   for (int round = 0; round < 600 && quiet < 2; ++round) {
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
@@ -304,10 +307,11 @@ absl::Status App::LoadCheckpoint() {
       return Annotate(batch.status(), "reading the checkpoint from collector-state");
     }
     if (batch->empty()) {
-      ++quiet;
+      if (*assigned || round >= 60) ++quiet;  // after a minute, an unassigned group gives up
       continue;
     }
     quiet = 0;
+    *assigned = true;
     for (const bus::IncomingMessage& m : *batch) {
       if (m.key != kSource) continue;
       v1::CollectorCheckpoint cp;

@@ -1,0 +1,316 @@
+// apmcov-collector end to end: the real binary (--once) against ddsim and kafka-dev
+// (KAFKA_BROKERS when set, else a private apmcov-kafka-dev), checked by consuming the topics
+// and by reading ddsim directly over the same windows.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include "apmcov/base/clock.h"
+#include "apmcov/bus/kafka.h"
+#include "apmcov/bus/testing/kafka_dev_process.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/v1/events.pb.h"
+
+namespace apmcov::collector {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string BinaryDir() {
+  const char* dir = std::getenv("APMCOV_BINARY_DIR");
+  if (dir == nullptr) throw std::runtime_error("APMCOV_BINARY_DIR is not set (run under ctest)");
+  return dir;
+}
+
+// ddsim on port 0, stopped by its pid.
+class Ddsim {
+ public:
+  explicit Ddsim(std::vector<std::string> args) {
+    std::string bin = BinaryDir() + "/services/ddsim/apmcov-ddsim";
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      std::vector<char*> av{bin.data()};
+      for (auto& a : args) av.push_back(a.data());
+      av.push_back(nullptr);
+      ::execv(bin.c_str(), av.data());
+      std::_Exit(127);
+    }
+    ::close(fds[1]);
+    out_ = ::fdopen(fds[0], "r");
+    char line[256] = {};
+    if (std::fgets(line, sizeof(line), out_) == nullptr) {
+      throw std::runtime_error(bin + " did not start");
+    }
+    std::string s(line);
+    port_ = std::stoi(s.substr(s.find(':') + 1));
+  }
+  ~Ddsim() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    std::fclose(out_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  FILE* out_ = nullptr;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+RunResult RunCollector(const std::vector<std::string>& args) {
+  std::string cmd = BinaryDir() + "/services/collector/apmcov-collector";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+struct Topics {
+  std::vector<bus::IncomingMessage> catalog, spans, state, jobs;
+};
+
+class CollectorE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::mt19937_64 rng(std::random_device{}());
+    prefix_ = "e2e" + std::to_string(rng() % 1000000) + ".";
+    if (const char* b = std::getenv("KAFKA_BROKERS"); b != nullptr && *b != '\0') {
+      brokers_ = b;
+    } else {
+      auto kd = bus::testing::KafkaDevProcess::Start("", {"--topic-prefix=" + prefix_});
+      if (!kd.ok()) throw std::runtime_error(std::string(kd.status().message()));
+      kafka_dev_ = kd->release();
+      brokers_ = kafka_dev_->bootstraps();
+    }
+    ddsim_ = new Ddsim({"serve", "--seed=21", "--services=150", "--spans-per-second=30",
+                        "--backfill-minutes=20", "--http-port=0", "--address=127.0.0.1",
+                        "--api-key=key-a", "--app-key=key-b",
+                        "--rate-limits=unlimited,spans_list=1000000/2", "--log-level=warn"});
+  }
+  static void TearDownTestSuite() {
+    delete ddsim_;
+    delete kafka_dev_;
+  }
+
+  std::vector<std::string> Args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"--once",
+                                  "--dd-api-base-url=" + ddsim_->url(),
+                                  "--dd-api-key=key-a",
+                                  "--dd-app-key=key-b",
+                                  "--kafka-brokers=" + brokers_,
+                                  "--kafka-topic-prefix=" + prefix_,
+                                  "--span-backfill-minutes=10",
+                                  "--span-window-seconds=120",
+                                  "--log-level=warn"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Everything on the four topics, read from the beginning by a fresh group.
+  Topics ReadAll() {
+    bus::KafkaConfig kc;
+    kc.brokers = brokers_;
+    static int n = 0;
+    auto sub = bus::KafkaSubscriber::Create(kc, prefix_ + "reader-" + std::to_string(++n));
+    EXPECT_TRUE(sub.ok()) << sub.status();
+    Topics t;
+    if (!sub.ok()) return t;
+    EXPECT_TRUE((*sub)
+                    ->Subscribe({prefix_ + "catalog", prefix_ + "spans",
+                                 prefix_ + "collector-state", prefix_ + "sync-jobs"})
+                    .ok());
+    int quiet = 0;
+    for (int i = 0; i < 200 && quiet < 4; ++i) {
+      auto batch = (*sub)->Poll(10000, std::chrono::milliseconds(1000));
+      if (!batch.ok() || batch->empty()) {
+        ++quiet;
+        continue;
+      }
+      quiet = 0;
+      for (auto& m : *batch) {
+        if (m.topic == prefix_ + "catalog") t.catalog.push_back(m);
+        if (m.topic == prefix_ + "spans") t.spans.push_back(m);
+        if (m.topic == prefix_ + "collector-state") t.state.push_back(m);
+        if (m.topic == prefix_ + "sync-jobs") t.jobs.push_back(m);
+      }
+    }
+    (*sub)->Close();
+    return t;
+  }
+
+  // Span ids ddsim serves for [from, to).
+  std::set<uint64_t> DirectSpans(int64_t from, int64_t to) {
+    ManualClock clock;
+    datadog::CurlTransport transport;
+    datadog::ClientOptions o;
+    o.base_url = ddsim_->url();
+    o.api_key = "key-a";
+    o.app_key = "key-b";
+    datadog::DatadogHttpClient client(o, transport, clock);
+    datadog::HttpDatadogSource source(client);
+    std::set<uint64_t> ids;
+    datadog::SpanQuery q;
+    q.query = "retained_by:(flat_sampled OR diversity_sampling)";
+    q.from_unix_nano = from;
+    q.to_unix_nano = to;
+    while (true) {
+      auto page = source.ListSpans(q);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const auto& s : page->spans) ids.insert(s.span_id());
+      if (page->next_cursor.empty() || page->spans.empty()) break;
+      q.cursor = page->next_cursor;
+    }
+    return ids;
+  }
+
+  static std::string prefix_;
+  static std::string brokers_;
+  static bus::testing::KafkaDevProcess* kafka_dev_;
+  static Ddsim* ddsim_;
+};
+
+std::string CollectorE2E::prefix_;
+std::string CollectorE2E::brokers_;
+bus::testing::KafkaDevProcess* CollectorE2E::kafka_dev_ = nullptr;
+Ddsim* CollectorE2E::ddsim_ = nullptr;
+
+TEST_F(CollectorE2E, ABadKeyStopsAtStartWithTheMessage) {
+  auto args = Args();
+  args[2] = "--dd-api-key=wrong";
+  RunResult r = RunCollector(args);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("DD_API_KEY"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("wrong'")));
+}
+
+TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
+  // First sync, clean.
+  RunResult r1 = RunCollector(Args());
+  ASSERT_EQ(r1.exit_code, 0) << r1.output;
+  EXPECT_THAT(r1.output, HasSubstr("\"state\":\"succeeded\""));
+
+  // Second sync with faults on the spans endpoint: a 429 burst, 5xx, a response slower than
+  // the 1 s timeout, then a malformed page: partial, checkpoint kept at the last whole window.
+  datadog::CurlTransport control;
+  datadog::HttpRequest req;
+  req.method = "POST";
+  req.url = ddsim_->url() + "/_ddsim/faults";
+  ::sleep(3);  // let a new window's worth of time pass the lag
+  req.body =
+      R"({"rate_limit_burst":2,"server_errors":2,"slow_requests":1,"slow_ms":2500,"endpoint":"spans_list"})";
+  ASSERT_TRUE(control.Send(req).ok());
+  RunResult r2 = RunCollector(Args({"--dd-http-timeout-seconds=1", "--span-lag-seconds=1"}));
+  EXPECT_TRUE(r2.exit_code == 0 || r2.exit_code == 3) << r2.output;
+  req.body = R"({"malformed":1,"endpoint":"spans_list"})";
+  ::sleep(3);
+  ASSERT_TRUE(control.Send(req).ok());
+  RunResult r3 = RunCollector(Args({"--span-lag-seconds=1"}));
+  EXPECT_EQ(r3.exit_code, 3) << r3.output;
+  EXPECT_THAT(r3.output, HasSubstr("malformed"));
+  RunResult r4 = RunCollector(Args({"--span-lag-seconds=1"}));
+  EXPECT_EQ(r4.exit_code, 0) << r4.output;
+
+  Topics t = ReadAll();
+  // Catalog: 4 snapshots of the same services; 3 end markers (none for... every sync read all
+  // pages), each counting exactly its snapshot's services.
+  std::map<std::string, int> per_snapshot;
+  std::map<std::string, uint32_t> end_counts;
+  std::set<std::string> names;
+  for (const auto& m : t.catalog) {
+    auto type = m.Header("type");
+    ASSERT_TRUE(type.has_value());
+    if (*type == "apmcov.v1.CatalogSnapshotEnd") {
+      v1::CatalogSnapshotEnd e;
+      ASSERT_TRUE(e.ParseFromString(m.value));
+      end_counts[e.snapshot_id()] = e.count();
+    } else {
+      v1::CatalogService s;
+      ASSERT_TRUE(s.ParseFromString(m.value));
+      ++per_snapshot[s.snapshot_id()];
+      names.insert(s.name());
+    }
+  }
+  EXPECT_EQ(end_counts.size(), 4u);
+  for (const auto& [snap, count] : end_counts)
+    EXPECT_EQ(per_snapshot[snap], static_cast<int>(count));
+  EXPECT_GT(names.size(), 50u);
+
+  // Spans: windows from the first window start to the last checkpoint; every span ddsim
+  // serves there arrived, and only the window the malformed page interrupted came twice.
+  int64_t first = INT64_MAX, last = 0;
+  std::multiset<uint64_t> published;
+  std::map<std::string, std::set<int32_t>> watermark_partitions;  // window -> partitions
+  std::set<int32_t> all_partitions;
+  for (const auto& m : t.spans) {
+    v1::SpanBatch b;
+    ASSERT_TRUE(b.ParseFromString(m.value));
+    all_partitions.insert(m.partition);
+    if (b.spans_size() == 0) {
+      watermark_partitions[b.window_id()].insert(m.partition);
+      last = std::max(last, b.watermark_unix_nano());
+      continue;
+    }
+    EXPECT_EQ(m.key, std::to_string(b.spans(0).trace_id()));
+    int64_t start = std::stoll(b.window_id().substr(0, b.window_id().find('-')));
+    first = std::min(first, start);
+    for (const auto& s : b.spans()) published.insert(s.span_id());
+  }
+  std::set<uint64_t> distinct(published.begin(), published.end());
+  std::set<uint64_t> expected = DirectSpans(first, last);
+  EXPECT_GT(expected.size(), 1000u);
+  EXPECT_EQ(distinct, expected);
+  // Re-published: only the window each failed sync had started (at most one per sync).
+  EXPECT_LT(published.size() - distinct.size(), published.size() / 3);
+  // Every window's watermark reached every partition of the topic.
+  ASSERT_FALSE(watermark_partitions.empty());
+  for (const auto& [window, parts] : watermark_partitions)
+    EXPECT_EQ(parts, all_partitions) << window;
+
+  // Checkpoints advance; the last equals the last watermark.
+  v1::CollectorCheckpoint cp;
+  ASSERT_FALSE(t.state.empty());
+  ASSERT_TRUE(cp.ParseFromString(t.state.back().value));
+  EXPECT_EQ(cp.span_window_end_unix_nano(), last);
+
+  // Job events: one partial with the reason.
+  bool partial_malformed = false;
+  int succeeded = 0;
+  for (const auto& m : t.jobs) {
+    v1::SyncJob j;
+    ASSERT_TRUE(j.ParseFromString(m.value));
+    if (j.state() == v1::SYNC_STATE_PARTIAL && j.error().find("malformed") != std::string::npos) {
+      partial_malformed = true;
+    }
+    if (j.state() == v1::SYNC_STATE_SUCCEEDED) ++succeeded;
+  }
+  EXPECT_TRUE(partial_malformed);
+  EXPECT_GE(succeeded, 2);
+}
+
+}  // namespace
+}  // namespace apmcov::collector
