@@ -7,6 +7,7 @@
 // Figures: kafka_produce (messages/s and MB/s until Flush() returned OK), kafka_consume (from
 // the first message received until every retained message was polled, committing after each
 // Poll batch like the analyzer), kafka_first_join (subscribe to first message).
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -156,7 +157,12 @@ int main(int argc, char** argv) {
     brokers = dev->bootstraps();
     control = dev->control_address();
   }
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  // What nproc prints: the CPUs this process may run on.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cores = sched_getaffinity(0, sizeof(set), &set) == 0
+                        ? CPU_COUNT(&set)
+                        : static_cast<int>(std::thread::hardware_concurrency());
   auto n = [&](int base) { return static_cast<int>(base * scale); };
   const Case cases[] = {
       {200, n(300000), 5, 10000, "lz4"},  {200, n(300000), 5, 1000, "lz4"},

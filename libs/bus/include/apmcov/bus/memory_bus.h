@@ -101,4 +101,7 @@ class MemoryBroker {
   int64_t data_loss_events_ = 0;
 };
 
+// The name the bus design uses for the fake.
+using MemoryBus = MemoryBroker;
+
 }  // namespace apmcov::bus
