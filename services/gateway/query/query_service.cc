@@ -281,20 +281,54 @@ absl::StatusOr<std::vector<CoverageBucket>> QueryService::Buckets(const CatalogV
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
-  std::lock_guard lock(mu_);
-  int64_t now = clock_.NowUnixNanos();
-  int64_t ttl = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.catalog_ttl).count();
-  if (cached_ && ttl > 0 && now - cached_at_ns_ < ttl) return cached_;
-  APMCOV_ASSIGN_OR_RETURN(CatalogData data, store_.LoadCatalog());
-  int64_t lookback =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
-  auto view = std::make_shared<CatalogView>(BuildView(data, now, lookback));
+namespace {
+// One consistent snapshot of everything /api/stats shows.
+absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, int64_t now,
+                                                            int64_t lookback) {
+  APMCOV_ASSIGN_OR_RETURN(CatalogData data, store.LoadCatalog());
+  auto view = std::make_shared<CatalogView>(QueryService::BuildView(data, now, lookback));
   for (const std::string& dim : CoverageDimensions()) {
-    auto buckets = Buckets(*view, dim);
+    auto buckets = QueryService::Buckets(*view, dim);
     if (buckets.ok()) view->buckets[dim] = *std::move(buckets);
   }
-  cached_ = std::move(view);
+  APMCOV_ASSIGN_OR_RETURN(view->broken_traces, store.CountTracesSince(now - lookback));
+  APMCOV_ASSIGN_OR_RETURN(view->last_sync, store.LastFinishedSyncJob());
+  return std::shared_ptr<const CatalogView>(std::move(view));
+}
+}  // namespace
+
+QueryService::~QueryService() {
+  std::thread t;
+  {
+    std::lock_guard lock(mu_);
+    t = std::move(refresher_);
+  }
+  if (t.joinable()) t.join();
+}
+
+absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
+  std::unique_lock lock(mu_);
+  int64_t now = clock_.NowUnixNanos();
+  int64_t ttl = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.catalog_ttl).count();
+  int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  if (cached_ && ttl > 0 && now - cached_at_ns_ < ttl) return cached_;
+  if (cached_ && ttl > 0 && options_.background_refresh) {
+    if (!refreshing_) {
+      refreshing_ = true;
+      if (refresher_.joinable()) refresher_.join();  // the previous refresh has finished
+      refresher_ = std::thread([this, lookback] {
+        int64_t at = clock_.NowUnixNanos();
+        auto view = LoadView(store_, at, lookback);
+        std::lock_guard guard(mu_);
+        if (view.ok()) cached_ = *std::move(view);
+        cached_at_ns_ = at;  // on failure, keep serving the old copy and retry after the TTL
+        refreshing_ = false;
+      });
+    }
+    return cached_;
+  }
+  APMCOV_ASSIGN_OR_RETURN(cached_, LoadView(store_, now, lookback));
   cached_at_ns_ = now;
   return cached_;
 }
@@ -315,11 +349,8 @@ absl::StatusOr<Stats> QueryService::GetStats() {
   APMCOV_ASSIGN_OR_RETURN(st.by_infra, Buckets(*view, "infra"));
   APMCOV_ASSIGN_OR_RETURN(st.by_language, Buckets(*view, "language"));
   st.shadow_services = static_cast<int64_t>(view->shadows.size());
-  int64_t lookback =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
-  APMCOV_ASSIGN_OR_RETURN(st.broken_traces,
-                          store_.CountTracesSince(clock_.NowUnixNanos() - lookback));
-  APMCOV_ASSIGN_OR_RETURN(st.last_sync, store_.LastFinishedSyncJob());
+  st.broken_traces = view->broken_traces;
+  st.last_sync = view->last_sync;
   return st;
 }
 

@@ -10,7 +10,7 @@
 //    (services) or start time and id (traces): rows inserted before the cursor never shift
 //    later pages, and a token is only valid with the sort it was issued for.
 //  - The catalog (services + apm_services) is cached for `catalog_ttl`; 0 reloads on every
-//    call. Everything else is read through on each call.
+//    call (see QueryOptions::background_refresh). Everything else is read through on each call.
 //  - Thread-safe.
 #pragma once
 
@@ -18,7 +18,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,6 +35,10 @@ struct QueryOptions {
   std::chrono::milliseconds catalog_ttl{1000};  // how long a loaded catalog is reused
   size_t default_page_size = 50;
   size_t max_page_size = 1000;
+  // When the cached catalog is older than catalog_ttl: false reloads it in the calling request;
+  // true serves the stale copy and reloads it on a background thread (stale-while-revalidate),
+  // so no request waits for a reload once the first load is done.
+  bool background_refresh = false;
 };
 
 // GET /api/services parameters, as sent.
@@ -51,11 +57,16 @@ struct CatalogView {
   std::vector<ServiceView> services;  // every live service, deprecated included, by name
   std::vector<ShadowServiceView> shadows;
   std::map<std::string, std::vector<CoverageBucket>> buckets;  // per dimension, once per load
+  int64_t broken_traces = 0;                                   // within the lookback, at load
+  std::optional<SyncJobRow> last_sync;
 };
 
 class QueryService {
  public:
   QueryService(ReadModel& store, const Clock& clock, QueryOptions options = {});
+  ~QueryService();
+  QueryService(const QueryService&) = delete;
+  QueryService& operator=(const QueryService&) = delete;
 
   absl::StatusOr<Stats> GetStats();
   absl::StatusOr<ServicesPage> ListServices(const ServicesQuery& query);
@@ -93,6 +104,8 @@ class QueryService {
   std::mutex mu_;
   std::shared_ptr<const CatalogView> cached_;
   int64_t cached_at_ns_ = 0;
+  bool refreshing_ = false;
+  std::thread refresher_;
 };
 
 // Percentage 0..100 rounded to one decimal; 0 when total is 0.

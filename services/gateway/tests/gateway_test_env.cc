@@ -58,9 +58,11 @@ void TestDatabase::Exec(const std::string& sql) const {
 
 void TestDatabase::Migrate() const {
   const char* src = std::getenv("APMCOV_SOURCE_DIR");
-  std::filesystem::path dir = std::filesystem::path(src ? src : ".") / "libs/store/migrations";
+  std::filesystem::path dir = std::filesystem::path(src && *src ? src : APMCOV_DEFAULT_SOURCE_DIR) /
+                              "libs/store/migrations";
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     if (e.path().extension() == ".sql") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());

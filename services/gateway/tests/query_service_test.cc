@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "apmcov/base/time.h"
 #include "query/memory_read_model.h"
 
@@ -344,6 +346,26 @@ TEST_F(QueryServiceTest, CatalogIsCachedForItsTtl) {
   EXPECT_EQ(cached.GetStats()->total_services, 5);
   clock_.Advance(std::chrono::seconds(2));
   EXPECT_EQ(cached.GetStats()->total_services, 6);
+}
+
+TEST_F(QueryServiceTest, BackgroundRefreshServesStaleThenFresh) {
+  QueryOptions o;
+  o.catalog_ttl = std::chrono::milliseconds(1000);
+  o.background_refresh = true;
+  QueryService cached(store_, clock_, o);
+  EXPECT_EQ(cached.GetStats()->total_services, 5);
+  Service("zzz", "web", {}, "", {}, false);
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_EQ(cached.GetStats()->total_services, 5);  // stale while the reload runs
+  int64_t total = 5;
+  for (int i = 0; i < 500 && total == 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    total = cached.GetStats()->total_services;
+  }
+  EXPECT_EQ(total, 6);
+  store_.SetUnavailable(true);  // a failed reload keeps the last good copy
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_TRUE(cached.ListServices({}).ok());
 }
 
 }  // namespace
