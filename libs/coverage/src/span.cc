@@ -49,12 +49,37 @@ size_t StringPool::bytes() const {
          index_.capacity() * (sizeof(std::string_view) + sizeof(StrId) + 1);
 }
 
-StrId SpanInterner::Cached(Last& last, std::string_view s) {
-  if (s.size() == last.text.size() && std::memcmp(s.data(), last.text.data(), s.size()) == 0) {
-    return last.id;
+namespace {
+
+// A cheap hash of a string's length and its first and last 8 bytes.
+size_t EndsHash(std::string_view s) {
+  uint64_t a = 0;
+  uint64_t b = 0;
+  if (s.size() >= 8) {
+    std::memcpy(&a, s.data(), 8);
+    std::memcpy(&b, s.data() + s.size() - 8, 8);
+  } else {
+    std::memcpy(&a, s.data(), s.size());
   }
-  last.id = pool_.Intern(s);
-  last.text = pool_.View(last.id);
+  const uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ s.size();
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
+bool Same(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+StrId SpanInterner::Cached(Last& last, std::string_view s) {
+  if (s.empty()) return kEmptyStr;
+  if (Same(s, last.text)) return last.id;
+  Last& slot = table_[EndsHash(s) & (kTableSize - 1)];
+  if (!Same(s, slot.text)) {
+    slot.id = pool_.Intern(s);
+    slot.text = pool_.View(slot.id);
+  }
+  last = slot;
   return last.id;
 }
 

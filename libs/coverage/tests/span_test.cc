@@ -74,6 +74,27 @@ TEST(SpanInternerTest, InternsEveryFieldAndReusesTheLastValue) {
   EXPECT_EQ(pool.Intern("payments"), r2.service);
 }
 
+TEST(SpanInternerTest, CacheCollisionsNeverMixUpStrings) {
+  StringPool pool;
+  SpanInterner interner(pool);
+  // More distinct values than cache slots, in two passes, with short and long strings.
+  std::vector<std::string> names;
+  for (int i = 0; i < 10000; ++i) {
+    names.push_back(i % 2 ? "s" + std::to_string(i)
+                          : "service-with-a-long-name-" + std::to_string(i));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& n : names) {
+      SpanFields f = testing::Fields(1, 1, 0, n);
+      f.resource = n;
+      const SpanRecord r = interner.Intern(f);
+      ASSERT_EQ(pool.View(r.service), n);
+      ASSERT_EQ(r.resource, r.service);
+      ASSERT_EQ(r.service, pool.Find(n));
+    }
+  }
+}
+
 TEST(SpanRecordTest, EndSaturates) {
   SpanRecord r;
   r.start_ns = INT64_MAX - 5;

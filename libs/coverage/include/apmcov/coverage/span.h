@@ -104,8 +104,10 @@ struct SpanFields {
   bool error = false;
 };
 
-// Interns spans, remembering the last string per field so runs of spans from one trace or one
-// service (the common case in a SpanBatch) skip the hash lookup. Holds the pool by reference.
+// Interns spans through two caches in front of the pool: the last string per field (runs of
+// spans from one trace or one service, the common case in a SpanBatch) and a direct-mapped
+// table keyed by a cheap hash of the string's ends, so the pool's full hash lookup runs only
+// on a miss. Holds the pool by reference.
 class SpanInterner {
  public:
   explicit SpanInterner(StringPool& pool) : pool_(pool) {}
@@ -118,7 +120,9 @@ class SpanInterner {
     StrId id = kEmptyStr;
   };
   StrId Cached(Last& last, std::string_view s);
+  static constexpr size_t kTableSize = 4096;  // power of two
   StringPool& pool_;
+  std::vector<Last> table_ = std::vector<Last>(kTableSize);
   Last service_, env_, resource_, type_, kind_, retained_by_, target_, db_system_,
       messaging_system_, language_, infra_hint_;
 };
