@@ -12,7 +12,17 @@ absl::Status StatusFromCurrentException(std::string_view what) {
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    return absl::UnavailableError(absl::StrCat(ctx, ": connection to PostgreSQL lost: ", e.what()));
+    // libpq reports a malformed connection string as a failed connection: retrying cannot fix
+    // it, so it is InvalidArgument (the service stops at start with the message).
+    const std::string_view msg = e.what();
+    if (msg.find("invalid URI") != std::string_view::npos ||
+        msg.find("invalid connection option") != std::string_view::npos ||
+        msg.find("missing \"=\"") != std::string_view::npos ||
+        msg.find("invalid sslmode") != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ctx, ": DATABASE_URL is not a valid connection string: ", e.what()));
+    }
+    return absl::UnavailableError(absl::StrCat(ctx, ": cannot reach PostgreSQL: ", e.what()));
   } catch (const pqxx::in_doubt_error& e) {
     return absl::UnavailableError(absl::StrCat(ctx, ": commit outcome unknown: ", e.what()));
   } catch (const pqxx::transaction_rollback& e) {

@@ -37,6 +37,11 @@ TEST(PostgresCoverageStoreTest, UnreachableServerIsUnavailableAndRedacted) {
   EXPECT_EQ(store.Apply(b).status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(PostgresCoverageStoreTest, MalformedUrlIsInvalidArgumentNotRetried) {
+  PostgresCoverageStore store("postgresql://u@h?bogus_option=1");
+  EXPECT_EQ(store.Ping().code(), absl::StatusCode::kInvalidArgument) << store.Ping();
+}
+
 TEST(PostgresCoverageStoreTest, ReconnectsAfterTheSessionIsKilled) {
   absl::StatusOr<TestDatabase> db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
