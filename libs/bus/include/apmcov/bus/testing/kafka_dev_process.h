@@ -3,7 +3,9 @@
 //
 // Contract: Start() returns once the child has written its bootstrap list and control port;
 // the destructor stops exactly that child by PID (SIGTERM, then SIGKILL after 5 s) and removes
-// its temporary directory. Not thread-safe.
+// its temporary directory. The child also gets SIGTERM when the thread that started it exits
+// (PR_SET_PDEATHSIG), so a crashed test leaves nothing behind: start it from a thread that lives
+// as long as you need the cluster (the main thread). Not thread-safe.
 #pragma once
 
 #include <sys/types.h>
