@@ -46,11 +46,14 @@ export DATABASE_URL
 kafka_bin=$build/services/kafka-dev/apmcov-kafka-dev
 if [[ -x $kafka_bin ]]; then
   start_bg kafka-dev "$run/kafka-dev.log" "$run/kafka-dev.pid" \
-    "$kafka_bin" --brokers 3 --partitions 6 --bootstrap-file "$run/kafka-dev.bootstrap"
+    "$kafka_bin" --brokers 3 --partitions 6 --bootstrap-file "$run/kafka-dev.bootstrap" \
+    --control-file "$run/kafka-dev.control"
   started+=("$run/kafka-dev.pid")
   wait_file "$run/kafka-dev.bootstrap" 30 || { echo "kafka-dev did not start; see $run/kafka-dev.log" >&2; exit 1; }
+  wait_file "$run/kafka-dev.control" 10 || true
   KAFKA_BROKERS=$(cat "$run/kafka-dev.bootstrap")
-  export KAFKA_BROKERS
+  KAFKA_DEV_CONTROL=$(cat "$run/kafka-dev.control" 2>/dev/null || true)
+  export KAFKA_BROKERS KAFKA_DEV_CONTROL
 fi
 echo "test environment: DATABASE_URL=${DATABASE_URL%%@*}@... KAFKA_BROKERS=${KAFKA_BROKERS:-unset}"
 

@@ -100,7 +100,7 @@ export DATABASE_URL
 rm -f "$state/kafka-dev.bootstrap"
 start_bg kafka-dev "$logs/kafka-dev.log" "$state/kafka-dev.pid" \
   "$build/services/kafka-dev/apmcov-kafka-dev" --brokers 3 --partitions 6 \
-  --bootstrap-file "$state/kafka-dev.bootstrap"
+  --bootstrap-file "$state/kafka-dev.bootstrap" --control-file "$state/kafka-dev.control"
 wait_file "$state/kafka-dev.bootstrap" 30 || { echo "kafka-dev did not start; see $logs/kafka-dev.log" >&2; exit 1; }
 KAFKA_BROKERS=$(cat "$state/kafka-dev.bootstrap")
 export KAFKA_BROKERS
