@@ -170,8 +170,13 @@ def _compare_coverage(rep: Report, api: str, v: dict, truth: dict) -> None:
     st = v["stats"]
     rep.eq(int(st["total_services"]), c["total_services"], f"{api} stats total_services")
     rep.eq(int(st["instrumented_services"]), c["instrumented_services"], f"{api} stats instrumented_services")
-    rep.check(abs(float(st["coverage_pct"]) - c["coverage_pct"]) < 0.01,
-              f"{api} stats coverage_pct: expected {c['coverage_pct']}, got {st['coverage_pct']}")
+    # §8 fixes no precision for coverage_pct: ddsim rounds to 2 decimals, the gateway may round to 1.
+    exact = 100.0 * c["instrumented_services"] / c["total_services"] if c["total_services"] else 0.0
+    rep.check(abs(float(st["coverage_pct"]) - exact) <= 0.05 + 1e-9,
+              f"{api} stats coverage_pct: expected {exact:.4f} (truth {c['coverage_pct']}), got {st['coverage_pct']}")
+    if float(st["coverage_pct"]) != c["coverage_pct"] and api == "REST":
+        rep.notes.append(f"coverage_pct rounding differs: truth {c['coverage_pct']}, gateway {st['coverage_pct']} "
+                         f"(design §8 does not fix the precision)")
     for d in ("team", "env", "infra", "language"):
         a, e = _buckets(st[f"by_{d}"]), _buckets(c[f"by_{d}"])
         rep.check(a == e, f"{api} stats by_{d} differs: {_diff_buckets(a, e)}")
@@ -256,7 +261,7 @@ def _compare_traces(rep: Report, api: str, v: dict, truth: dict, t0: int, t_cut:
             mism["env"].append((i, e["env"], t["env"]))
         if sorted(t["services"]) != sorted(e["services"]):
             mism["services"].append((i, e["services"], t["services"]))
-        if parse_rfc3339(t["started_at"]) // 1000 != e["start_ns"] // 1000:
+        if parse_rfc3339(t["started_at"]) // 1_000_000 != e["start_ns"] // 1_000_000:  # JSON has ms
             mism["started_at"].append((i, e["started_at"], t["started_at"]))
     for what, items in mism.items():
         rep.failures.append(f"{api}: {len(items)} traces with a different {what} (trace, expected, got): {items[:5]}")

@@ -608,11 +608,17 @@ class Stack:
             try:
                 st = self.get_json("/api/stats")
                 tr = self.get_json("/api/traces", {"page_size": "1"})
-                snap = json.dumps([{k: v for k, v in st.items() if k != "last_sync"}, tr.get("total")],
+                am = self.metrics("analyzer")
+                lag = self.metric_sum(am, "apmcov_analyzer_consumer_lag_messages")
+                processed = self.metric_sum(am, "apmcov_analyzer_spans_processed_total")
+                snap = json.dumps([{k: v for k, v in st.items() if k != "last_sync"}, tr.get("total"), processed],
                                   sort_keys=True)
+                if lag > 0:
+                    snap = f"lagging {lag} {snap}"
+                    same = -1
             except Exception as e:
                 snap = f"error {e}"
-            if snap == prev and not snap.startswith("error"):
+            if snap == prev and not snap.startswith(("error", "lagging")):
                 same += 1
                 if same >= quiet_polls:
                     log("analyzer caught up (gateway results stable)")

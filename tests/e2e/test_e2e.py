@@ -23,6 +23,7 @@ SKIP = 77
 CASES = {
     # tens of services
     "small": dict(opts=StackOptions(seed=42, services=40, spans_per_second=100, backfill_minutes=5), security=True),
+    "small2": dict(opts=StackOptions(seed=3, services=25, spans_per_second=60, backfill_minutes=4), security=False),
     # hundreds
     "medium": dict(opts=StackOptions(seed=7, services=400, spans_per_second=300, backfill_minutes=5), security=False),
     # thousands (APMCOV_E2E_LARGE=1)

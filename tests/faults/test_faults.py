@@ -162,6 +162,12 @@ class Faults:
         print(f"  {'fault':22s} | {'injected':60s} | counted")
         for f, inj, cnt in self.table:
             print(f"  {f:22s} | {inj:60s} | {cnt}")
+        am = self.s.metrics("analyzer")
+        counted = {m: self.s.metric_sum(am, m) for m in (
+            "apmcov_analyzer_data_loss_total", "apmcov_dlq_messages_total", "apmcov_analyzer_traces_dropped_total")}
+        print(f"  analyzer metrics since its last start: {counted}")
+        if counted["apmcov_analyzer_data_loss_total"] > 0:
+            rep.failures.append(f"the analyzer counted data loss: {counted}")
         c = rep.counts.get("REST", {})
         lost = c.get("lost_traces", -1) + c.get("lost_spans", 0)
         dup = c.get("duplicated_trace_rows", -1) + c.get("duplicated_spans", 0)
