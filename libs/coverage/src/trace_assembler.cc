@@ -166,6 +166,16 @@ void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSin
   sink(out);
 }
 
+void TraceAssembler::Prefetch(uint32_t slot) const {
+  const Trace& t = traces_[slot];
+  for (uint32_t c = t.head; c != kNil; c = chunk_next_[c]) {
+    const char* first = reinterpret_cast<const char*>(&slab_[size_t{c} * kChunkSpans]);
+    for (size_t line = 0; line < kChunkSpans * sizeof(SpanRecord); line += 64) {
+      __builtin_prefetch(first + line);
+    }
+  }
+}
+
 void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceSink sink) {
   Partition& p = partitions_[partition];
   if (watermark_ns <= p.watermark) return;
@@ -175,17 +185,24 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
   // keeping the others (stale entries go).
   std::deque<QueueEntry>& q = p.arrivals;
   size_t keep = 0;
+  final_.clear();
   for (size_t i = 0; i < q.size(); ++i) {
     const QueueEntry e = q[i];
     if (!IsLive(e)) continue;
     const Trace& t = traces_[e.slot];
     if (SaturatingAdd(t.last_end_ns, options_.grace_ns) <= watermark_ns) {
-      Finalise(e.slot, /*forced=*/false, deliver, sink);
+      final_.push_back(e.slot);
     } else {
       q[keep++] = e;
     }
   }
   q.resize(keep);
+  // Finalising is bound by reading cold span chunks: prefetch a few traces ahead.
+  constexpr size_t kAhead = 3;
+  for (size_t k = 0; k < final_.size(); ++k) {
+    if (deliver && k + kAhead < final_.size()) Prefetch(final_[k + kAhead]);
+    Finalise(final_[k], /*forced=*/false, deliver, sink);
+  }
   while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
   if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
 }
@@ -230,7 +247,8 @@ size_t TraceAssembler::MemoryBytes() const {
          traces_.capacity() * sizeof(Trace) + free_traces_.capacity() * sizeof(uint32_t) +
          index_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
          oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) +
-         order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) + [this] {
+         order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) +
+         final_.capacity() * sizeof(uint32_t) + [this] {
            size_t n = 0;
            for (const auto& [id, p] : partitions_) n += p.arrivals.size() * sizeof(QueueEntry);
            return n;

@@ -140,6 +140,7 @@ class TraceAssembler {
   void FreeTrace(uint32_t slot);
   void EnforceCaps(TraceSink sink);
   void CompactGlobalQueue();
+  void Prefetch(uint32_t slot) const;  // hints the CPU to load a trace's span chunks
 
   AssemblerOptions options_;
   AssemblerCounters counters_;
@@ -157,6 +158,7 @@ class TraceAssembler {
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<SpanRecord> scratch_;  // a finalised trace's spans, deduplicated and sorted
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (span id, slab index)
+  std::vector<uint32_t> final_;                       // slots a watermark finalises
 };
 
 }  // namespace apmcov::coverage
