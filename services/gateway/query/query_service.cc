@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/coverage/coverage_report.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -75,32 +76,8 @@ bool ValidDecimalId(const std::string& id) {
   return id.size() < 20 || id <= "18446744073709551615";
 }
 
-void SortUnique(std::vector<std::string>& v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
 bool Has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-// Dimension values a service counts under (design §5), "unknown" when it has none.
-std::vector<std::string> DimensionKeys(const ServiceView& s, const std::string& by) {
-  auto many = [](const std::vector<std::string>& v) {
-    return v.empty() ? std::vector<std::string>{kUnknown} : v;
-  };
-  if (by == "team") return {KeyOr(s.team)};
-  if (by == "env") return many(s.envs);
-  if (by == "infra") return {KeyOr(s.infra)};
-  if (by == "language") return many(s.languages);
-  if (by == "tier") return {KeyOr(s.tier)};
-  if (by == "lifecycle") return {KeyOr(s.lifecycle)};
-  return {"overall"};
-}
-
-bool InstrumentedUnder(const ServiceView& s, const std::string& by, const std::string& key) {
-  if (by == "env" && !s.envs.empty()) return Has(s.instrumented_envs, key);
-  return s.instrumented;
 }
 
 const std::set<std::string>& CoverageDimensions() {
@@ -170,84 +147,103 @@ QueryService::QueryService(ReadModel& store, const Clock& clock, QueryOptions op
 
 namespace {
 
-ServiceView MergeService(const ServiceRow& row, const std::vector<const ApmRow*>& apm,
-                         int64_t cutoff_ns) {
+// Coverage itself is libs/coverage's ComputeCoverage (one definition for the analyzer's
+// snapshots and this API); here only the conversion from and to the gateway's rows and views.
+coverage::CatalogServiceInfo ToInfo(const ServiceRow& r) {
+  coverage::CatalogServiceInfo c;
+  c.name = r.name;
+  c.team = r.team;
+  c.tier = r.tier;
+  c.lifecycle = r.lifecycle;
+  c.infra = Lower(r.infra);
+  c.languages = r.languages;
+  c.envs = r.envs;
+  c.customer_facing = r.customer_facing;
+  return c;
+}
+
+coverage::ApmSeen ToSeen(const ApmRow& a) {
+  coverage::ApmSeen s;
+  s.service = a.service;
+  s.env = a.env;
+  s.traced = a.traced;
+  s.usm = a.usm_only;
+  s.span_count = static_cast<uint64_t>(std::max<int64_t>(0, a.span_count));
+  s.languages = a.languages;
+  s.infra_hints = a.infra_hints;
+  s.last_seen_ns = a.last_seen;
+  return s;
+}
+
+ServiceView ToView(const coverage::ServiceCoverage& c) {
   ServiceView v;
-  v.name = row.name;
-  v.team = row.team;
-  v.tier = row.tier;
-  v.lifecycle = row.lifecycle;
-  v.customer_facing = row.customer_facing;
-  v.deprecated = Lower(row.lifecycle) == "deprecated";
-  v.envs = row.envs;
-  std::vector<std::string> apm_languages, hints;
-  bool usm = false;
-  int64_t star_spans = 0;
-  bool has_env_rows = false;
-  for (const ApmRow* a : apm) {
-    bool recent = a->last_seen >= cutoff_ns;
-    bool traced = recent && (a->traced || a->span_count > 0);
-    if (a->env == "*") {
-      star_spans += a->span_count;
-    } else {
-      has_env_rows = true;
-      v.envs.push_back(a->env);
-      v.span_count += a->span_count;
-      if (traced) v.instrumented_envs.push_back(a->env);
-    }
-    if (traced) v.instrumented = true;
-    if (recent && a->usm_only) usm = true;
-    if (!v.last_seen || a->last_seen > *v.last_seen) v.last_seen = a->last_seen;
-    apm_languages.insert(apm_languages.end(), a->languages.begin(), a->languages.end());
-    hints.insert(hints.end(), a->infra_hints.begin(), a->infra_hints.end());
-  }
-  if (!has_env_rows) v.span_count = star_spans;
-  v.usm_only = usm && !v.instrumented;
-  SortUnique(v.envs);
-  SortUnique(v.instrumented_envs);
-  v.languages = row.languages.empty() ? apm_languages : row.languages;
-  SortUnique(v.languages);
-  if (!row.infra.empty()) {
-    v.infra = Lower(row.infra);
-  } else if (!hints.empty()) {
-    SortUnique(hints);
-    v.infra = hints.front();
-    for (const char* preferred : {"host", "serverless", "ecs", "kubernetes"}) {
-      if (Has(hints, preferred)) v.infra = preferred;
-    }
-  } else {
-    v.infra = kUnknown;
-  }
+  v.name = c.name;
+  v.team = c.team;
+  v.envs = c.envs;
+  v.infra = c.infra.empty() ? kUnknown : c.infra;
+  v.languages = c.languages;
+  v.tier = c.tier;
+  v.lifecycle = c.lifecycle;
+  v.customer_facing = c.customer_facing;
+  v.instrumented = c.instrumented;
+  v.usm_only = c.usm_only;
+  v.span_count = static_cast<int64_t>(c.span_count);
+  if (c.last_seen_ns > 0) v.last_seen = c.last_seen_ns;
+  v.deprecated = c.deprecated;
+  v.instrumented_envs = c.instrumented_envs;
   return v;
+}
+
+absl::StatusOr<coverage::CoverageReport> Compute(const std::vector<ServiceRow>& services,
+                                                 const std::vector<ApmRow>& apm, int64_t now_ns,
+                                                 int64_t lookback_ns) {
+  std::vector<coverage::CatalogServiceInfo> catalog;
+  catalog.reserve(services.size());
+  for (const ServiceRow& r : services) catalog.push_back(ToInfo(r));
+  std::vector<coverage::ApmSeen> seen;
+  seen.reserve(apm.size());
+  for (const ApmRow& a : apm) seen.push_back(ToSeen(a));
+  coverage::CoverageOptions options;
+  options.now_ns = now_ns;
+  options.lookback_ns = lookback_ns;
+  auto report = coverage::ComputeCoverage(catalog, seen, options);
+  if (!report.ok()) {
+    return absl::InternalError(
+        absl::StrCat("coverage of the stored catalog: ", report.status().message()));
+  }
+  return report;
 }
 
 }  // namespace
 
-CatalogView QueryService::BuildView(const CatalogData& data, int64_t now_ns, int64_t lookback_ns) {
-  std::map<std::string, std::vector<const ApmRow*>> by_service;
-  for (const ApmRow& a : data.apm) by_service[a.service].push_back(&a);
+absl::StatusOr<CatalogView> QueryService::BuildView(const CatalogData& data, int64_t now_ns,
+                                                    int64_t lookback_ns) {
+  APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report,
+                          Compute(data.services, data.apm, now_ns, lookback_ns));
   CatalogView view;
-  std::set<std::string> catalog_names;
-  static const std::vector<const ApmRow*> kNone;
-  for (const ServiceRow& row : data.services) {
-    catalog_names.insert(row.name);
-    auto it = by_service.find(row.name);
-    view.services.push_back(
-        MergeService(row, it == by_service.end() ? kNone : it->second, now_ns - lookback_ns));
-  }
+  view.services.reserve(report.services.size());
+  for (const auto& c : report.services) view.services.push_back(ToView(c));
   std::sort(view.services.begin(), view.services.end(),
             [](const ServiceView& a, const ServiceView& b) { return a.name < b.name; });
-  for (const auto& [name, rows] : by_service) {
-    if (catalog_names.count(name)) continue;
-    ShadowServiceView s;
-    s.name = name;
-    for (const ApmRow* a : rows) {
-      if (a->env != "*") s.envs.push_back(a->env);
-      s.span_count += a->span_count;
-      if (!s.last_seen || a->last_seen > *s.last_seen) s.last_seen = a->last_seen;
+  for (const auto& s : report.shadow_services) {
+    ShadowServiceView v;
+    v.name = s.name;
+    v.envs = s.envs;
+    v.span_count = static_cast<int64_t>(s.span_count);
+    if (s.last_seen_ns > 0) v.last_seen = s.last_seen_ns;
+    view.shadows.push_back(std::move(v));
+  }
+  std::sort(view.shadows.begin(), view.shadows.end(),
+            [](const ShadowServiceView& a, const ShadowServiceView& b) { return a.name < b.name; });
+  for (const std::string& dim : CoverageDimensions()) {
+    std::vector<CoverageBucket> buckets;
+    for (const coverage::CoverageRow& r : report.Dimension(dim)) {
+      buckets.push_back({r.key, r.total, r.instrumented, CoveragePct(r.instrumented, r.total)});
     }
-    SortUnique(s.envs);
-    view.shadows.push_back(std::move(s));
+    std::stable_sort(
+        buckets.begin(), buckets.end(),
+        [](const CoverageBucket& a, const CoverageBucket& b) { return a.total > b.total; });
+    view.buckets[dim] = std::move(buckets);
   }
   return view;
 }
@@ -255,30 +251,9 @@ CatalogView QueryService::BuildView(const CatalogData& data, int64_t now_ns, int
 absl::StatusOr<std::vector<CoverageBucket>> QueryService::Buckets(const CatalogView& view,
                                                                   const std::string& by) {
   if (auto it = view.buckets.find(by); it != view.buckets.end()) return it->second;
-  if (!CoverageDimensions().count(by)) {
-    return BadParam("by", absl::StrCat("must be one of team, env, infra, language, tier, "
-                                       "lifecycle, got '",
-                                       AbslView(by), "'"));
-  }
-  std::map<std::string, CoverageBucket> buckets;
-  for (const ServiceView& s : view.services) {
-    if (s.deprecated) continue;
-    for (const std::string& key : DimensionKeys(s, by)) {
-      CoverageBucket& b = buckets[key];
-      b.key = key;
-      b.total++;
-      if (InstrumentedUnder(s, by, key)) b.instrumented++;
-    }
-  }
-  std::vector<CoverageBucket> out;
-  for (auto& [key, b] : buckets) {
-    b.coverage_pct = CoveragePct(b.instrumented, b.total);
-    out.push_back(b);
-  }
-  std::stable_sort(out.begin(), out.end(), [](const CoverageBucket& a, const CoverageBucket& b) {
-    return a.total > b.total;
-  });
-  return out;
+  return BadParam("by", absl::StrCat("must be one of team, env, infra, language, tier, "
+                                     "lifecycle, got '",
+                                     AbslView(by), "'"));
 }
 
 namespace {
@@ -286,11 +261,8 @@ namespace {
 absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, int64_t now,
                                                             int64_t lookback) {
   APMCOV_ASSIGN_OR_RETURN(CatalogData data, store.LoadCatalog());
-  auto view = std::make_shared<CatalogView>(QueryService::BuildView(data, now, lookback));
-  for (const std::string& dim : CoverageDimensions()) {
-    auto buckets = QueryService::Buckets(*view, dim);
-    if (buckets.ok()) view->buckets[dim] = *std::move(buckets);
-  }
+  APMCOV_ASSIGN_OR_RETURN(CatalogView built, QueryService::BuildView(data, now, lookback));
+  auto view = std::make_shared<CatalogView>(std::move(built));
   APMCOV_ASSIGN_OR_RETURN(view->broken_traces, store.CountTracesSince(now - lookback));
   APMCOV_ASSIGN_OR_RETURN(view->last_sync, store.LastFinishedSyncJob());
   return std::shared_ptr<const CatalogView>(std::move(view));
@@ -456,11 +428,12 @@ absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& na
   ServiceDetailView d;
   d.row = *row;
   APMCOV_ASSIGN_OR_RETURN(d.apm, store_.ApmRowsFor(name));
-  std::vector<const ApmRow*> ptrs;
-  for (const ApmRow& a : d.apm) ptrs.push_back(&a);
   int64_t lookback =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
-  d.service = MergeService(*row, ptrs, clock_.NowUnixNanos() - lookback);
+  APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport one,
+                          Compute({*row}, d.apm, clock_.NowUnixNanos(), lookback));
+  if (one.services.size() != 1) return absl::InternalError("coverage of one service: no row");
+  d.service = ToView(one.services[0]);
   APMCOV_ASSIGN_OR_RETURN(d.dependencies, store_.ListDependencies(name));
   TraceFilter f;
   f.service = name;

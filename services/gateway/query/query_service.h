@@ -87,9 +87,12 @@ class QueryService {
   absl::StatusOr<std::vector<SyncJobRow>> ListSyncJobs(const std::string& limit);
   absl::StatusOr<SyncJobRow> GetSyncJob(const std::string& id);
 
-  // Computes the merged view of one catalog (exposed for tests).
-  static CatalogView BuildView(const CatalogData& data, int64_t now_ns, int64_t lookback_ns);
-  // Buckets of one dimension over non-deprecated services, by total desc then key.
+  // The merged view of one catalog, computed by libs/coverage's ComputeCoverage (design §5), so
+  // the API and the analyzer's coverage snapshots share one definition.
+  static absl::StatusOr<CatalogView> BuildView(const CatalogData& data, int64_t now_ns,
+                                               int64_t lookback_ns);
+  // Buckets of one dimension (from the view), by total desc then key; InvalidArgument naming
+  // `by` for an unknown dimension.
   static absl::StatusOr<std::vector<CoverageBucket>> Buckets(const CatalogView& view,
                                                              const std::string& by);
 

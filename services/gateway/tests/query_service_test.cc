@@ -136,8 +136,8 @@ TEST_F(QueryServiceTest, StatsFollowTheCoverageDefinitions) {
   EXPECT_EQ(Find(st->by_infra, "kubernetes")->total, 1);
   EXPECT_EQ(Find(st->by_infra, "ecs")->total, 1);
   EXPECT_EQ(Find(st->by_infra, "vm")->total, 1);
-  EXPECT_EQ(Find(st->by_infra, "host")->total, 1);  // search, from its old spans
-  EXPECT_EQ(Find(st->by_infra, "unknown")->total, 1);
+  EXPECT_EQ(Find(st->by_infra, "host"), nullptr);  // search's spans are older than the lookback
+  EXPECT_EQ(Find(st->by_infra, "unknown")->total, 2);
   // Language: catalog's, else the spans' (cart has catalog java: spans' python ignored).
   EXPECT_EQ(Find(st->by_language, "java")->total, 1);
   EXPECT_EQ(Find(st->by_language, "python"), nullptr);
