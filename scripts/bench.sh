@@ -30,7 +30,7 @@ while IFS= read -r bin; do
 for line in sys.stdin:
     d=json.loads(line); d.setdefault("bench", sys.argv[1]); print(json.dumps(d))' "$name" >>"$raw" ||
     echo "warning: $name failed; see $build/bench-$name.log" >&2
-done < <(find "$build/bench" -type f -executable -name 'bench_*' | sort)
+done < <(find "$build/bench" -type f -executable -not -path '*/CMakeFiles/*' | sort)
 
 python3 - "$raw" "$out_dir/$stamp.json" <<'PY'
 import json, os, platform, sys
