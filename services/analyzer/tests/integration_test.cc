@@ -1,0 +1,253 @@
+// The analyzer App on the real adapters: Kafka protocol (kafka-dev, or the cluster named by
+// KAFKA_BROKERS) and PostgreSQL (a private database on the server of DATABASE_URL).
+// Unique topic prefix and group ids per run, so runs never collide.
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "apmcov/bus/kafka.h"
+#include "apmcov/bus/proto.h"
+#include "apmcov/bus/testing/kafka_dev_process.h"
+#include "apmcov/store/postgres_store.h"
+#include "apmcov/v1/events.pb.h"
+#include "app.h"
+#include "test_database.h"
+
+namespace apmcov::analyzer {
+namespace {
+
+namespace v1 = apmcov::v1;
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kT0 = 1'763'700'000 * kSec;
+
+void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
+  ts->set_seconds(ns / kSec);
+  ts->set_nanos(static_cast<int32_t>(ns % kSec));
+}
+
+v1::Span MakeSpan(uint64_t trace, uint64_t id, uint64_t parent, const std::string& service,
+                  const std::string& kind, int64_t start, const std::string& target = "") {
+  v1::Span s;
+  s.set_trace_id(trace);
+  s.set_span_id(id);
+  s.set_parent_id(parent);
+  s.set_service(service);
+  s.set_env("prod");
+  s.set_type("web");
+  s.set_kind(kind);
+  s.set_start_unix_nano(start);
+  s.set_duration_ns(1'000'000);
+  s.set_retained_by("diversity_sampling");
+  s.set_target(target);
+  return s;
+}
+
+class AnalyzerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<store::testing::TestDatabase> db = store::testing::TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_.emplace(std::move(*db));
+    const char* brokers = std::getenv("KAFKA_BROKERS");
+    if (brokers != nullptr && *brokers != '\0') {
+      kafka_.brokers = brokers;
+    } else {
+      auto dev = bus::testing::KafkaDevProcess::Start();
+      ASSERT_TRUE(dev.ok()) << "KAFKA_BROKERS is not set and kafka-dev could not be started: "
+                            << dev.status();
+      kafka_dev_ = std::move(*dev);
+      kafka_.brokers = kafka_dev_->bootstraps();
+    }
+    prefix_ = "it" + std::to_string(getpid()) + "_" + std::to_string(std::rand() % 100000) + ".";
+    topics_ = bus::TopicNames(prefix_);
+    auto producer = bus::KafkaPublisher::Create(kafka_);
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    producer_ = std::move(*producer);
+    store_ = std::make_unique<store::PostgresCoverageStore>(db_->url());
+  }
+
+  void Publish(const std::string& topic, const std::string& key, const google::protobuf::Message& m,
+               std::optional<int32_t> partition = {}) {
+    ASSERT_TRUE(bus::PublishProto(*producer_, topic, key, m, partition).ok());
+  }
+
+  // Runs a fresh App of `group` until `done()` holds (or 90 s pass), then stops it.
+  void RunUntil(const std::string& group, const std::function<bool(const App&)>& done) {
+    auto subscriber = bus::KafkaSubscriber::Create(kafka_, group);
+    ASSERT_TRUE(subscriber.ok()) << subscriber.status();
+    auto dlq = bus::KafkaPublisher::Create(kafka_);
+    ASSERT_TRUE(dlq.ok()) << dlq.status();
+    prometheus::Registry registry;
+    AppOptions options;
+    options.topic_prefix = prefix_;
+    options.trace_grace_ns = 10 * kSec;
+    options.poll_timeout = std::chrono::milliseconds(100);
+    options.directory_refresh = std::chrono::seconds(0);
+    {
+      App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, nullptr});
+      ASSERT_TRUE(app.Start().ok());
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+      while (!done(app) && std::chrono::steady_clock::now() < deadline) {
+        absl::StatusOr<size_t> n = app.RunOnce();
+        ASSERT_TRUE(n.ok()) << n.status();
+      }
+      // A few more polls so every commit of the processed messages is in.
+      for (int i = 0; i < 5; ++i) ASSERT_TRUE(app.RunOnce().ok());
+      dlq_messages_ += app.dlq_messages();
+      committed_ = app.committed();
+    }
+    (*subscriber)->Close();
+  }
+
+  std::string Dump() {
+    std::string out;
+    const auto services = *store_->LoadServices(true);
+    for (const auto& s : services) {
+      out += s.catalog.name + (s.removed_at_ns ? " removed" : "") + ";";
+    }
+    const auto apm = *store_->LoadApmServices();
+    for (const auto& a : apm) {
+      out += a.service + "/" + a.env + (a.traced ? " traced" : "") + ";";
+    }
+    const std::vector<uint64_t> ids = *store_->ListBrokenTraceIds();
+    for (uint64_t id : ids) {
+      auto t = **store_->LoadBrokenTrace(id);
+      out += std::to_string(id) + " " + std::to_string(t.detected_at_ns) + " " +
+             std::to_string(t.gaps.size()) + ";";
+    }
+    const auto deps = *store_->LoadDependencies();
+    for (const auto& d : deps) {
+      out += d.from_service + ">" + d.to_name + "=" + std::to_string(d.count) + ";";
+    }
+    return out;
+  }
+
+  std::optional<store::testing::TestDatabase> db_;
+  std::unique_ptr<bus::testing::KafkaDevProcess> kafka_dev_;
+  bus::KafkaConfig kafka_;
+  std::string prefix_;
+  bus::TopicNames topics_;
+  std::unique_ptr<bus::KafkaPublisher> producer_;
+  std::unique_ptr<store::PostgresCoverageStore> store_;
+  ManualClock clock_;
+  int64_t dlq_messages_ = 0;
+  std::map<bus::TopicPartition, int64_t> committed_;
+};
+
+TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChangesNothing) {
+  for (const char* name : {"frontend", "checkout", "payments", "gone"}) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s1");
+    s.set_name(name);
+    s.set_team("core");
+    s.add_envs("prod");
+    SetTime(s.mutable_synced_at(), kT0);
+    Publish(topics_.catalog, name, s);
+  }
+  v1::CatalogSnapshotEnd end1;
+  end1.set_snapshot_id("s1");
+  end1.set_count(4);
+  SetTime(end1.mutable_synced_at(), kT0);
+  Publish(topics_.catalog, std::string("\0snapshot-end", 13), end1);
+  for (const char* name : {"frontend", "checkout", "payments"}) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s2");
+    s.set_name(name);
+    s.set_team("core");
+    s.add_envs("prod");
+    SetTime(s.mutable_synced_at(), kT0 + 60 * kSec);
+    Publish(topics_.catalog, name, s);
+  }
+  v1::CatalogSnapshotEnd end2 = end1;
+  end2.set_snapshot_id("s2");
+  end2.set_count(3);
+  SetTime(end2.mutable_synced_at(), kT0 + 60 * kSec);
+  Publish(topics_.catalog, std::string("\0snapshot-end", 13), end2);
+
+  v1::SpanBatch trace;
+  for (auto s : {MakeSpan(1001, 1, 0, "frontend", "server", kT0),
+                 MakeSpan(1001, 2, 1, "frontend", "client", kT0 + 10, "checkout"),
+                 MakeSpan(1001, 3, 2, "checkout", "server", kT0 + 20),
+                 MakeSpan(1001, 4, 3, "checkout", "client", kT0 + 30, "payments:8443")}) {
+    *trace.add_spans() = s;
+  }
+  Publish(topics_.spans, "1001", trace);
+  bus::OutgoingMessage poison;
+  poison.topic = topics_.spans;
+  poison.key = "1002";
+  poison.value = "\xff\xfe garbage";
+  poison.headers = {{"content-type", "application/x-protobuf"}, {"type", "apmcov.v1.SpanBatch"}};
+  ASSERT_TRUE(producer_->Publish(poison).ok());
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+  absl::StatusOr<int32_t> partitions = producer_->PartitionCount(topics_.spans);
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  for (int32_t p = 0; p < *partitions; ++p) {
+    v1::SpanBatch wm;
+    wm.set_watermark_unix_nano(kT0 + 120 * kSec);
+    wm.set_job_id("job-1");
+    Publish(topics_.spans, "", wm, p);
+  }
+  v1::SyncJob job;
+  job.set_id("job-1");
+  job.set_state(v1::SYNC_STATE_SUCCEEDED);
+  job.set_spans(4);
+  SetTime(job.mutable_started_at(), kT0);
+  SetTime(job.mutable_finished_at(), kT0 + 130 * kSec);
+  Publish(topics_.sync_jobs, "job-1", job);
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+  const std::string group = prefix_ + "analyzer";
+  const int64_t published = 4 + 1 + 3 + 1 + 2 + *partitions + 1;
+  auto all_committed = [&](const App& app) {
+    int64_t sum = 0;
+    for (const auto& [tp, off] : app.committed()) sum += off;
+    return sum == published;
+  };
+  RunUntil(group, [&](const App& app) {
+    if (!all_committed(app)) return false;
+    auto rows = store_->LoadCoverageSnapshot(kT0 + 130 * kSec);
+    auto traces = store_->ListBrokenTraceIds();
+    auto services = store_->LoadServices(false);
+    return rows.ok() && !rows->empty() && traces.ok() && traces->size() == 1 && services.ok() &&
+           services->size() == 3;
+  });
+
+  auto t = store_->LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->missing_services, (std::vector<std::string>{"payments"}));
+  EXPECT_EQ((*t)->gap_kinds, (std::vector<std::string>{"uninstrumented_callee"}));
+  auto services = *store_->LoadServices(true);
+  ASSERT_EQ(services.size(), 4u);
+  EXPECT_EQ(services[2].catalog.name, "gone");  // sorted by name
+  EXPECT_TRUE(services[2].removed_at_ns.has_value());
+  EXPECT_FALSE(services[0].removed_at_ns.has_value());
+  auto rows = *store_->LoadCoverageSnapshot(kT0 + 130 * kSec);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0].dimension, "env");  // sorted: env, infra, language, lifecycle, overall, ...
+  bool saw_overall = false;
+  for (const auto& r : rows) {
+    if (r.dimension == "overall") {
+      saw_overall = true;
+      EXPECT_EQ(r.total, 3);
+      EXPECT_EQ(r.instrumented, 2);
+    }
+  }
+  EXPECT_TRUE(saw_overall);
+  EXPECT_EQ((*store_->LoadSyncJob("job-1"))->state, "succeeded");
+  EXPECT_EQ(dlq_messages_, 1);
+  int64_t committed = 0;  // everything consumed is committed: no trace is in flight
+  for (const auto& [tp, off] : committed_) committed += off;
+  EXPECT_EQ(committed, published);
+
+  // Replay: a group that never committed reads it all again, an hour later: nothing changes.
+  const std::string before = Dump();
+  clock_.Advance(std::chrono::hours(1));
+  RunUntil(prefix_ + "replay", all_committed);
+  EXPECT_EQ(Dump(), before);
+}
+
+}  // namespace
+}  // namespace apmcov::analyzer
