@@ -369,6 +369,14 @@ std::shared_ptr<const Bucket> DdsimApi::GetBucket(int64_t index) {
   return b;
 }
 
+std::shared_ptr<const Bucket> DdsimApi::PeekBucket(int64_t index) {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  for (const auto& [i, b] : buckets_) {
+    if (i == index) return b;
+  }
+  return nullptr;
+}
+
 std::shared_ptr<const DdsimApi::Slice> DdsimApi::GetSlice(int64_t index) {
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
@@ -977,18 +985,19 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
   bool timeout = false;
   std::string scratch;
   std::vector<std::string> key(groups.size());
-  for (int64_t s = lo / kBucketNanos; s <= (hi - 1) / kBucketNanos && lo < hi; ++s) {
+  // Each bucket once: a trace's spans start in its own bucket or the next one.
+  for (int64_t s = lo / kBucketNanos - 1; s <= (hi - 1) / kBucketNanos && lo < hi; ++s) {
     if (std::chrono::steady_clock::now() - t0 >
         std::chrono::milliseconds(options_.aggregate_budget_ms)) {
       timeout = true;
       break;
     }
-    auto b = GetBucket(s - 1), c = GetBucket(s);
-    for (const auto* bk : {b.get(), c.get()}) {
+    // Long aggregates must not evict the buckets span paging is working through.
+    auto c = PeekBucket(s);
+    if (c == nullptr) c = GenerateBucket(world_, traffic_, s);
+    for (const auto* bk : {c.get()}) {
       for (const Span& sp : bk->spans) {
-        if (sp.start_ns < std::max(lo, s * kBucketNanos) ||
-            sp.start_ns >= std::min(hi, (s + 1) * kBucketNanos))
-          continue;
+        if (sp.start_ns < lo || sp.start_ns >= hi) continue;
         if (!query->Matches(world_, sp)) continue;
         bool skip = false;
         for (size_t g = 0; g < groups.size(); ++g) {

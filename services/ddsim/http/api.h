@@ -88,6 +88,7 @@ class DdsimApi {
  private:
   struct Slice;
   std::shared_ptr<const Slice> GetSlice(int64_t index);
+  std::shared_ptr<const Bucket> PeekBucket(int64_t index);  // cached bucket or nullptr
 
   HttpResponse Route(const HttpRequest& r, const std::string& endpoint);
   HttpResponse Validate(const HttpRequest& r);

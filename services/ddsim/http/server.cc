@@ -1,5 +1,6 @@
 #include "ddsim/http/server.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -102,13 +103,17 @@ DdsimServer::DdsimServer(DdsimApi& api, std::string address, uint16_t port, int 
 DdsimServer::~DdsimServer() { Stop(); }
 
 absl::Status DdsimServer::Start() {
+  // Span pages are ~1 MB: keep such buffers in the heap instead of a fresh mmap (and its page
+  // faults) per response, which otherwise costs more than building the page.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   try {
     impl_ = std::make_unique<Impl>();
     Address addr(address_, Port(port_));
     impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
     auto opts = Http::Endpoint::options()
                     .threads(threads_)
-                    .flags(Tcp::Options::ReuseAddr)
+                    .flags(Tcp::Options::ReuseAddr | Tcp::Options::NoDelay)
                     .maxRequestSize(1 << 20)
                     .maxResponseSize(256u << 20);
     impl_->endpoint->init(opts);
