@@ -10,8 +10,8 @@
 #include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/process.h"
+#include "apmcov/bus/kafka.h"
 #include "app.h"
-#include "kafka_publisher.h"
 #include "query/pg_read_model.h"
 
 namespace {
@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
 
   apmcov::RealClock clock;
   apmcov::gateway::PgReadModel store(config.database_url);
-  auto publisher = apmcov::gateway::KafkaPublisher::Create(config.kafka_brokers);
+  apmcov::bus::KafkaConfig kafka;
+  kafka.brokers = config.kafka_brokers;
+  kafka.client_id = "apmcov-gateway";
+  auto publisher = apmcov::bus::KafkaPublisher::Create(kafka);
   if (!publisher.ok()) {
     log.Error("kafka producer", {{"error", std::string(publisher.status().message())}});
     return 2;

@@ -26,7 +26,7 @@ SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::str
                          std::chrono::milliseconds flush_timeout)
     : publisher_(publisher),
       clock_(clock),
-      topic_(std::move(topic_prefix) + "commands"),
+      topic_(bus::TopicNames(std::move(topic_prefix)).commands),
       flush_timeout_(flush_timeout) {}
 
 absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by) {
