@@ -18,6 +18,7 @@ let harness;
 let base;
 let context;
 let page;
+let userDataDir;
 const consoleErrors = [];
 
 function startHarness() {
@@ -63,7 +64,7 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   const ports = await startHarness();
   base = `http://127.0.0.1:${ports.http_port}`;
-  const userDataDir = mkdtempSync(join(tmpdir(), 'apmcov-chromium-'));
+  userDataDir = mkdtempSync(join(tmpdir(), 'apmcov-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -71,7 +72,6 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1400, height: 1000 },
   });
-  context.on('close', () => rmSync(userDataDir, { recursive: true, force: true }));
   page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -86,6 +86,11 @@ before(async () => {
 
 after(async () => {
   if (context) await context.close();
+  try {
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  } catch (e) {
+    console.error(`leaving ${userDataDir}: ${e.message}`);
+  }
   if (harness && harness.exitCode === null) {
     const exited = new Promise((r) => harness.once('exit', r));
     process.kill(harness.pid, 'SIGTERM');
