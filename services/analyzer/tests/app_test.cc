@@ -357,6 +357,42 @@ TEST_F(BrokenTraceTest, BrokenTraceIsStoredWithGapsAndDependencies) {
       << Metrics();
 }
 
+TEST_F(BrokenTraceTest, RebalanceHandsInFlightTracesToTheNewOwnerWhole) {
+  StartApp();
+  for (const char* n : {"frontend", "checkout", "payments"}) PublishService("s1", n, kT0);
+  PublishEnd("s1", 3, kT0);
+  PublishSpans({MakeSpan(1001, 1, 0, "frontend", "server", kT0),
+                MakeSpan(1001, 2, 1, "frontend", "client", kT0 + 10, "checkout"),
+                MakeSpan(1001, 3, 2, "checkout", "server", kT0 + 20)});
+  PublishSpans({MakeSpan(1001, 4, 3, "checkout", "client", kT0 + 30, "payments.internal:8443")});
+  Drain();
+  ASSERT_EQ(app_->traces_in_flight(), 1u);
+
+  // A second member joins: every partition is revoked and reassigned.
+  auto sub2 = broker_.NewSubscriber("apmcov-analyzer");
+  prometheus::Registry registry2;
+  App second(options_, AppPorts{*sub2, *dlq_publisher_, store_, clock_, registry2, nullptr});
+  ASSERT_TRUE(second.Start().ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(app_->RunOnce().ok());
+    ASSERT_TRUE(second.RunOnce().ok());
+  }
+  // Exactly one member re-read the trace from the committed offset, whole.
+  EXPECT_EQ(app_->traces_in_flight() + second.traces_in_flight(), 1u);
+
+  PublishWatermark(kT0 + 60 * kSec);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(app_->RunOnce().ok());
+    ASSERT_TRUE(second.RunOnce().ok());
+  }
+  EXPECT_EQ(app_->traces_in_flight() + second.traces_in_flight(), 0u);
+  auto t = *store_.LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->span_count, 4);
+  EXPECT_EQ(t->missing_services, (std::vector<std::string>{"payments"}));
+  sub2->Close();
+}
+
 TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
   StartApp();
   PublishWorld();
@@ -445,6 +481,48 @@ TEST_F(AnalyzerAppTest, StoreOutageIsRetriedAndNothingIsCommittedBeforeIt) {
   StartApp();
   Drain();
   EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(AnalyzerDataLossTest, OffsetOutOfRangeIsCountedAndConsumptionResumes) {
+  bus::MemoryBroker::Options broker_options;
+  broker_options.retention_bytes = 400;  // a few catalog records per partition
+  bus::MemoryBroker broker(broker_options);
+  const bus::TopicNames topics("t.");
+  ASSERT_TRUE(broker.CreateTopic(topics.catalog, 1).ok());
+  auto producer = broker.NewPublisher();
+  auto dlq = broker.NewPublisher();
+  store::MemoryCoverageStore store;
+  ManualClock clock;
+  AppOptions options;
+  options.topic_prefix = "t.";
+  options.poll_timeout = std::chrono::milliseconds(5);
+  auto publish = [&](const std::string& name) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s1");
+    s.set_name(name);
+    s.set_description(std::string(100, 'x'));
+    ASSERT_TRUE(bus::PublishProto(*producer, topics.catalog, name, s).ok());
+  };
+  auto run = [&](int polls) -> std::pair<int64_t, std::string> {
+    auto sub = broker.NewSubscriber("apmcov-analyzer");
+    prometheus::Registry registry;
+    App app(options, AppPorts{*sub, *dlq, store, clock, registry, nullptr});
+    EXPECT_TRUE(app.Start().ok());
+    for (int i = 0; i < polls; ++i) EXPECT_TRUE(app.RunOnce().ok());
+    return {app.data_loss_events(), prometheus::TextSerializer().Serialize(registry.Collect())};
+  };
+  publish("first");
+  EXPECT_EQ(run(5).first, 0);
+  // While no analyzer runs, retention drops messages it never read.
+  for (int i = 0; i < 20; ++i) publish("svc-" + std::to_string(100 + i));
+  auto [losses, metrics] = run(10);
+  EXPECT_EQ(losses, 1);
+  EXPECT_NE(metrics.find("apmcov_analyzer_data_loss_total 1"), std::string::npos) << metrics;
+  // It resumed at the earliest retained message: the newest service is stored.
+  auto services = *store.LoadServices(false);
+  ASSERT_FALSE(services.empty());
+  EXPECT_EQ(services.back().catalog.name, "svc-119");
+  EXPECT_LT(services.size(), 21u);  // some were lost, and that was reported
 }
 
 TEST(AnalyzerConfigTest, ReadsDesignVariablesAndNamesBadOnes) {
