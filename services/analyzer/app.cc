@@ -631,6 +631,19 @@ struct App::Impl {
       }
       const store::SyncJobRecord& job = it->second.job;
       const int64_t taken_at = *job.finished_at_ns;
+      // Write-once: a replayed job record must not rewrite its snapshot from later data.
+      std::vector<store::CoverageRow> existing;
+      APMCOV_RETURN_IF_ERROR(Retry("reading a coverage snapshot", [&]() -> absl::Status {
+        auto r = ports.store.LoadCoverageSnapshot(taken_at);
+        if (!r.ok()) return r.status();
+        existing = std::move(*r);
+        return absl::OkStatus();
+      }));
+      if (!existing.empty()) {
+        job_watermarks.erase(job.id);
+        it = pending_snapshots.erase(it);
+        continue;
+      }
       APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report, ComputeReport(taken_at));
       store::WriteBatch rows;
       for (const auto& row : report.rows) {

@@ -442,6 +442,11 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   EXPECT_NE(Metrics().find("apmcov_coverage_ratio{dimension=\"overall\",key=\"all\"} 0.66"),
             std::string::npos)
       << Metrics();
+  // A replay of the job after more services arrived does not rewrite the snapshot.
+  PublishService("s9", "latecomer", kT0 + 500 * kSec);
+  StartApp("replaying-group");
+  Drain();
+  EXPECT_EQ(*store_.LoadCoverageSnapshot(kT0 + 120 * kSec), rows);
 }
 
 TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {
