@@ -67,6 +67,12 @@ absl::StatusOr<std::vector<std::string>> DecodeToken(const std::string& token, s
   return out;
 }
 
+// PostgreSQL text cannot hold NUL and libpq would cut the value at it: reject, never truncate.
+absl::Status NoNul(std::string_view param, const std::string& value) {
+  if (value.find('\0') != std::string::npos) return BadParam(param, "must not contain NUL");
+  return absl::OkStatus();
+}
+
 bool ValidDecimalId(const std::string& id) {
   if (id.empty() || id.size() > 20) return false;
   for (char c : id) {
@@ -421,6 +427,7 @@ absl::StatusOr<std::vector<ServiceView>> QueryService::ExportServices(const Serv
 
 absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& name) {
   if (name.empty() || name.size() > 512) return BadParam("name", "must be 1 to 512 characters");
+  APMCOV_RETURN_IF_ERROR(NoNul("name", name));
   APMCOV_ASSIGN_OR_RETURN(auto row, store_.GetService(name));
   if (!row) {
     return absl::NotFoundError(absl::StrCat("service '", AbslView(name), "' not found"));
@@ -479,6 +486,9 @@ absl::StatusOr<TracesPageView> QueryService::ListTraces(const TracesQuery& q) {
   APMCOV_ASSIGN_OR_RETURN(
       size_t size,
       ParseSize("page_size", q.page_size, options_.default_page_size, options_.max_page_size));
+  APMCOV_RETURN_IF_ERROR(NoNul("service", q.service));
+  APMCOV_RETURN_IF_ERROR(NoNul("missing", q.missing));
+  APMCOV_RETURN_IF_ERROR(NoNul("env", q.env));
   TraceFilter f;
   f.service = q.service;
   f.missing = q.missing;
@@ -528,6 +538,7 @@ absl::StatusOr<TraceDetail> QueryService::GetTrace(const std::string& trace_id) 
 
 absl::StatusOr<std::vector<DependencyRow>> QueryService::ListDependencies(
     const std::string& service) {
+  APMCOV_RETURN_IF_ERROR(NoNul("service", service));
   return store_.ListDependencies(service);
 }
 
@@ -543,6 +554,7 @@ absl::StatusOr<std::vector<SyncJobRow>> QueryService::ListSyncJobs(const std::st
 
 absl::StatusOr<SyncJobRow> QueryService::GetSyncJob(const std::string& id) {
   if (id.empty() || id.size() > 200) return BadParam("id", "must be 1 to 200 characters");
+  APMCOV_RETURN_IF_ERROR(NoNul("id", id));
   APMCOV_ASSIGN_OR_RETURN(auto job, store_.GetSyncJob(id));
   if (!job) return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id), "' not found"));
   return *job;

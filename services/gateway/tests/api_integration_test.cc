@@ -427,6 +427,8 @@ TEST_F(GatewayApiTest, ErrorsAreJsonAndNameTheParameter) {
   check("GET", "/api/traces/abc", 400, "invalid_argument", "trace_id");
   check("GET", "/api/sync-jobs?limit=0", 400, "invalid_argument", "limit");
   check("GET", "/api/services/nope", 404, "not_found", "nope");
+  check("GET", "/api/services/checkout%00x", 400, "invalid_argument", "name");
+  check("GET", "/api/traces?service=checkout%00", 400, "invalid_argument", "service");
   check("GET", "/api/services/with%20space", 404, "not_found", "with space");
   check("GET", "/api/traces/4242", 404, "not_found", "4242");
   check("GET", "/api/sync-jobs/nope", 404, "not_found", "nope");

@@ -259,6 +259,10 @@ TEST_F(QueryServiceTest, BadParametersAreNamed) {
   EXPECT_THAT(msg(svc_.ListTraces({.page_token = page->next_page_token}).status()),
               HasSubstr("page_token"));
   EXPECT_THAT(msg(svc_.GetTrace("12a").status()), HasSubstr("trace_id"));
+  EXPECT_THAT(msg(svc_.GetService(std::string("api\0x", 5)).status()), HasSubstr("name"));
+  EXPECT_THAT(msg(svc_.ListTraces({.service = std::string("api\0", 4)}).status()),
+              HasSubstr("service"));
+  EXPECT_THAT(msg(svc_.GetSyncJob(std::string("j\0", 2)).status()), HasSubstr("id"));
   EXPECT_THAT(msg(svc_.GetTrace("18446744073709551616").status()), HasSubstr("trace_id"));
 }
 
