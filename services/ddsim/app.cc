@@ -123,6 +123,23 @@ int RunServe(const DdsimConfig& c) {
   RealClock clock;
   DdsimApi api(*world, c.traffic, c.api, clock);
   if (!c.faults_json.empty()) api.SetFaults(*ParseFaultPlan(c.faults_json));
+  if (!c.truth_file.empty()) {
+    // The truth of the backfilled traffic, written before serving (for scripts and demos).
+    TruthRequest req;
+    req.from_ns = c.traffic.traffic_start_ns;
+    req.to_ns = clock.NowUnixNanos();
+    req.traces = c.traces == "all"      ? TruthRequest::Traces::kAll
+                 : c.traces == "broken" ? TruthRequest::Traces::kBroken
+                                        : TruthRequest::Traces::kNone;
+    std::ofstream out(c.truth_file);
+    out << GroundTruthJson(
+               *world, c.traffic, [&](int64_t b) { return api.GetBucket(b); }, req)
+        << "\n";
+    if (!out) {
+      log.Error("cannot write --truth", {{"path", c.truth_file}});
+      return 1;
+    }
+  }
   DdsimServer server(api, c.address, static_cast<uint16_t>(c.port), c.threads);
   if (absl::Status s = server.Start(); !s.ok()) {
     log.Error("cannot start", {{"error", std::string(s.message())}});

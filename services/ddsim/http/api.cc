@@ -331,6 +331,14 @@ absl::StatusOr<FaultPlan> ParseFaultPlan(std::string_view text) {
         p.slow_rate = v.get<double>();
       else if (k == "endpoint")
         p.endpoint = v.get<std::string>();
+      else if (k == "server_error_at")
+        p.server_error_at = v.get<std::vector<int64_t>>();
+      else if (k == "rate_limit_at")
+        p.rate_limit_at = v.get<std::vector<int64_t>>();
+      else if (k == "malformed_at")
+        p.malformed_at = v.get<std::vector<int64_t>>();
+      else if (k == "drop_at")
+        p.drop_at = v.get<std::vector<int64_t>>();
       else
         return absl::InvalidArgumentError(Cat("unknown fault \"", k, "\""));
     }
@@ -424,6 +432,7 @@ std::string DdsimApi::EndpointName(const std::string& method, const std::string&
 void DdsimApi::SetFaults(const FaultPlan& plan) {
   std::lock_guard<std::mutex> lock(faults_mu_);
   faults_ = plan;
+  fault_seq_ = 0;
   limiter_.ForceExhausted(0);
 }
 
@@ -484,18 +493,23 @@ HttpResponse DdsimApi::Handle(const HttpRequest& r) {
     FaultPlan& f = faults_;
     if (f.endpoint.empty() || f.endpoint == endpoint ||
         (f.endpoint == "service_definitions" && endpoint == "service_definition")) {
-      if (f.drop > 0) {
-        --f.drop;
+      const int64_t seq = ++fault_seq_;
+      auto at = [seq](const std::vector<int64_t>& v) {
+        return std::find(v.begin(), v.end(), seq) != v.end();
+      };
+      if (f.drop > 0 || at(f.drop_at)) {
+        if (f.drop > 0) --f.drop;
         resp.drop_connection = true;
-      } else if (f.server_errors > 0 ||
+      } else if (f.server_errors > 0 || at(f.server_error_at) ||
                  (f.server_error_rate > 0 && fault_rng_.Chance(f.server_error_rate))) {
         if (f.server_errors > 0) --f.server_errors;
         resp = Legacy(f.server_error_status, "Internal Server Error");
-      } else if (f.rate_limit_burst > 0 ||
+      } else if (f.rate_limit_burst > 0 || at(f.rate_limit_at) ||
                  (f.rate_limit_rate > 0 && fault_rng_.Chance(f.rate_limit_rate))) {
         if (f.rate_limit_burst > 0) --f.rate_limit_burst;
         forced_429 = true;
       }
+      if (at(f.malformed_at)) malformed = true;
       if (f.slow_requests > 0 || (f.slow_rate > 0 && fault_rng_.Chance(f.slow_rate))) {
         if (f.slow_requests > 0) --f.slow_requests;
         delay = f.slow_ms > 0 ? f.slow_ms : 1000;
@@ -1221,7 +1235,12 @@ HttpResponse DdsimApi::Faults(const HttpRequest& r) {
                    {"rate_limit_rate", f.rate_limit_rate},
                    {"malformed_rate", f.malformed_rate},
                    {"slow_rate", f.slow_rate},
-                   {"endpoint", f.endpoint}}
+                   {"endpoint", f.endpoint},
+                   {"server_error_at", f.server_error_at},
+                   {"rate_limit_at", f.rate_limit_at},
+                   {"malformed_at", f.malformed_at},
+                   {"drop_at", f.drop_at},
+                   {"requests_since_set", fault_seq_}}
                   .dump();
   return resp;
 }

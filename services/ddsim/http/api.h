@@ -66,6 +66,8 @@ struct FaultPlan {
   int64_t drop = 0;       // next N connections are closed without an answer
   double server_error_rate = 0, rate_limit_rate = 0, malformed_rate = 0, slow_rate = 0;
   std::string endpoint;  // only requests to this endpoint name ("" = all)
+  // Faults on given API request numbers (1-based, counted from when the plan was set).
+  std::vector<int64_t> server_error_at, rate_limit_at, malformed_at, drop_at;
 };
 absl::StatusOr<FaultPlan> ParseFaultPlan(std::string_view json);
 
@@ -129,6 +131,7 @@ class DdsimApi {
 
   std::mutex faults_mu_;
   FaultPlan faults_;
+  int64_t fault_seq_ = 0;  // API requests since the plan was set
   Rng fault_rng_{0xFA017};
 
   std::mutex stats_mu_;

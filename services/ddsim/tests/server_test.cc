@@ -347,8 +347,15 @@ TEST_F(ServerTest, InjectedFaults) {
   EXPECT_TRUE(c_.Do("GET", "/api/v1/validate", "", true, {}, /*fresh=*/true).transport_error);
   EXPECT_EQ(c_.Get("/api/v1/validate").status, 200);
   EXPECT_EQ(c_.Post("/_ddsim/faults", R"({"explode":1})", false).status, 400);
+  // On given request numbers.
+  c_.Post("/_ddsim/faults", R"({"server_error_at":[2],"rate_limit_at":[3]})", false);
+  EXPECT_EQ(c_.Get("/api/v1/validate").status, 200);
+  EXPECT_EQ(c_.Get("/api/v1/validate").status, 503);
+  EXPECT_EQ(c_.Get("/api/v1/validate").status, 429);
+  EXPECT_EQ(c_.Get("/api/v1/validate").status, 200);
+  c_.Do("DELETE", "/_ddsim/faults", "", false);
   json stats = json::parse(c_.Get("/_ddsim/stats", false).body);
-  EXPECT_EQ(stats["requests"]["validate"]["by_status"]["503"], 2);
+  EXPECT_EQ(stats["requests"]["validate"]["by_status"]["503"], 3);
   EXPECT_EQ(stats["requests"]["spans_list"]["by_status"]["429"], 1);
   EXPECT_EQ(stats["requests"]["validate"]["by_status"]["0"], 1);  // the dropped one
 }
