@@ -312,5 +312,113 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
   EXPECT_GE(succeeded, 2);
 }
 
+TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) {
+  std::string log_path = "/tmp/apmcov-collector-e2e-" + std::to_string(::getpid()) + ".log";
+  std::string bin = BinaryDir() + "/services/collector/apmcov-collector";
+  std::vector<std::string> args = Args({"--admin-port=0", "--span-lag-seconds=1"});
+  args.erase(args.begin());  // not --once
+  for (auto& a : args) {
+    if (a == "--log-level=warn") a = "--log-level=info";  // the admin port is logged at info
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log_path.c_str(), "w");
+    ::dup2(::fileno(f), 2);
+    std::vector<char*> av{bin.data()};
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(bin.c_str(), av.data());
+    std::_Exit(127);
+  }
+  // Stops the child on every path out of the test (an ASSERT included).
+  struct ChildGuard {
+    pid_t pid;
+    ~ChildGuard() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } guard{pid};
+  auto read_log = [&] {
+    std::FILE* f = std::fopen(log_path.c_str(), "r");
+    std::string text;
+    if (f == nullptr) return text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    return text;
+  };
+  int admin_port = 0;
+  for (int i = 0; i < 300 && admin_port == 0; ++i) {
+    std::string text = read_log();
+    size_t at = text.find("\"admin_port\":");
+    if (at != std::string::npos) admin_port = std::atoi(text.c_str() + at + 13);
+    if (admin_port == 0) ::usleep(100'000);
+  }
+  ASSERT_GT(admin_port, 0) << read_log();
+  datadog::CurlTransport http;
+  auto get = [&](const std::string& path) {
+    datadog::HttpRequest r;
+    r.url = "http://127.0.0.1:" + std::to_string(admin_port) + path;
+    auto resp = http.Send(r);
+    return resp.ok() ? *resp : datadog::HttpResponse{};
+  };
+  int ready = 0;
+  for (int i = 0; i < 300 && ready != 200; ++i) {
+    ready = get("/readyz").status;
+    if (ready != 200) ::usleep(100'000);
+  }
+  EXPECT_EQ(ready, 200);
+
+  bus::KafkaConfig kc;
+  kc.brokers = brokers_;
+  auto pub = bus::KafkaPublisher::Create(kc);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  v1::SyncRequest req;
+  req.set_job_id("manual-" + std::to_string(::getpid()));
+  req.set_requested_by("e2e");
+  bus::OutgoingMessage m;
+  m.topic = prefix_ + "commands";
+  m.key = "sync";
+  m.value = req.SerializeAsString();
+  m.headers = {{"content-type", "application/x-protobuf"}, {"type", "apmcov.v1.SyncRequest"}};
+  ASSERT_TRUE((*pub)->Publish(m).ok());
+  ASSERT_TRUE((*pub)->Flush(std::chrono::seconds(10)).ok());
+
+  bool queued = false, succeeded = false;
+  for (int round = 0; round < 20 && !succeeded; ++round) {
+    Topics t = ReadAll();
+    for (const auto& msg : t.jobs) {
+      v1::SyncJob j;
+      if (!j.ParseFromString(msg.value) || j.id() != req.job_id()) continue;
+      queued |= j.state() == v1::SYNC_STATE_QUEUED;
+      if (j.state() == v1::SYNC_STATE_SUCCEEDED) {
+        succeeded = true;
+        EXPECT_EQ(j.trigger(), v1::SYNC_TRIGGER_MANUAL);
+        EXPECT_EQ(j.requested_by(), "e2e");
+        EXPECT_GT(j.api_calls(), 0u);
+      }
+    }
+  }
+  EXPECT_TRUE(queued);
+  EXPECT_TRUE(succeeded);
+  std::string metrics = get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("apmcov_collector_syncs_total{state=\"succeeded\"}"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          "apmcov_collector_datadog_api_calls_total{endpoint=\"spans_list\",status=\"200\"}"));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  guard.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string text = read_log();
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("key-a")));  // keys never logged
+  std::remove(log_path.c_str());
+}
+
 }  // namespace
 }  // namespace apmcov::collector
