@@ -54,7 +54,7 @@ npm_install() {
   stamp=$dir/node_modules/.apmcov-lock.sha256
   want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-    echo "install-deps: installing npm packages of ${dir#"$root"/}"
+    echo "install-deps: installing npm packages of ${dir#"$root"}/"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
   fi
