@@ -29,6 +29,9 @@ absl::Status StatusFromCurrentException(std::string_view what) {
     return absl::UnavailableError(absl::StrCat(ctx, ": transaction rolled back: ", e.what()));
   } catch (const pqxx::sql_error& e) {
     const std::string state = e.sqlstate();
+    if (state == "23505") {  // unique_violation: a concurrent writer of the same keys
+      return absl::AbortedError(absl::StrCat(ctx, ": concurrent write, retry: ", e.what()));
+    }
     // 08: connection exception, 57P0x: server shutting down, 53: insufficient resources.
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0) {
       return absl::UnavailableError(

@@ -335,7 +335,7 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
     if (!inserted) it->second = std::min(it->second, t.detected_at_ns);
   }
   auto& c = tx.conn();
-  std::vector<std::string> rows, ids, gap_rows, span_rows;
+  std::vector<std::string> rows, ids, gap_rows;
   for (const auto& [id, p] : latest) {
     const BrokenTraceRecord& t = *p;
     const std::string tid = std::to_string(id);
@@ -354,14 +354,6 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
           Join({tid, std::to_string(g.span_id), Text(c, g.kind), Text(c, g.from_service),
                 g.to_service ? Text(c, *g.to_service) : "NULL", Text(c, g.peer),
                 Text(c, g.detail)}) +
-          ")");
-    }
-    for (const auto& s : t.spans) {
-      span_rows.push_back(
-          "(" +
-          Join({tid, std::to_string(s.span_id), std::to_string(s.parent_id), Text(c, s.service),
-                Text(c, s.resource), Text(c, s.kind), Text(c, s.type), std::to_string(s.start_ns),
-                std::to_string(s.duration_ns), Text(c, s.target)}) +
           ")");
     }
   }
@@ -386,10 +378,25 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
              "INSERT INTO trace_gaps (trace_id, span_id, kind, from_service, to_service, peer, "
              "detail)",
              gap_rows, "ON CONFLICT DO NOTHING");
-  InsertRows(tx,
-             "INSERT INTO trace_spans (trace_id, span_id, parent_id, service, resource, kind, "
-             "type, start_ns, duration_ns, target)",
-             span_rows, "ON CONFLICT DO NOTHING");
+  // Spans are the bulk of the rows: COPY them (10x a multi-row INSERT). Their old rows were
+  // just deleted and duplicates are dropped here (first wins, like the fake), so no key can
+  // conflict unless another analyzer writes the same trace at this moment (a rebalance
+  // overlap): that unique violation fails the transaction as retriable.
+  pqxx::stream_to copy(
+      tx, "trace_spans",
+      std::vector<std::string>{"trace_id", "span_id", "parent_id", "service", "resource", "kind",
+                               "type", "start_ns", "duration_ns", "target"});
+  for (const auto& [id, p] : latest) {
+    const std::string tid = std::to_string(id);
+    std::set<uint64_t> seen;
+    for (const auto& sp : p->spans) {
+      if (!seen.insert(sp.span_id).second) continue;
+      copy << std::make_tuple(tid, std::to_string(sp.span_id), std::to_string(sp.parent_id),
+                              sp.service, sp.resource, sp.kind, sp.type, sp.start_ns,
+                              sp.duration_ns, sp.target);
+    }
+  }
+  copy.complete();
 }
 
 void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteBatch& b) {

@@ -309,6 +309,9 @@ TYPED_TEST_P(CoverageStoreContract, BrokenTraceWithHighIdsRoundTripsAndLatestJud
   again.gaps = {{2, "orphan_span", "checkout", std::nullopt, "", "parent 1 absent"},
                 {2, "missing_root", "checkout", std::nullopt, "", ""}};
   again.spans.erase(again.spans.begin());
+  TraceSpanRecord duplicate = again.spans[0];  // same span id twice: the first one is kept
+  duplicate.service = "duplicate";
+  again.spans.push_back(duplicate);
   WriteBatch b2;
   b2.broken_traces = {again};
   this->MustApply(b2);
@@ -320,7 +323,9 @@ TYPED_TEST_P(CoverageStoreContract, BrokenTraceWithHighIdsRoundTripsAndLatestJud
   EXPECT_EQ(got->gaps[0].kind, "missing_root");
   EXPECT_EQ(got->gaps[1].kind, "orphan_span");
   EXPECT_FALSE(got->gaps[1].to_service.has_value());
-  EXPECT_EQ(got->spans.size(), 2u);
+  ASSERT_EQ(got->spans.size(), 2u);
+  EXPECT_EQ(got->spans[0].service, "checkout");
+  EXPECT_EQ(got->spans[1].service, "checkout");
   EXPECT_EQ(*this->store().ListBrokenTraceIds(), (std::vector<uint64_t>{id}));
   EXPECT_FALSE(this->store().LoadBrokenTrace(42)->has_value());
 }

@@ -27,8 +27,10 @@
 //      coverage rows     upsert by (taken_at, dimension, key).
 //      watermarks        per (topic, partition): the maximum ever applied.
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
-//    retriable (connection lost, serialization failure, deadlock): the caller retries the same
-//    batch. InvalidArgument for a record the store cannot hold. Internal otherwise.
+//    retriable (connection lost, serialization failure, deadlock), Aborted when another writer
+//    wrote the same keys at the same moment (a rebalance overlap): in both cases the caller
+//    retries the same batch. InvalidArgument for a record the store cannot hold. Internal
+//    otherwise.
 //  - Thread-safe: calls are serialised internally. Lifetime: owned by main(); ports are passed
 //    by reference.
 #pragma once
