@@ -27,9 +27,9 @@ CASES = {
     # hundreds
     "medium": dict(opts=StackOptions(seed=7, services=400, spans_per_second=300, backfill_minutes=5), security=False),
     # thousands (APMCOV_E2E_LARGE=1)
-    "large": dict(opts=StackOptions(seed=2024, services=3000, spans_per_second=1500, backfill_minutes=10),
+    "large": dict(opts=StackOptions(seed=2024, services=3000, spans_per_second=1000, backfill_minutes=6),
                   security=False, large=True),
-    "large2": dict(opts=StackOptions(seed=99, services=1500, spans_per_second=800, backfill_minutes=8),
+    "large2": dict(opts=StackOptions(seed=99, services=1500, spans_per_second=600, backfill_minutes=6),
                    security=False, large=True),
 }
 
