@@ -966,8 +966,8 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
         if (gb.field == SpanField::kUnknown)
           return Legacy(400, "unknown group_by facet " + gb.facet);
         gb.limit = g.value("limit", int64_t{10});
-        if (gb.limit < 1 || gb.limit > 10000)
-          return Legacy(400, "group_by limit must be between 1 and 10000");
+        if (gb.limit < 1 || gb.limit > 1000000)
+          return Legacy(400, "group_by limit must be between 1 and 1000000");
         if (g.contains("missing"))
           gb.missing =
               g["missing"].is_string() ? g["missing"].get<std::string>() : g["missing"].dump();
