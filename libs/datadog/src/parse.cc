@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cstring>
 
@@ -465,79 +466,95 @@ class SpanPageParser {
     return absl::OkStatus();
   }
 
-  // The slot a custom path fills, or -1.
-  static int SlotOf(std::string_view path) {
-    if (path.empty()) return -1;
-    for (const SlotName& sn : kSlotNames) {
-      if (sn.path[0] != path[0]) continue;
-      if (sn.path.size() == path.size() && sn.path == path) return sn.slot;
-    }
-    return -1;
-  }
+  static constexpr uint32_t kAllSlots = (1u << std::size(kSlotNames)) - 1;
 
-  // True when some wanted path continues below `path` (so the object is worth walking).
-  static bool IsWantedPrefix(std::string_view path) {
-    if (path == "error") return true;
-    for (const SlotName& sn : kSlotNames) {
-      if (sn.path.size() > path.size() && sn.path[path.size()] == '.' &&
-          sn.path.substr(0, path.size()) == path) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  absl::Status WalkCustom(od::object obj, int depth) {
+  // Walks `custom` along the wanted paths only: `mask` holds the kSlotNames entries that go on
+  // below this object, `offset` how much of their path is already matched. Keys are matched in
+  // place (no path string is built), and values of unwanted keys are never touched, so the
+  // iterator skips them. Works for nested objects and flat dotted keys alike.
+  absl::Status WalkCustom(od::object obj, uint32_t mask, size_t offset, int depth) {
     if (depth > 16) return absl::OkStatus();
     for (auto result : obj) {
       od::field field;
       if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
       std::string_view key;
       if (auto err = KeyOf(field, &key)) return Fail(SpanWhere(), err);
-      size_t old = path_.size();
-      if (!path_.empty()) path_.push_back('.');
-      path_.append(key);
+      if (depth == 0 && (key == "duration" || key == "error")) {
+        APMCOV_RETURN_IF_ERROR(TopLevelNumberOrError(field.value(), key == "duration"));
+        continue;
+      }
+      uint32_t child = 0;
+      int leaf = -1;
+      for (uint32_t m = mask; m != 0; m &= m - 1) {
+        const SlotName& sn = kSlotNames[std::countr_zero(m)];
+        std::string_view rest = sn.path.substr(offset);
+        if (rest.size() < key.size() || rest.compare(0, key.size(), key) != 0) continue;
+        if (rest.size() == key.size()) {
+          leaf = sn.slot;
+        } else if (rest[key.size()] == '.') {
+          child |= m & (~m + 1);
+        }
+      }
+      if (leaf < 0 && child == 0) continue;
       od::value& v = field.value();
       od::json_type t;
       if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
-      const bool in_error = depth > 0 && path_.compare(0, 6, "error.") == 0;
-      switch (t) {
-        case od::json_type::object: {
-          if (!in_error && !IsWantedPrefix(path_)) break;  // skipped by the iterator
-          od::object child;
-          if (auto err = v.get_object().get(child)) return Fail(SpanWhere(), err);
-          APMCOV_RETURN_IF_ERROR(WalkCustom(child, depth + 1));
-          break;
-        }
-        case od::json_type::string: {
-          int slot = SlotOf(path_);
-          if (slot < 0 && !in_error) break;
-          std::string_view s;
-          // Points into the parser's string buffer, valid until the next document.
-          if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
-          if (slot >= 0 && custom_.slots[slot].empty()) custom_.slots[slot] = s;
-          if (in_error && !s.empty()) custom_.error = true;
-          break;
-        }
-        case od::json_type::number: {
-          if (path_ == "duration") {
-            double d;
-            int64_t i;
-            if (!v.get_int64().get(i)) {
-              custom_.duration = i;
-            } else if (!v.get_double().get(d)) {
-              custom_.duration = static_cast<int64_t>(d);
-            }
-          } else if (path_ == "error") {
-            int64_t i;
-            if (!v.get_int64().get(i) && i != 0) custom_.error = true;
-          }
-          break;
-        }
-        default:
-          break;
+      if (t == od::json_type::string && leaf >= 0) {
+        std::string_view s;
+        // Points into the parser's string buffer, valid until the next document.
+        if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
+        if (custom_.slots[leaf].empty()) custom_.slots[leaf] = s;
+      } else if (t == od::json_type::object && child != 0) {
+        od::object sub;
+        if (auto err = v.get_object().get(sub)) return Fail(SpanWhere(), err);
+        APMCOV_RETURN_IF_ERROR(WalkCustom(sub, child, offset + key.size() + 1, depth + 1));
       }
-      path_.resize(old);
+    }
+    return absl::OkStatus();
+  }
+
+  // custom.duration (ns) or custom.error (a non-zero number, or an object holding any
+  // non-empty string such as error.message).
+  absl::Status TopLevelNumberOrError(od::value& v, bool duration) {
+    od::json_type t;
+    if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
+    if (t == od::json_type::number) {
+      int64_t i;
+      double d;
+      if (duration) {
+        if (!v.get_int64().get(i)) {
+          custom_.duration = i;
+        } else if (!v.get_double().get(d)) {
+          custom_.duration = static_cast<int64_t>(d);
+        }
+      } else if (!v.get_int64().get(i) && i != 0) {
+        custom_.error = true;
+      }
+    } else if (t == od::json_type::object && !duration) {
+      od::object obj;
+      if (auto err = v.get_object().get(obj)) return Fail(SpanWhere(), err);
+      APMCOV_RETURN_IF_ERROR(AnyNonEmptyString(obj, 0));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AnyNonEmptyString(od::object obj, int depth) {
+    if (depth > 16) return absl::OkStatus();
+    for (auto result : obj) {
+      od::field field;
+      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
+      od::value& v = field.value();
+      od::json_type t;
+      if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
+      if (t == od::json_type::string) {
+        std::string_view s;
+        if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
+        if (!s.empty()) custom_.error = true;
+      } else if (t == od::json_type::object) {
+        od::object sub;
+        if (auto err = v.get_object().get(sub)) return Fail(SpanWhere(), err);
+        APMCOV_RETURN_IF_ERROR(AnyNonEmptyString(sub, depth + 1));
+      }
     }
     return absl::OkStatus();
   }
@@ -597,8 +614,7 @@ class SpanPageParser {
         } else if (attr == Attr::kCustom) {
           od::object custom;
           if (v.get_object().get(custom)) continue;  // null or another shape: nothing to take
-          path_.clear();
-          APMCOV_RETURN_IF_ERROR(WalkCustom(custom, 0));
+          APMCOV_RETURN_IF_ERROR(WalkCustom(custom, kAllSlots, 0, 0));
         } else if (attr == Attr::kTags) {
           od::array tags;
           if (v.get_array().get(tags)) continue;
@@ -707,7 +723,6 @@ class SpanPageParser {
   od::parser& parser_;
   SpanPage* page_;
   CustomFields custom_;
-  std::string path_;
   size_t index_ = 0;
 };
 
