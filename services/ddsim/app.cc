@@ -133,7 +133,8 @@ int RunServe(const DdsimConfig& c) {
                                         : TruthRequest::Traces::kNone;
     std::ofstream out(c.truth_file);
     out << GroundTruthJson(
-               *world, c.traffic, [&](int64_t b) { return api.GetBucket(b); }, req)
+               *world, c.traffic, [&](int64_t b) { return GenerateBucket(*world, c.traffic, b); },
+               req)
         << "\n";
     if (!out) {
       log.Error("cannot write --truth", {{"path", c.truth_file}});

@@ -1205,8 +1205,14 @@ HttpResponse DdsimApi::GroundTruth(const HttpRequest& r) {
       return Legacy(400, "traces must be all, broken or none");
   }
   HttpResponse resp;
+  // Reuse cached buckets, but never evict the ones span paging is working through.
   resp.body = GroundTruthJson(
-      world_, traffic_, [this](int64_t b) { return GetBucket(b); }, req);
+      world_, traffic_,
+      [this](int64_t b) {
+        auto c = PeekBucket(b);
+        return c != nullptr ? c : GenerateBucket(world_, traffic_, b);
+      },
+      req);
   return resp;
 }
 
