@@ -50,10 +50,12 @@ absl::Status MemoryCoverageStore::CheckAvailable() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& batch) {
+absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) {
   std::lock_guard lock(mu_);
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   if (!fail_next_.ok()) return std::exchange(fail_next_, absl::OkStatus());
+  WriteBatch cleaned;
+  const WriteBatch& batch = internal::WithoutNul(input, &cleaned);
   if (absl::Status s = internal::ValidateBatch(batch); !s.ok()) return s;
 
   // Work on a copy so a failure part-way leaves nothing behind (all or nothing).

@@ -494,7 +494,9 @@ PostgresCoverageStore::PostgresCoverageStore(std::string database_url)
 
 PostgresCoverageStore::~PostgresCoverageStore() = default;
 
-absl::StatusOr<ApplyResult> PostgresCoverageStore::Apply(const WriteBatch& batch) {
+absl::StatusOr<ApplyResult> PostgresCoverageStore::Apply(const WriteBatch& input) {
+  WriteBatch cleaned;
+  const WriteBatch& batch = internal::WithoutNul(input, &cleaned);
   if (absl::Status s = internal::ValidateBatch(batch); !s.ok()) return s;
   if (batch.empty()) return ApplyResult{};
   return impl_->Run("applying a batch", [&](pqxx::connection& conn) -> absl::StatusOr<ApplyResult> {

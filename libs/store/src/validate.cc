@@ -77,6 +77,72 @@ absl::Status ValidateBatch(const WriteBatch& b) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Calls `f` on every text field of the batch.
+template <typename Batch, typename F>
+void ForEachText(Batch& b, F&& f) {
+  auto all = [&](auto& v) {
+    for (auto& s : v) f(s);
+  };
+  for (auto& s : b.catalog_services) {
+    for (auto* t : {&s.snapshot_id, &s.name, &s.team, &s.application, &s.tier, &s.lifecycle,
+                    &s.type, &s.infra, &s.schema_version, &s.links_json, &s.description}) {
+      f(*t);
+    }
+    all(s.languages);
+    all(s.tags);
+    all(s.envs);
+  }
+  for (auto& e : b.snapshot_ends) f(e.snapshot_id);
+  for (auto& o : b.apm_observations) {
+    f(o.service);
+    f(o.env);
+    all(o.languages);
+    all(o.infra_hints);
+  }
+  for (auto& t : b.broken_traces) {
+    f(t.env);
+    if (t.root_service) f(*t.root_service);
+    all(t.services);
+    all(t.missing_services);
+    all(t.gap_kinds);
+    for (auto& g : t.gaps) {
+      f(g.kind);
+      f(g.from_service);
+      if (g.to_service) f(*g.to_service);
+      f(g.peer);
+      f(g.detail);
+    }
+    for (auto& sp : t.spans) {
+      for (auto* x : {&sp.service, &sp.resource, &sp.kind, &sp.type, &sp.target}) f(*x);
+    }
+  }
+  for (auto& d : b.dependencies) {
+    for (auto* x : {&d.from_service, &d.to_name, &d.kind, &d.to_kind}) f(*x);
+  }
+  for (auto& j : b.sync_jobs) {
+    for (auto* x : {&j.id, &j.trigger, &j.state, &j.error}) f(*x);
+  }
+  for (auto& c : b.coverage_rows) {
+    f(c.dimension);
+    f(c.key);
+  }
+  for (auto& w : b.watermarks) f(w.topic);
+}
+
+}  // namespace
+
+const WriteBatch& WithoutNul(const WriteBatch& batch, WriteBatch* storage) {
+  bool found = false;
+  ForEachText(batch,
+              [&](const std::string& s) { found = found || s.find('\0') != std::string::npos; });
+  if (!found) return batch;
+  *storage = batch;
+  ForEachText(*storage, [](std::string& s) { std::erase(s, '\0'); });
+  return *storage;
+}
+
 std::vector<std::string> SortedUnion(const std::vector<std::string>& a,
                                      const std::vector<std::string>& b) {
   std::set<std::string> all(a.begin(), a.end());

@@ -9,6 +9,10 @@ namespace apmcov::store::internal {
 // values, negative counts), else OK.
 absl::Status ValidateBatch(const WriteBatch& batch);
 
+// PostgreSQL text cannot hold NUL characters: both stores drop them. Returns `batch` itself
+// when it holds none (the common case), else a cleaned copy kept in `*storage`.
+const WriteBatch& WithoutNul(const WriteBatch& batch, WriteBatch* storage);
+
 // Sorted, distinct union of two string lists.
 std::vector<std::string> SortedUnion(const std::vector<std::string>& a,
                                      const std::vector<std::string>& b);

@@ -433,8 +433,23 @@ TYPED_TEST_P(CoverageStoreContract, WatermarksOnlyMoveForward) {
       (std::vector<PartitionWatermark>{{"apmcov.spans", 0, kT0 + 7}, {"apmcov.spans", 3, big}}));
 }
 
-REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, WatermarksOnlyMoveForward,
-                            CatalogServiceRoundTripsEveryField,
+TYPED_TEST_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal) {
+  WriteBatch b;
+  b.catalog_services = {Svc("s1", std::string("a\0b", 3), kT0)};
+  b.catalog_services[0].tags = {std::string("x\0", 2)};
+  BrokenTraceRecord t = Trace(5, kT0);
+  t.spans[0].resource = std::string("GET /\0", 6);
+  b.broken_traces = {t};
+  this->MustApply(b);
+  auto rows = this->Services(false);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].catalog.name, "ab");
+  EXPECT_EQ(rows[0].catalog.tags, (std::vector<std::string>{"x"}));
+  EXPECT_EQ((*this->store().LoadBrokenTrace(5))->spans[0].resource, "GET /");
+}
+
+REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal,
+                            WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
                             CompleteSnapshotMarksAbsentServicesRemoved,
                             SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
                             OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,

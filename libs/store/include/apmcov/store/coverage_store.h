@@ -26,6 +26,8 @@
 //      sync_jobs         the record with the newest updated_at wins (ties: the later one).
 //      coverage rows     upsert by (taken_at, dimension, key).
 //      watermarks        per (topic, partition): the maximum ever applied.
+//  - Text: NUL characters are dropped from every string (PostgreSQL text cannot hold them), so
+//    such a record is stored rather than failing its batch forever.
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
 //    retriable (connection lost, serialization failure, deadlock), Aborted when another writer
 //    wrote the same keys at the same moment (a rebalance overlap): in both cases the caller
