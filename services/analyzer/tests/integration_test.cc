@@ -1,8 +1,14 @@
 // The analyzer App on the real adapters: Kafka protocol (kafka-dev, or the cluster named by
 // KAFKA_BROKERS) and PostgreSQL (a private database on the server of DATABASE_URL).
 // Unique topic prefix and group ids per run, so runs never collide.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <prometheus/registry.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -247,6 +253,107 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
   clock_.Advance(std::chrono::hours(1));
   RunUntil(prefix_ + "replay", all_committed);
   EXPECT_EQ(Dump(), before);
+}
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The status line of GET `path` on 127.0.0.1:`port`, or "" when nothing answers.
+std::string HttpStatusLine(uint16_t port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[256];
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) out.assign(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out.substr(0, out.find('\r'));
+}
+
+TEST_F(AnalyzerIntegrationTest, BinaryMigratesServesReadinessAndDrainsOnSigterm) {
+  const char* bin_dir = std::getenv("APMCOV_BINARY_DIR");
+  ASSERT_NE(bin_dir, nullptr) << "APMCOV_BINARY_DIR is not set (run through ctest)";
+  const std::string binary = std::string(bin_dir) + "/services/analyzer/apmcov-analyzer";
+  for (const char* name : {"a", "b", "c"}) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s1");
+    s.set_name(name);
+    SetTime(s.mutable_synced_at(), kT0);
+    Publish(topics_.catalog, name, s);
+  }
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+  // A fresh database: the binary applies the migrations itself.
+  absl::StatusOr<store::testing::TestDatabase> db =
+      store::testing::TestDatabase::Create(/*migrate=*/false);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const uint16_t admin_port = FreePort();
+  const std::string group = prefix_ + "binary";
+  std::vector<std::string> env = {"DATABASE_URL=" + db->url(),
+                                  "KAFKA_BROKERS=" + kafka_.brokers,
+                                  "KAFKA_TOPIC_PREFIX=" + prefix_,
+                                  "ANALYZER_GROUP_ID=" + group,
+                                  "ADMIN_PORT=" + std::to_string(admin_port),
+                                  "LOG_LEVEL=warn"};
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string arg0 = binary;
+  char* argv[] = {arg0.data(), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+
+  store::PostgresCoverageStore store(db->url());
+  bool stored = false, ready = false;
+  for (int i = 0; i < 600 && !(stored && ready); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto services = store.LoadServices(false);
+    stored = services.ok() && services->size() == 3;
+    ready = ready || HttpStatusLine(admin_port, "/readyz").find(" 200") != std::string::npos;
+  }
+  EXPECT_TRUE(stored);
+  EXPECT_TRUE(ready);
+  EXPECT_NE(HttpStatusLine(admin_port, "/metrics").find(" 200"), std::string::npos);
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 300 && done == 0; ++i) {
+    done = waitpid(pid, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "apmcov-analyzer did not stop within 30 s of SIGTERM";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(db->QueryOne("SELECT max(version) FROM schema_migrations"),
+            std::to_string(store::EmbeddedMigrations().back().version));
+  // Drained: the group's committed offsets cover every catalog message.
+  auto probe = bus::KafkaLagProbe::Create(kafka_);
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  absl::StatusOr<int64_t> lag = (*probe)->GroupLag(group, topics_.catalog);
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  EXPECT_EQ(*lag, 0);
 }
 
 }  // namespace
