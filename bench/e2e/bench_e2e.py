@@ -169,6 +169,10 @@ def main() -> int:
             if i > 0:
                 rss["ddsim"] = max(rss.get("ddsim", 0.0), vm_hwm_mb(s.procs["ddsim"].pid))
                 restart_ddsim(s, rate)
+            # Read the backlog that built up since the last drain (and the restart) first, so
+            # the step's counters cover the step's spans only.
+            s.request("POST", f"{s.gateway_url}/api/sync", b"", s.auth())
+            drain(s, probe)
             log(f"step {i + 1}: {rate} spans/s offered for {STEP:.0f}s")
             pub0, proc0, _ = probe.sample()
             t0 = time.monotonic()
