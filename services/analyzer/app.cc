@@ -847,7 +847,13 @@ absl::Status App::Run() {
   while (!impl_->stop.load()) {
     absl::StatusOr<size_t> n = impl_->RunOnce();
     if (!n.ok()) {
-      if (absl::IsCancelled(n.status())) break;
+      if (absl::IsCancelled(n.status())) {
+        Log().Warn(
+            "stopped during an outage: the batch in hand was not committed and will be "
+            "replayed on restart",
+            {{"error", Msg(n.status())}});
+        return absl::OkStatus();
+      }
       return n.status();
     }
   }
