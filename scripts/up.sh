@@ -114,10 +114,10 @@ else
   sim_app=ddsim-app-key-0000000000000000
   start_bg ddsim "$logs/ddsim.log" "$state/ddsim.pid" \
     env ADMIN_PORT="$ddsim_admin" "$build/services/ddsim/apmcov-ddsim" serve \
-    --port "$ddsim_port" --seed "${DDSIM_SEED:-42}" --services "${DDSIM_SERVICES:-200}" \
+    --http-port "$ddsim_port" --address 127.0.0.1 --seed "${DDSIM_SEED:-42}" --services "${DDSIM_SERVICES:-200}" \
     --spans-per-second "${DDSIM_SPANS_PER_SECOND:-200}" \
     --backfill-minutes "${DDSIM_BACKFILL_MINUTES:-30}" --api-key "$sim_key" --app-key "$sim_app"
-  wait_http "http://127.0.0.1:$ddsim_port/_ddsim/health" 60 ||
+  wait_http "http://127.0.0.1:$ddsim_admin/readyz" 60 ||
     { echo "ddsim did not start; see $logs/ddsim.log" >&2; exit 1; }
   export DD_API_KEY=$sim_key DD_APP_KEY=$sim_app DD_API_BASE_URL=http://127.0.0.1:$ddsim_port
   export SPAN_BACKFILL_MINUTES=${SPAN_BACKFILL_MINUTES:-${DDSIM_BACKFILL_MINUTES:-30}}

@@ -3,13 +3,19 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "apmcov/base/clock.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/process.h"
+#include "apmcov/telemetry/admin_server.h"
 #include "ddsim/http/server.h"
 #include "ddsim/traffic/truth.h"
 #include "ddsim/world/cat.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace apmcov::ddsim {
 
@@ -42,6 +48,7 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
   c.address = reader.String("ADDRESS", "0.0.0.0");
   c.port = static_cast<int>(reader.Int("HTTP_PORT", 8090, 0, 65535));
+  c.admin_port = static_cast<int>(reader.Int("ADMIN_PORT", 9464, 0, 65535));
   c.threads = static_cast<int>(reader.Int("THREADS", 2, 1, 64));
   c.faults_json = reader.String("FAULTS", "");
   c.from = reader.String("FROM", "");
@@ -146,7 +153,48 @@ int RunServe(const DdsimConfig& c) {
     log.Error("cannot start", {{"error", std::string(s.message())}});
     return 1;
   }
+  // The admin server every service runs: /metrics from the API's own request counts.
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& requests = prometheus::BuildCounter()
+                       .Name("apmcov_ddsim_requests_total")
+                       .Help("Requests served by the simulated Datadog API, by endpoint and status")
+                       .Register(*registry);
+  auto& spans = prometheus::BuildCounter()
+                    .Name("apmcov_ddsim_spans_served_total")
+                    .Help("Spans returned in span pages")
+                    .Register(*registry)
+                    .Add({});
+  std::mutex scrape_mu;
+  std::map<std::pair<std::string, int>, int64_t> reported;
+  int64_t spans_reported = 0;
+  telemetry::AdminServer admin(registry, c.address, static_cast<uint16_t>(c.admin_port));
+  admin.EnableProcessMetrics("apmcov-ddsim", "");
+  admin.AddScrapeHook([&] {
+    std::lock_guard<std::mutex> lock(scrape_mu);
+    for (const auto& [endpoint, by_status] : api.RequestCounts()) {
+      for (const auto& [status, count] : by_status) {
+        int64_t& seen = reported[{endpoint, status}];
+        if (count > seen) {
+          requests.Add({{"endpoint", endpoint}, {"status", std::to_string(status)}})
+              .Increment(static_cast<double>(count - seen));
+          seen = count;
+        }
+      }
+    }
+    const int64_t served = api.spans_served();
+    if (served > spans_reported) {
+      spans.Increment(static_cast<double>(served - spans_reported));
+      spans_reported = served;
+    }
+  });
+  if (absl::Status s = admin.Start(); !s.ok()) {
+    log.Error("cannot start the admin server",
+              {{"error", std::string(s.message())}, {"port", c.admin_port}});
+    server.Stop();
+    return 1;
+  }
   log.Info("ddsim serving", {{"address", c.address},
+                             {"admin_port", static_cast<int>(admin.port())},
                              {"port", static_cast<int>(server.port())},
                              {"seed", c.world.seed},
                              {"services", c.world.services},
@@ -157,6 +205,7 @@ int RunServe(const DdsimConfig& c) {
   std::fflush(stdout);
   const int sig = WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
+  admin.Stop();
   server.Stop();
   return 0;
 }

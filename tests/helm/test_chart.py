@@ -233,7 +233,7 @@ class ChartScenarios(unittest.TestCase):
         ddsim = named(objs, "Deployment", "demo-apm-coverage-ddsim")
         container = pod_spec(ddsim)["containers"][0]
         self.assertEqual(container["command"], ["apmcov-ddsim"])
-        self.assertEqual(container["args"], ["serve", "--port=8081", "--seed=7",
+        self.assertEqual(container["args"], ["serve", "--http-port=8081", "--seed=7",
                                              "--services=300", "--spans-per-second=500",
                                              "--backfill-minutes=60", "--latency-ms=5"])
         self.assertNotIn("valueFrom", json.dumps(container.get("env", [])),

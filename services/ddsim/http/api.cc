@@ -436,6 +436,11 @@ void DdsimApi::SetFaults(const FaultPlan& plan) {
   limiter_.ForceExhausted(0);
 }
 
+std::map<std::string, std::map<int, int64_t>> DdsimApi::RequestCounts() {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return stats_;
+}
+
 std::string DdsimApi::StatsJson() {
   std::lock_guard<std::mutex> lock(stats_mu_);
   json j;

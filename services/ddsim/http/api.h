@@ -83,6 +83,9 @@ class DdsimApi {
   const SpanRenderer& renderer() const { return renderer_; }
   void SetFaults(const FaultPlan& plan);
   std::string StatsJson();
+  // Requests served so far: endpoint name → HTTP status → count (for /metrics).
+  std::map<std::string, std::map<int, int64_t>> RequestCounts();
+  int64_t spans_served() const { return spans_served_.load(); }
 
   // Endpoint name of a request ("spans_list", ...), "" when unknown.
   static std::string EndpointName(const std::string& method, const std::string& path);
