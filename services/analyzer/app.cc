@@ -559,8 +559,15 @@ struct App::Impl {
     std::vector<coverage::ApmSeen> seen;
     seen.reserve(apm.size());
     for (const auto& a : apm) {
-      seen.push_back({a.service, a.env, a.traced, a.usm_only, a.span_count, a.languages,
-                      a.infra_hints, a.last_seen_ns});
+      // The lookback applies to when it was last *traced*; USM sightings keep their own time.
+      if (a.last_traced_ns) {
+        seen.push_back({a.service, a.env, true, false, a.span_count, a.languages, a.infra_hints,
+                        *a.last_traced_ns});
+      }
+      if (a.usm_seen || !a.last_traced_ns) {
+        seen.push_back({a.service, a.env, false, a.usm_seen, a.last_traced_ns ? 0 : a.span_count,
+                        a.languages, a.infra_hints, a.last_seen_ns});
+      }
     }
     absl::StatusOr<coverage::CoverageReport> report =
         coverage::ComputeCoverage(catalog, seen, {now_ns, options.apm_lookback_ns});

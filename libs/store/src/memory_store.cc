@@ -131,7 +131,9 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
     row.languages = SortedUnion(row.languages, o.languages);
     row.infra_hints = SortedUnion(row.infra_hints, o.infra_hints);
     row.traced = row.traced || o.traced;
-    row.usm_only = (row.usm_only || o.usm) && !row.traced;
+    row.usm_seen = row.usm_seen || o.usm;
+    row.usm_only = row.usm_seen && !row.traced;
+    if (o.traced) row.last_traced_ns = std::max(row.last_traced_ns.value_or(seen), seen);
   }
 
   for (const BrokenTraceRecord& in : batch.broken_traces) {

@@ -295,7 +295,9 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
     r.languages = SortedUnion(r.languages, o.languages);
     r.infra_hints = SortedUnion(r.infra_hints, o.infra_hints);
     r.traced = r.traced || o.traced;
-    r.usm_only = (r.usm_only || o.usm) && !r.traced;
+    r.usm_seen = r.usm_seen || o.usm;
+    r.usm_only = r.usm_seen && !r.traced;
+    if (o.traced) r.last_traced_ns = std::max(r.last_traced_ns.value_or(seen), seen);
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
@@ -304,7 +306,8 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
                    Join({Text(c, r.service), Text(c, r.env), Timestamp(r.first_seen_ns),
                          Timestamp(r.last_seen_ns), std::to_string(r.span_count),
                          TextArray(c, r.languages), TextArray(c, r.infra_hints),
-                         r.traced ? "true" : "false", r.usm_only ? "true" : "false"}) +
+                         r.traced ? "true" : "false", r.usm_only ? "true" : "false",
+                         OptTimestamp(r.last_traced_ns), r.usm_seen ? "true" : "false"}) +
                    ")");
   }
   auto union_of = [](const std::string& col) {
@@ -313,16 +316,17 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
   };
   InsertRows(tx,
              "INSERT INTO apm_services (service, env, first_seen, last_seen, span_count, "
-             "languages, infra_hints, traced, usm_only)",
+             "languages, infra_hints, traced, usm_only, last_traced, usm_seen)",
              rows,
              "ON CONFLICT (service, env) DO UPDATE SET first_seen = "
              "LEAST(apm_services.first_seen, EXCLUDED.first_seen), last_seen = "
              "GREATEST(apm_services.last_seen, EXCLUDED.last_seen), span_count = "
              "GREATEST(apm_services.span_count, EXCLUDED.span_count), languages = " +
                  union_of("languages") + ", infra_hints = " + union_of("infra_hints") +
-                 ", traced = apm_services.traced OR EXCLUDED.traced, usm_only = "
-                 "(apm_services.usm_only OR EXCLUDED.usm_only) AND NOT (apm_services.traced OR "
-                 "EXCLUDED.traced)");
+                 ", traced = apm_services.traced OR EXCLUDED.traced, usm_seen = "
+                 "apm_services.usm_seen OR EXCLUDED.usm_seen, usm_only = (apm_services.usm_seen "
+                 "OR EXCLUDED.usm_seen) AND NOT (apm_services.traced OR EXCLUDED.traced), "
+                 "last_traced = GREATEST(apm_services.last_traced, EXCLUDED.last_traced)");
 }
 
 void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& b) {
@@ -560,7 +564,9 @@ absl::StatusOr<std::vector<ApmServiceRow>> PostgresCoverageStore::LoadApmService
         const pqxx::result r = tx.exec(
             "SELECT service, env, " + EpochMicros("first_seen") + ", " + EpochMicros("last_seen") +
             ", span_count, to_json(languages)::text, to_json(infra_hints)::text, traced, "
-            "usm_only FROM apm_services ORDER BY service COLLATE \"C\", env COLLATE \"C\"");
+            "usm_only, " +
+            EpochMicros("last_traced") +
+            ", usm_seen FROM apm_services ORDER BY service COLLATE \"C\", env COLLATE \"C\"");
         std::vector<ApmServiceRow> out;
         out.reserve(r.size());
         for (const auto& row : r) {
@@ -574,6 +580,8 @@ absl::StatusOr<std::vector<ApmServiceRow>> PostgresCoverageStore::LoadApmService
           a.infra_hints = ParseJsonStringArray(row[6].as<std::string>());
           a.traced = row[7].as<bool>();
           a.usm_only = row[8].as<bool>();
+          a.last_traced_ns = OptMicros(row[9]);
+          a.usm_seen = row[10].as<bool>();
           out.push_back(std::move(a));
         }
         return out;

@@ -276,10 +276,14 @@ TYPED_TEST_P(CoverageStoreContract, ApmObservationsMergeInAnyOrder) {
                                     {"go", "java"},
                                     {"host", "kubernetes"},
                                     true,
-                                    false}));
+                                    false,
+                                    kT0 + kMinute,
+                                    true}));
   EXPECT_EQ(rows[1].service, "usm");
   EXPECT_FALSE(rows[1].traced);
   EXPECT_TRUE(rows[1].usm_only);
+  EXPECT_TRUE(rows[1].usm_seen);
+  EXPECT_FALSE(rows[1].last_traced_ns.has_value());
   // One observation per batch, in reverse order, applied twice: the same rows.
   for (int round = 0; round < 2; ++round) {
     for (auto it = obs.rbegin(); it != obs.rend(); ++it) {

@@ -449,6 +449,37 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   EXPECT_EQ(*store_.LoadCoverageSnapshot(kT0 + 120 * kSec), rows);
 }
 
+TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
+  StartApp();
+  PublishService("s1", "stopped-tracing", kT0);
+  PublishService("s1", "traced", kT0);
+  PublishEnd("s1", 2, kT0);
+  auto observe = [&](const std::string& service, bool traced, bool usm, int64_t seen) {
+    v1::ApmObservation o;
+    o.set_service(service);
+    o.set_env("prod");
+    o.set_traced(traced);
+    o.set_usm(usm);
+    SetTime(o.mutable_last_seen(), seen);
+    Publish(topics_.apm_inventory, service + "\x1fprod", o);
+  };
+  observe("stopped-tracing", true, false, kT0 - 72 * 3600 * kSec);  // outside the 24 h lookback
+  observe("stopped-tracing", false, true, kT0 - 60 * kSec);         // USM still sees it
+  observe("traced", true, false, kT0 - 3600 * kSec);
+  v1::SyncJob job;
+  job.set_id("j");
+  job.set_state(v1::SYNC_STATE_SUCCEEDED);
+  SetTime(job.mutable_finished_at(), kT0);
+  Publish(topics_.sync_jobs, "j", job);
+  Drain();
+  auto rows = *store_.LoadCoverageSnapshot(kT0);
+  std::map<std::string, store::CoverageRow> by;
+  for (const auto& r : rows) by[r.dimension + "/" + r.key] = r;
+  ASSERT_TRUE(by.contains("overall/all"));
+  EXPECT_EQ(by.at("overall/all").total, 2);
+  EXPECT_EQ(by.at("overall/all").instrumented, 1);
+}
+
 TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {
   StartApp();
   v1::SyncJob job;

@@ -18,8 +18,9 @@
 //                        applied by several analyzers in parallel still complete it once.
 //      apm_services      a semilattice merge, so order between topics does not matter:
 //                        first_seen = min, last_seen = max, span_count = max, languages and
-//                        infra_hints = set union, traced = OR, usm_only = (usm seen) AND NOT
-//                        traced.
+//                        infra_hints = set union, traced = OR, usm_seen = OR, usm_only =
+//                        usm_seen AND NOT traced, last_traced = max last_seen of the traced
+//                        observations (what the lookback applies to for "instrumented").
 //      broken traces     the latest judgement of a trace replaces its row, gaps and spans.
 //      dependencies      count = number of distinct traces an edge was seen in (the
 //                        observations are keyed by trace id), last_seen = max.

@@ -64,7 +64,9 @@ struct ApmServiceRow {
   std::vector<std::string> languages;    // sorted, distinct
   std::vector<std::string> infra_hints;  // sorted, distinct
   bool traced = false;
-  bool usm_only = false;  // USM saw it, and nothing ever said it was traced
+  bool usm_only = false;                  // USM saw it, and nothing ever said it was traced
+  std::optional<int64_t> last_traced_ns;  // latest last_seen of a traced observation
+  bool usm_seen = false;                  // some observation had usm
   bool operator==(const ApmServiceRow&) const = default;
 };
 
