@@ -69,7 +69,7 @@ class Faults:
     # ---------------------------------------------------------------- faults
 
     def datadog_errors(self) -> None:
-        n429, n5xx, nslow, nbad, ntrunc, ndrop = (6, 10, 6, 4, 4, 2) if self.long else (1, 4, 2, 2, 2, 1)
+        n429, n5xx, nslow, nbad, ntrunc, ndrop = (3, 10, 6, 4, 4, 2) if self.long else (1, 4, 2, 2, 2, 1)
         before = self.ddsim_status_counts()
         plan = {"rate_limit_burst": n429, "server_errors": n5xx, "server_error_status": 503,
                 "slow_requests": nslow, "slow_ms": 3000, "malformed": nbad, "truncated": ntrunc, "drop": ndrop}
