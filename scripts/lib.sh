@@ -62,12 +62,18 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# build_project BUILD_DIR: configure (once) and build with -j${JOBS:-2}.
+# build_project BUILD_DIR [TARGET...]: configure (once) and build (everything, or the given
+# targets) with -j${JOBS:-2}.
 build_project() {
   local build=$1
+  shift
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
   if [[ ! -f $build/build.ninja ]]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
   fi
-  cmake --build "$build" -j "${JOBS:-2}"
+  if (($#)); then
+    cmake --build "$build" -j "${JOBS:-2}" --target "$@"
+  else
+    cmake --build "$build" -j "${JOBS:-2}"
+  fi
 }

@@ -12,8 +12,8 @@
 # With DD_API_KEY, DD_APP_KEY and DD_SITE (or DD_API_BASE_URL) set, the collector polls that
 # Datadog instead of ddsim. Ports (defaults): HTTP_PORT 8080, GRPC_PORT 9090, DDSIM_PORT 8081,
 # admin ports COLLECTOR_ADMIN_PORT 9101, ANALYZER_ADMIN_PORT 9102, GATEWAY_ADMIN_PORT 9103,
-# DDSIM_ADMIN_PORT 9104. ddsim: DDSIM_SEED 42, DDSIM_SERVICES 200, DDSIM_SPANS_PER_SECOND 200,
-# DDSIM_BACKFILL_MINUTES 30.
+# DDSIM_ADMIN_PORT 9104. ddsim: DDSIM_SEED 42, DDSIM_SERVICES 200, DDSIM_SPANS_PER_SECOND 50,
+# DDSIM_BACKFILL_MINUTES 15.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -89,7 +89,9 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 "$root/scripts/install-deps.sh"
-build_project "$build"
+# Only what the stack runs (the tests are scripts/test.sh's business).
+targets=(apmcov-kafka-dev apmcov-ddsim apmcov-analyzer apmcov-collector apmcov-gateway)
+build_project "$build" "${targets[@]}"
 
 # PostgreSQL
 DATABASE_URL=$(APMCOV_PG_DIR=$state/pg "$root/scripts/pg-local.sh" start)
@@ -115,12 +117,18 @@ else
   start_bg ddsim "$logs/ddsim.log" "$state/ddsim.pid" \
     env ADMIN_PORT="$ddsim_admin" "$build/services/ddsim/apmcov-ddsim" serve \
     --http-port "$ddsim_port" --address 127.0.0.1 --seed "${DDSIM_SEED:-42}" --services "${DDSIM_SERVICES:-200}" \
-    --spans-per-second "${DDSIM_SPANS_PER_SECOND:-200}" \
-    --backfill-minutes "${DDSIM_BACKFILL_MINUTES:-30}" --api-key "$sim_key" --app-key "$sim_app"
+    --spans-per-second "${DDSIM_SPANS_PER_SECOND:-50}" \
+    --backfill-minutes "${DDSIM_BACKFILL_MINUTES:-15}" --api-key "$sim_key" --app-key "$sim_app"
   wait_http "http://127.0.0.1:$ddsim_admin/readyz" 60 ||
     { echo "ddsim did not start; see $logs/ddsim.log" >&2; exit 1; }
   export DD_API_KEY=$sim_key DD_APP_KEY=$sim_app DD_API_BASE_URL=http://127.0.0.1:$ddsim_port
-  export SPAN_BACKFILL_MINUTES=${SPAN_BACKFILL_MINUTES:-${DDSIM_BACKFILL_MINUTES:-30}}
+  # Demo pacing: the first sync reads the whole backfill, later ones every 5 minutes, in
+  # one-minute windows so traces are judged soon after they end. Within Datadog's default
+  # span-list budget of 300 calls an hour, which ddsim enforces as the real API does.
+  export SPAN_BACKFILL_MINUTES=${SPAN_BACKFILL_MINUTES:-${DDSIM_BACKFILL_MINUTES:-15}}
+  export SYNC_INTERVAL_MINUTES=${SYNC_INTERVAL_MINUTES:-5}
+  export SPAN_PAGE_BUDGET=${SPAN_PAGE_BUDGET:-120}
+  export SPAN_WINDOW_SECONDS=${SPAN_WINDOW_SECONDS:-60}
 fi
 
 export LOG_FORMAT=${LOG_FORMAT:-text}
