@@ -12,8 +12,10 @@ port with the new rate), for BENCH_E2E_STEP_SECONDS:
 - every second: the collector's apmcov_collector_spans_published_total, the analyzer's
   apmcov_analyzer_spans_processed_total and its consumer lag (sum over partitions).
 
-At the end of a step the requests stop and the run waits until the collector has published
-everything up to the step's end and the analyzer's lag is 0: `drain_s`. The end-to-end lag of
+At the end of a step the requests stop; one more sync is requested and the run waits until
+that job has finished (the collector has published everything up to the step's end) and the
+analyzer's lag is 0: `drain_s`. The same drain runs before each step, so the step's counters
+cover the step's spans only. The end-to-end lag of
 the newest span readable at the step's end is SPAN_LAG_SECONDS + drain_s. A step is *behind*
 when the analyzer processed less than 80% of what the collector would publish at that rate (the
 spans ddsim holds for the collector's query over the step, from one spans aggregate) or the drain took longer than a
@@ -26,7 +28,7 @@ VmHWM from /proc/<pid>/status.
 Reference in the same run: apmcov-bench-parse (bench/parse), a raw simdjson on-demand pass over
 span pages of the recorded shape, converted to spans/s, and the collector's parser rate.
 
-Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (1500,4500,7500,12000),
+Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (2000,6000,12000,20000,32000),
 BENCH_E2E_STEP_SECONDS (25), BENCH_E2E_SERVICES (200), BENCH_E2E_BUDGET_SECONDS (200, steps
 stop starting after this much time since the stack was ready).
 """
@@ -46,7 +48,7 @@ SOURCE_DIR = os.environ.get(
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "e2e"))
 import stack as st  # noqa: E402  (tests/e2e/stack.py: the private-stack harness)
 
-RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "1500,4500,7500,12000").split(",") if r]
+RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "2000,6000,12000,20000,32000").split(",") if r]
 STEP = float(os.environ.get("BENCH_E2E_STEP_SECONDS", "25"))
 SERVICES = int(os.environ.get("BENCH_E2E_SERVICES", "200"))
 BUDGET = float(os.environ.get("BENCH_E2E_BUDGET_SECONDS", "200"))
@@ -128,17 +130,24 @@ def restart_ddsim(s: st.Stack, rate: int) -> None:
     s.wait_http(f"{s.ddsim_url}/_ddsim/stats", 60, "ddsim")
 
 
-def drain(s: st.Stack, probe: Probe) -> float:
-    """Seconds until the collector has stopped publishing and the analyzer's lag is 0."""
+def drain(s: st.Stack, probe: Probe, job_id: str = "") -> float:
+    """Seconds until sync job `job_id` (when given) has finished and the analyzer has consumed
+    everything: lag 0 and its processed count unchanged over one poll."""
     t0 = time.monotonic()
+    if job_id:
+        try:
+            s.wait_job(job_id, timeout=DRAIN_CAP, accept=("succeeded", "partial"))
+        except st.StackError as e:
+            log(f"drain: {e}")
+            return DRAIN_CAP
     prev = None
     while time.monotonic() - t0 < DRAIN_CAP:
         s.check_alive()
         pub, proc, lag = probe.sample()
         if prev is not None and pub == prev[0] and lag == 0 and proc == prev[1]:
-            return max(0.0, time.monotonic() - t0 - 1.0)  # minus the confirming poll
+            return max(0.0, time.monotonic() - t0 - 0.5)  # minus the confirming poll
         prev = (pub, proc)
-        time.sleep(1.0)
+        time.sleep(0.5)
     return DRAIN_CAP
 
 
@@ -161,7 +170,7 @@ def main() -> int:
         ready_at = time.monotonic()
         # The start-up sync's backfill: wait for its first spans, then for the pipeline to drain.
         st.Stack.wait_for(lambda: probe.sample()[0] > 0, 120, "the collector's first spans")
-        drain(s, probe)
+        drain(s, probe, s.trigger_sync())
         for i, rate in enumerate(RATES):
             if time.monotonic() - ready_at > BUDGET:
                 log(f"time budget of {BUDGET:.0f}s used: no step at {rate} spans/s")
@@ -171,8 +180,7 @@ def main() -> int:
                 restart_ddsim(s, rate)
             # Read the backlog that built up since the last drain (and the restart) first, so
             # the step's counters cover the step's spans only.
-            s.request("POST", f"{s.gateway_url}/api/sync", b"", s.auth())
-            drain(s, probe)
+            drain(s, probe, s.trigger_sync())
             log(f"step {i + 1}: {rate} spans/s offered for {STEP:.0f}s")
             pub0, proc0, _ = probe.sample()
             t0 = time.monotonic()
@@ -192,9 +200,9 @@ def main() -> int:
             elapsed = time.monotonic() - t0
             pub1, proc1, _ = probe.sample()
             wall1_ms = time.time_ns() // 1_000_000
-            # One more request so the collector reads up to the step's end, then drain.
-            s.request("POST", f"{s.gateway_url}/api/sync", b"", s.auth())
-            d = drain(s, probe)
+            # One more request so the collector reads up to the step's end; drain: until that
+            # job has finished and the analyzer has consumed everything.
+            d = drain(s, probe, s.trigger_sync())
             pub_rate = (pub1 - pub0) / elapsed
             proc_rate = (proc1 - proc0) / elapsed
             # What the collector should read per second at this rate: ddsim's spans that match

@@ -22,7 +22,8 @@ catalog of 5,000 services. This run:
    everything it started by PID.
 
 Environment: APMCOV_BINARY_DIR (build tree with services/*), BENCH_RATE (2000), BENCH_SECONDS
-(10), BENCH_CONNECTIONS (16), BENCH_SERVICES (5000).
+(10), BENCH_CONNECTIONS (16), BENCH_SERVICES (5000); the gateway's own variables (e.g.
+GATEWAY_CACHE_MS, HTTP_THREADS) pass through to it.
 """
 
 from __future__ import annotations
@@ -331,6 +332,7 @@ http {{
                 "ref_nginx_p50_ms": n["p50_us"] / 1000,
                 "ref_nginx_p99_ms": n["p99_us"] / 1000,
                 "ref_nginx_max_rps": round(nmax["rps"], 1),
+                "gateway_cache_ms": int(os.environ.get("GATEWAY_CACHE_MS", "1000")),
                 "target_p99_ms": 5,
             }
             print(json.dumps(row), flush=True)
