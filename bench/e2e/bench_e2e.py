@@ -53,7 +53,7 @@ STEP = float(os.environ.get("BENCH_E2E_STEP_SECONDS", "25"))
 SERVICES = int(os.environ.get("BENCH_E2E_SERVICES", "200"))
 BUDGET = float(os.environ.get("BENCH_E2E_BUDGET_SECONDS", "200"))
 SPAN_LAG = 2
-DRAIN_CAP = 40.0
+DRAIN_CAP = 30.0
 
 
 def log(msg: str) -> None:
