@@ -19,6 +19,8 @@ packages=(
   # servers and tools used by the local stack and the tests
   postgresql curl python3 python3-yaml python3-jsonschema python3-grpcio
   prometheus shellcheck yamllint docker-compose kcat
+  # benchmarks (scripts/bench.sh): load generator and the static-file reference
+  wrk nginx
   # browser tests and the dashboard build
   chromium nodejs
 )
