@@ -70,9 +70,9 @@ class Faults:
     # ---------------------------------------------------------------- faults
 
     def datadog_errors(self) -> None:
-        # Dropped + 5xx + 429 hit one request in a row: their sum stays under the collector's retry
-        # budget (DD_MAX_RETRIES 8 here: 9 attempts); past it a
-        # sync ends `partial` by design.
+        # Dropped + 5xx + 429 (+ truncated) hit one request in a row: their sum stays under the
+        # collector's retry budget (DD_MAX_RETRIES 8 here: 9 attempts); past it a sync ends
+        # `partial` by design.
         n429, n5xx, nslow, nbad, ntrunc, ndrop = (2, 4, 6, 4, 4, 1) if self.long else (1, 4, 2, 2, 2, 1)
         before = self.ddsim_status_counts()
         plan = {"rate_limit_burst": n429, "server_errors": n5xx, "server_error_status": 503,
