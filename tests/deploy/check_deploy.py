@@ -155,7 +155,7 @@ class ComposeTest(unittest.TestCase):
         collector = self.services["collector"]["environment"]
         self.assertEqual(collector["DD_API_BASE_URL"], "http://ddsim:8081")
         ddsim_args = " ".join(self.services["ddsim"]["command"])
-        self.assertIn("--port=8081", ddsim_args)
+        self.assertIn("--http-port=8081", ddsim_args)
         # ddsim accepts exactly the keys the collector sends.
         self.assertIn(f"--api-key={collector['DD_API_KEY']}", ddsim_args)
         self.assertIn(f"--app-key={collector['DD_APP_KEY']}", ddsim_args)
@@ -273,7 +273,8 @@ class DeployFilesTest(unittest.TestCase):
 
     def test_runtime_packages_script_maps_a_real_binary(self):
         script = os.path.join(ROOT, "deploy", "docker", "runtime-packages.sh")
-        result = run(["bash", script, sys.executable])
+        # A binary that a Debian package installs (sys.executable may be a pyenv build).
+        result = run(["bash", script, "/usr/bin/curl"])
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("libc6", result.stdout.split())
         missing = run(["bash", script, "/nonexistent/binary"])
