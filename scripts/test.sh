@@ -66,7 +66,8 @@ summary=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$run/ctest
 if [[ -n $summary ]]; then
   total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
   failed=$(sed -E 's/.*tests passed, ([0-9]+) tests? failed.*/\1/' <<<"$summary")
-  echo "$((total - failed)) passed, $failed failed"
+  skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .* \(Skipped\)$' "$run/ctest.log" || true)
+  echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 else
   echo "0 passed, 1 failed"
   status=1
