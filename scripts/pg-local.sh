@@ -45,6 +45,19 @@ s.close()
 PY
 }
 
+port_free() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+PY
+}
+
 running() {
   [[ -f $data/postmaster.pid ]] || return 1
   local pid
@@ -70,9 +83,14 @@ start() {
     url
     return 0
   fi
-  local port
-  port=$(free_port)
-  echo "$port" >"$portfile"
+  # Reuse the previous port when it is still free, so a restart keeps every DATABASE_URL valid.
+  local port=""
+  if [[ -f $portfile ]] && port_free "$(cat "$portfile")"; then
+    port=$(cat "$portfile")
+  else
+    port=$(free_port)
+    echo "$port" >"$portfile"
+  fi
   as_pg "'$bindir/pg_ctl' -D '$data' -l '$dir/server.log' -w -t 30 -o \"-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null" ||
     { echo "pg-local: server did not start, see $dir/server.log" >&2; exit 1; }
   # Role and database for the project (trust auth on loopback only: a private dev cluster).
