@@ -74,6 +74,10 @@ start() {
   if [[ $(id -u) -eq 0 ]]; then
     chown postgres:postgres "$dir" "$sock"
     chmod 700 "$dir"
+    as_pg "test -w '$dir'" || {
+      echo "pg-local: the postgres user cannot reach $dir; make its parent directories traversable (chmod o+x)" >&2
+      exit 1
+    }
   fi
   if [[ ! -f $data/PG_VERSION ]]; then
     as_pg "'$bindir/initdb' -D '$data' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >'$dir/initdb.log' 2>&1" ||
