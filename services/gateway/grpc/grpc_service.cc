@@ -309,6 +309,7 @@ grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
     }
     APMCOV_ASSIGN_OR_RETURN(
         std::string id, sync_.Trigger(in->requested_by().empty() ? "grpc" : in->requested_by()));
+    queries_.NoteAcceptedSyncJob(id);
     out->set_job_id(id);
     return absl::OkStatus();
   });

@@ -556,8 +556,45 @@ absl::StatusOr<SyncJobRow> QueryService::GetSyncJob(const std::string& id) {
   if (id.empty() || id.size() > 200) return BadParam("id", "must be 1 to 200 characters");
   APMCOV_RETURN_IF_ERROR(NoNul("id", id));
   APMCOV_ASSIGN_OR_RETURN(auto job, store_.GetSyncJob(id));
-  if (!job) return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id), "' not found"));
-  return *job;
+  std::lock_guard lock(pending_mu_);
+  auto it = pending_.find(id);
+  if (job) {
+    if (it != pending_.end()) pending_.erase(it);  // recorded: the stored row answers from now on
+    return *job;
+  }
+  const int64_t ttl_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.pending_sync_ttl).count();
+  if (it != pending_.end() && clock_.NowUnixNanos() - it->second < ttl_ns) {
+    SyncJobRow queued;
+    queued.id = id;
+    queued.trigger = "manual";
+    queued.state = "queued";
+    queued.updated_at = it->second;
+    return queued;
+  }
+  if (it != pending_.end()) {
+    return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id),
+                                            "' not found: accepted by this gateway ",
+                                            (clock_.NowUnixNanos() - it->second) / 1'000'000'000,
+                                            " s ago but never recorded by the collector"));
+  }
+  return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id), "' not found"));
+}
+
+void QueryService::NoteAcceptedSyncJob(const std::string& id) {
+  std::lock_guard lock(pending_mu_);
+  const int64_t now = clock_.NowUnixNanos();
+  pending_[id] = now;
+  pending_order_.emplace_back(now, id);
+  // Every remembered id has its entry in pending_order_, so bounding the deque bounds both;
+  // an entry whose id was since recorded (erased) or re-noted (newer time) is simply dropped.
+  while (pending_order_.size() > std::max<size_t>(options_.pending_sync_jobs, 1)) {
+    const auto& [at, oldest] = pending_order_.front();
+    if (auto it = pending_.find(oldest); it != pending_.end() && it->second == at) {
+      pending_.erase(it);
+    }
+    pending_order_.pop_front();
+  }
 }
 
 }  // namespace apmcov::gateway

@@ -11,16 +11,27 @@
 //    later pages, and a token is only valid with the sort it was issued for.
 //  - The catalog (services + apm_services) is cached for `catalog_ttl`; 0 reloads on every
 //    call (see QueryOptions::background_refresh). Everything else is read through on each call.
+//  - Sync jobs accepted by this gateway (NoteAcceptedSyncJob) but not yet recorded in sync_jobs
+//    by the collector are answered by GetSyncJob as a synthetic queued job (same shape as a
+//    stored one: trigger "manual", state "queued", no started/finished time, zero counters,
+//    updated_at = when it was accepted), so a client following the 202's Location never sees a
+//    404 in between. The stored row always wins once it exists. At most
+//    QueryOptions::pending_sync_jobs ids are remembered (oldest forgotten first), each for
+//    QueryOptions::pending_sync_ttl; after that, a job the collector never recorded is NotFound
+//    again (the request was most likely lost, and the gateway stops vouching for it).
+//    ListSyncJobs shows stored rows only.
 //  - Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +50,9 @@ struct QueryOptions {
   // true serves the stale copy and reloads it on a background thread (stale-while-revalidate),
   // so no request waits for a reload once the first load is done.
   bool background_refresh = false;
+  // Accepted sync job ids remembered for GetSyncJob until the collector records them.
+  size_t pending_sync_jobs = 1000;
+  std::chrono::minutes pending_sync_ttl{10};
 };
 
 // GET /api/services parameters, as sent.
@@ -85,7 +99,11 @@ class QueryService {
   absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
   // limit: "" (50) or 1..500.
   absl::StatusOr<std::vector<SyncJobRow>> ListSyncJobs(const std::string& limit);
+  // The stored job; else the synthetic queued job for an id accepted by NoteAcceptedSyncJob
+  // within pending_sync_ttl; else NotFound.
   absl::StatusOr<SyncJobRow> GetSyncJob(const std::string& id);
+  // Records that this gateway published a sync request with job id `id`, now.
+  void NoteAcceptedSyncJob(const std::string& id);
 
   // The merged view of one catalog, computed by libs/coverage's ComputeCoverage (design §5), so
   // the API and the analyzer's coverage snapshots share one definition.
@@ -109,6 +127,10 @@ class QueryService {
   int64_t cached_at_ns_ = 0;
   bool refreshing_ = false;
   std::thread refresher_;
+
+  std::mutex pending_mu_;
+  std::map<std::string, int64_t> pending_;                     // job id -> accepted at (unix ns)
+  std::deque<std::pair<int64_t, std::string>> pending_order_;  // (accepted at, id), oldest first
 };
 
 // Percentage 0..100 rounded to one decimal; 0 when total is 0.

@@ -262,6 +262,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     }
     auto id = sync_.Trigger(requested_by);
     if (!id.ok()) return FromStatus(id.status(), route);
+    queries_.NoteAcceptedSyncJob(*id);  // the Location answers "queued" until the collector writes
     HttpResponse r = Json(202, {{"job_id", *id}, {"state", "queued"}}, route);
     r.headers.push_back({"Location", "/api/sync-jobs/" + *id});
     return r;

@@ -466,6 +466,23 @@ TEST_F(GatewayApiTest, SyncPublishesARequestAndHonoursTheToken) {
   ASSERT_EQ(open.status, 202) << open.body;
   std::string id = open.Json()["job_id"];
   EXPECT_EQ(id.size(), 36u);
+  // The Location answers at once: a synthetic queued job until the collector records the row.
+  EXPECT_EQ(open.headers["location"], "/api/sync-jobs/" + id);
+  Response queued = Get("/api/sync-jobs/" + id);
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  EXPECT_EQ(queued.Json()["id"], id);
+  EXPECT_EQ(queued.Json()["trigger"], "manual");
+  EXPECT_EQ(queued.Json()["state"], "queued");
+  EXPECT_TRUE(queued.Json()["started_at"].is_null());
+  EXPECT_TRUE(queued.Json()["finished_at"].is_null());
+  EXPECT_EQ(queued.Json()["api_calls"], 0);
+  EXPECT_TRUE(queued.Json()["updated_at"].is_string());
+  db_->Exec("INSERT INTO sync_jobs (id, trigger, state, started_at, pages, updated_at) VALUES ('" +
+            id + "', 'manual', 'running', now(), 5, now())");
+  Response running = Get("/api/sync-jobs/" + id);
+  EXPECT_EQ(running.Json()["state"], "running");
+  EXPECT_EQ(running.Json()["pages"], 5);
+  db_->Exec("DELETE FROM sync_jobs WHERE id = '" + id + "'");
   auto msgs = publisher_.messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].topic, "apmcov.commands");
@@ -615,6 +632,22 @@ TEST_F(GatewayApiTest, GrpcAnswersTheSameAsRest) {
   v1::SyncRequest published;
   ASSERT_TRUE(published.ParseFromString(publisher_.messages().back().value));
   EXPECT_EQ(published.job_id(), trig.job_id());
+
+  // Watching the job just triggered: queued at once (before the collector records it).
+  grpc::ClientContext watch_ctx;
+  watch_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::WatchSyncJobsRequest wreq;
+  wreq.set_job_id(trig.job_id());
+  auto reader = stub_->WatchSyncJobs(&watch_ctx, wreq);
+  v1::SyncJobView first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.id(), trig.job_id());
+  EXPECT_EQ(first.state(), "queued");
+  EXPECT_EQ(first.trigger(), "manual");
+  watch_ctx.TryCancel();
+  while (reader->Read(&first)) {
+  }
+  reader->Finish();
 }
 
 TEST_F(GatewayApiTest, GrpcStatusCodesAndDeadlines) {

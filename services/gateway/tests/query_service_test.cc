@@ -169,6 +169,55 @@ TEST_F(QueryServiceTest, LastSyncIsTheLatestFinishedJob) {
   EXPECT_EQ(svc_.GetSyncJob("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(QueryServiceTest, AcceptedSyncJobIsQueuedUntilTheCollectorRecordsIt) {
+  svc_.NoteAcceptedSyncJob("fresh");
+  clock_.Advance(std::chrono::seconds(3));
+  auto queued = svc_.GetSyncJob("fresh");
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(*queued, (SyncJobRow{"fresh", "manual", "queued", std::nullopt, std::nullopt, 0, 0, 0,
+                                 0, "", now_}));
+  EXPECT_TRUE(svc_.ListSyncJobs("")->empty());  // the list shows stored rows only
+
+  // The stored row wins as soon as it exists, and keeps answering.
+  SyncJobRow running{"fresh", "manual", "running", now_ + kSec, std::nullopt,   4,
+                     2,       9,        0,         "",          now_ + 2 * kSec};
+  store_.PutSyncJob(running);
+  EXPECT_EQ(*svc_.GetSyncJob("fresh"), running);
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(*svc_.GetSyncJob("fresh"), running);
+
+  // Unknown ids stay NotFound.
+  EXPECT_EQ(svc_.GetSyncJob("never-accepted").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(QueryServiceTest, AcceptedSyncJobExpiresAfterTheTtl) {
+  svc_.NoteAcceptedSyncJob("lost");
+  clock_.Advance(std::chrono::minutes(10) - std::chrono::seconds(1));
+  EXPECT_EQ(svc_.GetSyncJob("lost")->state, "queued");
+  clock_.Advance(std::chrono::seconds(1));
+  auto gone = svc_.GetSyncJob("lost");
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(gone.status().message()), HasSubstr("never recorded by the collector"));
+}
+
+TEST_F(QueryServiceTest, AcceptedSyncJobsAreBounded) {
+  QueryOptions o = Options();
+  o.pending_sync_jobs = 3;
+  QueryService small(store_, clock_, o);
+  for (const char* id : {"a", "b", "c", "d"}) small.NoteAcceptedSyncJob(id);
+  EXPECT_EQ(small.GetSyncJob("a").status().code(), absl::StatusCode::kNotFound);  // oldest gone
+  for (const char* id : {"b", "c", "d"}) EXPECT_TRUE(small.GetSyncJob(id).ok()) << id;
+  // Once "b" is stored, its entry is the oldest one dropped when "e" arrives: c, d, e stay.
+  store_.PutSyncJob({"b", "manual", "succeeded", now_, now_, 1, 1, 1, 0, "", now_});
+  EXPECT_EQ(small.GetSyncJob("b")->state, "succeeded");
+  small.NoteAcceptedSyncJob("e");
+  for (const char* id : {"c", "d", "e"}) EXPECT_EQ(small.GetSyncJob(id)->state, "queued") << id;
+  for (int i = 0; i < 100; ++i) small.NoteAcceptedSyncJob("x" + std::to_string(i));
+  EXPECT_EQ(small.GetSyncJob("e").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(small.GetSyncJob("x99")->state, "queued");
+  EXPECT_EQ(small.GetSyncJob("x96").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(QueryServiceTest, FiltersSelectTheRightServices) {
   auto list = [&](ServicesQuery q) {
     auto page = svc_.ListServices(q);
