@@ -192,6 +192,14 @@ test('broken traces list and a trace waterfall with its missing service', async 
   assert.ok((await gap.textContent()).includes('payments: not instrumented'));
   assert.ok(await gap.locator('.bar.missing').isVisible());
   assert.equal(await page.locator('#waterfall li[data-span]').count(), 3);
+  // Tree order (parent first, siblings by start), the gap row under the client span it names.
+  const rows = await page.$$eval('#waterfall li', (lis) => lis.map((li) => li.dataset.span || `gap:${li.dataset.missing}`));
+  assert.deepEqual(rows, ['1', '3', '2', 'gap:payments']);
+  // The gap kind is readable in full: visible text that is not clipped, and a tooltip.
+  const label = gap.locator('.wf-label');
+  assert.ok((await label.textContent()).includes('(uninstrumented_callee, via payments.internal:8443)'));
+  assert.ok(await label.evaluate((el) => el.scrollWidth <= el.clientWidth + 1), 'gap label is clipped');
+  assert.ok((await label.getAttribute('title')).includes('uninstrumented_callee'));
   await shot('trace-detail');
 });
 

@@ -1,5 +1,6 @@
 import { api, qs } from './api.js';
 import { fmtInt, fmtTime, h, link } from './dom.js';
+import { waterfallOrder } from './waterfall.js';
 
 const KINDS = ['uninstrumented_hop', 'uninstrumented_callee', 'propagation_break', 'missing_root', 'orphan_span'];
 
@@ -56,27 +57,17 @@ export async function renderTraces(main) {
   await load(0);
 }
 
-// Waterfall: one row per span (indented by depth, bar placed by start and duration), and for
-// each gap naming a service a "missing" row drawn under the client span that called it,
-// spanning that call's time: where the uninstrumented service sat.
+// Waterfall: one row per span in tree order (parent first, depth first, siblings by start; see
+// waterfall.js), indented by depth, bar placed by start and duration; and for each gap naming a
+// service a "missing" row drawn under the client span that called it, spanning that call's time:
+// where the uninstrumented service sat. Labels wrap rather than truncate, and carry the full text
+// as a tooltip.
 export async function renderTraceDetail(main, id) {
   const t = await api.trace(id);
   const spans = t.spans;
   const t0 = Math.min(...spans.map((s) => s.start_ns));
   const t1 = Math.max(...spans.map((s) => s.start_ns + s.duration_ns));
   const range = Math.max(1, t1 - t0);
-  const byId = new Map(spans.map((s) => [s.span_id, s]));
-  const depth = (s) => {
-    let d = 0;
-    let cur = s;
-    const seen = new Set();
-    while (cur && cur.parent_id !== '0' && byId.has(cur.parent_id) && !seen.has(cur.span_id)) {
-      seen.add(cur.span_id);
-      cur = byId.get(cur.parent_id);
-      d += 1;
-    }
-    return d;
-  };
   const gapsBySpan = new Map();
   for (const g of t.gaps) {
     if (!gapsBySpan.has(g.span_id)) gapsBySpan.set(g.span_id, []);
@@ -93,13 +84,12 @@ export async function renderTraceDetail(main, id) {
     rows.push(h('li', { class: 'wf-row gap', 'data-gap': 'missing_root' },
       h('div', { class: 'wf-label' }, '⚠ Missing root span'), h('div', { class: 'wf-track' })));
   }
-  for (const s of spans) {
-    const d = depth(s);
+  const indent = (d) => h('span', { class: 'indent', 'aria-hidden': 'true' }, '\u00a0'.repeat(2 * d));
+  for (const { span: s, depth: d } of waterfallOrder(spans)) {
     const gaps = gapsBySpan.get(s.span_id) || [];
     const orphan = gaps.some((g) => g.kind === 'orphan_span');
-    const label = h('div', { class: 'wf-label' },
-      h('span', { class: 'indent', 'aria-hidden': 'true' }, '\u00a0'.repeat(2 * d)),
-      h('strong', {}, s.service), ' ', s.resource, orphan ? ' (orphan)' : '');
+    const label = h('div', { class: 'wf-label', title: `${s.service} ${s.resource}${orphan ? ' (orphan)' : ''}` },
+      indent(d), h('strong', {}, s.service), ' ', s.resource, orphan ? ' (orphan)' : '');
     rows.push(h('li', { class: `wf-row${orphan ? ' orphan' : ''}`, 'data-span': s.span_id },
       label, h('div', { class: 'wf-track' }, bar(s.start_ns, s.duration_ns, s.kind || 'internal')),
       h('div', { class: 'wf-dur' }, `${(s.duration_ns / 1e6).toFixed(2)} ms`)));
@@ -108,10 +98,11 @@ export async function renderTraceDetail(main, id) {
       const text = g.kind === 'propagation_break'
         ? `${g.to_service}: called, trace not continued`
         : `${g.to_service}: not instrumented`;
+      const detail = `${g.kind}, via ${g.peer || '?'}`;
       rows.push(h('li', { class: 'wf-row gap', 'data-gap': g.kind, 'data-missing': g.to_service },
-        h('div', { class: 'wf-label' },
-          h('span', { class: 'indent', 'aria-hidden': 'true' }, '\u00a0'.repeat(2 * (d + 1))),
-          h('strong', {}, `⚠ ${text}`), ` (${g.kind}, via ${g.peer || '?'})`),
+        h('div', { class: 'wf-label wf-gap-label', title: `${text} (${detail})` },
+          indent(d + 1), h('strong', {}, `⚠ ${text}`), ' ',
+          h('span', { class: 'wf-kind' }, indent(d + 1), `(${detail})`)),
         h('div', { class: 'wf-track' }, bar(s.start_ns, s.duration_ns, 'missing')),
         h('div', { class: 'wf-dur' }, 'gap')));
     }
