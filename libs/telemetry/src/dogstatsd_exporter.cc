@@ -1,5 +1,6 @@
 #include "apmcov/telemetry/dogstatsd_exporter.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -15,7 +16,10 @@ using Tags = std::vector<std::pair<std::string, std::string>>;
 Tags LabelTags(const prometheus::ClientMetric& metric) {
   Tags tags;
   tags.reserve(metric.label.size());
-  for (const auto& label : metric.label) tags.emplace_back(label.name, label.value);
+  for (const auto& label : metric.label) {
+    // An empty label value is the same series as no label at all in Prometheus.
+    if (!label.value.empty()) tags.emplace_back(label.name, label.value);
+  }
   return tags;
 }
 
@@ -136,15 +140,18 @@ absl::StatusOr<std::unique_ptr<DogStatsdExporter>> DogStatsdExporter::Create(
   }
   absl::StatusOr<std::unique_ptr<DogStatsdSink>> sink = DogStatsdSink::Create(options.sink);
   if (!sink.ok()) return sink.status();
-  return std::unique_ptr<DogStatsdExporter>(new DogStatsdExporter(
-      std::move(*sink), options.interval, std::move(registry), std::move(before_collect)));
+  return std::unique_ptr<DogStatsdExporter>(
+      new DogStatsdExporter(std::move(*sink), options.sink.constant_tags, options.interval,
+                            std::move(registry), std::move(before_collect)));
 }
 
 DogStatsdExporter::DogStatsdExporter(std::unique_ptr<DogStatsdSink> sink,
+                                     std::vector<std::pair<std::string, std::string>> constant_tags,
                                      std::chrono::milliseconds interval,
                                      std::shared_ptr<prometheus::Registry> registry,
                                      std::function<void()> before_collect)
     : sink_(std::move(sink)),
+      constant_tags_(std::move(constant_tags)),
       interval_(interval),
       registry_(std::move(registry)),
       before_collect_(std::move(before_collect)) {}
@@ -175,7 +182,14 @@ void DogStatsdExporter::FlushNow() {
   for (const DogStatsdPoint& p : points) {
     DogStatsdTags tags;
     tags.reserve(p.tags.size());
-    for (const auto& [key, value] : p.tags) tags.push_back({key, value});
+    for (const auto& [key, value] : p.tags) {
+      // A label repeating a constant tag (build_info's service label) is sent once.
+      if (std::find(constant_tags_.begin(), constant_tags_.end(),
+                    std::pair<std::string, std::string>(key, value)) != constant_tags_.end()) {
+        continue;
+      }
+      tags.push_back({key, value});
+    }
     switch (p.type) {
       case DogStatsdType::kCount:
         sink_->Count(p.name, p.value, tags);

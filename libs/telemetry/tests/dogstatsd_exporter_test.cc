@@ -94,6 +94,19 @@ TEST(DogStatsdTranslatorTest, LaterFlushesSendIncreasesAndSkipStillSeries) {
               ElementsAre("apmcov_lag:2|g|#partition:3"));
 }
 
+TEST(DogStatsdTranslatorTest, EmptyLabelValuesAreLeftOut) {
+  prometheus::Registry registry;
+  prometheus::BuildGauge()
+      .Name("info")
+      .Help("h")
+      .Register(registry)
+      .Add({{"service", "svc"}, {"version", ""}})
+      .Set(1);
+  DogStatsdTranslator translator;
+  EXPECT_THAT(Lines(translator.Translate(registry.Collect())),
+              ElementsAre("info:1|g|#service:svc"));
+}
+
 TEST(DogStatsdTranslatorTest, FirstSightOfAZeroCounterIsSent) {
   prometheus::Registry registry;
   prometheus::BuildCounter().Name("c_total").Help("h").Register(registry).Add({});

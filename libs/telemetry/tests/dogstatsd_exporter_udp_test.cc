@@ -82,7 +82,12 @@ TEST(DogStatsdExporterUdpTest, FlushNowAndStopSendDeltasGaugesAndHistograms) {
                     .Help("h")
                     .Register(*registry)
                     .Add({{"status", "200"}});
-  auto& lag = prometheus::BuildGauge().Name("apmcov_lag").Help("h").Register(*registry).Add({});
+  // Its service label repeats the constant tag: sent once.
+  auto& lag = prometheus::BuildGauge()
+                  .Name("apmcov_lag")
+                  .Help("h")
+                  .Register(*registry)
+                  .Add({{"service", "apmcov-test"}});
   auto& latency = prometheus::BuildHistogram()
                       .Name("apmcov_latency_seconds")
                       .Help("h")

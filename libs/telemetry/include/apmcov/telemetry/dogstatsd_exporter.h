@@ -12,7 +12,8 @@
 //   auto statsd = telemetry::MaybeStartDogStatsd(statsd_options, registry);  // null when off
 //
 // Translation of one Registry::Collect() (metric names stay the Prometheus names, with '_';
-// labels become tags "label:value"; service/env/version tags are added to every line):
+// labels become tags "label:value", except empty values and exact repeats of a constant tag;
+// service/env/version tags are added to every line):
 //   counter           name:<increase since the last flush>|c
 //                     (the first flush of a series sends its full value, even 0; later flushes
 //                     skip a series that did not move; a counter that went down was reset and
@@ -114,12 +115,15 @@ class DogStatsdExporter {
   uint64_t send_errors() const { return sink_->send_errors(); }
 
  private:
-  DogStatsdExporter(std::unique_ptr<DogStatsdSink> sink, std::chrono::milliseconds interval,
+  DogStatsdExporter(std::unique_ptr<DogStatsdSink> sink,
+                    std::vector<std::pair<std::string, std::string>> constant_tags,
+                    std::chrono::milliseconds interval,
                     std::shared_ptr<prometheus::Registry> registry,
                     std::function<void()> before_collect);
   void Run();
 
   const std::unique_ptr<DogStatsdSink> sink_;
+  const std::vector<std::pair<std::string, std::string>> constant_tags_;
   const std::chrono::milliseconds interval_;
   const std::shared_ptr<prometheus::Registry> registry_;
   const std::function<void()> before_collect_;
