@@ -16,6 +16,7 @@
 #include "apmcov/bus/kafka.h"
 #include "apmcov/store/postgres_store.h"
 #include "apmcov/telemetry/admin_server.h"
+#include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
 
 namespace {
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
   apmcov::ConfigReader reader(argc, argv);
   apmcov::ConfigureLoggingFrom(reader, "apmcov-analyzer");
   AnalyzerConfig config = AnalyzerConfig::Read(reader);
+  const auto statsd_options =
+      apmcov::telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-analyzer");
   const auto& args = reader.positional();
   const bool migrate_only = !args.empty() && args[0] == "migrate";
   if (args.size() > 1 || (!args.empty() && !migrate_only)) {
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   apmcov::telemetry::AdminServer admin(registry, "0.0.0.0", config.admin_port);
+  auto statsd = apmcov::telemetry::MaybeStartDogStatsd(statsd_options, registry);  // null: off
   admin.EnableProcessMetrics("apmcov-analyzer", apmcov::CurrentLogOptions().identity.version);
   admin.AddReadinessCheck({"postgres", [&] { return readiness_store.Ping(); }});
   const apmcov::bus::TopicNames topics(config.topic_prefix);
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
   Log().Info("stopping", {{"signal", sig}});
   app.Stop();
   worker.join();
+  if (statsd) statsd->Stop();  // a last flush
   (*subscriber)->Close();
   (void)(*publisher)->Flush(std::chrono::seconds(5));
   admin.Stop();

@@ -19,6 +19,7 @@
 #include "apmcov/bus/kafka.h"
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/telemetry/admin_server.h"
+#include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
 
 namespace {
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   ConfigureLoggingFrom(reader, kService);
   const Logger log("collector.main");
   collector::CollectorConfig cfg = collector::CollectorConfig::Read(reader);
+  const auto statsd_options = telemetry::DogStatsdExporterOptions::Read(reader, kService);
   if (absl::Status s = reader.Finish(); !s.ok()) return Fail(log, 2, "bad configuration", s);
   absl::StatusOr<std::string> base_url = datadog::ResolveBaseUrl(cfg.dd_site, cfg.dd_api_base_url);
   if (!base_url.ok()) return Fail(log, 2, "bad configuration", base_url.status());
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   collector::CollectorMetrics metrics(*registry);
+  auto statsd = telemetry::MaybeStartDogStatsd(statsd_options, registry);  // null when off
   RealClock clock;
   datadog::TransportOptions transport_options;
   transport_options.total_timeout_ms = cfg.http_timeout_seconds * 1000;
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   int sig = WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
   app.Stop();
+  if (statsd) statsd->Stop();  // a last flush
   admin.Stop();
   (void)(*publisher)->Flush(std::chrono::seconds(5));
   return 0;

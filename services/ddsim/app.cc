@@ -55,6 +55,7 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   c.to = reader.String("TO", "");
   c.traces = reader.Enum("TRACES", "all", {"all", "broken", "none"});
   c.truth_file = reader.String("TRUTH", "");
+  c.statsd = telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-ddsim");
   if (!start.empty()) {
     auto t = ParseDatadogTime(start, now_ns);
     if (!t.ok())
@@ -169,7 +170,7 @@ int RunServe(const DdsimConfig& c) {
   int64_t spans_reported = 0;
   telemetry::AdminServer admin(registry, c.address, static_cast<uint16_t>(c.admin_port));
   admin.EnableProcessMetrics("apmcov-ddsim", "");
-  admin.AddScrapeHook([&] {
+  auto refresh_counts = [&] {
     std::lock_guard<std::mutex> lock(scrape_mu);
     for (const auto& [endpoint, by_status] : api.RequestCounts()) {
       for (const auto& [status, count] : by_status) {
@@ -186,7 +187,8 @@ int RunServe(const DdsimConfig& c) {
       spans.Increment(static_cast<double>(served - spans_reported));
       spans_reported = served;
     }
-  });
+  };
+  admin.AddScrapeHook(refresh_counts);
   if (absl::Status s = admin.Start(); !s.ok()) {
     log.Error("cannot start the admin server",
               {{"error", std::string(s.message())}, {"port", c.admin_port}});
@@ -200,11 +202,13 @@ int RunServe(const DdsimConfig& c) {
                              {"services", c.world.services},
                              {"spans_per_second", c.traffic.spans_per_second},
                              {"traffic_start_ns", c.traffic.traffic_start_ns}});
+  auto statsd = telemetry::MaybeStartDogStatsd(c.statsd, registry, refresh_counts);  // null: off
   // A machine-readable line for scripts that start ddsim on port 0.
   std::printf("{\"ddsim_port\":%u}\n", static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   const int sig = WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
+  if (statsd) statsd->Stop();  // a last flush
   admin.Stop();
   server.Stop();
   return 0;

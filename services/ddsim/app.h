@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "apmcov/base/config.h"
+#include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "ddsim/http/api.h"
 #include "ddsim/traffic/traffic.h"
 
@@ -28,7 +29,8 @@ struct DdsimConfig {
   // truth mode
   std::string from, to;
   std::string traces = "all";
-  std::string truth_file;  // "" = stdout
+  std::string truth_file;                      // "" = stdout
+  telemetry::DogStatsdExporterOptions statsd;  // serve: optional DogStatsD export
 };
 
 // Reads every option; traffic start defaults to now − backfill. Errors name the variable.

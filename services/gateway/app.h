@@ -4,6 +4,8 @@
 // creates no I/O adapters itself, so tests run it over fakes or real adapters alike.
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -53,6 +55,8 @@ class App {
   uint16_t http_port() const;
   uint16_t grpc_port() const;
   uint16_t admin_port() const;
+  // The registry /metrics serves (for the optional DogStatsD export).
+  std::shared_ptr<prometheus::Registry> registry() const;
 
  private:
   struct Impl;

@@ -11,6 +11,7 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/process.h"
 #include "apmcov/bus/kafka.h"
+#include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
 #include "query/pg_read_model.h"
 
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   apmcov::ConfigReader reader(argc, argv);
   apmcov::ConfigureLoggingFrom(reader, "apmcov-gateway");
   auto config = apmcov::gateway::GatewayConfig::Read(reader, DefaultWebDir());
+  const auto statsd_options =
+      apmcov::telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-gateway");
   static const apmcov::Logger log("gateway.main");
   if (auto s = reader.Finish(); !s.ok()) {
     std::fprintf(stderr, "apmcov-gateway: %s\n", std::string(s.message()).c_str());
@@ -51,8 +54,11 @@ int main(int argc, char** argv) {
     log.Error("start failed", {{"error", std::string(s.message())}});
     return 1;
   }
+  auto statsd =
+      apmcov::telemetry::MaybeStartDogStatsd(statsd_options, app.registry());  // null: off
   int sig = apmcov::WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
   app.Stop();
+  if (statsd) statsd->Stop();  // a last flush
   return 0;
 }
