@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -70,6 +71,7 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
       r.Int("ANALYZER_SNAPSHOT_WAIT_SECONDS", c.snapshot_wait_seconds, 0, 86400);
   c.directory_refresh_seconds =
       r.Int("ANALYZER_DIRECTORY_REFRESH_SECONDS", c.directory_refresh_seconds, 0, 3600);
+  c.catalog_wait_seconds = r.Int("ANALYZER_CATALOG_WAIT_SECONDS", c.catalog_wait_seconds, 0, 3600);
   if (c.database_url.empty()) {
     r.AddError("DATABASE_URL", "is required (postgresql://user:password@host:port/db)");
   }
@@ -89,6 +91,7 @@ AppOptions AppOptions::FromConfig(const AnalyzerConfig& c) {
   o.max_spans_in_flight = static_cast<size_t>(c.max_spans_in_flight);
   o.snapshot_wait = std::chrono::seconds(c.snapshot_wait_seconds);
   o.directory_refresh = std::chrono::seconds(c.directory_refresh_seconds);
+  o.catalog_wait = std::chrono::seconds(c.catalog_wait_seconds);
   return o;
 }
 
@@ -159,6 +162,19 @@ struct App::Impl {
                            .Name("apmcov_coverage_ratio")
                            .Help("Instrumented / catalog services (0..1), per dimension value")
                            .Register(reg);
+    catalog_wait_expired =
+        &prometheus::BuildCounter()
+             .Name("apmcov_analyzer_catalog_wait_expired_total")
+             .Help(
+                 "Span watermarks applied after ANALYZER_CATALOG_WAIT_SECONDS without their "
+                 "job's complete catalog snapshot")
+             .Register(reg)
+             .Add({});
+    watermarks_pending = &prometheus::BuildGauge()
+                              .Name("apmcov_analyzer_watermarks_pending")
+                              .Help("Span watermarks waiting for their job's catalog snapshot")
+                              .Register(reg)
+                              .Add({});
     services_total = &prometheus::BuildGauge()
                           .Name("apmcov_services_total")
                           .Help("Catalog services counted by coverage (deprecated excluded)")
@@ -198,6 +214,31 @@ struct App::Impl {
   std::map<std::string, std::set<int32_t>> job_watermarks;  // job → spans partitions
   std::deque<std::string> job_watermark_order;              // to bound job_watermarks
 
+  // --- span watermarks waiting for their job's catalog (see app.h) ---
+  struct PendingWatermark {
+    int64_t offset = 0;  // of the watermark message in its spans partition
+    int64_t watermark_ns = 0;
+    std::string job_id;
+    int64_t received_ns = 0;  // clock time it arrived
+  };
+  std::map<int32_t, std::deque<PendingWatermark>> pending_watermarks;  // spans partition →
+  // What is known of a job whose watermarks were seen.
+  struct JobCatalog {
+    bool catalog_complete = false;
+    bool watermark_seen = false;
+    bool catalog_wait_warned = false;
+    int64_t last_store_check_ns = INT64_MIN;
+    // apm-inventory partition → end offset when the job's first watermark arrived; the
+    // job is ready once the consumer position reached each (`apm_base` = committed then).
+    std::map<TopicPartition, int64_t> apm_targets;
+    std::map<TopicPartition, int64_t> apm_base;
+  };
+  std::map<std::string, JobCatalog> job_catalog;
+  std::deque<std::string> job_catalog_order;  // to bound job_catalog
+  // Snapshots completed in this process (snapshot id → job id from the end marker).
+  std::map<std::string, std::string> snapshot_job;
+  bool refresh_before_release = false;  // a job became ready through the store
+
   // --- service directory ---
   bool directory_dirty = true;
   int64_t last_directory_ns = 0;
@@ -227,6 +268,8 @@ struct App::Impl {
   prometheus::Family<prometheus::Gauge>* coverage_family;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> coverage_gauges;
   prometheus::Gauge* services_total;
+  prometheus::Counter* catalog_wait_expired;
+  prometheus::Gauge* watermarks_pending;
 
   // Runs `fn` until it succeeds, fails for good, or Stop() is requested (Cancelled).
   template <typename Fn>
@@ -271,6 +314,7 @@ struct App::Impl {
       }
       if (tp.topic == topics.spans) {
         dropped += assembler.RevokePartition(tp.partition);
+        pending_watermarks.erase(tp.partition);  // re-read by the new owner (not committed)
         restore_watermarks.erase(tp.partition);
         stored_watermark.erase(tp.partition);
       }
@@ -367,6 +411,10 @@ struct App::Impl {
     }
     batch.snapshot_ends.push_back(
         {e.snapshot_id(), e.count(), e.has_synced_at() ? Nanos(e.synced_at()) : MessageTimeNs(m)});
+    if (!e.job_id().empty()) {
+      snapshot_job[e.snapshot_id()] = e.job_id();
+      if (snapshot_job.size() > 1000) snapshot_job.erase(snapshot_job.begin());
+    }
   }
 
   void HandleCatalog(const IncomingMessage& m) {
@@ -455,19 +503,191 @@ struct App::Impl {
     }
     spans_processed->Increment(static_cast<double>(b->spans_size()));
     if (b->spans().empty() && b->watermark_unix_nano() > 0) {
-      assembler.OnWatermark(m.partition, b->watermark_unix_nano(), sink);
-      if (!b->job_id().empty()) {
-        auto [it, inserted] = job_watermarks.try_emplace(b->job_id());
-        it->second.insert(m.partition);
-        if (inserted) {
-          job_watermark_order.push_back(b->job_id());
-          while (job_watermark_order.size() > 1000) {
-            job_watermarks.erase(job_watermark_order.front());
-            job_watermark_order.pop_front();
-          }
-        }
+      // Every watermark goes through the per-partition queue, so they stay in order; one whose
+      // job's catalog is complete (or that has no job) is applied at once.
+      if (!b->job_id().empty()) NoteJob(b->job_id());
+      pending_watermarks[m.partition].push_back(
+          {m.offset, b->watermark_unix_nano(), b->job_id(), ports.clock.NowUnixNanos()});
+      // A snapshot the store says complete but this directory may not hold yet: released by
+      // ReleaseAllWatermarks() after the rebuild.
+      if (!refresh_before_release) ReleaseWatermarks(m.partition);
+    }
+  }
+
+  void ApplyWatermark(int32_t partition, const PendingWatermark& w) {
+    assembler.OnWatermark(partition, w.watermark_ns,
+                          [this](const coverage::AssembledTrace& t) { OnTrace(t); });
+    if (w.job_id.empty()) return;
+    auto [it, inserted] = job_watermarks.try_emplace(w.job_id);
+    it->second.insert(partition);
+    if (inserted) {
+      job_watermark_order.push_back(w.job_id);
+      while (job_watermark_order.size() > 1000) {
+        job_watermarks.erase(job_watermark_order.front());
+        job_watermark_order.pop_front();
       }
     }
+  }
+
+  // First sighting of a job's watermark: remember the apm-inventory end offsets to wait for
+  // and whether the store already holds its complete catalog snapshot.
+  void NoteJob(const std::string& job) {
+    JobCatalog& j = Job(job);
+    if (j.watermark_seen) return;
+    j.watermark_seen = true;
+    if (ports.high_watermark) {
+      std::vector<TopicPartition> apm;
+      for (const auto& tp : assigned) {
+        if (tp.topic != topics.apm_inventory) continue;
+        absl::StatusOr<int64_t> end = ports.high_watermark(tp.topic, tp.partition);
+        if (!end.ok()) {
+          Log().Warn("apm-inventory end offset unknown: not waiting for that partition",
+                     {{"partition", tp.partition}, {"error", Msg(end.status())}});
+          continue;
+        }
+        j.apm_targets[tp] = *end;
+        apm.push_back(tp);
+      }
+      if (!apm.empty()) {
+        absl::StatusOr<std::map<TopicPartition, int64_t>> base = ports.subscriber.Committed(apm);
+        if (base.ok()) j.apm_base = std::move(*base);
+      }
+    }
+    CheckCatalogInStore(job, j);
+  }
+
+  // The entry of `job`, created if new; the oldest entries no watermark waits for are dropped
+  // beyond 1000 jobs.
+  JobCatalog& Job(const std::string& job) {
+    auto [it, inserted] = job_catalog.try_emplace(job);
+    if (!inserted) return it->second;
+    job_catalog_order.push_back(job);
+    while (job_catalog_order.size() > 1000) {
+      const std::string old = job_catalog_order.front();
+      if (old == job || Waiting(old)) break;  // bounded by catalog_wait anyway
+      job_catalog.erase(old);
+      job_catalog_order.pop_front();
+    }
+    return it->second;
+  }
+
+  bool Waiting(const std::string& job) const {
+    for (const auto& [p, q] : pending_watermarks) {
+      for (const auto& w : q) {
+        if (w.job_id == job) return true;
+      }
+    }
+    return false;
+  }
+
+  // Another replica (or a run before a restart) may have completed the job's snapshot: ask the
+  // store, at most once a second per job. The collector's snapshot id is the job id.
+  void CheckCatalogInStore(const std::string& job, JobCatalog& j) {
+    if (j.catalog_complete) return;
+    const int64_t now = ports.clock.NowUnixNanos();
+    if (j.last_store_check_ns != INT64_MIN && now - j.last_store_check_ns < 1'000'000'000) return;
+    j.last_store_check_ns = now;
+    std::vector<std::string> ids{job};
+    for (const auto& [snap, owner] : snapshot_job) {
+      if (owner == job && snap != job) ids.push_back(snap);
+    }
+    for (const auto& id : ids) {
+      absl::StatusOr<std::optional<store::SnapshotState>> st = ports.store.LoadSnapshotState(id);
+      if (!st.ok()) {
+        Log().Warn("could not read a catalog snapshot state",
+                   {{"snapshot_id", id}, {"error", Msg(st.status())}});
+        return;  // checked again later; the wait is bounded
+      }
+      if (*st && (*st)->completed) {
+        j.catalog_complete = true;
+        directory_dirty = true;  // it may have been completed by another replica
+        refresh_before_release = true;
+        return;
+      }
+    }
+  }
+
+  void MarkSnapshotComplete(const std::string& snapshot_id) {
+    auto owner = snapshot_job.find(snapshot_id);
+    // Watermarks of the job may come later: remember it is complete.
+    Job(owner != snapshot_job.end() ? owner->second : snapshot_id).catalog_complete = true;
+  }
+
+  int64_t Position(const TopicPartition& tp, const JobCatalog& j) const {
+    int64_t pos = -1;
+    if (auto it = next_offset.find(tp); it != next_offset.end()) pos = std::max(pos, it->second);
+    if (auto it = j.apm_base.find(tp); it != j.apm_base.end()) pos = std::max(pos, it->second);
+    return pos;
+  }
+
+  // The job's catalog is complete and the inventory published before its spans is consumed.
+  bool JobReady(const std::string& job) const {
+    if (job.empty()) return true;
+    auto it = job_catalog.find(job);
+    if (it == job_catalog.end() || !it->second.catalog_complete) return false;
+    for (const auto& [tp, end] : it->second.apm_targets) {
+      if (end <= 0 || !assigned.contains(tp)) continue;  // empty, or another member's now
+      if (Position(tp, it->second) < end) return false;
+    }
+    return true;
+  }
+
+  // Applies the waiting watermarks of `partition` that may go, in order: every one up to the
+  // last whose job is ready (a later ready watermark means a newer complete catalog), then
+  // those at the front that waited catalog_wait. Call only with an up-to-date directory.
+  void ReleaseWatermarks(int32_t partition) {
+    auto qit = pending_watermarks.find(partition);
+    if (qit == pending_watermarks.end()) return;
+    std::deque<PendingWatermark>& q = qit->second;
+    size_t ready_upto = 0;  // entries [0, ready_upto) may go
+    for (size_t i = q.size(); i > 0; --i) {
+      if (JobReady(q[i - 1].job_id)) {
+        ready_upto = i;
+        break;
+      }
+    }
+    const int64_t now = ports.clock.NowUnixNanos();
+    for (size_t i = 0; i < ready_upto; ++i) {
+      if (!JobReady(q.front().job_id)) {
+        Log().Info("watermark applied before its job's catalog: a later job's is complete",
+                   {{"partition", partition}, {"job_id", q.front().job_id}});
+      }
+      ApplyWatermark(partition, q.front());
+      q.pop_front();
+    }
+    while (!q.empty() && now - q.front().received_ns >= options.catalog_wait.count()) {
+      const PendingWatermark& w = q.front();
+      JobCatalog& j = Job(w.job_id);
+      if (!j.catalog_wait_warned) {
+        j.catalog_wait_warned = true;
+        Log().Warn(
+            "catalog snapshot of the job not complete after ANALYZER_CATALOG_WAIT_SECONDS: "
+            "judging its traces with the catalog at hand",
+            {{"job_id", w.job_id},
+             {"partition", partition},
+             {"catalog_complete", j.catalog_complete},
+             {"waited_seconds", (now - w.received_ns) / 1'000'000'000}});
+      }
+      catalog_wait_expired->Increment();
+      ApplyWatermark(partition, w);
+      q.pop_front();
+    }
+    if (q.empty()) pending_watermarks.erase(qit);
+  }
+
+  // Before judging: look in the store for jobs still waiting (other replicas), rebuild the
+  // directory if a snapshot completed, then release what may go on every partition.
+  absl::Status ReleaseAllWatermarks() {
+    if (pending_watermarks.empty() && !refresh_before_release) return absl::OkStatus();
+    for (auto& [job, j] : job_catalog) {
+      if (!j.catalog_complete && Waiting(job)) CheckCatalogInStore(job, j);
+    }
+    APMCOV_RETURN_IF_ERROR(RefreshDirectory());
+    refresh_before_release = false;
+    std::vector<int32_t> parts;
+    for (const auto& [p, q] : pending_watermarks) parts.push_back(p);
+    for (int32_t p : parts) ReleaseWatermarks(p);
+    return absl::OkStatus();
   }
 
   // "At least one of its spans was seen" (design §5): the span's (service, env) is traced.
@@ -616,6 +836,10 @@ struct App::Impl {
     directory_dirty = false;
     directory_loaded = true;
     last_directory_ns = now;
+    // Services seen in spans of this poll are stored with the batch, after this rebuild.
+    for (const auto& [key, r] : span_apm) {
+      if (!known_apm_names.contains(key.first)) directory_dirty = true;
+    }
     return absl::OkStatus();
   }
 
@@ -681,6 +905,7 @@ struct App::Impl {
         Log().Info("catalog snapshot complete",
                    {{"snapshot_id", done.snapshot_id}, {"removed_services", done.removed}});
         directory_dirty = true;
+        MarkSnapshotComplete(done.snapshot_id);
       }
       return absl::OkStatus();
     });
@@ -702,8 +927,18 @@ struct App::Impl {
   void CommitOffsets() {
     std::map<TopicPartition, int64_t> to_commit;
     for (const auto& [tp, next] : next_offset) {
-      const int64_t safe =
+      int64_t safe =
           tp.topic == topics.spans ? assembler.SafeCommitOffset(tp.partition, next) : next;
+      // Never past a watermark not applied yet: if it were committed and the process crashed,
+      // nothing would re-deliver it, and a trace whose spans all precede it could wait for the
+      // next window's watermark, or, at the end of a sync, forever. Re-reading a few span
+      // batches after a crash is the cheaper risk (replays change nothing).
+      if (tp.topic == topics.spans) {
+        auto pw = pending_watermarks.find(tp.partition);
+        if (pw != pending_watermarks.end() && !pw->second.empty()) {
+          safe = std::min(safe, pw->second.front().offset);
+        }
+      }
       auto it = committed.find(tp);
       if (it == committed.end() || it->second != safe) to_commit[tp] = safe;
     }
@@ -727,6 +962,13 @@ struct App::Impl {
         static_cast<double>(c.late_spans_dropped - seen_counters.late_spans_dropped));
     seen_counters = c;
     traces_in_flight->Set(static_cast<double>(assembler.traces_in_flight()));
+    watermarks_pending->Set(static_cast<double>(PendingCount()));
+  }
+
+  size_t PendingCount() const {
+    size_t n = 0;
+    for (const auto& [p, q] : pending_watermarks) n += q.size();
+    return n;
   }
 
   void UpdateLag() {
@@ -767,35 +1009,39 @@ struct App::Impl {
     }
     APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
     const std::vector<IncomingMessage>& messages = *polled;
-    // Catalog, inventory and sync jobs first: when they change what gap detection knows
-    // (catalog names, instrumented services), apply them and refresh the directory before
-    // judging the spans of the same poll. Topics are not ordered among themselves anyway.
-    bool has_spans = false;
+    // Catalog, inventory and sync jobs first: apply them (a catalog snapshot may complete) and
+    // rebuild the directory before judging any trace of this poll or a later one. Topics are
+    // not ordered among themselves anyway.
     for (const IncomingMessage& m : messages) {
-      if (m.topic == topics.spans) {
-        has_spans = true;
-      } else if (m.topic == topics.catalog) {
+      if (m.topic == topics.spans) continue;
+      if (m.topic == topics.catalog) {
         HandleCatalog(m);
       } else if (m.topic == topics.apm_inventory) {
         HandleApm(m);
       } else if (m.topic == topics.sync_jobs) {
         HandleSyncJob(m);
       }
+      TopicPartition tp{m.topic, m.partition};
+      next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
     }
     if (!batch.catalog_services.empty() || !batch.snapshot_ends.empty() ||
         !batch.apm_observations.empty()) {
       directory_dirty = true;
-      if (has_spans) {
-        APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying catalog and inventory"));
-        batch = store::WriteBatch{};
-        APMCOV_RETURN_IF_ERROR(RefreshDirectory());
-      }
     }
+    if (!batch.empty()) {
+      APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying catalog and inventory"));
+      batch = store::WriteBatch{};
+    }
+    APMCOV_RETURN_IF_ERROR(RefreshDirectory());
+    // Jobs whose catalog completed elsewhere, and watermarks whose wait is over.
+    APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
     for (const IncomingMessage& m : messages) {
-      if (m.topic == topics.spans) HandleSpans(m);
+      if (m.topic != topics.spans) continue;
+      HandleSpans(m);
       TopicPartition tp{m.topic, m.partition};
       next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
     }
+    APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
     for (auto& [key, r] : span_apm) {
       std::sort(r.languages.begin(), r.languages.end());
       std::sort(r.infra_hints.begin(), r.infra_hints.end());
@@ -873,6 +1119,7 @@ void App::Stop() { impl_->stop.store(true); }
 size_t App::traces_in_flight() const { return impl_->assembler.traces_in_flight(); }
 int64_t App::dlq_messages() const { return impl_->dlq_count; }
 int64_t App::data_loss_events() const { return impl_->data_loss_count; }
+size_t App::pending_watermarks() const { return impl_->PendingCount(); }
 const std::map<bus::TopicPartition, int64_t>& App::committed() const { return impl_->committed; }
 
 }  // namespace apmcov::analyzer

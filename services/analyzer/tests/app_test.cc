@@ -113,10 +113,12 @@ class AnalyzerAppTest : public ::testing::Test {
     Publish(topics_.catalog, name, s);
   }
 
-  void PublishEnd(const std::string& snapshot, uint32_t count, int64_t synced) {
+  void PublishEnd(const std::string& snapshot, uint32_t count, int64_t synced,
+                  const std::string& job = "") {
     v1::CatalogSnapshotEnd e;
     e.set_snapshot_id(snapshot);
     e.set_count(count);
+    e.set_job_id(job);
     SetTime(e.mutable_synced_at(), synced);
     Publish(topics_.catalog, std::string("\0snapshot-end", 13), e);
   }
@@ -303,8 +305,15 @@ class BrokenTraceTest : public AnalyzerAppTest {
   // frontend → checkout, and checkout calls payments (catalogued, never instrumented) which
   // reports nothing: uninstrumented_callee, payments missing.
   void PublishWorld() {
-    for (const char* n : {"frontend", "checkout", "payments"}) PublishService("s1", n, kT0);
-    PublishEnd("s1", 3, kT0);
+    PublishCatalog("job-1");
+    PublishWorldSpans();
+  }
+  // The collector's snapshot id is its job id.
+  void PublishCatalog(const std::string& job, bool with_end = true) {
+    for (const char* n : {"frontend", "checkout", "payments"}) PublishService(job, n, kT0);
+    if (with_end) PublishEnd(job, 3, kT0, job);
+  }
+  void PublishWorldSpans(const std::string& job = "job-1") {
     PublishSpans({MakeSpan(1001, 1, 0, "frontend", "server", kT0),
                   MakeSpan(1001, 2, 1, "frontend", "client", kT0 + 10, "checkout"),
                   MakeSpan(1001, 3, 2, "checkout", "server", kT0 + 20)});
@@ -314,7 +323,25 @@ class BrokenTraceTest : public AnalyzerAppTest {
     PublishSpans({MakeSpan(high_id, 7, 0, "frontend", "server", kT0),
                   MakeSpan(high_id, 8, 7, "frontend", "client", kT0 + 5, "checkout"),
                   MakeSpan(high_id, 9, 8, "checkout", "server", kT0 + 6)});
-    PublishWatermark(kT0 + 60 * kSec, "job-1");
+    PublishWatermark(kT0 + 60 * kSec, job);
+  }
+
+  // What the catalog-first run stores for the world's trace 1001.
+  void ExpectWorldVerdict(const std::vector<uint64_t>& broken = {1001}) {
+    EXPECT_EQ(*store_.ListBrokenTraceIds(), broken);
+    auto t = store_.LoadBrokenTrace(1001);
+    ASSERT_TRUE(t.ok() && t->has_value());
+    EXPECT_EQ((*t)->missing_services, (std::vector<std::string>{"payments"}));
+    EXPECT_EQ((*t)->gap_kinds, (std::vector<std::string>{"uninstrumented_callee"}));
+    ASSERT_EQ((*t)->gaps.size(), 1u);
+    EXPECT_EQ((*t)->gaps[0].to_service, "payments");
+    std::set<std::string> edges;
+    const std::vector<store::DependencyRow> deps = *store_.LoadDependencies();
+    for (const auto& d : deps) {
+      edges.insert(d.from_service + ">" + d.to_name + ":" + d.to_kind);
+    }
+    EXPECT_TRUE(edges.contains("checkout>payments:service"));
+    EXPECT_FALSE(edges.contains("checkout>payments.internal:8443:external"));
   }
 };
 
@@ -428,6 +455,7 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   EXPECT_EQ((*store_.LoadSyncJob("job-2"))->state, "succeeded");
   EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0 + 120 * kSec)->empty());
 
+  PublishCatalog("job-2");
   PublishWatermark(kT0 + 120 * kSec, "job-2");
   Drain();
   auto rows = *store_.LoadCoverageSnapshot(kT0 + 120 * kSec);
@@ -447,6 +475,139 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   StartApp("replaying-group");
   Drain();
   EXPECT_EQ(*store_.LoadCoverageSnapshot(kT0 + 120 * kSec), rows);
+}
+
+// The e2e bug: spans and the watermark of job-1 arrive before job-1's catalog. The watermark
+// waits (the commit does not pass it), and once the snapshot is complete the traces are judged
+// against it: the same gap as when the catalog came first, not a plain dependency. The
+// directory refresh period is long, so this also shows the directory is rebuilt at once.
+TEST_F(BrokenTraceTest, WatermarkWaitsForItsJobsCatalogSnapshot) {
+  options_.directory_refresh = std::chrono::hours(1);
+  StartApp();
+  PublishWorldSpans("job-1");
+  // checkout (instrumented: it sends spans) is called by frontend, whose client span has no
+  // child: a propagation break, once checkout is known to the catalog.
+  PublishSpans({MakeSpan(2002, 1, 0, "frontend", "server", kT0 + 1000),
+                MakeSpan(2002, 2, 1, "frontend", "client", kT0 + 1010, "checkout")});
+  // Re-publish the watermark so it follows trace 2002 on its partition too.
+  PublishWatermark(kT0 + 60 * kSec, "job-1");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 4u);
+  EXPECT_EQ(app_->traces_in_flight(), 3u);
+  EXPECT_TRUE(store_.ListBrokenTraceIds()->empty());
+  EXPECT_TRUE(store_.LoadDependencies()->empty());
+  for (int32_t p = 0; p < 2; ++p) {
+    const int64_t end = broker_.Watermarks(topics_.spans, p)->second;
+    // At most the first waiting watermark (published 2 messages before the end at least).
+    EXPECT_LE(app_->committed().at({topics_.spans, p}), end - 2) << p;
+  }
+  EXPECT_NE(Metrics().find("apmcov_analyzer_watermarks_pending 4"), std::string::npos);
+
+  // Members alone do not complete the snapshot.
+  PublishCatalog("job-1", /*with_end=*/false);
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 4u);
+  EXPECT_TRUE(store_.ListBrokenTraceIds()->empty());
+
+  PublishEnd("job-1", 3, kT0, "job-1");
+  ASSERT_TRUE(app_->RunOnce().ok());  // one poll: the end marker, then the watermarks
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  EXPECT_EQ(app_->traces_in_flight(), 0u);
+  auto broken = *store_.ListBrokenTraceIds();
+  ASSERT_EQ(broken, (std::vector<uint64_t>{1001, 2002}));
+  auto pb = **store_.LoadBrokenTrace(2002);
+  EXPECT_EQ(pb.gap_kinds, (std::vector<std::string>{"propagation_break"}));
+  ASSERT_EQ(pb.gaps.size(), 1u);
+  EXPECT_EQ(pb.gaps[0].to_service, "checkout");
+  for (int32_t p = 0; p < 2; ++p) {
+    EXPECT_EQ(app_->committed().at({topics_.spans, p}),
+              broker_.Watermarks(topics_.spans, p)->second);
+  }
+  EXPECT_NE(Metrics().find("apmcov_analyzer_catalog_wait_expired_total 0"), std::string::npos);
+  ExpectWorldVerdict({1001, 2002});
+}
+
+// The same world, catalog first: the reference the test above must equal.
+TEST_F(BrokenTraceTest, CatalogFirstGivesTheSameVerdict) {
+  options_.directory_refresh = std::chrono::hours(1);
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishWorldSpans("job-1");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  ExpectWorldVerdict();
+}
+
+// A sync whose catalog failed publishes no end marker: its watermarks are applied after
+// catalog_wait, counted and logged, with the catalog at hand.
+TEST_F(BrokenTraceTest, WatermarkWithoutCatalogEndIsAppliedAfterTheWait) {
+  options_.catalog_wait = std::chrono::seconds(30);
+  StartApp();
+  PublishCatalog("job-1", /*with_end=*/false);
+  PublishWorldSpans("job-1");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 2u);
+  clock_.Advance(std::chrono::seconds(29));
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 2u);
+  EXPECT_TRUE(store_.ListBrokenTraceIds()->empty());
+  clock_.Advance(std::chrono::seconds(2));
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  EXPECT_EQ(app_->traces_in_flight(), 0u);
+  ExpectWorldVerdict();  // the members were stored, only the end marker is missing
+  EXPECT_NE(Metrics().find("apmcov_analyzer_catalog_wait_expired_total 2"), std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("apmcov_analyzer_watermarks_pending 0"), std::string::npos);
+}
+
+// A later job's complete snapshot releases the older job's waiting watermarks at once; a
+// watermark without job id waits for nothing.
+TEST_F(BrokenTraceTest, LaterCompleteJobReleasesOlderWaitingWatermarks) {
+  StartApp();
+  PublishCatalog("job-1", /*with_end=*/false);  // job-1's catalog failed half-way
+  PublishWorldSpans("job-1");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 2u);
+  PublishCatalog("job-2");
+  PublishWatermark(kT0 + 120 * kSec, "job-2");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  ExpectWorldVerdict();
+  EXPECT_NE(Metrics().find("apmcov_analyzer_catalog_wait_expired_total 0"), std::string::npos);
+
+  PublishSpans({MakeSpan(3003, 1, 0, "frontend", "server", kT0 + 200 * kSec)});
+  PublishWatermark(kT0 + 300 * kSec);
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  EXPECT_EQ(app_->traces_in_flight(), 0u);
+}
+
+// The snapshot was completed by another replica (or before a restart, its catalog offsets
+// committed): this member never sees the catalog messages, the store says it is complete, so
+// nothing waits and the directory holds it.
+TEST_F(BrokenTraceTest, SnapshotCompletedElsewhereIsFoundInTheStore) {
+  options_.directory_refresh = std::chrono::hours(1);
+  StartApp();
+  store::WriteBatch catalog;
+  for (const char* n : {"frontend", "checkout", "payments"}) {
+    store::CatalogServiceRecord r;
+    r.snapshot_id = "job-1";
+    r.name = n;
+    r.team = "core";
+    r.lifecycle = "production";
+    r.envs = {"prod"};
+    r.links_json = "[]";
+    r.synced_at_ns = kT0;
+    catalog.catalog_services.push_back(r);
+  }
+  catalog.snapshot_ends.push_back({"job-1", 3, kT0});
+  ASSERT_TRUE(store_.Apply(catalog).ok());
+  PublishWorldSpans("job-1");
+  Drain();
+  EXPECT_EQ(app_->pending_watermarks(), 0u);
+  ExpectWorldVerdict();
 }
 
 TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
