@@ -170,6 +170,7 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
   v1::CatalogSnapshotEnd end2 = end1;
   end2.set_snapshot_id("s2");
   end2.set_count(3);
+  end2.set_job_id("job-1");  // the span watermarks of job-1 wait for this snapshot
   SetTime(end2.mutable_synced_at(), kT0 + 60 * kSec);
   Publish(topics_.catalog, std::string("\0snapshot-end", 13), end2);
 
