@@ -227,6 +227,7 @@ struct App::Impl {
     bool catalog_complete = false;
     bool watermark_seen = false;
     bool catalog_wait_warned = false;
+    bool wait_logged = false;
     int64_t last_store_check_ns = INT64_MIN;
     // apm-inventory partition → end offset when the job's first watermark arrived; the
     // job is ready once the consumer position reached each (`apm_base` = committed then).
@@ -1042,6 +1043,18 @@ struct App::Impl {
       next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
     }
     APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
+    for (const auto& [partition, q] : pending_watermarks) {
+      for (const PendingWatermark& w : q) {
+        if (w.job_id.empty()) continue;
+        JobCatalog& j = Job(w.job_id);
+        if (j.wait_logged) continue;
+        j.wait_logged = true;
+        Log().Info("span watermarks wait for their job's catalog snapshot",
+                   {{"job_id", w.job_id},
+                    {"partition", partition},
+                    {"catalog_complete", j.catalog_complete}});
+      }
+    }
     for (auto& [key, r] : span_apm) {
       std::sort(r.languages.begin(), r.languages.end());
       std::sort(r.infra_hints.begin(), r.infra_hints.end());
