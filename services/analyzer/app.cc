@@ -176,7 +176,7 @@ struct App::Impl {
                               .Register(reg)
                               .Add({});
     services_total = &prometheus::BuildGauge()
-                          .Name("apmcov_services_total")
+                          .Name("apmcov_catalog_services")
                           .Help("Catalog services counted by coverage (deprecated excluded)")
                           .Register(reg)
                           .Add({});

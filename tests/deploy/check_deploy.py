@@ -50,7 +50,7 @@ DESIGN_TOPICS = {
 
 # Metrics the dashboard must show (the tracker's own metrics and the coverage gauges).
 DASHBOARD_METRICS = [
-    "apmcov_coverage_ratio", "apmcov_services_total", "apmcov_analyzer_spans_processed_total",
+    "apmcov_coverage_ratio", "apmcov_catalog_services", "apmcov_analyzer_spans_processed_total",
     "apmcov_analyzer_consumer_lag_messages", "apmcov_collector_api_calls_total",
     "apmcov_collector_rate_limit_wait_seconds_total",
     "apmcov_collector_last_success_timestamp_seconds", "apmcov_http_requests_total",

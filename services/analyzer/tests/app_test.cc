@@ -229,7 +229,7 @@ TEST_F(AnalyzerAppTest, CatalogSnapshotThenEndMarkerMarksRemovals) {
   PublishEnd("s3", 2, kT0 + 1800 * kSec);
   Drain();
   EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"a", "b"}));
-  EXPECT_NE(Metrics().find("apmcov_services_total 2"), std::string::npos) << Metrics();
+  EXPECT_NE(Metrics().find("apmcov_catalog_services 2"), std::string::npos) << Metrics();
 }
 
 TEST_F(AnalyzerAppTest, PoisonMessageGoesToTheDlqAndConsumptionGoesOn) {
