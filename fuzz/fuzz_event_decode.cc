@@ -29,13 +29,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ++data;
   --size;
   switch (kind) {
-    case 0: RoundTrip<apmcov::v1::SpanBatch>(data, size); break;
-    case 1: RoundTrip<apmcov::v1::CatalogEvent>(data, size); break;
-    case 2: RoundTrip<apmcov::v1::ApmObservation>(data, size); break;
-    case 3: RoundTrip<apmcov::v1::SyncJob>(data, size); break;
-    case 4: RoundTrip<apmcov::v1::SyncRequest>(data, size); break;
-    case 5: RoundTrip<apmcov::v1::CollectorCheckpoint>(data, size); break;
-    default: RoundTrip<apmcov::v1::DeadLetter>(data, size); break;
+    case 0:
+      RoundTrip<apmcov::v1::SpanBatch>(data, size);
+      break;
+    case 1:
+      RoundTrip<apmcov::v1::CatalogEvent>(data, size);
+      break;
+    case 2:
+      RoundTrip<apmcov::v1::ApmObservation>(data, size);
+      break;
+    case 3:
+      RoundTrip<apmcov::v1::SyncJob>(data, size);
+      break;
+    case 4:
+      RoundTrip<apmcov::v1::SyncRequest>(data, size);
+      break;
+    case 5:
+      RoundTrip<apmcov::v1::CollectorCheckpoint>(data, size);
+      break;
+    default:
+      RoundTrip<apmcov::v1::DeadLetter>(data, size);
+      break;
   }
   return 0;
 }

@@ -24,11 +24,16 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-    case LogLevel::kOff: return "off";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kOff:
+      return "off";
   }
   return "info";
 }
@@ -69,20 +74,29 @@ void AppendValue(std::string& out, const LogValue& value, bool json) {
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
   std::string t = absl::AsciiStrToLower(AbslView(text));
-  if (t == "debug" || t == "trace") *out = LogLevel::kDebug;
-  else if (t == "info") *out = LogLevel::kInfo;
-  else if (t == "warn" || t == "warning") *out = LogLevel::kWarn;
-  else if (t == "error") *out = LogLevel::kError;
-  else if (t == "off" || t == "none") *out = LogLevel::kOff;
-  else return false;
+  if (t == "debug" || t == "trace")
+    *out = LogLevel::kDebug;
+  else if (t == "info")
+    *out = LogLevel::kInfo;
+  else if (t == "warn" || t == "warning")
+    *out = LogLevel::kWarn;
+  else if (t == "error")
+    *out = LogLevel::kError;
+  else if (t == "off" || t == "none")
+    *out = LogLevel::kOff;
+  else
+    return false;
   return true;
 }
 
 bool ParseLogFormat(std::string_view text, LogFormat* out) {
   std::string t = absl::AsciiStrToLower(AbslView(text));
-  if (t == "json") *out = LogFormat::kJson;
-  else if (t == "text") *out = LogFormat::kText;
-  else return false;
+  if (t == "json")
+    *out = LogFormat::kJson;
+  else if (t == "text")
+    *out = LogFormat::kText;
+  else
+    return false;
   return true;
 }
 
@@ -96,11 +110,21 @@ const LogOptions& CurrentLogOptions() { return MutableOptions(); }
 void AppendJsonEscaped(std::string& out, std::string_view text) {
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -120,7 +144,8 @@ std::string FormatLogLine(const LogOptions& options, int64_t unix_nanos, LogLeve
   std::string out;
   out.reserve(160 + msg.size());
   if (options.format == LogFormat::kJson) {
-    absl::StrAppend(&out, "{\"ts\":\"", ts, "\",\"level\":\"", AbslView(LevelName(level)), "\",\"logger\":\"");
+    absl::StrAppend(&out, "{\"ts\":\"", ts, "\",\"level\":\"", AbslView(LevelName(level)),
+                    "\",\"logger\":\"");
     AppendJsonEscaped(out, logger);
     out.append("\",\"msg\":\"");
     AppendJsonEscaped(out, msg);

@@ -28,8 +28,11 @@ TEST(ConfigReaderTest, ReadsEnvAndFlagsWithFlagsWinning) {
 }
 
 TEST(ConfigReaderTest, BadValuesAreReportedByVariableName) {
-  ConfigReader r(1, nullptr, FakeEnv({{"HTTP_PORT", "eighty"}, {"SPAN_PAGE_BUDGET", "0"},
-                                      {"LOG_FORMAT", "xml"}, {"DEBUG", "maybe"}}));
+  ConfigReader r(1, nullptr,
+                 FakeEnv({{"HTTP_PORT", "eighty"},
+                          {"SPAN_PAGE_BUDGET", "0"},
+                          {"LOG_FORMAT", "xml"},
+                          {"DEBUG", "maybe"}}));
   r.Int("HTTP_PORT", 8080, 0, 65535);
   r.Int("SPAN_PAGE_BUDGET", 60, 1, 10000);
   r.Enum("LOG_FORMAT", "json", {"json", "text"});

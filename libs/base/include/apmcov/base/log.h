@@ -67,10 +67,18 @@ class Logger {
 
   bool Enabled(LogLevel level) const;
   void Log(LogLevel level, std::string_view msg, LogFields fields = {}) const;
-  void Debug(std::string_view msg, LogFields fields = {}) const { Log(LogLevel::kDebug, msg, fields); }
-  void Info(std::string_view msg, LogFields fields = {}) const { Log(LogLevel::kInfo, msg, fields); }
-  void Warn(std::string_view msg, LogFields fields = {}) const { Log(LogLevel::kWarn, msg, fields); }
-  void Error(std::string_view msg, LogFields fields = {}) const { Log(LogLevel::kError, msg, fields); }
+  void Debug(std::string_view msg, LogFields fields = {}) const {
+    Log(LogLevel::kDebug, msg, fields);
+  }
+  void Info(std::string_view msg, LogFields fields = {}) const {
+    Log(LogLevel::kInfo, msg, fields);
+  }
+  void Warn(std::string_view msg, LogFields fields = {}) const {
+    Log(LogLevel::kWarn, msg, fields);
+  }
+  void Error(std::string_view msg, LogFields fields = {}) const {
+    Log(LogLevel::kError, msg, fields);
+  }
 
   const std::string& name() const { return name_; }
 

@@ -12,11 +12,11 @@
 #define APMCOV_STATUS_CONCAT_(a, b) APMCOV_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the current function when `expr` (an absl::Status) is not OK.
-#define APMCOV_RETURN_IF_ERROR(expr)                   \
-  do {                                                 \
+#define APMCOV_RETURN_IF_ERROR(expr)                                  \
+  do {                                                                \
     if (absl::Status apmcov_status_ = (expr); !apmcov_status_.ok()) { \
-      return apmcov_status_;                           \
-    }                                                  \
+      return apmcov_status_;                                          \
+    }                                                                 \
   } while (false)
 
 // `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or return its status.
