@@ -138,7 +138,21 @@ def main():
               f"{stats['broken_traces']} broken traces on the API {shown_s:.1f} s after up",
               flush=True)
 
-        # 4. down stops everything it started, by PID.
+        # 4. Every service's /metrics passes promtool's checks (names, units, _total counters).
+        for name, key in (("collector", "COLLECTOR_ADMIN_PORT"), ("analyzer", "ANALYZER_ADMIN_PORT"),
+                          ("gateway", "GATEWAY_ADMIN_PORT"), ("ddsim", "DDSIM_ADMIN_PORT")):
+            _, metrics = get(f"http://127.0.0.1:{ports[key]}/metrics")
+            if b"apmcov_" not in metrics:
+                return fail(f"{name} /metrics has no apmcov_ metric", state)
+            check = subprocess.run(["promtool", "check", "metrics"], input=metrics,
+                                   capture_output=True, timeout=30)
+            problems = (check.stdout + check.stderr).decode(errors="replace").strip()
+            if check.returncode != 0 or problems:
+                return fail(f"promtool check metrics on {name}: {problems}", state)
+        print("promtool check metrics: no problem on collector, analyzer, gateway, ddsim",
+              flush=True)
+
+        # 5. down stops everything it started, by PID.
         down = subprocess.run(["bash", UP, "down"], env=env, capture_output=True, text=True,
                               timeout=120)
         if down.returncode != 0:
