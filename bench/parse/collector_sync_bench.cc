@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -82,7 +83,11 @@ std::string Arg(int argc, char** argv, const char* name, const char* def) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string ddsim = Arg(argc, argv, "--ddsim", "");
+  // Default: the ddsim of the build tree scripts/bench.sh runs from (APMCOV_BINARY_DIR).
+  const char* build_dir = std::getenv("APMCOV_BINARY_DIR");
+  const std::string default_ddsim =
+      build_dir != nullptr ? std::string(build_dir) + "/services/ddsim/apmcov-ddsim" : "";
+  const std::string ddsim = Arg(argc, argv, "--ddsim", default_ddsim.c_str());
   const int services = std::stoi(Arg(argc, argv, "--services", "1000"));
   const std::string sps = Arg(argc, argv, "--spans-per-second", "2000");
   const int minutes = std::stoi(Arg(argc, argv, "--minutes", "30"));
