@@ -10,6 +10,8 @@ find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(simdjson CONFIG REQUIRED)
 find_package(CURL REQUIRED)
 pkg_check_modules(PISTACHE REQUIRED IMPORTED_TARGET libpistache)
+# ddsim's HTTP server (docs/decisions.md: "ddsim's HTTP server").
+pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx libpq)
 if(APMCOV_BUILD_TESTS)

@@ -49,7 +49,7 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   c.address = reader.String("ADDRESS", "0.0.0.0");
   c.port = static_cast<int>(reader.Int("HTTP_PORT", 8090, 0, 65535));
   c.admin_port = static_cast<int>(reader.Int("ADMIN_PORT", 9464, 0, 65535));
-  c.threads = static_cast<int>(reader.Int("THREADS", 2, 1, 64));
+  c.max_connections = static_cast<unsigned>(reader.Int("MAX_CONNECTIONS", 128, 1, 4096));
   c.faults_json = reader.String("FAULTS", "");
   c.from = reader.String("FROM", "");
   c.to = reader.String("TO", "");
@@ -149,7 +149,7 @@ int RunServe(const DdsimConfig& c) {
       return 1;
     }
   }
-  DdsimServer server(api, c.address, static_cast<uint16_t>(c.port), c.threads);
+  DdsimServer server(api, c.address, static_cast<uint16_t>(c.port), c.max_connections);
   if (absl::Status s = server.Start(); !s.ok()) {
     log.Error("cannot start", {{"error", std::string(s.message())}});
     return 1;

@@ -24,7 +24,7 @@ struct DdsimConfig {
   std::string address = "0.0.0.0";
   int port = 8090;
   int admin_port = 9464;  // /metrics, /healthz, /readyz; 0 picks a free port
-  int threads = 2;
+  unsigned max_connections = 128;  // concurrent HTTP connections (one thread each)
   std::string faults_json;
   // truth mode
   std::string from, to;

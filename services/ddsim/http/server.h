@@ -1,6 +1,8 @@
-// ddsim's HTTP server: Pistache in front of DdsimApi. Binds address:port (port 0 picks a
-// free one; port() tells which), serves every path through DdsimApi::Handle on `threads`
-// worker threads, honours the response's injected delay and dropped-connection faults.
+// ddsim's HTTP/1.1 server: libmicrohttpd in front of DdsimApi. Binds address:port (IPv4;
+// port 0 picks a free one, port() tells which), serves every path through DdsimApi::Handle
+// with one thread per connection (at most `max_connections`, keep-alive), sends each body
+// without copying it, and honours the response's injected delay and dropped-connection
+// faults. Why libmicrohttpd and not Pistache here: docs/decisions.md ("ddsim's HTTP server").
 // Start() once, Stop() once (also done by the destructor). The api must outlive the server.
 #pragma once
 
@@ -15,7 +17,7 @@ namespace apmcov::ddsim {
 
 class DdsimServer {
  public:
-  DdsimServer(DdsimApi& api, std::string address, uint16_t port, int threads);
+  DdsimServer(DdsimApi& api, std::string address, uint16_t port, unsigned max_connections = 128);
   ~DdsimServer();
   DdsimServer(const DdsimServer&) = delete;
   DdsimServer& operator=(const DdsimServer&) = delete;
@@ -30,7 +32,7 @@ class DdsimServer {
   DdsimApi& api_;
   std::string address_;
   uint16_t port_;
-  int threads_;
+  unsigned max_connections_;
   std::unique_ptr<Impl> impl_;
 };
 

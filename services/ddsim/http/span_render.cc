@@ -61,7 +61,9 @@ void SpanRenderer::AppendSpanEvent(std::string& out, const Span& span) const {
   const size_t ne = world_.envs.size();
   const size_t key = static_cast<size_t>(span.service) * ne + span.env;
   const Service& svc = world_.services[span.service];
-  std::string scratch;
+  // Reused buffers: a page renders a thousand spans, each needing a resource name and a URL.
+  thread_local std::string resource_buf, scratch;
+  const std::string_view resource = ResourceName(world_, span, resource_buf);
   // 24-character opaque event id (18 bytes of base64url).
   {
     static constexpr char kTab[] =
@@ -100,7 +102,7 @@ void SpanRenderer::AppendSpanEvent(std::string& out, const Span& span) const {
     out.append(",\"http\":{\"method\":\"");
     out.append(method);
     out.append("\",\"route\":");
-    AppendJsonString(out, ResourceName(world_, span, scratch).substr(method.size() + 1));
+    AppendJsonString(out, resource.substr(method.size() + 1));
     out.append(",\"status_code\":\"");
     AppendU64(out, span.http_status);
     out.append("\"}");
@@ -190,7 +192,7 @@ void SpanRenderer::AppendSpanEvent(std::string& out, const Span& span) const {
   AppendHex16(out, Mix(span.service * 16 + span.resource,
                        span.target * 8 + static_cast<uint64_t>(span.kind)));
   out.append("\",\"resource_name\":");
-  AppendJsonString(out, ResourceName(world_, span, scratch));
+  AppendJsonString(out, resource);
   out.append(",\"retained_by\":\"");
   out.append(RetentionName(span.retained_by));
   out.append("\",\"service\":");

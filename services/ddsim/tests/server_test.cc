@@ -240,6 +240,15 @@ TEST_F(ServerTest, FiltersAndTimeForms) {
       "events?page%5Blimit%5D=1000&filter%5Bquery%5D=env%3Astaging&filter%5Bfrom%5D=now-10s");
   ASSERT_FALSE(staging.empty());
   for (const auto& s : staging) EXPECT_EQ(s["attributes"]["env"], "staging");
+  // Form encoding: '+' is a space (as Python's requests and browsers send it), %2B a plus.
+  const std::string env = by_service[0]["attributes"]["env"];
+  auto plus = PageAllGet(c_, "/api/v2/spans/events?page%5Blimit%5D=1000&filter%5Bquery%5D=env%3A" +
+                                 env + "+service%3A" + svc.name + "&filter%5Bfrom%5D=" + Ms(from) +
+                                 "&filter%5Bto%5D=" + Ms(to));
+  EXPECT_GT(plus.size(), 0u);
+  EXPECT_EQ(plus.size(),
+            DirectCount(h_.api(), h_.world(), from, to, "env:" + env + " service:" + svc.name));
+  EXPECT_EQ(c_.Get("/api/v2/spans/events?filter%5Bquery%5D=service%3Aa%2Bb").status, 200);
   // One trace by id.
   const std::string tid = by_service[0]["attributes"]["trace_id"];
   auto trace =

@@ -128,7 +128,7 @@ class DdsimHarness {
     o.app_key = kAppKey;
     o.rate_limits = std::move(limits);
     api_ = std::make_unique<DdsimApi>(*world_, t, o, clock_);
-    server_ = std::make_unique<DdsimServer>(*api_, "127.0.0.1", 0, 2);
+    server_ = std::make_unique<DdsimServer>(*api_, "127.0.0.1", 0);
     auto s = server_->Start();
     EXPECT_TRUE(s.ok()) << s;
   }
