@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
                                      "--spans-per-second=" + sps,
                                      "--backfill-minutes=" + std::to_string(minutes + 5),
                                      "--http-port=0",
+                                     "--admin-port=0",
                                      "--address=127.0.0.1",
                                      "--rate-limits=unlimited",
                                      "--log-level=warn"};

@@ -83,9 +83,10 @@ class DdsimTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ddsim_ = new Ddsim({"serve", "--seed=11", "--services=230", "--spans-per-second=400",
-                        "--backfill-minutes=20", "--http-port=0", "--address=127.0.0.1",
-                        std::string("--api-key=") + kApiKey, std::string("--app-key=") + kAppKey,
-                        "--rate-limits=unlimited", "--log-level=warn"});
+                        "--backfill-minutes=20", "--http-port=0", "--admin-port=0",
+                        "--address=127.0.0.1", std::string("--api-key=") + kApiKey,
+                        std::string("--app-key=") + kAppKey, "--rate-limits=unlimited",
+                        "--log-level=warn"});
   }
   static void TearDownTestSuite() {
     delete ddsim_;

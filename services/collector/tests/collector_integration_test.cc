@@ -107,8 +107,8 @@ class CollectorE2E : public ::testing::Test {
       brokers_ = kafka_dev_->bootstraps();
     }
     ddsim_ = new Ddsim({"serve", "--seed=21", "--services=150", "--spans-per-second=30",
-                        "--backfill-minutes=20", "--http-port=0", "--address=127.0.0.1",
-                        "--api-key=key-a", "--app-key=key-b",
+                        "--backfill-minutes=20", "--http-port=0", "--admin-port=0",
+                        "--address=127.0.0.1", "--api-key=key-a", "--app-key=key-b",
                         "--rate-limits=unlimited,spans_list=1000000/2", "--log-level=warn"});
   }
   static void TearDownTestSuite() {
