@@ -1,4 +1,5 @@
 #include <atomic>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -54,6 +55,10 @@ struct KafkaSubscriber::Impl {
   RebalanceListener listener;
   std::atomic<int64_t> data_loss{0};
   std::optional<absl::Status> pending;
+  // Where a partition found out of range restarts (its low watermark then), until the next
+  // rebalance: re-assigning after a later loss on another partition must not put this one
+  // back at the lost offset it has not moved past yet.
+  std::map<std::pair<std::string, int32_t>, int64_t> restart_floor;
   bool subscribed = false;
   bool closed = false;
 
@@ -61,6 +66,7 @@ struct KafkaSubscriber::Impl {
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     std::vector<TopicPartition> tps = kafka_internal::ToTopicPartitions(partitions);
+    self->restart_floor.clear();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       self->Assign(rk, partitions);
       Log().Info("partitions assigned",
@@ -148,9 +154,11 @@ struct KafkaSubscriber::Impl {
         rd_kafka_assignment(rk.get(), &raw) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       PartitionListPtr current(raw);
       rd_kafka_position(rk.get(), current.get());
+      restart_floor[{topic, m->partition}] = low;
       for (int i = 0; i < current->cnt; ++i) {
         rd_kafka_topic_partition_t& p = current->elems[i];
-        if (topic == p.topic && p.partition == m->partition) p.offset = low;
+        auto floor = restart_floor.find({p.topic, p.partition});
+        if (floor != restart_floor.end() && p.offset < floor->second) p.offset = floor->second;
       }
       ResolveStartOffsets(rk.get(), current.get());  // partitions not fetched yet
       if (rd_kafka_resp_err_t e = rd_kafka_assign(rk.get(), current.get());

@@ -354,6 +354,65 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOffsetIsDataLossThenEarliest) {
   EXPECT_EQ(rest.back().offset, high - 1);
 }
 
+// Several partitions fall behind retention at once (a producer far ahead of the consumer):
+// each loss is reported, and every partition resumes at its own earliest retained message
+// and is read to the end; restarting one must not send another back to its lost offset.
+TYPED_TEST_P(BusContractTest, OutOfRangeOnEveryPartitionResumesEach) {
+  auto pub = this->backend_.NewPublisher();
+  const std::string topic = this->NewTopic(*pub);
+  const std::string group = UniqueName("group");
+  for (int32_t p = 0; p < kPartitions; ++p) this->PublishOrDie(*pub, {topic, "", "first", {}, p});
+  ASSERT_TRUE(pub->Flush(seconds(10)).ok());
+  {
+    auto a = this->backend_.NewSubscriber(group);
+    ASSERT_TRUE(a->Subscribe({topic}).ok());
+    auto got = Drain(*a, kPartitions, TypeParam::JoinTimeout());
+    ASSERT_EQ(got.size(), static_cast<size_t>(kPartitions));
+    ASSERT_TRUE(a->Commit(NextOffsets(got)).ok());
+    a->Close();
+  }
+  // 7 MiB of incompressible values per partition: more than a kafka-dev partition keeps.
+  for (int i = 0; i < 70; ++i) {
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      this->PublishOrDie(
+          *pub, {topic, "", RandomBytes(100 * 1024, static_cast<uint32_t>(i * 8 + p)), {}, p});
+    }
+  }
+  ASSERT_TRUE(pub->Flush(seconds(60)).ok());
+  std::map<int32_t, std::pair<int64_t, int64_t>> marks;
+  size_t retained = 0;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    marks[p] = this->backend_.Watermarks(topic, p);
+    ASSERT_GT(marks[p].first, 1) << "retention dropped nothing from partition " << p;
+    retained += static_cast<size_t>(marks[p].second - marks[p].first);
+  }
+
+  auto b = this->backend_.NewSubscriber(group);
+  ASSERT_TRUE(b->Subscribe({topic}).ok());
+  std::map<int32_t, std::vector<int64_t>> offsets;
+  size_t got = 0;
+  int losses = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 3 * TypeParam::JoinTimeout();
+  while (got < retained && std::chrono::steady_clock::now() < deadline) {
+    auto batch = b->Poll(100, milliseconds(200));
+    if (!batch.ok()) {
+      ASSERT_EQ(batch.status().code(), absl::StatusCode::kDataLoss) << batch.status();
+      ++losses;
+      continue;
+    }
+    for (const IncomingMessage& m : *batch) offsets[m.partition].push_back(m.offset);
+    got += batch->size();
+  }
+  EXPECT_GE(losses, 1);
+  EXPECT_LE(losses, 2 * kPartitions) << "data loss reported over and over";
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    const auto [low, high] = marks[p];
+    ASSERT_EQ(offsets[p].size(), static_cast<size_t>(high - low)) << "partition " << p;
+    EXPECT_EQ(offsets[p].front(), low) << "partition " << p;
+    EXPECT_EQ(offsets[p].back(), high - 1) << "partition " << p;
+  }
+}
+
 TYPED_TEST_P(BusContractTest, RebalanceSplitsPartitionsAndCallsListener) {
   auto pub = this->backend_.NewPublisher();
   const std::string topic = this->NewTopic(*pub);
@@ -457,6 +516,7 @@ REGISTER_TYPED_TEST_SUITE_P(BusContractTest, NewTopicHasFourPartitions,
                             UncommittedMessagesAreRedelivered, CommitInOnRevokedDuringCloseIsKept,
                             ExplicitPartitionWinsOverKey, FlushedMessagesAreStoredAndCountedAsLag,
                             LagProbeFollowsCommits, OutOfRangeOffsetIsDataLossThenEarliest,
+                            OutOfRangeOnEveryPartitionResumesEach,
                             RebalanceSplitsPartitionsAndCallsListener,
                             HundredThousandMessagesExactlyOnceAcrossTwoMembers);
 
