@@ -53,7 +53,10 @@ class CountingPublisher : public bus::Publisher {
 
 class NoLag : public bus::LagProbe {
  public:
-  absl::StatusOr<int64_t> GroupLag(const std::string&, const std::string&) override { return 0; }
+  absl::StatusOr<std::vector<bus::PartitionLag>> PartitionLags(const std::string&,
+                                                               const std::string&) override {
+    return std::vector<bus::PartitionLag>{};
+  }
 };
 
 // Counts calls per endpoint and forwards to the collector's metrics.

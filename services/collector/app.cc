@@ -122,6 +122,11 @@ CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
                                 .Help("Seconds paused because the analyzer lag was too high")
                                 .Register(registry)
                                 .Add({})),
+      analyzer_lag_(prometheus::BuildGauge()
+                        .Name("apmcov_collector_analyzer_lag_messages")
+                        .Help("The analyzer group's lag on the spans topic, last read")
+                        .Register(registry)
+                        .Add({})),
       syncs_(prometheus::BuildCounter()
                  .Name("apmcov_collector_syncs_total")
                  .Help("Finished syncs by final state")
@@ -163,6 +168,9 @@ void CollectorMetrics::AddSpansPublished(uint64_t n) {
 void CollectorMetrics::AddPublishError() { publish_errors_.Increment(); }
 void CollectorMetrics::AddBackpressureWait(double seconds) {
   backpressure_seconds_.Increment(seconds);
+}
+void CollectorMetrics::SetAnalyzerLag(int64_t messages) {
+  analyzer_lag_.Set(static_cast<double>(messages));
 }
 void CollectorMetrics::ObserveSync(const std::string& state, double seconds,
                                    int64_t finished_unix) {
@@ -413,27 +421,60 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
   return absl::OkStatus();
 }
 
+std::string BackpressureReason(const std::vector<bus::PartitionLag>& lags, int64_t max_lag_messages,
+                               double retention_share) {
+  int64_t total = 0;
+  for (const bus::PartitionLag& p : lags) total += p.lag();
+  if (total > max_lag_messages) {
+    return absl::StrCat("the analyzer is ", total,
+                        " messages behind on spans, above MAX_CONSUMER_LAG_MESSAGES (",
+                        max_lag_messages, ")");
+  }
+  for (const bus::PartitionLag& p : lags) {
+    const int64_t retained = p.high - p.low;
+    if (p.low > 0 &&
+        static_cast<double>(p.lag()) > retention_share * static_cast<double>(retained)) {
+      return absl::StrCat("the analyzer is ", p.lag(), " messages behind on spans partition ",
+                          p.partition, ", which retains only ", retained,
+                          " (its oldest messages are already gone): publishing on would lose "
+                          "spans to retention");
+    }
+  }
+  return "";
+}
+
 absl::Status App::WaitForBackpressure() {
   double waited = 0;
   constexpr double kMaxWaitSeconds = 600;
+  std::string reason;
   while (true) {
-    absl::StatusOr<int64_t> lag = ports_.lag_probe.GroupLag(config_.analyzer_group, topics_.spans);
-    if (!lag.ok()) {
+    absl::StatusOr<std::vector<bus::PartitionLag>> lags =
+        ports_.lag_probe.PartitionLags(config_.analyzer_group, topics_.spans);
+    if (!lags.ok()) {
       // Without a reading, publish on: delivery itself reports an unreachable Kafka.
-      Log().Warn("cannot read the analyzer lag", {{"error", StdView(lag.status().message())}});
+      Log().Warn("cannot read the analyzer lag", {{"error", StdView(lags.status().message())}});
       return absl::OkStatus();
     }
-    if (*lag <= config_.max_consumer_lag_messages) return absl::OkStatus();
+    int64_t total = 0;
+    for (const bus::PartitionLag& p : *lags) total += p.lag();
+    ports_.metrics.SetAnalyzerLag(total);
+    reason = BackpressureReason(*lags, config_.max_consumer_lag_messages);
+    if (reason.empty()) {
+      if (waited > 0) Log().Info("resuming: analyzer caught up", {{"paused_seconds", waited}});
+      return absl::OkStatus();
+    }
     {
       std::lock_guard lock(mu_);
       if (stopping_) return absl::CancelledError("collector stopping");
     }
     if (waited >= kMaxWaitSeconds) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "analyzer lag stayed at ", *lag, " messages, above MAX_CONSUMER_LAG_MESSAGES (",
-          config_.max_consumer_lag_messages, ") for ", static_cast<int64_t>(waited), " s"));
+          "paused ", static_cast<int64_t>(waited), " s and still ", reason,
+          "; if the analyzer is running, its traces in flight (SPAN_WINDOW_SECONDS + "
+          "TRACE_GRACE_SECONDS of spans) may not fit what Kafka retains: give the spans "
+          "topic more partitions or retention, or shorten SPAN_WINDOW_SECONDS"));
     }
-    if (waited == 0) Log().Info("pausing: analyzer lag too high", {{"lag", *lag}});
+    if (waited == 0) Log().Info("pausing", {{"reason", reason}, {"lag", total}});
     ports_.clock.SleepFor(std::chrono::seconds(1));
     ports_.metrics.AddBackpressureWait(1.0);
     waited += 1;

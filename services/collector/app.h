@@ -71,6 +71,15 @@ struct Topics {
 
 // Prometheus metrics of the collector, and the per-job counters the SyncJob events report.
 // It is also the ApiObserver of the Datadog HTTP client. Thread-safe.
+// Why publishing must pause, given where the analyzer group stands on each `spans` partition
+// (design §3 backpressure), or "" to publish on. Pauses when the summed lag exceeds
+// `max_lag_messages` (MAX_CONSUMER_LAG_MESSAGES), or when on a partition that retention has
+// already trimmed (low watermark > 0) the analyzer's commit is more than `retention_share` of
+// the retained messages behind: publishing on would push unread spans out of a small log
+// (kafka-dev keeps about 5 MiB per partition) whatever MAX_CONSUMER_LAG_MESSAGES says.
+std::string BackpressureReason(const std::vector<bus::PartitionLag>& lags, int64_t max_lag_messages,
+                               double retention_share = 0.5);
+
 class CollectorMetrics final : public datadog::ApiObserver {
  public:
   explicit CollectorMetrics(prometheus::Registry& registry);
@@ -82,6 +91,7 @@ class CollectorMetrics final : public datadog::ApiObserver {
   void AddSpansPublished(uint64_t n);
   void AddPublishError();
   void AddBackpressureWait(double seconds);
+  void SetAnalyzerLag(int64_t messages);
   void ObserveSync(const std::string& state, double seconds, int64_t finished_unix);
   void SetCatalogServices(uint64_t n);
 
@@ -101,6 +111,7 @@ class CollectorMetrics final : public datadog::ApiObserver {
   prometheus::Counter& spans_published_;
   prometheus::Counter& publish_errors_;
   prometheus::Counter& backpressure_seconds_;
+  prometheus::Gauge& analyzer_lag_;
   prometheus::Family<prometheus::Counter>& syncs_;
   prometheus::Histogram& sync_duration_;
   prometheus::Gauge& last_success_;

@@ -17,6 +17,14 @@ std::vector<std::string> TopicNames::All() const {
   return {catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq};
 }
 
+absl::StatusOr<int64_t> LagProbe::GroupLag(const std::string& group, const std::string& topic) {
+  absl::StatusOr<std::vector<PartitionLag>> lags = PartitionLags(group, topic);
+  if (!lags.ok()) return lags.status();
+  int64_t sum = 0;
+  for (const PartitionLag& p : *lags) sum += p.lag();
+  return sum;
+}
+
 std::optional<std::string_view> IncomingMessage::Header(std::string_view name) const {
   std::optional<std::string_view> found;
   for (const auto& [k, v] : headers) {

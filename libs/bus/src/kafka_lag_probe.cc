@@ -60,8 +60,8 @@ absl::StatusOr<std::pair<int64_t, int64_t>> KafkaLagProbe::Watermarks(const std:
   return impl_->Watermarks(topic, partition);
 }
 
-absl::StatusOr<int64_t> KafkaLagProbe::GroupLag(const std::string& group,
-                                                const std::string& topic) {
+absl::StatusOr<std::vector<PartitionLag>> KafkaLagProbe::PartitionLags(const std::string& group,
+                                                                       const std::string& topic) {
   if (group.empty()) return absl::InvalidArgumentError("lag: group id is empty");
   std::lock_guard<std::mutex> lock(impl_->mu);
   APMCOV_ASSIGN_OR_RETURN(
@@ -74,14 +74,14 @@ absl::StatusOr<int64_t> KafkaLagProbe::GroupLag(const std::string& group,
   APMCOV_RETURN_IF_ERROR(KafkaStatus(
       rd_kafka_committed(rk, list.get(), static_cast<int>(impl_->config.request_timeout.count())),
       context));
-  int64_t lag = 0;
+  std::vector<PartitionLag> out;
   for (int i = 0; i < list->cnt; ++i) {
     const rd_kafka_topic_partition_t& p = list->elems[i];
     APMCOV_RETURN_IF_ERROR(KafkaStatus(p.err, absl::StrCat(context, " ", topic, "/", p.partition)));
     APMCOV_ASSIGN_OR_RETURN(auto marks, impl_->Watermarks(topic, p.partition));
-    lag += marks.second - (p.offset >= 0 ? p.offset : marks.first);
+    out.push_back({p.partition, p.offset >= 0 ? p.offset : -1, marks.first, marks.second});
   }
-  return lag;
+  return out;
 }
 
 }  // namespace apmcov::bus

@@ -339,7 +339,8 @@ class MemoryLagProbe : public LagProbe {
  public:
   explicit MemoryLagProbe(MemoryBroker& broker) : broker_(broker) {}
 
-  absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic) override {
+  absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
+                                                          const std::string& topic) override {
     std::lock_guard<std::mutex> lock(broker_.mu_);
     auto t = broker_.topics_.find(topic);
     if (t == broker_.topics_.end()) {
@@ -347,17 +348,17 @@ class MemoryLagProbe : public LagProbe {
     }
     const MemoryBroker::Group* g = nullptr;
     if (auto it = broker_.groups_.find(group); it != broker_.groups_.end()) g = &it->second;
-    int64_t lag = 0;
+    std::vector<PartitionLag> out;
     for (size_t i = 0; i < t->second.partitions.size(); ++i) {
       const MemoryBroker::Partition& p = t->second.partitions[i];
-      int64_t from = p.log_start;
+      PartitionLag lag{static_cast<int32_t>(i), -1, p.log_start, p.high()};
       if (g != nullptr) {
         auto c = g->committed.find({topic, static_cast<int32_t>(i)});
-        if (c != g->committed.end()) from = c->second;
+        if (c != g->committed.end()) lag.committed = c->second;
       }
-      lag += p.high() - from;
+      out.push_back(lag);
     }
-    return lag;
+    return out;
   }
 
  private:

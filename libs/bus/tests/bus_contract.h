@@ -308,6 +308,17 @@ TYPED_TEST_P(BusContractTest, LagProbeFollowsCommits) {
   EXPECT_EQ(probe->GroupLag(group, topic).value_or(-1), 30);
   ASSERT_TRUE(sub->Commit({{{topic, 0}, 5}, {{topic, 2}, 7}}).ok());
   EXPECT_EQ(probe->GroupLag(group, topic).value_or(-1), (8 - 5) + 8 + 0 + 7);
+  auto lags = probe->PartitionLags(group, topic);
+  ASSERT_TRUE(lags.ok()) << lags.status();
+  ASSERT_EQ(lags->size(), static_cast<size_t>(kPartitions));
+  std::map<int32_t, PartitionLag> by_partition;
+  for (const PartitionLag& p : *lags) by_partition[p.partition] = p;
+  EXPECT_EQ(by_partition[0].committed, 5);
+  EXPECT_EQ(by_partition[0].high, 8);
+  EXPECT_EQ(by_partition[0].low, 0);
+  EXPECT_EQ(by_partition[1].committed, -1);  // never committed: every retained message
+  EXPECT_EQ(by_partition[1].lag(), 8);
+  EXPECT_EQ(by_partition[3].lag(), 7);
   ASSERT_TRUE(sub->Commit({{{topic, 0}, 8}, {{topic, 1}, 8}, {{topic, 3}, 7}}).ok());
   EXPECT_EQ(probe->GroupLag(group, topic).value_or(-1), 0);
 }
@@ -385,6 +396,14 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOnEveryPartitionResumesEach) {
     marks[p] = this->backend_.Watermarks(topic, p);
     ASSERT_GT(marks[p].first, 1) << "retention dropped nothing from partition " << p;
     retained += static_cast<size_t>(marks[p].second - marks[p].first);
+  }
+  // The lag probe shows the group's commit fallen behind retention on every partition.
+  auto lags = this->backend_.NewLagProbe()->PartitionLags(group, topic);
+  ASSERT_TRUE(lags.ok()) << lags.status();
+  for (const PartitionLag& l : *lags) {
+    EXPECT_EQ(l.committed, 1);
+    EXPECT_EQ(l.low, marks[l.partition].first);
+    EXPECT_GT(l.lag(), l.high - l.low);
   }
 
   auto b = this->backend_.NewSubscriber(group);

@@ -146,14 +146,23 @@ class FakePublisher : public bus::Publisher {
   }
 };
 
+// Answers from `readings` in turn (then: no lag); `values` is shorthand for one partition
+// lagging by that many messages with nothing trimmed by retention.
 class FakeLag : public bus::LagProbe {
  public:
   std::deque<int64_t> values;
-  absl::StatusOr<int64_t> GroupLag(const std::string&, const std::string&) override {
-    if (values.empty()) return 0;
-    int64_t v = values.front();
+  std::deque<std::vector<bus::PartitionLag>> readings;
+  absl::StatusOr<std::vector<bus::PartitionLag>> PartitionLags(const std::string&,
+                                                               const std::string&) override {
+    if (!readings.empty()) {
+      auto r = readings.front();
+      readings.pop_front();
+      return r;
+    }
+    if (values.empty()) return std::vector<bus::PartitionLag>{};
+    const int64_t v = values.front();
     values.pop_front();
-    return v;
+    return std::vector<bus::PartitionLag>{{0, 1'000'000 - v, 0, 1'000'000}};
   }
 };
 
@@ -414,6 +423,39 @@ TEST_F(AppTest, BackpressureWaitsWhileTheAnalyzerLags) {
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
   EXPECT_EQ(clock_.TotalSlept() - before, std::chrono::seconds(3));
   EXPECT_EQ(PublishedSpanIds().size(), 20u);
+}
+
+TEST_F(AppTest, BackpressureWaitsWhileRetentionWouldOutrunTheAnalyzer) {
+  config_.max_consumer_lag_messages = 2'000'000;  // far above what the log below retains
+  const int64_t now = Now();
+  AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
+  // Partition 1 retains 10,000 messages (low 50,000): 6,000 behind is too close, 4,000 is not.
+  lag_.readings = {{{0, 100, 0, 200}, {1, 54'000, 50'000, 60'000}},
+                   {{0, 100, 0, 200}, {1, 54'000, 50'000, 60'000}},
+                   {{0, 100, 0, 200}, {1, 56'000, 50'000, 60'000}}};
+  auto app = MakeApp();
+  auto before = clock_.TotalSlept();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+  EXPECT_EQ(clock_.TotalSlept() - before, std::chrono::seconds(2));
+  EXPECT_EQ(PublishedSpanIds().size(), 20u);
+}
+
+TEST(BackpressureReasonTest, SummedLagAndRetentionHeadroom) {
+  using bus::PartitionLag;
+  // Under the limit, nothing trimmed.
+  EXPECT_EQ(BackpressureReason({{0, 10, 0, 500}, {1, -1, 0, 400}}, 1000), "");
+  // Summed lag over MAX_CONSUMER_LAG_MESSAGES (a partition never committed counts in full).
+  EXPECT_THAT(BackpressureReason({{0, 10, 0, 600}, {1, -1, 0, 500}}, 1000),
+              HasSubstr("1090 messages behind on spans, above MAX_CONSUMER_LAG_MESSAGES (1000)"));
+  // Retention trimmed partition 1 (low 900): 60 of 100 retained is over half.
+  EXPECT_THAT(BackpressureReason({{0, 10, 0, 20}, {1, 940, 900, 1000}}, 1'000'000),
+              HasSubstr("partition 1, which retains only 100"));
+  EXPECT_EQ(BackpressureReason({{0, 10, 0, 20}, {1, 960, 900, 1000}}, 1'000'000), "");
+  // Commit already behind the log start: messages are gone, still pause.
+  EXPECT_NE(BackpressureReason({{0, 5, 900, 1000}}, 1'000'000), "");
+  // The share is a parameter.
+  EXPECT_EQ(BackpressureReason({{1, 940, 900, 1000}}, 1'000'000, 0.7), "");
 }
 
 TEST_F(AppTest, KafkaFlushFailureFailsTheSyncWithoutCheckpoint) {

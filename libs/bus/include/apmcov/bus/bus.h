@@ -117,15 +117,26 @@ class Subscriber {
   virtual void Close() = 0;
 };
 
-// Reads committed offsets of any group and the high watermarks of a topic, for the
-// collector's backpressure (design §3). Thread-safe.
+// Where a consumer group stands on one partition.
+struct PartitionLag {
+  int32_t partition = 0;
+  int64_t committed = -1;  // the group's committed offset (next to read); -1 = none
+  int64_t low = 0;         // first retained offset (> 0 once retention dropped messages)
+  int64_t high = 0;        // next offset to be written
+  // Messages the group has still to read: from its commit, or every retained one.
+  int64_t lag() const { return high - (committed >= 0 ? committed : low); }
+};
+
+// Reads committed offsets of any group and the watermarks of a topic, for the collector's
+// backpressure (design §3). Thread-safe.
 class LagProbe {
  public:
   virtual ~LagProbe() = default;
-  // Sum over partitions of (high watermark - committed offset of `group`); a partition with
-  // no committed offset counts every retained message (high - low watermark). NotFound when
-  // the topic does not exist.
-  virtual absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic) = 0;
+  // One entry per partition of `topic`. NotFound when the topic does not exist.
+  virtual absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
+                                                                  const std::string& topic) = 0;
+  // Sum of PartitionLag::lag() over the partitions.
+  absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic);
 };
 
 }  // namespace apmcov::bus

@@ -96,7 +96,8 @@ class KafkaLagProbe : public LagProbe {
   static absl::StatusOr<std::unique_ptr<KafkaLagProbe>> Create(const KafkaConfig& config);
   ~KafkaLagProbe() override;
 
-  absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic) override;
+  absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
+                                                          const std::string& topic) override;
   // Low (earliest retained) and high (next to be written) offsets of one partition.
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
                                                          int32_t partition);
