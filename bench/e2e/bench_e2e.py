@@ -30,7 +30,7 @@ span pages of the recorded shape, converted to spans/s, and the collector's pars
 
 Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (2000,6000,12000,20000,32000),
 BENCH_E2E_STEP_SECONDS (25), BENCH_E2E_SERVICES (200), BENCH_E2E_BUDGET_SECONDS (200, steps
-stop starting after this much time since the stack was ready).
+stop starting after this much time since the stack was ready), BENCH_E2E_PARTITIONS (24).
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "2000,6000,12000,2000
 STEP = float(os.environ.get("BENCH_E2E_STEP_SECONDS", "25"))
 SERVICES = int(os.environ.get("BENCH_E2E_SERVICES", "200"))
 BUDGET = float(os.environ.get("BENCH_E2E_BUDGET_SECONDS", "200"))
+# kafka-dev keeps ~5 MiB per partition; the analyzer's uncommitted window (span window + grace)
+# at the highest rate must fit, so the bench gives the spans topic more partitions than tests.
+PARTITIONS = int(os.environ.get("BENCH_E2E_PARTITIONS", "24"))
 SPAN_LAG = 2
 DRAIN_CAP = 30.0
 
@@ -158,7 +161,7 @@ def main() -> int:
     log(f"reference: raw simdjson {ref['raw_spans_s']:.0f} spans/s, collector parser {ref['parser_spans_s']:.0f} spans/s")
     opts = st.StackOptions(
         seed=11, services=SERVICES, spans_per_second=float(RATES[0]), backfill_minutes=1,
-        span_lag_seconds=SPAN_LAG, trace_grace_seconds=5, span_window_seconds=5,
+        span_lag_seconds=SPAN_LAG, trace_grace_seconds=5, span_window_seconds=5, partitions=PARTITIONS,
         ddsim_env={"RATE_LIMITS": "unlimited"},
         collector_env={"SPAN_PAGE_BUDGET": "100000", "SPAN_BACKFILL_MINUTES": "1"},
     )
