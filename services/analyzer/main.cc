@@ -62,6 +62,13 @@ int main(int argc, char** argv) {
   if (args.size() > 1 || (!args.empty() && !migrate_only)) {
     reader.AddError("ARGS", "the only subcommand is `migrate`");
   }
+  if (apmcov::PrintUsageIfRequested(
+          reader, "apmcov-analyzer [migrate]",
+          "Consumes the collector's events from Kafka, assembles traces, finds broken traces and\n"
+          "the services missing from them, computes APM coverage and writes PostgreSQL.\n"
+          "`apmcov-analyzer migrate` applies the schema migrations and exits.")) {
+    return 0;
+  }
   if (absl::Status s = reader.Finish(); !s.ok()) {
     std::fprintf(stderr, "apmcov-analyzer: %s\n", std::string(s.message()).c_str());
     return 2;

@@ -44,6 +44,13 @@ int main(int argc, char** argv) {
   const Logger log("collector.main");
   collector::CollectorConfig cfg = collector::CollectorConfig::Read(reader);
   const auto statsd_options = telemetry::DogStatsdExporterOptions::Read(reader, kService);
+  if (PrintUsageIfRequested(
+          reader, kService,
+          "Reads the Datadog API (service catalog, APM services, spans) and publishes it to Kafka\n"
+          "as protobuf events, on a schedule and on request. --once runs one sync and exits:\n"
+          "0 succeeded, 1 failed, 2 bad configuration, 3 partial, 4 keys rejected.")) {
+    return 0;
+  }
   if (absl::Status s = reader.Finish(); !s.ok()) return Fail(log, 2, "bad configuration", s);
   absl::StatusOr<std::string> base_url = datadog::ResolveBaseUrl(cfg.dd_site, cfg.dd_api_base_url);
   if (!base_url.ok()) return Fail(log, 2, "bad configuration", base_url.status());

@@ -17,6 +17,13 @@ int main(int argc, char** argv) {
   apmcov::RealClock clock;
   const int64_t now = clock.NowUnixNanos();
   auto config = apmcov::ddsim::ReadDdsimConfig(reader, now);
+  if (apmcov::PrintUsageIfRequested(
+          reader, "apmcov-ddsim [serve | truth]",
+          "A Datadog API simulator: a generated organisation, its traffic and its ground truth.\n"
+          "`serve` (the default) serves the Datadog API; `truth --from T --to T` prints the\n"
+          "ground truth of that range. See services/ddsim/README.md.")) {
+    return 0;
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "apmcov-ddsim: %s\n", std::string(config.status().message()).c_str());
     return 2;

@@ -33,6 +33,12 @@ int main(int argc, char** argv) {
   const auto statsd_options =
       apmcov::telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-gateway");
   static const apmcov::Logger log("gateway.main");
+  if (apmcov::PrintUsageIfRequested(
+          reader, "apmcov-gateway",
+          "Serves the REST API, gRPC and the web dashboard over the analyzer's PostgreSQL data,\n"
+          "and forwards sync requests to the collector through Kafka.")) {
+    return 0;
+  }
   if (auto s = reader.Finish(); !s.ok()) {
     std::fprintf(stderr, "apmcov-gateway: %s\n", std::string(s.message()).c_str());
     return 2;

@@ -85,6 +85,12 @@ int main(int argc, char** argv) {
   } else {
     reader.AddError("EXTRA_TOPICS", apmcov::StdView(extra.status().message()));
   }
+  if (apmcov::PrintUsageIfRequested(
+          reader, "apmcov-kafka-dev",
+          "An embedded Kafka cluster (librdkafka's mock cluster) with the project's topics, for\n"
+          "development and tests. Prints the bootstrap list; see docs/kafka-dev.md.")) {
+    return 0;
+  }
   if (absl::Status s = reader.Finish(); !s.ok()) {
     std::cerr << "apmcov-kafka-dev: " << s.message() << "\n";
     return 2;

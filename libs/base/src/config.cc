@@ -1,5 +1,6 @@
 #include "apmcov/base/config.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -92,7 +93,40 @@ void ConfigReader::AddError(std::string_view var, std::string_view message) {
   errors_.push_back(absl::StrCat(AbslView(var), ": ", AbslView(message)));
 }
 
+void ConfigReader::Describe(std::string_view var, std::string default_text,
+                            std::string constraint) {
+  for (const VarHelp& h : help_) {
+    if (h.var == var) return;
+  }
+  help_.push_back({std::string(var), std::move(default_text), std::move(constraint)});
+}
+
+bool ConfigReader::HelpRequested() const {
+  if (flags_.count("help") > 0) return true;
+  for (const std::string& p : positional_) {
+    if (p == "-h") return true;
+  }
+  return false;
+}
+
+std::string ConfigReader::Usage(std::string_view program, std::string_view summary) const {
+  std::string out =
+      absl::StrCat("Usage: ", AbslView(program), " [--flag value | --flag=value]...\n");
+  if (!summary.empty()) absl::StrAppend(&out, "\n", AbslView(summary), "\n");
+  absl::StrAppend(&out,
+                  "\nEvery option is also an environment variable (the flag wins). Options:\n");
+  for (const VarHelp& h : help_) {
+    absl::StrAppend(&out, "  --", FlagName(h.var), "  (", h.var, ")\n      ");
+    if (!h.constraint.empty()) absl::StrAppend(&out, h.constraint, "; ");
+    absl::StrAppend(&out, h.default_text.empty() ? "no default" : "default " + h.default_text,
+                    "\n");
+  }
+  return out;
+}
+
 std::string ConfigReader::String(std::string_view var, std::string_view def, Secret secret) {
+  Describe(var, def.empty() ? "" : absl::StrCat("\"", AbslView(def), "\""),
+           secret == Secret::kYes ? "secret (never logged)" : "");
   std::string value = Lookup(var).value_or(std::string(def));
   Record(var, value, secret);
   return value;
@@ -100,6 +134,7 @@ std::string ConfigReader::String(std::string_view var, std::string_view def, Sec
 
 std::string ConfigReader::Enum(std::string_view var, std::string_view def,
                                std::initializer_list<std::string_view> allowed) {
+  Describe(var, std::string(def), "one of " + JoinViews(allowed));
   std::string value = Lookup(var).value_or(std::string(def));
   Record(var, value, Secret::kNo);
   for (std::string_view a : allowed) {
@@ -110,6 +145,7 @@ std::string ConfigReader::Enum(std::string_view var, std::string_view def,
 }
 
 int64_t ConfigReader::Int(std::string_view var, int64_t def, int64_t min, int64_t max) {
+  Describe(var, absl::StrCat(def), absl::StrCat("integer in [", min, ", ", max, "]"));
   std::optional<std::string> raw = Lookup(var);
   if (!raw) {
     Record(var, absl::StrCat(def), Secret::kNo);
@@ -129,6 +165,7 @@ int64_t ConfigReader::Int(std::string_view var, int64_t def, int64_t min, int64_
 }
 
 double ConfigReader::Double(std::string_view var, double def, double min, double max) {
+  Describe(var, absl::StrCat(def), absl::StrCat("number in [", min, ", ", max, "]"));
   std::optional<std::string> raw = Lookup(var);
   if (!raw) {
     Record(var, absl::StrCat(def), Secret::kNo);
@@ -148,6 +185,7 @@ double ConfigReader::Double(std::string_view var, double def, double min, double
 }
 
 bool ConfigReader::Bool(std::string_view var, bool def) {
+  Describe(var, def ? "true" : "false", "boolean");
   std::optional<std::string> raw = Lookup(var);
   if (!raw) {
     Record(var, def ? "true" : "false", Secret::kNo);
@@ -162,6 +200,7 @@ bool ConfigReader::Bool(std::string_view var, bool def) {
 }
 
 std::vector<std::string> ConfigReader::List(std::string_view var, std::string_view def) {
+  Describe(var, def.empty() ? "" : absl::StrCat("\"", AbslView(def), "\""), "comma-separated list");
   std::string raw = Lookup(var).value_or(std::string(def));
   Record(var, raw, Secret::kNo);
   std::vector<std::string> out;
@@ -172,10 +211,18 @@ std::vector<std::string> ConfigReader::List(std::string_view var, std::string_vi
   return out;
 }
 
+bool PrintUsageIfRequested(const ConfigReader& reader, std::string_view program,
+                           std::string_view summary) {
+  if (!reader.HelpRequested()) return false;
+  std::fputs(reader.Usage(program, summary).c_str(), stdout);
+  std::fflush(stdout);
+  return true;
+}
+
 absl::Status ConfigReader::Finish() const {
   std::vector<std::string> problems = errors_;
   for (const auto& [flag, used] : used_flags_) {
-    if (!used) problems.push_back(absl::StrCat("--", flag, ": unknown flag"));
+    if (!used && flag != "help") problems.push_back(absl::StrCat("--", flag, ": unknown flag"));
   }
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(

@@ -68,5 +68,33 @@ TEST(ConfigReaderTest, BareFlagIsTrue) {
   EXPECT_TRUE(r.Finish().ok());
 }
 
+TEST(ConfigReaderTest, HelpListsEveryVariableReadWithDefaultAndConstraint) {
+  const char* argv[] = {"prog", "--help"};
+  ConfigReader r(2, argv, FakeEnv({{"DD_API_KEY", "abcdef123"}}));
+  EXPECT_TRUE(r.HelpRequested());
+  r.Int("HTTP_PORT", 8080, 0, 65535);
+  r.String("DD_API_KEY", "", Secret::kYes);
+  r.Enum("LOG_FORMAT", "json", {"json", "text"});
+  r.Bool("ONCE", false);
+  r.Int("HTTP_PORT", 8080, 0, 65535);  // read twice, listed once
+  const std::string usage = r.Usage("apmcov-x", "Does x.");
+  EXPECT_THAT(usage, HasSubstr("Usage: apmcov-x"));
+  EXPECT_THAT(usage, HasSubstr("Does x."));
+  EXPECT_THAT(usage,
+              HasSubstr("--http-port  (HTTP_PORT)\n      integer in [0, 65535]; default 8080"));
+  EXPECT_THAT(usage,
+              HasSubstr("--dd-api-key  (DD_API_KEY)\n      secret (never logged); no default"));
+  EXPECT_THAT(usage, HasSubstr("one of json, text; default json"));
+  EXPECT_THAT(usage, HasSubstr("boolean; default false"));
+  EXPECT_THAT(usage, ::testing::Not(HasSubstr("abcdef123")));  // values are never shown
+  EXPECT_EQ(usage.find("HTTP_PORT"), usage.rfind("HTTP_PORT"));
+  EXPECT_TRUE(r.Finish().ok()) << "--help is not an unknown flag";
+
+  const char* short_argv[] = {"prog", "-h"};
+  EXPECT_TRUE(ConfigReader(2, short_argv, FakeEnv({})).HelpRequested());
+  const char* none[] = {"prog"};
+  EXPECT_FALSE(ConfigReader(1, none, FakeEnv({})).HelpRequested());
+}
+
 }  // namespace
 }  // namespace apmcov

@@ -6,7 +6,10 @@
 //   ConfigReader reader(argc, argv);
 //   cfg.http_port = reader.Int("HTTP_PORT", 8080, 0, 65535);
 //   cfg.dd_api_key = reader.String("DD_API_KEY", "", Secret::kYes);
+//   if (reader.HelpRequested()) { std::cout << reader.Usage("apmcov-x", "What it does."); }
 //   if (absl::Status s = reader.Finish(); !s.ok()) { ...exit 2... }
+//
+// --help (or -h) lists every variable the program read, with its default and constraint.
 //
 // Not thread-safe; used once at start.
 #pragma once
@@ -55,12 +58,22 @@ class ConfigReader {
   // Variable → effective value, secrets shown as "<redacted>" (or "" when unset), for logs.
   const std::map<std::string, std::string>& Redacted() const { return effective_; }
 
+  // --help or -h was given: print Usage() and exit 0 instead of Finish().
+  bool HelpRequested() const;
+  // Every variable read so far, in the order read: flag, variable, default, constraint.
+  std::string Usage(std::string_view program, std::string_view summary) const;
+
   static EnvLookup ProcessEnv();
   static std::string FlagName(std::string_view var);  // "HTTP_PORT" -> "http-port"
 
  private:
   std::optional<std::string> Lookup(std::string_view var);
   void Record(std::string_view var, const std::string& value, Secret secret);
+  void Describe(std::string_view var, std::string default_text, std::string constraint);
+
+  struct VarHelp {
+    std::string var, default_text, constraint;
+  };
 
   EnvLookup env_;
   std::map<std::string, std::string> flags_;  // normalised flag name -> value
@@ -68,6 +81,12 @@ class ConfigReader {
   std::vector<std::string> positional_;
   std::vector<std::string> errors_;
   std::map<std::string, std::string> effective_;
+  std::vector<VarHelp> help_;
 };
+
+// When --help or -h was given: prints reader.Usage(program, summary) to stdout and returns
+// true (the caller exits 0). Call after every variable has been read, before Finish().
+bool PrintUsageIfRequested(const ConfigReader& reader, std::string_view program,
+                           std::string_view summary);
 
 }  // namespace apmcov
