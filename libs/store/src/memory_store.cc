@@ -37,6 +37,7 @@ struct MemoryCoverageStore::State {
   std::map<std::pair<std::string, std::string>, ApmServiceRow> apm;
   std::map<uint64_t, BrokenTraceRecord> traces;
   std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
+  std::set<uint64_t> counted_traces;  // traces whose edges are counted (see the contract)
   std::map<std::string, SyncJobRecord> jobs;
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
   std::map<std::pair<std::string, int32_t>, int64_t> watermarks;
@@ -164,12 +165,17 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
     next.traces[t.trace_id] = std::move(t);
   }
 
+  std::set<uint64_t> fresh;
+  for (const DependencyObservation& d : batch.dependencies) {
+    if (next.counted_traces.count(d.trace_id) == 0) fresh.insert(d.trace_id);
+  }
   for (const DependencyObservation& d : batch.dependencies) {
     auto& dep = next.dependencies[{d.from_service, d.to_name, d.kind}];
     dep.to_kind = d.to_kind;
     dep.last_seen_ns = std::max(dep.last_seen_ns, Micros(d.seen_at_ns));
-    dep.traces.insert(d.trace_id);
+    if (fresh.count(d.trace_id) > 0) dep.traces.insert(d.trace_id);
   }
+  next.counted_traces.insert(fresh.begin(), fresh.end());
 
   for (const CoverageRow& in : batch.coverage_rows) {
     CoverageRow c = in;

@@ -403,77 +403,54 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
   copy.complete();
 }
 
-namespace {
-// 64-bit FNV-1a of a dependency edge, the key of dependency_trace_keys (migration 0005). Fixed
-// forever: stored hashes must match the ones computed after a restart or upgrade.
-int64_t EdgeKey(const std::string& from, const std::string& to, const std::string& kind) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 0x100000001b3ULL;
-    }
-  };
-  mix(from);
-  mix("\x1f");
-  mix(to);
-  mix("\x1f");
-  mix(kind);
-  return static_cast<int64_t>(h);
-}
-}  // namespace
-
 void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteBatch& b) {
   if (b.dependencies.empty()) return;
+  // Each trace counts once for every edge it has, the first time it is written
+  // (dependency_counted_traces, migration 0005): a replayed batch adds nothing.
+  std::map<int64_t, int64_t> trace_seen;  // trace id (signed) -> latest seen
+  for (const auto& d : b.dependencies) {
+    auto [it, inserted] = trace_seen.try_emplace(static_cast<int64_t>(d.trace_id), d.seen_at_ns);
+    if (!inserted) it->second = std::max(it->second, d.seen_at_ns);
+  }
+  std::string traces = "{", seen_us = "{";
+  for (const auto& [trace, seen] : trace_seen) {
+    if (traces.size() > 1) {
+      traces += ',';
+      seen_us += ',';
+    }
+    traces += std::to_string(trace);
+    seen_us += std::to_string(seen / 1000);
+  }
+  traces += '}';
+  seen_us += '}';
+  std::set<int64_t> fresh;  // traces never counted before
+  const pqxx::result r = tx.exec_params(
+      "INSERT INTO dependency_counted_traces (trace_id, seen_at) "
+      "SELECT t, to_timestamp(s / 1000000.0) FROM unnest($1::bigint[], $2::bigint[]) AS u(t, s) "
+      "ON CONFLICT DO NOTHING RETURNING trace_id",
+      traces, seen_us);
+  for (const auto& row : r) fresh.insert(row[0].as<int64_t>());
+
   using Edge = std::tuple<std::string, std::string, std::string>;
   struct Agg {
     std::string to_kind;
     int64_t last_seen_ns = 0;
-    int64_t key = 0;
+    std::set<uint64_t> new_traces;
   };
   std::map<Edge, Agg> edges;
-  // (trace, edge key) -> latest seen: each pair adds 1 to its edge's count the first time only.
-  std::map<std::pair<int64_t, int64_t>, int64_t> pairs;
   for (const auto& d : b.dependencies) {
-    auto [it, inserted] =
-        edges.try_emplace(Edge{d.from_service, d.to_name, d.kind}, Agg{d.to_kind, d.seen_at_ns, 0});
-    if (inserted) it->second.key = EdgeKey(d.from_service, d.to_name, d.kind);
-    it->second.to_kind = d.to_kind;
-    it->second.last_seen_ns = std::max(it->second.last_seen_ns, d.seen_at_ns);
-    auto [p, pinserted] =
-        pairs.try_emplace({static_cast<int64_t>(d.trace_id), it->second.key}, d.seen_at_ns);
-    if (!pinserted) p->second = std::max(p->second, d.seen_at_ns);
+    Agg& a = edges[Edge{d.from_service, d.to_name, d.kind}];
+    a.to_kind = d.to_kind;
+    a.last_seen_ns = std::max(a.last_seen_ns, d.seen_at_ns);
+    if (fresh.count(static_cast<int64_t>(d.trace_id)) > 0) a.new_traces.insert(d.trace_id);
   }
-  // Three parallel arrays as parameters (numbers only), unnested into one INSERT.
-  std::string traces = "{", keys = "{", seen_us = "{";
-  for (const auto& [pair, seen] : pairs) {
-    if (traces.size() > 1) {
-      traces += ',';
-      keys += ',';
-      seen_us += ',';
-    }
-    traces += std::to_string(pair.first);
-    keys += std::to_string(pair.second);
-    seen_us += std::to_string(seen / 1000);
-  }
-  traces += '}';
-  keys += '}';
-  seen_us += '}';
-  std::map<int64_t, int64_t> added;  // edge key -> traces new to it
-  const pqxx::result r = tx.exec_params(
-      "WITH ins AS (INSERT INTO dependency_trace_keys (trace_id, edge, seen_at) "
-      "SELECT t, e, to_timestamp(s / 1000000.0) FROM unnest($1::bigint[], $2::bigint[], "
-      "$3::bigint[]) AS u(t, e, s) ON CONFLICT DO NOTHING RETURNING edge) "
-      "SELECT edge, count(*) FROM ins GROUP BY edge",
-      traces, keys, seen_us);
-  for (const auto& row : r) added[row[0].as<int64_t>()] = row[1].as<int64_t>();
   auto& c = tx.conn();
   std::vector<std::string> rows;
   for (const auto& [e, agg] : edges) {
     const auto& [from, to, kind] = e;
     rows.push_back("(" +
                    Join({Text(c, from), Text(c, to), Text(c, kind), Text(c, agg.to_kind),
-                         Timestamp(agg.last_seen_ns), std::to_string(added[agg.key])}) +
+                         Timestamp(agg.last_seen_ns), std::to_string(agg.new_traces.size())}) +
                    ")");
   }
   InsertRows(
@@ -532,7 +509,7 @@ absl::StatusOr<ApplyResult> PostgresCoverageStore::Apply(const WriteBatch& input
     ApplyResult result = impl_->ApplyInTx(tx, batch);
     // The replay guard of dependencies only needs the span retention (24 h): prune rarely.
     if (++impl_->applies % 1000 == 0) {
-      tx.exec("DELETE FROM dependency_trace_keys WHERE seen_at < now() - interval '3 days'");
+      tx.exec("DELETE FROM dependency_counted_traces WHERE seen_at < now() - interval '3 days'");
     }
     tx.commit();
     return result;

@@ -344,8 +344,10 @@ TYPED_TEST_P(CoverageStoreContract, DependencyCountsDistinctTracesUnderReplay) {
   b.dependencies[3].to_kind = "datastore";
   this->MustApply(b);
   this->MustApply(b);
+  // A trace is counted once, with the edges it had when first written: trace 3 seen again
+  // with another edge, and trace 1 again, add nothing; trace 4 is new.
   WriteBatch c;
-  c.dependencies = {dep(3, kT0 - kMinute), dep(1, kT0)};
+  c.dependencies = {dep(3, kT0 - kMinute), dep(1, kT0), dep(4, kT0)};
   this->MustApply(c);
   auto rows = *this->store().LoadDependencies();
   ASSERT_EQ(rows.size(), 2u);
