@@ -10,6 +10,7 @@
 #include "apmcov/bus/proto.h"
 #include "apmcov/store/memory_store.h"
 #include "apmcov/v1/events.pb.h"
+#include "fixtures.h"
 
 namespace apmcov::analyzer {
 namespace {
@@ -17,33 +18,10 @@ namespace {
 namespace v1 = apmcov::v1;
 using bus::TopicPartition;
 
-constexpr int64_t kSec = 1'000'000'000;
-constexpr int64_t kT0 = 1'763'700'000 * kSec;  // event time of the test's spans
-
-void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
-  ts->set_seconds(ns / kSec);
-  ts->set_nanos(static_cast<int32_t>(ns % kSec));
-}
-
-v1::Span MakeSpan(uint64_t trace, uint64_t id, uint64_t parent, const std::string& service,
-                  const std::string& kind, int64_t start, const std::string& target = "") {
-  v1::Span s;
-  s.set_trace_id(trace);
-  s.set_span_id(id);
-  s.set_parent_id(parent);
-  s.set_service(service);
-  s.set_env("prod");
-  s.set_resource("GET /" + service);
-  s.set_type("web");
-  s.set_kind(kind);
-  s.set_start_unix_nano(start);
-  s.set_duration_ns(1'000'000);
-  s.set_retained_by("flat_sampled");
-  s.set_language("go");
-  s.set_infra_hint("kubernetes");
-  s.set_target(target);
-  return s;
-}
+using testing::kSec;
+using testing::kT0;
+using testing::MakeSpan;
+using testing::SetTime;
 
 struct Dump {
   std::vector<store::ServiceRow> services;
