@@ -5,20 +5,18 @@
 // SCREENSHOT_DIR for review.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { closeChromium, launchChromium } from './chromium.mjs';
 
 const harnessPath = process.env.GATEWAY_HARNESS;
 const webDir = process.env.GATEWAY_WEB_DIR;
 const shots = process.env.SCREENSHOT_DIR || join(process.cwd(), 'screenshots');
 let harness;
 let base;
-let context;
+let browser;
 let page;
-let userDataDir;
 const consoleErrors = [];
 
 function startHarness() {
@@ -64,33 +62,16 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   const ports = await startHarness();
   base = `http://127.0.0.1:${ports.http_port}`;
-  userDataDir = mkdtempSync(join(tmpdir(), 'apmcov-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
   // Nothing may be fetched from anywhere but the gateway.
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith('data:')) return route.continue();
-    consoleErrors.push(`external request: ${url}`);
-    return route.abort();
+  browser = await launchChromium({
+    allowedBase: base,
+    onError: (kind, e) => consoleErrors.push(kind === 'external' ? `external request: ${e.url}` : e.text),
   });
+  page = browser.page;
 });
 
 after(async () => {
-  if (context) await context.close();
-  try {
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-  } catch (e) {
-    console.error(`leaving ${userDataDir}: ${e.message}`);
-  }
+  await closeChromium(browser);
   if (harness && harness.exitCode === null) {
     const exited = new Promise((r) => harness.once('exit', r));
     process.kill(harness.pid, 'SIGTERM');

@@ -6,11 +6,10 @@
 // missing service of /api/traces/{id} in a gap row of its waterfall; "Sync now" makes a new job
 // that reaches succeeded. Screenshots go to SCREENSHOT_DIR/stack-*.png for review.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { closeChromium, launchChromium } from '../chromium.mjs';
 
 function required(name) {
   const v = process.env[name];
@@ -26,9 +25,8 @@ const truthTo = Number(required('STACK_TRUTH_TO_MS'));
 const judgedTo = Number(required('STACK_JUDGED_TO_MS'));
 const shots = process.env.SCREENSHOT_DIR || join(process.cwd(), 'screenshots');
 
-let context;
+let browser;
 let page;
-let userDataDir;
 const consoleErrors = [];
 let truth; // ddsim's ground truth over [T0, C), broken traces listed
 
@@ -63,35 +61,16 @@ const buckets = (list) => Object.fromEntries(list.map((b) => [b.key, [b.total, b
 before(async () => {
   mkdirSync(shots, { recursive: true });
   truth = await getJson(`${ddsim}/_ddsim/ground-truth?from=${truthFrom}&to=${truthTo}&traces=broken`);
-  userDataDir = mkdtempSync(join(tmpdir(), 'apmcov-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1000 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push({ page: page.url(), resource: m.location().url || '', text: m.text() });
-  });
-  page.on('pageerror', (e) => consoleErrors.push({ page: page.url(), resource: '', text: String(e) }));
   // Nothing may be fetched from anywhere but the gateway.
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith('data:')) return route.continue();
-    consoleErrors.push({ page: page.url(), resource: url, text: 'external request' });
-    return route.abort();
+  browser = await launchChromium({
+    allowedBase: base,
+    onError: (kind, e) => consoleErrors.push({ page: page ? page.url() : '', resource: e.url, text: e.text }),
   });
+  page = browser.page;
 });
 
 after(async () => {
-  if (context) await context.close();
-  try {
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
-  } catch (e) {
-    console.error(`leaving ${userDataDir}: ${e.message}`);
-  }
+  await closeChromium(browser);
 });
 
 test('overview shows /api/stats and ddsim ground truth', async () => {
