@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <future>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -504,23 +505,41 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
     q.from_unix_nano = start;
     q.to_unix_nano = wend;
     q.limit = 1000;
-    while (true) {
+    // The next page is fetched (HTTP + parse, on another thread) while this one is grouped
+    // and published: the cursor is known as soon as a page arrives.
+    std::future<absl::StatusOr<datadog::SpanPage>> next;
+    // Checks the page budget and backpressure, then starts fetching `q`; false (with the
+    // reason in `issues`) when the sync must stop here.
+    auto start_fetch = [&]() -> bool {
       if (pages_used >= static_cast<uint64_t>(config_.span_page_budget)) {
         issues.push_back(
             absl::StrCat("span page budget (SPAN_PAGE_BUDGET=", config_.span_page_budget,
                          ") reached at ", FormatRfc3339(start), "; the next sync resumes there"));
-        return absl::OkStatus();
+        return false;
       }
       if (absl::Status s = WaitForBackpressure(); !s.ok()) {
         issues.push_back(std::string(s.message()));
-        return absl::OkStatus();
+        return false;
       }
-      absl::StatusOr<datadog::SpanPage> page = ports_.source.ListSpans(q);
       ++pages_used;
+      next = std::async(std::launch::async, [this, q] { return ports_.source.ListSpans(q); });
+      return true;
+    };
+    if (!start_fetch()) return absl::OkStatus();
+    while (true) {
+      absl::StatusOr<datadog::SpanPage> page = next.get();
       if (!page.ok()) {
         issues.push_back(absl::StrCat("spans ", FormatRfc3339(start), " to ", FormatRfc3339(wend),
                                       ": ", page.status().message()));
         return absl::OkStatus();
+      }
+      const uint64_t n = static_cast<uint64_t>(page->spans.size());
+      // A short page that Datadog marks complete is the window's last: no extra empty call.
+      const bool last = page->next_cursor.empty() || n == 0 || (n < 1000 && !page->partial);
+      bool stop_after_this = false;
+      if (!last) {
+        q.cursor = page->next_cursor;
+        stop_after_this = !start_fetch();
       }
       // One SpanBatch per trace, in first-seen order.
       std::unordered_map<uint64_t, size_t> index;
@@ -537,7 +556,6 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
       for (const v1::SpanBatch& b : batches) {
         APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b));
       }
-      const uint64_t n = static_cast<uint64_t>(page->spans.size());
       result.pages++;
       result.spans += n;
       p.job.set_pages(result.pages);
@@ -545,9 +563,8 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
       ports_.metrics.AddPages(1);
       ports_.metrics.AddSpansPublished(n);
       if (result.pages % 10 == 0) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
-      // A short page that Datadog marks complete is the window's last: no extra empty call.
-      if (page->next_cursor.empty() || n == 0 || (n < 1000 && !page->partial)) break;
-      q.cursor = page->next_cursor;
+      if (stop_after_this) return absl::OkStatus();
+      if (last) break;
     }
     // The window is whole: a watermark to every partition, then the checkpoint, each durable
     // before the next step so a crash re-publishes at most this window.
