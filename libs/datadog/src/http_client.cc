@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -291,7 +292,24 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
     }
     RecordRateLimit(call.endpoint, *response);
     int s = response->status;
-    if (s >= 200 && s < 300) return response;
+    if (s >= 200 && s < 300) {
+      if (!call.read_body) return response;
+      absl::Status body = call.read_body(*response);
+      if (body.ok()) return response;
+      if (last_attempt) {
+        return Annotate(body,
+                        absl::StrCat("Datadog answered ", call.endpoint, " with ", s,
+                                     " and a body that does not parse, ", max_attempts, " times"));
+      }
+      double wait = Backoff(attempt);
+      Log().Warn("Datadog answer does not parse (cut short?); retrying",
+                 {{"endpoint", call.endpoint},
+                  {"bytes", static_cast<int64_t>(response->body.size())},
+                  {"error", StdView(body.message())},
+                  {"retry_in_s", wait}});
+      Wait(call.endpoint, wait, false);
+      continue;
+    }
     if (s == 429) {
       const std::string& bucket_name = endpoint_bucket_[call.endpoint];
       RateLimitBucket& bucket = buckets_[bucket_name];
@@ -332,6 +350,19 @@ namespace {
 
 std::string EpochMillis(int64_t unix_nanos) { return std::to_string(unix_nanos / 1'000'000); }
 
+// Calls and parses; a 2xx body that does not parse is asked for again (ApiCall::read_body).
+template <typename T, typename Parse>
+absl::StatusOr<T> CallParsed(DatadogHttpClient& client, ApiCall call, Parse parse) {
+  std::optional<absl::StatusOr<T>> parsed;
+  call.read_body = [&](const HttpResponse& r) -> absl::Status {
+    parsed = parse(r.body);
+    return parsed->status();
+  };
+  absl::StatusOr<HttpResponse> r = client.Call(call);
+  if (!r.ok()) return r.status();
+  return std::move(*parsed);
+}
+
 }  // namespace
 
 absl::Status HttpDatadogSource::Validate() {
@@ -357,8 +388,8 @@ absl::StatusOr<ServiceDefinitionPage> HttpDatadogSource::ListServiceDefinitions(
                .query = {{"page[size]", std::to_string(page_size)},
                          {"page[number]", std::to_string(page_number)}},
                .scope = "apm_service_catalog_read"};
-  APMCOV_ASSIGN_OR_RETURN(HttpResponse r, client_.Call(call));
-  absl::StatusOr<ServiceDefinitionPage> page = ParseServiceDefinitions(r.body);
+  absl::StatusOr<ServiceDefinitionPage> page = CallParsed<ServiceDefinitionPage>(
+      client_, std::move(call), [](const std::string& b) { return ParseServiceDefinitions(b); });
   if (!page.ok()) {
     return Annotate(page.status(), absl::StrCat("service definitions page ", page_number));
   }
@@ -374,8 +405,8 @@ absl::StatusOr<CatalogEntityPage> HttpDatadogSource::ListCatalogEntities(int64_t
                          {"page[limit]", std::to_string(limit)},
                          {"filter[kind]", "service"}},
                .scope = "apm_service_catalog_read"};
-  APMCOV_ASSIGN_OR_RETURN(HttpResponse r, client_.Call(call));
-  absl::StatusOr<CatalogEntityPage> page = ParseCatalogEntities(r.body);
+  absl::StatusOr<CatalogEntityPage> page = CallParsed<CatalogEntityPage>(
+      client_, std::move(call), [](const std::string& b) { return ParseCatalogEntities(b); });
   if (!page.ok()) return Annotate(page.status(), absl::StrCat("catalog entities at ", offset));
   if (page->raw_items < static_cast<size_t>(limit)) page->next_offset.reset();
   return page;
@@ -386,8 +417,8 @@ absl::StatusOr<std::vector<v1::ApmObservation>> HttpDatadogSource::ListApmServic
                .path = "/api/v2/apm/services",
                .query = {{"filter[env]", "*"}},
                .scope = "apm_read"};
-  APMCOV_ASSIGN_OR_RETURN(HttpResponse r, client_.Call(call));
-  return ParseApmServices(r.body);
+  return CallParsed<std::vector<v1::ApmObservation>>(
+      client_, std::move(call), [](const std::string& b) { return ParseApmServices(b); });
 }
 
 absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCounts(
@@ -410,8 +441,8 @@ absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCou
                .path = "/api/v2/spans/analytics/aggregate",
                .body = std::move(body),
                .scope = "apm_read"};
-  APMCOV_ASSIGN_OR_RETURN(HttpResponse r, client_.Call(call));
-  return ParseAggregateBuckets(r.body);
+  return CallParsed<std::vector<AggregateBucket>>(
+      client_, std::move(call), [](const std::string& b) { return ParseAggregateBuckets(b); });
 }
 
 absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
@@ -428,11 +459,13 @@ absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
                          {"sort", "timestamp"}},
                .scope = "apm_read"};
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
-  APMCOV_ASSIGN_OR_RETURN(HttpResponse r, client_.Call(call));
-  SpanPage page;
-  absl::Status s = ParseSpanPage(r.body, &page);
-  if (!s.ok()) return s;
-  if (page.spans.empty()) page.next_cursor.clear();
+  absl::StatusOr<SpanPage> page = CallParsed<SpanPage>(
+      client_, std::move(call), [](const std::string& b) -> absl::StatusOr<SpanPage> {
+        SpanPage p;
+        if (absl::Status s = ParseSpanPage(b, &p); !s.ok()) return s;
+        return p;
+      });
+  if (page.ok() && page->spans.empty()) page->next_cursor.clear();
   return page;
 }
 

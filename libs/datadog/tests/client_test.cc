@@ -282,6 +282,36 @@ TEST_F(ClientTest, ServerErrorsExhaustRetries) {
   EXPECT_EQ(server_->requests().size(), 3u);
 }
 
+TEST_F(ClientTest, BodyCutShortIsAskedForAgain) {
+  const std::string full = LoadFixture("spans_list_paginated_1.json").body;
+  std::atomic<int> n{0};
+  Start([&](const TestRequest&) {
+    TestResponse r;
+    r.body = n++ == 0 ? full.substr(0, full.size() / 2) : full;  // 200 with half a body first
+    return r;
+  });
+  auto page =
+      source_->ListSpans({.query = "*", .from_unix_nano = 0, .to_unix_nano = 1, .limit = 10});
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->spans.size(), ParseSpanPage(full)->spans.size());
+  EXPECT_EQ(server_->requests().size(), 2u);
+  EXPECT_GE(Seconds(clock_.TotalSlept()), 0.5);  // the same backoff as a 5xx
+}
+
+TEST_F(ClientTest, BodyThatNeverParsesFailsAfterTheRetries) {
+  Start(
+      [&](const TestRequest&) {
+        TestResponse r;
+        r.body = R"({"data":{"attributes":{"services":["a",)";
+        return r;
+      },
+      /*max_retries=*/2);
+  auto result = source_->ListApmServices();
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("does not parse, 3 times"));
+  EXPECT_EQ(server_->requests().size(), 3u);
+}
+
 TEST_F(ClientTest, TimeoutIsRetried) {
   std::atomic<int> n{0};
   Start(

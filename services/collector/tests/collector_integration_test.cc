@@ -215,7 +215,8 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
   EXPECT_THAT(r1.output, HasSubstr("\"state\":\"succeeded\""));
 
   // Second sync with faults on the spans endpoint: a 429 burst, 5xx, a response slower than
-  // the 1 s timeout, then a malformed page: partial, checkpoint kept at the last whole window.
+  // the 1 s timeout. Then one malformed page (asked for again: succeeded), then a page that
+  // stays malformed through every retry: partial, checkpoint kept at the last whole window.
   datadog::CurlTransport control;
   datadog::HttpRequest req;
   req.method = "POST";
@@ -230,14 +231,20 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
   ::sleep(3);
   ASSERT_TRUE(control.Send(req).ok());
   RunResult r3 = RunCollector(Args({"--span-lag-seconds=1"}));
-  EXPECT_EQ(r3.exit_code, 3) << r3.output;
-  EXPECT_THAT(r3.output, HasSubstr("malformed"));
+  EXPECT_EQ(r3.exit_code, 0) << r3.output;
+  EXPECT_THAT(r3.output, HasSubstr("does not parse (cut short?); retrying"));
+  req.body = R"({"malformed":3,"endpoint":"spans_list"})";
+  ::sleep(3);
+  ASSERT_TRUE(control.Send(req).ok());
+  RunResult r3b = RunCollector(Args({"--span-lag-seconds=1", "--dd-max-retries=2"}));
+  EXPECT_EQ(r3b.exit_code, 3) << r3b.output;
+  EXPECT_THAT(r3b.output, HasSubstr("does not parse, 3 times"));
   RunResult r4 = RunCollector(Args({"--span-lag-seconds=1"}));
   EXPECT_EQ(r4.exit_code, 0) << r4.output;
 
   Topics t = ReadAll();
-  // Catalog: 4 snapshots of the same services; 3 end markers (none for... every sync read all
-  // pages), each counting exactly its snapshot's services.
+  // Catalog: 5 syncs, 5 snapshots of the same services, each with its end marker (every sync
+  // read all catalog pages) counting exactly its snapshot's services.
   std::map<std::string, int> per_snapshot;
   std::map<std::string, uint32_t> end_counts;
   std::set<std::string> names;
@@ -255,7 +262,7 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
       names.insert(s.name());
     }
   }
-  EXPECT_EQ(end_counts.size(), 4u);
+  EXPECT_EQ(end_counts.size(), 5u);
   for (const auto& [snap, count] : end_counts)
     EXPECT_EQ(per_snapshot[snap], static_cast<int>(count));
   EXPECT_GT(names.size(), 50u);
@@ -303,7 +310,8 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
   for (const auto& m : t.jobs) {
     v1::SyncJob j;
     ASSERT_TRUE(j.ParseFromString(m.value));
-    if (j.state() == v1::SYNC_STATE_PARTIAL && j.error().find("malformed") != std::string::npos) {
+    if (j.state() == v1::SYNC_STATE_PARTIAL &&
+        j.error().find("does not parse") != std::string::npos) {
       partial_malformed = true;
     }
     if (j.state() == v1::SYNC_STATE_SUCCEEDED) ++succeeded;

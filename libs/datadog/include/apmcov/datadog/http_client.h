@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -97,6 +98,10 @@ struct ApiCall {
   std::string body;  // JSON for POST
   bool needs_app_key = true;
   std::string scope;  // the application-key scope the endpoint needs, for 403 messages
+  // Reads a 2xx body (the caller keeps what it parsed). An error means the body was cut short
+  // or garbled in transit: the call is retried like a 5xx, and the error returned after the
+  // last attempt.
+  std::function<absl::Status(const HttpResponse&)> read_body;
 };
 
 // What the client knows of one rate-limit bucket.
