@@ -975,16 +975,29 @@ struct App::Impl {
   void UpdateLag() {
     if (!ports.high_watermark) return;
     const int64_t now = ports.clock.NowUnixNanos();
-    if (last_lag_ns != 0 && now - last_lag_ns < int64_t{5'000'000'000}) return;
+    if (last_lag_ns != 0 && now - last_lag_ns < int64_t{2'000'000'000}) return;
     last_lag_ns = now;
+    // A partition not consumed from since this member got it (no new messages): its position
+    // is the group's committed offset, read once from Kafka, not 0 (which would report every
+    // message ever written as lag).
+    std::vector<TopicPartition> unknown;
+    for (const auto& tp : assigned) {
+      if (next_offset.count(tp) == 0 && committed.count(tp) == 0) unknown.push_back(tp);
+    }
+    if (!unknown.empty()) {
+      if (auto c = ports.subscriber.Committed(unknown); c.ok()) {
+        for (const auto& [tp, offset] : *c) {
+          if (offset >= 0) committed.try_emplace(tp, offset);
+        }
+      }
+    }
     for (const auto& tp : assigned) {
       absl::StatusOr<int64_t> high = ports.high_watermark(tp.topic, tp.partition);
       if (!high.ok()) continue;
       auto pos = next_offset.find(tp);
       auto com = committed.find(tp);
-      const int64_t at = pos != next_offset.end() ? pos->second
-                         : com != committed.end() ? com->second
-                                                  : 0;
+      if (pos == next_offset.end() && com == committed.end()) continue;  // nothing known yet
+      const int64_t at = pos != next_offset.end() ? pos->second : com->second;
       auto [it, inserted] = lag_gauges.try_emplace(tp, nullptr);
       if (inserted) {
         it->second =

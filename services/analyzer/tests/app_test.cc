@@ -2,6 +2,7 @@
 // ManualClock. No network, no database.
 #include "app.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -636,6 +637,28 @@ TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {
   EXPECT_EQ(got->trigger, "manual");
   EXPECT_EQ(got->error, "403 from /api/v1/validate");
   EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0)->empty());
+}
+
+TEST_F(AnalyzerAppTest, LagAfterARestartCountsFromTheCommittedOffset) {
+  StartApp();
+  for (const char* id : {"a", "b", "c"}) {
+    v1::SyncJob job;
+    job.set_id(id);
+    job.set_state(v1::SYNC_STATE_RUNNING);
+    SetTime(job.mutable_updated_at(), kT0);
+    Publish(topics_.sync_jobs, id, job);
+  }
+  Drain();
+  // A new member of the group: nothing new on sync-jobs, so it never fetches from it.
+  StartApp();
+  Drain();
+  const std::string m = Metrics();
+  EXPECT_THAT(
+      m, ::testing::HasSubstr(
+             "apmcov_analyzer_consumer_lag_messages{partition=\"0\",topic=\"t.sync-jobs\"} 0"));
+  EXPECT_THAT(
+      m, ::testing::Not(::testing::HasSubstr(
+             "apmcov_analyzer_consumer_lag_messages{partition=\"0\",topic=\"t.sync-jobs\"} 3")));
 }
 
 TEST_F(AnalyzerAppTest, StoreOutageIsRetriedAndNothingIsCommittedBeforeIt) {
