@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   apmcov::telemetry::AdminServer admin(registry, "0.0.0.0", config.admin_port);
-  auto statsd = apmcov::telemetry::MaybeStartDogStatsd(statsd_options, registry);  // null: off
+  auto statsd = apmcov::telemetry::MaybeStartDogStatsd(  // null: off
+      statsd_options, registry, [&admin] { admin.RunScrapeHooks(); });
   admin.EnableProcessMetrics("apmcov-analyzer", apmcov::CurrentLogOptions().identity.version);
   admin.AddReadinessCheck({"postgres", [&] { return readiness_store.Ping(); }});
   const apmcov::bus::TopicNames topics(config.topic_prefix);

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -78,7 +79,12 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   collector::CollectorMetrics metrics(*registry);
-  auto statsd = telemetry::MaybeStartDogStatsd(statsd_options, registry);  // null when off
+  // The admin server (and its process metrics) exists only in service mode, after --once.
+  std::atomic<telemetry::AdminServer*> admin_for_statsd{nullptr};
+  auto statsd = telemetry::MaybeStartDogStatsd(  // null when off
+      statsd_options, registry, [&admin_for_statsd] {
+        if (telemetry::AdminServer* a = admin_for_statsd.load()) a->RunScrapeHooks();
+      });
   RealClock clock;
   datadog::TransportOptions transport_options;
   transport_options.total_timeout_ms = cfg.http_timeout_seconds * 1000;
@@ -122,6 +128,7 @@ int main(int argc, char** argv) {
 
   telemetry::AdminServer admin(registry, "0.0.0.0", static_cast<uint16_t>(cfg.admin_port));
   admin.EnableProcessMetrics(kService, kVersion);
+  admin_for_statsd.store(&admin);
   admin.AddReadinessCheck({"kafka", [&app] { return app.Ready(); }});
   if (absl::Status s = admin.Start(); !s.ok())
     return Fail(log, 1, "cannot start the admin server", s);

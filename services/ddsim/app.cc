@@ -202,7 +202,8 @@ int RunServe(const DdsimConfig& c) {
                              {"services", c.world.services},
                              {"spans_per_second", c.traffic.spans_per_second},
                              {"traffic_start_ns", c.traffic.traffic_start_ns}});
-  auto statsd = telemetry::MaybeStartDogStatsd(c.statsd, registry, refresh_counts);  // null: off
+  auto statsd = telemetry::MaybeStartDogStatsd(  // null: off
+      c.statsd, registry, [&admin] { admin.RunScrapeHooks(); });
   // A machine-readable line for scripts that start ddsim on port 0.
   std::printf("{\"ddsim_port\":%u}\n", static_cast<unsigned>(server.port()));
   std::fflush(stdout);

@@ -106,5 +106,6 @@ uint16_t App::http_port() const { return impl_->rest.port(); }
 uint16_t App::grpc_port() const { return impl_->grpc_server.port(); }
 uint16_t App::admin_port() const { return impl_->admin.port(); }
 std::shared_ptr<prometheus::Registry> App::registry() const { return impl_->registry; }
+void App::RefreshMetrics() { impl_->admin.RunScrapeHooks(); }
 
 }  // namespace apmcov::gateway

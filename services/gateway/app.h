@@ -57,6 +57,8 @@ class App {
   uint16_t admin_port() const;
   // The registry /metrics serves (for the optional DogStatsD export).
   std::shared_ptr<prometheus::Registry> registry() const;
+  // Refreshes the on-demand gauges (process metrics) as a /metrics scrape would.
+  void RefreshMetrics();
 
  private:
   struct Impl;

@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
     log.Error("start failed", {{"error", std::string(s.message())}});
     return 1;
   }
-  auto statsd =
-      apmcov::telemetry::MaybeStartDogStatsd(statsd_options, app.registry());  // null: off
+  auto statsd = apmcov::telemetry::MaybeStartDogStatsd(statsd_options, app.registry(),  // null: off
+                                                       [&app] { app.RefreshMetrics(); });
   int sig = apmcov::WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
   app.Stop();

@@ -61,13 +61,17 @@ std::string RunReadinessChecks(SharedState& state) {
   return failures;
 }
 
-std::string SerializeMetrics(SharedState& state) {
+void RunHooks(SharedState& state) {
   std::vector<std::function<void()>> hooks;
   {
     std::lock_guard<std::mutex> lock(state.mu);
     hooks = state.scrape_hooks;
   }
   for (const auto& hook : hooks) hook();
+}
+
+std::string SerializeMetrics(SharedState& state) {
+  RunHooks(state);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, state.registry->Collect());
   return std::move(out).str();
@@ -152,6 +156,8 @@ void AdminServer::AddScrapeHook(std::function<void()> hook) {
   std::lock_guard<std::mutex> lock(impl_->state->mu);
   impl_->state->scrape_hooks.push_back(std::move(hook));
 }
+
+void AdminServer::RunScrapeHooks() { RunHooks(*impl_->state); }
 
 void AdminServer::EnableProcessMetrics(std::string_view service, std::string_view version) {
   SharedState& state = *impl_->state;

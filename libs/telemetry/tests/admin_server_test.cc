@@ -77,6 +77,17 @@ TEST_F(AdminServerTest, ScrapeHooksRunBeforeEachScrape) {
               HasSubstr("apmcov_analyzer_consumer_lag_messages{partition=\"0\"} 200"));
 }
 
+TEST_F(AdminServerTest, RunScrapeHooksRefreshesWithoutAScrape) {
+  std::atomic<int> runs{0};
+  server_->AddScrapeHook([&] { ++runs; });
+  server_->RunScrapeHooks();  // what the DogStatsD exporter calls before each collect
+  server_->RunScrapeHooks();
+  EXPECT_EQ(runs.load(), 2);
+  StartServer();
+  HttpGet(server_->port(), "/metrics");
+  EXPECT_EQ(runs.load(), 3);
+}
+
 TEST_F(AdminServerTest, ProcessMetricsAreExposed) {
   server_->EnableProcessMetrics("apmcov-analyzer", "1.2.3");
   StartServer();

@@ -61,6 +61,9 @@ class AdminServer {
   // Runs before every /metrics serialisation, on the server thread: refresh gauges that are
   // computed on demand (consumer lag, resident memory). Must be quick and must not throw.
   void AddScrapeHook(std::function<void()> hook);
+  // Runs the scrape hooks now (thread-safe): what a push exporter (DogStatsD) calls before it
+  // collects, so on-demand gauges are fresh there too and not only when /metrics is scraped.
+  void RunScrapeHooks();
 
   // Registers the standard process metrics (see process_metrics.h) in the registry and
   // refreshes them on each scrape. Call at most once.
