@@ -28,7 +28,7 @@ VmHWM from /proc/<pid>/status.
 Reference in the same run: apmcov-bench-parse (bench/parse), a raw simdjson on-demand pass over
 span pages of the recorded shape, converted to spans/s, and the collector's parser rate.
 
-Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (2000,6000,12000,20000,32000),
+Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (16000,32000,48000,64000,100000,150000),
 BENCH_E2E_STEP_SECONDS (25), BENCH_E2E_SERVICES (200), BENCH_E2E_BUDGET_SECONDS (200, steps
 stop starting after this much time since the stack was ready), BENCH_E2E_PARTITIONS (24).
 """
@@ -48,7 +48,7 @@ SOURCE_DIR = os.environ.get(
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "e2e"))
 import stack as st  # noqa: E402  (tests/e2e/stack.py: the private-stack harness)
 
-RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "2000,6000,12000,20000,32000").split(",") if r]
+RATES = [int(r) for r in os.environ.get("BENCH_E2E_RATES", "16000,32000,48000,64000,100000,150000").split(",") if r]
 STEP = float(os.environ.get("BENCH_E2E_STEP_SECONDS", "25"))
 SERVICES = int(os.environ.get("BENCH_E2E_SERVICES", "200"))
 BUDGET = float(os.environ.get("BENCH_E2E_BUDGET_SECONDS", "200"))
