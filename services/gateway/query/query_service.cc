@@ -299,7 +299,10 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
         int64_t at = clock_.NowUnixNanos();
         auto view = LoadView(store_, at, lookback);
         std::lock_guard guard(mu_);
-        if (view.ok()) cached_ = *std::move(view);
+        if (view.ok()) {
+          cached_ = *std::move(view);
+          ++generation_;
+        }
         cached_at_ns_ = at;  // on failure, keep serving the old copy and retry after the TTL
         refreshing_ = false;
       });
@@ -307,8 +310,15 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
     return cached_;
   }
   APMCOV_ASSIGN_OR_RETURN(cached_, LoadView(store_, now, lookback));
+  ++generation_;
   cached_at_ns_ = now;
   return cached_;
+}
+
+absl::StatusOr<uint64_t> QueryService::CatalogGeneration() {
+  APMCOV_RETURN_IF_ERROR(Catalog().status());
+  std::lock_guard lock(mu_);
+  return generation_;
 }
 
 absl::StatusOr<Stats> QueryService::GetStats() {

@@ -84,6 +84,10 @@ class QueryService {
 
   absl::StatusOr<Stats> GetStats();
   absl::StatusOr<ServicesPage> ListServices(const ServicesQuery& query);
+  // Changes whenever the cached catalog is replaced (loading it if needed, and starting a
+  // background refresh when it is older than catalog_ttl, as any read does): an answer derived
+  // from the catalog alone stays valid while this returns the same number.
+  absl::StatusOr<uint64_t> CatalogGeneration();
   // Every service matching the filters and sort of `query` (page_size/page_token ignored).
   absl::StatusOr<std::vector<ServiceView>> ExportServices(const ServicesQuery& query);
   absl::StatusOr<ServiceDetailView> GetService(const std::string& name);
@@ -125,6 +129,7 @@ class QueryService {
   std::mutex mu_;
   std::shared_ptr<const CatalogView> cached_;
   int64_t cached_at_ns_ = 0;
+  uint64_t generation_ = 0;  // bumped each time cached_ is replaced
   bool refreshing_ = false;
   std::thread refresher_;
 

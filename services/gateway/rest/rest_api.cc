@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "apmcov/base/status.h"
 #include "rest/json_views.h"
@@ -210,6 +211,23 @@ HttpResponse RestApi::Static(const std::string& route, const std::string& relati
   return r;
 }
 
+HttpResponse RestApi::CatalogAnswer(const std::string& key,
+                                    const std::function<HttpResponse()>& compute) {
+  const absl::StatusOr<uint64_t> generation = queries_.CatalogGeneration();
+  if (generation.ok()) {
+    std::lock_guard lock(answers_mu_);
+    auto it = answers_.find(key);
+    if (it != answers_.end() && it->second.generation == *generation) return it->second.response;
+  }
+  HttpResponse answer = compute();
+  if (generation.ok() && answer.status == 200) {
+    std::lock_guard lock(answers_mu_);
+    if (answers_.size() >= 256) answers_.clear();  // bounded; the hot keys come back at once
+    answers_[key] = {*generation, answer};
+  }
+  return answer;
+}
+
 HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>& seg) {
   const size_t n = seg.size();
   auto is = [&](std::initializer_list<const char*> parts) {
@@ -272,8 +290,10 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     const std::string route = "/api/stats";
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
-    auto st = queries_.GetStats();
-    return st.ok() ? Json(200, ToJson(*st), route) : FromStatus(st.status(), route);
+    return CatalogAnswer(route, [&] {
+      auto st = queries_.GetStats();
+      return st.ok() ? Json(200, ToJson(*st), route) : FromStatus(st.status(), route);
+    });
   }
   if (is({"api", "services"})) {
     const std::string route = "/api/services";
@@ -281,8 +301,13 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto bad = RejectUnknown(req, {SERVICE_FILTERS, "page_size", "page_token"}, route)) {
       return *bad;
     }
-    auto page = queries_.ListServices(ServicesQueryFrom(req));
-    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+    std::string key = route;
+    for (const auto& [k, v] : req.query)
+      absl::StrAppend(&key, "|", k.size(), ":", k, v.size(), ":", v);
+    return CatalogAnswer(key, [&] {
+      auto page = queries_.ListServices(ServicesQueryFrom(req));
+      return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+    });
   }
   if (is({"api", "services.csv"})) {
     const std::string route = "/api/services.csv";

@@ -12,6 +12,7 @@
 //  - Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -54,6 +55,9 @@ class RestApi {
 
  private:
   HttpResponse Api(const HttpRequest& req, const std::vector<std::string>& seg);
+  // An answer computed from the catalog alone (stats, service lists): served from answers_
+  // while QueryService::CatalogGeneration() is unchanged, else computed and kept if 200.
+  HttpResponse CatalogAnswer(const std::string& key, const std::function<HttpResponse()>& compute);
   HttpResponse Static(const std::string& route, const std::string& relative,
                       const std::string& content_type);
 
@@ -62,6 +66,15 @@ class RestApi {
   RestApiOptions options_;
   std::mutex mu_;
   std::map<std::string, std::string> files_;
+  // Rendered /api/stats and /api/services answers by route and query, valid while the catalog
+  // generation they were computed from is current: the dashboard asks for the same ones over
+  // and over, and rendering 5,000 services per request cost most of the p99.
+  struct CachedAnswer {
+    uint64_t generation = 0;
+    HttpResponse response;
+  };
+  std::mutex answers_mu_;
+  std::map<std::string, CachedAnswer> answers_;
 };
 
 // Maps a status code to its HTTP status (InvalidArgument 400, NotFound 404, Unauthenticated
