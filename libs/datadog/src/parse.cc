@@ -488,7 +488,11 @@ class SpanPageParser {
       for (uint32_t m = mask; m != 0; m &= m - 1) {
         const SlotName& sn = kSlotNames[std::countr_zero(m)];
         std::string_view rest = sn.path.substr(offset);
-        if (rest.size() < key.size() || rest.compare(0, key.size(), key) != 0) continue;
+        // The first byte rules out most slots without a memcmp call.
+        if (rest.size() < key.size() || key.empty() || rest[0] != key[0] ||
+            rest.compare(0, key.size(), key) != 0) {
+          continue;
+        }
         if (rest.size() == key.size()) {
           leaf = sn.slot;
         } else if (rest[key.size()] == '.') {
