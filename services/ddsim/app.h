@@ -23,7 +23,7 @@ struct DdsimConfig {
   int64_t backfill_minutes = 60;
   std::string address = "0.0.0.0";
   int port = 8090;
-  int admin_port = 9464;  // /metrics, /healthz, /readyz; 0 picks a free port
+  int admin_port = 9464;           // /metrics, /healthz, /readyz; 0 picks a free port
   unsigned max_connections = 128;  // concurrent HTTP connections (one thread each)
   std::string faults_json;
   // truth mode

@@ -21,6 +21,7 @@ using bus::TopicPartition;
 
 using testing::kSec;
 using testing::kT0;
+using testing::MakeJob;
 using testing::MakeSpan;
 using testing::SetTime;
 
@@ -423,13 +424,8 @@ TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
 TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   StartApp();
   PublishWorld();  // its watermarks carry job-1
-  v1::SyncJob job;
-  job.set_id("job-2");
-  job.set_state(v1::SYNC_STATE_SUCCEEDED);
-  job.set_spans(100);
-  SetTime(job.mutable_started_at(), kT0);
-  SetTime(job.mutable_finished_at(), kT0 + 120 * kSec);
-  Publish(topics_.sync_jobs, "job-2", job);
+  Publish(topics_.sync_jobs, "job-2",
+          MakeJob("job-2", v1::SYNC_STATE_SUCCEEDED, 100, kT0, kT0 + 120 * kSec));
   Drain();
   EXPECT_EQ((*store_.LoadSyncJob("job-2"))->state, "succeeded");
   EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0 + 120 * kSec)->empty());
@@ -606,11 +602,7 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
   observe("stopped-tracing", true, false, kT0 - 72 * 3600 * kSec);  // outside the 24 h lookback
   observe("stopped-tracing", false, true, kT0 - 60 * kSec);         // USM still sees it
   observe("traced", true, false, kT0 - 3600 * kSec);
-  v1::SyncJob job;
-  job.set_id("j");
-  job.set_state(v1::SYNC_STATE_SUCCEEDED);
-  SetTime(job.mutable_finished_at(), kT0);
-  Publish(topics_.sync_jobs, "j", job);
+  Publish(topics_.sync_jobs, "j", MakeJob("j", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0));
   Drain();
   auto rows = *store_.LoadCoverageSnapshot(kT0);
   std::map<std::string, store::CoverageRow> by;

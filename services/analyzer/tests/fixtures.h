@@ -40,4 +40,17 @@ inline v1::Span MakeSpan(uint64_t trace, uint64_t id, uint64_t parent, const std
   return s;
 }
 
+// A SyncJob event as the collector publishes it: `state`, `spans` published, started at
+// `started_ns` and finished at `finished_ns` (no time set when 0).
+inline v1::SyncJob MakeJob(const std::string& id, v1::SyncState state, uint64_t spans = 0,
+                           int64_t started_ns = 0, int64_t finished_ns = 0) {
+  v1::SyncJob job;
+  job.set_id(id);
+  job.set_state(state);
+  job.set_spans(spans);
+  if (started_ns != 0) SetTime(job.mutable_started_at(), started_ns);
+  if (finished_ns != 0) SetTime(job.mutable_finished_at(), finished_ns);
+  return job;
+}
+
 }  // namespace apmcov::analyzer::testing

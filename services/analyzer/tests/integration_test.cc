@@ -29,6 +29,7 @@ namespace {
 namespace v1 = apmcov::v1;
 using testing::kSec;
 using testing::kT0;
+using testing::MakeJob;
 using testing::MakeSpan;
 using testing::SetTime;
 
@@ -178,13 +179,8 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
     wm.set_job_id("job-1");
     Publish(topics_.spans, "", wm, p);
   }
-  v1::SyncJob job;
-  job.set_id("job-1");
-  job.set_state(v1::SYNC_STATE_SUCCEEDED);
-  job.set_spans(4);
-  SetTime(job.mutable_started_at(), kT0);
-  SetTime(job.mutable_finished_at(), kT0 + 130 * kSec);
-  Publish(topics_.sync_jobs, "job-1", job);
+  Publish(topics_.sync_jobs, "job-1",
+          MakeJob("job-1", v1::SYNC_STATE_SUCCEEDED, 4, kT0, kT0 + 130 * kSec));
   ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
 
   const std::string group = prefix_ + "analyzer";
