@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cctype>
 #include <cstring>
@@ -468,6 +469,18 @@ class SpanPageParser {
 
   static constexpr uint32_t kAllSlots = (1u << std::size(kSlotNames)) - 1;
 
+  // Bit i of entry b: kSlotNames[i].path starts with byte b.
+  static const std::array<uint32_t, 256>& FirstByteMasks() {
+    static const std::array<uint32_t, 256> masks = [] {
+      std::array<uint32_t, 256> m{};
+      for (size_t i = 0; i < std::size(kSlotNames); ++i) {
+        m[static_cast<uint8_t>(kSlotNames[i].path[0])] |= 1u << i;
+      }
+      return m;
+    }();
+    return masks;
+  }
+
   // Walks `custom` along the wanted paths only: `mask` holds the kSlotNames entries that go on
   // below this object, `offset` how much of their path is already matched. Keys are matched in
   // place (no path string is built), and values of unwanted keys are never touched, so the
@@ -485,7 +498,11 @@ class SpanPageParser {
       }
       uint32_t child = 0;
       int leaf = -1;
-      for (uint32_t m = mask; m != 0; m &= m - 1) {
+      // At the top (offset 0) most keys start with a byte no wanted path starts with.
+      const uint32_t candidates = offset == 0 && !key.empty()
+                                      ? mask & FirstByteMasks()[static_cast<uint8_t>(key[0])]
+                                      : mask;
+      for (uint32_t m = candidates; m != 0; m &= m - 1) {
         const SlotName& sn = kSlotNames[std::countr_zero(m)];
         std::string_view rest = sn.path.substr(offset);
         // The first byte rules out most slots without a memcmp call.
