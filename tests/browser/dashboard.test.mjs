@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { closeChromium, launchChromium } from './chromium.mjs';
+import { assertDimensionTable } from './overview.mjs';
 
 const harnessPath = process.env.GATEWAY_HARNESS;
 const webDir = process.env.GATEWAY_WEB_DIR;
@@ -89,19 +90,7 @@ test('overview shows the API numbers', async () => {
   assert.equal(Number(await kpi('shadow')), stats.shadow_services);
   assert.equal(Number(await kpi('broken')), stats.broken_traces);
   assert.equal(await kpi('last-sync'), stats.last_sync.id);
-  for (const dim of ['team', 'env', 'infra', 'language']) {
-    const rows = await page.$$eval(`table[data-dimension="${dim}"] tbody tr`, (trs) =>
-      trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
-    const api = stats[`by_${dim}`];
-    assert.equal(rows.length, api.length, dim);
-    api.forEach((b, i) => {
-      assert.equal(rows[i][0], b.key);
-      assert.equal(Number(rows[i][1].replace(/,/g, '')), b.total);
-      assert.equal(Number(rows[i][2].replace(/,/g, '')), b.instrumented);
-      assert.equal(rows[i][3], `${b.coverage_pct.toFixed(1)}%`);
-    });
-    assert.equal(await page.locator(`#by-${dim} canvas`).count(), 1);
-  }
+  for (const dim of ['team', 'env', 'infra', 'language']) await assertDimensionTable(page, stats, dim);
   const cf = await page.$$eval('#cf-without-apm li', (lis) => lis.map((l) => l.textContent));
   assert.deepEqual(cf, stats.customer_facing_without_apm);
   assert.ok((await page.textContent('#recent-traces')).includes('101'));

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { closeChromium, launchChromium } from '../chromium.mjs';
+import { assertDimensionTable, num } from '../overview.mjs';
 
 function required(name) {
   const v = process.env[name];
@@ -55,7 +56,6 @@ async function waitReady(path) {
   assert.notEqual(await page.textContent('main h1'), 'Not found', path);
 }
 
-const num = (text) => Number(String(text).replace(/[,%\s]/g, ''));
 const buckets = (list) => Object.fromEntries(list.map((b) => [b.key, [b.total, b.instrumented]]));
 
 before(async () => {
@@ -110,19 +110,9 @@ test('overview shows /api/stats and ddsim ground truth', async () => {
   assert.ok(shown.broken > 0, 'ddsim injected broken traces; the overview shows none');
 
   for (const dim of ['team', 'env', 'infra', 'language']) {
-    const rows = await page.$$eval(`table[data-dimension="${dim}"] tbody tr`, (trs) =>
-      trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
-    const api = stats[`by_${dim}`];
-    assert.equal(rows.length, api.length, dim);
-    api.forEach((b, i) => {
-      assert.equal(rows[i][0], b.key);
-      assert.equal(num(rows[i][1]), b.total);
-      assert.equal(num(rows[i][2]), b.instrumented);
-      assert.equal(rows[i][3], `${b.coverage_pct.toFixed(1)}%`);
-    });
+    const rows = await assertDimensionTable(page, stats, dim);
     const shownBuckets = Object.fromEntries(rows.map((r) => [r[0], [num(r[1]), num(r[2])]]));
     assert.deepEqual(shownBuckets, buckets(cov[`by_${dim}`]), `by_${dim} vs ddsim`);
-    assert.equal(await page.locator(`#by-${dim} canvas`).count(), 1, `${dim} chart`);
   }
   const cf = await page.$$eval('#cf-without-apm li', (lis) => lis.map((l) => l.textContent));
   assert.deepEqual(cf, stats.customer_facing_without_apm);
