@@ -460,11 +460,7 @@ absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
                .scope = "apm_read"};
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
   absl::StatusOr<SpanPage> page = CallParsed<SpanPage>(
-      client_, std::move(call), [](const std::string& b) -> absl::StatusOr<SpanPage> {
-        SpanPage p;
-        if (absl::Status s = ParseSpanPage(b, &p); !s.ok()) return s;
-        return p;
-      });
+      client_, std::move(call), [](const std::string& b) { return ParseSpanPage(b); });
   if (page.ok() && page->spans.empty()) page->next_cursor.clear();
   return page;
 }
