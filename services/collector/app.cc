@@ -424,8 +424,7 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
 
 std::string BackpressureReason(const std::vector<bus::PartitionLag>& lags, int64_t max_lag_messages,
                                double retention_share) {
-  int64_t total = 0;
-  for (const bus::PartitionLag& p : lags) total += p.lag();
+  const int64_t total = bus::TotalLag(lags);
   if (total > max_lag_messages) {
     return absl::StrCat("the analyzer is ", total,
                         " messages behind on spans, above MAX_CONSUMER_LAG_MESSAGES (",
@@ -456,8 +455,7 @@ absl::Status App::WaitForBackpressure() {
       Log().Warn("cannot read the analyzer lag", {{"error", StdView(lags.status().message())}});
       return absl::OkStatus();
     }
-    int64_t total = 0;
-    for (const bus::PartitionLag& p : *lags) total += p.lag();
+    const int64_t total = bus::TotalLag(*lags);
     ports_.metrics.SetAnalyzerLag(total);
     reason = BackpressureReason(*lags, config_.max_consumer_lag_messages);
     if (reason.empty()) {

@@ -20,8 +20,12 @@ std::vector<std::string> TopicNames::All() const {
 absl::StatusOr<int64_t> LagProbe::GroupLag(const std::string& group, const std::string& topic) {
   absl::StatusOr<std::vector<PartitionLag>> lags = PartitionLags(group, topic);
   if (!lags.ok()) return lags.status();
+  return TotalLag(*lags);
+}
+
+int64_t TotalLag(const std::vector<PartitionLag>& lags) {
   int64_t sum = 0;
-  for (const PartitionLag& p : *lags) sum += p.lag();
+  for (const PartitionLag& p : lags) sum += p.lag();
   return sum;
 }
 

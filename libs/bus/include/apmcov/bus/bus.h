@@ -127,6 +127,9 @@ struct PartitionLag {
   int64_t lag() const { return high - (committed >= 0 ? committed : low); }
 };
 
+// Sum of PartitionLag::lag() over `lags`.
+int64_t TotalLag(const std::vector<PartitionLag>& lags);
+
 // Reads committed offsets of any group and the watermarks of a topic, for the collector's
 // backpressure (design §3). Thread-safe.
 class LagProbe {
