@@ -978,8 +978,8 @@ struct App::Impl {
     if (last_lag_ns != 0 && now - last_lag_ns < int64_t{2'000'000'000}) return;
     last_lag_ns = now;
     // A partition not consumed from since this member got it (no new messages): its position
-    // is the group's committed offset, read once from Kafka, not 0 (which would report every
-    // message ever written as lag).
+    // is the group's committed offset, read from Kafka (again at each refresh while the group
+    // has none), not 0, which would report every message ever written as lag.
     std::vector<TopicPartition> unknown;
     for (const auto& tp : assigned) {
       if (next_offset.count(tp) == 0 && committed.count(tp) == 0) unknown.push_back(tp);
