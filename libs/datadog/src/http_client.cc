@@ -426,14 +426,25 @@ absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCou
   std::string body = R"({"data":{"type":"aggregate_request","attributes":{"filter":{"query":")";
   AppendJsonEscaped(body, query.query);
   absl::StrAppend(&body, R"(","from":")", EpochMillis(query.from_unix_nano), R"(","to":")",
-                  EpochMillis(query.to_unix_nano),
-                  R"("},"compute":[{"aggregation":"count","type":"total"}],"group_by":[)");
+                  EpochMillis(query.to_unix_nano), R"("},"compute":[{"aggregation":"count",)");
+  if (query.interval.empty()) {
+    body += R"("type":"total"}],"group_by":[)";
+  } else {
+    body += R"("type":"timeseries","interval":")";
+    AppendJsonEscaped(body, query.interval);
+    body += R"("}],"group_by":[)";
+  }
   for (size_t i = 0; i < query.group_by.size(); ++i) {
     if (i > 0) body.push_back(',');
     body += R"({"facet":")";
     AppendJsonEscaped(body, query.group_by[i]);
-    absl::StrAppend(&body, R"(","limit":)", query.group_limit,
-                    R"(,"sort":{"aggregation":"count","order":"desc"}})");
+    absl::StrAppend(&body, R"(","limit":)", query.group_limit);
+    if (i > 0 && !query.missing.empty()) {
+      body += R"(,"missing":")";
+      AppendJsonEscaped(body, query.missing);
+      body += "\"";
+    }
+    body += R"(,"sort":{"aggregation":"count","order":"desc"}})";
   }
   body += R"(],"options":{"timezone":"UTC"}}}})";
   ApiCall call{.endpoint = "spans_aggregate",
@@ -461,7 +472,7 @@ absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
   absl::StatusOr<SpanPage> page = CallParsed<SpanPage>(
       client_, std::move(call), [](const std::string& b) { return ParseSpanPage(b); });
-  if (page.ok() && page->spans.empty()) page->next_cursor.clear();
+  if (page.ok() && page->spans.empty() && page->skipped.empty()) page->next_cursor.clear();
   return page;
 }
 

@@ -387,6 +387,12 @@ class SpanPageParser {
           od::object obj;
           if (auto err = item.get_object().get(obj)) return Fail(SpanWhere(), err);
           APMCOV_RETURN_IF_ERROR(ParseSpan(obj));
+          if (!bad_.empty()) {
+            // One bad span costs only itself (design §7): the rest of the page is kept.
+            page_->spans.RemoveLast();
+            page_->skipped.push_back({bad_trace_, bad_span_, std::move(bad_)});
+            bad_.clear();
+          }
           ++index_;
         }
       } else if (key == "meta") {
@@ -434,11 +440,17 @@ class SpanPageParser {
       return Fail(absl::StrCat(SpanWhere(), ".", AbslView(name)), err);
     if (t == od::json_type::null) return absl::OkStatus();
     if (t != od::json_type::string) {
-      return Malformed("span page", absl::StrCat(SpanWhere(), ".attributes.", AbslView(name),
-                                                 " is not a string"));
+      Bad(absl::StrCat(".attributes.", AbslView(name), " is not a string"));
+      return absl::OkStatus();
     }
     if (auto err = v.get_string().get(*out)) return Fail(SpanWhere(), err);
     return absl::OkStatus();
+  }
+
+  // Notes why the current span cannot be used (the first reason wins); parsing goes on so
+  // that its ids can be named, and the span is dropped once read.
+  void Bad(std::string reason) {
+    if (bad_.empty()) bad_ = absl::StrCat(SpanWhere(), std::move(reason));
   }
 
   absl::Status GetId(od::value v, std::string_view name, uint64_t* out, bool* present) {
@@ -447,21 +459,21 @@ class SpanPageParser {
     if (t == od::json_type::null) return absl::OkStatus();
     if (t == od::json_type::number) {
       if (v.get_uint64().get(*out)) {
-        return Malformed("span page", absl::StrCat(SpanWhere(), ".attributes.", AbslView(name),
-                                                   " is not an unsigned 64-bit integer"));
+        Bad(absl::StrCat(".attributes.", AbslView(name), " is not an unsigned 64-bit integer"));
+        return absl::OkStatus();
       }
       *present = true;
       return absl::OkStatus();
     }
     std::string_view s;
     if (t != od::json_type::string || v.get_string().get(s)) {
-      return Malformed("span page", absl::StrCat(SpanWhere(), ".attributes.", AbslView(name),
-                                                 " is not a decimal string"));
+      Bad(absl::StrCat(".attributes.", AbslView(name), " is not a decimal string"));
+      return absl::OkStatus();
     }
     if (!FastDecimal(s, out)) {
-      absl::StatusOr<uint64_t> id =
-          ParseDecimalId(s, absl::StrCat(SpanWhere(), ".", AbslView(name)));
-      return Malformed("span page", StdView(id.status().message()));
+      absl::StatusOr<uint64_t> id = ParseDecimalId(s, absl::StrCat(".", AbslView(name)));
+      Bad(std::string(id.status().message()));
+      return absl::OkStatus();
     }
     *present = true;
     return absl::OkStatus();
@@ -680,13 +692,14 @@ class SpanPageParser {
         }
       }
     }
+    bad_trace_ = trace_id;
+    bad_span_ = span_id;
     if (!saw_attributes) {
-      return Malformed("span page", absl::StrCat(SpanWhere(), " has no attributes"));
+      Bad(" has no attributes");
+    } else if (!has_trace || !has_span) {
+      Bad(absl::StrCat(" has no ", has_trace ? "span_id" : "trace_id"));
     }
-    if (!has_trace || !has_span) {
-      return Malformed("span page",
-                       absl::StrCat(SpanWhere(), " has no ", has_trace ? "span_id" : "trace_id"));
-    }
+    if (!bad_.empty()) return absl::OkStatus();
     (void)has_parent;  // absent parent_id: treated as a root, as the API writes "0"
     span->set_trace_id(trace_id);
     span->set_span_id(span_id);
@@ -714,8 +727,8 @@ class SpanPageParser {
       bool ok;
       uint64_t high = ParseHex64(tid, &ok);
       if (!ok) {
-        return Malformed("span page", absl::StrCat(SpanWhere(), " _dd.p.tid \"", AbslView(tid),
-                                                   "\" is not 16 hex digits"));
+        Bad(absl::StrCat(" _dd.p.tid \"", AbslView(tid.substr(0, 40)), "\" is not 16 hex digits"));
+        return absl::OkStatus();
       }
       span->set_trace_id_high(high);
     }
@@ -725,9 +738,8 @@ class SpanPageParser {
     if (!start.empty()) {
       absl::StatusOr<int64_t> t = ParseTimestamp(start);
       if (!t.ok()) {
-        return Malformed(
-            "span page",
-            absl::StrCat(SpanWhere(), ".attributes.start_timestamp: ", t.status().message()));
+        Bad(absl::StrCat(".attributes.start_timestamp: ", t.status().message()));
+        return absl::OkStatus();
       }
       start_ns = *t;
     }
@@ -745,6 +757,8 @@ class SpanPageParser {
   SpanPage* page_;
   CustomFields custom_;
   size_t index_ = 0;
+  std::string bad_;  // why the span being parsed is unusable; empty when it is fine
+  uint64_t bad_trace_ = 0, bad_span_ = 0;
 };
 
 }  // namespace
@@ -968,7 +982,22 @@ absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_v
     } else if (!c0.get_array().get(points)) {
       for (element p : points) {
         double pv;
-        if (!p["value"].get_double().get(pv)) bucket.count += pv;
+        if (p["value"].get_double().get(pv)) continue;  // null: no data in that interval
+        bucket.count += pv;
+        std::string_view time;
+        int64_t ms;
+        AggregateBucket::Point point{0, pv};
+        if (!p["time"].get_string().get(time)) {
+          absl::StatusOr<int64_t> t = ParseRfc3339(time);
+          if (!t.ok()) {
+            return Malformed("spans aggregate",
+                             absl::StrCat("bucket ", i, " point time: ", t.status().message()));
+          }
+          point.time_unix_nano = *t;
+        } else if (!p["time"].get_int64().get(ms)) {
+          point.time_unix_nano = ms * 1'000'000;
+        }
+        bucket.points.push_back(point);
       }
     } else if (!c0.is_null()) {
       return Malformed("spans aggregate", absl::StrCat("bucket ", i, " c0 is not a number"));

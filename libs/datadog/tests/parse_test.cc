@@ -166,6 +166,20 @@ TEST(AggregateFixture, TimeseriesC0IsSummed) {
   EXPECT_TRUE((*buckets)[0].by.empty());
 }
 
+TEST(Aggregate, TimeseriesPointsKeepTheirTimes) {
+  auto b = ParseAggregateBuckets(
+      R"({"data":[{"attributes":{"by":{},"compute":{"c0":[{"time":"2026-12-05T10:00:00.000Z",)"
+      R"("value":7},{"time":"2026-12-05T10:01:00.000Z","value":null},)"
+      R"({"time":"2026-12-05T10:02:00.000Z","value":5}]}}}]})");
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].count, 12);
+  ASSERT_EQ((*b)[0].points.size(), 2u);
+  EXPECT_EQ((*b)[0].points[0].time_unix_nano, 1796464800000000000ll);
+  EXPECT_EQ((*b)[0].points[1].time_unix_nano, 1796464800000000000ll + 120'000'000'000ll);
+  EXPECT_EQ((*b)[0].points[1].value, 5);
+}
+
 TEST(OtherFixtures, ValidateAndScalarAreParseableJson) {
   EXPECT_EQ(LoadFixture("v1_validate_ok.json").body, R"({"valid":true})");
   for (const char* f :
@@ -392,28 +406,65 @@ TEST(SpanPage, InfraHintsAndTidTag) {
   EXPECT_EQ(tid->spans[0].duration_ns(), 5);
 }
 
-TEST(SpanPage, MalformedInputsGiveClearErrors) {
+TEST(SpanPage, MalformedPagesGiveClearErrors) {
   auto msg = [](const std::string& body) { return Msg(ParseSpanPage(body).status()); };
   EXPECT_THAT(msg("not json"), HasSubstr("malformed Datadog span page"));
   EXPECT_THAT(msg(R"({"meta":{}})"), HasSubstr("no \"data\" array"));
   EXPECT_THAT(msg(R"({"data":{}})"), HasSubstr("data"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"span_id":"1"}}]})"), HasSubstr("no trace_id"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"1"}}]})"), HasSubstr("no span_id"));
-  EXPECT_THAT(msg(R"({"data":[{"id":"x"}]})"), HasSubstr("data[0] has no attributes"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"12a","span_id":"1"}}]})"),
-              HasSubstr("not a decimal number"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"18446744073709551616","span_id":"1"}}]})"),
-              HasSubstr("does not fit in 64 bits"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"-1","span_id":"1"}}]})"),
-              HasSubstr("not a decimal number"));
-  EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"1","span_id":"1","service":5}}]})"),
-              HasSubstr("service is not a string"));
-  EXPECT_THAT(msg(SpanJson("", R"({"_dd":{"p":{"tid":"xyz"}}})")), HasSubstr("_dd.p.tid"));
-  EXPECT_THAT(
-      msg(R"({"data":[{"attributes":{"trace_id":"1","span_id":"1","start_timestamp":"yesterday"}}]})"),
-      HasSubstr("start_timestamp"));
+  // Truncated: the whole page is unusable (the client asks for it again).
   EXPECT_THAT(msg(R"({"data":[{"attributes":{"trace_id":"1","span_id":"1"}},)"),
               HasSubstr("malformed"));
+}
+
+// One bad span costs only itself: it is skipped with its ids and the reason, and the spans
+// around it are kept (design §7).
+TEST(SpanPage, BadSpansAreSkippedAndTheRestOfThePageKept) {
+  auto skipped = [](const std::string& bad) -> std::string {
+    const std::string body =
+        absl::StrCat(R"({"data":[{"attributes":{"trace_id":"10","span_id":"11","service":"a"}},)",
+                     bad, R"(,{"attributes":{"trace_id":"30","span_id":"31","service":"c"}}],)",
+                     R"("meta":{"page":{"after":"CUR"}}})");
+    auto page = ParseSpanPage(body);
+    if (!page.ok()) return absl::StrCat("page failed: ", page.status().message());
+    EXPECT_EQ(page->spans.size(), 2) << bad;
+    if (page->spans.size() == 2) {
+      EXPECT_EQ(page->spans[0].span_id(), 11u);
+      EXPECT_EQ(page->spans[1].span_id(), 31u);
+      EXPECT_EQ(page->spans[1].service(), "c");
+    }
+    EXPECT_EQ(page->next_cursor, "CUR");
+    if (page->skipped.size() != 1) return "not skipped";
+    return page->skipped[0].reason;
+  };
+  EXPECT_THAT(skipped(R"({"attributes":{"span_id":"1"}})"), HasSubstr("data[1] has no trace_id"));
+  EXPECT_THAT(skipped(R"({"attributes":{"trace_id":"1"}})"), HasSubstr("no span_id"));
+  EXPECT_THAT(skipped(R"({"id":"x"})"), HasSubstr("data[1] has no attributes"));
+  EXPECT_THAT(skipped(R"({"attributes":{"trace_id":"12a","span_id":"1"}})"),
+              HasSubstr("not a decimal number"));
+  EXPECT_THAT(skipped(R"({"attributes":{"trace_id":"18446744073709551616","span_id":"1"}})"),
+              HasSubstr("does not fit in 64 bits"));
+  EXPECT_THAT(skipped(R"({"attributes":{"trace_id":"-1","span_id":"1"}})"),
+              HasSubstr("not a decimal number"));
+  // A non-string service early in the object: the rest of it is still read for its ids.
+  EXPECT_THAT(skipped(R"({"attributes":{"service":5,"trace_id":"1","span_id":"2","x":[1,{}]}})"),
+              HasSubstr("service is not a string"));
+  EXPECT_THAT(
+      skipped(
+          R"({"attributes":{"trace_id":"1","span_id":"2","custom":{"_dd":{"p":{"tid":"xyz"}}}}})"),
+      HasSubstr("_dd.p.tid"));
+  EXPECT_THAT(
+      skipped(R"({"attributes":{"trace_id":"1","span_id":"2","start_timestamp":"yesterday"}})"),
+      HasSubstr("start_timestamp"));
+
+  // The skipped span is named by its ids when they could be read.
+  auto page = ParseSpanPage(SpanJson("", R"({"_dd":{"p":{"tid":"xyz"}}})"));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->spans.size(), 0);
+  ASSERT_EQ(page->skipped.size(), 1u);
+  EXPECT_EQ(page->skipped[0].trace_id, 18446744073709551615ull);
+  EXPECT_EQ(page->skipped[0].span_id, 42u);
+  // A page of only bad spans keeps its cursor: the range goes on.
+  EXPECT_EQ(page->next_cursor, "CUR");
 }
 
 TEST(SpanPage, ToleratesNullsNumbersAndUnknowns) {

@@ -47,6 +47,14 @@ struct SpanPage {
   // meta.status was "timeout": Datadog returned partial results, so a short page does not
   // mean the end (follow next_cursor).
   bool partial = false;
+  // Spans left out because they could not be parsed (a non-string service, a _dd.p.tid that
+  // is not hex, ...): the rest of the page is kept (design §7). Ids are 0 when unreadable.
+  struct SkippedSpan {
+    uint64_t trace_id = 0;
+    uint64_t span_id = 0;
+    std::string reason;
+  };
+  std::vector<SkippedSpan> skipped;
 };
 
 struct SpanQuery {
@@ -63,12 +71,22 @@ struct AggregateQuery {
   int64_t to_unix_nano = 0;
   std::vector<std::string> group_by = {"service", "env"};
   int32_t group_limit = 10000;  // per group_by facet; high enough for every service
+  // Value of the facets after the first for spans that lack them (a "missing" bucket);
+  // empty: such spans are left out.
+  std::string missing;
+  // Non-empty (e.g. "1m"): a timeseries count with this interval, in AggregateBucket::points.
+  std::string interval;
 };
 
 // One bucket of a spans aggregate: facet → value, and the count (c0).
 struct AggregateBucket {
   std::map<std::string, std::string> by;
-  double count = 0;
+  double count = 0;  // a timeseries: the sum of its points
+  struct Point {
+    int64_t time_unix_nano = 0;  // start of the interval
+    double value = 0;
+  };
+  std::vector<Point> points;  // only for a timeseries
 };
 
 class DatadogSource {
