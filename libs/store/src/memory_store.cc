@@ -40,7 +40,8 @@ struct MemoryCoverageStore::State {
   std::set<uint64_t> counted_traces;  // traces whose edges are counted (see the contract)
   std::map<std::string, SyncJobRecord> jobs;
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
-  std::map<std::pair<std::string, int32_t>, int64_t> watermarks;
+  std::map<std::pair<std::string, int32_t>, PartitionWatermark> watermarks;
+  std::map<std::pair<int64_t, std::string>, TraceJudgementCount> judgements;
 };
 
 MemoryCoverageStore::MemoryCoverageStore() : state_(std::make_unique<State>()) {}
@@ -68,8 +69,30 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
     if (j.started_at_ns) j.started_at_ns = Micros(*j.started_at_ns);
     if (j.finished_at_ns) j.finished_at_ns = Micros(*j.finished_at_ns);
     j.updated_at_ns = Micros(j.updated_at_ns);
+    j.edge_cut_traces = 0;  // not the job record's to say
     auto it = next.jobs.find(j.id);
-    if (it == next.jobs.end() || it->second.updated_at_ns <= j.updated_at_ns) next.jobs[j.id] = j;
+    if (it == next.jobs.end()) {
+      next.jobs[j.id] = j;
+    } else if (it->second.updated_at_ns <= j.updated_at_ns) {
+      j.edge_cut_traces = it->second.edge_cut_traces;
+      it->second = j;
+    }
+  }
+  for (const EdgeCutCount& e : batch.edge_cuts) {
+    auto [it, inserted] = next.jobs.try_emplace(e.job_id);
+    if (inserted) {
+      it->second.id = e.job_id;
+      it->second.state = "running";
+      it->second.updated_at_ns = 0;  // any record of the job wins over this placeholder
+    }
+    it->second.edge_cut_traces += e.traces;
+  }
+  for (const TraceJudgementCount& in : batch.judgements) {
+    TraceJudgementCount& c = next.judgements[{Micros(in.hour_ns), in.root_service}];
+    c.hour_ns = Micros(in.hour_ns);
+    c.root_service = in.root_service;
+    c.judged += in.judged;
+    c.broken += in.broken;
   }
 
   std::set<std::string> touched;
@@ -184,8 +207,8 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
   }
 
   for (const PartitionWatermark& w : batch.watermarks) {
-    auto [it, inserted] = next.watermarks.try_emplace({w.topic, w.partition}, w.watermark_ns);
-    if (!inserted) it->second = std::max(it->second, w.watermark_ns);
+    auto [it, inserted] = next.watermarks.try_emplace({w.topic, w.partition}, w);
+    if (!inserted && it->second.watermark_ns <= w.watermark_ns) it->second = w;
   }
 
   *state_ = std::move(next);
@@ -275,7 +298,18 @@ absl::StatusOr<std::vector<PartitionWatermark>> MemoryCoverageStore::LoadWaterma
   std::lock_guard lock(mu_);
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   std::vector<PartitionWatermark> out;
-  for (const auto& [key, ns] : state_->watermarks) out.push_back({key.first, key.second, ns});
+  for (const auto& [key, w] : state_->watermarks) out.push_back(w);
+  return out;
+}
+
+absl::StatusOr<std::vector<TraceJudgementCount>> MemoryCoverageStore::LoadJudgements(
+    int64_t since_ns) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<TraceJudgementCount> out;
+  for (const auto& [key, c] : state_->judgements) {
+    if (c.hour_ns >= since_ns) out.push_back(c);
+  }
   return out;
 }
 

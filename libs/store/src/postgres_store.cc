@@ -1,6 +1,7 @@
 #include "apmcov/store/postgres_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -112,25 +113,70 @@ struct PostgresCoverageStore::Impl {
   void WriteDependencies(pqxx::work& tx, const WriteBatch& b);
   void WriteCoverage(pqxx::work& tx, const WriteBatch& b);
   void WriteWatermarks(pqxx::work& tx, const WriteBatch& b);
+  void WriteJudgements(pqxx::work& tx, const WriteBatch& b);
 };
 
 void PostgresCoverageStore::Impl::WriteWatermarks(pqxx::work& tx, const WriteBatch& b) {
   if (b.watermarks.empty()) return;
-  std::map<std::pair<std::string, int32_t>, int64_t> highest;
+  std::map<std::pair<std::string, int32_t>, const PartitionWatermark*> highest;
   for (const auto& w : b.watermarks) {
-    auto [it, inserted] = highest.try_emplace({w.topic, w.partition}, w.watermark_ns);
-    if (!inserted) it->second = std::max(it->second, w.watermark_ns);
+    auto [it, inserted] = highest.try_emplace({w.topic, w.partition}, &w);
+    if (!inserted && it->second->watermark_ns <= w.watermark_ns) it->second = &w;
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
-  for (const auto& [key, ns] : highest) {
-    rows.push_back(
-        "(" + Join({Text(c, key.first), std::to_string(key.second), std::to_string(ns)}) + ")");
+  for (const auto& [key, w] : highest) {
+    std::string intervals = "ARRAY[";
+    for (size_t i = 0; i < w->read_intervals.size(); ++i) {
+      if (i > 0) intervals += ',';
+      intervals += std::to_string(w->read_intervals[i]);
+    }
+    intervals += "]::bigint[]";
+    rows.push_back("(" +
+                   Join({Text(c, key.first), std::to_string(key.second),
+                         std::to_string(w->watermark_ns), intervals}) +
+                   ")");
   }
-  InsertRows(tx, "INSERT INTO partition_watermarks (topic, partition, watermark_ns)", rows,
-             "ON CONFLICT (topic, partition) DO UPDATE SET watermark_ns = "
-             "GREATEST(partition_watermarks.watermark_ns, EXCLUDED.watermark_ns), updated_at = "
-             "now() WHERE partition_watermarks.watermark_ns < EXCLUDED.watermark_ns");
+  InsertRows(
+      tx, "INSERT INTO partition_watermarks (topic, partition, watermark_ns, read_intervals)", rows,
+      "ON CONFLICT (topic, partition) DO UPDATE SET watermark_ns = "
+      "EXCLUDED.watermark_ns, read_intervals = EXCLUDED.read_intervals, updated_at = "
+      "now() WHERE partition_watermarks.watermark_ns <= EXCLUDED.watermark_ns");
+}
+
+void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBatch& b) {
+  auto& c = tx.conn();
+  if (!b.judgements.empty()) {
+    std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> sums;
+    for (const auto& j : b.judgements) {
+      auto& s = sums[{j.hour_ns, j.root_service}];
+      s.first += j.judged;
+      s.second += j.broken;
+    }
+    std::vector<std::string> rows;
+    for (const auto& [key, n] : sums) {
+      rows.push_back("(" +
+                     Join({Timestamp(key.first), Text(c, key.second), std::to_string(n.first),
+                           std::to_string(n.second)}) +
+                     ")");
+    }
+    InsertRows(tx, "INSERT INTO trace_judgements (hour, root_service, judged, broken)", rows,
+               "ON CONFLICT (hour, root_service) DO UPDATE SET judged = trace_judgements.judged "
+               "+ EXCLUDED.judged, broken = trace_judgements.broken + EXCLUDED.broken");
+  }
+  if (!b.edge_cuts.empty()) {
+    std::map<std::string, int64_t> sums;
+    for (const auto& e : b.edge_cuts) sums[e.job_id] += e.traces;
+    std::vector<std::string> rows;
+    for (const auto& [job, n] : sums) {
+      // A placeholder row when the job is not known yet: its records win (updated_at epoch).
+      rows.push_back(
+          "(" + Join({Text(c, job), "'running'", "'epoch'::timestamptz", std::to_string(n)}) + ")");
+    }
+    InsertRows(tx, "INSERT INTO sync_jobs (id, state, updated_at, edge_cut_traces)", rows,
+               "ON CONFLICT (id) DO UPDATE SET edge_cut_traces = sync_jobs.edge_cut_traces + "
+               "EXCLUDED.edge_cut_traces");
+  }
 }
 
 void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch& b) {
@@ -151,18 +197,22 @@ void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch
         Join({Text(c, j.id), Text(c, j.trigger), Text(c, j.state), OptTimestamp(j.started_at_ns),
               OptTimestamp(j.finished_at_ns), std::to_string(j.api_calls), std::to_string(j.pages),
               std::to_string(j.spans), std::to_string(j.rate_limited_ms), Text(c, j.error),
-              Timestamp(j.updated_at_ns)}) +
+              Timestamp(j.updated_at_ns), std::to_string(j.sampled_seconds),
+              std::to_string(j.skipped_seconds)}) +
         ")");
   }
   InsertRows(tx,
              "INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, "
-             "pages, spans, rate_limited_ms, error, updated_at)",
+             "pages, spans, rate_limited_ms, error, updated_at, sampled_seconds, "
+             "skipped_seconds)",
              rows,
              "ON CONFLICT (id) DO UPDATE SET trigger = EXCLUDED.trigger, state = EXCLUDED.state, "
              "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
              "api_calls = EXCLUDED.api_calls, pages = EXCLUDED.pages, spans = EXCLUDED.spans, "
              "rate_limited_ms = EXCLUDED.rate_limited_ms, error = EXCLUDED.error, "
-             "updated_at = EXCLUDED.updated_at WHERE sync_jobs.updated_at <= EXCLUDED.updated_at");
+             "updated_at = EXCLUDED.updated_at, sampled_seconds = EXCLUDED.sampled_seconds, "
+             "skipped_seconds = EXCLUDED.skipped_seconds "
+             "WHERE sync_jobs.updated_at <= EXCLUDED.updated_at");
 }
 
 std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::work& tx,
@@ -489,6 +539,7 @@ ApplyResult PostgresCoverageStore::Impl::ApplyInTx(pqxx::work& tx, const WriteBa
   WriteDependencies(tx, b);
   WriteCoverage(tx, b);
   WriteWatermarks(tx, b);
+  WriteJudgements(tx, b);
   return result;
 }
 
@@ -684,10 +735,11 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresCoverageStore::LoadSyncJob(
   using Result = std::optional<SyncJobRecord>;
   return impl_->Run("loading a sync job", [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
     pqxx::read_transaction tx(conn);
-    const pqxx::result r =
-        tx.exec("SELECT trigger, state, " + EpochMicros("started_at") + ", " +
-                EpochMicros("finished_at") + ", api_calls, pages, spans, rate_limited_ms, error, " +
-                EpochMicros("updated_at") + " FROM sync_jobs WHERE id = " + tx.quote(id));
+    const pqxx::result r = tx.exec(
+        "SELECT trigger, state, " + EpochMicros("started_at") + ", " + EpochMicros("finished_at") +
+        ", api_calls, pages, spans, rate_limited_ms, error, " + EpochMicros("updated_at") +
+        ", sampled_seconds, skipped_seconds, edge_cut_traces FROM sync_jobs WHERE id = " +
+        tx.quote(id));
     if (r.empty()) return Result();
     const auto row = r[0];
     SyncJobRecord j;
@@ -702,6 +754,9 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresCoverageStore::LoadSyncJob(
     j.rate_limited_ms = row[7].as<int64_t>();
     j.error = row[8].as<std::string>();
     j.updated_at_ns = Micros(row[9]);
+    j.sampled_seconds = row[10].as<int64_t>();
+    j.skipped_seconds = row[11].as<int64_t>();
+    j.edge_cut_traces = row[12].as<int64_t>();
     return Result(std::move(j));
   });
 }
@@ -751,9 +806,37 @@ absl::StatusOr<std::vector<PartitionWatermark>> PostgresCoverageStore::LoadWater
         pqxx::read_transaction tx(conn);
         std::vector<PartitionWatermark> out;
         for (const auto& row :
-             tx.exec("SELECT topic, partition, watermark_ns FROM "
-                     "partition_watermarks ORDER BY topic COLLATE \"C\", partition")) {
-          out.push_back({row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>()});
+             tx.exec("SELECT topic, partition, watermark_ns, array_to_string(read_intervals, ',') "
+                     "FROM partition_watermarks ORDER BY topic COLLATE \"C\", partition")) {
+          PartitionWatermark w{
+              row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>(), {}};
+          const std::string text = row[3].as<std::string>();
+          for (const char *p = text.data(), *end = p + text.size(); p < end;) {
+            int64_t v = 0;
+            auto [next, ec] = std::from_chars(p, end, v);
+            if (ec != std::errc()) break;
+            w.read_intervals.push_back(v);
+            p = next + 1;  // the comma
+          }
+          out.push_back(std::move(w));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<TraceJudgementCount>> PostgresCoverageStore::LoadJudgements(
+    int64_t since_ns) {
+  return impl_->Run(
+      "loading judged-trace counts",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<TraceJudgementCount>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<TraceJudgementCount> out;
+        for (const auto& row :
+             tx.exec("SELECT " + EpochMicros("hour") +
+                     ", root_service, judged, broken FROM trace_judgements WHERE hour >= " +
+                     Timestamp(since_ns) + " ORDER BY hour, root_service COLLATE \"C\"")) {
+          out.push_back({Micros(row[0]), row[1].as<std::string>(), row[2].as<int64_t>(),
+                         row[3].as<int64_t>()});
         }
         return out;
       });

@@ -454,8 +454,46 @@ TYPED_TEST_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal) {
   EXPECT_EQ((*this->store().LoadBrokenTrace(5))->spans[0].resource, "GET /");
 }
 
+TYPED_TEST_P(CoverageStoreContract, WatermarkKeepsTheReadIntervalsOfItsLatestRecord) {
+  WriteBatch b;
+  b.watermarks = {{"apmcov.spans", 1, kT0 + 10, {kT0, kT0 + 5, kT0 + 7, kT0 + 10}}};
+  this->MustApply(b);
+  WriteBatch older;
+  older.watermarks = {{"apmcov.spans", 1, kT0 + 5, {kT0, kT0 + 5}}};
+  this->MustApply(older);
+  EXPECT_EQ(*this->store().LoadWatermarks(),
+            (std::vector<PartitionWatermark>{
+                {"apmcov.spans", 1, kT0 + 10, {kT0, kT0 + 5, kT0 + 7, kT0 + 10}}}));
+}
+
+TYPED_TEST_P(CoverageStoreContract, JudgementsAndEdgeCutsAddUp) {
+  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  WriteBatch b;
+  b.judgements = {{hour, "frontend", 10, 2}, {hour, "", 3, 3}, {hour, "frontend", 5, 0}};
+  b.edge_cuts = {{"j1", 4}};  // the job is not known yet
+  this->MustApply(b);
+  WriteBatch more;
+  more.judgements = {{hour, "frontend", 1, 1}};
+  more.edge_cuts = {{"j1", 1}};
+  SyncJobRecord job = Job("j1", "succeeded", kT0 + kMinute);
+  job.sampled_seconds = 12;
+  job.skipped_seconds = 288;
+  more.sync_jobs = {job};
+  this->MustApply(more);
+  EXPECT_EQ(*this->store().LoadJudgements(hour),
+            (std::vector<TraceJudgementCount>{{hour, "", 3, 3}, {hour, "frontend", 16, 3}}));
+  EXPECT_TRUE(this->store().LoadJudgements(hour + 1000)->empty());  // microseconds kept
+  auto got = **this->store().LoadSyncJob("j1");
+  EXPECT_EQ(got.state, "succeeded") << "the job's record wins over the placeholder";
+  EXPECT_EQ(got.sampled_seconds, 12);
+  EXPECT_EQ(got.skipped_seconds, 288);
+  EXPECT_EQ(got.edge_cut_traces, 5);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal,
-                            WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
+                            WatermarkKeepsTheReadIntervalsOfItsLatestRecord,
+                            JudgementsAndEdgeCutsAddUp, WatermarksOnlyMoveForward,
+                            CatalogServiceRoundTripsEveryField,
                             CompleteSnapshotMarksAbsentServicesRemoved,
                             SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
                             OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,

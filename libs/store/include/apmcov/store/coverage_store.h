@@ -26,7 +26,13 @@
 //                        observations are keyed by trace id), last_seen = max.
 //      sync_jobs         the record with the newest updated_at wins (ties: the later one).
 //      coverage rows     upsert by (taken_at, dimension, key).
-//      watermarks        per (topic, partition): the maximum ever applied.
+//      watermarks        per (topic, partition): the maximum ever applied, with the read
+//                        intervals of the latest record at or above it.
+//      judgements, edge cuts  ADDED to what is stored: the one exception to idempotence. The
+//                        analyzer writes them in the same transaction as the watermark that
+//                        finalised their traces, and its replay guard (a trace final at an
+//                        already applied watermark is not judged again) keeps a replay from
+//                        counting a trace twice.
 //  - Text: NUL characters are dropped from every string (PostgreSQL text cannot hold them), so
 //    such a record is stored rather than failing its batch forever.
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
@@ -58,12 +64,14 @@ struct WriteBatch {
   std::vector<SyncJobRecord> sync_jobs;
   std::vector<CoverageRow> coverage_rows;
   std::vector<PartitionWatermark> watermarks;
+  std::vector<TraceJudgementCount> judgements;
+  std::vector<EdgeCutCount> edge_cuts;
 
   bool empty() const { return size() == 0; }
   size_t size() const {
     return catalog_services.size() + snapshot_ends.size() + apm_observations.size() +
            broken_traces.size() + dependencies.size() + sync_jobs.size() + coverage_rows.size() +
-           watermarks.size();
+           watermarks.size() + judgements.size() + edge_cuts.size();
   }
 };
 
@@ -112,6 +120,9 @@ class CoverageStore {
 
   // Every stored partition watermark, sorted by (topic, partition).
   virtual absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() = 0;
+
+  // Judged-trace counts of the hours starting at or after `since_ns`, sorted by (hour, root).
+  virtual absl::StatusOr<std::vector<TraceJudgementCount>> LoadJudgements(int64_t since_ns) = 0;
 
   // OK when the store is reachable (readiness).
   virtual absl::Status Ping() = 0;

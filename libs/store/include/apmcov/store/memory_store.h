@@ -33,6 +33,7 @@ class MemoryCoverageStore final : public CoverageStore {
   absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
+  absl::StatusOr<std::vector<TraceJudgementCount>> LoadJudgements(int64_t since_ns) override;
   absl::Status Ping() override;
 
   void FailNextApply(absl::Status status);

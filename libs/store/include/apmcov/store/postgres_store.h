@@ -45,6 +45,7 @@ class PostgresCoverageStore final : public CoverageStore {
   absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
+  absl::StatusOr<std::vector<TraceJudgementCount>> LoadJudgements(int64_t since_ns) override;
   // Connects if needed and runs `SELECT 1`.
   absl::Status Ping() override;
 

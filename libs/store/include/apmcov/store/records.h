@@ -150,6 +150,9 @@ struct SyncJobRecord {
   int64_t api_calls = 0, pages = 0, spans = 0, rate_limited_ms = 0;
   std::string error;
   int64_t updated_at_ns = 0;  // orders records of one job: an older record never wins
+  int64_t sampled_seconds = 0, skipped_seconds = 0;  // span time read whole / skipped (§7.1)
+  // Read back only: traces of the job cut at a read interval's edge, added by EdgeCutCount.
+  int64_t edge_cut_traces = 0;
   bool operator==(const SyncJobRecord&) const = default;
 };
 
@@ -163,11 +166,33 @@ struct CoverageRow {
   bool operator==(const CoverageRow&) const = default;
 };
 
+// Judged traces that started in one hour with one root service ("" when rootless), and how
+// many of them were broken (table `trace_judgements`): the denominators of the sampled
+// broken-rate estimates (design §7.1). Added to what is stored.
+struct TraceJudgementCount {
+  int64_t hour_ns = 0;  // a whole hour, Unix nanoseconds
+  std::string root_service;
+  int64_t judged = 0;
+  int64_t broken = 0;
+  bool operator==(const TraceJudgementCount&) const = default;
+};
+
+// Traces of a sync job left unjudged because a read interval's edge cut them: added to
+// sync_jobs.edge_cut_traces (a row is created if the job is not known yet).
+struct EdgeCutCount {
+  std::string job_id;
+  int64_t traces = 0;
+  bool operator==(const EdgeCutCount&) const = default;
+};
+
 // The highest span watermark applied for one partition (table `partition_watermarks`).
 struct PartitionWatermark {
   std::string topic;
   int32_t partition = 0;
   int64_t watermark_ns = 0;  // Unix nanoseconds, kept exactly
+  // The read intervals known with it, as [from, to) pairs (from0, to0, from1, to1, ...): what
+  // judging the traces still in flight needs after a restart. Replaced with the watermark.
+  std::vector<int64_t> read_intervals;
   bool operator==(const PartitionWatermark&) const = default;
 };
 
