@@ -17,6 +17,7 @@
 #include "apmcov/coverage/coverage_report.h"
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/proto_convert.h"
+#include "apmcov/coverage/sampling.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -25,6 +26,10 @@ namespace apmcov::analyzer {
 namespace {
 
 namespace v1 = apmcov::v1;
+
+// How long read intervals are kept past the watermark and grace: traces in flight older than
+// that are finalised by the memory cap long before.
+constexpr int64_t kIntervalKeepNs = int64_t{6} * 3600 * 1'000'000'000;
 using bus::IncomingMessage;
 using bus::TopicPartition;
 
@@ -59,6 +64,8 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
   c.group_id = r.String("ANALYZER_GROUP_ID", c.group_id);
   c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, 24 * 366);
   c.trace_grace_seconds = r.Int("TRACE_GRACE_SECONDS", c.trace_grace_seconds, 0, 86400);
+  c.clock_skew_seconds = r.Double("CLOCK_SKEW_SECONDS", c.clock_skew_seconds, 0, 3600);
+  c.trace_edge_seconds = r.Double("TRACE_EDGE_SECONDS", c.trace_edge_seconds, 0, 3600);
   c.whole_trace_retention = r.List("WHOLE_TRACE_RETENTION", "");
   c.admin_port = static_cast<uint16_t>(r.Int("ADMIN_PORT", c.admin_port, 0, 65535));
   c.max_batch_messages = r.Int("ANALYZER_MAX_BATCH_MESSAGES", c.max_batch_messages, 1, 1'000'000);
@@ -84,6 +91,8 @@ AppOptions AppOptions::FromConfig(const AnalyzerConfig& c) {
   o.topic_prefix = c.topic_prefix;
   o.apm_lookback_ns = c.apm_lookback_hours * 3600 * int64_t{1'000'000'000};
   o.trace_grace_ns = c.trace_grace_seconds * int64_t{1'000'000'000};
+  o.completeness.clock_skew_ns = static_cast<int64_t>(c.clock_skew_seconds * 1e9);
+  o.completeness.edge_ns = static_cast<int64_t>(c.trace_edge_seconds * 1e9);
   o.whole_trace_retention = c.whole_trace_retention;
   o.max_batch_messages = static_cast<size_t>(c.max_batch_messages);
   o.poll_timeout = std::chrono::milliseconds(c.poll_timeout_ms);
@@ -124,10 +133,17 @@ struct App::Impl {
                         .Help(
                             "Traces not judged normally, by reason (forced = finalised early "
                             "by the memory cap; replayed = judged before a restart; "
-                            "late_span = a span arriving after its trace was judged)")
+                            "late_span = a span arriving after its trace was judged; "
+                            "edge_cut = not complete within a read interval, never judged)")
                         .Register(reg);
     traces_forced = &dropped.Add({{"reason", "forced"}});
     traces_replayed = &dropped.Add({{"reason", "replayed"}});
+    traces_edge_cut = &dropped.Add({{"reason", "edge_cut"}});
+    traces_judged = &prometheus::BuildCounter()
+                         .Name("apmcov_analyzer_traces_judged_total")
+                         .Help("Traces judged: complete within a read interval (design §7.1)")
+                         .Register(reg)
+                         .Add({});
     late_spans = &dropped.Add({{"reason", "late_span"}});
     traces_in_flight = &prometheus::BuildGauge()
                             .Name("apmcov_analyzer_traces_in_flight")
@@ -219,7 +235,9 @@ struct App::Impl {
     int64_t offset = 0;  // of the watermark message in its spans partition
     int64_t watermark_ns = 0;
     std::string job_id;
-    int64_t received_ns = 0;  // clock time it arrived
+    int64_t received_ns = 0;                             // clock time it arrived
+    std::vector<std::pair<int64_t, int64_t>> intervals;  // complete read intervals it carries
+    bool legacy = false;  // no read interval at all: everything before it was read
   };
   std::map<int32_t, std::deque<PendingWatermark>> pending_watermarks;  // spans partition →
   // What is known of a job whose watermarks were seen.
@@ -250,6 +268,13 @@ struct App::Impl {
   // --- per-batch accumulators ---
   store::WriteBatch batch;
   std::map<std::pair<std::string, std::string>, store::ApmObservationRecord> span_apm;
+  std::map<std::pair<int64_t, std::string>, store::TraceJudgementCount> judgements;
+  std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
+
+  // --- read intervals (design §7.1): per spans partition, what was read whole ---
+  std::map<int32_t, coverage::ReadIntervals> read_intervals;
+  std::map<int32_t, std::string> partition_job;  // job of the last watermark applied
+  const std::string* judging_job = nullptr;      // job of the watermark being applied
   std::vector<v1::DeadLetter> dead_letters;
 
   // --- metrics ---
@@ -259,6 +284,8 @@ struct App::Impl {
   prometheus::Counter* traces_finalised;
   prometheus::Counter* traces_forced;
   prometheus::Counter* traces_replayed;
+  prometheus::Counter* traces_edge_cut;
+  prometheus::Counter* traces_judged;
   prometheus::Counter* late_spans;
   prometheus::Gauge* traces_in_flight;
   prometheus::Family<prometheus::Counter>* gaps_family;
@@ -316,6 +343,7 @@ struct App::Impl {
       if (tp.topic == topics.spans) {
         dropped += assembler.RevokePartition(tp.partition);
         pending_watermarks.erase(tp.partition);  // re-read by the new owner (not committed)
+        read_intervals.erase(tp.partition);
         restore_watermarks.erase(tp.partition);
         stored_watermark.erase(tp.partition);
       }
@@ -336,6 +364,10 @@ struct App::Impl {
       if (w.topic != topics.spans || !restore_watermarks.contains(w.partition)) continue;
       assembler.SetAppliedWatermark(w.partition, w.watermark_ns);
       stored_watermark[w.partition] = w.watermark_ns;
+      coverage::ReadIntervals& known = read_intervals[w.partition];
+      for (size_t i = 0; i + 1 < w.read_intervals.size(); i += 2) {
+        known.Add(w.read_intervals[i], w.read_intervals[i + 1]);
+      }
     }
     restore_watermarks.clear();
     return absl::OkStatus();
@@ -451,6 +483,7 @@ struct App::Impl {
     r.usm = o->usm();
     r.span_count = o->span_count();
     r.languages.assign(o->languages().begin(), o->languages().end());
+    r.infra_hints.assign(o->infra_hints().begin(), o->infra_hints().end());
     r.last_seen_ns = o->has_last_seen()     ? Nanos(o->last_seen())
                      : o->has_observed_at() ? Nanos(o->observed_at())
                                             : MessageTimeNs(m);
@@ -481,6 +514,8 @@ struct App::Impl {
     r.pages = static_cast<int64_t>(j->pages());
     r.spans = static_cast<int64_t>(j->spans());
     r.rate_limited_ms = static_cast<int64_t>(j->rate_limited_ms());
+    r.sampled_seconds = static_cast<int64_t>(j->sampled_seconds());
+    r.skipped_seconds = static_cast<int64_t>(j->skipped_seconds());
     r.error = j->error();
     r.updated_at_ns = j->has_updated_at() ? Nanos(j->updated_at())
                       : r.finished_at_ns  ? *r.finished_at_ns
@@ -507,8 +542,13 @@ struct App::Impl {
       // Every watermark goes through the per-partition queue, so they stay in order; one whose
       // job's catalog is complete (or that has no job) is applied at once.
       if (!b->job_id().empty()) NoteJob(b->job_id());
-      pending_watermarks[m.partition].push_back(
-          {m.offset, b->watermark_unix_nano(), b->job_id(), ports.clock.NowUnixNanos()});
+      PendingWatermark w{m.offset, b->watermark_unix_nano(), b->job_id(),
+                         ports.clock.NowUnixNanos()};
+      w.legacy = b->read_intervals().empty();
+      for (const v1::ReadInterval& r : b->read_intervals()) {
+        if (r.complete()) w.intervals.emplace_back(r.from_unix_nano(), r.to_unix_nano());
+      }
+      pending_watermarks[m.partition].push_back(std::move(w));
       // A snapshot the store says complete but this directory may not hold yet: released by
       // ReleaseAllWatermarks() after the rebuild.
       if (!refresh_before_release) ReleaseWatermarks(m.partition);
@@ -516,8 +556,17 @@ struct App::Impl {
   }
 
   void ApplyWatermark(int32_t partition, const PendingWatermark& w) {
+    // The intervals first: the traces this watermark finalises are judged against them.
+    coverage::ReadIntervals& known = read_intervals[partition];
+    if (w.legacy) known.Add(INT64_MIN / 2, w.watermark_ns);
+    for (const auto& [from, to] : w.intervals) known.Add(from, to);
+    partition_job[partition] = w.job_id;
+    judging_job = &w.job_id;
     assembler.OnWatermark(partition, w.watermark_ns,
                           [this](const coverage::AssembledTrace& t) { OnTrace(t); });
+    judging_job = nullptr;
+    // Intervals long past every trace that could still be in flight.
+    known.PruneBefore(w.watermark_ns - options.trace_grace_ns - kIntervalKeepNs);
     if (w.job_id.empty()) return;
     auto [it, inserted] = job_watermarks.try_emplace(w.job_id);
     it->second.insert(partition);
@@ -716,7 +765,26 @@ struct App::Impl {
   }
 
   void OnTrace(const coverage::AssembledTrace& t) {
+    // Judged only when complete within a read interval (design §7.1): a trace cut at a
+    // slice's edge would show gaps that the cut made.
+    if (!coverage::CompleteWithin(t.spans, read_intervals[t.partition], options.completeness)) {
+      const std::string& job = judging_job != nullptr ? *judging_job : partition_job[t.partition];
+      ++edge_cuts[job];
+      traces_edge_cut->Increment();
+      return;
+    }
     if (detector.Judge(t, &verdict) != coverage::GapDetector::Outcome::kJudged) return;
+    traces_judged->Increment();
+    {
+      constexpr int64_t kHour = int64_t{3600} * 1'000'000'000;
+      const int64_t hour = verdict.started_ns - ((verdict.started_ns % kHour) + kHour) % kHour;
+      std::string root = verdict.has_root ? std::string(verdict.root_service) : std::string();
+      store::TraceJudgementCount& c = judgements[{hour, root}];
+      c.hour_ns = hour;
+      c.root_service = std::move(root);
+      ++c.judged;
+      if (verdict.broken()) ++c.broken;
+    }
     const int64_t now = ports.clock.NowUnixNanos();
     for (const auto& d : verdict.dependencies) {
       batch.dependencies.push_back({std::string(d.from_service), std::string(d.to_name),
@@ -1079,9 +1147,18 @@ struct App::Impl {
       const int64_t w = assembler.LatestWatermark(tp.partition);
       auto it = stored_watermark.find(tp.partition);
       if (w != INT64_MIN && (it == stored_watermark.end() || it->second < w)) {
-        batch.watermarks.push_back({tp.topic, tp.partition, w});
+        store::PartitionWatermark pw{tp.topic, tp.partition, w, {}};
+        for (const coverage::ReadInterval& r : read_intervals[tp.partition].intervals()) {
+          pw.read_intervals.push_back(r.from_ns);
+          pw.read_intervals.push_back(r.to_ns);
+        }
+        batch.watermarks.push_back(std::move(pw));
       }
     }
+    for (auto& [key, c] : judgements) batch.judgements.push_back(std::move(c));
+    judgements.clear();
+    for (auto& [job, n] : edge_cuts) batch.edge_cuts.push_back({job, n});
+    edge_cuts.clear();
 
     APMCOV_RETURN_IF_ERROR(FlushDeadLetters());
     if (!batch.empty()) {

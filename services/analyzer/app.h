@@ -56,6 +56,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/bus/bus.h"
+#include "apmcov/coverage/sampling.h"
 #include "apmcov/store/coverage_store.h"
 
 namespace prometheus {
@@ -72,6 +73,8 @@ struct AnalyzerConfig {
   std::string group_id = "apmcov-analyzer";
   int64_t apm_lookback_hours = 24;
   int64_t trace_grace_seconds = 120;
+  double clock_skew_seconds = 1;   // CLOCK_SKEW_SECONDS (fractions allowed)
+  double trace_edge_seconds = 30;  // TRACE_EDGE_SECONDS
   std::vector<std::string> whole_trace_retention;
   uint16_t admin_port = 9464;
   int64_t max_batch_messages = 5000;
@@ -91,6 +94,9 @@ struct AppOptions {
   std::string consumer_name = "apmcov-analyzer";  // DeadLetter.consumer
   int64_t apm_lookback_ns = int64_t{24} * 3600 * 1'000'000'000;
   int64_t trace_grace_ns = int64_t{120} * 1'000'000'000;
+  // When a trace counts as complete within a read interval (CLOCK_SKEW_SECONDS,
+  // TRACE_EDGE_SECONDS; design §7.1).
+  coverage::CompletenessOptions completeness;
   std::vector<std::string> whole_trace_retention;
   size_t max_batch_messages = 5000;
   std::chrono::milliseconds poll_timeout{200};

@@ -14,26 +14,18 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "internal.h"
+#include "inventory.h"
 
 namespace apmcov::collector {
 namespace {
 
-const Logger& Log() {
-  static const Logger log("collector");
-  return log;
-}
+using internal::kSource;
+using internal::Log;
+using internal::SetTs;
+using internal::ToNanos;
 
-constexpr char kSource[] = "datadog";
 const std::string kSnapshotEndKey("\0snapshot-end", 13);
-
-void SetTs(int64_t unix_nanos, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(unix_nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(unix_nanos % 1'000'000'000));
-}
-
-int64_t ToNanos(std::chrono::seconds s) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(s).count();
-}
 
 }  // namespace
 
@@ -54,6 +46,9 @@ CollectorConfig CollectorConfig::Read(ConfigReader& r) {
   c.span_backfill_minutes =
       r.Int("SPAN_BACKFILL_MINUTES", c.span_backfill_minutes, 1, 15 * 24 * 60);
   c.span_window_seconds = r.Int("SPAN_WINDOW_SECONDS", c.span_window_seconds, 1, 24 * 3600);
+  c.span_slice_min_seconds =
+      r.Int("SPAN_SLICE_MIN_SECONDS", c.span_slice_min_seconds, 1, 24 * 3600);
+  c.span_slice_seed = r.Int("SPAN_SLICE_SEED", c.span_slice_seed, 0, INT64_MAX);
   c.max_consumer_lag_messages =
       r.Int("MAX_CONSUMER_LAG_MESSAGES", c.max_consumer_lag_messages, 1, INT64_MAX / 2);
   c.span_query = r.String("SPAN_QUERY", c.span_query);
@@ -147,7 +142,34 @@ CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
                             .Name("apmcov_collector_catalog_services")
                             .Help("Services in the last catalog snapshot read")
                             .Register(registry)
-                            .Add({})) {}
+                            .Add({})),
+      spans_unparsed_(prometheus::BuildCounter()
+                          .Name("apmcov_collector_spans_unparsed_total")
+                          .Help("Spans skipped because they could not be parsed (the rest of "
+                                "their page was kept)")
+                          .Register(registry)
+                          .Add({})),
+      sampled_seconds_(prometheus::BuildCounter()
+                           .Name("apmcov_collector_span_sampled_seconds_total")
+                           .Help("Span time read whole")
+                           .Register(registry)
+                           .Add({})),
+      skipped_seconds_(prometheus::BuildCounter()
+                           .Name("apmcov_collector_span_skipped_seconds_total")
+                           .Help("Span time skipped on purpose because the volume exceeded "
+                                 "SPAN_PAGE_BUDGET")
+                           .Register(registry)
+                           .Add({})),
+      sampled_share_(prometheus::BuildGauge()
+                         .Name("apmcov_collector_span_sampled_ratio")
+                         .Help("Share of the last sync's span range that was read (1 = all)")
+                         .Register(registry)
+                         .Add({})),
+      checkpoint_lag_(prometheus::BuildGauge()
+                          .Name("apmcov_collector_checkpoint_lag_seconds")
+                          .Help("How far the span checkpoint is behind real time")
+                          .Register(registry)
+                          .Add({})) {}
 
 void CollectorMetrics::OnApiCall(const std::string& endpoint, int http_status, double seconds) {
   api_calls_.Add({{"endpoint", endpoint}, {"status", std::to_string(http_status)}}).Increment();
@@ -182,6 +204,16 @@ void CollectorMetrics::ObserveSync(const std::string& state, double seconds,
 void CollectorMetrics::SetCatalogServices(uint64_t n) {
   catalog_services_.Set(static_cast<double>(n));
 }
+void CollectorMetrics::AddSpansUnparsed(uint64_t n) {
+  spans_unparsed_.Increment(static_cast<double>(n));
+}
+void CollectorMetrics::ObserveSampling(double sampled_seconds, double skipped_seconds) {
+  sampled_seconds_.Increment(sampled_seconds);
+  skipped_seconds_.Increment(skipped_seconds);
+  const double covered = sampled_seconds + skipped_seconds;
+  if (covered > 0) sampled_share_.Set(sampled_seconds / covered);
+}
+void CollectorMetrics::SetCheckpointLag(double seconds) { checkpoint_lag_.Set(seconds); }
 
 CollectorMetrics::JobCounters CollectorMetrics::Job() const {
   return {job_calls_.load(), job_waits_.load(), job_wait_ms_.load()};
@@ -195,14 +227,12 @@ void CollectorMetrics::ResetJob() {
 
 // ---- App ----
 
-struct App::JobProgress {
-  v1::SyncJob job;
-  std::vector<std::string> coalesced;  // other requested ids answered by this job
-  int64_t started_ns = 0;
-};
-
 App::App(CollectorConfig config, Ports ports)
-    : config_(std::move(config)), ports_(ports), topics_(config_.kafka_topic_prefix) {}
+    : config_(std::move(config)),
+      ports_(ports),
+      topics_(config_.kafka_topic_prefix),
+      phase_rng_(config_.span_slice_seed != 0 ? static_cast<uint64_t>(config_.span_slice_seed)
+                                              : std::random_device{}()) {}
 
 App::~App() { Stop(); }
 
@@ -362,6 +392,28 @@ absl::Status App::SyncCatalog(JobProgress& p, SyncResult& result,
     }
     if (!r->has_more) break;
   }
+  // v3 `kind: service` entities count too (design §5); a definition of the same name wins.
+  // An org or key without the v3 catalog (404, 403) simply has none.
+  constexpr int32_t kEntityPage = 1000;
+  for (int64_t offset = 0; complete;) {
+    absl::StatusOr<datadog::CatalogEntityPage> r =
+        ports_.source.ListCatalogEntities(offset, kEntityPage);
+    if (!r.ok()) {
+      if (absl::IsNotFound(r.status()) || absl::IsPermissionDenied(r.status())) {
+        Log().Info("no v3 catalog entities", {{"reason", StdView(r.status().message())}});
+      } else {
+        issues.push_back(absl::StrCat("catalog entities at ", offset, ": ", r.status().message()));
+        complete = false;
+      }
+      break;
+    }
+    for (v1::CatalogService& svc : r->services) {
+      std::string name = svc.name();
+      services.try_emplace(std::move(name), std::move(svc));
+    }
+    if (!r->next_offset || *r->next_offset <= offset) break;
+    offset = *r->next_offset;
+  }
   const int64_t now = ports_.clock.NowUnixNanos();
   for (auto& [name, svc] : services) {
     svc.set_snapshot_id(p.job.id());
@@ -396,27 +448,15 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
   } else {
     issues.push_back(absl::StrCat("APM service list: ", list.status().message()));
   }
-  datadog::AggregateQuery q;
-  q.from_unix_nano = now - ToNanos(std::chrono::hours(config_.apm_lookback_hours));
-  q.to_unix_nano = now;
-  q.group_by = {"service", "env"};
-  q.group_limit = 10000;
-  absl::StatusOr<std::vector<datadog::AggregateBucket>> buckets =
-      ports_.source.AggregateSpanCounts(q);
+  // One aggregate over the lookback for counts, envs, languages and infra (design §7.2): a
+  // constant number of calls whatever the volume, and nothing taken from sampled spans.
+  absl::StatusOr<std::vector<datadog::AggregateBucket>> buckets = ports_.source.AggregateSpanCounts(
+      InventoryQuery(now - ToNanos(std::chrono::hours(config_.apm_lookback_hours)), now));
   if (!buckets.ok()) {
     issues.push_back(absl::StrCat("spans aggregate: ", buckets.status().message()));
     return absl::OkStatus();
   }
-  for (const datadog::AggregateBucket& b : *buckets) {
-    auto svc = b.by.find("service");
-    if (svc == b.by.end() || svc->second.empty()) continue;
-    auto env = b.by.find("env");
-    v1::ApmObservation obs;
-    obs.set_service(svc->second);
-    obs.set_env(env == b.by.end() || env->second.empty() ? "*" : env->second);
-    obs.set_span_count(static_cast<uint64_t>(std::max(0.0, b.count)));
-    obs.set_traced(b.count > 0);
-    obs.set_source("spans_aggregate");
+  for (v1::ApmObservation& obs : InventoryFromAggregate(*buckets)) {
     APMCOV_RETURN_IF_ERROR(publish(obs));
   }
   return absl::OkStatus();
@@ -478,124 +518,6 @@ absl::Status App::WaitForBackpressure() {
     ports_.metrics.AddBackpressureWait(1.0);
     waited += 1;
   }
-}
-
-absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std::string>& issues) {
-  const int64_t now = ports_.clock.NowUnixNanos();
-  const int64_t end = now - ToNanos(std::chrono::seconds(config_.span_lag_seconds));
-  int64_t start;
-  {
-    std::lock_guard lock(mu_);
-    start =
-        checkpoint_.value_or(now - ToNanos(std::chrono::minutes(config_.span_backfill_minutes)));
-  }
-  result.checkpoint_unix_nano = start;
-  if (start >= end) return absl::OkStatus();
-  absl::StatusOr<int32_t> partitions = ports_.publisher.PartitionCount(topics_.spans);
-  if (!partitions.ok()) return Annotate(partitions.status(), "partitions of the spans topic");
-  const int64_t window = ToNanos(std::chrono::seconds(config_.span_window_seconds));
-  uint64_t pages_used = 0;
-  while (start < end) {
-    const int64_t wend = std::min(start + window, end);
-    const std::string window_id = absl::StrCat(start, "-", wend);
-    datadog::SpanQuery q;
-    q.query = config_.span_query;
-    q.from_unix_nano = start;
-    q.to_unix_nano = wend;
-    q.limit = 1000;
-    // The next page is fetched (HTTP + parse, on another thread) while this one is grouped
-    // and published: the cursor is known as soon as a page arrives.
-    std::future<absl::StatusOr<datadog::SpanPage>> next;
-    // Checks the page budget and backpressure, then starts fetching `q`; false (with the
-    // reason in `issues`) when the sync must stop here.
-    auto start_fetch = [&]() -> bool {
-      if (pages_used >= static_cast<uint64_t>(config_.span_page_budget)) {
-        issues.push_back(
-            absl::StrCat("span page budget (SPAN_PAGE_BUDGET=", config_.span_page_budget,
-                         ") reached at ", FormatRfc3339(start), "; the next sync resumes there"));
-        return false;
-      }
-      if (absl::Status s = WaitForBackpressure(); !s.ok()) {
-        issues.push_back(std::string(s.message()));
-        return false;
-      }
-      ++pages_used;
-      next = std::async(std::launch::async, [this, q] { return ports_.source.ListSpans(q); });
-      return true;
-    };
-    if (!start_fetch()) return absl::OkStatus();
-    while (true) {
-      absl::StatusOr<datadog::SpanPage> page = next.get();
-      if (!page.ok()) {
-        issues.push_back(absl::StrCat("spans ", FormatRfc3339(start), " to ", FormatRfc3339(wend),
-                                      ": ", page.status().message()));
-        return absl::OkStatus();
-      }
-      const uint64_t n = static_cast<uint64_t>(page->spans.size());
-      // A short page that Datadog marks complete is the window's last: no extra empty call.
-      const bool last = page->next_cursor.empty() || n == 0 || (n < 1000 && !page->partial);
-      bool stop_after_this = false;
-      if (!last) {
-        q.cursor = page->next_cursor;
-        stop_after_this = !start_fetch();
-      }
-      // One SpanBatch per trace, in first-seen order.
-      std::unordered_map<uint64_t, size_t> index;
-      std::vector<v1::SpanBatch> batches;
-      for (v1::Span& span : page->spans) {
-        auto [it, inserted] = index.try_emplace(span.trace_id(), batches.size());
-        if (inserted) {
-          batches.emplace_back();
-          batches.back().set_window_id(window_id);
-          batches.back().set_job_id(p.job.id());
-        }
-        *batches[it->second].add_spans() = std::move(span);
-      }
-      for (const v1::SpanBatch& b : batches) {
-        APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b));
-      }
-      result.pages++;
-      result.spans += n;
-      p.job.set_pages(result.pages);
-      p.job.set_spans(result.spans);
-      ports_.metrics.AddPages(1);
-      ports_.metrics.AddSpansPublished(n);
-      if (result.pages % 10 == 0) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
-      if (stop_after_this) return absl::OkStatus();
-      if (last) break;
-    }
-    // The window is whole: a watermark to every partition, then the checkpoint, each durable
-    // before the next step so a crash re-publishes at most this window.
-    for (int32_t part = 0; part < *partitions; ++part) {
-      v1::SpanBatch mark;
-      mark.set_watermark_unix_nano(wend);
-      mark.set_window_id(window_id);
-      mark.set_job_id(p.job.id());
-      APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part));
-    }
-    if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
-      ports_.metrics.AddPublishError();
-      return Annotate(s, "flushing span window to Kafka");
-    }
-    v1::CollectorCheckpoint cp;
-    cp.set_source(kSource);
-    cp.set_span_window_end_unix_nano(wend);
-    cp.set_job_id(p.job.id());
-    SetTs(ports_.clock.NowUnixNanos(), cp.mutable_updated_at());
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.collector_state, kSource, cp));
-    if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
-      ports_.metrics.AddPublishError();
-      return Annotate(s, "flushing the checkpoint to Kafka");
-    }
-    {
-      std::lock_guard lock(mu_);
-      checkpoint_ = wend;
-    }
-    result.checkpoint_unix_nano = wend;
-    result.windows++;
-    start = wend;
-  }
-  return absl::OkStatus();
 }
 
 SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids,
@@ -662,10 +584,14 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
              {"pages", result.pages},
              {"spans", result.spans},
              {"api_calls", c.api_calls},
-             {"rate_limit_waits", c.rate_limit_waits}});
+             {"rate_limit_waits", c.rate_limit_waits},
+             {"sampled_seconds", static_cast<int64_t>(result.sampled_seconds)},
+             {"skipped_seconds", static_cast<int64_t>(result.skipped_seconds)}});
   {
     std::lock_guard lock(mu_);
     running_sync_ = false;
+    if (checkpoint_)
+      ports_.metrics.SetCheckpointLag(static_cast<double>(finished - *checkpoint_) / 1e9);
   }
   return result;
 }
@@ -698,6 +624,10 @@ void App::SchedulerLoop() {
     {
       std::unique_lock lock(mu_);
       while (!stopping_ && pending_.empty() && ports_.clock.Now() < next) {
+        if (checkpoint_) {
+          ports_.metrics.SetCheckpointLag(
+              static_cast<double>(ports_.clock.NowUnixNanos() - *checkpoint_) / 1e9);
+        }
         auto remaining = next - ports_.clock.Now();
         cv_.wait_for(lock, std::min<std::chrono::nanoseconds>(
                                std::chrono::duration_cast<std::chrono::nanoseconds>(remaining),

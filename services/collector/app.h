@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "apmcov/bus/bus.h"
 #include "apmcov/datadog/source.h"
 #include "apmcov/v1/events.pb.h"
+#include "span_plan.h"
 
 namespace prometheus {
 class Registry;
@@ -49,6 +51,10 @@ struct CollectorConfig {
   int64_t span_lag_seconds = 60;
   int64_t span_backfill_minutes = 60;
   int64_t span_window_seconds = 300;  // length of one published span window
+  // Sampling (design §7.1): the shortest slice worth reading when the volume exceeds the
+  // budget, and the seed of the slices' phase (0: a random seed per process).
+  int64_t span_slice_min_seconds = 30;
+  int64_t span_slice_seed = 0;
   int64_t max_consumer_lag_messages = 2'000'000;
   std::string span_query = "retained_by:(flat_sampled OR diversity_sampling)";
   std::string analyzer_group = "apmcov-analyzer";
@@ -94,6 +100,11 @@ class CollectorMetrics final : public datadog::ApiObserver {
   void SetAnalyzerLag(int64_t messages);
   void ObserveSync(const std::string& state, double seconds, int64_t finished_unix);
   void SetCatalogServices(uint64_t n);
+  void AddSpansUnparsed(uint64_t n);
+  // A sync's span range: seconds read whole and skipped on purpose (design §7.1).
+  void ObserveSampling(double sampled_seconds, double skipped_seconds);
+  // How far the span checkpoint is behind real time.
+  void SetCheckpointLag(double seconds);
 
   struct JobCounters {
     uint64_t api_calls = 0, rate_limit_waits = 0, rate_limited_ms = 0;
@@ -116,6 +127,11 @@ class CollectorMetrics final : public datadog::ApiObserver {
   prometheus::Histogram& sync_duration_;
   prometheus::Gauge& last_success_;
   prometheus::Gauge& catalog_services_;
+  prometheus::Counter& spans_unparsed_;
+  prometheus::Counter& sampled_seconds_;
+  prometheus::Counter& skipped_seconds_;
+  prometheus::Gauge& sampled_share_;
+  prometheus::Gauge& checkpoint_lag_;
   std::atomic<uint64_t> job_calls_{0}, job_waits_{0}, job_wait_ms_{0};
 };
 
@@ -130,6 +146,8 @@ struct SyncResult {
   uint64_t spans = 0;
   uint64_t windows = 0;
   int64_t checkpoint_unix_nano = 0;
+  double sampled_seconds = 0;  // span time read whole
+  double skipped_seconds = 0;  // span time skipped on purpose (sampling)
 };
 
 class App {
@@ -175,7 +193,12 @@ class App {
   const Topics& topics() const { return topics_; }
 
  private:
-  struct JobProgress;
+  // The job record of the sync in progress, as published to sync-jobs.
+  struct JobProgress {
+    v1::SyncJob job;
+    std::vector<std::string> coalesced;  // other requested ids answered by this job
+    int64_t started_ns = 0;
+  };
   absl::Status PublishJob(const JobProgress& job, v1::SyncState state, const std::string& error);
   absl::Status Publish(const std::string& topic, const std::string& key,
                        const google::protobuf::Message& message,
@@ -184,6 +207,20 @@ class App {
   absl::Status SyncInventory(JobProgress& job, SyncResult& result,
                              std::vector<std::string>& issues);
   absl::Status SyncSpans(JobProgress& job, SyncResult& result, std::vector<std::string>& issues);
+
+  // span_sync.cc: the span part of a sync.
+  struct RangeRead {
+    bool complete = false;  // every page of the range was read and published
+    bool budget = false;    // stopped by SPAN_PAGE_BUDGET
+    int64_t read_to = 0;    // every span starting before it was published
+    std::string stop;       // why it stopped early
+    absl::Status fatal;     // publishing failed: the sync fails
+  };
+  absl::StatusOr<std::vector<DensityBucket>> ReadDensity(int64_t from, int64_t to);
+  RangeRead ReadRange(JobProgress& job, SyncResult& result, const std::string& window_id,
+                      int64_t from, int64_t to, uint64_t& pages_left);
+  absl::Status PublishProgress(JobProgress& job, const std::string& window_id, int64_t watermark,
+                               const std::vector<v1::ReadInterval>& intervals, int64_t checkpoint);
   absl::Status WaitForBackpressure();
   void SchedulerLoop();
   void CommandLoop();
@@ -198,6 +235,8 @@ class App {
   std::vector<v1::SyncRequest> pending_;
   bool stopping_ = false;
   bool running_sync_ = false;
+  std::mt19937_64 phase_rng_;     // the slices' phase, one draw per sync (guarded by mu_)
+  int32_t spans_partitions_ = 0;  // of the spans topic, read at each sync
   std::optional<int64_t> checkpoint_;
   absl::Status kafka_status_ = absl::UnavailableError("Kafka not probed yet");
   uint64_t job_seq_ = 0;

@@ -7,6 +7,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <tuple>
+
 #include "apmcov/bus/memory_bus.h"
 #include "apmcov/bus/proto.h"
 #include "apmcov/store/memory_store.h"
@@ -114,6 +116,23 @@ class AnalyzerAppTest : public ::testing::Test {
       v1::SpanBatch b;
       b.set_watermark_unix_nano(watermark);
       b.set_job_id(job);
+      Publish(topics_.spans, "", b, p);
+    }
+  }
+
+  // A sampled sync's watermark: `intervals` are the slices read, (from, to, complete).
+  void PublishSampledWatermark(int64_t watermark, const std::string& job,
+                               const std::vector<std::tuple<int64_t, int64_t, bool>>& intervals) {
+    for (int32_t p = 0; p < 2; ++p) {
+      v1::SpanBatch b;
+      b.set_watermark_unix_nano(watermark);
+      b.set_job_id(job);
+      for (const auto& [from, to, complete] : intervals) {
+        v1::ReadInterval* r = b.add_read_intervals();
+        r->set_from_unix_nano(from);
+        r->set_to_unix_nano(to);
+        r->set_complete(complete);
+      }
       Publish(topics_.spans, "", b, p);
     }
   }
@@ -610,6 +629,119 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
   ASSERT_TRUE(by.contains("overall/all"));
   EXPECT_EQ(by.at("overall/all").total, 2);
   EXPECT_EQ(by.at("overall/all").instrumented, 1);
+}
+
+// Design §7.1: a trace is judged only when it lies complete within a read interval; one cut
+// by a slice's edge (or inside an incomplete slice) is counted, never reported, so the cut
+// cannot invent a gap.
+TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
+  StartApp();
+  PublishCatalog("job-1");
+  // The same broken shape (checkout calls payments, which reports nothing) three times.
+  auto broken = [&](uint64_t trace, int64_t at) {
+    PublishSpans({MakeSpan(trace, 1, 0, "frontend", "server", at),
+                  MakeSpan(trace, 2, 1, "frontend", "client", at + 10, "checkout"),
+                  MakeSpan(trace, 3, 2, "checkout", "server", at + 20),
+                  MakeSpan(trace, 4, 3, "checkout", "client", at + 30, "payments")});
+  };
+  broken(1, kT0 + 2 * kSec);                // inside the slice [T0, T0+10 s): judged
+  broken(2, kT0 + 9 * kSec + 500'000'000);  // within the 1 s skew of the slice's end: cut
+  broken(3, kT0 + 30 * kSec);               // inside an incomplete slice: cut
+  // A healthy trace inside the slice: judged, not broken.
+  PublishSpans({MakeSpan(4, 1, 0, "frontend", "server", kT0 + 3 * kSec),
+                MakeSpan(4, 2, 1, "frontend", "client", kT0 + 3 * kSec + 10, "checkout"),
+                MakeSpan(4, 3, 2, "checkout", "server", kT0 + 3 * kSec + 20)});
+  PublishSampledWatermark(
+      kT0 + 300 * kSec, "job-1",
+      {{kT0, kT0 + 10 * kSec, true}, {kT0 + 25 * kSec, kT0 + 35 * kSec, false}});
+  Publish(topics_.sync_jobs, "job-1", MakeJob("job-1", v1::SYNC_STATE_RUNNING, 13, kT0));
+  Drain();
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{1}));
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_dropped_total{reason=\"edge_cut\"} 2"),
+            std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_judged_total 2"), std::string::npos);
+  auto job = **store_.LoadSyncJob("job-1");
+  EXPECT_EQ(job.edge_cut_traces, 2);
+  // The denominators of the estimates: two judged traces rooted in frontend, one broken.
+  auto counts = *store_.LoadJudgements(0);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].root_service, "frontend");
+  EXPECT_EQ(counts[0].judged, 2);
+  EXPECT_EQ(counts[0].broken, 1);
+  EXPECT_EQ(counts[0].hour_ns % (3600 * kSec), 0);
+}
+
+// Contiguous windows merge: a trace crossing a window boundary is whole, and judged.
+TEST_F(BrokenTraceTest, TraceAcrossContiguousWindowsIsJudged) {
+  StartApp();
+  PublishCatalog("job-1");
+  PublishSpans({MakeSpan(7, 1, 0, "frontend", "server", kT0 + 60 * kSec - 500'000)});
+  PublishSampledWatermark(kT0 + 60 * kSec, "job-1", {{kT0, kT0 + 60 * kSec, true}});
+  PublishSpans({MakeSpan(7, 4, 1, "frontend", "client", kT0 + 60 * kSec + 10, "payments")});
+  PublishSampledWatermark(kT0 + 300 * kSec, "job-1", {{kT0 + 60 * kSec, kT0 + 300 * kSec, true}});
+  Drain();
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{7}));
+  EXPECT_EQ((**store_.LoadBrokenTrace(7)).missing_services, (std::vector<std::string>{"payments"}));
+}
+
+// The read intervals survive a restart with the watermark: a trace whose root lies in an
+// interval published before the restart is still judged after it.
+TEST_F(BrokenTraceTest, ReadIntervalsAreRestoredAfterARestart) {
+  StartApp();
+  PublishCatalog("job-1");
+  PublishSampledWatermark(kT0 + 10 * kSec, "job-1", {{kT0, kT0 + 10 * kSec, true}});
+  Drain();
+  auto stored = *store_.LoadWatermarks();
+  ASSERT_FALSE(stored.empty());
+  EXPECT_EQ(stored[0].read_intervals, (std::vector<int64_t>{kT0, kT0 + 10 * kSec}));
+  StartApp();  // a new process: the interval comes back from the store
+  PublishSpans(
+      {MakeSpan(8, 1, 0, "frontend", "server", kT0 + 10 * kSec + 500'000'000),
+       MakeSpan(8, 2, 1, "frontend", "client", kT0 + 10 * kSec + 500'000'100, "payments")});
+  PublishSampledWatermark(kT0 + 300 * kSec, "job-1", {{kT0 + 10 * kSec, kT0 + 300 * kSec, true}});
+  Drain();
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{8}));
+}
+
+// Design §7.2: what a service's infra, languages and envs are comes from the inventory
+// aggregates, and a later observation that does not mention them never erases them.
+TEST_F(AnalyzerAppTest, InfraAndLanguagesFromAggregatesSurviveSyncsThatSeeNoSpan) {
+  StartApp();
+  PublishService("s1", "payments", kT0);
+  PublishEnd("s1", 1, kT0);
+  auto observe = [&](const std::vector<std::string>& languages,
+                     const std::vector<std::string>& hints, int64_t seen) {
+    v1::ApmObservation o;
+    o.set_service("payments");
+    o.set_env("staging");
+    o.set_traced(true);
+    o.set_span_count(10);
+    o.set_source("spans_aggregate");
+    for (const auto& l : languages) o.add_languages(l);
+    for (const auto& h : hints) o.add_infra_hints(h);
+    SetTime(o.mutable_last_seen(), seen);
+    Publish(topics_.apm_inventory, "payments\x1fstaging", o);
+  };
+  observe({"jvm"}, {"ecs"}, kT0 - 60 * kSec);
+  Publish(topics_.sync_jobs, "j1", MakeJob("j1", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0));
+  Drain();
+  observe({}, {}, kT0 + 60 * kSec);  // a later sync's aggregate with nothing to add
+  Publish(topics_.sync_jobs, "j2", MakeJob("j2", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0 + kSec));
+  Drain();
+  for (int64_t taken : {kT0, kT0 + kSec}) {
+    std::map<std::string, store::CoverageRow> by;
+    const std::vector<store::CoverageRow> rows = *store_.LoadCoverageSnapshot(taken);
+    for (const auto& r : rows) by[r.dimension + "/" + r.key] = r;
+    EXPECT_TRUE(by.contains("infra/ecs")) << taken;
+    EXPECT_TRUE(by.contains("language/jvm")) << taken;
+    EXPECT_TRUE(by.contains("env/staging")) << taken;
+    EXPECT_EQ(by["overall/all"].instrumented, 1);
+  }
+  auto apm = *store_.LoadApmServices();
+  ASSERT_EQ(apm.size(), 1u);
+  EXPECT_EQ(apm[0].infra_hints, (std::vector<std::string>{"ecs"}));
+  EXPECT_EQ(apm[0].languages, (std::vector<std::string>{"jvm"}));
 }
 
 TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {

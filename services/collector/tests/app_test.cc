@@ -72,8 +72,25 @@ class FakeSource : public datadog::DatadogSource {
   }
   absl::StatusOr<std::vector<datadog::AggregateBucket>> AggregateSpanCounts(
       const datadog::AggregateQuery& q) override {
-    last_aggregate = q;
-    return buckets;
+    aggregates.push_back(q);
+    if (q.interval.empty()) {
+      last_aggregate = q;
+      return buckets;
+    }
+    // The density: a count timeseries of `spans`, scaled to misjudge it on purpose.
+    if (!density_status.ok()) return density_status;
+    const int64_t iv = std::stoll(q.interval) * 60'000'000'000;
+    datadog::AggregateBucket b;
+    for (int64_t t = q.from_unix_nano / iv * iv; t < q.to_unix_nano; t += iv) {
+      double n = 0;
+      for (const v1::Span& s : spans) {
+        const int64_t at = s.start_unix_nano();
+        if (at >= std::max(t, q.from_unix_nano) && at < std::min(t + iv, q.to_unix_nano)) ++n;
+      }
+      b.points.push_back({t, n * density_scale});
+      b.count += n * density_scale;
+    }
+    return std::vector<datadog::AggregateBucket>{b};
   }
   absl::StatusOr<datadog::SpanPage> ListSpans(const datadog::SpanQuery& q) override {
     int call = static_cast<int>(span_queries.size());
@@ -97,7 +114,10 @@ class FakeSource : public datadog::DatadogSource {
     if (page.spans.size() > 0) page.next_cursor = std::to_string(offset + page.spans.size());
     return page;
   }
-  datadog::AggregateQuery last_aggregate;
+  datadog::AggregateQuery last_aggregate;  // the last inventory aggregate
+  std::vector<datadog::AggregateQuery> aggregates;
+  absl::Status density_status = absl::OkStatus();
+  double density_scale = 1.0;
 };
 
 class FakePublisher : public bus::Publisher {
@@ -291,15 +311,15 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(end_marker.count(), 250u);
   EXPECT_EQ(end_marker.snapshot_id(), snapshot);
 
-  // Inventory: the list entry and both aggregate buckets; the aggregate covers the lookback
-  // with a high group limit.
+  // Inventory: the list entry and the aggregate's counted bucket (a zero count observes
+  // nothing); the aggregate covers the lookback with a high group limit.
   auto inv = publisher_.On("apmcov.apm-inventory");
-  ASSERT_EQ(inv.size(), 3u);
+  ASSERT_EQ(inv.size(), 2u);
   EXPECT_EQ(inv[1].key, "svc-10000\x1fprod");
   auto obs = FakePublisher::Decode<v1::ApmObservation>(inv[1]);
   EXPECT_EQ(obs.span_count(), 42u);
   EXPECT_TRUE(obs.traced());
-  EXPECT_EQ(FakePublisher::Decode<v1::ApmObservation>(inv[2]).env(), "*");
+  EXPECT_EQ(obs.source(), "spans_aggregate");
   EXPECT_EQ(source_.last_aggregate.group_limit, 10000);
   EXPECT_EQ(source_.last_aggregate.to_unix_nano - source_.last_aggregate.from_unix_nano,
             24 * 3600 * kSec);
@@ -326,6 +346,18 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
     }
   }
   EXPECT_EQ(watermarks, 6 * 4);
+  // Each window's watermark says it was read whole; together they cover the range.
+  int64_t covered_to = now - 3600 * kSec;
+  for (const auto& m : publisher_.On("apmcov.spans")) {
+    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+    if (b.spans_size() != 0 || m.partition != 0) continue;
+    ASSERT_EQ(b.read_intervals_size(), 1);
+    EXPECT_EQ(b.read_intervals(0).from_unix_nano(), covered_to);
+    EXPECT_TRUE(b.read_intervals(0).complete());
+    covered_to = b.read_intervals(0).to_unix_nano();
+    EXPECT_EQ(covered_to, b.watermark_unix_nano());
+  }
+  EXPECT_EQ(covered_to, end);
   auto cps = publisher_.On("apmcov.collector-state");
   ASSERT_EQ(cps.size(), 6u);
   EXPECT_EQ(FakePublisher::Decode<v1::CollectorCheckpoint>(cps.back()).span_window_end_unix_nano(),
@@ -343,6 +375,9 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_SUCCEEDED);
   EXPECT_EQ(jobs.back().spans(), 3000u);
   EXPECT_EQ(jobs.back().pages(), r.pages);
+  EXPECT_EQ(jobs.back().sampled_seconds(), 59u * 60);
+  EXPECT_EQ(jobs.back().skipped_seconds(), 0u);
+  EXPECT_EQ(jobs.back().checkpoint_unix_nano(), end);
   EXPECT_EQ(jobs.back().id(), snapshot);
 
   // A second sync right away: no new window, no span re-published.
@@ -370,7 +405,10 @@ TEST_F(AppTest, CatalogPageFailureMeansNoEndMarkerAndPartial) {
   EXPECT_THAT(jobs.back().error(), HasSubstr("catalog page 1"));
 }
 
-TEST_F(AppTest, FailedSpanPageKeepsTheCheckpointAndTheNextSyncLosesNothing) {
+// A page that fails after retries stops the sync where it is: what was published before it
+// is kept (checkpoint at the last published span), and the next sync resumes there, losing
+// nothing and re-reading at most that span's millisecond.
+TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
   const int64_t now = Now();
   AddSpans(3000, 4, now - 3600 * kSec, now - 60 * kSec);  // ~2034 spans (3 pages) per window
   // Calls 0-2 read the first window; call 4 (the second window's second page) is malformed.
@@ -379,37 +417,167 @@ TEST_F(AppTest, FailedSpanPageKeepsTheCheckpointAndTheNextSyncLosesNothing) {
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(r.error, HasSubstr("malformed Datadog span page"));
-  EXPECT_EQ(r.windows, 1u);  // the first window was whole
+  EXPECT_EQ(r.windows, 2u);  // the first window whole, the second up to its first page
   const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
-  EXPECT_EQ(app->checkpoint(), first_window_end);
+  ASSERT_TRUE(app->checkpoint().has_value());
+  const int64_t cut = *app->checkpoint();
+  EXPECT_GT(cut, first_window_end);
+  EXPECT_LT(cut, first_window_end + 600 * kSec);
+  EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
   auto jobs = publisher_.Jobs();
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(jobs.back().error(), HasSubstr("malformed"));
+  EXPECT_EQ(jobs.back().checkpoint_unix_nano(), cut);
 
   clock_.Advance(std::chrono::minutes(15));
   SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
-  EXPECT_EQ(source_.span_queries[5].from_unix_nano, first_window_end);  // resumed there
+  EXPECT_EQ(source_.span_queries[5].from_unix_nano, cut);  // resumed there
   EXPECT_TRUE(source_.span_queries[5].cursor.empty());
   auto ids = PublishedSpanIds();
   std::set<uint64_t> distinct(ids.begin(), ids.end());
   EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
-  // Only the failed window's first page was published twice.
-  EXPECT_EQ(ids.size() - distinct.size(), 1000u);
+  EXPECT_LE(ids.size() - distinct.size(), 1u);
 }
 
+// The density says the range fits, but the budget runs out (the density was misjudged): the
+// checkpoint moves to the last published span, and the next sync resumes right there, never
+// from the start of the window again.
 TEST_F(AppTest, PageBudgetStopsAndTheNextSyncResumes) {
   config_.span_page_budget = 2;
+  config_.span_window_seconds = 3600;  // one window: no page goes to an empty one
+  source_.density_scale = 0.1;         // 4000 spans counted as 400: fits 2 pages
   const int64_t now = Now();
   AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);  // 4000 spans in the first window
   auto app = MakeApp();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(r.error, HasSubstr("SPAN_PAGE_BUDGET=2"));
-  EXPECT_EQ(source_.span_queries.size(), 2u);
-  EXPECT_EQ(r.windows, 0u);
-  EXPECT_FALSE(app->checkpoint().has_value());
-  EXPECT_TRUE(publisher_.On("apmcov.collector-state").empty());
+  EXPECT_THAT(r.error, HasSubstr("the next sync resumes there"));
+  ASSERT_EQ(source_.span_queries.size(), 2u);
+  // Spans 150 ms apart: the 2000th published span starts at +299.85 s; everything before its
+  // millisecond was published.
+  const int64_t cut1 = now - 3600 * kSec + 299'850'000'000;
+  ASSERT_TRUE(app->checkpoint().has_value());
+  EXPECT_EQ(*app->checkpoint(), cut1);
+  auto cps = publisher_.On("apmcov.collector-state");
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(FakePublisher::Decode<v1::CollectorCheckpoint>(cps[0]).span_window_end_unix_nano(),
+            cut1);
+  auto marks = publisher_.On("apmcov.spans");
+  auto mark = FakePublisher::Decode<v1::SpanBatch>(marks.back());
+  EXPECT_EQ(mark.watermark_unix_nano(), cut1);
+  ASSERT_EQ(mark.read_intervals_size(), 1);
+  EXPECT_EQ(mark.read_intervals(0).from_unix_nano(), now - 3600 * kSec);
+  EXPECT_EQ(mark.read_intervals(0).to_unix_nano(), cut1);
+
+  // The second sync resumes at the cut, not at the window's start.
+  clock_.Advance(std::chrono::minutes(1));
+  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r2.state, v1::SYNC_STATE_PARTIAL) << r2.error;
+  ASSERT_EQ(source_.span_queries.size(), 4u);
+  EXPECT_EQ(source_.span_queries[2].from_unix_nano, cut1);
+  EXPECT_TRUE(source_.span_queries[2].cursor.empty());
+  ASSERT_TRUE(app->checkpoint().has_value());
+  EXPECT_GT(*app->checkpoint(), cut1);
+
+  // A third sync reads the rest: every span exactly once (the cut's own span re-read at most).
+  clock_.Advance(std::chrono::minutes(1));
+  SyncResult r3 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r3.state, v1::SYNC_STATE_SUCCEEDED) << r3.error;
+  auto ids = PublishedSpanIds();
+  std::set<uint64_t> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 4000u);
+  EXPECT_LE(ids.size() - distinct.size(), 2u);
+  EXPECT_EQ(app->checkpoint(), Now() - 60 * kSec);
+}
+
+// Without a density (the aggregate fails) the range is read whole: nothing is skipped, and
+// a budget cut resumes as above.
+TEST_F(AppTest, WithoutTheDensityTheRangeIsReadWhole) {
+  config_.span_page_budget = 2;
+  source_.density_status = absl::UnavailableError("aggregate down");
+  const int64_t now = Now();
+  AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("span density: aggregate down"));
+  EXPECT_EQ(PublishedSpanIds().size(), 2000u);
+  EXPECT_EQ(r.skipped_seconds, 0);
+  EXPECT_GT(r.sampled_seconds, 290);
+}
+
+// 20x the budget's volume: complete slices within the budget, the checkpoint at the end of
+// the range every time (never behind), the rest skipped on purpose and said so.
+TEST_F(AppTest, SlicesWhenTheVolumeExceedsTheBudget) {
+  config_.span_page_budget = 5;
+  config_.span_backfill_minutes = 10;
+  config_.span_slice_min_seconds = 10;
+  config_.span_slice_seed = 7;
+  const int64_t now = Now();
+  AddSpans(75'000, 4, now - 600 * kSec, now + 600 * kSec);  // 250 spans/s
+  auto app = MakeApp();
+  for (int sync = 0; sync < 3; ++sync) {
+    const size_t queries_before = source_.span_queries.size();
+    const auto spans_before = PublishedSpanIds().size();
+    const int64_t from = app->checkpoint().value_or(Now() - 600 * kSec);
+    const int64_t to = Now() - 60 * kSec;
+    SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+    const size_t pages = source_.span_queries.size() - queries_before;
+    EXPECT_LE(pages, 5u) << "sync " << sync;
+    EXPECT_GE(pages, 3u) << "sync " << sync;
+    EXPECT_EQ(app->checkpoint(), to) << "the checkpoint keeps up with real time";
+    // One watermark per partition at the range's end, carrying the complete slices.
+    auto spans = publisher_.On("apmcov.spans");
+    auto mark = FakePublisher::Decode<v1::SpanBatch>(spans.back());
+    EXPECT_EQ(mark.watermark_unix_nano(), to);
+    ASSERT_GE(mark.read_intervals_size(), 1);
+    int64_t read_ns = 0;
+    for (const auto& iv : mark.read_intervals()) {
+      EXPECT_TRUE(iv.complete());
+      EXPECT_GE(iv.from_unix_nano(), from);
+      EXPECT_LE(iv.to_unix_nano(), to);
+      read_ns += iv.to_unix_nano() - iv.from_unix_nano();
+    }
+    // Every span published by this sync lies inside a slice, and every span of a slice was
+    // published.
+    size_t in_slices = 0;
+    for (const v1::Span& s : source_.spans) {
+      for (const auto& iv : mark.read_intervals()) {
+        if (s.start_unix_nano() >= iv.from_unix_nano() && s.start_unix_nano() < iv.to_unix_nano())
+          ++in_slices;
+      }
+    }
+    EXPECT_EQ(PublishedSpanIds().size() - spans_before, in_slices);
+    auto job = publisher_.Jobs().back();
+    EXPECT_EQ(job.sampled_seconds(), static_cast<uint64_t>(read_ns / kSec));
+    EXPECT_NEAR(static_cast<double>(job.sampled_seconds() + job.skipped_seconds()),
+                static_cast<double>(to - from) / kSec, 2.0);
+    EXPECT_GT(job.skipped_seconds(), job.sampled_seconds());
+    clock_.Advance(std::chrono::minutes(1));
+  }
+}
+
+// The density misjudged tenfold: the slice outruns the budget and is marked incomplete, so
+// none of its traces are judged; the checkpoint still moves to the end of the range.
+TEST_F(AppTest, ASliceThatOutrunsTheBudgetIsIncomplete) {
+  config_.span_page_budget = 3;
+  config_.span_backfill_minutes = 10;
+  config_.span_slice_seed = 3;
+  source_.density_scale = 0.1;
+  const int64_t now = Now();
+  AddSpans(25'000, 4, now - 600 * kSec, now);  // ~167 spans/s, counted as ~17
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+  EXPECT_EQ(source_.span_queries.size(), 3u);
+  EXPECT_EQ(app->checkpoint(), Now() - 60 * kSec);
+  auto mark = FakePublisher::Decode<v1::SpanBatch>(publisher_.On("apmcov.spans").back());
+  ASSERT_EQ(mark.read_intervals_size(), 1);
+  EXPECT_FALSE(mark.read_intervals(0).complete());
+  EXPECT_EQ(publisher_.Jobs().back().sampled_seconds(), 0u);
 }
 
 TEST_F(AppTest, BackpressureWaitsWhileTheAnalyzerLags) {

@@ -58,6 +58,9 @@ SpanField ParseSpanField(std::string_view n) {
       {"language", SpanField::kLanguage},
       {"duration", SpanField::kDuration},
       {"component", SpanField::kComponent},
+      {"kube_cluster_name", SpanField::kKubeClusterName},
+      {"ecs_cluster_name", SpanField::kEcsClusterName},
+      {"function_arn", SpanField::kFunctionArn},
   };
   for (const auto& e : kFields) {
     if (e.name == n) return e.field;
@@ -197,6 +200,20 @@ bool SpanFieldValue(const World& world, const Span& span, SpanField field, std::
       return true;
     case SpanField::kComponent:
       *out = Component(world, span);
+      return true;
+    // The same values as the tags the renderer writes (span_render.cc InfraTags).
+    case SpanField::kKubeClusterName:
+      if (svc.infra != Infra::kKubernetes) return false;
+      *out = "eks-main";
+      return true;
+    case SpanField::kEcsClusterName:
+      if (svc.infra != Infra::kEcs) return false;
+      *out = "ecs-main";
+      return true;
+    case SpanField::kFunctionArn:
+      if (svc.infra != Infra::kServerless) return false;
+      scratch = absl::StrCat("arn:aws:lambda:us-east-1:123456789012:function:", svc.name);
+      *out = scratch;
       return true;
     case SpanField::kDuration:
       *out = U64(static_cast<uint64_t>(span.duration_ns), scratch);

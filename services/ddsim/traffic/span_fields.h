@@ -39,6 +39,10 @@ enum class SpanField : uint8_t {
   kLanguage,
   kDuration,
   kComponent,
+  // Infra tags (design §7.2 facets): present on the spans of services on that platform.
+  kKubeClusterName,
+  kEcsClusterName,
+  kFunctionArn,
   kUnknown,
 };
 
