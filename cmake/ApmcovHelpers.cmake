@@ -34,7 +34,7 @@ function(apmcov_test name)
   apmcov_warnings(${name})
   add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "APMCOV_SOURCE_DIR=${PROJECT_SOURCE_DIR};APMCOV_FIXTURES_DIR=${PROJECT_SOURCE_DIR}/../shared/fixtures/datadog;APMCOV_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    ENVIRONMENT "APMCOV_SOURCE_DIR=${PROJECT_SOURCE_DIR};APMCOV_FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures/datadog;APMCOV_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
 
 # apmcov_executable(<name> SOURCES ... DEPS ...): a service or tool binary.
