@@ -73,7 +73,7 @@ struct AnalyzerConfig {
   int64_t apm_lookback_hours = 24;
   int64_t trace_grace_seconds = 120;
   std::vector<std::string> whole_trace_retention;
-  uint16_t admin_port = 9464;
+  uint16_t admin_port = 9102;
   int64_t max_batch_messages = 5000;
   int64_t poll_timeout_ms = 200;
   int64_t max_traces_in_flight = 1'000'000;
