@@ -34,7 +34,7 @@ function(apmcov_test name)
   apmcov_warnings(${name})
   add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "APMCOV_SOURCE_DIR=${PROJECT_SOURCE_DIR};APMCOV_FIXTURES_DIR=${PROJECT_SOURCE_DIR}/../shared/fixtures/datadog;APMCOV_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    ENVIRONMENT "APMCOV_SOURCE_DIR=${PROJECT_SOURCE_DIR};APMCOV_FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures/datadog;APMCOV_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
 
 # apmcov_executable(<name> SOURCES ... DEPS ...): a service or tool binary.
@@ -43,4 +43,14 @@ function(apmcov_executable name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   apmcov_warnings(${name})
+endfunction()
+
+# apmcov_skipped_test(<name> LABEL <label> REASON <text>): registers <name> as a test that
+# ctest reports as skipped, with the reason in its output, when a tool it needs is missing at
+# configure time. A suite that cannot run shows up in the summary instead of vanishing.
+function(apmcov_skipped_test name)
+  cmake_parse_arguments(ARG "" "LABEL;REASON" "" ${ARGN})
+  message(WARNING "${name} is registered as skipped: ${ARG_REASON}")
+  add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -E echo "skipped: ${ARG_REASON}")
+  set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} SKIP_REGULAR_EXPRESSION "^skipped: ")
 endfunction()

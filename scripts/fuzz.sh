@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan) in build-fuzz/ and runs them,
-# seeded from the recorded Datadog responses in ../shared/fixtures/datadog.
+# seeded from the recorded Datadog responses in tests/fixtures/datadog.
 #
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS each (default 60)
 #   scripts/fuzz.sh fuzz_span_page 600
@@ -11,7 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-fixtures=${APMCOV_FIXTURES_DIR:-$root/../shared/fixtures/datadog}
+fixtures=${APMCOV_FIXTURES_DIR:-$root/tests/fixtures/datadog}
 targets=(fuzz_span_page fuzz_service_definitions fuzz_aggregate fuzz_event_decode)
 
 if [[ ${1:-} == --list ]]; then
@@ -35,8 +35,8 @@ CCACHE_BASEDIR=$root cmake --build "$build" -j "${JOBS:-2}" --target "${targets[
 # fuzzer grows those from scratch).
 corpus_root=$build/corpus
 mkdir -p "$corpus_root" "$build/findings"
-if [[ -d $fixtures ]]; then
-  python3 - "$fixtures" "$corpus_root" <<'PY'
+[[ -d $fixtures ]] || { echo "fuzz: no fixtures at $fixtures" >&2; exit 1; }
+python3 - "$fixtures" "$corpus_root" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 groups = {
@@ -54,7 +54,6 @@ for target, prefixes in groups.items():
         with open(os.path.join(dst, target, name), "w") as f:
             f.write(text)
 PY
-fi
 
 total_runs=0
 failed=0

@@ -5,7 +5,7 @@
 //   apmcov-bench-parse [--pages N] [--spans-per-page N] [--seconds S] [parser-only]
 //
 // Pages are generated with the shape of the recorded Spans API responses
-// (../shared/fixtures/datadog/spans_list_ok.json): ~45 tags and a nested `custom` object per
+// (tests/fixtures/datadog/spans_list_ok.json): ~45 tags and a nested `custom` object per
 // span. Prints one JSON line with MB/s, spans/s, the ratio to raw and the core count.
 #include <simdjson.h>
 

@@ -76,7 +76,7 @@ struct AnalyzerConfig {
   double clock_skew_seconds = 1;   // CLOCK_SKEW_SECONDS (fractions allowed)
   double trace_edge_seconds = 30;  // TRACE_EDGE_SECONDS
   std::vector<std::string> whole_trace_retention;
-  uint16_t admin_port = 9464;
+  uint16_t admin_port = 9102;
   int64_t max_batch_messages = 5000;
   int64_t poll_timeout_ms = 200;
   int64_t max_traces_in_flight = 1'000'000;

@@ -47,8 +47,8 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   const std::string limits = reader.String("RATE_LIMITS", "");
   c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
   c.address = reader.String("ADDRESS", "0.0.0.0");
-  c.port = static_cast<int>(reader.Int("HTTP_PORT", 8090, 0, 65535));
-  c.admin_port = static_cast<int>(reader.Int("ADMIN_PORT", 9464, 0, 65535));
+  c.port = static_cast<int>(reader.Int("HTTP_PORT", 8081, 0, 65535));
+  c.admin_port = static_cast<int>(reader.Int("ADMIN_PORT", 9104, 0, 65535));
   c.max_connections = static_cast<unsigned>(reader.Int("MAX_CONNECTIONS", 128, 1, 4096));
   c.faults_json = reader.String("FAULTS", "");
   c.from = reader.String("FROM", "");

@@ -22,8 +22,8 @@ struct DdsimConfig {
   ApiOptions api;
   int64_t backfill_minutes = 60;
   std::string address = "0.0.0.0";
-  int port = 8090;
-  int admin_port = 9464;           // /metrics, /healthz, /readyz; 0 picks a free port
+  int port = 8081;
+  int admin_port = 9104;           // /metrics, /healthz, /readyz; 0 picks a free port
   unsigned max_connections = 128;  // concurrent HTTP connections (one thread each)
   std::string faults_json;
   // truth mode

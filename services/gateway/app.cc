@@ -24,7 +24,7 @@ GatewayConfig GatewayConfig::Read(ConfigReader& reader, const std::string& defau
   c.bind_address = reader.String("BIND_ADDRESS", "0.0.0.0");
   c.http_port = static_cast<uint16_t>(reader.Int("HTTP_PORT", 8080, 0, 65535));
   c.grpc_port = static_cast<uint16_t>(reader.Int("GRPC_PORT", 9090, 0, 65535));
-  c.admin_port = static_cast<uint16_t>(reader.Int("ADMIN_PORT", 8081, 0, 65535));
+  c.admin_port = static_cast<uint16_t>(reader.Int("ADMIN_PORT", 9103, 0, 65535));
   c.apm_lookback_hours = static_cast<int>(reader.Int("APM_LOOKBACK_HOURS", 24, 1, 24 * 365));
   c.api_token = reader.String("GATEWAY_API_TOKEN", "", Secret::kYes);
   c.web_dir = reader.String("WEB_DIR", default_web_dir);

@@ -26,7 +26,7 @@ struct GatewayConfig {
   std::string bind_address = "0.0.0.0";
   uint16_t http_port = 8080;
   uint16_t grpc_port = 9090;
-  uint16_t admin_port = 8081;
+  uint16_t admin_port = 9103;
   int apm_lookback_hours = 24;
   std::string api_token;  // GATEWAY_API_TOKEN; secret
   std::string web_dir;    // WEB_DIR

@@ -1,4 +1,4 @@
-"""Security checks over a running stack (issue 8):
+"""Security checks over a running stack:
 
 - no Datadog key, application key or GATEWAY_API_TOKEN in any log file or in any /metrics output;
 - SQL-injection attempts in every REST filter answer 400 or a normal (empty) result, never 5xx,

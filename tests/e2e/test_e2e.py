@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end suite (issue 8): a private stack per case, one sync, then everything the gateway
+"""End-to-end suite: a private stack per case, one sync, then everything the gateway
 reports (REST and gRPC) must equal ddsim's ground truth; precision and recall per gap kind are
 printed and must be 1.0. The `small` case also runs the security checks.
 

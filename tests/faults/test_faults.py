@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fault suite (issue 8): faults injected into a running private stack, then the same equality
+"""Fault suite: faults injected into a running private stack, then the same equality
 with ddsim's ground truth as the e2e suite. Each fault prints what it injected and what it
 counted; the run ends with `lost 0, duplicated 0` or fails.
 

@@ -29,7 +29,8 @@ from render import RenderError  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CHART = os.environ.get("APMCOV_HELM_CHART", os.path.join(ROOT, "helm", "apm-coverage"))
-ADMIN_PORT = 9464
+# The binaries' own ADMIN_PORT defaults, which the chart keeps.
+ADMIN_PORTS = {"collector": 9101, "analyzer": 9102, "gateway": 9103, "ddsim": 9104}
 UID = 10001
 
 # scenario -> (values files, release name, namespace)
@@ -176,6 +177,10 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual(cm["SYNC_INTERVAL_MINUTES"], "15")
         self.assertIn("kubectl --namespace apm port-forward svc/apmcov-apm-coverage-gateway "
                       "8080:8080", notes)
+        # Each service keeps its binary's own admin port, so no two share a default.
+        self.assertNotIn("ADMIN_PORT", cm)
+        for name, port in ADMIN_PORTS.items():
+            self.assertEqual(values[name]["adminPort"], port, name)
 
     def test_production(self):
         objs, notes, values = render_scenario("production")
@@ -239,7 +244,8 @@ class ChartScenarios(unittest.TestCase):
         self.assertNotIn("valueFrom", json.dumps(container.get("env", [])),
                          "the simulator needs no secret")
         svc = named(objs, "Service", "demo-apm-coverage-ddsim")
-        self.assertIn(("http", 8081), [(p["name"], p["port"]) for p in svc["spec"]["ports"]])
+        self.assertEqual({(p["name"], p["port"]) for p in svc["spec"]["ports"]},
+                         {("http", 8081), ("admin", ADMIN_PORTS["ddsim"])})
         cm = named(objs, "ConfigMap", "demo-apm-coverage-config")["data"]
         self.assertEqual(cm["DD_API_BASE_URL"], "http://demo-apm-coverage-ddsim:8081")
         self.assertEqual((cm["LOG_FORMAT"], cm["DD_ENV"]), ("text", "demo"))
@@ -297,8 +303,9 @@ class ChartScenarios(unittest.TestCase):
         self.assertTrue(workloads(objs))
         tag = values["image"]["tag"] or "0.1.0"
         for w in workloads(objs):
+            component = w["metadata"]["labels"]["app.kubernetes.io/component"]
             self.check_workload(w, "%s:%s" % (values["image"]["repository"], tag),
-                                values["config"]["adminPort"])
+                                values.get(component, {}).get("adminPort"))
         self.check_config_maps(objs, values)
         self.check_secret_refs(objs, values)
         self.check_services(objs)
@@ -352,6 +359,8 @@ class ChartScenarios(unittest.TestCase):
                 continue
             ports = {p["name"]: p["containerPort"] for p in c["ports"]}
             self.assertEqual(ports.get("admin"), admin_port, where)
+            admin_env = [e.get("value") for e in c["env"] if e["name"] == "ADMIN_PORT"]
+            self.assertEqual(admin_env, [str(admin_port)], where)
             for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                 self.assertIn(probe, c, where)
                 get = c[probe]["httpGet"]
@@ -441,7 +450,7 @@ class ChartScenarios(unittest.TestCase):
         gateway = [s for s in services.values()
                    if s["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"][0]
         self.assertEqual({(p["name"], p["port"]) for p in gateway["spec"]["ports"]},
-                         {("http", 8080), ("grpc", 9090), ("admin", ADMIN_PORT)})
+                         {("http", 8080), ("grpc", 9090), ("admin", ADMIN_PORTS["gateway"])})
         for ing in by_kind(objs, "Ingress"):
             for rule in ing["spec"]["rules"]:
                 for path in rule["http"]["paths"]:
@@ -675,6 +684,8 @@ class ValuesSchema(unittest.TestCase):
             ({"replicas": 3}, r"\(root\): Additional properties are not allowed \('replicas'"),
             ({"gateway": {"replicas": 3}}, r"gateway: Additional properties"),
             ({"gateway": {"httpPort": 70000}}, r"gateway.httpPort"),
+            ({"analyzer": {"adminPort": 0}}, r"analyzer.adminPort"),
+            ({"config": {"adminPort": 9464}}, r"config: Additional properties"),
             ({"gateway": {"service": {"type": "ExternalName"}}}, r"gateway.service.type"),
             ({"gateway": {"ingress": {"hosts": [{"host": "a", "paths": [{"path": "api"}]}]}}},
              r"gateway.ingress.hosts.0.paths.0.path"),

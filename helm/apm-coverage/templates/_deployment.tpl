@@ -6,7 +6,7 @@ One service's Deployment. Called with a dict:
   binary     the executable in the image (apmcov-<component>)
   replicas   replica count
   hpa        true when an HPA owns the replica count (replicas is then not rendered)
-  ports      list of (dict "name" "http" "port" 8080) besides the admin port
+  ports      list of (dict "name" "http" "port" 8080) besides the admin port (.svc.adminPort)
   secrets    keys of .Values.secretKeys the service reads from the Secret
   env        extra (dict NAME value) for this container, applied after the ConfigMap
   args       arguments after the binary (optional)
@@ -64,7 +64,7 @@ spec:
               protocol: TCP
             {{- end }}
             - name: admin
-              containerPort: {{ int $root.Values.config.adminPort }}
+              containerPort: {{ int .svc.adminPort }}
               protocol: TCP
           envFrom:
             - configMapRef:
@@ -72,6 +72,8 @@ spec:
           env:
             - name: DD_SERVICE
               value: {{ .binary | quote }}
+            - name: ADMIN_PORT
+              value: {{ int .svc.adminPort | quote }}
             {{- range $name, $value := .env }}
             - name: {{ $name }}
               value: {{ $value | toString | quote }}

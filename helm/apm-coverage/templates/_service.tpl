@@ -1,6 +1,6 @@
 {{/*
 A component's Service: its extra ports plus the admin port (metrics, health).
-(dict "root" $ "component" "gateway" "ports" (list (dict "name" "http" "port" 8080)) ["type" "ClusterIP"] ["annotations" (dict)])
+(dict "root" $ "component" "gateway" "adminPort" 9103 "ports" (list (dict "name" "http" "port" 8080)) ["type" "ClusterIP"] ["annotations" (dict)])
 */}}
 {{- define "apm-coverage.adminService" -}}
 {{- $root := .root -}}
@@ -33,7 +33,7 @@ spec:
       {{- end }}
     {{- end }}
     - name: admin
-      port: {{ int $root.Values.config.adminPort }}
+      port: {{ int .adminPort }}
       targetPort: admin
       protocol: TCP
       appProtocol: http

@@ -479,8 +479,8 @@ TYPED_TEST_P(BusContractTest, RebalanceSplitsPartitionsAndCallsListener) {
   EXPECT_EQ(owned_a.size() + owned_b.size(), static_cast<size_t>(kPartitions));
 }
 
-// Issue "Done when": 100k messages consumed in a group with committed offsets; a second member
-// resumes from the committed offsets: nothing lost, nothing twice.
+// 100k messages consumed in a group with committed offsets; a second member resumes from the
+// committed offsets: nothing lost, nothing twice.
 TYPED_TEST_P(BusContractTest, HundredThousandMessagesExactlyOnceAcrossTwoMembers) {
   auto pub = this->backend_.NewPublisher();
   const std::string topic = this->NewTopic(*pub);

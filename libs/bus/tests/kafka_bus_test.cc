@@ -1,6 +1,7 @@
 // The bus contract suite against the Kafka adapter and kafka-dev (label integration), plus
 // adapter-specific behaviour. Brokers: KAFKA_BROKERS, or an apmcov-kafka-dev this test starts
-// (found through APMCOV_BINARY_DIR) and stops by PID.
+// (found through APMCOV_BINARY_DIR) and stops by PID. The broker-outage test always starts a
+// kafka-dev of its own.
 #include <librdkafka/rdkafka.h>
 
 #include <cstdlib>
@@ -17,8 +18,7 @@ using testing::KafkaDevProcess;
 
 // Set once by KafkaEnvironment::SetUp.
 std::string g_brokers;
-std::string g_control;       // empty when KAFKA_BROKERS came from outside
-bool g_own_cluster = false;  // started here: fault injection cannot disturb other tests
+std::string g_control;  // empty when KAFKA_BROKERS came from outside
 
 class KafkaEnvironment : public ::testing::Environment {
  public:
@@ -34,7 +34,6 @@ class KafkaEnvironment : public ::testing::Environment {
     process_ = std::move(*started);
     g_brokers = process_->bootstraps();
     g_control = process_->control_address();
-    g_own_cluster = true;
   }
   void TearDown() override { process_.reset(); }
 
@@ -127,26 +126,30 @@ TEST(KafkaAdapterTest, KafkaDevAutoCreatesTopicsOnConsumerMetadata) {
 namespace apmcov::bus {
 namespace {
 
-std::string Control(const std::string& command) {
-  auto reply = testing::KafkaDevControl(g_control, command);
+std::string Control(const KafkaDevProcess& cluster, const std::string& command) {
+  auto reply = testing::KafkaDevControl(cluster.control_address(), command);
   EXPECT_TRUE(reply.ok()) << reply.status();
   return reply.value_or("");
 }
 
 // With every broker down nothing is acknowledged: Flush() says DeadlineExceeded and the
 // messages stay queued; once the brokers are back the same messages are delivered (idempotent
-// producer: once each).
+// producer: once each). On a private kafka-dev: taking every broker down must not disturb the
+// suites that share KAFKA_BROKERS.
 TEST(KafkaAdapterTest, FlushWaitsOutBrokerOutage) {
-  if (!g_own_cluster) GTEST_SKIP() << "needs a kafka-dev of its own (KAFKA_BROKERS is set)";
-  auto pub = KafkaPublisher::Create(Config());
+  auto started = KafkaDevProcess::Start();
+  ASSERT_TRUE(started.ok()) << "cannot start a private kafka-dev: " << started.status();
+  const KafkaDevProcess& cluster = **started;
+  const KafkaConfig config{cluster.bootstraps(), "apmcov-bus-test", {}};
+  auto pub = KafkaPublisher::Create(config);
   ASSERT_TRUE(pub.ok());
   const std::string topic = contract::UniqueName("outage");
   ASSERT_EQ((*pub)->PartitionCount(topic).value_or(0), 4);
-  for (int b = 1; b <= 3; ++b) ASSERT_EQ(Control(absl::StrCat("broker-down ", b)), "ok");
+  for (int b = 1; b <= 3; ++b) ASSERT_EQ(Control(cluster, absl::StrCat("broker-down ", b)), "ok");
   for (int i = 0; i < 100; ++i) ASSERT_TRUE((*pub)->Publish({topic, "", "x", {}, i % 4}).ok());
   absl::Status s = (*pub)->Flush(std::chrono::milliseconds(1500));
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
-  for (int b = 1; b <= 3; ++b) ASSERT_EQ(Control(absl::StrCat("broker-up ", b)), "ok");
+  for (int b = 1; b <= 3; ++b) ASSERT_EQ(Control(cluster, absl::StrCat("broker-up ", b)), "ok");
   const auto start = std::chrono::steady_clock::now();
   s = (*pub)->Flush(std::chrono::seconds(30));
   EXPECT_TRUE(s.ok()) << s;
@@ -156,7 +159,7 @@ TEST(KafkaAdapterTest, FlushWaitsOutBrokerOutage) {
                    .count()
             << " ms after the brokers came back\n";
   EXPECT_EQ((*pub)->delivered(), 100);
-  auto probe = KafkaLagProbe::Create(Config());
+  auto probe = KafkaLagProbe::Create(config);
   int64_t stored = 0;
   for (int32_t p = 0; p < 4; ++p) stored += (*probe)->Watermarks(topic, p).value().second;
   EXPECT_EQ(stored, 100);

@@ -19,7 +19,7 @@ using nlohmann::json;
 json LoadFixture(const std::string& name) {
   const char* dir = std::getenv("APMCOV_FIXTURES_DIR");
   if (dir == nullptr) {
-    ADD_FAILURE() << "APMCOV_FIXTURES_DIR is not set (ctest sets it to ../shared/fixtures/datadog)";
+    ADD_FAILURE() << "APMCOV_FIXTURES_DIR is not set (ctest sets it to tests/fixtures/datadog)";
     return json();
   }
   std::ifstream in(std::string(dir) + "/" + name);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The dashboard's browser suite against a stack fed by ddsim (issue 6).
+"""The dashboard's browser suite against a stack fed by ddsim.
 
 Starts the whole private stack through tests/e2e/stack.py (PostgreSQL, kafka-dev, ddsim, the
 analyzer, the collector and the gateway, on free ports), runs a first sync and waits for it to

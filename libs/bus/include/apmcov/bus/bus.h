@@ -1,4 +1,4 @@
-// Event bus ports (design §3). The Kafka adapter (kafka/) and the in-memory fake
+// Event bus ports (design §3). The Kafka adapter (kafka.h, librdkafka) and the in-memory fake
 // (memory_bus.h) both implement them, and one contract test suite runs against both.
 //
 // Topic names passed here are full names (prefix included; see TopicNames).

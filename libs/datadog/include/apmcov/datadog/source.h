@@ -1,5 +1,6 @@
 // DatadogSource: the port through which the collector reads Datadog (design §7). The HTTP
-// adapter (http_source.h) talks to the real API or ddsim; tests hand the collector a fake.
+// adapter (HttpDatadogSource in http_client.h) talks to the real API or ddsim; tests hand the
+// collector a fake.
 //
 // Contract:
 //  - Every method is one logical API read: the adapter may retry it (rate limits, 5xx,
