@@ -144,12 +144,24 @@ struct App::Impl {
                          .Help("Traces judged: complete within a read interval (design §7.1)")
                          .Register(reg)
                          .Add({});
+    judged_spans = &prometheus::BuildCounter()
+                        .Name("apmcov_analyzer_judged_spans_total")
+                        .Help(
+                            "Spans of judged traces: with spans_processed, the share of what "
+                            "was read that sampling turned into verdicts")
+                        .Register(reg)
+                        .Add({});
     late_spans = &dropped.Add({{"reason", "late_span"}});
     traces_in_flight = &prometheus::BuildGauge()
                             .Name("apmcov_analyzer_traces_in_flight")
                             .Help("Traces being assembled")
                             .Register(reg)
                             .Add({});
+    spans_in_flight = &prometheus::BuildGauge()
+                           .Name("apmcov_analyzer_spans_in_flight")
+                           .Help("Spans of the traces being assembled")
+                           .Register(reg)
+                           .Add({});
     gaps_family = &prometheus::BuildCounter()
                        .Name("apmcov_analyzer_gaps_total")
                        .Help("Gaps found in judged traces, by kind")
@@ -286,8 +298,10 @@ struct App::Impl {
   prometheus::Counter* traces_replayed;
   prometheus::Counter* traces_edge_cut;
   prometheus::Counter* traces_judged;
+  prometheus::Counter* judged_spans;
   prometheus::Counter* late_spans;
   prometheus::Gauge* traces_in_flight;
+  prometheus::Gauge* spans_in_flight;
   prometheus::Family<prometheus::Counter>* gaps_family;
   prometheus::Counter* gaps[coverage::kGapKindCount];
   prometheus::Histogram* db_write;
@@ -775,6 +789,7 @@ struct App::Impl {
     }
     if (detector.Judge(t, &verdict) != coverage::GapDetector::Outcome::kJudged) return;
     traces_judged->Increment();
+    judged_spans->Increment(static_cast<double>(t.spans.size()));
     {
       constexpr int64_t kHour = int64_t{3600} * 1'000'000'000;
       const int64_t hour = verdict.started_ns - ((verdict.started_ns % kHour) + kHour) % kHour;
@@ -1031,6 +1046,7 @@ struct App::Impl {
         static_cast<double>(c.late_spans_dropped - seen_counters.late_spans_dropped));
     seen_counters = c;
     traces_in_flight->Set(static_cast<double>(assembler.traces_in_flight()));
+    spans_in_flight->Set(static_cast<double>(assembler.spans_in_flight()));
     watermarks_pending->Set(static_cast<double>(PendingCount()));
   }
 

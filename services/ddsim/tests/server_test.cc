@@ -308,6 +308,55 @@ TEST_F(ServerTest, AggregateCountsByServiceAndEnv) {
       10u);
 }
 
+// The inventory aggregate of design 7.2: infra tag facets with a `missing` bucket, each
+// service under exactly the tag its platform writes.
+TEST_F(ServerTest, AggregateGroupsByInfraTagsWithMissingBuckets) {
+  json body = json::parse(R"({"data":{"type":"aggregate_request","attributes":{
+    "filter":{"query":"*","from":"now-30s","to":"now"},
+    "compute":[{"aggregation":"count","type":"total"}],
+    "group_by":[{"facet":"service","limit":10000},
+                {"facet":"kube_cluster_name","limit":100,"missing":"none"},
+                {"facet":"ecs_cluster_name","limit":100,"missing":"none"},
+                {"facet":"function_arn","limit":100,"missing":"none"},
+                {"facet":"@language","limit":100,"missing":"none"}]}}})");
+  Reply r = c_.Post("/api/v2/spans/analytics/aggregate", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  int64_t sum = 0;
+  std::set<Infra> seen;
+  for (const auto& b : j["data"]) {
+    const json& by = b["attributes"]["by"];
+    sum += b["attributes"]["compute"]["c0"].get<int64_t>();
+    const Service* s = h_.world().Find(by["service"].get<std::string>());
+    ASSERT_NE(s, nullptr);
+    seen.insert(s->infra);
+    EXPECT_EQ(by["kube_cluster_name"] != "none", s->infra == Infra::kKubernetes) << by.dump();
+    EXPECT_EQ(by["ecs_cluster_name"] != "none", s->infra == Infra::kEcs) << by.dump();
+    EXPECT_EQ(by["function_arn"] != "none", s->infra == Infra::kServerless) << by.dump();
+    EXPECT_NE(by["@language"], "none");
+  }
+  EXPECT_EQ(static_cast<size_t>(sum),
+            DirectCount(h_.api(), h_.world(), kNowSeconds - 30, kNowSeconds));
+  EXPECT_GE(seen.size(), 3u) << "the world spreads services over the platforms";
+}
+
+// The density of design 7.1: a count timeseries, one point per interval.
+TEST_F(ServerTest, AggregateTimeseriesCountsPerInterval) {
+  json body = json::parse(R"({"data":{"type":"aggregate_request","attributes":{
+    "filter":{"query":"*","from":"now-180s","to":"now-60s"},
+    "compute":[{"aggregation":"count","type":"timeseries","interval":"1m"}]}}})");
+  Reply r = c_.Post("/api/v2/spans/analytics/aggregate", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["data"].size(), 1u);
+  int64_t sum = 0;
+  for (const auto& p : j["data"][0]["attributes"]["compute"]["c0"])
+    sum += p["value"].get<int64_t>();
+  EXPECT_GE(j["data"][0]["attributes"]["compute"]["c0"].size(), 2u);
+  EXPECT_EQ(static_cast<size_t>(sum),
+            DirectCount(h_.api(), h_.world(), kNowSeconds - 180, kNowSeconds - 60));
+}
+
 TEST_F(ServerTest, TraceByIdInDecimalAndHex) {
   auto bucket = h_.api().GetBucket(kNowSeconds - 100);
   const TraceTruth* t = nullptr;
