@@ -287,6 +287,7 @@ struct App::Impl {
   std::map<int32_t, coverage::ReadIntervals> read_intervals;
   std::map<int32_t, std::string> partition_job;  // job of the last watermark applied
   const std::string* judging_job = nullptr;      // job of the watermark being applied
+  int64_t judging_watermark = 0;                 // and its value
   std::vector<v1::DeadLetter> dead_letters;
 
   // --- metrics ---
@@ -576,6 +577,7 @@ struct App::Impl {
     for (const auto& [from, to] : w.intervals) known.Add(from, to);
     partition_job[partition] = w.job_id;
     judging_job = &w.job_id;
+    judging_watermark = w.watermark_ns;
     assembler.OnWatermark(partition, w.watermark_ns,
                           [this](const coverage::AssembledTrace& t) { OnTrace(t); });
     judging_job = nullptr;
@@ -781,7 +783,10 @@ struct App::Impl {
   void OnTrace(const coverage::AssembledTrace& t) {
     // Judged only when complete within a read interval (design §7.1): a trace cut at a
     // slice's edge would show gaps that the cut made.
-    if (!coverage::CompleteWithin(t.spans, read_intervals[t.partition], options.completeness)) {
+    const int64_t open_end =
+        judging_job != nullptr ? judging_watermark : assembler.LatestWatermark(t.partition);
+    if (!coverage::CompleteWithin(t.spans, read_intervals[t.partition], options.completeness,
+                                  open_end)) {
       const std::string& job = judging_job != nullptr ? *judging_job : partition_job[t.partition];
       ++edge_cuts[job];
       traces_edge_cut->Increment();

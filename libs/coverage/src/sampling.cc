@@ -36,7 +36,7 @@ void ReadIntervals::PruneBefore(int64_t ns) {
 }
 
 bool CompleteWithin(std::span<const SpanRecord> spans, const ReadIntervals& intervals,
-                    const CompletenessOptions& options) {
+                    const CompletenessOptions& options, int64_t open_end_ns) {
   if (spans.empty()) return false;
   const SpanRecord* root = nullptr;
   int64_t first = INT64_MAX;
@@ -54,7 +54,8 @@ bool CompleteWithin(std::span<const SpanRecord> spans, const ReadIntervals& inte
   }
   const ReadInterval* in = intervals.Find(first);
   if (in == nullptr) return false;
-  return first >= in->from_ns + margin && last <= in->to_ns - margin;
+  if (first < in->from_ns + margin) return false;
+  return in->to_ns >= open_end_ns || last <= in->to_ns - margin;
 }
 
 Proportion WilsonInterval(uint64_t successes, uint64_t trials, double z) {

@@ -90,6 +90,19 @@ TEST_F(CompletenessTest, RootlessTraceNeedsTheEdgeMarginForEverySpan) {
   EXPECT_FALSE(CompleteWithin(t, intervals, options));
 }
 
+TEST_F(CompletenessTest, NoEndMarginWhereReadingContinues) {
+  // A rootless trace 2 s before the end of an interval that reaches the watermark it is
+  // finalised at: the next window continues there, so only the start margin applies.
+  std::vector<SpanRecord> t = {At(2, 7, 107 * kSec, kSec)};
+  EXPECT_FALSE(CompleteWithin(t, intervals, options));
+  EXPECT_TRUE(CompleteWithin(t, intervals, options, /*open_end_ns=*/110 * kSec));
+  EXPECT_FALSE(CompleteWithin(t, intervals, options, /*open_end_ns=*/111 * kSec))
+      << "a slice that ends before the watermark is closed";
+  // The start margin still applies.
+  t = {At(2, 7, 101 * kSec, kSec)};
+  EXPECT_FALSE(CompleteWithin(t, intervals, options, 110 * kSec));
+}
+
 TEST_F(CompletenessTest, TraceAcrossTwoContiguousWindowsIsWhole) {
   intervals.Add(110 * kSec, 120 * kSec);
   EXPECT_TRUE(

@@ -10,7 +10,8 @@
 //     ends at or before to - clock_skew (every span of a trace starts within its root's
 //     time, so every one was read);
 //     rootless: every span starts at or after from + edge and ends at or before to - edge.
-//   Anything else is cut at an interval edge: never judged, only counted.
+//   Anything else is cut at an interval edge: never judged, only counted. The end margin does
+//   not apply where reading continues (see CompleteWithin).
 // - Pure: no I/O, no clock. Not thread-safe.
 #pragma once
 
@@ -50,8 +51,11 @@ struct CompletenessOptions {
 };
 
 // Whether the trace made of `spans` lies complete within one of `intervals` (see above).
+// An interval that reaches `open_end_ns` (the watermark the trace is finalised at: reading
+// goes on from there) has no margin at its end: the watermark's grace already guarantees that
+// every span of a final trace was read, and the next read continues where it stopped.
 bool CompleteWithin(std::span<const SpanRecord> spans, const ReadIntervals& intervals,
-                    const CompletenessOptions& options);
+                    const CompletenessOptions& options, int64_t open_end_ns = INT64_MAX);
 
 // The 95% Wilson score interval of a proportion: `successes` of `trials`. {0, 1} when
 // trials is 0.
