@@ -109,11 +109,8 @@ class Handler : public Http::Handler {
     std::string chunk;
     try {
       while (resp.next_chunk(chunk)) {
-        if (chunk.empty()) continue;
-        const std::string size = absl::StrCat(absl::Hex(chunk.size()), "\r\n");
-        stream.write(size.data(), static_cast<std::streamsize>(size.size()));
-        stream.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-        stream.write("\r\n", 2);
+        if (chunk.empty()) continue;  // an empty chunk would end the body
+        stream.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));  // one chunk
         stream.flush();
       }
     } catch (const std::exception& e) {
