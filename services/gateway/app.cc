@@ -10,6 +10,7 @@
 #include "query/query_service.h"
 #include "rest/rest_api.h"
 #include "rest/rest_server.h"
+#include "rest/token_bucket.h"
 #include "sync_trigger.h"
 
 namespace apmcov::gateway {
@@ -31,6 +32,19 @@ GatewayConfig GatewayConfig::Read(ConfigReader& reader, const std::string& defau
   c.catalog_cache_ms = static_cast<int>(reader.Int("GATEWAY_CACHE_MS", 1000, 0, 600000));
   c.http_threads = static_cast<int>(reader.Int("HTTP_THREADS", 2, 1, 64));
   c.watch_interval_ms = static_cast<int>(reader.Int("WATCH_INTERVAL_MS", 500, 10, 60000));
+  c.grpc_max_receive_bytes =
+      static_cast<int>(reader.Int("GRPC_MAX_RECEIVE_BYTES", 1 << 20, 1024, 64 << 20));
+  c.grpc_max_concurrent_streams =
+      static_cast<int>(reader.Int("GRPC_MAX_CONCURRENT_STREAMS", 32, 1, 1000));
+  c.grpc_max_watch_streams = static_cast<int>(reader.Int("GRPC_MAX_WATCH_STREAMS", 16, 1, 10000));
+  c.grpc_watch_idle_seconds =
+      static_cast<int>(reader.Int("GRPC_WATCH_IDLE_SECONDS", 600, 1, 86400));
+  c.grpc_watch_max_seconds = static_cast<int>(reader.Int("GRPC_WATCH_MAX_SECONDS", 3600, 1, 86400));
+  c.grpc_keepalive_seconds = static_cast<int>(reader.Int("GRPC_KEEPALIVE_SECONDS", 60, 10, 3600));
+  c.grpc_max_connection_idle_seconds =
+      static_cast<int>(reader.Int("GRPC_MAX_CONNECTION_IDLE_SECONDS", 900, 1, 86400));
+  c.sync_rate_per_second = reader.Double("SYNC_RATE_PER_SECOND", 2, 0.01, 1000);
+  c.sync_burst = static_cast<int>(reader.Int("SYNC_BURST", 5, 1, 1000));
   return c;
 }
 
@@ -42,10 +56,11 @@ struct App::Impl {
   GatewayMetrics metrics{*registry};
   QueryService queries;
   SyncTrigger sync;
+  TokenBucket sync_limit;
   RestApi api;
   RestServer rest;
   CoverageGrpcService grpc_service;
-  GrpcServer grpc_server{grpc_service};
+  GrpcServer grpc_server;
   telemetry::AdminServer admin;
 
   Impl(const GatewayConfig& c, ReadModel& s, bus::Publisher& p, const Clock& clock)
@@ -57,11 +72,21 @@ struct App::Impl {
                              std::chrono::milliseconds(c.catalog_cache_ms), 50, 1000,
                              /*background_refresh=*/true}),
         sync(p, clock, c.topic_prefix),
-        api(queries, sync, RestApiOptions{c.api_token, c.web_dir}),
+        sync_limit(c.sync_rate_per_second, c.sync_burst, clock),
+        api(queries, sync, RestApiOptions{c.api_token, c.web_dir, &sync_limit}),
         rest(api, metrics,
              RestServerOptions{c.bind_address, c.http_port, c.http_threads, 64 * 1024,
                                std::chrono::milliseconds(5000), std::chrono::milliseconds(10000)}),
-        grpc_service(queries, sync, metrics, std::chrono::milliseconds(c.watch_interval_ms)),
+        grpc_service(queries, sync, metrics,
+                     GrpcServiceOptions{
+                         c.api_token, std::chrono::milliseconds(c.watch_interval_ms),
+                         c.grpc_max_watch_streams, std::chrono::seconds(c.grpc_watch_idle_seconds),
+                         std::chrono::seconds(c.grpc_watch_max_seconds), &sync_limit}),
+        grpc_server(grpc_service,
+                    GrpcServerOptions{c.grpc_max_receive_bytes, c.grpc_max_concurrent_streams,
+                                      std::chrono::seconds(c.grpc_keepalive_seconds),
+                                      std::chrono::seconds(20), std::chrono::seconds(30),
+                                      std::chrono::seconds(c.grpc_max_connection_idle_seconds)}),
         admin(registry, c.bind_address, c.admin_port) {}
 };
 

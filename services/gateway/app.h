@@ -33,6 +33,17 @@ struct GatewayConfig {
   int catalog_cache_ms = 1000;
   int http_threads = 2;
   int watch_interval_ms = 500;
+  // gRPC limits (design §8; the gateway README has the table).
+  int grpc_max_receive_bytes = 1 << 20;
+  int grpc_max_concurrent_streams = 32;
+  int grpc_max_watch_streams = 16;
+  int grpc_watch_idle_seconds = 600;
+  int grpc_watch_max_seconds = 3600;
+  int grpc_keepalive_seconds = 60;
+  int grpc_max_connection_idle_seconds = 900;
+  // Sync requests (POST /api/sync and TriggerSync together): a token bucket.
+  double sync_rate_per_second = 2;
+  int sync_burst = 5;
 
   // Reads every variable (design §9 plus WEB_DIR, GATEWAY_CACHE_MS, HTTP_THREADS); errors are
   // collected in `reader` (reader.Finish() reports them). `default_web_dir` is used when

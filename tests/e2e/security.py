@@ -3,7 +3,11 @@
 - no Datadog key, application key or GATEWAY_API_TOKEN in any log file or in any /metrics output;
 - SQL-injection attempts in every REST filter answer 400 or a normal (empty) result, never 5xx,
   and leave the data unchanged;
-- oversized URLs, headers and bodies are refused (413, 414, 431 or 400).
+- oversized URLs, headers and bodies are refused (413, 414, 431 or 400);
+- invalid UTF-8 (stray bytes, overlong encodings, surrogates), NUL (%00) and huge page_token
+  values in query and path parameters answer 400 invalid_argument naming the parameter, never
+  5xx, and every answer carries X-Request-Id (issue 13);
+- gRPC TriggerSync without (or with a wrong) `authorization: Bearer` token is UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from compare import Report
 from stack import Stack, log
@@ -164,8 +170,92 @@ def check_auth(stack: Stack, rep: Report) -> None:
     rep.eq(status, 401, "POST /api/sync with a wrong bearer token")
 
 
+# Percent-encoded byte sequences that are not UTF-8, or hold a NUL.
+MALFORMED = {
+    "stray 0xFF": "%FF",
+    "lone continuation byte": "%80",
+    "overlong '/' (2 bytes)": "%C0%AF",
+    "overlong NUL (2 bytes)": "%C0%80",
+    "overlong '/' (3 bytes)": "%E0%80%AF",
+    "overlong '/' (4 bytes)": "%F0%80%80%AF",
+    "UTF-16 surrogate": "%ED%A0%80",
+    "beyond U+10FFFF": "%F4%90%80%80",
+    "truncated sequence": "ab%E2%82",
+    "NUL": "%00",
+    "embedded NUL": "check%00out",
+}
+QUERY_PARAMS = [("/api/services", p) for p in ("team", "env", "infra", "language", "tier", "q", "sort", "page_token")]
+QUERY_PARAMS += [("/api/traces", p) for p in ("service", "missing", "kind", "env", "since", "page_token")]
+QUERY_PARAMS += [("/api/coverage", "by"), ("/api/coverage/history", "since"), ("/api/dependencies", "service"),
+                 ("/api/services.csv", "team"), ("/services/export", "q"), ("/api/sync-jobs", "limit")]
+PATH_PARAMS = [("/api/services/", "name"), ("/api/traces/", "trace_id"), ("/api/sync-jobs/", "id")]
+
+
+def _expect_400(stack: Stack, rep: Report, url: str, param: str, what: str) -> None:
+    req = urllib.request.Request(url, method="GET")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            status, body, headers = r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        status, body, headers = e.code, e.read(), e.headers
+    if status >= 500:
+        rep.failures.append(f"{what}: HTTP {status}: {body[:200]!r}")
+        return
+    if status != 400:
+        rep.failures.append(f"{what}: HTTP {status}, expected 400")
+        return
+    try:
+        err = json.loads(body)["error"]
+    except (ValueError, KeyError, TypeError):
+        rep.failures.append(f"{what}: 400 without the JSON error shape: {body[:200]!r}")
+        return
+    if err.get("code") != "invalid_argument" or not str(err.get("message", "")).startswith(param + ":"):
+        rep.failures.append(f"{what}: 400 {err!r}, expected invalid_argument naming {param!r}")
+    if not headers.get("X-Request-Id"):
+        rep.failures.append(f"{what}: no X-Request-Id header")
+
+
+def check_malformed_input(stack: Stack, rep: Report) -> None:
+    before = len(rep.failures)
+    n = 0
+    for path, param in QUERY_PARAMS:
+        for what, escaped in MALFORMED.items():
+            _expect_400(stack, rep, f"{stack.gateway_url}{path}?{param}={escaped}", param,
+                        f"GET {path}?{param}= {what}")
+            n += 1
+    for prefix, param in PATH_PARAMS:
+        for what, escaped in MALFORMED.items():
+            _expect_400(stack, rep, f"{stack.gateway_url}{prefix}{escaped}", param, f"GET {prefix}{{{param}}} {what}")
+            n += 1
+    # Huge page tokens (the request line stays under the server's 64 KiB limit).
+    for path in ("/api/services", "/api/traces", "/api/dependencies"):
+        for size in (2_000, 30_000, 60_000):
+            _expect_400(stack, rep, f"{stack.gateway_url}{path}?page_token={'A' * size}", "page_token",
+                        f"GET {path}?page_token= {size} bytes")
+            n += 1
+    rep.eq(stack.request("GET", f"{stack.gateway_url}/api/stats")[0], 200, "GET /api/stats after malformed input")
+    log(f"malformed input: {n} requests, {len(rep.failures) - before} failures")
+
+
+def check_grpc_auth(stack: Stack, rep: Report) -> None:
+    client = stack.grpc()
+    grpc = client.grpc
+    cases = {"no metadata": None, "a wrong token": [("authorization", "Bearer wrong" + stack.api_token[5:])],
+             "the token without its scheme": [("authorization", stack.api_token)]}
+    for what, metadata in cases.items():
+        try:
+            client.stub.TriggerSync(client.pb.TriggerSyncRequest(requested_by="security-check"), timeout=30,
+                                    metadata=metadata)
+            rep.failures.append(f"gRPC TriggerSync with {what}: accepted (expected UNAUTHENTICATED)")
+        except grpc.RpcError as e:
+            rep.eq(e.code().name, "UNAUTHENTICATED", f"gRPC TriggerSync with {what}")
+    log("grpc auth: TriggerSync without a valid bearer token refused")
+
+
 def run_all(stack: Stack, rep: Report) -> None:
     check_auth(stack, rep)
+    check_grpc_auth(stack, rep)
     check_injection(stack, rep)
+    check_malformed_input(stack, rep)
     check_oversized(stack, rep)
     check_secrets(stack, rep)  # last: covers the log lines of everything above

@@ -1,12 +1,17 @@
 #include "grpc/grpc_service.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
+#include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "rest/client_input.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -70,6 +75,31 @@ void ToProto(const DependencyRow& d, v1::Dependency* out) {
   SetTime(out->mutable_last_seen(), d.last_seen);
 }
 
+const Logger& Log() {
+  static const Logger log("gateway.grpc");
+  return log;
+}
+
+// Every string field of a request, checked like a REST parameter (rest/client_input.h).
+absl::Status CheckRequestStrings(const google::protobuf::Message& request) {
+  const google::protobuf::Descriptor* d = request.GetDescriptor();
+  const google::protobuf::Reflection* r = request.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) continue;
+    const size_t max = f->name() == "page_token" ? kMaxPageTokenBytes : kMaxParamBytes;
+    if (f->is_repeated()) {
+      for (int k = 0; k < r->FieldSize(request, f); ++k) {
+        APMCOV_RETURN_IF_ERROR(
+            CheckClientText(f->name(), r->GetRepeatedString(request, f, k), max));
+      }
+    } else {
+      APMCOV_RETURN_IF_ERROR(CheckClientText(f->name(), r->GetString(request, f), max));
+    }
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -100,18 +130,31 @@ const char* CodeName(grpc::StatusCode code) {
 }  // namespace
 
 CoverageGrpcService::CoverageGrpcService(QueryService& queries, SyncTrigger& sync,
-                                         GatewayMetrics& metrics,
-                                         std::chrono::milliseconds watch_interval)
-    : queries_(queries), sync_(sync), metrics_(metrics), watch_interval_(watch_interval) {}
+                                         GatewayMetrics& metrics, GrpcServiceOptions options)
+    : queries_(queries), sync_(sync), metrics_(metrics), options_(std::move(options)) {}
 
 template <class F>
-grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* ctx, F&& body) {
+grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* ctx,
+                                      const google::protobuf::Message& request, F&& body) {
   auto start = std::chrono::steady_clock::now();
   grpc::Status st;
   if (ctx->deadline() <= std::chrono::system_clock::now()) {
     st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call ran");
   } else {
-    st = ToGrpc(body());
+    absl::Status result = CheckRequestStrings(request);
+    if (result.ok()) result = body();
+    if (IsServerFault(result.code())) {
+      const std::string id = NewRequestId();
+      Log().Error("request failed", {{"request_id", id},
+                                     {"method", method},
+                                     {"code", std::string(StatusCodeName(result.code()))},
+                                     {"error", std::string(result.message())}});
+      ctx->AddTrailingMetadata("x-request-id", id);
+      st = grpc::Status(static_cast<grpc::StatusCode>(result.code()),
+                        "internal error; request id " + id);
+    } else {
+      st = ToGrpc(result);
+    }
     if (st.ok() && ctx->deadline() <= std::chrono::system_clock::now()) {
       st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed during the call");
     }
@@ -122,9 +165,9 @@ grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* c
   return st;
 }
 
-grpc::Status CoverageGrpcService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest*,
+grpc::Status CoverageGrpcService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* in,
                                            v1::Stats* out) {
-  return Run("GetStats", ctx, [&]() -> absl::Status {
+  return Run("GetStats", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(Stats s, queries_.GetStats());
     out->set_total_services(static_cast<uint64_t>(s.total_services));
     out->set_instrumented_services(static_cast<uint64_t>(s.instrumented_services));
@@ -145,7 +188,7 @@ grpc::Status CoverageGrpcService::GetStats(grpc::ServerContext* ctx, const v1::G
 grpc::Status CoverageGrpcService::ListServices(grpc::ServerContext* ctx,
                                                const v1::ListServicesRequest* in,
                                                v1::ListServicesResponse* out) {
-  return Run("ListServices", ctx, [&]() -> absl::Status {
+  return Run("ListServices", ctx, *in, [&]() -> absl::Status {
     ServicesQuery q;
     q.team = in->team();
     q.env = in->env();
@@ -170,7 +213,7 @@ grpc::Status CoverageGrpcService::ListServices(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::GetService(grpc::ServerContext* ctx,
                                              const v1::GetServiceRequest* in,
                                              v1::ServiceDetail* out) {
-  return Run("GetService", ctx, [&]() -> absl::Status {
+  return Run("GetService", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(ServiceDetailView d, queries_.GetService(in->name()));
     ToProto(d.service, out->mutable_service());
     out->set_application(d.row.application);
@@ -196,7 +239,7 @@ grpc::Status CoverageGrpcService::GetService(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::GetCoverage(grpc::ServerContext* ctx,
                                               const v1::GetCoverageRequest* in,
                                               v1::CoverageResponse* out) {
-  return Run("GetCoverage", ctx, [&]() -> absl::Status {
+  return Run("GetCoverage", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(auto buckets, queries_.GetCoverage(in->by()));
     out->set_by(in->by());
     for (const auto& b : buckets) ToProto(b, out->add_buckets());
@@ -207,7 +250,7 @@ grpc::Status CoverageGrpcService::GetCoverage(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::GetCoverageHistory(grpc::ServerContext* ctx,
                                                      const v1::GetCoverageHistoryRequest* in,
                                                      v1::CoverageHistoryResponse* out) {
-  return Run("GetCoverageHistory", ctx, [&]() -> absl::Status {
+  return Run("GetCoverageHistory", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(auto points, queries_.GetCoverageHistory(in->by(), in->since()));
     out->set_by(in->by().empty() ? "overall" : in->by());
     for (const auto& p : points) {
@@ -222,7 +265,7 @@ grpc::Status CoverageGrpcService::GetCoverageHistory(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::ListTraces(grpc::ServerContext* ctx,
                                              const v1::ListTracesRequest* in,
                                              v1::ListTracesResponse* out) {
-  return Run("ListTraces", ctx, [&]() -> absl::Status {
+  return Run("ListTraces", ctx, *in, [&]() -> absl::Status {
     TracesQuery q{in->service(),   in->missing(),
                   in->kind(),      in->env(),
                   in->since(),     in->page_size() ? std::to_string(in->page_size()) : "",
@@ -237,7 +280,7 @@ grpc::Status CoverageGrpcService::ListTraces(grpc::ServerContext* ctx,
 
 grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::GetTraceRequest* in,
                                            v1::TraceDetail* out) {
-  return Run("GetTrace", ctx, [&]() -> absl::Status {
+  return Run("GetTrace", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(TraceDetail d, queries_.GetTrace(in->trace_id()));
     ToProto(d.trace, out->mutable_trace());
     for (const SpanRow& s : d.spans) {
@@ -266,7 +309,7 @@ grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::G
 grpc::Status CoverageGrpcService::ListDependencies(grpc::ServerContext* ctx,
                                                    const v1::ListDependenciesRequest* in,
                                                    v1::ListDependenciesResponse* out) {
-  return Run("ListDependencies", ctx, [&]() -> absl::Status {
+  return Run("ListDependencies", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(auto deps, queries_.ListDependencies(in->service()));
     for (const auto& d : deps) ToProto(d, out->add_dependencies());
     return absl::OkStatus();
@@ -274,9 +317,9 @@ grpc::Status CoverageGrpcService::ListDependencies(grpc::ServerContext* ctx,
 }
 
 grpc::Status CoverageGrpcService::ListShadowServices(grpc::ServerContext* ctx,
-                                                     const v1::ListShadowServicesRequest*,
+                                                     const v1::ListShadowServicesRequest* in,
                                                      v1::ListShadowServicesResponse* out) {
-  return Run("ListShadowServices", ctx, [&]() -> absl::Status {
+  return Run("ListShadowServices", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(auto shadows, queries_.ListShadowServices());
     for (const auto& s : shadows) {
       auto* v = out->add_services();
@@ -292,7 +335,7 @@ grpc::Status CoverageGrpcService::ListShadowServices(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::ListSyncJobs(grpc::ServerContext* ctx,
                                                const v1::ListSyncJobsRequest* in,
                                                v1::ListSyncJobsResponse* out) {
-  return Run("ListSyncJobs", ctx, [&]() -> absl::Status {
+  return Run("ListSyncJobs", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(auto jobs,
                             queries_.ListSyncJobs(in->limit() ? std::to_string(in->limit()) : ""));
     for (const auto& j : jobs) ToProto(j, out->add_jobs());
@@ -303,9 +346,29 @@ grpc::Status CoverageGrpcService::ListSyncJobs(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
                                               const v1::TriggerSyncRequest* in,
                                               v1::TriggerSyncResponse* out) {
-  return Run("TriggerSync", ctx, [&]() -> absl::Status {
+  if (!options_.api_token.empty()) {
+    const auto& md = ctx->client_metadata();
+    const auto it = md.find("authorization");
+    const std::string_view presented = it == md.end()
+                                           ? std::string_view()
+                                           : std::string_view(it->second.data(), it->second.size());
+    if (!BearerTokenMatches(presented, options_.api_token)) {
+      return Run("TriggerSync", ctx, *in, [] {
+        return absl::UnauthenticatedError(
+            "TriggerSync requires `authorization: Bearer <GATEWAY_API_TOKEN>` metadata");
+      });
+    }
+  }
+  return Run("TriggerSync", ctx, *in, [&]() -> absl::Status {
     if (in->requested_by().size() > 200) {
       return absl::InvalidArgumentError("requested_by: at most 200 characters");
+    }
+    if (options_.sync_limit != nullptr) {
+      const std::chrono::milliseconds wait = options_.sync_limit->TryTake();
+      if (wait.count() > 0) {
+        return absl::ResourceExhaustedError(absl::StrCat("too many sync requests; retry after ",
+                                                         (wait.count() + 999) / 1000, " s"));
+      }
     }
     APMCOV_ASSIGN_OR_RETURN(
         std::string id, sync_.Trigger(in->requested_by().empty() ? "grpc" : in->requested_by()));
@@ -318,9 +381,26 @@ grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
                                                 const v1::WatchSyncJobsRequest* in,
                                                 grpc::ServerWriter<v1::SyncJobView>* writer) {
-  return Run("WatchSyncJobs", ctx, [&]() -> absl::Status {
+  return Run("WatchSyncJobs", ctx, *in, [&]() -> absl::Status {
+    // Each watch holds a server thread and polls the store: bounded in number and in time.
+    struct Slot {
+      std::atomic<int>& open;
+      ~Slot() { open.fetch_sub(1); }
+    } slot{open_watches_};
+    if (open_watches_.fetch_add(1) + 1 > options_.max_watch_streams) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("too many WatchSyncJobs streams open (at most ", options_.max_watch_streams,
+                       "); retry later"));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto last_change = started;
+    auto expired = [&] {
+      const auto now = std::chrono::steady_clock::now();
+      return now - started >= options_.watch_max_duration ||
+             now - last_change >= options_.watch_idle;
+    };
     std::map<std::string, SyncJobRow> sent;
-    while (!ctx->IsCancelled() && !stopping_) {
+    while (!ctx->IsCancelled() && !stopping_ && !expired()) {
       std::vector<SyncJobRow> jobs;
       if (in->job_id().empty()) {
         APMCOV_ASSIGN_OR_RETURN(jobs, queries_.ListSyncJobs("50"));
@@ -340,9 +420,11 @@ grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
         ToProto(j, &view);
         if (!writer->Write(view)) return absl::OkStatus();  // client went away
         sent[j.id] = j;
+        last_change = std::chrono::steady_clock::now();
       }
-      auto until = std::chrono::steady_clock::now() + watch_interval_;
-      while (std::chrono::steady_clock::now() < until && !ctx->IsCancelled() && !stopping_) {
+      auto until = std::chrono::steady_clock::now() + options_.watch_interval;
+      while (std::chrono::steady_clock::now() < until && !ctx->IsCancelled() && !stopping_ &&
+             !expired()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
@@ -351,7 +433,8 @@ grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
   });
 }
 
-GrpcServer::GrpcServer(CoverageGrpcService& service) : service_(service) {}
+GrpcServer::GrpcServer(CoverageGrpcService& service, GrpcServerOptions options)
+    : service_(service), options_(options) {}
 GrpcServer::~GrpcServer() { Stop(); }
 
 absl::Status GrpcServer::Start(const std::string& address, uint16_t port) {
@@ -364,6 +447,17 @@ absl::Status GrpcServer::Start(const std::string& address, uint16_t port) {
   builder.AddListeningPort(absl::StrCat(target, ":", port), grpc::InsecureServerCredentials(),
                            &selected);
   builder.RegisterService(&service_);
+  auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<int>(std::min<int64_t>(d.count(), INT32_MAX));
+  };
+  builder.SetMaxReceiveMessageSize(options_.max_receive_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options_.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options_.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(options_.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options_.max_connection_idle));
   server_ = builder.BuildAndStart();
   if (!server_ || selected == 0) {
     server_.reset();

@@ -2,10 +2,20 @@
 // thin adapter over the same QueryService and SyncTrigger as the REST API, so both answer the
 // same. absl status codes map 1:1 onto gRPC codes (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE,
 // ...). A call whose deadline has already passed answers DEADLINE_EXCEEDED without touching the
-// store. WatchSyncJobs polls sync_jobs every `watch_interval` and streams each job whose row
-// changed (first the current state) until the client cancels or the server stops.
+// store. Every string field of a request is checked like a REST parameter (UTF-8, no NUL,
+// bounded; INVALID_ARGUMENT naming the field). A server fault (INTERNAL, UNAVAILABLE, ...)
+// answers "internal error; request id <id>" (also in the x-request-id trailer) and logs the
+// detail with that id. TriggerSync requires `authorization: Bearer <token>` metadata when a
+// token is configured (UNAUTHENTICATED otherwise, constant-time comparison) and shares the REST
+// sync rate limit (RESOURCE_EXHAUSTED beyond it). WatchSyncJobs polls sync_jobs every
+// `watch_interval` and streams each job whose row changed (first the current state) until the
+// client cancels, the server stops, nothing changed for `watch_idle` or the stream is
+// `watch_max_duration` old (then it ends OK; a client watches again if it still cares); at
+// most `max_watch_streams` run at once (RESOURCE_EXHAUSTED beyond).
 //
-// GrpcServer owns the grpc::Server: server reflection is on (grpcurl works). Thread-safe.
+// GrpcServer owns the grpc::Server: server reflection is on (grpcurl works); request size,
+// concurrent streams per connection, keepalive and idle connections are bounded by
+// GrpcServerOptions. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -17,6 +27,7 @@
 #include "apmcov/v1/coverage_service.grpc.pb.h"
 #include "metrics.h"
 #include "query/query_service.h"
+#include "rest/token_bucket.h"
 #include "sync_trigger.h"
 
 namespace grpc {
@@ -25,11 +36,22 @@ class Server;
 
 namespace apmcov::gateway {
 
+struct GrpcServiceOptions {
+  std::string api_token;  // GATEWAY_API_TOKEN; empty = TriggerSync unguarded
+  std::chrono::milliseconds watch_interval{500};
+  int max_watch_streams = 16;                               // GRPC_MAX_WATCH_STREAMS
+  std::chrono::milliseconds watch_idle{600'000};            // GRPC_WATCH_IDLE_SECONDS
+  std::chrono::milliseconds watch_max_duration{3'600'000};  // GRPC_WATCH_MAX_SECONDS
+  TokenBucket* sync_limit = nullptr;  // shared with REST; null = unlimited. Not owned.
+};
+
 class CoverageGrpcService final : public v1::CoverageService::Service {
  public:
   CoverageGrpcService(QueryService& queries, SyncTrigger& sync, GatewayMetrics& metrics,
-                      std::chrono::milliseconds watch_interval = std::chrono::milliseconds(500));
+                      GrpcServiceOptions options = {});
   void Stop() { stopping_ = true; }
+  // WatchSyncJobs streams running now.
+  int open_watches() const { return open_watches_.load(); }
 
   grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*, v1::Stats*) override;
   grpc::Status ListServices(grpc::ServerContext*, const v1::ListServicesRequest*,
@@ -57,18 +79,29 @@ class CoverageGrpcService final : public v1::CoverageService::Service {
 
  private:
   template <class F>
-  grpc::Status Run(const char* method, grpc::ServerContext* ctx, F&& body);
+  grpc::Status Run(const char* method, grpc::ServerContext* ctx,
+                   const google::protobuf::Message& request, F&& body);
 
   QueryService& queries_;
   SyncTrigger& sync_;
   GatewayMetrics& metrics_;
-  std::chrono::milliseconds watch_interval_;
+  GrpcServiceOptions options_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> open_watches_{0};
+};
+
+struct GrpcServerOptions {
+  int max_receive_bytes = 1 << 20;                   // GRPC_MAX_RECEIVE_BYTES
+  int max_concurrent_streams = 32;                   // GRPC_MAX_CONCURRENT_STREAMS, per connection
+  std::chrono::milliseconds keepalive_time{60'000};  // GRPC_KEEPALIVE_SECONDS: server pings
+  std::chrono::milliseconds keepalive_timeout{20'000};  // a ping unanswered this long: closed
+  std::chrono::milliseconds min_client_ping_interval{30'000};  // more often: GOAWAY
+  std::chrono::milliseconds max_connection_idle{900'000};      // GRPC_MAX_CONNECTION_IDLE_SECONDS
 };
 
 class GrpcServer {
  public:
-  explicit GrpcServer(CoverageGrpcService& service);
+  explicit GrpcServer(CoverageGrpcService& service, GrpcServerOptions options = {});
   ~GrpcServer();
   // Binds `address:port` (port 0 picks one). Unavailable when it cannot bind.
   absl::Status Start(const std::string& address, uint16_t port);
@@ -77,6 +110,7 @@ class GrpcServer {
 
  private:
   CoverageGrpcService& service_;
+  GrpcServerOptions options_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;
 };

@@ -183,11 +183,15 @@ json HistoryJson(const std::string& by, const std::vector<CoverageHistoryPoint>&
 }
 
 void AppendCsvField(std::string& out, const std::string& field) {
+  const bool formula =
+      !field.empty() && std::string_view("=+-@\t\r").find(field[0]) != std::string_view::npos;
   if (field.find_first_of(",\"\r\n") == std::string::npos) {
+    if (formula) out += '\'';
     out += field;
     return;
   }
   out += '"';
+  if (formula) out += '\'';
   for (char c : field) {
     if (c == '"') out += '"';
     out += c;
@@ -195,36 +199,71 @@ void AppendCsvField(std::string& out, const std::string& field) {
   out += '"';
 }
 
-std::string ServicesCsv(const std::vector<ServiceView>& services) {
-  std::string out =
-      "name,team,envs,infra,languages,tier,lifecycle,customer_facing,instrumented,usm_only,"
-      "span_count,last_seen\r\n";
-  for (const ServiceView& s : services) {
-    const std::string fields[] = {s.name,
-                                  s.team,
-                                  absl::StrJoin(s.envs, ";"),
-                                  s.infra,
-                                  absl::StrJoin(s.languages, ";"),
-                                  s.tier,
-                                  s.lifecycle,
-                                  s.customer_facing ? "true" : "false",
-                                  s.instrumented ? "true" : "false",
-                                  s.usm_only ? "true" : "false",
-                                  std::to_string(s.span_count),
-                                  s.last_seen ? FormatRfc3339(*s.last_seen) : ""};
-    bool first = true;
-    for (const std::string& f : fields) {
-      if (!first) out += ',';
-      first = false;
-      AppendCsvField(out, f);
-    }
-    out += "\r\n";
+namespace {
+
+constexpr std::string_view kCsvHeader =
+    "name,team,envs,infra,languages,tier,lifecycle,customer_facing,instrumented,usm_only,"
+    "span_count,last_seen\r\n";
+
+void AppendCsvRow(std::string& out, const ServiceView& s) {
+  const std::string fields[] = {s.name,
+                                s.team,
+                                absl::StrJoin(s.envs, ";"),
+                                s.infra,
+                                absl::StrJoin(s.languages, ";"),
+                                s.tier,
+                                s.lifecycle,
+                                s.customer_facing ? "true" : "false",
+                                s.instrumented ? "true" : "false",
+                                s.usm_only ? "true" : "false",
+                                std::to_string(s.span_count),
+                                s.last_seen ? FormatRfc3339(*s.last_seen) : ""};
+  bool first = true;
+  for (const std::string& f : fields) {
+    if (!first) out += ',';
+    first = false;
+    AppendCsvField(out, f);
   }
+  out += "\r\n";
+}
+
+}  // namespace
+
+std::function<bool(std::string& chunk)> ServicesCsvChunks(std::vector<ServiceView> services,
+                                                          size_t chunk_bytes) {
+  struct State {
+    std::vector<ServiceView> rows;
+    size_t next = 0;
+    bool header_sent = false;
+  };
+  auto state = std::make_shared<State>();
+  state->rows = std::move(services);
+  return [state, chunk_bytes](std::string& chunk) {
+    chunk.clear();
+    if (!state->header_sent) {
+      chunk += kCsvHeader;
+      state->header_sent = true;
+    } else if (state->next >= state->rows.size()) {
+      return false;
+    }
+    while (state->next < state->rows.size() && chunk.size() < chunk_bytes) {
+      AppendCsvRow(chunk, state->rows[state->next++]);
+    }
+    return true;
+  };
+}
+
+std::string ServicesCsv(const std::vector<ServiceView>& services) {
+  std::string out(kCsvHeader);
+  for (const ServiceView& s : services) AppendCsvRow(out, s);
   return out;
 }
 
-std::string ErrorBody(std::string_view code, std::string_view message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+std::string ErrorBody(std::string_view code, std::string_view message,
+                      std::string_view request_id) {
+  json error = {{"code", code}, {"message", message}};
+  if (!request_id.empty()) error["request_id"] = request_id;
+  return json{{"error", std::move(error)}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace apmcov::gateway

@@ -3,6 +3,7 @@
 // are decimal strings. Pure functions.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,12 +28,19 @@ nlohmann::json HistoryJson(const std::string& by, const std::vector<CoverageHist
 
 // The CSV export: a header row then one row per service, CRLF line ends, RFC 4180 quoting
 // (a field with a comma, quote, CR or LF is quoted, quotes doubled). List fields are joined
-// with ';'.
+// with ';'. A cell beginning with '=', '+', '-', '@', tab or CR gets a leading "'" (design §8),
+// so that no spreadsheet evaluates it as a formula.
 std::string ServicesCsv(const std::vector<ServiceView>& services);
-// Appends one RFC 4180 field.
+// The same text in parts of about `chunk_bytes` (the header row first): each call replaces
+// `chunk` with the next part and returns true, then returns false once everything was given.
+std::function<bool(std::string& chunk)> ServicesCsvChunks(std::vector<ServiceView> services,
+                                                          size_t chunk_bytes = 64 * 1024);
+// Appends one cell: formula-neutralised, then RFC 4180 quoted.
 void AppendCsvField(std::string& out, const std::string& field);
 
-// {"error": {"code": "<status code name>", "message": "..."}}
-std::string ErrorBody(std::string_view code, std::string_view message);
+// {"error": {"code": "<status code name>", "message": "...", "request_id": "..."}}; request_id
+// only when not empty. Bytes that are not UTF-8 are replaced, never thrown on.
+std::string ErrorBody(std::string_view code, std::string_view message,
+                      std::string_view request_id = "");
 
 }  // namespace apmcov::gateway

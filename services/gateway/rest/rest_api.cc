@@ -1,12 +1,18 @@
 #include "rest/rest_api.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "rest/client_input.h"
 #include "rest/json_views.h"
 
 namespace apmcov::gateway {
@@ -30,9 +36,68 @@ HttpResponse Error(int status, std::string_view code, std::string_view message, 
   return r;
 }
 
-HttpResponse FromStatus(const absl::Status& s, std::string route) {
+const Logger& Log() {
+  static const Logger log("gateway.rest");
+  return log;
+}
+
+// A server fault keeps its words for the log (RestApi::Handle writes them with the request id).
+HttpResponse FromStatus(const absl::Status& s, std::string route, const HttpRequest& req) {
+  if (IsServerFault(s.code())) {
+    HttpResponse r;
+    r.status = HttpStatusFor(s.code());
+    r.body = ErrorBody(StatusCodeName(s.code()),
+                       absl::StrCat("internal error; request id ", req.request_id), req.request_id);
+    r.route = std::move(route);
+    r.fault_detail = std::string(s.message());
+    if (r.fault_detail.empty()) r.fault_detail = StatusCodeName(s.code());
+    return r;
+  }
   return Error(HttpStatusFor(s.code()), StatusCodeName(s.code()), StdView(s.message()),
                std::move(route));
+}
+
+// 400 for the first query or path parameter that is not valid UTF-8, holds a NUL or is too
+// long. Path segments are named by the parameter they carry ("name", "trace_id", "id").
+std::optional<HttpResponse> RejectMalformed(const HttpRequest& req,
+                                            const std::vector<std::string>& seg) {
+  auto bad = [](const absl::Status& s) {
+    return Error(400, "invalid_argument", StdView(s.message()), "invalid_request");
+  };
+  for (const auto& [name, value] : req.query) {
+    if (auto s = CheckClientText("query parameter name", name); !s.ok()) return bad(s);
+    const size_t max = name == "page_token" ? kMaxPageTokenBytes : kMaxParamBytes;
+    if (auto s = CheckClientText(name, value, max); !s.ok()) return bad(s);
+  }
+  for (size_t i = 0; i < seg.size(); ++i) {
+    std::string_view name = "path";
+    if (i == 2 && seg[0] == "api") {
+      if (seg[1] == "services") name = "name";
+      if (seg[1] == "traces") name = "trace_id";
+      if (seg[1] == "sync-jobs") name = "id";
+    }
+    if (auto s = CheckClientText(name, seg[i]); !s.ok()) return bad(s);
+  }
+  return std::nullopt;
+}
+
+// The CSV export of `rows` as a chunked response.
+HttpResponse CsvResponse(std::vector<ServiceView> rows, std::string route) {
+  HttpResponse r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.next_chunk = ServicesCsvChunks(std::move(rows));
+  r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
+  r.route = std::move(route);
+  return r;
+}
+
+// /api/dependencies page tokens: base64url of "d1", from_service, to_name, kind joined by 0x1F.
+constexpr char kTokenSep = '\x1f';
+
+std::string DependencyToken(const DependencyRow& d) {
+  return absl::WebSafeBase64Escape(absl::StrCat("d1", std::string(1, kTokenSep), d.from_service,
+                                                std::string(1, kTokenSep), d.to_name,
+                                                std::string(1, kTokenSep), d.kind));
 }
 
 // 400 for the first query parameter not in `allowed`.
@@ -76,14 +141,6 @@ ServicesQuery ServicesQueryFrom(const HttpRequest& req) {
   "team", "env", "infra", "language", "tier", "apm", "customer_facing", "include_deprecated", "q", \
       "sort"
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
-
 }  // namespace
 
 int HttpStatusFor(absl::StatusCode code) {
@@ -112,36 +169,32 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
-std::string PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else if (plus_is_space && in[i] == '+') {
-      out += ' ';
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
 RestApi::RestApi(QueryService& queries, SyncTrigger& sync, RestApiOptions options)
     : queries_(queries), sync_(sync), options_(std::move(options)) {}
 
-HttpResponse RestApi::Handle(const HttpRequest& req) {
+HttpResponse RestApi::Handle(const HttpRequest& request) {
+  if (request.request_id.empty()) {
+    HttpRequest with_id = request;
+    with_id.request_id = NewRequestId();
+    return Handle(with_id);
+  }
+  HttpResponse r = Route(request);
+  if (!r.fault_detail.empty()) {
+    Log().Error("request failed", {{"request_id", request.request_id},
+                                   {"route", r.route},
+                                   {"status", r.status},
+                                   {"error", r.fault_detail}});
+  }
+  r.headers.push_back({"X-Request-Id", request.request_id});
+  return r;
+}
+
+HttpResponse RestApi::Route(const HttpRequest& req) {
   std::vector<std::string> seg;
   for (absl::string_view part : absl::StrSplit(req.path, '/', absl::SkipEmpty())) {
     seg.push_back(PercentDecode(StdView(part), false));
   }
+  if (auto bad = RejectMalformed(req, seg)) return *bad;
   if (!seg.empty() && seg[0] == "api") return Api(req, seg);
 
   // Dashboard.
@@ -151,13 +204,8 @@ HttpResponse RestApi::Handle(const HttpRequest& req) {
     if (req.method != "GET") return Error(405, "method_not_allowed", "use GET", "/services/export");
     if (auto bad = RejectUnknown(req, {SERVICE_FILTERS}, "/services/export")) return *bad;
     auto rows = queries_.ExportServices(ServicesQueryFrom(req));
-    if (!rows.ok()) return FromStatus(rows.status(), "/services/export");
-    HttpResponse r;
-    r.content_type = "text/csv; charset=utf-8";
-    r.body = ServicesCsv(*rows);
-    r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
-    r.route = "/services/export";
-    return r;
+    if (!rows.ok()) return FromStatus(rows.status(), "/services/export", req);
+    return CsvResponse(*std::move(rows), "/services/export");
   }
   if (page) {
     std::string route = seg.empty() ? "/" : "/" + seg[0] + (seg.size() == 2 ? "/{id}" : "");
@@ -253,8 +301,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
       r.headers.push_back({"Allow", "POST"});
       return r;
     }
-    if (!options_.api_token.empty() &&
-        !ConstantTimeEquals(req.authorization, "Bearer " + options_.api_token)) {
+    if (!options_.api_token.empty() && !BearerTokenMatches(req.authorization, options_.api_token)) {
       HttpResponse r = Error(401, "unauthenticated",
                              "POST requires Authorization: Bearer <GATEWAY_API_TOKEN>", route);
       r.headers.push_back({"WWW-Authenticate", "Bearer"});
@@ -278,8 +325,19 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
         requested_by = body["requested_by"].get<std::string>();
       }
     }
+    if (options_.sync_limit != nullptr) {
+      const std::chrono::milliseconds wait = options_.sync_limit->TryTake();
+      if (wait.count() > 0) {
+        const int64_t seconds = (wait.count() + 999) / 1000;
+        HttpResponse r =
+            Error(429, "resource_exhausted",
+                  absl::StrCat("too many sync requests; retry after ", seconds, " s"), route);
+        r.headers.push_back({"Retry-After", std::to_string(seconds)});
+        return r;
+      }
+    }
     auto id = sync_.Trigger(requested_by);
-    if (!id.ok()) return FromStatus(id.status(), route);
+    if (!id.ok()) return FromStatus(id.status(), route, req);
     queries_.NoteAcceptedSyncJob(*id);  // the Location answers "queued" until the collector writes
     HttpResponse r = Json(202, {{"job_id", *id}, {"state", "queued"}}, route);
     r.headers.push_back({"Location", "/api/sync-jobs/" + *id});
@@ -292,7 +350,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     return CatalogAnswer(route, [&] {
       auto st = queries_.GetStats();
-      return st.ok() ? Json(200, ToJson(*st), route) : FromStatus(st.status(), route);
+      return st.ok() ? Json(200, ToJson(*st), route) : FromStatus(st.status(), route, req);
     });
   }
   if (is({"api", "services"})) {
@@ -306,7 +364,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
       absl::StrAppend(&key, "|", k.size(), ":", k, v.size(), ":", v);
     return CatalogAnswer(key, [&] {
       auto page = queries_.ListServices(ServicesQueryFrom(req));
-      return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+      return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route, req);
     });
   }
   if (is({"api", "services.csv"})) {
@@ -314,20 +372,15 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {SERVICE_FILTERS}, route)) return *bad;
     auto rows = queries_.ExportServices(ServicesQueryFrom(req));
-    if (!rows.ok()) return FromStatus(rows.status(), route);
-    HttpResponse r;
-    r.content_type = "text/csv; charset=utf-8";
-    r.body = ServicesCsv(*rows);
-    r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
-    r.route = route;
-    return r;
+    if (!rows.ok()) return FromStatus(rows.status(), route, req);
+    return CsvResponse(*std::move(rows), route);
   }
   if (is({"api", "services", "*"})) {
     const std::string route = "/api/services/{name}";
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto d = queries_.GetService(seg[2]);
-    return d.ok() ? Json(200, ToJson(*d), route) : FromStatus(d.status(), route);
+    return d.ok() ? Json(200, ToJson(*d), route) : FromStatus(d.status(), route, req);
   }
   if (is({"api", "coverage"})) {
     const std::string route = "/api/coverage";
@@ -335,7 +388,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto bad = RejectUnknown(req, {"by"}, route)) return *bad;
     auto b = queries_.GetCoverage(Param(req, "by"));
     return b.ok() ? Json(200, BucketsJson(Param(req, "by"), *b), route)
-                  : FromStatus(b.status(), route);
+                  : FromStatus(b.status(), route, req);
   }
   if (is({"api", "coverage", "history"})) {
     const std::string route = "/api/coverage/history";
@@ -344,7 +397,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     std::string by = Param(req, "by");
     auto h = queries_.GetCoverageHistory(by, Param(req, "since"));
     return h.ok() ? Json(200, HistoryJson(by.empty() ? "overall" : by, *h), route)
-                  : FromStatus(h.status(), route);
+                  : FromStatus(h.status(), route, req);
   }
   if (is({"api", "traces"})) {
     const std::string route = "/api/traces";
@@ -358,31 +411,70 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
                   Param(req, "env"),       Param(req, "since"),   Param(req, "page_size"),
                   Param(req, "page_token")};
     auto page = queries_.ListTraces(q);
-    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route);
+    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route, req);
   }
   if (is({"api", "traces", "*"})) {
     const std::string route = "/api/traces/{trace_id}";
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto t = queries_.GetTrace(seg[2]);
-    return t.ok() ? Json(200, ToJson(*t), route) : FromStatus(t.status(), route);
+    return t.ok() ? Json(200, ToJson(*t), route) : FromStatus(t.status(), route, req);
   }
   if (is({"api", "dependencies"})) {
     const std::string route = "/api/dependencies";
     if (auto r = get_only(route)) return *r;
-    if (auto bad = RejectUnknown(req, {"service"}, route)) return *bad;
+    if (auto bad = RejectUnknown(req, {"service", "page_size", "page_token"}, route)) {
+      return *bad;
+    }
+    // Paged (keyset on the contract's order) so one answer stays bounded; the default page
+    // holds every dependency of a typical organisation.
+    constexpr size_t kDefaultPage = 1000, kMaxPage = 5000;
+    size_t page_size = kDefaultPage;
+    if (const std::string v = Param(req, "page_size"); !v.empty()) {
+      if (!absl::SimpleAtoi(v, &page_size) || page_size < 1 || page_size > kMaxPage) {
+        return Error(400, "invalid_argument",
+                     absl::StrCat("page_size: must be an integer from 1 to ", kMaxPage), route);
+      }
+    }
     auto d = queries_.ListDependencies(Param(req, "service"));
-    if (!d.ok()) return FromStatus(d.status(), route);
+    if (!d.ok()) return FromStatus(d.status(), route, req);
+    size_t start = 0;
+    if (const std::string token = Param(req, "page_token"); !token.empty()) {
+      std::string raw;
+      std::vector<std::string> parts;
+      if (absl::WebSafeBase64Unescape(token, &raw)) {
+        std::vector<std::string> split = absl::StrSplit(raw, kTokenSep);
+        parts = std::move(split);
+      }
+      if (parts.size() != 4 || parts[0] != "d1") {
+        return Error(400, "invalid_argument", "page_token: not a dependencies page token", route);
+      }
+      // The row the token names, else (it is gone) the first one after it byte-wise.
+      const auto cursor = std::tie(parts[1], parts[2], parts[3]);
+      auto key = [&](const DependencyRow& r) {
+        return std::tie(r.from_service, r.to_name, r.kind);
+      };
+      auto at = std::find_if(d->begin(), d->end(), [&](const auto& r) { return key(r) == cursor; });
+      if (at != d->end()) {
+        start = static_cast<size_t>(at - d->begin()) + 1;
+      } else {
+        while (start < d->size() && key((*d)[start]) <= cursor) ++start;
+      }
+    }
+    const size_t end = std::min(d->size(), start + page_size);
     json list = json::array();
-    for (const auto& x : *d) list.push_back(ToJson(x));
-    return Json(200, {{"dependencies", list}}, route);
+    for (size_t i = start; i < end; ++i) list.push_back(ToJson((*d)[i]));
+    json next = nullptr;
+    if (end < d->size() && end > start) next = DependencyToken((*d)[end - 1]);
+    return Json(200, {{"dependencies", list}, {"total", d->size()}, {"next_page_token", next}},
+                route);
   }
   if (is({"api", "shadow-services"})) {
     const std::string route = "/api/shadow-services";
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto s = queries_.ListShadowServices();
-    if (!s.ok()) return FromStatus(s.status(), route);
+    if (!s.ok()) return FromStatus(s.status(), route, req);
     json list = json::array();
     for (const auto& x : *s) list.push_back(ToJson(x));
     return Json(200, {{"services", list}}, route);
@@ -392,7 +484,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {"limit"}, route)) return *bad;
     auto jobs = queries_.ListSyncJobs(Param(req, "limit"));
-    if (!jobs.ok()) return FromStatus(jobs.status(), route);
+    if (!jobs.ok()) return FromStatus(jobs.status(), route, req);
     json list = json::array();
     for (const auto& x : *jobs) list.push_back(ToJson(x));
     return Json(200, {{"jobs", list}}, route);
@@ -402,7 +494,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto job = queries_.GetSyncJob(seg[2]);
-    return job.ok() ? Json(200, ToJson(*job), route) : FromStatus(job.status(), route);
+    return job.ok() ? Json(200, ToJson(*job), route) : FromStatus(job.status(), route, req);
   }
   if (is({"api", "openapi.json"})) {
     const std::string route = "/api/openapi.json";

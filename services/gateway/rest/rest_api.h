@@ -5,8 +5,15 @@
 // Contract:
 //  - Every 4xx/5xx body is {"error": {"code", "message"}}; 400 messages start with the bad
 //    parameter's name; unknown query parameters are rejected (400 naming them).
+//  - Every query and path parameter is checked before anything else (rest/client_input.h):
+//    invalid UTF-8, NUL or an oversized value is a 400 naming the parameter.
+//  - Every response carries X-Request-Id. A server fault (5xx: store, broker) never shows its
+//    detail: the body holds the code, "internal error; request id <id>" and "request_id"; the
+//    detail is logged with the same id.
 //  - POST /api/sync requires `Authorization: Bearer <token>` when a token is configured (401
-//    otherwise, compared in constant time) and answers 202 {"job_id": ...}.
+//    otherwise, compared in constant time), is rate-limited by `sync_limit` (429 with
+//    Retry-After) and answers 202 {"job_id": ...}.
+//  - The CSV exports are produced in chunks (HttpResponse::next_chunk), not as one body.
 //  - Dashboard routes serve <web_dir>/index.html; /assets/<file> serves built assets (no
 //    directory traversal). Files are read once and kept in memory.
 //  - Thread-safe.
@@ -20,6 +27,8 @@
 #include <vector>
 
 #include "query/query_service.h"
+#include "rest/client_input.h"
+#include "rest/token_bucket.h"
 #include "sync_trigger.h"
 
 namespace apmcov::gateway {
@@ -30,6 +39,7 @@ struct HttpRequest {
   std::map<std::string, std::string> query;  // already decoded
   std::string authorization;                 // the Authorization header, "" when absent
   std::string body;
+  std::string request_id;  // sent back as X-Request-Id; RestApi makes one when empty
 };
 
 struct HttpResponse {
@@ -38,11 +48,18 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string route;  // route template for metrics ("/api/services/{name}", "unmatched")
+  // When set, the body is produced by calling this until it returns false, each call replacing
+  // `chunk` with the next part (sent with chunked transfer encoding); `body` is then unused.
+  std::function<bool(std::string& chunk)> next_chunk;
+  // The detail of a server fault, for the log only (never sent).
+  std::string fault_detail;
 };
 
 struct RestApiOptions {
   std::string api_token;  // GATEWAY_API_TOKEN; empty = POST unguarded
   std::string web_dir;    // built dashboard (index.html, assets/)
+  // Sync requests allowed (shared with gRPC TriggerSync); null = unlimited. Not owned.
+  TokenBucket* sync_limit = nullptr;
 };
 
 class RestApi {
@@ -54,6 +71,7 @@ class RestApi {
   static const std::string& OpenApiDocument();
 
  private:
+  HttpResponse Route(const HttpRequest& req);
   HttpResponse Api(const HttpRequest& req, const std::vector<std::string>& seg);
   // An answer computed from the catalog alone (stats, service lists): served from answers_
   // while QueryService::CatalogGeneration() is unchanged, else computed and kept if 200.
@@ -80,7 +98,5 @@ class RestApi {
 // Maps a status code to its HTTP status (InvalidArgument 400, NotFound 404, Unauthenticated
 // 401, Unavailable 503, DeadlineExceeded 504, others 500).
 int HttpStatusFor(absl::StatusCode code);
-// Decodes %XX escapes and, when `plus_is_space`, '+'. Bad escapes are kept as written.
-std::string PercentDecode(std::string_view in, bool plus_is_space);
 
 }  // namespace apmcov::gateway

@@ -6,8 +6,10 @@
 
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "rest/client_input.h"
 #include "rest/json_views.h"
 
 namespace apmcov::gateway {
@@ -73,21 +75,49 @@ class Handler : public Http::Handler {
       req.authorization = raw->value();
     }
     req.body = request.body();
+    req.request_id = NewRequestId();
     HttpResponse resp;
     try {
       resp = api_->Handle(req);
     } catch (const std::exception& e) {
-      Log().Error("request failed", {{"path", req.path}, {"error", e.what()}});
+      Log().Error("request failed",
+                  {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+      resp = HttpResponse{};
       resp.status = 500;
-      resp.body = ErrorBody("internal", "internal error");
+      resp.body =
+          ErrorBody("internal", "internal error; request id " + req.request_id, req.request_id);
       resp.route = "unmatched";
+      resp.headers.push_back({"X-Request-Id", req.request_id});
     }
     AddSecurityHeaders(writer);
     for (const auto& [k, v] : resp.headers) AddHeader(writer, k, v);
-    writer.send(static_cast<Http::Code>(resp.status), resp.body,
-                Http::Mime::MediaType::fromString(resp.content_type));
+    if (resp.next_chunk) {
+      Stream(resp, writer);
+    } else {
+      writer.send(static_cast<Http::Code>(resp.status), resp.body,
+                  Http::Mime::MediaType::fromString(resp.content_type));
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_->ObserveHttp(resp.route, req.method, resp.status, secs);
+  }
+
+  // Sends the body part by part with chunked transfer encoding, so an export is never held
+  // whole in memory.
+  static void Stream(HttpResponse& resp, Http::ResponseWriter& writer) {
+    writer.setMime(Http::Mime::MediaType::fromString(resp.content_type));
+    Http::ResponseStream stream = writer.stream(static_cast<Http::Code>(resp.status));
+    std::string chunk;
+    try {
+      while (resp.next_chunk(chunk)) {
+        if (chunk.empty()) continue;  // an empty chunk would end the body
+        stream.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));  // one chunk
+        stream.flush();
+      }
+    } catch (const std::exception& e) {
+      // The status line is out: all that is left is to end the answer short.
+      Log().Error("streaming a response failed", {{"route", resp.route}, {"error", e.what()}});
+    }
+    stream.ends();
   }
 
   void onTimeout(const Http::Request&, Http::ResponseWriter writer) override {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -188,7 +189,8 @@ class GatewayApiTest : public ::testing::Test {
     if (app_) app_->Stop();
   }
 
-  void StartApp(ReadModel& store, const std::string& token = "") {
+  void StartApp(ReadModel& store, const std::string& token = "",
+                const std::function<void(GatewayConfig&)>& tweak = {}) {
     GatewayConfig c;
     c.database_url = db_->url();
     c.kafka_brokers = "unused";
@@ -200,6 +202,7 @@ class GatewayApiTest : public ::testing::Test {
     c.web_dir = web_dir_.string();
     c.catalog_cache_ms = 0;
     c.watch_interval_ms = 50;
+    if (tweak) tweak(c);
     if (app_) app_->Stop();
     app_ = std::make_unique<App>(c, store, publisher_, clock_);
     ASSERT_TRUE(app_->Start().ok());
@@ -518,6 +521,7 @@ TEST_F(GatewayApiTest, CsvRoundTripsTheFilteredList) {
     Response r = Get(path + "?team=Platform%2C%20%22Core%22&include_deprecated=true");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.headers["content-type"], "text/csv; charset=utf-8");
+    EXPECT_EQ(r.headers["transfer-encoding"], "chunked");  // streamed, not one body
     EXPECT_NE(r.body.find("\"Platform, \"\"Core\"\"\""), std::string::npos) << r.body;
     auto rows = ParseCsv(r.body);
     ASSERT_EQ(rows.size(), 2u);
@@ -673,10 +677,25 @@ TEST_F(GatewayApiTest, GrpcStatusCodesAndDeadlines) {
   // A store that cannot be reached: UNAVAILABLE on gRPC, 503 on REST, /readyz names it.
   PgReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
   StartApp(down);
-  EXPECT_EQ(stub_->GetStats(Ctx().get(), {}, &st).error_code(), grpc::StatusCode::UNAVAILABLE);
+  {
+    auto ctx = Ctx();
+    grpc::Status down_status = stub_->GetStats(ctx.get(), {}, &st);
+    EXPECT_EQ(down_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    // The client learns the code and a request id; the connection error stays in the log.
+    EXPECT_EQ(down_status.error_message().find("postgres"), std::string::npos)
+        << down_status.error_message();
+    const auto& trailers = ctx->GetServerTrailingMetadata();
+    auto id = trailers.find("x-request-id");
+    ASSERT_NE(id, trailers.end());
+    EXPECT_NE(down_status.error_message().find(std::string(id->second.data(), id->second.size())),
+              std::string::npos);
+  }
   Response r = Get("/api/stats");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.Json()["error"]["code"], "unavailable");
+  EXPECT_EQ(r.body.find("postgres"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << r.body;
+  EXPECT_EQ(r.Json()["error"]["request_id"], r.headers["x-request-id"]);
   Response ready =
       Http("GET", "http://127.0.0.1:" + std::to_string(app_->admin_port()) + "/readyz");
   EXPECT_EQ(ready.status, 503);
@@ -775,6 +794,145 @@ TEST_F(GatewayApiTest, MetricsAndReadiness) {
             std::string::npos);
   EXPECT_EQ(Http("GET", admin + "/readyz").status, 200);
   EXPECT_EQ(Http("GET", admin + "/healthz").status, 200);
+}
+
+TEST_F(GatewayApiTest, GrpcTriggerSyncRequiresTheTokenWhenSet) {
+  StartApp(*store_, "s3cret");
+  const size_t before = publisher_.messages().size();
+  v1::TriggerSyncResponse trig;
+  grpc::Status none = stub_->TriggerSync(Ctx().get(), {}, &trig);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << none.error_message();
+  for (const std::string bad : {"Bearer wrong", "Bearer s3cre", "Bearer s3cret ", "s3cret",
+                                "bearer s3cret", "Basic czNjcmV0"}) {
+    auto ctx = Ctx();
+    ctx->AddMetadata("authorization", bad);
+    EXPECT_EQ(stub_->TriggerSync(ctx.get(), {}, &trig).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << bad;
+  }
+  EXPECT_EQ(publisher_.messages().size(), before);  // nothing was published
+  auto ctx = Ctx();
+  ctx->AddMetadata("authorization", "Bearer s3cret");
+  grpc::Status ok = stub_->TriggerSync(ctx.get(), {}, &trig);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(trig.job_id().size(), 36u);
+  EXPECT_EQ(publisher_.messages().size(), before + 1);
+  v1::Stats st;
+  EXPECT_TRUE(stub_->GetStats(Ctx().get(), {}, &st).ok());  // reads stay open
+}
+
+TEST_F(GatewayApiTest, WatchSyncJobsStreamsAreCappedAndEnd) {
+  StartApp(*store_, "", [](GatewayConfig& c) {
+    c.grpc_max_watch_streams = 2;
+    c.grpc_watch_idle_seconds = 2;
+  });
+  struct Watch {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::SyncJobView>> reader;
+  };
+  auto open = [&](Watch& w) {
+    w.ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    w.reader = stub_->WatchSyncJobs(&w.ctx, {});  // every job: the seeded ones arrive at once
+  };
+  Watch a, b, c;
+  v1::SyncJobView view;
+  open(a);
+  ASSERT_TRUE(a.reader->Read(&view));
+  open(b);
+  ASSERT_TRUE(b.reader->Read(&view));
+  open(c);
+  EXPECT_FALSE(c.reader->Read(&view));
+  grpc::Status refused = c.reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+
+  // A stream in which nothing changes ends by itself (OK) after the idle time, freeing its slot.
+  const auto start = std::chrono::steady_clock::now();
+  while (a.reader->Read(&view)) {
+  }
+  EXPECT_TRUE(a.reader->Finish().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  b.ctx.TryCancel();
+  while (b.reader->Read(&view)) {
+  }
+  b.reader->Finish();
+  bool reopened = false;
+  for (int i = 0; i < 50 && !reopened; ++i) {
+    Watch d;
+    open(d);
+    reopened = d.reader->Read(&view);
+    d.ctx.TryCancel();
+    while (d.reader->Read(&view)) {
+    }
+    d.reader->Finish();
+    if (!reopened) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(reopened);
+}
+
+TEST_F(GatewayApiTest, GrpcRequestsAreBounded) {
+  // Bigger than GRPC_MAX_RECEIVE_BYTES: refused before the handler runs.
+  StartApp(*store_, "", [](GatewayConfig& c) { c.grpc_max_receive_bytes = 4096; });
+  v1::ListServicesRequest big;
+  big.set_q(std::string(8192, 'q'));
+  v1::ListServicesResponse resp;
+  EXPECT_EQ(stub_->ListServices(Ctx().get(), big, &resp).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // String fields are checked like REST parameters.
+  v1::ListServicesRequest nul;
+  nul.set_team(std::string("a\0b", 3));
+  grpc::Status s = stub_->ListServices(Ctx().get(), nul, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("team:", 0), 0u) << s.error_message();
+  v1::ListTracesRequest token;
+  token.set_page_token(std::string(2000, 'A'));
+  v1::ListTracesResponse traces;
+  s = stub_->ListTraces(Ctx().get(), token, &traces);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("page_token:", 0), 0u) << s.error_message();
+}
+
+TEST_F(GatewayApiTest, HostileQueryBytesAre400NotDatabaseErrors) {
+  auto check = [&](const std::string& path, const std::string& param) {
+    Response r = Get(path);
+    EXPECT_EQ(r.status, 400) << path << ": " << r.body;
+    json j = r.Json();
+    ASSERT_TRUE(j.contains("error")) << path << ": " << r.body;
+    EXPECT_EQ(j["error"]["code"], "invalid_argument") << path;
+    EXPECT_EQ(j["error"]["message"].get<std::string>().rfind(param + ":", 0), 0u)
+        << path << ": " << j["error"]["message"];
+    EXPECT_FALSE(r.headers["x-request-id"].empty()) << path;
+  };
+  for (const std::string bytes : {"%FF", "%C0%AF", "%C0%80", "%E0%80%AF", "%F0%80%80%AF",
+                                  "%ED%A0%80", "%F4%90%80%80", "a%00b", "%00"}) {
+    check("/api/services?team=" + bytes, "team");
+    check("/api/services?q=" + bytes, "q");
+    check("/api/traces?service=" + bytes, "service");
+    check("/api/traces?missing=" + bytes, "missing");
+    check("/api/coverage/history?since=" + bytes, "since");
+    check("/api/services.csv?env=" + bytes, "env");
+    check("/api/dependencies?service=" + bytes, "service");
+    check("/api/services/" + bytes, "name");
+    check("/api/traces/" + bytes, "trace_id");
+    check("/api/sync-jobs/" + bytes, "id");
+  }
+  check("/api/services?page_token=" + std::string(10000, 'A'), "page_token");
+  check("/api/traces?page_token=" + std::string(10000, 'A'), "page_token");
+}
+
+TEST_F(GatewayApiTest, SyncRequestsAreRateLimited) {
+  StartApp(*store_, "", [](GatewayConfig& c) {
+    c.sync_rate_per_second = 0.01;
+    c.sync_burst = 2;
+  });
+  EXPECT_EQ(Http("POST", base_ + "/api/sync").status, 202);
+  v1::TriggerSyncResponse trig;
+  EXPECT_TRUE(stub_->TriggerSync(Ctx().get(), {}, &trig).ok());  // one bucket for both
+  Response limited = Http("POST", base_ + "/api/sync");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.Json()["error"]["code"], "resource_exhausted");
+  EXPECT_FALSE(limited.headers["retry-after"].empty());
+  EXPECT_EQ(stub_->TriggerSync(Ctx().get(), {}, &trig).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace
