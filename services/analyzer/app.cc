@@ -288,7 +288,10 @@ struct App::Impl {
         }
         const auto slice =
             std::min(backoff - slept, std::chrono::nanoseconds(std::chrono::milliseconds(250)));
-        ports.clock.SleepFor(slice);
+        if (!ports.clock.SleepFor(slice)) {  // the clock is cancelled: shutting down
+          return absl::CancelledError(
+              absl::StrCat(AbslView(what), ": stopped while retrying: ", s.message()));
+        }
         slept += slice;
       }
       backoff = std::min(backoff * 2, options.max_backoff);
