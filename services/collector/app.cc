@@ -14,6 +14,8 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/key_guard.h"
 
 namespace apmcov::collector {
 namespace {
@@ -72,6 +74,14 @@ void CollectorConfig::Validate(ConfigReader& r) const {
   if (kafka_brokers.empty()) r.AddError("KAFKA_BROKERS", "is required (host:port[,host:port])");
   if (span_query.empty()) r.AddError("SPAN_QUERY", "must not be empty");
   if (analyzer_group.empty()) r.AddError("ANALYZER_GROUP", "must not be empty");
+  // Read here, next to its only use: real-looking keys never go over plain http elsewhere.
+  const bool allow_insecure = r.Bool("DD_API_ALLOW_INSECURE", false);
+  if (absl::StatusOr<std::string> url = datadog::ResolveBaseUrl(dd_site, dd_api_base_url);
+      url.ok()) {
+    absl::Status transport =
+        datadog::CheckKeyTransport(dd_api_key, dd_app_key, *url, allow_insecure);
+    if (!transport.ok()) r.AddError("DD_API_BASE_URL", transport.message());
+  }
 }
 
 Topics::Topics(const std::string& prefix)
@@ -474,7 +484,9 @@ absl::Status App::WaitForBackpressure() {
           "topic more partitions or retention, or shorten SPAN_WINDOW_SECONDS"));
     }
     if (waited == 0) Log().Info("pausing", {{"reason", reason}, {"lag", total}});
-    ports_.clock.SleepFor(std::chrono::seconds(1));
+    if (!ports_.clock.SleepFor(std::chrono::seconds(1))) {
+      return absl::CancelledError("collector stopping");
+    }
     ports_.metrics.AddBackpressureWait(1.0);
     waited += 1;
   }

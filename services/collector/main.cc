@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
   datadog::CurlTransport transport(transport_options);
   datadog::ClientOptions client_options;
   client_options.base_url = *base_url;
-  client_options.site = cfg.dd_api_base_url.empty() ? cfg.dd_site : cfg.dd_api_base_url;
+  // For messages only: never the user-info a base URL may carry.
+  client_options.site =
+      cfg.dd_api_base_url.empty() ? cfg.dd_site : RedactUrlUserInfo(cfg.dd_api_base_url);
   client_options.api_key = cfg.dd_api_key;
   client_options.app_key = cfg.dd_app_key;
   client_options.max_retries = static_cast<int>(cfg.max_retries);

@@ -575,11 +575,18 @@ TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
   EXPECT_THAT(msg, HasSubstr("SPAN_PAGE_BUDGET"));
 }
 
+ConfigReader::EnvLookup EnvOf(std::map<std::string, std::string> env) {
+  return [env](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
-  const char* argv[] = {"apmcov-collector",     "--dd-api-key=k",
-                        "--dd-app-key=a",       "--kafka-brokers=127.0.0.1:9092",
+  const char* argv[] = {"apmcov-collector", "--kafka-brokers=127.0.0.1:9092",
                         "--span-page-budget=5", "--once"};
-  ConfigReader reader(6, argv, [](const std::string&) { return std::nullopt; });
+  ConfigReader reader(4, argv, EnvOf({{"DD_API_KEY", "k"}, {"DD_APP_KEY", "a"}}));
   CollectorConfig c = CollectorConfig::Read(reader);
   ASSERT_TRUE(reader.Finish().ok()) << reader.Finish();
   EXPECT_EQ(c.span_page_budget, 5);
@@ -587,6 +594,35 @@ TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
   EXPECT_EQ(c.sync_interval_minutes, 15);
   EXPECT_EQ(c.dd_site, "datadoghq.com");
   EXPECT_EQ(c.span_query, "retained_by:(flat_sampled OR diversity_sampling)");
+}
+
+TEST(CollectorConfigTest, KeysAsFlagsAreRefusedNamingTheVariable) {
+  const char* argv[] = {"apmcov-collector", "--dd-api-key=0123456789abcdef0123456789abcdef",
+                        "--dd-app-key=a", "--kafka-brokers=127.0.0.1:9092"};
+  ConfigReader reader(4, argv, EnvOf({}));
+  CollectorConfig::Read(reader);
+  absl::Status s = reader.Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("DD_API_KEY: is a secret and cannot be given"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("DD_APP_KEY: is a secret"));
+  EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("0123456789abcdef")));
+}
+
+TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {
+  std::map<std::string, std::string> env = {{"DD_API_KEY", "0123456789abcdef0123456789abcdef"},
+                                            {"DD_APP_KEY", "a"},
+                                            {"KAFKA_BROKERS", "127.0.0.1:9092"},
+                                            {"DD_API_BASE_URL", "http://ddsim:8081"}};
+  {
+    ConfigReader reader(1, nullptr, EnvOf(env));
+    CollectorConfig::Read(reader);
+    EXPECT_THAT(std::string(reader.Finish().message()),
+                HasSubstr("DD_API_BASE_URL: DD_API_KEY looks like a real Datadog API key"));
+  }
+  env["DD_API_ALLOW_INSECURE"] = "true";
+  ConfigReader reader(1, nullptr, EnvOf(env));
+  CollectorConfig::Read(reader);
+  EXPECT_TRUE(reader.Finish().ok()) << reader.Finish();
 }
 
 }  // namespace
