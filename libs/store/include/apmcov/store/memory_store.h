@@ -33,6 +33,9 @@ class MemoryCoverageStore final : public CoverageStore {
   absl::StatusOr<std::optional<SnapshotState>> LoadSnapshotState(
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
+  absl::StatusOr<std::vector<DeadLetterKey>> ClaimDeadLetters(
+      const std::vector<DeadLetterKey>& keys) override;
+  absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) override;
   absl::Status Ping() override;
 
   void FailNextApply(absl::Status status);
