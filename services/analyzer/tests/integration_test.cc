@@ -231,6 +231,53 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
   clock_.Advance(std::chrono::hours(1));
   RunUntil(prefix_ + "replay", all_committed);
   EXPECT_EQ(Dump(), before);
+  EXPECT_EQ(dlq_messages_, 1) << "the replay dead-lettered the poison message again";
+}
+
+TEST_F(AnalyzerIntegrationTest, RecordsPostgresRejectsGoToTheDlqAndConsumptionGoesOn) {
+  auto service = [&](const std::string& name, int64_t synced_at) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s1");
+    s.set_name(name);
+    s.add_envs("prod");
+    SetTime(s.mutable_synced_at(), synced_at);
+    return s;
+  };
+  Publish(topics_.catalog, "a", service("a", kT0), 0);
+  // Valid JSON that jsonb cannot hold (22P05), refused before PostgreSQL sees it.
+  v1::CatalogService nul = service("nul-link", kT0);
+  nul.set_links_json(R"([{"name":"x\u0000","url":"https://x"}])");
+  Publish(topics_.catalog, "nul-link", nul, 0);
+  // A name too large for a btree index row: PostgreSQL's own verdict (SQLSTATE 54000).
+  std::string huge;
+  uint32_t x = 7;
+  for (int i = 0; i < 8000; ++i) {
+    x = x * 1103515245 + 12345;
+    huge.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 16) % 36]);
+  }
+  Publish(topics_.catalog, "huge", service(huge, kT0), 0);
+  Publish(topics_.catalog, "b", service("b", kT0), 0);
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+  RunUntil(prefix_ + "analyzer", [&](const App& app) {
+    auto it = app.committed().find({topics_.catalog, 0});
+    return it != app.committed().end() && it->second == 4;
+  });
+  std::vector<std::string> names;
+  for (const auto& row : *store_->LoadServices(true)) names.push_back(row.catalog.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(dlq_messages_, 2);
+  EXPECT_EQ(committed_.at({topics_.catalog, 0}), 4);
+
+  // Restart (the commit is in): nothing is read or dead-lettered again.
+  RunUntil(prefix_ + "analyzer", [](const App&) { return true; });
+  EXPECT_EQ(dlq_messages_, 2);
+  // A replay from the start (a member that never committed): still no second dead letter.
+  RunUntil(prefix_ + "replay", [&](const App& app) {
+    auto it = app.committed().find({topics_.catalog, 0});
+    return it != app.committed().end() && it->second == 4;
+  });
+  EXPECT_EQ(dlq_messages_, 2);
 }
 
 uint16_t FreePort() {
