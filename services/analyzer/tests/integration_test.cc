@@ -264,7 +264,9 @@ TEST_F(AnalyzerIntegrationTest, RecordsPostgresRejectsGoToTheDlqAndConsumptionGo
     return it != app.committed().end() && it->second == 4;
   });
   std::vector<std::string> names;
-  for (const auto& row : *store_->LoadServices(true)) names.push_back(row.catalog.name);
+  const auto rows = store_->LoadServices(true);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  for (const auto& row : *rows) names.push_back(row.catalog.name);
   EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(dlq_messages_, 2);
   EXPECT_EQ(committed_.at({topics_.catalog, 0}), 4);
