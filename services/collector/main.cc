@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
       cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), state->get()});
 
   if (absl::Status s = app.ValidateKeys(); !s.ok()) {
+    if (absl::IsCancelled(s)) return Fail(log, 1, "stopped (SIGTERM) while checking the keys", s);
     return Fail(log, s.code() == absl::StatusCode::kPermissionDenied ? 4 : 1,
                 "Datadog did not accept the keys", s);
   }

@@ -383,5 +383,41 @@ TEST_F(AnalyzerIntegrationTest, BinaryMigratesServesReadinessAndDrainsOnSigterm)
   EXPECT_EQ(*lag, 0);
 }
 
+TEST(AnalyzerShutdownTest, TheBinaryStopsWithin10SecondsOfSigtermWithBrokerAndDatabaseDown) {
+  const char* bin_dir = std::getenv("APMCOV_BINARY_DIR");
+  ASSERT_NE(bin_dir, nullptr) << "APMCOV_BINARY_DIR is not set (run through ctest)";
+  const std::string binary = std::string(bin_dir) + "/services/analyzer/apmcov-analyzer";
+  // Nothing listens on either port: the analyzer waits for its database at start (a minute
+  // of retries), the outage a SIGTERM must cut short.
+  std::vector<std::string> env = {
+      "DATABASE_URL=postgresql://apmcov@127.0.0.1:" + std::to_string(FreePort()) +
+          "/apmcov?sslmode=disable&connect_timeout=2",
+      "KAFKA_BROKERS=127.0.0.1:" + std::to_string(FreePort()),
+      "ADMIN_PORT=" + std::to_string(FreePort()), "LOG_LEVEL=warn"};
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string arg0 = binary;
+  char* argv[] = {arg0.data(), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // well into the retries
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "it gave up before the SIGTERM";
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  pid_t done = 0;
+  while (done == 0 && std::chrono::steady_clock::now() - sent < std::chrono::seconds(10)) {
+    done = waitpid(pid, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "apmcov-analyzer was still running 10 s after SIGTERM";
+  }
+  EXPECT_TRUE(WIFEXITED(status));
+}
+
 }  // namespace
 }  // namespace apmcov::analyzer

@@ -1,9 +1,12 @@
 // apmcov-collector end to end: the real binary (--once) against ddsim and kafka-dev
 // (KAFKA_BROKERS when set, else a private apmcov-kafka-dev), checked by consuming the topics
 // and by reading ddsim directly over the same windows.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -338,6 +341,8 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   if (pid == 0) {
     FILE* f = std::fopen(log_path.c_str(), "w");
     ::dup2(::fileno(f), 2);
+    ::setenv("DD_API_KEY", "key-a", 1);  // keys only from the environment
+    ::setenv("DD_APP_KEY", "key-b", 1);
     std::vector<char*> av{bin.data()};
     for (auto& a : args) av.push_back(a.data());
     av.push_back(nullptr);
@@ -432,6 +437,55 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   std::string text = read_log();
   EXPECT_THAT(text, ::testing::Not(HasSubstr("key-a")));  // keys never logged
   std::remove(log_path.c_str());
+}
+
+// A port nothing listens on (bound, read, closed).
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(CollectorShutdownTest, StopsWithin10SecondsOfSigtermWhileDatadogAndKafkaAreDown) {
+  const std::string bin = BinaryDir() + "/services/collector/apmcov-collector";
+  // Datadog unreachable with many retries: the key check backs off for minutes.
+  std::vector<std::string> args = {
+      bin, "--dd-api-base-url=http://127.0.0.1:" + std::to_string(ClosedPort()),
+      "--kafka-brokers=127.0.0.1:" + std::to_string(ClosedPort()), "--dd-max-retries=10",
+      "--log-level=warn"};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("DD_API_KEY", "key-a", 1);
+    ::setenv("DD_APP_KEY", "key-b", 1);
+    std::vector<char*> av;
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(bin.c_str(), av.data());
+    std::_Exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  ::sleep(3);  // into the backoff
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "it gave up before the SIGTERM";
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  pid_t done = 0;
+  while (done == 0 && std::chrono::steady_clock::now() - sent < std::chrono::seconds(10)) {
+    done = ::waitpid(pid, &status, WNOHANG);
+    if (done == 0) ::usleep(50'000);
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "apmcov-collector was still running 10 s after SIGTERM";
+  }
+  EXPECT_TRUE(WIFEXITED(status));
 }
 
 }  // namespace
