@@ -333,6 +333,10 @@ absl::Status App::LoadCheckpoint() {
   std::optional<int64_t> best;
   int quiet = 0;
   for (int round = 0; round < 600 && quiet < 2; ++round) {
+    if (ports_.clock.Cancelled()) {  // SIGTERM: a minute of empty polls would outlive it
+      ports_.state->Close();
+      return absl::CancelledError("stopped while reading the checkpoint");
+    }
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
         ports_.state->Poll(1000, std::chrono::milliseconds(1000));
     if (!batch.ok()) {
