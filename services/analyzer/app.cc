@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
@@ -330,7 +332,10 @@ struct App::Impl {
         }
         const auto slice =
             std::min(backoff - slept, std::chrono::nanoseconds(std::chrono::milliseconds(250)));
-        ports.clock.SleepFor(slice);
+        if (!ports.clock.SleepFor(slice)) {  // the clock is cancelled: shutting down
+          return absl::CancelledError(
+              absl::StrCat(AbslView(what), ": stopped while retrying: ", s.message()));
+        }
         slept += slice;
       }
       backoff = std::min(backoff * 2, options.max_backoff);
@@ -390,6 +395,13 @@ struct App::Impl {
 
   // --- decoding ---
   void DeadLetter(const IncomingMessage& m, const std::string& reason) {
+    for (const v1::DeadLetter& pending : dead_letters) {
+      // A message handled twice in one batch (ApplySettingAsideRejected) is set aside once.
+      if (pending.topic() == m.topic && pending.partition() == m.partition &&
+          pending.offset() == m.offset) {
+        return;
+      }
+    }
     v1::DeadLetter dl;
     dl.set_topic(m.topic);
     dl.set_partition(m.partition);
@@ -402,8 +414,6 @@ struct App::Impl {
     dl.mutable_failed_at()->set_seconds(now / 1'000'000'000);
     dl.mutable_failed_at()->set_nanos(static_cast<int32_t>(now % 1'000'000'000));
     dead_letters.push_back(std::move(dl));
-    dlq_family->Add({{"topic", m.topic}}).Increment();
-    ++dlq_count;
     Log().Warn(
         "message sent to the dead-letter topic",
         {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", reason}});
@@ -1000,15 +1010,127 @@ struct App::Impl {
     });
   }
 
+  // catalog, apm-inventory and sync-jobs messages: one record (or none) each.
+  void HandleRecordMessage(const IncomingMessage& m) {
+    if (m.topic == topics.catalog) {
+      HandleCatalog(m);
+    } else if (m.topic == topics.apm_inventory) {
+      HandleApm(m);
+    } else if (m.topic == topics.sync_jobs) {
+      HandleSyncJob(m);
+    }
+  }
+
+  // Applies `batch` (the records of the non-span `messages`). When the store rejects a record
+  // (store::IsRecordRejected: retrying can never help), the messages are applied one by one and
+  // each rejected one goes to the dlq with the store's reason; consumption goes on. Outages are
+  // retried as always.
+  absl::Status ApplySettingAsideRejected(const std::vector<IncomingMessage>& messages) {
+    absl::Status s = ApplyWithRetry(batch, "applying catalog and inventory");
+    batch = store::WriteBatch{};
+    if (!store::IsRecordRejected(s)) return s;
+    Log().Warn("the store rejected a record; applying the batch message by message",
+               {{"error", Msg(s)}});
+    for (const IncomingMessage& m : messages) {
+      if (m.topic == topics.spans) continue;
+      HandleRecordMessage(m);
+      if (batch.empty()) continue;
+      absl::Status one = ApplyWithRetry(batch, "applying one message");
+      batch = store::WriteBatch{};
+      if (store::IsRecordRejected(one)) {
+        DeadLetter(m, absl::StrCat("the store rejected the record: ", one.message()));
+      } else if (!one.ok()) {
+        return one;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Applies the span-derived batch (traces, dependencies, observations, watermarks: many
+  // messages per record, so no message to set aside). When the store rejects a record, the
+  // records are applied one by one (watermarks last) and each rejected one is dropped with an
+  // error log naming it, instead of failing the batch on every replay.
+  absl::Status ApplySkippingRejected(const store::WriteBatch& b, std::string_view what) {
+    absl::Status s = ApplyWithRetry(b, what);
+    if (!store::IsRecordRejected(s)) return s;
+    Log().Error("the store rejected a record; applying the batch record by record",
+                {{"error", Msg(s)}});
+    auto each = [&](auto member, const char* kind, auto describe) -> absl::Status {
+      for (const auto& record : b.*member) {
+        store::WriteBatch one;
+        (one.*member).push_back(record);
+        absl::Status r = ApplyWithRetry(one, "applying one record");
+        if (store::IsRecordRejected(r)) {
+          Log().Error("record dropped: the store rejected it",
+                      {{"kind", kind}, {"record", describe(record)}, {"error", Msg(r)}});
+        } else if (!r.ok()) {
+          return r;
+        }
+      }
+      return absl::OkStatus();
+    };
+    using B = store::WriteBatch;
+    APMCOV_RETURN_IF_ERROR(
+        each(&B::catalog_services, "catalog_service", [](const auto& r) { return r.name; }));
+    APMCOV_RETURN_IF_ERROR(
+        each(&B::snapshot_ends, "snapshot_end", [](const auto& r) { return r.snapshot_id; }));
+    APMCOV_RETURN_IF_ERROR(each(&B::apm_observations, "apm_observation",
+                                [](const auto& r) { return r.service + "/" + r.env; }));
+    APMCOV_RETURN_IF_ERROR(each(&B::sync_jobs, "sync_job", [](const auto& r) { return r.id; }));
+    APMCOV_RETURN_IF_ERROR(each(&B::broken_traces, "broken_trace",
+                                [](const auto& r) { return std::to_string(r.trace_id); }));
+    APMCOV_RETURN_IF_ERROR(each(&B::dependencies, "dependency",
+                                [](const auto& r) { return r.from_service + ">" + r.to_name; }));
+    APMCOV_RETURN_IF_ERROR(each(&B::coverage_rows, "coverage_row",
+                                [](const auto& r) { return r.dimension + "/" + r.key; }));
+    return each(&B::watermarks, "watermark",
+                [](const auto& r) { return r.topic + "/" + std::to_string(r.partition); });
+  }
+
+  // Publishes the batch's dead letters once per original message, across restarts: the store
+  // claims each (topic, partition, offset) before producing and marks it after the flush, so a
+  // replay after a crash skips what was published (store::CoverageStore, dead letters).
   absl::Status FlushDeadLetters() {
     if (dead_letters.empty()) return absl::OkStatus();
-    APMCOV_RETURN_IF_ERROR(Retry("publishing dead letters", [&]() -> absl::Status {
-      for (const auto& dl : dead_letters) {
-        APMCOV_RETURN_IF_ERROR(
-            bus::PublishProto(ports.dlq_publisher, topics.dlq, dl.original_key(), dl));
-      }
-      return ports.dlq_publisher.Flush(std::chrono::seconds(10));
+    std::vector<store::DeadLetterKey> keys;
+    keys.reserve(dead_letters.size());
+    for (const auto& dl : dead_letters) {
+      keys.push_back({dl.topic(), dl.partition(), dl.offset(), dl.error()});
+    }
+    std::vector<store::DeadLetterKey> claimed;
+    APMCOV_RETURN_IF_ERROR(Retry("claiming dead letters", [&]() -> absl::Status {
+      absl::StatusOr<std::vector<store::DeadLetterKey>> c = ports.store.ClaimDeadLetters(keys);
+      if (!c.ok()) return c.status();
+      claimed = std::move(*c);
+      return absl::OkStatus();
     }));
+    std::set<std::tuple<std::string, int32_t, int64_t>> to_publish;
+    for (const auto& k : claimed) to_publish.emplace(k.topic, k.partition, k.offset);
+    std::vector<const v1::DeadLetter*> publish;
+    for (const auto& dl : dead_letters) {
+      if (to_publish.count({dl.topic(), dl.partition(), dl.offset()}) > 0) {
+        publish.push_back(&dl);
+      } else {
+        Log().Info("dead letter already published (a replay)",
+                   {{"topic", dl.topic()}, {"partition", dl.partition()}, {"offset", dl.offset()}});
+      }
+    }
+    if (!publish.empty()) {
+      APMCOV_RETURN_IF_ERROR(Retry("publishing dead letters", [&]() -> absl::Status {
+        for (const v1::DeadLetter* dl : publish) {
+          APMCOV_RETURN_IF_ERROR(
+              bus::PublishProto(ports.dlq_publisher, topics.dlq, dl->original_key(), *dl));
+        }
+        return ports.dlq_publisher.Flush(std::chrono::seconds(10));
+      }));
+      APMCOV_RETURN_IF_ERROR(Retry("marking dead letters published", [&]() -> absl::Status {
+        return ports.store.MarkDeadLettersPublished(claimed);
+      }));
+      for (const v1::DeadLetter* dl : publish) {
+        dlq_family->Add({{"topic", dl->topic()}}).Increment();
+        ++dlq_count;
+      }
+    }
     dead_letters.clear();
     return absl::OkStatus();
   }
@@ -1117,13 +1239,7 @@ struct App::Impl {
     // not ordered among themselves anyway.
     for (const IncomingMessage& m : messages) {
       if (m.topic == topics.spans) continue;
-      if (m.topic == topics.catalog) {
-        HandleCatalog(m);
-      } else if (m.topic == topics.apm_inventory) {
-        HandleApm(m);
-      } else if (m.topic == topics.sync_jobs) {
-        HandleSyncJob(m);
-      }
+      HandleRecordMessage(m);
       TopicPartition tp{m.topic, m.partition};
       next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
     }
@@ -1131,10 +1247,7 @@ struct App::Impl {
         !batch.apm_observations.empty()) {
       directory_dirty = true;
     }
-    if (!batch.empty()) {
-      APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying catalog and inventory"));
-      batch = store::WriteBatch{};
-    }
+    if (!batch.empty()) APMCOV_RETURN_IF_ERROR(ApplySettingAsideRejected(messages));
     APMCOV_RETURN_IF_ERROR(RefreshDirectory());
     // Jobs whose catalog completed elsewhere, and watermarks whose wait is over.
     APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
@@ -1183,7 +1296,7 @@ struct App::Impl {
 
     APMCOV_RETURN_IF_ERROR(FlushDeadLetters());
     if (!batch.empty()) {
-      APMCOV_RETURN_IF_ERROR(ApplyWithRetry(batch, "applying a batch"));
+      APMCOV_RETURN_IF_ERROR(ApplySkippingRejected(batch, "applying a batch"));
       for (const auto& w : batch.watermarks) stored_watermark[w.partition] = w.watermark_ns;
     }
     batch = store::WriteBatch{};

@@ -9,8 +9,12 @@
 //    crash at any point therefore replays at most what was not yet durable; every write is an
 //    idempotent merge (CoverageStore contract), and traces judged before a restart are not
 //    judged again (the applied watermark per partition is stored with the effects).
-//  - A message that cannot be decoded (wrong type header, bad bytes, missing key fields) is
-//    published to the `dlq` topic as a DeadLetter with the reason; consumption goes on.
+//  - A message that cannot be decoded (wrong type header, bad bytes, missing key fields), or
+//    whose record the store rejects (store::IsRecordRejected), is published to the `dlq` topic
+//    as a DeadLetter with the reason; consumption goes on. A span-derived record the store
+//    rejects (no single message to blame) is dropped with an error log. Dead letters are
+//    claimed in the store by (topic, partition, offset) before producing and marked after the
+//    flush, so a replay after a crash does not publish a second one.
 //  - Store or DLQ unavailable: the same batch is retried with capped exponential backoff
 //    (on the Clock) until it succeeds or Stop() is requested; then Run() returns without
 //    committing, so nothing is lost.

@@ -44,7 +44,10 @@ bool Migrate(const AnalyzerConfig& config, apmcov::Clock& clock) {
     }
     Log().Warn("database not reachable, retrying migrations",
                {{"attempt", attempt}, {"error", std::string(report.status().message())}});
-    clock.SleepFor(std::chrono::seconds(2));
+    if (!clock.SleepFor(std::chrono::seconds(2))) {
+      Log().Error("stopped while waiting for the database");  // SIGTERM during start-up
+      return false;
+    }
   }
 }
 

@@ -16,6 +16,8 @@
 #include "apmcov/base/time.h"
 #include "internal.h"
 #include "inventory.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/key_guard.h"
 
 namespace apmcov::collector {
 namespace {
@@ -67,6 +69,14 @@ void CollectorConfig::Validate(ConfigReader& r) const {
   if (kafka_brokers.empty()) r.AddError("KAFKA_BROKERS", "is required (host:port[,host:port])");
   if (span_query.empty()) r.AddError("SPAN_QUERY", "must not be empty");
   if (analyzer_group.empty()) r.AddError("ANALYZER_GROUP", "must not be empty");
+  // Read here, next to its only use: real-looking keys never go over plain http elsewhere.
+  const bool allow_insecure = r.Bool("DD_API_ALLOW_INSECURE", false);
+  if (absl::StatusOr<std::string> url = datadog::ResolveBaseUrl(dd_site, dd_api_base_url);
+      url.ok()) {
+    absl::Status transport =
+        datadog::CheckKeyTransport(dd_api_key, dd_app_key, *url, allow_insecure);
+    if (!transport.ok()) r.AddError("DD_API_BASE_URL", StdView(transport.message()));
+  }
 }
 
 Topics::Topics(const std::string& prefix)
@@ -75,7 +85,8 @@ Topics::Topics(const std::string& prefix)
       spans(prefix + "spans"),
       sync_jobs(prefix + "sync-jobs"),
       commands(prefix + "commands"),
-      collector_state(prefix + "collector-state") {}
+      collector_state(prefix + "collector-state"),
+      dlq(prefix + "dlq") {}
 
 // ---- metrics ----
 
@@ -306,12 +317,18 @@ absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const st
     copy.set_id(id);
     APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, id, copy));
   }
+  {
+    std::lock_guard lock(mu_);  // CommandLoop may commit these requests (after a flush)
+    awaited_jobs_.erase(job.id());
+    for (const std::string& id : p.coalesced) awaited_jobs_.erase(id);
+  }
   return absl::OkStatus();
 }
 
-void App::Request(const v1::SyncRequest& request) {
+std::string App::Request(const v1::SyncRequest& request) {
   v1::SyncRequest r = request;
   if (r.job_id().empty()) r.set_job_id(NewJobId());
+  const std::string job_id = r.job_id();
   v1::SyncJob queued;
   queued.set_id(r.job_id());
   queued.set_trigger(v1::SYNC_TRIGGER_MANUAL);
@@ -324,9 +341,16 @@ void App::Request(const v1::SyncRequest& request) {
   }
   {
     std::lock_guard lock(mu_);
+    awaited_jobs_.insert(job_id);
     pending_.push_back(std::move(r));
   }
   cv_.notify_all();
+  return job_id;
+}
+
+bool App::JobRecorded(const std::string& job_id) const {
+  std::lock_guard lock(mu_);
+  return awaited_jobs_.count(job_id) == 0;
 }
 
 absl::Status App::LoadCheckpoint() {
@@ -339,6 +363,10 @@ absl::Status App::LoadCheckpoint() {
   std::optional<int64_t> best;
   int quiet = 0;
   for (int round = 0; round < 600 && quiet < 2; ++round) {
+    if (ports_.clock.Cancelled()) {  // SIGTERM: a minute of empty polls would outlive it
+      ports_.state->Close();
+      return absl::CancelledError("stopped while reading the checkpoint");
+    }
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
         ports_.state->Poll(1000, std::chrono::milliseconds(1000));
     if (!batch.ok()) {
@@ -514,7 +542,9 @@ absl::Status App::WaitForBackpressure() {
           "topic more partitions or retention, or shorten SPAN_WINDOW_SECONDS"));
     }
     if (waited == 0) Log().Info("pausing", {{"reason", reason}, {"lag", total}});
-    ports_.clock.SleepFor(std::chrono::seconds(1));
+    if (!ports_.clock.SleepFor(std::chrono::seconds(1))) {
+      return absl::CancelledError("collector stopping");
+    }
     ports_.metrics.AddBackpressureWait(1.0);
     waited += 1;
   }
@@ -656,6 +686,18 @@ void App::CommandLoop() {
     }
     subscribed = s.ok();
   }
+  // Consumed commands whose offset cannot be committed yet: a request whose job no sync has
+  // recorded, or an undecodable message whose dead letter is not flushed yet.
+  struct Awaiting {
+    bus::TopicPartition tp;
+    int64_t offset = 0;
+    std::string job_id;                       // a request
+    std::optional<bus::IncomingMessage> bad;  // an undecodable message
+    std::string reason;
+  };
+  std::deque<Awaiting> awaiting;
+  std::map<bus::TopicPartition, int64_t> consumed;  // next offset after the last consumed
+  std::map<bus::TopicPartition, int64_t> committed;
   auto last_probe = std::chrono::steady_clock::now() - std::chrono::hours(1);
   while (true) {
     {
@@ -677,28 +719,80 @@ void App::CommandLoop() {
       Log().Warn("reading commands failed", {{"error", StdView(batch.status().message())}});
       continue;
     }
-    std::map<bus::TopicPartition, int64_t> offsets;
     for (const bus::IncomingMessage& m : *batch) {
-      offsets[{m.topic, m.partition}] = m.offset + 1;
+      const bus::TopicPartition tp{m.topic, m.partition};
+      consumed[tp] = std::max(consumed[tp], m.offset + 1);
       std::string type;
       for (const auto& [k, v] : m.headers) {
         if (k == "type") type = v;
       }
       v1::SyncRequest req;
-      if ((!type.empty() && type != "apmcov.v1.SyncRequest") || !req.ParseFromString(m.value)) {
-        Log().Warn("ignoring a command that is not a SyncRequest",
-                   {{"type", type}, {"offset", m.offset}});
+      if (!type.empty() && type != "apmcov.v1.SyncRequest") {
+        awaiting.push_back({tp, m.offset, "", m, "not a SyncRequest: type " + type});
+      } else if (!req.ParseFromString(m.value)) {
+        awaiting.push_back({tp, m.offset, "", m, "not a SyncRequest: the bytes do not parse"});
+      } else {
+        awaiting.push_back({tp, m.offset, Request(req), std::nullopt, ""});
+      }
+    }
+    // Dead letters first (flushed below with the job states), then what is settled.
+    for (Awaiting& a : awaiting) {
+      if (!a.bad) continue;
+      if (absl::Status s = DeadLetterCommand(*a.bad, a.reason); !s.ok()) {
+        Log().Warn("cannot dead-letter a command; retrying",
+                   {{"offset", a.offset}, {"error", StdView(s.message())}});
         continue;
       }
-      Request(req);
+      a.bad.reset();
+      a.job_id.clear();
     }
-    if (!offsets.empty()) {
-      if (absl::Status s = ports_.commands->Commit(offsets); !s.ok()) {
-        Log().Warn("cannot commit command offsets", {{"error", StdView(s.message())}});
-      }
+    std::map<bus::TopicPartition, int64_t> commit = consumed;
+    for (const Awaiting& a : awaiting) {
+      const bool settled = !a.bad && (a.job_id.empty() || JobRecorded(a.job_id));
+      if (settled) continue;
+      auto it = commit.find(a.tp);
+      it->second = std::min(it->second, a.offset);  // never past an unsettled command
+    }
+    for (auto it = commit.begin(); it != commit.end();) {
+      auto c = committed.find(it->first);
+      it = c != committed.end() && c->second >= it->second ? commit.erase(it) : std::next(it);
+    }
+    if (commit.empty()) continue;
+    // The job states and dead letters a commit relies on must be durable first. A sync that
+    // keeps publishing can make this wait time out: the commit is then tried next round.
+    if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(2)); !s.ok()) {
+      Log().Warn("command offsets wait for the producer's flush",
+                 {{"error", StdView(s.message())}});
+      continue;
+    }
+    if (absl::Status s = ports_.commands->Commit(commit); !s.ok()) {
+      Log().Warn("cannot commit command offsets", {{"error", StdView(s.message())}});
+      continue;
+    }
+    for (const auto& [tp, offset] : commit) committed[tp] = offset;
+    while (!awaiting.empty()) {
+      const Awaiting& a = awaiting.front();
+      auto c = committed.find(a.tp);
+      if (c == committed.end() || c->second <= a.offset) break;
+      awaiting.pop_front();
     }
   }
   if (ports_.commands != nullptr) ports_.commands->Close();
+}
+
+absl::Status App::DeadLetterCommand(const bus::IncomingMessage& m, const std::string& reason) {
+  v1::DeadLetter dl;
+  dl.set_topic(m.topic);
+  dl.set_partition(m.partition);
+  dl.set_offset(m.offset);
+  dl.set_error(reason);
+  dl.set_original_key(m.key);
+  dl.set_original_value(m.value);
+  dl.set_consumer("apmcov-collector");
+  SetTs(ports_.clock.NowUnixNanos(), dl.mutable_failed_at());
+  Log().Warn("command sent to the dead-letter topic",
+             {{"topic", m.topic}, {"offset", m.offset}, {"error", reason}});
+  return Publish(topics_.dlq, m.key, dl);
 }
 
 }  // namespace apmcov::collector

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,7 +73,7 @@ struct CollectorConfig {
 // Topic names under the prefix (design §3).
 struct Topics {
   explicit Topics(const std::string& prefix);
-  std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state;
+  std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq;
 };
 
 // Prometheus metrics of the collector, and the per-job counters the SyncJob events report.
@@ -177,8 +178,12 @@ class App {
                      const std::string& requested_by = "");
 
   // Records a SyncRequest (from the commands topic): publishes it as queued and wakes the
-  // loop. Requests that arrive while a sync runs are coalesced into the next one.
-  void Request(const v1::SyncRequest& request);
+  // loop. Requests that arrive while a sync runs are coalesced into the next one. Returns the
+  // job id (the request's, or a new one); JobRecorded(id) says when a sync took it up.
+  std::string Request(const v1::SyncRequest& request);
+  // True once a sync published a state past `queued` for a job id Request() returned (or for
+  // an id Request() never saw).
+  bool JobRecorded(const std::string& job_id) const;
 
   // Starts the scheduler and command threads; Stop() ends them (idempotent, joins).
   void Start();
@@ -223,7 +228,11 @@ class App {
                                const std::vector<v1::ReadInterval>& intervals, int64_t checkpoint);
   absl::Status WaitForBackpressure();
   void SchedulerLoop();
+  // Consumes `commands`: a SyncRequest's offset is committed only once its job is recorded
+  // as started (flushed), so a crash before that replays the request; a message that is not a
+  // SyncRequest goes to `dlq` (DeadLetter) before its offset is committed.
   void CommandLoop();
+  absl::Status DeadLetterCommand(const bus::IncomingMessage& m, const std::string& reason);
   std::string NewJobId();
 
   CollectorConfig config_;
@@ -233,6 +242,7 @@ class App {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<v1::SyncRequest> pending_;
+  std::set<std::string> awaited_jobs_;  // Request()ed ids not yet published past queued
   bool stopping_ = false;
   bool running_sync_ = false;
   std::mt19937_64 phase_rng_;     // the slices' phase, one draw per sync (guarded by mu_)

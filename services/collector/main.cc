@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
   datadog::CurlTransport transport(transport_options);
   datadog::ClientOptions client_options;
   client_options.base_url = *base_url;
-  client_options.site = cfg.dd_api_base_url.empty() ? cfg.dd_site : cfg.dd_api_base_url;
+  // For messages only: never the user-info a base URL may carry.
+  client_options.site =
+      cfg.dd_api_base_url.empty() ? cfg.dd_site : RedactUrlUserInfo(cfg.dd_api_base_url);
   client_options.api_key = cfg.dd_api_key;
   client_options.app_key = cfg.dd_app_key;
   client_options.max_retries = static_cast<int>(cfg.max_retries);
@@ -102,6 +104,7 @@ int main(int argc, char** argv) {
       cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), state->get()});
 
   if (absl::Status s = app.ValidateKeys(); !s.ok()) {
+    if (absl::IsCancelled(s)) return Fail(log, 1, "stopped (SIGTERM) while checking the keys", s);
     return Fail(log, s.code() == absl::StatusCode::kPermissionDenied ? 4 : 1,
                 "Datadog did not accept the keys", s);
   }

@@ -42,8 +42,8 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   c.traffic.single_span_rate = reader.Double("SINGLE_SPAN_RATE", c.traffic.single_span_rate, 0, 1);
   c.traffic.trace128_rate = reader.Double("TRACE128_RATE", c.traffic.trace128_rate, 0, 1);
   const std::string start = reader.String("TRAFFIC_START", "");
-  c.api.api_key = reader.String("API_KEY", "", Secret::kYes);
-  c.api.app_key = reader.String("APP_KEY", "", Secret::kYes);
+  c.api.api_key = reader.String("API_KEY", "", Secret::kSimulated);
+  c.api.app_key = reader.String("APP_KEY", "", Secret::kSimulated);
   const std::string limits = reader.String("RATE_LIMITS", "");
   c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
   c.address = reader.String("ADDRESS", "0.0.0.0");

@@ -26,6 +26,7 @@ ROOT = os.environ.get(
     "APMCOV_SOURCE_DIR",
     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 COMPOSE = os.path.join(ROOT, "docker-compose.yml")
+COMPOSE_DATADOG = os.path.join(ROOT, "docker-compose.datadog.yml")
 DOTENV = os.path.join(ROOT, ".env")
 DOCKERFILE = os.path.join(ROOT, "deploy", "docker", "Dockerfile")
 PROMETHEUS = os.path.join(ROOT, "deploy", "prometheus", "prometheus.yml")
@@ -139,19 +140,35 @@ class ComposeTest(unittest.TestCase):
         compose = require_tool("docker-compose")
         result = run([compose, "-f", COMPOSE, "config", "-q"])
         self.assertEqual(result.returncode, 0, result.stderr)
-        real = run([compose, "-f", COMPOSE, "config"],
-                   env=clean_env(COMPOSE_PROFILES="", DD_API_BASE_URL="",
-                                 DD_API_KEY="real-key-from-env", DD_APP_KEY="real-app-key",
-                                 DD_SITE="datadoghq.eu"))
+        real_keys = dict(DD_API_KEY="0123456789abcdef0123456789abcdef",
+                         DD_APP_KEY="0123456789abcdef0123456789abcdef01234567")
+        both = [compose, "-f", COMPOSE, "-f", COMPOSE_DATADOG, "config"]
+        real = run(both, env=clean_env(DD_SITE="datadoghq.eu", **real_keys))
         self.assertEqual(real.returncode, 0, real.stderr)
-        collector = yaml.safe_load(real.stdout)["services"]["collector"]["environment"]
-        self.assertEqual(collector["DD_API_KEY"], "real-key-from-env")
+        self.assertEqual(run(both + ["-q"], env=clean_env(**real_keys)).returncode, 0)
+        services = yaml.safe_load(real.stdout)["services"]
+        collector = services["collector"]["environment"]
+        self.assertEqual(collector["DD_API_KEY"], real_keys["DD_API_KEY"])
         self.assertEqual(collector["DD_SITE"], "datadoghq.eu")
-        self.assertEqual(collector["DD_API_BASE_URL"], "")
+        self.assertEqual(collector["DD_API_BASE_URL"], "", "real Datadog: https://api.<site>")
+        self.assertEqual(services["ddsim"].get("profiles"), ["ddsim"], "ddsim must be off")
+        # The Datadog file without keys stops at once, naming the variable.
+        missing = run(both + ["-q"])
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("DD_API_KEY", missing.stderr)
+
+    def test_real_keys_in_the_shell_never_reach_the_demo(self):
+        real_keys = dict(DD_API_KEY="0123456789abcdef0123456789abcdef",
+                         DD_APP_KEY="0123456789abcdef0123456789abcdef01234567")
+        demo = resolved_compose(clean_env(**real_keys))
+        rendered = yaml.safe_dump(demo)
+        self.assertNotIn(real_keys["DD_API_KEY"], rendered)
+        self.assertNotIn(real_keys["DD_APP_KEY"], rendered)
 
     def test_demo_defaults_point_the_collector_at_ddsim(self):
-        self.assertIn("ddsim", self.dotenv.get("COMPOSE_PROFILES", "").split(","))
-        self.assertEqual(self.services["ddsim"].get("profiles"), ["ddsim"])
+        self.assertNotIn("COMPOSE_PROFILES", self.dotenv)
+        self.assertNotIn("DD_API_BASE_URL", self.dotenv, "it would leak into the Datadog setup")
+        self.assertIsNone(self.services["ddsim"].get("profiles"), "the demo always has ddsim")
         collector = self.services["collector"]["environment"]
         self.assertEqual(collector["DD_API_BASE_URL"], "http://ddsim:8081")
         ddsim_args = " ".join(self.services["ddsim"]["command"])
@@ -215,7 +232,8 @@ class ComposeTest(unittest.TestCase):
                          "service_healthy")
 
     def test_no_secret_is_written_in_committed_files(self):
-        for name, svc in self.raw["services"].items():
+        datadog = yaml.safe_load(load_text(COMPOSE_DATADOG))["services"]
+        for name, svc in list(self.raw["services"].items()) + list(datadog.items()):
             env = svc.get("environment") or {}
             items = env.items() if isinstance(env, dict) else (
                 (e.split("=", 1) + [None])[:2] for e in env)

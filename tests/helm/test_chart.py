@@ -265,6 +265,39 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual(hook_secret["metadata"]["annotations"]["helm.sh/hook"],
                          job["metadata"]["annotations"]["helm.sh/hook"])
 
+    def test_secrets_as_files(self):
+        objs, notes, values = render_scenario("ddsim", {"secretsAsFiles": True})
+        self.check_common(objs, notes, values, "demo", "demo")
+        for component, files in (("collector", {"DD_API_KEY", "DD_APP_KEY"}),
+                                 ("analyzer", {"DATABASE_URL"}),
+                                 ("gateway", {"DATABASE_URL", "GATEWAY_API_TOKEN"})):
+            deploy = named(objs, "Deployment", "demo-apm-coverage-" + component)
+            spec = pod_spec(deploy)
+            container = spec["containers"][0]
+            env = {e["name"]: e for e in container.get("env", [])}
+            for var in files:
+                self.assertNotIn(var, env, "%s: %s still in the environment" % (component, var))
+                self.assertEqual(env[var + "_FILE"]["value"],
+                                 "/var/run/secrets/apmcov/" + values["secretKeys"][
+                                     {"DD_API_KEY": "ddApiKey", "DD_APP_KEY": "ddAppKey",
+                                      "DATABASE_URL": "databaseUrl",
+                                      "GATEWAY_API_TOKEN": "gatewayApiToken"}[var]])
+            mounts = {m["name"]: m for m in container["volumeMounts"]}
+            self.assertEqual(mounts["secrets"]["mountPath"], "/var/run/secrets/apmcov")
+            self.assertTrue(mounts["secrets"]["readOnly"])
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            self.assertEqual(volumes["secrets"]["secret"]["secretName"],
+                             "demo-apm-coverage-secrets")
+        ddsim = pod_spec(named(objs, "Deployment", "demo-apm-coverage-ddsim"))
+        self.assertNotIn("secrets", [v["name"] for v in ddsim["volumes"]],
+                         "the simulator gets no secret")
+        # Without a token in the chart's Secret, no token file is expected.
+        objs, _, _ = render_scenario("defaults", {"secretsAsFiles": True})
+        gateway = pod_spec(named(objs, "Deployment", "apmcov-apm-coverage-gateway"))
+        env = [e["name"] for e in gateway["containers"][0].get("env", [])]
+        self.assertIn("DATABASE_URL_FILE", env)
+        self.assertNotIn("GATEWAY_API_TOKEN_FILE", env)
+
     def test_disabling_optional_parts(self):
         objs, _, _ = render_scenario("defaults", {"migrations": {"enabled": False},
                                                   "grafanaDashboard": {"enabled": False}})
@@ -426,8 +459,11 @@ class ChartScenarios(unittest.TestCase):
         need = {"collector": {"DD_API_KEY", "DD_APP_KEY"}, "analyzer": {"DATABASE_URL"},
                 "gateway": {"DATABASE_URL", "GATEWAY_API_TOKEN"}}
         for comp, env in need.items():
-            got = {e["name"] for e in pod_spec(components[comp])["containers"][0]["env"]
-                   if "valueFrom" in e}
+            container = pod_spec(components[comp])["containers"][0]
+            got = {e["name"] for e in container["env"] if "valueFrom" in e}
+            if values.get("secretsAsFiles"):  # NAME_FILE naming the mounted Secret's files
+                got = {e["name"][:-len("_FILE")] for e in container["env"]
+                       if e["name"].endswith("_FILE")}
             self.assertEqual(got, env, comp)
 
     def check_services(self, objs):

@@ -44,7 +44,7 @@ spec:
       annotations:
         {{- include "apm-coverage.podAnnotations" (dict "root" $root "svc" .svc) | nindent 8 }}
     spec:
-      {{- include "apm-coverage.podSpecCommon" (dict "root" $root "svc" .svc) | nindent 6 }}
+      {{- include "apm-coverage.podSpecCommon" (dict "root" $root "svc" .svc "secrets" .secrets) | nindent 6 }}
       terminationGracePeriodSeconds: 30
       containers:
         - name: {{ .component }}
@@ -93,4 +93,9 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if and $root.Values.secretsAsFiles .secrets }}
+            - name: secrets
+              mountPath: /var/run/secrets/apmcov
+              readOnly: true
+            {{- end }}
 {{- end -}}

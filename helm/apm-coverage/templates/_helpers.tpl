@@ -146,20 +146,37 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $root.Values.tmpSizeLimit }}
+{{- if and $root.Values.secretsAsFiles .secrets }}
+  - name: secrets
+    secret:
+      secretName: {{ include "apm-coverage.secretName" $root }}
+      defaultMode: 288
+{{- end }}
 {{- end -}}
 
-{{/* Environment entries taken from the Secret. (dict "root" $ "keys" (list "databaseUrl" ...)). */}}
+{{/* Environment entries taken from the Secret. (dict "root" $ "keys" (list "databaseUrl" ...)).
+With secretsAsFiles: NAME_FILE entries naming the files of the mounted Secret instead. */}}
 {{- define "apm-coverage.secretEnv" -}}
 {{- $root := .root -}}
 {{- range .keys }}
-- name: {{ index (dict "ddApiKey" "DD_API_KEY" "ddAppKey" "DD_APP_KEY" "databaseUrl" "DATABASE_URL" "gatewayApiToken" "GATEWAY_API_TOKEN") . }}
+{{- $var := index (dict "ddApiKey" "DD_API_KEY" "ddAppKey" "DD_APP_KEY" "databaseUrl" "DATABASE_URL" "gatewayApiToken" "GATEWAY_API_TOKEN") . }}
+{{- $key := index $root.Values.secretKeys . }}
+{{- if $root.Values.secretsAsFiles }}
+{{- /* The optional token has a file only when the Secret holds it. */ -}}
+{{- if or (ne . "gatewayApiToken") (and $key (or $root.Values.existingSecret $root.Values.gateway.apiToken)) }}
+- name: {{ $var }}_FILE
+  value: {{ printf "/var/run/secrets/apmcov/%s" $key | quote }}
+{{- end }}
+{{- else }}
+- name: {{ $var }}
   valueFrom:
     secretKeyRef:
       name: {{ include "apm-coverage.secretName" $root }}
-      key: {{ index $root.Values.secretKeys . }}
+      key: {{ $key }}
       {{- if eq . "gatewayApiToken" }}
       optional: true
       {{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

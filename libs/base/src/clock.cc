@@ -1,13 +1,64 @@
 #include "apmcov/base/clock.h"
 
-#include <thread>
+#include <set>
 
 namespace apmcov {
+namespace {
+
+// Every live RealClock, so a shutdown signal reaches the waits of every component.
+struct RealClockRegistry {
+  std::mutex mu;
+  std::set<RealClock*> clocks;
+  bool all_cancelled = false;
+};
+
+RealClockRegistry& Registry() {
+  static auto* registry = new RealClockRegistry();  // never destroyed: used at exit
+  return *registry;
+}
+
+}  // namespace
+
+RealClock::RealClock() {
+  RealClockRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  r.clocks.insert(this);
+  cancelled_ = r.all_cancelled;
+}
+
+RealClock::~RealClock() {
+  RealClockRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  r.clocks.erase(this);
+}
 
 Clock::TimePoint RealClock::Now() const { return std::chrono::system_clock::now(); }
 
-void RealClock::SleepFor(Duration d) {
-  if (d.count() > 0) std::this_thread::sleep_for(d);
+bool RealClock::SleepFor(Duration d) {
+  std::unique_lock lock(mu_);
+  if (cancelled_) return false;
+  if (d.count() <= 0) return true;
+  return !cv_.wait_for(lock, d, [this] { return cancelled_; });
+}
+
+void RealClock::Cancel() {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool RealClock::Cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+void CancelAllRealClocks() {
+  RealClockRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  r.all_cancelled = true;
+  for (RealClock* c : r.clocks) c->Cancel();
 }
 
 ManualClock::ManualClock(TimePoint start) : now_(start) {}
@@ -17,11 +68,23 @@ Clock::TimePoint ManualClock::Now() const {
   return now_;
 }
 
-void ManualClock::SleepFor(Duration d) {
+bool ManualClock::SleepFor(Duration d) {
   std::lock_guard lock(mu_);
-  if (d.count() <= 0) return;
+  if (cancelled_) return false;
+  if (d.count() <= 0) return true;
   now_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
   slept_ += d;
+  return true;
+}
+
+void ManualClock::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+}
+
+bool ManualClock::Cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
 }
 
 void ManualClock::Advance(Duration d) {

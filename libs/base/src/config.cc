@@ -1,7 +1,11 @@
 #include "apmcov/base/config.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -32,7 +36,41 @@ std::string JoinViews(std::initializer_list<std::string_view> items) {
   return out;
 }
 
+// The whole file, one trailing newline ("\n" or "\r\n") removed; nullopt with `error` set
+// when it cannot be read.
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) {
+    *error = "read error";
+    return std::nullopt;
+  }
+  std::string value = content.str();
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
+  return value;
+}
+
 }  // namespace
+
+std::string RedactUrlUserInfo(std::string_view value) {
+  const size_t scheme_end = value.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(value);
+  const size_t authority = scheme_end + 3;
+  const size_t authority_end = value.find_first_of("/?#", authority);
+  const std::string_view host_part =
+      value.substr(authority, authority_end == std::string_view::npos ? std::string_view::npos
+                                                                      : authority_end - authority);
+  const size_t at = host_part.rfind('@');
+  if (at == std::string_view::npos) return std::string(value);
+  return absl::StrCat(AbslView(value.substr(0, authority)), "***",
+                      AbslView(value.substr(authority + at)));
+}
 
 ConfigReader::EnvLookup ConfigReader::ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -81,12 +119,42 @@ std::optional<std::string> ConfigReader::Lookup(std::string_view var) {
 
 bool ConfigReader::IsSet(std::string_view var) const {
   if (flags_.count(FlagName(var)) > 0) return true;
-  return env_(std::string(var)).has_value();
+  return env_(std::string(var)).has_value() || env_(absl::StrCat(AbslView(var), "_FILE"));
+}
+
+std::optional<std::string> ConfigReader::LookupSecret(std::string_view var) {
+  const std::string flag = FlagName(var);
+  const std::string file_var = absl::StrCat(AbslView(var), "_FILE");
+  if (auto it = flags_.find(flag); it != flags_.end()) {
+    used_flags_[flag] = true;  // reported below, not also as an unknown flag
+    AddError(var, absl::StrCat("is a secret and cannot be given as --", flag,
+                               " (every user of the machine can read a command line): set the "
+                               "environment variable ",
+                               AbslView(var), ", or ", file_var, " to a file that holds it"));
+  }
+  if (auto it = flags_.find(FlagName(file_var)); it != flags_.end()) {
+    used_flags_[FlagName(file_var)] = true;
+    AddError(file_var, "is read from the environment only");
+  }
+  std::optional<std::string> value = env_(std::string(var));
+  std::optional<std::string> path = env_(file_var);
+  if (!path) return value;
+  if (value) {
+    AddError(var, absl::StrCat("is set both directly and through ", file_var, ": set only one"));
+    return value;
+  }
+  std::string error;
+  std::optional<std::string> from_file = ReadSecretFile(*path, &error);
+  if (!from_file) {
+    AddError(file_var, absl::StrCat("cannot read \"", *path, "\": ", error));
+    return std::nullopt;
+  }
+  return from_file;
 }
 
 void ConfigReader::Record(std::string_view var, const std::string& value, Secret secret) {
   effective_[std::string(var)] =
-      secret == Secret::kYes ? (value.empty() ? "" : "<redacted>") : value;
+      secret != Secret::kNo ? (value.empty() ? "" : "<redacted>") : RedactUrlUserInfo(value);
 }
 
 void ConfigReader::AddError(std::string_view var, std::string_view message) {
@@ -126,8 +194,12 @@ std::string ConfigReader::Usage(std::string_view program, std::string_view summa
 
 std::string ConfigReader::String(std::string_view var, std::string_view def, Secret secret) {
   Describe(var, def.empty() ? "" : absl::StrCat("\"", AbslView(def), "\""),
-           secret == Secret::kYes ? "secret (never logged)" : "");
-  std::string value = Lookup(var).value_or(std::string(def));
+           secret == Secret::kYes ? absl::StrCat("secret, from the environment or ", AbslView(var),
+                                                 "_FILE only (never a flag, never logged)")
+           : secret == Secret::kSimulated ? "secret (never logged)"
+                                          : "");
+  std::string value =
+      (secret == Secret::kYes ? LookupSecret(var) : Lookup(var)).value_or(std::string(def));
   Record(var, value, secret);
   return value;
 }

@@ -1,30 +1,71 @@
 #include "apmcov/base/process.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_join.h"
+#include "apmcov/base/clock.h"
 
 namespace apmcov {
+namespace {
 
-void BlockShutdownSignals() {
+struct ShutdownState {
+  std::mutex mu;
+  std::condition_variable cv;
+  int signal = 0;  // 0: none yet
+  std::atomic<bool> requested{false};
+};
+
+ShutdownState& Shutdown() {
+  static auto* state = new ShutdownState();  // never destroyed: the watcher outlives main()
+  return *state;
+}
+
+sigset_t ShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  static std::once_flag started;
+  std::call_once(started, [] {
+    // Detached: it blocks in sigwait for the life of the process.
+    std::thread([] {
+      sigset_t signals = ShutdownSignals();
+      int sig = 0;
+      while (sigwait(&signals, &sig) != 0) {
+      }
+      ShutdownState& s = Shutdown();
+      s.requested.store(true);
+      CancelAllRealClocks();
+      {
+        std::lock_guard lock(s.mu);
+        s.signal = sig;
+      }
+      s.cv.notify_all();
+    }).detach();
+  });
 }
 
 int WaitForShutdownSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
-  }
-  return sig;
+  ShutdownState& s = Shutdown();
+  std::unique_lock lock(s.mu);
+  s.cv.wait(lock, [&s] { return s.signal != 0; });
+  return s.signal;
 }
+
+bool ShutdownRequested() { return Shutdown().requested.load(); }
 
 void ConfigureLoggingFrom(ConfigReader& reader, const std::string& default_service) {
   LogOptions options;

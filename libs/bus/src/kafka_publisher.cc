@@ -1,9 +1,12 @@
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
 #include "apmcov/base/status.h"
 #include "apmcov/bus/kafka.h"
 #include "kafka_common.h"
@@ -130,7 +133,20 @@ absl::Status KafkaPublisher::Publish(OutgoingMessage message) {
 }
 
 absl::Status KafkaPublisher::Flush(std::chrono::milliseconds timeout) {
-  rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk.get(), static_cast<int>(timeout.count()));
+  // Once SIGTERM/SIGINT arrived a flush lasts at most kShutdownFlush from its start, so a
+  // broker outage cannot hold the process past its grace period (design: exit within 10 s).
+  constexpr std::chrono::milliseconds kShutdownFlush(2000);
+  const auto start = std::chrono::steady_clock::now();
+  rd_kafka_resp_err_t err;
+  for (;;) {  // in slices, so a SIGTERM during a long flush is noticed
+    const auto limit = ShutdownRequested() ? std::min(timeout, kShutdownFlush) : timeout;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        start + limit - std::chrono::steady_clock::now());
+    const auto slice =
+        std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+    err = rd_kafka_flush(impl_->rk.get(), static_cast<int>(slice.count()));
+    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || left <= slice) break;
+  }
   if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
     return absl::DeadlineExceededError(absl::StrCat("flush: ", rd_kafka_outq_len(impl_->rk.get()),
                                                     " message(s) still unacknowledged after ",

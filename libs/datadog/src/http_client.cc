@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/datadog/parse.h"
@@ -62,6 +63,16 @@ std::string HttpResponse::Header(std::string_view lower_name) const {
 
 // ---- CurlTransport ----
 
+namespace {
+
+// libcurl calls this at least once a second during a transfer; non-zero aborts it.
+int AbortWhenCancelled(void* data, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto& cancelled = *static_cast<const std::function<bool()>*>(data);
+  return cancelled() ? 1 : 0;
+}
+
+}  // namespace
+
 struct CurlTransport::Impl {
   TransportOptions options;
   CURL* easy = nullptr;
@@ -100,6 +111,11 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (impl_->options.cancelled) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &AbortWhenCancelled);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &impl_->options.cancelled);
+  }
   if (request.method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "POST") {
@@ -120,8 +136,13 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   if (rc != CURLE_OK) {
     std::string detail = impl_->errbuf[0] != '\0' ? impl_->errbuf : curl_easy_strerror(rc);
-    std::string what = absl::StrCat(request.method, " ", request.url, ": ", detail);
+    std::string what =
+        absl::StrCat(request.method, " ", RedactUrlUserInfo(request.url), ": ", detail);
     if (rc == CURLE_OPERATION_TIMEDOUT) return absl::DeadlineExceededError(what);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+      return absl::CancelledError(
+          absl::StrCat(request.method, " ", RedactUrlUserInfo(request.url), ": cut short"));
+    }
     return absl::UnavailableError(what);
   }
   long status = 0;
@@ -180,10 +201,12 @@ DatadogHttpClient::DatadogHttpClient(ClientOptions options, HttpTransport& trans
       observer_(observer),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : std::random_device{}()) {}
 
-void DatadogHttpClient::Wait(const std::string& bucket, double seconds, bool rate_limit) {
-  if (seconds <= 0) return;
+bool DatadogHttpClient::Wait(const std::string& bucket, double seconds, bool rate_limit) {
+  if (clock_.Cancelled()) return false;
+  if (seconds <= 0) return true;
+  seconds = std::min(seconds, options_.max_rate_limit_wait_s);
   if (rate_limit && observer_ != nullptr) observer_->OnRateLimitWait(bucket, seconds);
-  clock_.SleepFor(std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9)));
+  return clock_.SleepFor(std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9)));
 }
 
 double DatadogHttpClient::Backoff(int attempt) {
@@ -193,18 +216,22 @@ double DatadogHttpClient::Backoff(int attempt) {
   return delay * jitter(rng_);
 }
 
-void DatadogHttpClient::WaitForBucket(const std::string& endpoint) {
+bool DatadogHttpClient::WaitForBucket(const std::string& endpoint) {
+  if (clock_.Cancelled()) return false;
   auto name_it = endpoint_bucket_.find(endpoint);
   const std::string& name = name_it == endpoint_bucket_.end() ? endpoint : name_it->second;
   auto it = buckets_.find(name);
-  if (it == buckets_.end() || it->second.remaining != 0) return;
+  if (it == buckets_.end() || it->second.remaining != 0) return true;
+  // A reset far away (a clock jump, a header in the wrong unit) still waits no longer than
+  // max_rate_limit_wait_s: Wait caps it.
   double seconds = std::chrono::duration<double>(it->second.reset_at - clock_.Now()).count();
   if (seconds > 0) {
     Log().Info("waiting for the Datadog rate limit to reset",
-               {{"bucket", name}, {"seconds", seconds}});
-    Wait(name, seconds, true);
+               {{"bucket", name}, {"seconds", std::min(seconds, options_.max_rate_limit_wait_s)}});
+    if (!Wait(name, seconds, true)) return false;
   }
   it->second.remaining = -1;  // unknown until the next response says
+  return true;
 }
 
 void DatadogHttpClient::RecordRateLimit(const std::string& endpoint, const HttpResponse& response) {
@@ -266,8 +293,12 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
 
   const int max_attempts = 1 + std::max(0, options_.max_retries);
   absl::Status last;
+  const auto cancelled = [&call] {
+    return absl::CancelledError(
+        absl::StrCat("Datadog call ", call.endpoint, " cut short: the collector is stopping"));
+  };
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
-    WaitForBucket(call.endpoint);
+    if (!WaitForBucket(call.endpoint)) return cancelled();
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<HttpResponse> response = transport_.Send(request);
     double seconds =
@@ -276,6 +307,7 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
       observer_->OnApiCall(call.endpoint, response.ok() ? response->status : 0, seconds);
     }
     const bool last_attempt = attempt + 1 == max_attempts;
+    if (absl::IsCancelled(response.status())) return response.status();
     if (!response.ok()) {
       last =
           Annotate(response.status(), absl::StrCat("calling Datadog (", call.endpoint, ", attempt ",
@@ -287,7 +319,7 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
       Log().Warn("Datadog call failed; retrying", {{"endpoint", call.endpoint},
                                                    {"error", StdView(response.status().message())},
                                                    {"retry_in_s", wait}});
-      Wait(call.endpoint, wait, false);
+      if (!Wait(call.endpoint, wait, false)) return cancelled();
       continue;
     }
     RecordRateLimit(call.endpoint, *response);
@@ -307,7 +339,7 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
                   {"bytes", static_cast<int64_t>(response->body.size())},
                   {"error", StdView(body.message())},
                   {"retry_in_s", wait}});
-      Wait(call.endpoint, wait, false);
+      if (!Wait(call.endpoint, wait, false)) return cancelled();
       continue;
     }
     if (s == 429) {
@@ -336,7 +368,7 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
       double wait = Backoff(attempt);
       Log().Warn("Datadog server error; retrying",
                  {{"endpoint", call.endpoint}, {"status", s}, {"retry_in_s", wait}});
-      Wait(call.endpoint, wait, false);
+      if (!Wait(call.endpoint, wait, false)) return cancelled();
       continue;
     }
     return ErrorFor(call, *response, attempt + 1);

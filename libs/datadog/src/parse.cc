@@ -99,6 +99,26 @@ void ApplyExtensions(element schema, v1::CatalogService* svc) {
 }
 
 // Joins the elements of every named array into one JSON array (minified).
+// Drops every \u0000 escape from JSON text (an escaped backslash before "u0000" is kept):
+// PostgreSQL jsonb cannot hold NUL, and a link is not worth losing the service for.
+std::string WithoutNulEscapes(const std::string& json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    if (json[i] != '\\' || i + 1 >= json.size()) {
+      out.push_back(json[i]);
+      continue;
+    }
+    if (json.compare(i + 1, 5, "u0000") == 0) {
+      i += 5;
+      continue;
+    }
+    out.push_back(json[i]);
+    out.push_back(json[++i]);  // the escaped character, never read as an escape itself
+  }
+  return out;
+}
+
 std::string LinksJson(element schema, std::initializer_list<std::string_view> keys) {
   std::vector<std::string> parts;
   for (std::string_view key : keys) {
@@ -107,7 +127,7 @@ std::string LinksJson(element schema, std::initializer_list<std::string_view> ke
     for (element item : arr) parts.push_back(simdjson::minify(item));
   }
   if (parts.empty()) return "";
-  return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+  return WithoutNulEscapes(absl::StrCat("[", absl::StrJoin(parts, ","), "]"));
 }
 
 absl::StatusOr<v1::CatalogService> NormaliseSchema(element schema) {

@@ -242,6 +242,55 @@ TEST_F(ClientTest, RemainingZeroWaitsBeforeTheNextCall) {
   EXPECT_EQ(observer_.waits[0].first, "spans_bucket");
 }
 
+TEST_F(ClientTest, ARemainingZeroWaitIsBoundedByTheMaximumWait) {
+  std::string page = LoadFixture("spans_list_paginated_3.json").body;
+  Start([&](const TestRequest&) {
+    TestResponse r;
+    r.body = page;
+    // A reset in milliseconds where seconds are expected: about 23 days.
+    r.headers = {{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset", "2000000000"}};
+    return r;
+  });
+  ASSERT_TRUE(source_->ListSpans(SpanQuery{.from_unix_nano = 1, .to_unix_nano = 2}).ok());
+  ASSERT_TRUE(source_->ListSpans(SpanQuery{.from_unix_nano = 1, .to_unix_nano = 2}).ok());
+  EXPECT_DOUBLE_EQ(Seconds(clock_.TotalSlept()), client_->options().max_rate_limit_wait_s);
+}
+
+TEST_F(ClientTest, ACancelledClockEndsTheCallInsteadOfWaiting) {
+  Start([&](const TestRequest&) {
+    TestResponse r;
+    r.status = 503;
+    r.body = "{}";
+    return r;
+  });
+  clock_.Cancel();  // shutdown: the backoff after the first 503 does not happen
+  auto page = source_->ListSpans(SpanQuery{.from_unix_nano = 1, .to_unix_nano = 2});
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kCancelled) << page.status();
+  EXPECT_LE(server_->requests().size(), 1u);
+  EXPECT_DOUBLE_EQ(Seconds(clock_.TotalSlept()), 0.0);
+}
+
+TEST(CurlTransportTest, ATransferInFlightIsAbortedWhenCancelled) {
+  std::atomic<bool> cancel{false};
+  TestHttpServer server([&](const TestRequest&) {
+    cancel = true;  // the request arrived: cancel while the answer is slow
+    TestResponse r;
+    r.delay_ms = 6000;
+    r.body = "{}";
+    return r;
+  });
+  TransportOptions t;
+  t.total_timeout_ms = 60'000;
+  t.cancelled = [&cancel] { return cancel.load(); };
+  CurlTransport transport(t);
+  HttpRequest req;
+  req.url = server.base_url() + "/slow";
+  auto start = std::chrono::steady_clock::now();
+  auto response = transport.Send(req);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kCancelled) << response.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
 TEST_F(ClientTest, ServerErrorsAreRetriedWithCappedJitteredBackoff) {
   std::atomic<int> n{0};
   Start([&](const TestRequest&) {

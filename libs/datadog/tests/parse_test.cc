@@ -220,6 +220,13 @@ TEST(ServiceSchema, V2DdTeamAndReposDocs) {
             R"([{"name":"src","url":"https://g"},{"name":"d","url":"https://d"}])");
 }
 
+TEST(ServiceSchema, NulEscapesInLinksAreDroppedSoTheServiceCanBeStored) {
+  auto svc = ParseServiceSchema(R"({"schema-version":"v2","dd-service":"cart",
+    "links":[{"name":"run\u0000book","url":"https://rb\u0000","note":"a\\u0000b"}]})");
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  EXPECT_EQ(svc->links_json(), R"([{"name":"runbook","url":"https://rb","note":"a\\u0000b"}])");
+}
+
 TEST(ServiceSchema, V22LanguagesTierLifecycle) {
   auto svc = ParseServiceSchema(R"({"schema-version":"v2.2","dd-service":"api","team":"web",
     "dd-team":"ignored","tier":"High","lifecycle":"deprecated","type":"web",

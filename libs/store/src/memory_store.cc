@@ -1,6 +1,8 @@
 #include "apmcov/store/memory_store.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "validate.h"
@@ -21,6 +23,8 @@ void SortSpans(std::vector<TraceSpanRecord>& spans) {
 }  // namespace
 
 struct MemoryCoverageStore::State {
+  // (topic, partition, offset) → published.
+  std::map<std::tuple<std::string, int32_t, int64_t>, bool> dead_letters;
   struct Snapshot {
     std::optional<uint32_t> expected;
     std::set<std::string> members;
@@ -311,6 +315,28 @@ absl::StatusOr<std::vector<TraceJudgementCount>> MemoryCoverageStore::LoadJudgem
     if (c.hour_ns >= since_ns) out.push_back(c);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<DeadLetterKey>> MemoryCoverageStore::ClaimDeadLetters(
+    const std::vector<DeadLetterKey>& keys) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<DeadLetterKey> out;
+  for (const auto& k : keys) {
+    auto [it, inserted] = state_->dead_letters.try_emplace({k.topic, k.partition, k.offset}, false);
+    if (!it->second) out.push_back(k);
+  }
+  return out;
+}
+
+absl::Status MemoryCoverageStore::MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  for (const auto& k : keys) {
+    auto it = state_->dead_letters.find({k.topic, k.partition, k.offset});
+    if (it != state_->dead_letters.end()) it->second = true;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MemoryCoverageStore::Ping() {

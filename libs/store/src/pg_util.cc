@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apmcov/base/status.h"
+#include "apmcov/store/coverage_store.h"
 
 namespace apmcov::store::internal {
 
@@ -36,6 +37,15 @@ absl::Status StatusFromCurrentException(std::string_view what) {
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0) {
       return absl::UnavailableError(
           absl::StrCat(ctx, ": PostgreSQL unavailable (", state, "): ", e.what()));
+    }
+    // The data's fault, so the same batch fails every time: 22 data exception (22P05 a \u0000
+    // in jsonb, 22021 bad encoding, 22008 timestamp out of range...), 23 integrity constraint
+    // (unique_violation aside: that is a concurrent writer), 54000 a value too large for an
+    // index row.
+    if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state == "54000") {
+      return RecordRejectedError(
+          absl::StrCat(ctx, ": PostgreSQL rejected the data (SQLSTATE ", state, "): ", e.what()),
+          state);
     }
     return absl::InternalError(absl::StrCat(ctx, ": SQL error ", state, ": ", e.what()));
   } catch (const pqxx::failure& e) {

@@ -14,8 +14,9 @@ namespace apmcov::store::internal {
 
 // Maps the exception being handled (call from a catch block) to a Status. Connection loss,
 // outcomes in doubt, serialization failures and deadlocks, server shutdown and too many
-// connections are Unavailable (retry the same work); anything else Internal. `what` says what
-// was being done.
+// connections are Unavailable (retry the same work); unique_violation Aborted (a concurrent
+// writer: retry); data errors (SQLSTATE class 22, 23, 54000) RecordRejectedError (the record's
+// fault: retrying cannot help); anything else Internal. `what` says what was being done.
 absl::Status StatusFromCurrentException(std::string_view what);
 
 // SQL literals.

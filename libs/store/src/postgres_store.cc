@@ -842,6 +842,75 @@ absl::StatusOr<std::vector<TraceJudgementCount>> PostgresCoverageStore::LoadJudg
       });
 }
 
+namespace {
+
+// "(topic, partition, offset)" row constructors for an IN list.
+std::string DeadLetterKeys(pqxx::connection_base& c, const std::vector<DeadLetterKey>& keys) {
+  std::vector<std::string> rows;
+  rows.reserve(keys.size());
+  for (const auto& k : keys) {
+    rows.push_back("(" +
+                   Join({Text(c, k.topic), std::to_string(k.partition), std::to_string(k.offset)}) +
+                   ")");
+  }
+  return Join(rows);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<DeadLetterKey>> PostgresCoverageStore::ClaimDeadLetters(
+    const std::vector<DeadLetterKey>& input) {
+  if (input.empty()) return std::vector<DeadLetterKey>{};
+  std::vector<DeadLetterKey> keys = input;
+  for (auto& k : keys) {
+    k.topic.erase(std::remove(k.topic.begin(), k.topic.end(), '\0'), k.topic.end());
+    k.error.erase(std::remove(k.error.begin(), k.error.end(), '\0'), k.error.end());
+  }
+  return impl_->Run(
+      "claiming dead letters",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DeadLetterKey>> {
+        pqxx::work tx(conn);
+        std::vector<std::string> rows;
+        for (const auto& k : keys) {
+          rows.push_back("(" +
+                         Join({Text(conn, k.topic), std::to_string(k.partition),
+                               std::to_string(k.offset), Text(conn, k.error)}) +
+                         ")");
+        }
+        tx.exec("INSERT INTO dead_letters (topic, partition, \"offset\", error) VALUES " +
+                Join(rows) + " ON CONFLICT (topic, partition, \"offset\") DO NOTHING");
+        std::set<std::tuple<std::string, int32_t, int64_t>> published;
+        for (const auto& row :
+             tx.exec("SELECT topic, partition, \"offset\" FROM dead_letters WHERE (topic, "
+                     "partition, \"offset\") IN (" +
+                     DeadLetterKeys(conn, keys) + ") AND published_at IS NOT NULL")) {
+          published.emplace(row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>());
+        }
+        tx.commit();
+        std::vector<DeadLetterKey> out;
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (published.count({keys[i].topic, keys[i].partition, keys[i].offset}) == 0) {
+            out.push_back(input[i]);
+          }
+        }
+        return out;
+      });
+}
+
+absl::Status PostgresCoverageStore::MarkDeadLettersPublished(
+    const std::vector<DeadLetterKey>& keys) {
+  if (keys.empty()) return absl::OkStatus();
+  return impl_->Run("marking dead letters published", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec(
+        "UPDATE dead_letters SET published_at = now() WHERE published_at IS NULL AND "
+        "(topic, partition, \"offset\") IN (" +
+        DeadLetterKeys(conn, keys) + ")");
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PostgresCoverageStore::Ping() {
   return impl_->Run("pinging PostgreSQL", [&](pqxx::connection& conn) -> absl::Status {
     pqxx::nontransaction tx(conn);

@@ -5,7 +5,23 @@
 #include <set>
 #include <string_view>
 
+#include "absl/strings/cord.h"
 #include "apmcov/base/status.h"
+
+namespace apmcov::store {
+
+bool IsRecordRejected(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) &&
+         status.GetPayload("type.apmcov/store.RecordRejected").has_value();
+}
+
+absl::Status RecordRejectedError(std::string_view message, std::string_view sqlstate) {
+  absl::Status s = absl::InvalidArgumentError(AbslView(message));
+  s.SetPayload("type.apmcov/store.RecordRejected", absl::Cord(AbslView(sqlstate)));
+  return s;
+}
+
+}  // namespace apmcov::store
 
 namespace apmcov::store::internal {
 namespace {
@@ -15,8 +31,24 @@ bool OneOf(std::string_view v, std::initializer_list<std::string_view> allowed) 
 }
 
 absl::Status Bad(std::string_view what, std::string_view key, std::string_view problem) {
-  return absl::InvalidArgumentError(
+  return RecordRejectedError(
       absl::StrCat(AbslView(what), " '", AbslView(key), "': ", AbslView(problem)));
+}
+
+// True when a string (key or value) anywhere in `j` holds a NUL character.
+bool HoldsNul(const nlohmann::json& j) {
+  if (j.is_string()) return j.get_ref<const std::string&>().find('\0') != std::string::npos;
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (key.find('\0') != std::string::npos || HoldsNul(value)) return true;
+    }
+  }
+  if (j.is_array()) {
+    for (const auto& value : j) {
+      if (HoldsNul(value)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -25,8 +57,17 @@ absl::Status ValidateBatch(const WriteBatch& b) {
   for (const auto& s : b.catalog_services) {
     if (s.name.empty()) return Bad("catalog service", s.name, "empty name");
     if (s.snapshot_id.empty()) return Bad("catalog service", s.name, "empty snapshot_id");
-    if (!s.links_json.empty() && !nlohmann::json::accept(s.links_json)) {
-      return Bad("catalog service", s.name, "links_json is not valid JSON");
+    if (!s.links_json.empty()) {
+      const nlohmann::json links = nlohmann::json::parse(s.links_json, nullptr, false);
+      if (links.is_discarded()) {
+        return Bad("catalog service", s.name, "links_json is not valid JSON");
+      }
+      // Valid JSON, but PostgreSQL jsonb cannot hold "\u0000" (SQLSTATE 22P05): rejected here
+      // so both stores refuse the same records.
+      if (HoldsNul(links)) {
+        return Bad("catalog service", s.name,
+                   "links_json holds \\u0000, which PostgreSQL jsonb cannot store");
+      }
     }
   }
   for (const auto& e : b.snapshot_ends) {

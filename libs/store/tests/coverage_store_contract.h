@@ -490,9 +490,46 @@ TYPED_TEST_P(CoverageStoreContract, JudgementsAndEdgeCutsAddUp) {
   EXPECT_EQ(got.edge_cut_traces, 5);
 }
 
+TYPED_TEST_P(CoverageStoreContract, InvalidRecordIsMarkedRejected) {
+  WriteBatch b;
+  b.catalog_services = {Svc("s1", "", kT0)};  // no name
+  absl::Status s = this->store().Apply(b).status();
+  EXPECT_TRUE(IsRecordRejected(s)) << s;
+  EXPECT_FALSE(IsRecordRejected(absl::InvalidArgumentError("DATABASE_URL is not valid")));
+  // Valid JSON that PostgreSQL jsonb cannot hold (22P05): both stores refuse it alike.
+  WriteBatch nul_json;
+  nul_json.catalog_services = {Svc("s1", "a", kT0)};
+  nul_json.catalog_services[0].links_json = R"([{"name":"x\u0000y","url":"https://x"}])";
+  s = this->store().Apply(nul_json).status();
+  EXPECT_TRUE(IsRecordRejected(s)) << s;
+  EXPECT_TRUE(this->Services(true).empty());
+  nul_json.catalog_services[0].links_json = R"([{"name":"x\\u0000y"}])";  // an escaped "\"
+  EXPECT_TRUE(this->store().Apply(nul_json).ok());
+  EXPECT_FALSE(IsRecordRejected(absl::UnavailableError("down")));
+}
+
+TYPED_TEST_P(CoverageStoreContract, DeadLettersAreClaimedOnceAcrossReplays) {
+  const DeadLetterKey a{"apmcov.catalog", 0, 17, "links: bad"};
+  const DeadLetterKey b{"apmcov.catalog", 1, 17, "other"};
+  const DeadLetterKey c{"apmcov.spans", 0, 17, "x"};
+  auto first = this->store().ClaimDeadLetters({a, b});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, (std::vector<DeadLetterKey>{a, b}));
+  // A crash before the mark: the replay is handed the same keys again.
+  EXPECT_EQ(*this->store().ClaimDeadLetters({a, b}), (std::vector<DeadLetterKey>{a, b}));
+  ASSERT_TRUE(this->store().MarkDeadLettersPublished({a}).ok());
+  // After the mark: only what was not published, and new keys.
+  EXPECT_EQ(*this->store().ClaimDeadLetters({a, b, c}), (std::vector<DeadLetterKey>{b, c}));
+  ASSERT_TRUE(this->store().MarkDeadLettersPublished({a, b, c}).ok());
+  ASSERT_TRUE(this->store().MarkDeadLettersPublished({a}).ok());  // idempotent
+  EXPECT_TRUE(this->store().ClaimDeadLetters({a, b, c})->empty());
+  EXPECT_TRUE(this->store().ClaimDeadLetters({})->empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal,
                             WatermarkKeepsTheReadIntervalsOfItsLatestRecord,
-                            JudgementsAndEdgeCutsAddUp, WatermarksOnlyMoveForward,
+                            JudgementsAndEdgeCutsAddUp, InvalidRecordIsMarkedRejected,
+                            DeadLettersAreClaimedOnceAcrossReplays, WatermarksOnlyMoveForward,
                             CatalogServiceRoundTripsEveryField,
                             CompleteSnapshotMarksAbsentServicesRemoved,
                             SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,

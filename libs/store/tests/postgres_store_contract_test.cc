@@ -1,6 +1,7 @@
 #include <optional>
 #include <thread>
 
+#include "../src/pg_util.h"
 #include "apmcov/store/postgres_store.h"
 #include "coverage_store_contract.h"
 #include "test_database.h"
@@ -37,9 +38,71 @@ TEST(PostgresCoverageStoreTest, UnreachableServerIsUnavailableAndRedacted) {
   EXPECT_EQ(store.Apply(b).status().code(), absl::StatusCode::kUnavailable);
 }
 
+// What PostgreSQL says about a statement, through the adapter's exception mapping.
+absl::Status StatusOfSql(pqxx::connection& conn, const std::string& sql) {
+  try {
+    pqxx::work tx(conn);
+    tx.exec(sql);
+    tx.commit();
+    return absl::OkStatus();
+  } catch (...) {
+    return internal::StatusFromCurrentException("test");
+  }
+}
+
+TEST(PostgresCoverageStoreTest, ErrorsAreClassifiedBySqlstate) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  pqxx::connection conn(db->url());
+  ASSERT_TRUE(StatusOfSql(conn, "CREATE TABLE t (x int PRIMARY KEY, y int NOT NULL)").ok());
+  ASSERT_TRUE(StatusOfSql(conn, "INSERT INTO t VALUES (1, 1)").ok());
+  // Data errors: the record's fault, never retried.
+  for (const auto& [sql, state] : std::vector<std::pair<std::string, std::string>>{
+           {R"(SELECT '["a\u0000b"]'::jsonb)", "22P05"},
+           {"SELECT 1 / 0", "22012"},
+           {"SELECT timestamptz '300000-01-01 00:00:00+00'", "22008"},
+           {"INSERT INTO t VALUES (2, NULL)", "23502"}}) {
+    absl::Status s = StatusOfSql(conn, sql);
+    EXPECT_TRUE(IsRecordRejected(s)) << sql << ": " << s;
+    EXPECT_NE(s.message().find(state), absl::string_view::npos) << sql << ": " << s;
+  }
+  // A concurrent writer of the same key: retried.
+  EXPECT_EQ(StatusOfSql(conn, "INSERT INTO t VALUES (1, 1)").code(), absl::StatusCode::kAborted);
+  // Our defect: neither retried nor set aside.
+  absl::Status defect = StatusOfSql(conn, "SELECT * FROM no_such_table");
+  EXPECT_EQ(defect.code(), absl::StatusCode::kInternal) << defect;
+  EXPECT_FALSE(IsRecordRejected(defect));
+  // The server ends the session: transient.
+  absl::Status ended = StatusOfSql(conn, "SELECT pg_terminate_backend(pg_backend_pid())");
+  EXPECT_EQ(ended.code(), absl::StatusCode::kUnavailable) << ended;
+}
+
+TEST(PostgresCoverageStoreTest, APoisonRecordIsRejectedAndTheStoreGoesOn) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  PostgresCoverageStore store(db->url());
+  // Passes the shared checks; only PostgreSQL refuses it: a name too large for a btree index
+  // row (SQLSTATE 54000), and not compressible below the limit.
+  std::string huge;
+  uint32_t x = 12345;
+  for (int i = 0; i < 8000; ++i) {
+    x = x * 1103515245 + 12345;
+    huge.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 16) % 36]);
+  }
+  WriteBatch poison;
+  poison.catalog_services = {Svc("s1", huge, kT0)};
+  absl::Status s = store.Apply(poison).status();
+  EXPECT_TRUE(IsRecordRejected(s)) << s;
+  EXPECT_NE(s.message().find("SQLSTATE 54000"), absl::string_view::npos) << s;
+  WriteBatch good;
+  good.catalog_services = {Svc("s1", "b", kT0)};
+  EXPECT_TRUE(store.Apply(good).ok());
+}
+
 TEST(PostgresCoverageStoreTest, MalformedUrlIsInvalidArgumentNotRetried) {
   PostgresCoverageStore store("postgresql://u@h?bogus_option=1");
   EXPECT_EQ(store.Ping().code(), absl::StatusCode::kInvalidArgument) << store.Ping();
+  EXPECT_FALSE(IsRecordRejected(store.Ping())) << "a bad URL is not a bad record";
 }
 
 TEST(PostgresCoverageStoreTest, ReconnectsAfterTheSessionIsKilled) {

@@ -271,6 +271,51 @@ TEST_F(AnalyzerAppTest, PoisonMessageGoesToTheDlqAndConsumptionGoesOn) {
       << Metrics();
 }
 
+TEST_F(AnalyzerAppTest, ARecordTheStoreRejectsGoesToTheDlqAndConsumptionGoesOn) {
+  StartApp();
+  PublishService("s1", "before", kT0);
+  v1::CatalogService poison;  // valid JSON, but no store can hold "\u0000" in jsonb
+  poison.set_snapshot_id("s1");
+  poison.set_name("poison");
+  poison.set_links_json(R"([{"name":"runbook\u0000","url":"https://x"}])");
+  Publish(topics_.catalog, "poison", poison);
+  PublishService("s1", "after", kT0);
+  Drain();
+
+  EXPECT_EQ(Names(*store_.LoadServices(false)), (std::vector<std::string>{"after", "before"}));
+  std::vector<v1::DeadLetter> dead = DeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].original_key(), "poison");
+  EXPECT_EQ(dead[0].topic(), topics_.catalog);
+  EXPECT_THAT(dead[0].error(), ::testing::HasSubstr("the store rejected the record"));
+  EXPECT_THAT(dead[0].error(), ::testing::HasSubstr("\\u0000"));
+  for (int32_t p = 0; p < 2; ++p) {  // everything consumed is committed: no replay loop
+    const auto w = *broker_.Watermarks(topics_.catalog, p);
+    if (w.second > 0) {
+      EXPECT_EQ(app_->committed().at({topics_.catalog, p}), w.second);
+    }
+  }
+}
+
+TEST_F(AnalyzerAppTest, AReplayDoesNotDeadLetterTheSameMessageAgain) {
+  bus::OutgoingMessage poison;
+  poison.topic = topics_.apm_inventory;
+  poison.key = "p";
+  poison.value = "\xff\xff not a protobuf";
+  poison.headers = {{"content-type", "application/x-protobuf"},
+                    {"type", "apmcov.v1.ApmObservation"}};
+  ASSERT_TRUE(producer_->Publish(poison).ok());
+  StartApp("first");
+  Drain();
+  EXPECT_EQ(app_->dlq_messages(), 1);
+  // A member that never saw the commit (a SIGKILL before it, or a new group) reads the poison
+  // message again, with the same store.
+  StartApp("after-a-crash");
+  Drain();
+  EXPECT_EQ(app_->dlq_messages(), 0);
+  EXPECT_EQ(DeadLetters().size(), 1u);
+}
+
 TEST_F(AnalyzerAppTest, CommitNeverPassesTheOldestSpanOfAnUnfinalisedTrace) {
   StartApp();
   const uint64_t trace = 7;

@@ -231,6 +231,55 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
   clock_.Advance(std::chrono::hours(1));
   RunUntil(prefix_ + "replay", all_committed);
   EXPECT_EQ(Dump(), before);
+  EXPECT_EQ(dlq_messages_, 1) << "the replay dead-lettered the poison message again";
+}
+
+TEST_F(AnalyzerIntegrationTest, RecordsPostgresRejectsGoToTheDlqAndConsumptionGoesOn) {
+  auto service = [&](const std::string& name, int64_t synced_at) {
+    v1::CatalogService s;
+    s.set_snapshot_id("s1");
+    s.set_name(name);
+    s.add_envs("prod");
+    SetTime(s.mutable_synced_at(), synced_at);
+    return s;
+  };
+  Publish(topics_.catalog, "a", service("a", kT0), 0);
+  // Valid JSON that jsonb cannot hold (22P05), refused before PostgreSQL sees it.
+  v1::CatalogService nul = service("nul-link", kT0);
+  nul.set_links_json(R"([{"name":"x\u0000","url":"https://x"}])");
+  Publish(topics_.catalog, "nul-link", nul, 0);
+  // A name too large for a btree index row: PostgreSQL's own verdict (SQLSTATE 54000).
+  std::string huge;
+  uint32_t x = 7;
+  for (int i = 0; i < 8000; ++i) {
+    x = x * 1103515245 + 12345;
+    huge.push_back("abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 16) % 36]);
+  }
+  Publish(topics_.catalog, "huge", service(huge, kT0), 0);
+  Publish(topics_.catalog, "b", service("b", kT0), 0);
+  ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+  RunUntil(prefix_ + "analyzer", [&](const App& app) {
+    auto it = app.committed().find({topics_.catalog, 0});
+    return it != app.committed().end() && it->second == 4;
+  });
+  std::vector<std::string> names;
+  const auto rows = store_->LoadServices(true);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  for (const auto& row : *rows) names.push_back(row.catalog.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(dlq_messages_, 2);
+  EXPECT_EQ(committed_.at({topics_.catalog, 0}), 4);
+
+  // Restart (the commit is in): nothing is read or dead-lettered again.
+  RunUntil(prefix_ + "analyzer", [](const App&) { return true; });
+  EXPECT_EQ(dlq_messages_, 2);
+  // A replay from the start (a member that never committed): still no second dead letter.
+  RunUntil(prefix_ + "replay", [&](const App& app) {
+    auto it = app.committed().find({topics_.catalog, 0});
+    return it != app.committed().end() && it->second == 4;
+  });
+  EXPECT_EQ(dlq_messages_, 2);
 }
 
 uint16_t FreePort() {
@@ -332,6 +381,42 @@ TEST_F(AnalyzerIntegrationTest, BinaryMigratesServesReadinessAndDrainsOnSigterm)
   absl::StatusOr<int64_t> lag = (*probe)->GroupLag(group, topics_.catalog);
   ASSERT_TRUE(lag.ok()) << lag.status();
   EXPECT_EQ(*lag, 0);
+}
+
+TEST(AnalyzerShutdownTest, TheBinaryStopsWithin10SecondsOfSigtermWithBrokerAndDatabaseDown) {
+  const char* bin_dir = std::getenv("APMCOV_BINARY_DIR");
+  ASSERT_NE(bin_dir, nullptr) << "APMCOV_BINARY_DIR is not set (run through ctest)";
+  const std::string binary = std::string(bin_dir) + "/services/analyzer/apmcov-analyzer";
+  // Nothing listens on either port: the analyzer waits for its database at start (a minute
+  // of retries), the outage a SIGTERM must cut short.
+  std::vector<std::string> env = {
+      "DATABASE_URL=postgresql://apmcov@127.0.0.1:" + std::to_string(FreePort()) +
+          "/apmcov?sslmode=disable&connect_timeout=2",
+      "KAFKA_BROKERS=127.0.0.1:" + std::to_string(FreePort()),
+      "ADMIN_PORT=" + std::to_string(FreePort()), "LOG_LEVEL=warn"};
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string arg0 = binary;
+  char* argv[] = {arg0.data(), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // well into the retries
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "it gave up before the SIGTERM";
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  pid_t done = 0;
+  while (done == 0 && std::chrono::steady_clock::now() - sent < std::chrono::seconds(10)) {
+    done = waitpid(pid, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "apmcov-analyzer was still running 10 s after SIGTERM";
+  }
+  EXPECT_TRUE(WIFEXITED(status));
 }
 
 }  // namespace

@@ -707,6 +707,102 @@ TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
   EXPECT_TRUE(queued_a);
 }
 
+// The commands topic as the collector's command thread sees it. Thread-safe.
+class FakeCommands : public bus::Subscriber {
+ public:
+  absl::Status Subscribe(const std::vector<std::string>&, bus::RebalanceListener) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t,
+                                                         std::chrono::milliseconds) override {
+    std::lock_guard lock(mu);
+    std::vector<bus::IncomingMessage> out;
+    out.swap(incoming);
+    return out;
+  }
+  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>& offsets) override {
+    std::lock_guard lock(mu);
+    for (const auto& [tp, offset] : offsets) commits.push_back(offset);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
+      const std::vector<bus::TopicPartition>&) override {
+    return std::map<bus::TopicPartition, int64_t>{};
+  }
+  void Close() override {}
+
+  void Add(int64_t offset, std::string type, std::string value) {
+    bus::IncomingMessage m;
+    m.topic = "apmcov.commands";
+    m.offset = offset;
+    m.key = "sync";
+    m.value = std::move(value);
+    m.headers = {{"type", std::move(type)}};
+    std::lock_guard lock(mu);
+    incoming.push_back(std::move(m));
+  }
+  int64_t LastCommit() {
+    std::lock_guard lock(mu);
+    return commits.empty() ? -1 : commits.back();
+  }
+
+  std::mutex mu;
+  std::vector<bus::IncomingMessage> incoming;
+  std::vector<int64_t> commits;
+};
+
+TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettered) {
+  AddServices(3);
+  FakeCommands commands;
+  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, &commands, nullptr};
+  auto app = std::make_unique<App>(config_, ports);
+  source_.hold = true;
+  app->Start();  // the scheduled first sync starts and blocks in the catalog
+  for (int i = 0; i < 2000 && !source_.holding; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(source_.holding);
+  v1::SyncRequest request;
+  request.set_job_id("job-x");
+  commands.Add(0, "apmcov.v1.SyncRequest", request.SerializeAsString());
+  commands.Add(1, "apmcov.v1.SyncRequest", "\xff\xff not a protobuf");
+  commands.Add(2, "apmcov.v1.Nope", "");
+  auto dead = [&] { return publisher_.On("apmcov.dlq").size(); };
+  for (int i = 0; i < 2000 && dead() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(dead(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more command rounds
+  // job-x is only queued (the running sync is the scheduled one): a crash now must replay it.
+  EXPECT_LT(commands.LastCommit(), 1) << "committed before the requested sync started";
+
+  source_.hold = false;
+  auto started = [&] {
+    for (const auto& j : publisher_.Jobs()) {
+      if (j.id() == "job-x" && j.state() != v1::SYNC_STATE_QUEUED) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 2000 && commands.LastCommit() != 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  app->Stop();
+  EXPECT_EQ(commands.LastCommit(), 3);
+  EXPECT_TRUE(started()) << "the commit came before job-x was recorded as started";
+
+  std::vector<v1::DeadLetter> letters;
+  for (const auto& m : publisher_.On("apmcov.dlq")) {
+    letters.push_back(FakePublisher::Decode<v1::DeadLetter>(m));
+  }
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[0].topic(), "apmcov.commands");
+  EXPECT_EQ(letters[0].offset(), 1);
+  EXPECT_EQ(letters[0].original_value(), "\xff\xff not a protobuf");
+  EXPECT_THAT(letters[0].error(), HasSubstr("do not parse"));
+  EXPECT_EQ(letters[1].offset(), 2);
+  EXPECT_THAT(letters[1].error(), HasSubstr("apmcov.v1.Nope"));
+}
+
 TEST_F(AppTest, ApiObserverFeedsJobCounters) {
   metrics_.ResetJob();
   metrics_.OnApiCall("spans_list", 200, 0.1);
@@ -743,11 +839,18 @@ TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
   EXPECT_THAT(msg, HasSubstr("SPAN_PAGE_BUDGET"));
 }
 
+ConfigReader::EnvLookup EnvOf(std::map<std::string, std::string> env) {
+  return [env](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
-  const char* argv[] = {"apmcov-collector",     "--dd-api-key=k",
-                        "--dd-app-key=a",       "--kafka-brokers=127.0.0.1:9092",
+  const char* argv[] = {"apmcov-collector", "--kafka-brokers=127.0.0.1:9092",
                         "--span-page-budget=5", "--once"};
-  ConfigReader reader(6, argv, [](const std::string&) { return std::nullopt; });
+  ConfigReader reader(4, argv, EnvOf({{"DD_API_KEY", "k"}, {"DD_APP_KEY", "a"}}));
   CollectorConfig c = CollectorConfig::Read(reader);
   ASSERT_TRUE(reader.Finish().ok()) << reader.Finish();
   EXPECT_EQ(c.span_page_budget, 5);
@@ -755,6 +858,35 @@ TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
   EXPECT_EQ(c.sync_interval_minutes, 15);
   EXPECT_EQ(c.dd_site, "datadoghq.com");
   EXPECT_EQ(c.span_query, "retained_by:(flat_sampled OR diversity_sampling)");
+}
+
+TEST(CollectorConfigTest, KeysAsFlagsAreRefusedNamingTheVariable) {
+  const char* argv[] = {"apmcov-collector", "--dd-api-key=0123456789abcdef0123456789abcdef",
+                        "--dd-app-key=a", "--kafka-brokers=127.0.0.1:9092"};
+  ConfigReader reader(4, argv, EnvOf({}));
+  CollectorConfig::Read(reader);
+  absl::Status s = reader.Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("DD_API_KEY: is a secret and cannot be given"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("DD_APP_KEY: is a secret"));
+  EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("0123456789abcdef")));
+}
+
+TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {
+  std::map<std::string, std::string> env = {{"DD_API_KEY", "0123456789abcdef0123456789abcdef"},
+                                            {"DD_APP_KEY", "a"},
+                                            {"KAFKA_BROKERS", "127.0.0.1:9092"},
+                                            {"DD_API_BASE_URL", "http://ddsim:8081"}};
+  {
+    ConfigReader reader(1, nullptr, EnvOf(env));
+    CollectorConfig::Read(reader);
+    EXPECT_THAT(std::string(reader.Finish().message()),
+                HasSubstr("DD_API_BASE_URL: DD_API_KEY looks like a real Datadog API key"));
+  }
+  env["DD_API_ALLOW_INSECURE"] = "true";
+  ConfigReader reader(1, nullptr, EnvOf(env));
+  CollectorConfig::Read(reader);
+  EXPECT_TRUE(reader.Finish().ok()) << reader.Finish();
 }
 
 }  // namespace

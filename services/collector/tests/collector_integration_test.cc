@@ -1,9 +1,12 @@
 // apmcov-collector end to end: the real binary (--once) against ddsim and kafka-dev
 // (KAFKA_BROKERS when set, else a private apmcov-kafka-dev), checked by consuming the topics
 // and by reading ddsim directly over the same windows.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,8 +78,10 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-RunResult RunCollector(const std::vector<std::string>& args) {
-  std::string cmd = BinaryDir() + "/services/collector/apmcov-collector";
+// Keys go in the environment: the collector refuses them as flags.
+RunResult RunCollector(const std::vector<std::string>& args, const std::string& api_key = "key-a") {
+  std::string cmd = "DD_API_KEY='" + api_key + "' DD_APP_KEY='key-b' " + BinaryDir() +
+                    "/services/collector/apmcov-collector";
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>&1";
   RunResult r;
@@ -119,8 +124,6 @@ class CollectorE2E : public ::testing::Test {
   std::vector<std::string> Args(std::vector<std::string> extra = {}) {
     std::vector<std::string> a = {"--once",
                                   "--dd-api-base-url=" + ddsim_->url(),
-                                  "--dd-api-key=key-a",
-                                  "--dd-app-key=key-b",
                                   "--kafka-brokers=" + brokers_,
                                   "--kafka-topic-prefix=" + prefix_,
                                   "--span-backfill-minutes=10",
@@ -200,12 +203,18 @@ bus::testing::KafkaDevProcess* CollectorE2E::kafka_dev_ = nullptr;
 Ddsim* CollectorE2E::ddsim_ = nullptr;
 
 TEST_F(CollectorE2E, ABadKeyStopsAtStartWithTheMessage) {
-  auto args = Args();
-  args[2] = "--dd-api-key=wrong";
-  RunResult r = RunCollector(args);
+  RunResult r = RunCollector(Args(), "wrong-key-4d1f");
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_THAT(r.output, HasSubstr("DD_API_KEY"));
-  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("wrong'")));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("wrong-key-4d1f")));
+}
+
+TEST_F(CollectorE2E, AKeyGivenAsAFlagIsRefusedBeforeAnyCall) {
+  auto args = Args();
+  args.push_back("--dd-api-key=key-a");
+  RunResult r = RunCollector(args, "");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("DD_API_KEY: is a secret and cannot be given as --dd-api-key"));
 }
 
 TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
@@ -332,6 +341,8 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   if (pid == 0) {
     FILE* f = std::fopen(log_path.c_str(), "w");
     ::dup2(::fileno(f), 2);
+    ::setenv("DD_API_KEY", "key-a", 1);  // keys only from the environment
+    ::setenv("DD_APP_KEY", "key-b", 1);
     std::vector<char*> av{bin.data()};
     for (auto& a : args) av.push_back(a.data());
     av.push_back(nullptr);
@@ -426,6 +437,69 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   std::string text = read_log();
   EXPECT_THAT(text, ::testing::Not(HasSubstr("key-a")));  // keys never logged
   std::remove(log_path.c_str());
+}
+
+// A port nothing listens on (bound, read, closed).
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Starts the collector with `flags` (keys in the environment), sends SIGTERM after 3 s and
+// checks it exits within 10 s.
+void ExpectItStopsWithin10SecondsOfSigterm(const std::vector<std::string>& flags) {
+  std::string bin = BinaryDir() + "/services/collector/apmcov-collector";
+  std::vector<std::string> args = {bin};
+  args.insert(args.end(), flags.begin(), flags.end());
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("DD_API_KEY", "key-a", 1);
+    ::setenv("DD_APP_KEY", "key-b", 1);
+    std::vector<char*> av;
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    ::execv(bin.c_str(), av.data());
+    std::_Exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  ::sleep(3);  // into the outage
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "it gave up before the SIGTERM";
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  pid_t done = 0;
+  while (done == 0 && std::chrono::steady_clock::now() - sent < std::chrono::seconds(10)) {
+    done = ::waitpid(pid, &status, WNOHANG);
+    if (done == 0) ::usleep(50'000);
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "apmcov-collector was still running 10 s after SIGTERM";
+  }
+  EXPECT_TRUE(WIFEXITED(status));
+}
+
+TEST(CollectorShutdownTest, StopsWithin10SecondsOfSigtermWhileDatadogAndKafkaAreDown) {
+  // Datadog unreachable with many retries: the key check backs off for minutes.
+  ExpectItStopsWithin10SecondsOfSigterm(
+      {"--dd-api-base-url=http://127.0.0.1:" + std::to_string(ClosedPort()),
+       "--kafka-brokers=127.0.0.1:" + std::to_string(ClosedPort()), "--dd-max-retries=10",
+       "--log-level=warn"});
+}
+
+TEST_F(CollectorE2E, StopsWithin10SecondsOfSigtermWhileKafkaIsDown) {
+  // The keys check out; reading the checkpoint from a broker that is down polls for a minute.
+  ExpectItStopsWithin10SecondsOfSigterm(
+      {"--dd-api-base-url=" + ddsim_->url(),
+       "--kafka-brokers=127.0.0.1:" + std::to_string(ClosedPort()), "--log-level=warn"});
 }
 
 }  // namespace

@@ -11,6 +11,12 @@
 //
 // --help (or -h) lists every variable the program read, with its default and constraint.
 //
+// Secrets (Secret::kYes: keys, tokens, URLs with passwords) are never logged, and never come
+// from a flag: a command line is readable by every user of the machine (/proc/*/cmdline), so
+// --dd-api-key is refused with a message naming the variable. They come from NAME in the
+// environment, or from the file named by NAME_FILE (a Kubernetes Secret mounted as a file;
+// one trailing newline trimmed). Every value logged has any URL user-info masked.
+//
 // Not thread-safe; used once at start.
 #pragma once
 
@@ -26,7 +32,14 @@
 
 namespace apmcov {
 
-enum class Secret { kNo, kYes };
+enum class Secret {
+  kNo,
+  kYes,        // a credential: environment or NAME_FILE only, never a flag; never logged
+  kSimulated,  // a made-up credential (the simulator's): flags allowed; never logged
+};
+
+// "https://user:pass@host/x" -> "https://***@host/x"; anything else unchanged.
+std::string RedactUrlUserInfo(std::string_view value);
 
 class ConfigReader {
  public:
@@ -68,6 +81,8 @@ class ConfigReader {
 
  private:
   std::optional<std::string> Lookup(std::string_view var);
+  // Environment or NAME_FILE only; a flag for it is an error.
+  std::optional<std::string> LookupSecret(std::string_view var);
   void Record(std::string_view var, const std::string& value, Secret secret);
   void Describe(std::string_view var, std::string default_text, std::string constraint);
 

@@ -9,12 +9,18 @@
 
 namespace apmcov {
 
-// Blocks SIGTERM, SIGINT and SIGPIPE for the calling thread and threads it creates later.
-// Call first thing in main().
+// Blocks SIGTERM, SIGINT and SIGPIPE for the calling thread and threads it creates later,
+// and starts a watcher thread that takes SIGTERM/SIGINT: on the first one it cancels every
+// RealClock (CancelAllRealClocks) and marks ShutdownRequested(), so waits anywhere in the
+// process (backoffs, rate-limit waits, retries at start-up) end at once. Call first thing in
+// main().
 void BlockShutdownSignals();
 
-// Waits until SIGTERM or SIGINT arrives; returns the signal number.
+// Waits until SIGTERM or SIGINT arrives (or has arrived); returns the signal number.
 int WaitForShutdownSignal();
+
+// True once SIGTERM or SIGINT arrived (for loops and I/O that cannot sleep on a Clock).
+bool ShutdownRequested();
 
 // Reads LOG_LEVEL, LOG_FORMAT, DD_SERVICE, DD_ENV, DD_VERSION and configures logging.
 // `default_service` is used when DD_SERVICE is unset.

@@ -6,7 +6,9 @@
 //  - DatadogHttpClient: adds the auth headers, tracks X-RateLimit-* per bucket (waits before
 //    a call while a bucket has Remaining 0), waits X-RateLimit-Reset on 429 (else 2*2^n s),
 //    retries 5xx, 408 and timeouts with capped exponential backoff and jitter, and turns
-//    error bodies into a Status that says what to do. Every wait goes through the Clock.
+//    error bodies into a Status that says what to do. Every wait goes through the Clock, is
+//    bounded by max_rate_limit_wait_s, and ends the call with Cancelled when the clock is
+//    cancelled (shutdown).
 //  - HttpDatadogSource: the DatadogSource port over DatadogHttpClient.
 //
 // Keys are sent only as headers and never appear in a Status or a log line.
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
+#include "apmcov/base/process.h"
 #include "apmcov/datadog/source.h"
 
 namespace apmcov::datadog {
@@ -56,6 +59,9 @@ struct TransportOptions {
   int64_t total_timeout_ms = 60'000;
   std::string user_agent = "apmcov-collector/0.1";
   bool verify_tls = true;  // only tests turn this off
+  // Polled during a transfer (about once a second and on progress): true aborts it with
+  // Cancelled. Default: the process received SIGTERM/SIGINT, so no request outlives it.
+  std::function<bool()> cancelled = &ShutdownRequested;
 };
 
 class CurlTransport final : public HttpTransport {
@@ -124,9 +130,10 @@ class DatadogHttpClient {
   const ClientOptions& options() const { return options_; }
 
  private:
-  void WaitForBucket(const std::string& endpoint);
+  // False when the clock was cancelled during the wait (the call then ends with Cancelled).
+  bool WaitForBucket(const std::string& endpoint);
   void RecordRateLimit(const std::string& endpoint, const HttpResponse& response);
-  void Wait(const std::string& bucket, double seconds, bool rate_limit);
+  bool Wait(const std::string& bucket, double seconds, bool rate_limit);
   double Backoff(int attempt);
   absl::Status ErrorFor(const ApiCall& call, const HttpResponse& response, int attempts) const;
 

@@ -38,14 +38,21 @@
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
 //    retriable (connection lost, serialization failure, deadlock), Aborted when another writer
 //    wrote the same keys at the same moment (a rebalance overlap): in both cases the caller
-//    retries the same batch. InvalidArgument for a record the store cannot hold. Internal
-//    otherwise.
+//    retries the same batch. A record the store cannot hold (a check here, or the database's
+//    verdict on the data: SQLSTATE class 22, class 23 except unique_violation, 54000) is
+//    InvalidArgument and IsRecordRejected(): retrying the same batch can never succeed, the
+//    caller sets the record aside (the analyzer dead-letters its message). Internal otherwise.
+//  - Dead letters (design §3 `dlq`): ClaimDeadLetters / MarkDeadLettersPublished keep one row
+//    per original (topic, partition, offset), so a consumer that replays a poison message after
+//    a crash publishes its dead letter once: claim (durable on OK) before producing, mark
+//    after the producer's flush; a claimed key not yet marked is handed out again.
 //  - Thread-safe: calls are serialised internally. Lifetime: owned by main(); ports are passed
 //    by reference.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -94,6 +101,12 @@ struct SnapshotState {
   bool completed = false;
 };
 
+// True for the errors that mean "this record can never be stored" (see Errors above), as
+// opposed to an outage or a defect.
+bool IsRecordRejected(const absl::Status& status);
+// InvalidArgument carrying the mark IsRecordRejected() looks for; `sqlstate` may be empty.
+absl::Status RecordRejectedError(std::string_view message, std::string_view sqlstate = "");
+
 class CoverageStore {
  public:
   virtual ~CoverageStore() = default;
@@ -123,6 +136,13 @@ class CoverageStore {
 
   // Judged-trace counts of the hours starting at or after `since_ns`, sorted by (hour, root).
   virtual absl::StatusOr<std::vector<TraceJudgementCount>> LoadJudgements(int64_t since_ns) = 0;
+  // Records each key not seen before (its `error` kept) and returns, in input order, the keys
+  // whose dead letter is not marked published yet: the new ones and those a crash left between
+  // claim and mark. Idempotent; durable when it returns OK.
+  virtual absl::StatusOr<std::vector<DeadLetterKey>> ClaimDeadLetters(
+      const std::vector<DeadLetterKey>& keys) = 0;
+  // Marks the keys' dead letters published. Idempotent; unknown keys are ignored.
+  virtual absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) = 0;
 
   // OK when the store is reachable (readiness).
   virtual absl::Status Ping() = 0;

@@ -196,4 +196,14 @@ struct PartitionWatermark {
   bool operator==(const PartitionWatermark&) const = default;
 };
 
+// The message a dead letter stands for (table `dead_letters`, keyed by topic, partition,
+// offset), and why it was set aside.
+struct DeadLetterKey {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string error;  // kept from the first claim; not part of the key
+  bool operator==(const DeadLetterKey&) const = default;
+};
+
 }  // namespace apmcov::store
