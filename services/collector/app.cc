@@ -14,10 +14,10 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
-#include "internal.h"
-#include "inventory.h"
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/datadog/key_guard.h"
+#include "internal.h"
+#include "inventory.h"
 
 namespace apmcov::collector {
 namespace {
