@@ -178,8 +178,8 @@ struct SampleEstimate {
   std::optional<double> sampled_share;  // none when no sync job finished within the lookback
   int64_t judged_traces = 0, broken_traces = 0;
   double broken_rate = 0, broken_rate_low = 0, broken_rate_high = 1;
-  // broken / sampled_share / hours of the range: an estimate for all retained traffic; none
-  // when sampled_share is none or 0.
+  // broken / sampled_share / lookback hours: an estimate for all retained traffic; none when
+  // sampled_share is none or 0.
   std::optional<double> broken_traces_per_hour;
   std::vector<SampleBucket> by_root_service;     // by judged desc, then key
   std::vector<SampleBucket> by_missing_service;  // by broken desc, then key; judged = all

@@ -268,8 +268,7 @@ int64_t QueryService::FloorHour(int64_t ns) {
   return ns >= 0 ? ns / kHour * kHour : -((-ns + kHour - 1) / kHour * kHour);
 }
 
-SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t now_ns,
-                                            int64_t traces_since_ns) {
+SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t lookback_ns) {
   auto bucket = [](std::string key, int64_t broken, int64_t judged) {
     // A broken trace stored before judgements were counted cannot raise a rate above 1.
     coverage::Proportion p =
@@ -300,7 +299,7 @@ SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t now_
   for (const auto& [key, n] : rows.broken_by_gap_kind) {
     e.by_gap_kind.push_back(bucket(key, n, e.judged_traces));
   }
-  const double hours = static_cast<double>(now_ns - traces_since_ns) / 3600e9;
+  const double hours = static_cast<double>(lookback_ns) / 3600e9;
   if (e.sampled_share && *e.sampled_share > 0 && hours > 0) {
     e.broken_traces_per_hour = static_cast<double>(e.broken_traces) / *e.sampled_share / hours;
   }
@@ -328,7 +327,7 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, in
   // Judgements are counted per hour of trace start: the range starts at a whole hour.
   const int64_t traces_since = QueryService::FloorHour(now - lookback);
   APMCOV_ASSIGN_OR_RETURN(SampleRows rows, store.LoadSample(now - lookback, traces_since));
-  view->sample = QueryService::EstimateSample(rows, now, traces_since);
+  view->sample = QueryService::EstimateSample(rows, lookback);
   return std::shared_ptr<const CatalogView>(std::move(view));
 }
 }  // namespace

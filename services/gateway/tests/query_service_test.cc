@@ -194,9 +194,11 @@ TEST_F(QueryServiceTest, SampleEstimateUsesWilsonIntervalsOverTheLookback) {
   EXPECT_DOUBLE_EQ(e.broken_rate, 0.13);
   EXPECT_NEAR(e.broken_rate_low, 0.0776, 5e-5);
   EXPECT_NEAR(e.broken_rate_high, 0.2098, 5e-5);
-  // 13 / 0.25 over the 24 h 800 s of the range.
+  // 13 / 0.25 over the 24 lookback hours, whatever the clock says within the hour.
   ASSERT_TRUE(e.broken_traces_per_hour.has_value());
-  EXPECT_NEAR(*e.broken_traces_per_hour, 52.0 / (24 + 800.0 / 3600), 1e-9);
+  EXPECT_DOUBLE_EQ(*e.broken_traces_per_hour, 52.0 / 24);
+  clock_.Advance(std::chrono::minutes(10));
+  EXPECT_DOUBLE_EQ(*svc_.GetStats()->sample.broken_traces_per_hour, 52.0 / 24);
 
   ASSERT_EQ(e.by_root_service.size(), 2u);
   EXPECT_EQ(e.by_root_service[0].key, "api");  // most judged first
