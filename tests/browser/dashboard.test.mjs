@@ -95,6 +95,23 @@ test('overview shows the API numbers', async () => {
   assert.deepEqual(cf, stats.customer_facing_without_apm);
   assert.ok((await page.textContent('#recent-traces')).includes('101'));
   assert.equal(await page.locator('#trend canvas').count(), 1);
+  // The sample beside the broken-trace figures (design §7.1): the seeded 13 of 100 judged at a
+  // sampled share of 0.25.
+  const s = stats.sample;
+  assert.equal(s.sampled_share, 0.25);
+  const half = ((s.broken_rate_high - s.broken_rate_low) / 2) * 100;
+  const expected = `sampled 25.0% of retained traces; broken ${(s.broken_rate * 100).toFixed(1)}% ± ${half.toFixed(1)}% ` +
+    `(${s.broken_traces} of ${s.judged_traces} judged traces)`;
+  assert.equal(expected, 'sampled 25.0% of retained traces; broken 13.0% ± 6.6% (13 of 100 judged traces)');
+  for (const id of ['sample-overview', 'sample-recent', 'sample-estimates-note']) {
+    assert.equal(await page.textContent(`#${id}`), expected, id);
+    assert.equal(Number(await page.getAttribute(`#${id}`, 'data-judged')), s.judged_traces);
+  }
+  assert.ok((await page.getAttribute('#sample-overview', 'title')).includes('7.8%–21.0%'));
+  const roots = await page.$$eval('table[data-sample="root"] tbody tr', (trs) => trs.map((t) => t.cells[0].textContent));
+  assert.deepEqual(roots, s.by_root_service.map((b) => b.key ?? '(no root)'));
+  const missing = await page.$$eval('table[data-sample="missing"] tbody tr', (trs) => trs.map((t) => [...t.cells].map((c) => c.textContent)));
+  assert.deepEqual(missing, [['payments', '1', '1.0%', '0.18%–5.4%']]);
   await shot('overview');
 });
 
@@ -154,6 +171,10 @@ test('broken traces list and a trace waterfall with its missing service', async 
   await open('/traces');
   const list = await apiGet('/api/traces');
   assert.equal(Number(await page.getAttribute('#traces-total', 'data-total')), list.total);
+  const { sample } = await apiGet('/api/stats');
+  await page.waitForSelector('#sample-traces');
+  assert.ok((await page.textContent('#sample-traces')).startsWith('sampled 25.0% of retained traces; broken 13.0% ± '));
+  assert.equal(Number(await page.getAttribute('#sample-traces', 'data-broken')), sample.broken_traces);
   await shot('traces');
   await page.click('#traces-table a:text-is("101")');
   await page.waitForSelector('main[data-ready="/traces/101"]');
@@ -176,6 +197,13 @@ test('broken traces list and a trace waterfall with its missing service', async 
 test('sync now runs a new job to the end', async () => {
   await open('/sync');
   const before = await apiGet('/api/sync-jobs');
+  // Sampled / skipped span time and edge-cut traces per job (design §7.1).
+  const job2 = before.jobs.find((j) => j.id === 'job-2');
+  await page.waitForSelector('#jobs-table tr[data-job="job-2"]');
+  const cols = await page.$$eval('#jobs-table tr[data-job="job-2"] td[data-col]', (tds) => tds.map((td) => [td.dataset.col, td.textContent]));
+  assert.deepEqual(cols, [['sampled', String(job2.sampled_seconds)], ['skipped', String(job2.skipped_seconds)],
+    ['edge-cut', String(job2.edge_cut_traces)]]);
+  assert.deepEqual(cols.map((c) => c[1]), ['40', '300', '5']);
   await shot('sync');
   await page.click('#sync-now');
   await page.waitForSelector('#sync-progress[data-state="succeeded"]', { timeout: 20000 });

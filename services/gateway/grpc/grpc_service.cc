@@ -38,6 +38,31 @@ void ToProto(const SyncJobRow& j, v1::SyncJobView* out) {
   out->set_pages(static_cast<uint64_t>(j.pages));
   out->set_spans(static_cast<uint64_t>(j.spans));
   out->set_error(j.error);
+  out->set_sampled_seconds(static_cast<uint64_t>(j.sampled_seconds));
+  out->set_skipped_seconds(static_cast<uint64_t>(j.skipped_seconds));
+  out->set_edge_cut_traces(static_cast<uint64_t>(j.edge_cut_traces));
+}
+
+void ToProto(const SampleBucket& b, v1::SampleBucket* out) {
+  out->set_key(b.key);
+  out->set_judged(static_cast<uint64_t>(b.judged));
+  out->set_broken(static_cast<uint64_t>(b.broken));
+  out->set_broken_rate(b.broken_rate);
+  out->set_broken_rate_low(b.broken_rate_low);
+  out->set_broken_rate_high(b.broken_rate_high);
+}
+
+void ToProto(const SampleEstimate& e, v1::SampleEstimate* out) {
+  if (e.sampled_share) out->set_sampled_share(*e.sampled_share);
+  out->set_judged_traces(static_cast<uint64_t>(e.judged_traces));
+  out->set_broken_traces(static_cast<uint64_t>(e.broken_traces));
+  out->set_broken_rate(e.broken_rate);
+  out->set_broken_rate_low(e.broken_rate_low);
+  out->set_broken_rate_high(e.broken_rate_high);
+  if (e.broken_traces_per_hour) out->set_broken_traces_per_hour(*e.broken_traces_per_hour);
+  for (const auto& b : e.by_root_service) ToProto(b, out->add_by_root_service());
+  for (const auto& b : e.by_missing_service) ToProto(b, out->add_by_missing_service());
+  for (const auto& b : e.by_gap_kind) ToProto(b, out->add_by_gap_kind());
 }
 
 void ToProto(const ServiceView& s, v1::ServiceSummary* out) {
@@ -181,6 +206,7 @@ grpc::Status CoverageGrpcService::GetStats(grpc::ServerContext* ctx, const v1::G
     out->set_shadow_services(static_cast<uint64_t>(s.shadow_services));
     out->set_broken_traces(static_cast<uint64_t>(s.broken_traces));
     if (s.last_sync) ToProto(*s.last_sync, out->mutable_last_sync());
+    ToProto(s.sample, out->mutable_sample());
     return absl::OkStatus();
   });
 }

@@ -1,6 +1,7 @@
 #include "query/memory_read_model.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 namespace apmcov::gateway {
@@ -41,6 +42,13 @@ void MemoryReadModel::PutSnapshot(SnapshotRow row) {
 void MemoryReadModel::PutSyncJob(SyncJobRow row) {
   std::lock_guard lock(mu_);
   jobs_[row.id] = std::move(row);
+}
+void MemoryReadModel::AddJudgement(int64_t hour, const std::string& root_service, int64_t judged,
+                                   int64_t broken) {
+  std::lock_guard lock(mu_);
+  auto& j = judgements_[{hour, root_service}];
+  j.first += judged;
+  j.second += broken;
 }
 void MemoryReadModel::SetUnavailable(bool unavailable) {
   std::lock_guard lock(mu_);
@@ -139,6 +147,38 @@ absl::StatusOr<int64_t> MemoryReadModel::CountTracesSince(int64_t since) {
   int64_t n = 0;
   for (const auto& [id, t] : traces_) n += t.trace.started_at >= since ? 1 : 0;
   return n;
+}
+
+absl::StatusOr<SampleRows> MemoryReadModel::LoadSample(int64_t jobs_since, int64_t traces_since) {
+  std::lock_guard lock(mu_);
+  if (auto s = Check(); !s.ok()) return s;
+  SampleRows out;
+  for (const auto& [id, j] : jobs_) {
+    if (!j.finished_at || *j.finished_at < jobs_since) continue;
+    out.jobs++;
+    out.sampled_seconds += j.sampled_seconds;
+    out.skipped_seconds += j.skipped_seconds;
+  }
+  std::map<std::string, SampleRows::Judged> by_root;
+  for (const auto& [key, n] : judgements_) {
+    if (key.first < traces_since) continue;
+    auto& r = by_root[key.second];
+    r.root_service = key.second;
+    r.judged += n.first;
+    r.broken += n.second;
+  }
+  for (auto& [root, r] : by_root) out.judgements.push_back(std::move(r));
+  std::map<std::string, int64_t> missing, kinds;
+  for (const auto& [id, t] : traces_) {
+    if (t.trace.started_at < traces_since) continue;
+    std::set<std::string> m(t.trace.missing_services.begin(), t.trace.missing_services.end());
+    for (const auto& s : m) missing[s]++;
+    std::set<std::string> k(t.trace.gap_kinds.begin(), t.trace.gap_kinds.end());
+    for (const auto& s : k) kinds[s]++;
+  }
+  out.broken_by_missing_service.assign(missing.begin(), missing.end());
+  out.broken_by_gap_kind.assign(kinds.begin(), kinds.end());
+  return out;
 }
 
 absl::StatusOr<std::vector<DependencyRow>> MemoryReadModel::ListDependencies(

@@ -19,6 +19,8 @@ class MemoryReadModel final : public ReadModel {
   void PutDependency(DependencyRow row);
   void PutSnapshot(SnapshotRow row);
   void PutSyncJob(SyncJobRow row);
+  // Adds to the trace_judgements row (hour, root_service).
+  void AddJudgement(int64_t hour, const std::string& root_service, int64_t judged, int64_t broken);
   void SetUnavailable(bool unavailable);
 
   absl::StatusOr<CatalogData> LoadCatalog() override;
@@ -29,6 +31,7 @@ class MemoryReadModel final : public ReadModel {
                                        size_t limit) override;
   absl::StatusOr<std::optional<TraceDetail>> GetTrace(const std::string& trace_id) override;
   absl::StatusOr<int64_t> CountTracesSince(int64_t since) override;
+  absl::StatusOr<SampleRows> LoadSample(int64_t jobs_since, int64_t traces_since) override;
   absl::StatusOr<std::vector<DependencyRow>> ListDependencies(
       const std::string& from_service) override;
   absl::StatusOr<std::vector<SnapshotRow>> CoverageHistory(const std::string& dimension,
@@ -49,6 +52,7 @@ class MemoryReadModel final : public ReadModel {
   std::vector<DependencyRow> dependencies_;
   std::vector<SnapshotRow> snapshots_;
   std::map<std::string, SyncJobRow> jobs_;
+  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> judgements_;
 };
 
 // Numeric order of decimal strings without leading zeros: -1, 0, 1 like strcmp.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace apmcov::gateway {
@@ -80,7 +81,26 @@ struct SyncJobRow {
   int64_t api_calls = 0, pages = 0, spans = 0, rate_limited_ms = 0;
   std::string error;
   int64_t updated_at = 0;
+  // Design §7.1: span time read whole / skipped on purpose, traces cut at a read interval's edge.
+  int64_t sampled_seconds = 0, skipped_seconds = 0, edge_cut_traces = 0;
   bool operator==(const SyncJobRow&) const = default;
+};
+
+// What the sample estimates of design §7.1 are computed from, over one lookback.
+struct SampleRows {
+  // Sync jobs that finished within the lookback: how many, and their span time read whole and
+  // skipped on purpose.
+  int64_t jobs = 0, sampled_seconds = 0, skipped_seconds = 0;
+  // trace_judgements summed per root service ("" = rootless), by root service.
+  struct Judged {
+    std::string root_service;
+    int64_t judged = 0, broken = 0;
+    bool operator==(const Judged&) const = default;
+  };
+  std::vector<Judged> judgements;
+  // Broken traces (broken_traces rows) per missing service and per gap kind, each trace
+  // counted once per key; sorted by key.
+  std::vector<std::pair<std::string, int64_t>> broken_by_missing_service, broken_by_gap_kind;
 };
 
 // Everything coverage is computed from: the live catalog (removed_at null) and every APM row.
@@ -144,6 +164,28 @@ struct ServiceDetailView {
   std::vector<TraceRow> broken_traces;
 };
 
+// One proportion of the sample: `broken` of `judged` judged traces, with its 95% Wilson
+// interval. `key` is a root service ("" = rootless), a missing service or a gap kind.
+struct SampleBucket {
+  std::string key;
+  int64_t judged = 0, broken = 0;
+  double broken_rate = 0, broken_rate_low = 0, broken_rate_high = 1;
+};
+
+// The sample estimate over the lookback (design §7.1): counts are of judged traces, a sample
+// of the retained ones when the collector sampled (sampled_share < 1).
+struct SampleEstimate {
+  std::optional<double> sampled_share;  // none when no sync job finished within the lookback
+  int64_t judged_traces = 0, broken_traces = 0;
+  double broken_rate = 0, broken_rate_low = 0, broken_rate_high = 1;
+  // broken / sampled_share / lookback hours: an estimate for all retained traffic; none when
+  // sampled_share is none or 0.
+  std::optional<double> broken_traces_per_hour;
+  std::vector<SampleBucket> by_root_service;     // by judged desc, then key
+  std::vector<SampleBucket> by_missing_service;  // by broken desc, then key; judged = all
+  std::vector<SampleBucket> by_gap_kind;         // by broken desc, then key; judged = all
+};
+
 struct Stats {
   int64_t total_services = 0, instrumented_services = 0;
   double coverage_pct = 0;
@@ -152,6 +194,7 @@ struct Stats {
   int64_t shadow_services = 0;
   int64_t broken_traces = 0;
   std::optional<SyncJobRow> last_sync;
+  SampleEstimate sample;
 };
 
 struct CoverageHistoryPoint {

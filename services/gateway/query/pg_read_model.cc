@@ -102,7 +102,8 @@ TraceRow ToTrace(const pqxx::row& r) {
 }
 
 const char* const kJobCols = "id, trigger, state, " NS("started_at") ", " NS(
-    "finished_at") ", api_calls, pages, spans, rate_limited_ms, error, " NS("updated_at");
+    "finished_at") ", api_calls, pages, spans, rate_limited_ms, error, " NS(
+    "updated_at") ", sampled_seconds, skipped_seconds, edge_cut_traces";
 
 SyncJobRow ToJob(const pqxx::row& r) {
   SyncJobRow j;
@@ -117,6 +118,9 @@ SyncJobRow ToJob(const pqxx::row& r) {
   j.rate_limited_ms = r[8].as<int64_t>();
   j.error = Str(r[9]);
   j.updated_at = Nanos(r[10]);
+  j.sampled_seconds = r[11].as<int64_t>();
+  j.skipped_seconds = r[12].as<int64_t>();
+  j.edge_cut_traces = r[13].as<int64_t>();
   return j;
 }
 
@@ -311,6 +315,41 @@ absl::StatusOr<int64_t> PgReadModel::CountTracesSince(int64_t since) {
             .as<int64_t>();
   }));
   return n;
+}
+
+absl::StatusOr<SampleRows> PgReadModel::LoadSample(int64_t jobs_since, int64_t traces_since) {
+  SampleRows out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    auto jobs = tx.exec_params1(
+        "SELECT count(*), COALESCE(sum(sampled_seconds), 0)::bigint, "
+        "COALESCE(sum(skipped_seconds), 0)::bigint FROM sync_jobs "
+        "WHERE finished_at >= " TS("$1"),
+        std::max<int64_t>(0, jobs_since));
+    out.jobs = jobs[0].as<int64_t>();
+    out.sampled_seconds = jobs[1].as<int64_t>();
+    out.skipped_seconds = jobs[2].as<int64_t>();
+    const int64_t since = std::max<int64_t>(0, traces_since);
+    for (const auto& r : tx.exec_params(
+             "SELECT root_service, sum(judged)::bigint, sum(broken)::bigint FROM trace_judgements "
+             "WHERE hour >= " TS("$1") " GROUP BY root_service ORDER BY root_service COLLATE \"C\"",
+             since)) {
+      out.judgements.push_back({Str(r[0]), r[1].as<int64_t>(), r[2].as<int64_t>()});
+    }
+    // Each trace once per key, even if its array repeats one.
+    for (const auto& r : tx.exec_params(
+             "SELECT m, count(DISTINCT trace_id) FROM broken_traces, unnest(missing_services) m "
+             "WHERE started_at >= " TS("$1") " GROUP BY m ORDER BY m COLLATE \"C\"",
+             since)) {
+      out.broken_by_missing_service.emplace_back(Str(r[0]), r[1].as<int64_t>());
+    }
+    for (const auto& r : tx.exec_params(
+             "SELECT k, count(DISTINCT trace_id) FROM broken_traces, unnest(gap_kinds) k "
+             "WHERE started_at >= " TS("$1") " GROUP BY k ORDER BY k COLLATE \"C\"",
+             since)) {
+      out.broken_by_gap_kind.emplace_back(Str(r[0]), r[1].as<int64_t>());
+    }
+  }));
+  return out;
 }
 
 absl::StatusOr<std::vector<DependencyRow>> PgReadModel::ListDependencies(

@@ -31,6 +31,7 @@ class PgReadModel final : public ReadModel {
                                        size_t limit) override;
   absl::StatusOr<std::optional<TraceDetail>> GetTrace(const std::string& trace_id) override;
   absl::StatusOr<int64_t> CountTracesSince(int64_t since) override;
+  absl::StatusOr<SampleRows> LoadSample(int64_t jobs_since, int64_t traces_since) override;
   absl::StatusOr<std::vector<DependencyRow>> ListDependencies(
       const std::string& from_service) override;
   absl::StatusOr<std::vector<SnapshotRow>> CoverageHistory(const std::string& dimension,

@@ -12,6 +12,7 @@
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
 #include "apmcov/coverage/coverage_report.h"
+#include "apmcov/coverage/sampling.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -262,6 +263,58 @@ absl::StatusOr<std::vector<CoverageBucket>> QueryService::Buckets(const CatalogV
                                      AbslView(by), "'"));
 }
 
+int64_t QueryService::FloorHour(int64_t ns) {
+  constexpr int64_t kHour = int64_t{3600} * 1'000'000'000;
+  return ns >= 0 ? ns / kHour * kHour : -((-ns + kHour - 1) / kHour * kHour);
+}
+
+SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t lookback_ns) {
+  auto bucket = [](std::string key, int64_t broken, int64_t judged) {
+    // A broken trace stored before judgements were counted cannot raise a rate above 1.
+    coverage::Proportion p =
+        coverage::WilsonInterval(static_cast<uint64_t>(std::max<int64_t>(0, broken)),
+                                 static_cast<uint64_t>(std::max<int64_t>(0, judged)));
+    return SampleBucket{std::move(key), judged, broken, p.rate, p.low, p.high};
+  };
+  SampleEstimate e;
+  if (rows.jobs > 0) {
+    const int64_t covered = rows.sampled_seconds + rows.skipped_seconds;
+    e.sampled_share =
+        rows.skipped_seconds <= 0 || covered <= 0
+            ? 1.0
+            : static_cast<double>(rows.sampled_seconds) / static_cast<double>(covered);
+  }
+  for (const auto& j : rows.judgements) {
+    e.judged_traces += j.judged;
+    e.broken_traces += j.broken;
+    e.by_root_service.push_back(bucket(j.root_service, j.broken, j.judged));
+  }
+  SampleBucket all = bucket("", e.broken_traces, e.judged_traces);
+  e.broken_rate = all.broken_rate;
+  e.broken_rate_low = all.broken_rate_low;
+  e.broken_rate_high = all.broken_rate_high;
+  for (const auto& [key, n] : rows.broken_by_missing_service) {
+    e.by_missing_service.push_back(bucket(key, n, e.judged_traces));
+  }
+  for (const auto& [key, n] : rows.broken_by_gap_kind) {
+    e.by_gap_kind.push_back(bucket(key, n, e.judged_traces));
+  }
+  const double hours = static_cast<double>(lookback_ns) / 3600e9;
+  if (e.sampled_share && *e.sampled_share > 0 && hours > 0) {
+    e.broken_traces_per_hour = static_cast<double>(e.broken_traces) / *e.sampled_share / hours;
+  }
+  std::sort(e.by_root_service.begin(), e.by_root_service.end(),
+            [](const SampleBucket& a, const SampleBucket& b) {
+              return a.judged != b.judged ? a.judged > b.judged : a.key < b.key;
+            });
+  for (auto* v : {&e.by_missing_service, &e.by_gap_kind}) {
+    std::sort(v->begin(), v->end(), [](const SampleBucket& a, const SampleBucket& b) {
+      return a.broken != b.broken ? a.broken > b.broken : a.key < b.key;
+    });
+  }
+  return e;
+}
+
 namespace {
 // One consistent snapshot of everything /api/stats shows.
 absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, int64_t now,
@@ -271,6 +324,10 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, in
   auto view = std::make_shared<CatalogView>(std::move(built));
   APMCOV_ASSIGN_OR_RETURN(view->broken_traces, store.CountTracesSince(now - lookback));
   APMCOV_ASSIGN_OR_RETURN(view->last_sync, store.LastFinishedSyncJob());
+  // Judgements are counted per hour of trace start: the range starts at a whole hour.
+  const int64_t traces_since = QueryService::FloorHour(now - lookback);
+  APMCOV_ASSIGN_OR_RETURN(SampleRows rows, store.LoadSample(now - lookback, traces_since));
+  view->sample = QueryService::EstimateSample(rows, lookback);
   return std::shared_ptr<const CatalogView>(std::move(view));
 }
 }  // namespace
@@ -339,6 +396,7 @@ absl::StatusOr<Stats> QueryService::GetStats() {
   st.shadow_services = static_cast<int64_t>(view->shadows.size());
   st.broken_traces = view->broken_traces;
   st.last_sync = view->last_sync;
+  st.sample = view->sample;
   return st;
 }
 

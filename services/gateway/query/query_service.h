@@ -73,6 +73,7 @@ struct CatalogView {
   std::map<std::string, std::vector<CoverageBucket>> buckets;  // per dimension, once per load
   int64_t broken_traces = 0;                                   // within the lookback, at load
   std::optional<SyncJobRow> last_sync;
+  SampleEstimate sample;  // over the lookback, at load
 };
 
 class QueryService {
@@ -113,6 +114,13 @@ class QueryService {
   // the API and the analyzer's coverage snapshots share one definition.
   static absl::StatusOr<CatalogView> BuildView(const CatalogData& data, int64_t now_ns,
                                                int64_t lookback_ns);
+  // The sample estimate of design §7.1 from `rows` loaded over one lookback: rates with their
+  // 95% Wilson intervals; per missing service and gap kind the denominator is every judged
+  // trace; broken traces an hour = broken / sampled share / lookback hours (a function of the
+  // stored rows only, so an answer does not drift with the clock between syncs).
+  static SampleEstimate EstimateSample(const SampleRows& rows, int64_t lookback_ns);
+  // The start of the hour holding `ns` (trace_judgements rows are per hour of trace start).
+  static int64_t FloorHour(int64_t ns);
   // Buckets of one dimension (from the view), by total desc then key; InvalidArgument naming
   // `by` for an unknown dimension.
   static absl::StatusOr<std::vector<CoverageBucket>> Buckets(const CatalogView& view,

@@ -43,6 +43,10 @@ class ReadModel {
   // Number of broken traces with started_at >= since.
   virtual absl::StatusOr<int64_t> CountTracesSince(int64_t since) = 0;
 
+  // The rows of the sample estimate (design §7.1): sync jobs with finished_at >= jobs_since;
+  // trace_judgements with hour >= traces_since; broken_traces with started_at >= traces_since.
+  virtual absl::StatusOr<SampleRows> LoadSample(int64_t jobs_since, int64_t traces_since) = 0;
+
   // Dependencies; `from_service` empty = all.
   virtual absl::StatusOr<std::vector<DependencyRow>> ListDependencies(
       const std::string& from_service) = 0;

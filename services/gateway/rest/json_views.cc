@@ -57,7 +57,10 @@ json ToJson(const SyncJobRow& j) {
           {"spans", j.spans},
           {"rate_limited_ms", j.rate_limited_ms},
           {"error", j.error},
-          {"updated_at", Time(j.updated_at)}};
+          {"updated_at", Time(j.updated_at)},
+          {"sampled_seconds", j.sampled_seconds},
+          {"skipped_seconds", j.skipped_seconds},
+          {"edge_cut_traces", j.edge_cut_traces}};
 }
 
 json ToJson(const TraceRow& t) {
@@ -97,7 +100,45 @@ json ToJson(const Stats& s) {
           {"usm_only", s.usm_only},
           {"shadow_services", s.shadow_services},
           {"broken_traces", s.broken_traces},
-          {"last_sync", s.last_sync ? ToJson(*s.last_sync) : json(nullptr)}};
+          {"last_sync", s.last_sync ? ToJson(*s.last_sync) : json(nullptr)},
+          {"sample", ToJson(s.sample)}};
+}
+
+// Design §7.1. by_root_service keys are null for rootless traces (as root_service is);
+// by_missing_service and by_gap_kind leave out `judged` (every judged trace, judged_traces).
+json ToJson(const SampleEstimate& e) {
+  auto rates = [](json& out, const SampleBucket& b) {
+    out["broken_rate"] = b.broken_rate;
+    out["broken_rate_low"] = b.broken_rate_low;
+    out["broken_rate_high"] = b.broken_rate_high;
+  };
+  json by_root = json::array(), by_missing = json::array(), by_kind = json::array();
+  for (const auto& b : e.by_root_service) {
+    json o = {{"key", b.key.empty() ? json(nullptr) : json(b.key)},
+              {"judged", b.judged},
+              {"broken", b.broken}};
+    rates(o, b);
+    by_root.push_back(std::move(o));
+  }
+  for (auto [in, out] :
+       {std::pair{&e.by_missing_service, &by_missing}, std::pair{&e.by_gap_kind, &by_kind}}) {
+    for (const auto& b : *in) {
+      json o = {{"key", b.key}, {"broken", b.broken}};
+      rates(o, b);
+      out->push_back(std::move(o));
+    }
+  }
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"sampled_share", opt(e.sampled_share)},
+          {"judged_traces", e.judged_traces},
+          {"broken_traces", e.broken_traces},
+          {"broken_rate", e.broken_rate},
+          {"broken_rate_low", e.broken_rate_low},
+          {"broken_rate_high", e.broken_rate_high},
+          {"broken_traces_per_hour", opt(e.broken_traces_per_hour)},
+          {"by_root_service", std::move(by_root)},
+          {"by_missing_service", std::move(by_missing)},
+          {"by_gap_kind", std::move(by_kind)}};
 }
 
 json ToJson(const ServicesPage& p) {

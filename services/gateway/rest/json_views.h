@@ -19,6 +19,7 @@ nlohmann::json ToJson(const TraceRow& t);
 nlohmann::json ToJson(const DependencyRow& d);
 nlohmann::json ToJson(const ShadowServiceView& s);
 nlohmann::json ToJson(const Stats& s);
+nlohmann::json ToJson(const SampleEstimate& e);
 nlohmann::json ToJson(const ServicesPage& p);
 nlohmann::json ToJson(const TracesPageView& p);
 nlohmann::json ToJson(const TraceDetail& d);

@@ -261,6 +261,51 @@ TEST_F(GatewayApiTest, StatsFollowTheDefinitions) {
   EXPECT_EQ((*Bucket(st["by_language"], "java"))["instrumented"], 1);
 }
 
+// Design §7.1 over the seeded sample: 13 broken of 100 judged, sampled share 0.25.
+TEST_F(GatewayApiTest, StatsCarryTheSampleEstimate) {
+  json s = GetJson("/api/stats")["sample"];
+  ASSERT_TRUE(s.is_object()) << s;
+  EXPECT_EQ(s["sampled_share"], 0.25);  // (60 + 40) / (60 + 40 + 300)
+  EXPECT_EQ(s["judged_traces"], 100);
+  EXPECT_EQ(s["broken_traces"], 13);
+  // 13 of 100: 0.13 [0.0776, 0.2098], computed by hand.
+  EXPECT_DOUBLE_EQ(s["broken_rate"].get<double>(), 0.13);
+  EXPECT_NEAR(s["broken_rate_low"].get<double>(), 0.0776, 5e-5);
+  EXPECT_NEAR(s["broken_rate_high"].get<double>(), 0.2098, 5e-5);
+  // 13 / 0.25 over the 24 lookback hours.
+  EXPECT_DOUBLE_EQ(s["broken_traces_per_hour"].get<double>(), 52.0 / 24);
+
+  ASSERT_EQ(s["by_root_service"].size(), 2u);
+  EXPECT_EQ(s["by_root_service"][0]["key"], "checkout");
+  EXPECT_EQ(s["by_root_service"][0]["judged"], 60);
+  EXPECT_EQ(s["by_root_service"][0]["broken"], 8);
+  EXPECT_TRUE(s["by_root_service"][1]["key"].is_null());  // rootless
+  EXPECT_EQ(s["by_root_service"][1]["judged"], 40);
+  EXPECT_NEAR(s["by_root_service"][1]["broken_rate_low"].get<double>(), 0.0546, 5e-5);  // 5/40
+  EXPECT_NEAR(s["by_root_service"][1]["broken_rate_high"].get<double>(), 0.2611, 5e-5);
+
+  // Numerators from broken_traces in the range (103 is 3 days old), denominator all judged.
+  ASSERT_EQ(s["by_missing_service"].size(), 1u);
+  const json& payments = s["by_missing_service"][0];
+  EXPECT_EQ(payments["key"], "payments");
+  EXPECT_EQ(payments["broken"], 1);
+  EXPECT_FALSE(payments.contains("judged"));
+  EXPECT_DOUBLE_EQ(payments["broken_rate"].get<double>(), 0.01);
+  EXPECT_NEAR(payments["broken_rate_low"].get<double>(), 0.0018, 5e-5);  // 1 of 100
+  EXPECT_NEAR(payments["broken_rate_high"].get<double>(), 0.0545, 5e-5);
+  std::vector<std::string> kinds;
+  for (const auto& k : s["by_gap_kind"]) kinds.push_back(k["key"]);
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"missing_root", "orphan_span", "uninstrumented_callee"}));
+
+  json jobs = GetJson("/api/sync-jobs")["jobs"];
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[1]["id"], "job-2");
+  EXPECT_EQ(jobs[1]["sampled_seconds"], 40);
+  EXPECT_EQ(jobs[1]["skipped_seconds"], 300);
+  EXPECT_EQ(jobs[1]["edge_cut_traces"], 5);
+}
+
 TEST_F(GatewayApiTest, ServicesFiltersSearchSortAndPaging) {
   auto names = [&](const std::string& qs) {
     std::vector<std::string> out;
@@ -560,6 +605,45 @@ TEST_F(GatewayApiTest, GrpcAnswersTheSameAsRest) {
   EXPECT_EQ(st.shadow_services(), rest["shadow_services"]);
   EXPECT_EQ(st.broken_traces(), rest["broken_traces"]);
   EXPECT_EQ(st.last_sync().id(), rest["last_sync"]["id"]);
+  EXPECT_EQ(st.last_sync().sampled_seconds(), rest["last_sync"]["sampled_seconds"]);
+  EXPECT_EQ(st.last_sync().skipped_seconds(), rest["last_sync"]["skipped_seconds"]);
+  EXPECT_EQ(st.last_sync().edge_cut_traces(), rest["last_sync"]["edge_cut_traces"]);
+  {
+    const v1::SampleEstimate& g = st.sample();
+    const json& r = rest["sample"];
+    ASSERT_TRUE(g.has_sampled_share());
+    EXPECT_EQ(g.sampled_share(), r["sampled_share"]);
+    EXPECT_EQ(g.judged_traces(), r["judged_traces"]);
+    EXPECT_EQ(g.broken_traces(), r["broken_traces"]);
+    EXPECT_EQ(g.broken_rate(), r["broken_rate"]);
+    EXPECT_EQ(g.broken_rate_low(), r["broken_rate_low"]);
+    EXPECT_EQ(g.broken_rate_high(), r["broken_rate_high"]);
+    ASSERT_TRUE(g.has_broken_traces_per_hour());
+    EXPECT_EQ(g.broken_traces_per_hour(), r["broken_traces_per_hour"]);
+    auto same = [](const auto& grpc_list, const json& rest_list, bool rootless_null) {
+      ASSERT_EQ(static_cast<size_t>(grpc_list.size()), rest_list.size());
+      for (int i = 0; i < grpc_list.size(); ++i) {
+        const auto& b = grpc_list.Get(i);
+        const json& j = rest_list[static_cast<size_t>(i)];
+        if (rootless_null && b.key().empty()) {
+          EXPECT_TRUE(j["key"].is_null());
+        } else {
+          EXPECT_EQ(b.key(), j["key"]);
+        }
+        if (j.contains("judged")) {
+          EXPECT_EQ(b.judged(), j["judged"]);
+        }
+        EXPECT_EQ(b.broken(), j["broken"]);
+        EXPECT_EQ(b.broken_rate(), j["broken_rate"]);
+        EXPECT_EQ(b.broken_rate_low(), j["broken_rate_low"]);
+        EXPECT_EQ(b.broken_rate_high(), j["broken_rate_high"]);
+      }
+    };
+    same(g.by_root_service(), r["by_root_service"], true);
+    same(g.by_missing_service(), r["by_missing_service"], false);
+    same(g.by_gap_kind(), r["by_gap_kind"], false);
+    EXPECT_EQ(g.by_missing_service(0).judged(), g.judged_traces());  // the denominator
+  }
 
   v1::ListServicesRequest lreq;
   lreq.set_team("filler");
@@ -622,6 +706,15 @@ TEST_F(GatewayApiTest, GrpcAnswersTheSameAsRest) {
   v1::ListSyncJobsResponse jobs;
   ASSERT_TRUE(stub_->ListSyncJobs(Ctx().get(), {}, &jobs).ok());
   EXPECT_EQ(jobs.jobs(0).id(), "job-3");
+  json rest_jobs = GetJson("/api/sync-jobs")["jobs"];
+  ASSERT_EQ(static_cast<size_t>(jobs.jobs_size()), rest_jobs.size());
+  for (int i = 0; i < jobs.jobs_size(); ++i) {
+    const json& rj = rest_jobs[static_cast<size_t>(i)];
+    EXPECT_EQ(jobs.jobs(i).sampled_seconds(), rj["sampled_seconds"]);
+    EXPECT_EQ(jobs.jobs(i).skipped_seconds(), rj["skipped_seconds"]);
+    EXPECT_EQ(jobs.jobs(i).edge_cut_traces(), rj["edge_cut_traces"]);
+  }
+  EXPECT_EQ(jobs.jobs(1).skipped_seconds(), 300u);
   v1::ListDependenciesResponse deps;
   ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), {}, &deps).ok());
   EXPECT_EQ(static_cast<size_t>(deps.dependencies_size()),

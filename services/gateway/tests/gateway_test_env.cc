@@ -84,6 +84,9 @@ void TestDatabase::Migrate() const {
 //  shadow: ghost (APM only), gone (removed from the catalog, still in APM).
 //  broken traces: 101 (checkout -> payments uninstrumented_callee), 102 (orphan_span, rootless),
 //   103 (old, 3 days ago).
+//  sample (design §7.1): jobs 1 and 2 read 60 + 40 s of span time and skipped 300 s (sampled
+//   share 0.25); judged an hour ago: checkout 8 broken of 60, rootless 5 of 40 (13 of 100);
+//   3 days ago: 1000 of 1000 (outside the lookback).
 void TestDatabase::Seed() const {
   std::string sql = R"SQL(
 INSERT INTO services (name, team, tier, lifecycle, languages, envs, infra, customer_facing, tags, links)
@@ -129,10 +132,14 @@ INSERT INTO coverage_snapshots (taken_at, dimension, key, total, instrumented) V
  (now() - interval '1 day', 'overall', 'all', 34, 17),
  (now() - interval '1 day', 'team', 'web', 3, 2),
  (now() - interval '1 day', 'team', 'filler', 30, 15);
-INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, pages, spans, error, updated_at) VALUES
- ('job-1', 'schedule', 'succeeded', now() - interval '2 hours', now() - interval '119 minutes', 12, 10, 9000, '', now() - interval '119 minutes'),
- ('job-2', 'manual', 'partial', now() - interval '1 hour', now() - interval '59 minutes', 8, 6, 5000, 'span budget reached', now() - interval '59 minutes'),
- ('job-3', 'schedule', 'running', now() - interval '1 minute', NULL, 2, 1, 100, '', now());
+INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, pages, spans, error, updated_at, sampled_seconds, skipped_seconds, edge_cut_traces) VALUES
+ ('job-1', 'schedule', 'succeeded', now() - interval '2 hours', now() - interval '119 minutes', 12, 10, 9000, '', now() - interval '119 minutes', 60, 0, 2),
+ ('job-2', 'manual', 'partial', now() - interval '1 hour', now() - interval '59 minutes', 8, 6, 5000, 'span budget reached', now() - interval '59 minutes', 40, 300, 5),
+ ('job-3', 'schedule', 'running', now() - interval '1 minute', NULL, 2, 1, 100, '', now(), 0, 0, 0);
+INSERT INTO trace_judgements (hour, root_service, judged, broken) VALUES
+ (date_trunc('hour', now() - interval '1 hour'), 'checkout', 60, 8),
+ (date_trunc('hour', now() - interval '1 hour'), '', 40, 5),
+ (date_trunc('hour', now() - interval '3 days'), 'checkout', 1000, 1000);
 )SQL";
   Exec(sql);
 }

@@ -152,6 +152,109 @@ TEST_F(QueryServiceTest, BrokenTraceCountUsesTheLookback) {
   EXPECT_EQ(st->broken_traces, 1);
 }
 
+// Design §7.1: judged traces from trace_judgements since the whole hour that holds
+// now - lookback, numerators per missing service and gap kind from broken_traces in the same
+// range, the sampled share from the sync jobs that finished within the lookback.
+TEST_F(QueryServiceTest, SampleEstimateUsesWilsonIntervalsOverTheLookback) {
+  constexpr int64_t kHour = 3600 * kSec;
+  const int64_t since = QueryService::FloorHour(now_ - 24 * kHour);
+  ASSERT_EQ(now_ - since, 24 * kHour + 800 * kSec);  // ManualClock starts 800 s into an hour
+  auto job = [&](const std::string& id, std::optional<int64_t> finished, int64_t sampled,
+                 int64_t skipped) {
+    SyncJobRow j{
+        id, "schedule", finished ? "succeeded" : "running", now_ - 48 * kHour, finished, 1, 1, 1, 0,
+        "", 0};
+    j.sampled_seconds = sampled;
+    j.skipped_seconds = skipped;
+    store_.PutSyncJob(j);
+  };
+  job("in-1", now_ - 1 * kHour, 100, 300);
+  job("in-2", now_ - 2 * kHour, 0, 0);
+  job("old", now_ - 30 * kHour, 1000, 0);    // finished before the lookback
+  job("running", std::nullopt, 5000, 5000);  // not finished
+  store_.AddJudgement(since, "api", 10, 3);  // the first hour of the range counts
+  store_.AddJudgement(QueryService::FloorHour(now_ - kHour), "api", 50, 5);
+  store_.AddJudgement(QueryService::FloorHour(now_ - kHour), "", 40, 5);  // rootless
+  store_.AddJudgement(since - kHour, "api", 1000, 1000);                  // before the range
+  for (const char* id : {"1", "2", "3"}) {
+    Trace(id, now_ - kHour, {"api"}, {"billing"}, {"uninstrumented_callee"});
+  }
+  Trace("4", since, {"api"}, {"billing", "billing"}, {"uninstrumented_callee"});
+  Trace("5", now_ - kHour, {"cart"}, {}, {"missing_root", "orphan_span", "orphan_span"});
+  Trace("6", since - 1, {"api"}, {"billing"}, {"orphan_span"});  // before the range
+
+  auto st = svc_.GetStats();
+  ASSERT_TRUE(st.ok()) << st.status();
+  const SampleEstimate& e = st->sample;
+  ASSERT_TRUE(e.sampled_share.has_value());
+  EXPECT_DOUBLE_EQ(*e.sampled_share, 0.25);  // 100 / (100 + 300)
+  EXPECT_EQ(e.judged_traces, 100);
+  EXPECT_EQ(e.broken_traces, 13);
+  // 13 of 100: 0.13 [0.0776, 0.2098], computed by hand.
+  EXPECT_DOUBLE_EQ(e.broken_rate, 0.13);
+  EXPECT_NEAR(e.broken_rate_low, 0.0776, 5e-5);
+  EXPECT_NEAR(e.broken_rate_high, 0.2098, 5e-5);
+  // 13 / 0.25 over the 24 lookback hours, whatever the clock says within the hour.
+  ASSERT_TRUE(e.broken_traces_per_hour.has_value());
+  EXPECT_DOUBLE_EQ(*e.broken_traces_per_hour, 52.0 / 24);
+  clock_.Advance(std::chrono::minutes(10));
+  EXPECT_DOUBLE_EQ(*svc_.GetStats()->sample.broken_traces_per_hour, 52.0 / 24);
+
+  ASSERT_EQ(e.by_root_service.size(), 2u);
+  EXPECT_EQ(e.by_root_service[0].key, "api");  // most judged first
+  EXPECT_EQ(e.by_root_service[0].judged, 60);
+  EXPECT_EQ(e.by_root_service[0].broken, 8);
+  EXPECT_NEAR(e.by_root_service[0].broken_rate_low, 0.0691, 5e-5);  // 8 of 60
+  EXPECT_NEAR(e.by_root_service[0].broken_rate_high, 0.2417, 5e-5);
+  EXPECT_EQ(e.by_root_service[1].key, "");  // rootless
+  EXPECT_DOUBLE_EQ(e.by_root_service[1].broken_rate, 0.125);
+  EXPECT_NEAR(e.by_root_service[1].broken_rate_low, 0.0546, 5e-5);  // 5 of 40
+  EXPECT_NEAR(e.by_root_service[1].broken_rate_high, 0.2611, 5e-5);
+
+  // Every trace once per key, the denominator is every judged trace.
+  ASSERT_EQ(e.by_missing_service.size(), 1u);
+  EXPECT_EQ(e.by_missing_service[0].key, "billing");
+  EXPECT_EQ(e.by_missing_service[0].broken, 4);
+  EXPECT_EQ(e.by_missing_service[0].judged, 100);
+  EXPECT_DOUBLE_EQ(e.by_missing_service[0].broken_rate, 0.04);
+  EXPECT_NEAR(e.by_missing_service[0].broken_rate_low, 0.0157, 5e-5);  // 4 of 100
+  EXPECT_NEAR(e.by_missing_service[0].broken_rate_high, 0.0984, 5e-5);
+  ASSERT_EQ(e.by_gap_kind.size(), 3u);
+  EXPECT_EQ(e.by_gap_kind[0].key, "uninstrumented_callee");
+  EXPECT_EQ(e.by_gap_kind[0].broken, 4);
+  EXPECT_EQ(e.by_gap_kind[1].key, "missing_root");  // ties by key
+  EXPECT_EQ(e.by_gap_kind[1].broken, 1);
+  EXPECT_EQ(e.by_gap_kind[2].key, "orphan_span");
+  EXPECT_EQ(e.by_gap_kind[2].broken, 1);
+  EXPECT_NEAR(e.by_gap_kind[2].broken_rate_low, 0.0018, 5e-5);  // 1 of 100
+  EXPECT_NEAR(e.by_gap_kind[2].broken_rate_high, 0.0545, 5e-5);
+}
+
+TEST_F(QueryServiceTest, SampleShareIsOneWithoutSkipsAndAbsentWithoutJobs) {
+  auto none = svc_.GetStats();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->sample.sampled_share.has_value());
+  EXPECT_FALSE(none->sample.broken_traces_per_hour.has_value());
+  EXPECT_EQ(none->sample.judged_traces, 0);
+  EXPECT_DOUBLE_EQ(none->sample.broken_rate_low, 0);  // nothing judged: [0, 1]
+  EXPECT_DOUBLE_EQ(none->sample.broken_rate_high, 1);
+
+  SyncJobRow j{"j", "schedule", "succeeded", now_ - 100, now_ - 50, 1, 1, 1, 0, "", 0};
+  j.sampled_seconds = 0;  // a sync that read no span time and skipped none
+  store_.PutSyncJob(j);
+  auto all = svc_.GetStats();
+  ASSERT_TRUE(all.ok());
+  ASSERT_TRUE(all->sample.sampled_share.has_value());
+  EXPECT_DOUBLE_EQ(*all->sample.sampled_share, 1.0);
+
+  // A broken trace stored without a judgement cannot make a rate above 1.
+  Trace("9", now_ - 60 * kSec, {"api"}, {"billing"}, {"orphan_span"});
+  auto st = svc_.GetStats();
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->sample.by_missing_service.size(), 1u);
+  EXPECT_LE(st->sample.by_missing_service[0].broken_rate, 1.0);
+}
+
 TEST_F(QueryServiceTest, LastSyncIsTheLatestFinishedJob) {
   store_.PutSyncJob({"j1", "schedule", "succeeded", now_ - 100, now_ - 50, 1, 1, 1, 0, "", 0});
   store_.PutSyncJob({"j2", "manual", "failed", now_ - 40, now_ - 30, 1, 1, 1, 0, "boom", 0});

@@ -1,11 +1,13 @@
 import { api } from './api.js';
 import { coverageBars, trendLine } from './charts.js';
 import { fmtInt, fmtPct, fmtTime, h, link, table } from './dom.js';
+import { fmtShare, sampleNote } from './sample.js';
 
-function kpi(id, label, value, extra) {
+function kpi(id, label, value, extra, note) {
   return h('div', { class: 'kpi', id: `kpi-${id}` },
     h('div', { class: 'kpi-label' }, label),
-    h('div', { class: 'kpi-value', 'data-value': String(value) }, extra ?? String(value)));
+    h('div', { class: 'kpi-value', 'data-value': String(value) }, extra ?? String(value)),
+    note);
 }
 
 function dimensionSection(id, title, buckets, filterParam) {
@@ -19,6 +21,22 @@ function dimensionSection(id, title, buckets, filterParam) {
     h('details', {}, h('summary', {}, 'Table'),
       table(title, ['Key', 'Services', 'Instrumented', 'Coverage'], rows, { class: 'buckets', 'data-dimension': id })));
   return { section, draw: () => coverageBars(canvas, buckets) };
+}
+
+// Broken-trace rates of the sample by root service, missing service and gap kind (design §7.1).
+function estimatesSection(sample) {
+  const interval = (b) => `${fmtShare(b.broken_rate_low)}–${fmtShare(b.broken_rate_high)}`;
+  const rows = (list, judged) => (list || []).slice(0, 20).map((b) => [
+    b.key ?? '(no root)', ...(judged ? [fmtInt(b.judged)] : []), fmtInt(b.broken),
+    fmtShare(b.broken_rate), interval(b)]);
+  const head = ['Broken', 'Broken rate', '95% interval'];
+  return h('section', { class: 'card', id: 'sample-estimates', 'aria-labelledby': 'h-estimates' },
+    h('h2', { id: 'h-estimates' }, 'Broken-trace rates (sample)'),
+    sampleNote(sample, 'sample-estimates-note'),
+    h('div', { class: 'grid' },
+      table('By root service', ['Root service', 'Judged', ...head], rows(sample?.by_root_service, true), { 'data-sample': 'root' }),
+      table('By missing service', ['Missing service', ...head], rows(sample?.by_missing_service, false), { 'data-sample': 'missing' }),
+      table('By gap kind', ['Gap kind', ...head], rows(sample?.by_gap_kind, false), { 'data-sample': 'kind' })));
 }
 
 export async function renderOverview(main) {
@@ -39,7 +57,8 @@ export async function renderOverview(main) {
       kpi('instrumented', 'Instrumented', stats.instrumented_services, fmtInt(stats.instrumented_services)),
       kpi('coverage', 'Coverage', stats.coverage_pct, fmtPct(stats.coverage_pct)),
       kpi('shadow', 'Shadow services', stats.shadow_services, fmtInt(stats.shadow_services)),
-      kpi('broken', 'Broken traces (lookback)', stats.broken_traces, fmtInt(stats.broken_traces)),
+      kpi('broken', 'Broken traces (lookback)', stats.broken_traces, fmtInt(stats.broken_traces),
+        sampleNote(stats.sample, 'sample-overview')),
       kpi('last-sync', 'Last sync', last ? last.id : '', last ? `${last.state}, ${fmtTime(last.finished_at)}` : 'never')),
     h('div', { class: 'grid' }, dims.map((d) => d.section)),
     h('section', { class: 'card', id: 'trend', 'aria-labelledby': 'h-trend' },
@@ -60,7 +79,9 @@ export async function renderOverview(main) {
           ? h('ul', { class: 'names', tabindex: '0', 'aria-label': 'Services seen only by USM' }, stats.usm_only.map((n) =>
             h('li', {}, link(`/services/${encodeURIComponent(n)}`, n))))
           : h('p', {}, 'None.'))),
+    estimatesSection(stats.sample),
     h('section', { class: 'card', id: 'recent-traces' },
+      sampleNote(stats.sample, 'sample-recent'),
       table('Recent broken traces', ['Trace', 'Started', 'Root', 'Missing services', 'Gaps'],
         traces.traces.map((t) => [
           link(`/traces/${t.trace_id}`, t.trace_id), fmtTime(t.started_at), t.root_service ?? '(no root)',

@@ -21,7 +21,11 @@ export async function renderSync(main) {
       h('td', {}, j.id), h('td', {}, j.trigger), h('td', {}, h('span', { class: `badge state-${j.state}` }, j.state)),
       h('td', {}, fmtTime(j.started_at)), h('td', {}, fmtTime(j.finished_at)),
       h('td', { class: 'num' }, fmtInt(j.api_calls)), h('td', { class: 'num' }, fmtInt(j.pages)),
-      h('td', { class: 'num' }, fmtInt(j.spans)), h('td', {}, j.error || ''))) : [h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'No sync jobs yet.'))]));
+      h('td', { class: 'num' }, fmtInt(j.spans)),
+      h('td', { class: 'num', 'data-col': 'sampled' }, fmtInt(j.sampled_seconds ?? 0)),
+      h('td', { class: 'num', 'data-col': 'skipped' }, fmtInt(j.skipped_seconds ?? 0)),
+      h('td', { class: 'num', 'data-col': 'edge-cut' }, fmtInt(j.edge_cut_traces ?? 0)),
+      h('td', {}, j.error || ''))) : [h('tr', {}, h('td', { colspan: 12, class: 'empty' }, 'No sync jobs yet.'))]));
   }
 
   function follow(id) {
@@ -66,7 +70,7 @@ export async function renderSync(main) {
       button, progress),
     h('div', { class: 'table-wrap' }, h('table', { id: 'jobs-table' },
       h('caption', {}, 'Sync jobs, newest first'),
-      h('thead', {}, h('tr', {}, ['Job', 'Trigger', 'State', 'Started', 'Finished', 'API calls', 'Pages', 'Spans', 'Error'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Trigger', 'State', 'Started', 'Finished', 'API calls', 'Pages', 'Spans', 'Sampled s', 'Skipped s', 'Edge-cut traces', 'Error'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)));
   await refresh();
   timers.push(setInterval(refresh, 2000));

@@ -1,5 +1,6 @@
 import { api, qs } from './api.js';
 import { fmtInt, fmtTime, h, link } from './dom.js';
+import { sampleNote } from './sample.js';
 import { waterfallOrder } from './waterfall.js';
 
 const KINDS = ['uninstrumented_hop', 'uninstrumented_callee', 'propagation_break', 'missing_root', 'orphan_span'];
@@ -21,6 +22,8 @@ export async function renderTraces(main) {
     field('t-env', 'Env', 'env'),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Apply')));
   const total = h('p', { id: 'traces-total', 'aria-live': 'polite' });
+  const note = h('div', { id: 'traces-sample' });
+  const showSample = api.stats().then((st) => note.replaceChildren(sampleNote(st.sample, 'sample-traces')));
   const tbody = h('tbody');
   const prev = h('button', { type: 'button' }, 'Previous page');
   const next = h('button', { type: 'button' }, 'Next page');
@@ -48,13 +51,13 @@ export async function renderTraces(main) {
   form.addEventListener('submit', (e) => { e.preventDefault(); tokens.length = 1; load(0); });
   prev.addEventListener('click', () => load(Math.max(0, page - 1)));
   next.addEventListener('click', () => load(page + 1));
-  main.replaceChildren(h('h1', {}, 'Broken traces'), form, total,
+  main.replaceChildren(h('h1', {}, 'Broken traces'), form, total, note,
     h('div', { class: 'table-wrap' }, h('table', { id: 'traces-table' },
       h('caption', { class: 'visually-hidden' }, 'Broken traces, newest first'),
       h('thead', {}, h('tr', {}, ['Trace', 'Started', 'Env', 'Root', 'Spans', 'Missing services', 'Gaps'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)),
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, next));
-  await load(0);
+  await Promise.all([load(0), showSample]);
 }
 
 // Waterfall: one row per span in tree order (parent first, depth first, siblings by start; see
