@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """bench_sampling: sampling efficiency at 20x the span budget's volume (design §11).
 
-A private stack (tests/e2e/stack.py) with ddsim retaining about 20x what SPAN_PAGE_BUDGET
-lets the collector read per sync; BENCH_SAMPLING_SYNCS syncs (20) asked one every
-BENCH_SAMPLING_INTERVAL_S seconds. Prints one JSON line per figure:
+A private stack (tests/e2e/stack.py) with ddsim retaining 20x what SPAN_PAGE_BUDGET lets the
+collector read per sync: BENCH_SAMPLING_BUDGET pages (10), a sync every
+BENCH_SAMPLING_INTERVAL_S seconds (30), BENCH_SAMPLING_SYNCS syncs (20), slices of at least
+BENCH_SAMPLING_MIN_SLICE_S (30, the default; one slice a sync). Prints one JSON line per figure:
 
 - efficiency: spans of judged traces / spans read (analyzer counters), target >= 0.85;
-- checkpoint_lag_s after the last sync, target: within one sync interval;
+- checkpoint_lag_s after the last sync, target: within one sync interval (plus SPAN_LAG_SECONDS);
 - sampled and skipped seconds, pages per sync, judged traces, the estimate and its interval
   next to the truth's broken rate over the same ranges;
 - the machine's core count.
@@ -28,30 +29,30 @@ import test_volume  # noqa: E402
 
 
 def main() -> int:
-    syncs = int(os.environ.get("BENCH_SAMPLING_SYNCS", "20"))
-    test_volume.INTERVAL_S = int(os.environ.get("BENCH_SAMPLING_INTERVAL_S", str(test_volume.INTERVAL_S)))
-    skew = os.environ.get("BENCH_SAMPLING_SKEW")
-    seed = int(os.environ.get("BENCH_SAMPLING_SEED", "5"))
-    base = test_volume.options
-
-    def options(s: int):
-        o = base(s)
-        if skew:
-            o.analyzer_env.update({"CLOCK_SKEW_SECONDS": skew, "TRACE_EDGE_SECONDS": skew})
-        return o
-
-    test_volume.options = options
+    env = os.environ.get
+    syncs = int(env("BENCH_SAMPLING_SYNCS", "20"))
+    # 20x the budget's volume: rate x interval = 20 x budget x 1000 spans.
+    test_volume.BUDGET = int(env("BENCH_SAMPLING_BUDGET", "10"))
+    test_volume.INTERVAL_S = int(env("BENCH_SAMPLING_INTERVAL_S", "30"))
+    test_volume.RATE = int(env("BENCH_SAMPLING_RATE",
+                               str(20 * test_volume.BUDGET * 1000 // test_volume.INTERVAL_S)))
+    test_volume.MIN_SLICE_S = int(env("BENCH_SAMPLING_MIN_SLICE_S", "30"))  # the default
+    skew = env("BENCH_SAMPLING_SKEW")
+    if skew:
+        test_volume.SKEW_S = skew
+    seed = int(env("BENCH_SAMPLING_SEED", "5"))
     started = time.monotonic()
     ok, held, f = test_volume.run(seed, syncs=syncs)
     cores = os.cpu_count()
     volume_ratio = test_volume.RATE * test_volume.INTERVAL_S / (test_volume.BUDGET * 1000)
     common = {"cores": cores, "syncs": syncs, "budget_pages": test_volume.BUDGET,
               "spans_per_second": test_volume.RATE, "sync_every_s": test_volume.INTERVAL_S,
-              "volume_x_budget": round(volume_ratio, 1), "clock_skew_s": float(skew or 0.05)}
+              "volume_x_budget": round(volume_ratio, 1), "clock_skew_s": float(test_volume.SKEW_S),
+              "min_slice_s": test_volume.MIN_SLICE_S}
     print(json.dumps({"name": "sampling_efficiency", "efficiency": f.get("efficiency"),
                       "target": 0.85, **common}))
     print(json.dumps({"name": "sampling_checkpoint", "checkpoint_lag_s": f.get("checkpoint_lag_s"),
-                      "target_s": 60, **common}))
+                      "target_s": test_volume.INTERVAL_S + 10, **common}))
     print(json.dumps({"name": "sampling_estimate", "judged_traces": f.get("judged"),
                       "broken_rate": f.get("estimate"), "low": f.get("low"), "high": f.get("high"),
                       "truth_rate": f.get("truth_rate"), "held": 1 if held else 0,

@@ -289,10 +289,11 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
   }
   const int64_t covered = result.checkpoint_unix_nano - plan.range.from_ns;
   const int64_t skipped_ns = std::max<int64_t>(0, covered - sampled_ns);
+  // Whole seconds, rounded: slices of a second or two must not all round down to nothing.
   p.job.set_sampled_seconds(p.job.sampled_seconds() +
-                            static_cast<uint64_t>(sampled_ns / 1'000'000'000));
+                            static_cast<uint64_t>((sampled_ns + 500'000'000) / 1'000'000'000));
   p.job.set_skipped_seconds(p.job.skipped_seconds() +
-                            static_cast<uint64_t>(skipped_ns / 1'000'000'000));
+                            static_cast<uint64_t>((skipped_ns + 500'000'000) / 1'000'000'000));
   result.sampled_seconds = static_cast<double>(sampled_ns) / 1e9;
   result.skipped_seconds = static_cast<double>(skipped_ns) / 1e9;
   if (covered > 0) {
