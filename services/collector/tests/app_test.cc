@@ -63,9 +63,22 @@ class FakeSource : public datadog::DatadogSource {
     out.has_more = out.raw_items == static_cast<size_t>(size);
     return out;
   }
-  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t, int32_t) override {
-    return datadog::CatalogEntityPage{};
+  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t offset,
+                                                                 int32_t limit) override {
+    ++entity_calls;
+    if (!entity_status.ok()) return entity_status;
+    datadog::CatalogEntityPage out;
+    for (size_t i = static_cast<size_t>(offset);
+         i < entities.size() && i < static_cast<size_t>(offset + limit); ++i) {
+      out.services.push_back(entities[i]);
+    }
+    out.raw_items = out.services.size();
+    if (static_cast<size_t>(offset + limit) < entities.size()) out.next_offset = offset + limit;
+    return out;
   }
+  std::vector<v1::CatalogService> entities;  // v3 kind:service entities
+  absl::Status entity_status = absl::OkStatus();
+  int entity_calls = 0;
   absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override {
     if (!apm_status.ok()) return apm_status;
     return apm;
@@ -388,6 +401,49 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(std::set<uint64_t>(after.begin(), after.end()).size(), after.size());  // no repeats
   EXPECT_GT(after.size(), 3000u);  // the spans that left the lag window since
   EXPECT_LT(after.size(), 3020u);
+}
+
+// Design §5: v3 `kind: service` entities count too, read in every sync; a definition of the
+// same name wins, and an org without the v3 catalog (404) simply has none.
+TEST_F(AppTest, V3CatalogEntitiesJoinEverySnapshot) {
+  AddServices(2);
+  v1::CatalogService v3_only, both;
+  v3_only.set_name("svc-v3");
+  v3_only.set_schema_version("v3");
+  v3_only.set_team("from-v3");
+  both.set_name("svc-10000");
+  both.set_schema_version("v3");
+  both.set_team("from-v3");
+  source_.entities = {v3_only, both};
+  auto app = MakeApp();
+  for (int sync = 1; sync <= 2; ++sync) {
+    SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+    EXPECT_EQ(r.catalog_services, 3u);
+    EXPECT_EQ(source_.entity_calls, sync);
+    clock_.Advance(std::chrono::minutes(1));
+  }
+  std::map<std::string, v1::CatalogService> last;
+  for (const auto& m : publisher_.On("apmcov.catalog")) {
+    if (m.key[0] == '\0') {
+      EXPECT_EQ(FakePublisher::Decode<v1::CatalogSnapshotEnd>(m).count(), 3u);
+      continue;
+    }
+    auto svc = FakePublisher::Decode<v1::CatalogService>(m);
+    last[svc.name()] = svc;
+  }
+  ASSERT_EQ(last.size(), 3u);
+  EXPECT_EQ(last["svc-v3"].team(), "from-v3");
+  EXPECT_EQ(last["svc-10000"].schema_version(), "") << "the definition wins over the entity";
+
+  source_.entity_status = absl::NotFoundError("no v3 catalog");
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+  EXPECT_TRUE(r.catalog_complete);
+  source_.entity_status = absl::UnavailableError("503");
+  r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_FALSE(r.catalog_complete) << "no end marker: nothing is wrongly removed";
 }
 
 TEST_F(AppTest, CatalogPageFailureMeansNoEndMarkerAndPartial) {
