@@ -357,10 +357,10 @@ absl::Status MemoryCoverageStore::MarkDeadLettersPublished(const std::vector<Dea
 
 namespace {
 
-// Erases up to `limit` entries of `m` for which `old(value)` holds; returns how many. Sets
-// `*more` when the limit was reached.
-template <typename Map, typename Pred>
-int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old) {
+// Erases up to `limit` entries of `m` for which `old(value)` holds, calling `on_erase(value)`
+// first; returns how many. Sets `*more` when the limit was reached.
+template <typename Map, typename Pred, typename OnErase>
+int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old, OnErase on_erase) {
   int64_t n = 0;
   for (auto it = m.begin(); it != m.end();) {
     if (!old(it->second)) {
@@ -371,10 +371,16 @@ int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old) {
       *more = true;
       break;
     }
+    on_erase(it->second);
     it = m.erase(it);
     ++n;
   }
   return n;
+}
+
+template <typename Map, typename Pred>
+int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old) {
+  return EraseOld(m, limit, more, old, [](const auto&) {});
 }
 
 constexpr int64_t kDayNs = RetentionPolicy::kDay;
@@ -426,6 +432,16 @@ absl::StatusOr<PruneResult> MemoryCoverageStore::Prune(const RetentionPolicy& po
   add("sync_jobs", EraseOld(st.jobs, batch_rows, &r.more, [&](const SyncJobRecord& j) {
         return j.updated_at_ns != 0 && j.updated_at_ns < job_cut;
       }));
+  // A completed snapshot's members are gone already (the adapter deletes them on completion).
+  int64_t members = 0;
+  add("catalog_snapshots",
+      EraseOld(
+          st.snapshots, batch_rows, &r.more,
+          [&](const auto& snap) { return snap.synced_at_ns != 0 && snap.synced_at_ns < job_cut; },
+          [&](const auto& snap) {
+            if (!snap.completed) members += std::ssize(snap.members);
+          }));
+  add("catalog_snapshot_members", members);
   add("dead_letters", EraseOld(st.dead_letters, batch_rows, &r.more,
                                [&](const auto& d) { return d.claimed_at_ns < job_cut; }));
   // The latest taken_at of each UTC day, among the snapshots old enough to thin.

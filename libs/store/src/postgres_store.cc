@@ -931,7 +931,8 @@ absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& 
   const std::string day = "(date_trunc('day', c.taken_at AT TIME ZONE 'UTC'))";
   struct Step {
     const char* table;
-    std::string sql;  // returns one row: the count of deleted driving rows, then others
+    std::string sql;  // returns one row: the count of deleted driving rows, then dependents'
+    std::vector<const char*> dependents = {};  // tables whose rows go with the driving ones
   };
   const std::vector<Step> steps = {
       {"broken_traces",
@@ -940,7 +941,17 @@ absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& 
            "), g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT trace_id FROM v) "
            "RETURNING 1), s AS (DELETE FROM trace_spans WHERE trace_id IN (SELECT trace_id FROM "
            "v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM g), (SELECT "
-           "count(*) FROM s)"},
+           "count(*) FROM s)",
+       {"trace_gaps", "trace_spans"}},
+      {"catalog_snapshots",
+       "WITH v AS (" +
+           DeleteBatch("catalog_snapshots",
+                       "c.synced_at < " + job_cut + " AND c.synced_at > timestamptz 'epoch'",
+                       batch_rows, "snapshot_id") +
+           "), m AS (DELETE FROM catalog_snapshot_members WHERE snapshot_id IN (SELECT "
+           "snapshot_id FROM v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) "
+           "FROM m)",
+       {"catalog_snapshot_members"}},
       {"trace_judgements",
        "WITH v AS (" + DeleteBatch("trace_judgements", "c.hour < " + trace_cut, batch_rows) +
            ") SELECT count(*) FROM v"},
@@ -973,23 +984,18 @@ absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& 
   };
   PruneResult result;
   for (const Step& step : steps) {
-    absl::Status s = impl_->Run(absl::StrCat("pruning ", step.table),
-                                [&](pqxx::connection& conn) -> absl::Status {
-                                  pqxx::work tx(conn);
-                                  const pqxx::row row = tx.exec1(step.sql);
-                                  tx.commit();
-                                  const int64_t driving = row[0].as<int64_t>();
-                                  if (static_cast<size_t>(driving) >= batch_rows)
-                                    result.more = true;
-                                  if (driving > 0) result.rows[step.table] += driving;
-                                  if (row.size() == 3) {
-                                    if (row[1].as<int64_t>() > 0)
-                                      result.rows["trace_gaps"] += row[1].as<int64_t>();
-                                    if (row[2].as<int64_t>() > 0)
-                                      result.rows["trace_spans"] += row[2].as<int64_t>();
-                                  }
-                                  return absl::OkStatus();
-                                });
+    absl::Status s = impl_->Run(absl::StrCat("pruning ", step.table), [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      const pqxx::row row = tx.exec1(step.sql);
+      tx.commit();
+      const int64_t driving = row[0].as<int64_t>();
+      if (static_cast<size_t>(driving) >= batch_rows) result.more = true;
+      for (size_t i = 0; i < row.size(); ++i) {
+        const int64_t n = row[static_cast<pqxx::row::size_type>(i)].as<int64_t>();
+        if (n > 0) result.rows[i == 0 ? step.table : step.dependents[i - 1]] += n;
+      }
+      return absl::OkStatus();
+    });
     if (!s.ok()) return s;
   }
   return result;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apmcov/store/coverage_store.h"
 
@@ -647,6 +648,27 @@ TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldSyncJobsAndDeadLetters) {
   EXPECT_EQ(*this->store().ClaimDeadLetters({key}), (std::vector<DeadLetterKey>{key}));
 }
 
+TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldCatalogSnapshotsWithTheirMembers) {
+  auto snapshot = [&](const std::string& id, int64_t at, std::optional<uint32_t> count) {
+    WriteBatch b;
+    b.catalog_services = {Svc(id, "svc-" + id, at)};
+    if (count) b.snapshot_ends = {{id, *count, at}};
+    this->MustApply(b);
+  };
+  snapshot("old", kT0 - 31 * kDay, 1);      // complete: its members are gone already
+  snapshot("stuck", kT0 - 31 * kDay, 2);    // one member of two, never completed
+  snapshot("no-end", kT0 - 31 * kDay, {});  // no end marker: no time to age it by
+  snapshot("recent", kT0 - kDay, 1);
+  EXPECT_EQ(
+      PruneAll(this->store(), RetentionPolicy{}, kT0, 1),
+      (std::map<std::string, int64_t>{{"catalog_snapshots", 2}, {"catalog_snapshot_members", 1}}));
+  EXPECT_FALSE(this->store().LoadSnapshotState("old")->has_value());
+  EXPECT_FALSE(this->store().LoadSnapshotState("stuck")->has_value());
+  EXPECT_TRUE(this->store().LoadSnapshotState("no-end")->has_value());
+  EXPECT_TRUE(this->store().LoadSnapshotState("recent")->has_value());
+  EXPECT_EQ(this->Services(true).size(), 4u) << "services are not the snapshots' to prune";
+}
+
 TYPED_TEST_P(CoverageStoreContract, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay) {
   const int64_t day = (kT0 - 40 * kDay) - (kT0 - 40 * kDay) % kDay;  // a UTC midnight
   const int64_t hour = 3600 * int64_t{1'000'000'000};
@@ -673,12 +695,13 @@ REGISTER_TYPED_TEST_SUITE_P(
     CoverageStoreContract, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements,
     PruneWorksInBatchesOfAtMostBatchRows, PruneDeletesDependenciesNotSeenWithinTheRetention,
     PruneDeletesOldSyncJobsAndDeadLetters, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
-    NulCharactersAreDroppedNotFatal, WatermarkKeepsTheReadIntervalsOfItsLatestRecord,
-    JudgementsAndEdgeCutsAddUp, InvalidRecordIsMarkedRejected,
-    DeadLettersAreClaimedOnceAcrossReplays, WatermarksOnlyMoveForward,
-    CatalogServiceRoundTripsEveryField, CompleteSnapshotMarksAbsentServicesRemoved,
-    SnapshotCompletesOnlyWithExactlyTheAnnouncedCount, OlderSnapshotRecordNeverOverwritesNewer,
-    ApmObservationsMergeInAnyOrder, BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
+    PruneDeletesOldCatalogSnapshotsWithTheirMembers, NulCharactersAreDroppedNotFatal,
+    WatermarkKeepsTheReadIntervalsOfItsLatestRecord, JudgementsAndEdgeCutsAddUp,
+    InvalidRecordIsMarkedRejected, DeadLettersAreClaimedOnceAcrossReplays,
+    WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
+    CompleteSnapshotMarksAbsentServicesRemoved, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
+    OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
+    BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
     DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert,
     InvalidRecordRejectsTheWholeBatch, WholeBatchReplayChangesNothing);
 

@@ -63,6 +63,9 @@
 //      sync_jobs          updated_at (the job's latest record) < now - sync_job; an edge-cut
 //                         placeholder no record of its job ever replaced is kept;
 //      dead_letters       claimed_at < now - sync_job (the store's own clock);
+//      catalog_snapshots  synced_at (of its end marker) < now - sync_job, with the members
+//                         an incomplete one still holds; one whose end marker never came
+//                         is kept;
 //      coverage_snapshots taken_at < now - snapshot_full, unless it is the latest taken_at of
 //                         its UTC day: older history is thinned to one snapshot a day, the
 //                         day's last; newer snapshots are all kept.
