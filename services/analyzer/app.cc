@@ -392,6 +392,7 @@ struct App::Impl {
                {"dependency_counted_traces", rows("dependency_counted_traces")},
                {"sync_jobs", rows("sync_jobs")},
                {"dead_letters", rows("dead_letters")},
+               {"catalog_snapshots", rows("catalog_snapshots")},
                {"coverage_snapshots", rows("coverage_snapshots")},
                {"seconds", std::chrono::duration<double>(prune_spent).count()}});
   }
