@@ -81,6 +81,12 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
   c.directory_refresh_seconds =
       r.Int("ANALYZER_DIRECTORY_REFRESH_SECONDS", c.directory_refresh_seconds, 0, 3600);
   c.catalog_wait_seconds = r.Int("ANALYZER_CATALOG_WAIT_SECONDS", c.catalog_wait_seconds, 0, 3600);
+  c.broken_trace_retention_days =
+      r.Int("BROKEN_TRACE_RETENTION_DAYS", c.broken_trace_retention_days, 1, 3650);
+  c.sync_job_retention_days = r.Int("SYNC_JOB_RETENTION_DAYS", c.sync_job_retention_days, 1, 3650);
+  c.retention_interval_seconds =
+      r.Int("RETENTION_INTERVAL_SECONDS", c.retention_interval_seconds, 0, 86400);
+  c.retention_batch_rows = r.Int("RETENTION_BATCH_ROWS", c.retention_batch_rows, 1, 100'000);
   if (c.database_url.empty()) {
     r.AddError("DATABASE_URL", "is required (postgresql://user:password@host:port/db)");
   }
@@ -103,6 +109,10 @@ AppOptions AppOptions::FromConfig(const AnalyzerConfig& c) {
   o.snapshot_wait = std::chrono::seconds(c.snapshot_wait_seconds);
   o.directory_refresh = std::chrono::seconds(c.directory_refresh_seconds);
   o.catalog_wait = std::chrono::seconds(c.catalog_wait_seconds);
+  o.retention.broken_trace_ns = c.broken_trace_retention_days * store::RetentionPolicy::kDay;
+  o.retention.sync_job_ns = c.sync_job_retention_days * store::RetentionPolicy::kDay;
+  o.retention_interval = std::chrono::seconds(c.retention_interval_seconds);
+  o.retention_batch_rows = static_cast<size_t>(c.retention_batch_rows);
   return o;
 }
 
@@ -205,6 +215,10 @@ struct App::Impl {
                               .Help("Span watermarks waiting for their job's catalog snapshot")
                               .Register(reg)
                               .Add({});
+    rows_pruned = &prometheus::BuildCounter()
+                       .Name("apmcov_analyzer_rows_pruned_total")
+                       .Help("Rows deleted by retention (design §4), by table")
+                       .Register(reg);
     services_total = &prometheus::BuildGauge()
                           .Name("apmcov_catalog_services")
                           .Help("Catalog services counted by coverage (deprecated excluded)")
@@ -315,6 +329,73 @@ struct App::Impl {
   prometheus::Gauge* services_total;
   prometheus::Counter* catalog_wait_expired;
   prometheus::Gauge* watermarks_pending;
+  prometheus::Family<prometheus::Counter>* rows_pruned;
+
+  // Retention: when the last run started (Clock), and a run the budget interrupted.
+  int64_t last_prune_ns = INT64_MIN;
+  bool prune_unfinished = false;
+  int64_t prune_now_ns = 0;  // the run's `now`, kept across its slices
+  std::map<std::string, int64_t> prune_rows;
+  std::chrono::steady_clock::duration prune_spent{0};
+
+  // Prunes what the retention policy says is too old (see the contract in app.h).
+  void MaybePrune() {
+    if (options.retention_interval.count() <= 0) return;
+    if (!prune_unfinished) {
+      const int64_t now = ports.clock.NowUnixNanos();
+      if (last_prune_ns != INT64_MIN && now - last_prune_ns < options.retention_interval.count()) {
+        return;
+      }
+      last_prune_ns = prune_now_ns = now;
+      prune_rows.clear();
+      prune_spent = {};
+    }
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      absl::StatusOr<store::PruneResult> r =
+          ports.store.Prune(options.retention, prune_now_ns, options.retention_batch_rows);
+      if (!r.ok()) {
+        prune_unfinished = false;
+        Log().Warn("retention: pruning failed, tried again at the next interval",
+                   {{"error", Msg(r.status())}});
+        return;
+      }
+      for (const auto& [table, n] : r->rows) {
+        rows_pruned->Add({{"table", table}}).Increment(static_cast<double>(n));
+        prune_rows[table] += n;
+      }
+      const auto spent = std::chrono::steady_clock::now() - start;
+      prune_unfinished = r->more;
+      if (!r->more) {
+        prune_spent += spent;
+        break;
+      }
+      if (stop.load() || spent >= options.retention_budget) {  // go on after the next poll
+        prune_spent += spent;
+        return;
+      }
+      std::this_thread::yield();
+    }
+    int64_t total = 0;
+    for (const auto& [table, n] : prune_rows) total += n;
+    auto rows = [&](const char* table) {
+      auto it = prune_rows.find(table);
+      return it == prune_rows.end() ? int64_t{0} : it->second;
+    };
+    Log().Log(total > 0 ? LogLevel::kInfo : LogLevel::kDebug, "retention: pruned",
+              {{"rows", total},
+               {"broken_traces", rows("broken_traces")},
+               {"trace_spans", rows("trace_spans")},
+               {"trace_gaps", rows("trace_gaps")},
+               {"trace_judgements", rows("trace_judgements")},
+               {"dependencies", rows("dependencies")},
+               {"dependency_counted_traces", rows("dependency_counted_traces")},
+               {"sync_jobs", rows("sync_jobs")},
+               {"dead_letters", rows("dead_letters")},
+               {"catalog_snapshots", rows("catalog_snapshots")},
+               {"coverage_snapshots", rows("coverage_snapshots")},
+               {"seconds", std::chrono::duration<double>(prune_spent).count()}});
+  }
 
   // Runs `fn` until it succeeds, fails for good, or Stop() is requested (Cancelled).
   template <typename Fn>
@@ -1305,6 +1386,7 @@ struct App::Impl {
     CommitOffsets();
     SyncMetrics();
     UpdateLag();
+    MaybePrune();
     return messages.size();
   }
 };

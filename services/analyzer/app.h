@@ -41,6 +41,13 @@
 //    nothing. The committed `spans` offset never passes a waiting watermark.
 //  - Offset-out-of-range (DataLoss from Poll) is counted in apmcov_analyzer_data_loss_total and
 //    logged as an error, never silent.
+//  - Retention (design §4): between batches, at most every retention_interval, the store is
+//    pruned (CoverageStore::Prune with `retention`, the Clock's now) in batches of
+//    retention_batch_rows, looping until nothing is left; after retention_budget of wall time
+//    the loop yields to consumption and goes on after the next poll. Rows deleted are counted
+//    in apmcov_analyzer_rows_pruned_total{table} and a finished run is logged with a summary.
+//    A failed prune is logged and tried again at the next interval; it never fails a batch.
+//    Every replica prunes; the store's batches skip rows another one holds.
 //  - Not thread-safe: Run()/RunOnce() on one thread; Stop() from any thread.
 // Ports are held by reference and must outlive the App.
 #pragma once
@@ -88,6 +95,10 @@ struct AnalyzerConfig {
   int64_t snapshot_wait_seconds = 300;
   int64_t directory_refresh_seconds = 10;
   int64_t catalog_wait_seconds = 30;
+  int64_t broken_trace_retention_days = 14;  // BROKEN_TRACE_RETENTION_DAYS
+  int64_t sync_job_retention_days = 30;      // SYNC_JOB_RETENTION_DAYS
+  int64_t retention_interval_seconds = 600;  // RETENTION_INTERVAL_SECONDS; 0: never prune
+  int64_t retention_batch_rows = 1000;       // RETENTION_BATCH_ROWS
 
   // Reads every variable; errors are recorded in `reader` (see ConfigReader::Finish()).
   static AnalyzerConfig Read(ConfigReader& reader);
@@ -114,6 +125,11 @@ struct AppOptions {
   // Longest time a span watermark of job J waits for J's catalog snapshot to be complete
   // (see the contract above) before it is applied anyway.
   std::chrono::nanoseconds catalog_wait = std::chrono::seconds(30);
+  // Retention (see the contract above); a zero interval disables pruning.
+  store::RetentionPolicy retention;
+  std::chrono::nanoseconds retention_interval = std::chrono::minutes(10);
+  size_t retention_batch_rows = 1000;
+  std::chrono::nanoseconds retention_budget = std::chrono::seconds(2);
 
   static AppOptions FromConfig(const AnalyzerConfig& config);
 };

@@ -1,6 +1,7 @@
 #include "apmcov/store/memory_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -23,8 +24,11 @@ void SortSpans(std::vector<TraceSpanRecord>& spans) {
 }  // namespace
 
 struct MemoryCoverageStore::State {
-  // (topic, partition, offset) → published.
-  std::map<std::tuple<std::string, int32_t, int64_t>, bool> dead_letters;
+  struct DeadLetter {
+    bool published = false;
+    int64_t claimed_at_ns = 0;  // wall clock, like the table's now() default
+  };
+  std::map<std::tuple<std::string, int32_t, int64_t>, DeadLetter> dead_letters;
   struct Snapshot {
     std::optional<uint32_t> expected;
     std::set<std::string> members;
@@ -34,14 +38,15 @@ struct MemoryCoverageStore::State {
   struct Dependency {
     std::string to_kind;
     int64_t last_seen_ns = 0;
-    std::set<uint64_t> traces;
+    int64_t count = 0;  // distinct traces (each counted once, see counted_traces)
   };
   std::map<std::string, ServiceRow> services;
   std::map<std::string, Snapshot> snapshots;
   std::map<std::pair<std::string, std::string>, ApmServiceRow> apm;
   std::map<uint64_t, BrokenTraceRecord> traces;
   std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
-  std::set<uint64_t> counted_traces;  // traces whose edges are counted (see the contract)
+  // Traces whose edges are counted (see the contract) → latest seen_at.
+  std::map<uint64_t, int64_t> counted_traces;
   std::map<std::string, SyncJobRecord> jobs;
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
   std::map<std::pair<std::string, int32_t>, PartitionWatermark> watermarks;
@@ -192,15 +197,21 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
     next.traces[t.trace_id] = std::move(t);
   }
 
-  std::set<uint64_t> fresh;
+  std::map<uint64_t, int64_t> fresh;  // trace → latest seen_at in this batch
   for (const DependencyObservation& d : batch.dependencies) {
-    if (next.counted_traces.count(d.trace_id) == 0) fresh.insert(d.trace_id);
+    if (next.counted_traces.count(d.trace_id) > 0) continue;
+    auto [it, inserted] = fresh.try_emplace(d.trace_id, Micros(d.seen_at_ns));
+    if (!inserted) it->second = std::max(it->second, Micros(d.seen_at_ns));
   }
+  std::set<std::tuple<std::string, std::string, std::string, uint64_t>> counted_edges;
   for (const DependencyObservation& d : batch.dependencies) {
     auto& dep = next.dependencies[{d.from_service, d.to_name, d.kind}];
     dep.to_kind = d.to_kind;
     dep.last_seen_ns = std::max(dep.last_seen_ns, Micros(d.seen_at_ns));
-    if (fresh.count(d.trace_id) > 0) dep.traces.insert(d.trace_id);
+    if (fresh.count(d.trace_id) > 0 &&
+        counted_edges.insert({d.from_service, d.to_name, d.kind, d.trace_id}).second) {
+      ++dep.count;
+    }
   }
   next.counted_traces.insert(fresh.begin(), fresh.end());
 
@@ -260,8 +271,8 @@ absl::StatusOr<std::vector<DependencyRow>> MemoryCoverageStore::LoadDependencies
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   std::vector<DependencyRow> out;
   for (const auto& [key, d] : state_->dependencies) {
-    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), d.to_kind, d.last_seen_ns,
-                   static_cast<int64_t>(d.traces.size())});
+    out.push_back(
+        {std::get<0>(key), std::get<1>(key), std::get<2>(key), d.to_kind, d.last_seen_ns, d.count});
   }
   return out;
 }
@@ -323,8 +334,13 @@ absl::StatusOr<std::vector<DeadLetterKey>> MemoryCoverageStore::ClaimDeadLetters
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   std::vector<DeadLetterKey> out;
   for (const auto& k : keys) {
-    auto [it, inserted] = state_->dead_letters.try_emplace({k.topic, k.partition, k.offset}, false);
-    if (!it->second) out.push_back(k);
+    auto [it, inserted] = state_->dead_letters.try_emplace({k.topic, k.partition, k.offset});
+    if (inserted) {
+      it->second.claimed_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+    }
+    if (!it->second.published) out.push_back(k);
   }
   return out;
 }
@@ -334,9 +350,111 @@ absl::Status MemoryCoverageStore::MarkDeadLettersPublished(const std::vector<Dea
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
   for (const auto& k : keys) {
     auto it = state_->dead_letters.find({k.topic, k.partition, k.offset});
-    if (it != state_->dead_letters.end()) it->second = true;
+    if (it != state_->dead_letters.end()) it->second.published = true;
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// Erases up to `limit` entries of `m` for which `old(value)` holds, calling `on_erase(value)`
+// first; returns how many. Sets `*more` when the limit was reached.
+template <typename Map, typename Pred, typename OnErase>
+int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old, OnErase on_erase) {
+  int64_t n = 0;
+  for (auto it = m.begin(); it != m.end();) {
+    if (!old(it->second)) {
+      ++it;
+      continue;
+    }
+    if (static_cast<size_t>(n) == limit) {
+      *more = true;
+      break;
+    }
+    on_erase(it->second);
+    it = m.erase(it);
+    ++n;
+  }
+  return n;
+}
+
+template <typename Map, typename Pred>
+int64_t EraseOld(Map& m, size_t limit, bool* more, Pred old) {
+  return EraseOld(m, limit, more, old, [](const auto&) {});
+}
+
+constexpr int64_t kDayNs = RetentionPolicy::kDay;
+
+int64_t UtcDay(int64_t ns) { return ns >= 0 ? ns / kDayNs : (ns - kDayNs + 1) / kDayNs; }
+
+}  // namespace
+
+absl::StatusOr<PruneResult> MemoryCoverageStore::Prune(const RetentionPolicy& policy,
+                                                       int64_t now_ns, size_t batch_rows) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  if (batch_rows == 0) return absl::InvalidArgumentError("Prune: batch_rows must be at least 1");
+  State& st = *state_;
+  PruneResult r;
+  // Microseconds, like the adapter's timestamptz cutoffs.
+  const int64_t trace_cut = Micros(now_ns - policy.broken_trace_ns);
+  const int64_t job_cut = Micros(now_ns - policy.sync_job_ns);
+  const int64_t snap_cut = Micros(now_ns - policy.snapshot_full_ns);
+  const int64_t guard_cut = Micros(now_ns - policy.replay_guard_ns);
+  auto add = [&r](const char* table, int64_t n) {
+    if (n > 0) r.rows[table] += n;
+  };
+
+  int64_t traces = 0, gaps = 0, spans = 0;
+  for (auto it = st.traces.begin(); it != st.traces.end();) {
+    if (it->second.started_at_ns >= trace_cut) {
+      ++it;
+      continue;
+    }
+    if (static_cast<size_t>(traces) == batch_rows) {
+      r.more = true;
+      break;
+    }
+    gaps += static_cast<int64_t>(it->second.gaps.size());
+    spans += static_cast<int64_t>(it->second.spans.size());
+    it = st.traces.erase(it);
+    ++traces;
+  }
+  add("broken_traces", traces);
+  add("trace_gaps", gaps);
+  add("trace_spans", spans);
+  add("trace_judgements", EraseOld(st.judgements, batch_rows, &r.more,
+                                   [&](const auto& j) { return j.hour_ns < trace_cut; }));
+  add("dependencies", EraseOld(st.dependencies, batch_rows, &r.more,
+                               [&](const auto& d) { return d.last_seen_ns < trace_cut; }));
+  add("dependency_counted_traces", EraseOld(st.counted_traces, batch_rows, &r.more,
+                                            [&](int64_t seen) { return seen < guard_cut; }));
+  add("sync_jobs", EraseOld(st.jobs, batch_rows, &r.more, [&](const SyncJobRecord& j) {
+        return j.updated_at_ns != 0 && j.updated_at_ns < job_cut;
+      }));
+  // A completed snapshot's members are gone already (the adapter deletes them on completion).
+  int64_t members = 0;
+  add("catalog_snapshots",
+      EraseOld(
+          st.snapshots, batch_rows, &r.more,
+          [&](const auto& snap) { return snap.synced_at_ns != 0 && snap.synced_at_ns < job_cut; },
+          [&](const auto& snap) {
+            if (!snap.completed) members += std::ssize(snap.members);
+          }));
+  add("catalog_snapshot_members", members);
+  add("dead_letters", EraseOld(st.dead_letters, batch_rows, &r.more,
+                               [&](const auto& d) { return d.claimed_at_ns < job_cut; }));
+  // The latest taken_at of each UTC day, among the snapshots old enough to thin.
+  std::map<int64_t, int64_t> day_last;
+  for (const auto& [key, row] : st.coverage) {
+    const int64_t t = std::get<0>(key);
+    int64_t& last = day_last[UtcDay(t)];
+    last = std::max(last, t);
+  }
+  add("coverage_snapshots", EraseOld(st.coverage, batch_rows, &r.more, [&](const CoverageRow& c) {
+        return c.taken_at_ns < snap_cut && c.taken_at_ns < day_last[UtcDay(c.taken_at_ns)];
+      }));
+  return r;
 }
 
 absl::Status MemoryCoverageStore::Ping() {

@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
 #include "pg_util.h"
 #include "validate.h"
@@ -79,7 +80,6 @@ struct PostgresCoverageStore::Impl {
   std::string url;
   std::mutex mu;
   std::unique_ptr<pqxx::connection> conn;
-  int64_t applies = 0;
 
   pqxx::connection& Connection() {
     if (conn && !conn->is_open()) conn.reset();
@@ -558,10 +558,6 @@ absl::StatusOr<ApplyResult> PostgresCoverageStore::Apply(const WriteBatch& input
   return impl_->Run("applying a batch", [&](pqxx::connection& conn) -> absl::StatusOr<ApplyResult> {
     pqxx::work tx(conn);
     ApplyResult result = impl_->ApplyInTx(tx, batch);
-    // The replay guard of dependencies only needs the span retention (24 h): prune rarely.
-    if (++impl_->applies % 1000 == 0) {
-      tx.exec("DELETE FROM dependency_counted_traces WHERE seen_at < now() - interval '3 days'");
-    }
     tx.commit();
     return result;
   });
@@ -909,6 +905,100 @@ absl::Status PostgresCoverageStore::MarkDeadLettersPublished(
     tx.commit();
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+// `DELETE FROM table` of at most `limit` rows matching `where` (rows another transaction holds
+// are skipped, not waited for), as the ctid list a data-modifying CTE can use.
+std::string DeleteBatch(const std::string& table, const std::string& where, size_t limit,
+                        const std::string& returning = "1") {
+  return "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table +
+         " AS c WHERE " + where + " LIMIT " + std::to_string(limit) +
+         " FOR UPDATE SKIP LOCKED)) RETURNING " + returning;
+}
+
+}  // namespace
+
+absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& policy,
+                                                         int64_t now_ns, size_t batch_rows) {
+  if (batch_rows == 0) return absl::InvalidArgumentError("Prune: batch_rows must be at least 1");
+  const std::string trace_cut = Timestamp(now_ns - policy.broken_trace_ns);
+  const std::string job_cut = Timestamp(now_ns - policy.sync_job_ns);
+  const std::string snap_cut = Timestamp(now_ns - policy.snapshot_full_ns);
+  const std::string guard_cut = Timestamp(now_ns - policy.replay_guard_ns);
+  // The UTC day of c.taken_at, independent of the session's TimeZone.
+  const std::string day = "(date_trunc('day', c.taken_at AT TIME ZONE 'UTC'))";
+  struct Step {
+    const char* table;
+    std::string sql;  // returns one row: the count of deleted driving rows, then dependents'
+    std::vector<const char*> dependents = {};  // tables whose rows go with the driving ones
+  };
+  const std::vector<Step> steps = {
+      {"broken_traces",
+       "WITH v AS (" +
+           DeleteBatch("broken_traces", "c.started_at < " + trace_cut, batch_rows, "trace_id") +
+           "), g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT trace_id FROM v) "
+           "RETURNING 1), s AS (DELETE FROM trace_spans WHERE trace_id IN (SELECT trace_id FROM "
+           "v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM g), (SELECT "
+           "count(*) FROM s)",
+       {"trace_gaps", "trace_spans"}},
+      {"catalog_snapshots",
+       "WITH v AS (" +
+           DeleteBatch("catalog_snapshots",
+                       "c.synced_at < " + job_cut + " AND c.synced_at > timestamptz 'epoch'",
+                       batch_rows, "snapshot_id") +
+           "), m AS (DELETE FROM catalog_snapshot_members WHERE snapshot_id IN (SELECT "
+           "snapshot_id FROM v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) "
+           "FROM m)",
+       {"catalog_snapshot_members"}},
+      {"trace_judgements",
+       "WITH v AS (" + DeleteBatch("trace_judgements", "c.hour < " + trace_cut, batch_rows) +
+           ") SELECT count(*) FROM v"},
+      {"dependencies", "WITH v AS (" +
+                           DeleteBatch("dependencies", "c.last_seen < " + trace_cut, batch_rows) +
+                           ") SELECT count(*) FROM v"},
+      {"dependency_counted_traces",
+       "WITH v AS (" +
+           DeleteBatch("dependency_counted_traces", "c.seen_at < " + guard_cut, batch_rows) +
+           ") SELECT count(*) FROM v"},
+      {"sync_jobs",
+       "WITH v AS (" +
+           DeleteBatch("sync_jobs",
+                       "c.updated_at < " + job_cut + " AND c.updated_at > timestamptz 'epoch'",
+                       batch_rows) +
+           ") SELECT count(*) FROM v"},
+      {"dead_letters", "WITH v AS (" +
+                           DeleteBatch("dead_letters", "c.claimed_at < " + job_cut, batch_rows) +
+                           ") SELECT count(*) FROM v"},
+      {"coverage_snapshots",
+       "WITH v AS (" +
+           DeleteBatch("coverage_snapshots",
+                       "c.taken_at < " + snap_cut +
+                           " AND c.taken_at < (SELECT max(d.taken_at) FROM coverage_snapshots d "
+                           "WHERE d.taken_at >= " +
+                           day + " AT TIME ZONE 'UTC' AND d.taken_at < (" + day +
+                           " + interval '1 day') AT TIME ZONE 'UTC')",
+                       batch_rows) +
+           ") SELECT count(*) FROM v"},
+  };
+  PruneResult result;
+  for (const Step& step : steps) {
+    absl::Status s = impl_->Run(absl::StrCat("pruning ", step.table), [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      const pqxx::row row = tx.exec1(step.sql);
+      tx.commit();
+      const int64_t driving = row[0].as<int64_t>();
+      if (static_cast<size_t>(driving) >= batch_rows) result.more = true;
+      for (size_t i = 0; i < row.size(); ++i) {
+        const int64_t n = row[static_cast<pqxx::row::size_type>(i)].as<int64_t>();
+        if (n > 0) result.rows[i == 0 ? step.table : step.dependents[i - 1]] += n;
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  return result;
 }
 
 absl::Status PostgresCoverageStore::Ping() {

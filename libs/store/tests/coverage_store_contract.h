@@ -7,10 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apmcov/store/coverage_store.h"
 
@@ -526,17 +529,180 @@ TYPED_TEST_P(CoverageStoreContract, DeadLettersAreClaimedOnceAcrossReplays) {
   EXPECT_TRUE(this->store().ClaimDeadLetters({})->empty());
 }
 
-REGISTER_TYPED_TEST_SUITE_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal,
-                            WatermarkKeepsTheReadIntervalsOfItsLatestRecord,
-                            JudgementsAndEdgeCutsAddUp, InvalidRecordIsMarkedRejected,
-                            DeadLettersAreClaimedOnceAcrossReplays, WatermarksOnlyMoveForward,
-                            CatalogServiceRoundTripsEveryField,
-                            CompleteSnapshotMarksAbsentServicesRemoved,
-                            SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
-                            OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
-                            BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
-                            DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins,
-                            CoverageSnapshotRowsUpsert, InvalidRecordRejectsTheWholeBatch,
-                            WholeBatchReplayChangesNothing);
+// --- Retention (Prune) ---
+
+constexpr int64_t kDay = RetentionPolicy::kDay;
+
+inline BrokenTraceRecord TraceStartedAt(uint64_t id, int64_t started) {
+  BrokenTraceRecord t = Trace(id, started + kMinute);
+  t.started_at_ns = started;
+  return t;
+}
+
+// Prune until nothing is left; the rows deleted per table, summed.
+inline std::map<std::string, int64_t> PruneAll(CoverageStore& store, const RetentionPolicy& policy,
+                                               int64_t now, size_t batch_rows,
+                                               int* calls = nullptr) {
+  std::map<std::string, int64_t> total;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<PruneResult> r = store.Prune(policy, now, batch_rows);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) break;
+    if (calls != nullptr) ++*calls;
+    for (const auto& [table, n] : r->rows) total[table] += n;
+    if (!r->more) break;
+  }
+  return total;
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements) {
+  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  WriteBatch b;
+  b.broken_traces = {TraceStartedAt(1, kT0 - 15 * kDay), TraceStartedAt(2, kT0 - 13 * kDay),
+                     TraceStartedAt(3, kT0)};
+  b.judgements = {{hour - 15 * kDay, "frontend", 10, 1}, {hour - 13 * kDay, "frontend", 10, 1}};
+  this->MustApply(b);
+  const auto deleted = PruneAll(this->store(), RetentionPolicy{}, kT0, 100);
+  EXPECT_EQ(
+      deleted,
+      (std::map<std::string, int64_t>{
+          {"broken_traces", 1}, {"trace_gaps", 1}, {"trace_spans", 3}, {"trace_judgements", 1}}));
+  EXPECT_EQ(*this->store().ListBrokenTraceIds(), (std::vector<uint64_t>{2, 3}));
+  EXPECT_FALSE(this->store().LoadBrokenTrace(1)->has_value());
+  EXPECT_EQ((*this->store().LoadBrokenTrace(2))->spans.size(), 3u);
+  EXPECT_EQ(*this->store().LoadJudgements(0),
+            (std::vector<TraceJudgementCount>{{hour - 13 * kDay, "frontend", 10, 1}}));
+  // Nothing left: a second pass deletes nothing, and a pruned trace judged again is new.
+  auto again = this->store().Prune(RetentionPolicy{}, kT0, 100);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->total(), 0);
+  EXPECT_FALSE(again->more);
+  WriteBatch replay;
+  replay.broken_traces = {TraceStartedAt(1, kT0 - 15 * kDay)};
+  this->MustApply(replay);
+  EXPECT_EQ((*this->store().LoadBrokenTrace(1))->spans.size(), 3u);
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneWorksInBatchesOfAtMostBatchRows) {
+  WriteBatch b;
+  for (uint64_t id = 1; id <= 5; ++id) b.broken_traces.push_back(TraceStartedAt(id, kT0));
+  this->MustApply(b);
+  RetentionPolicy policy;
+  policy.broken_trace_ns = kDay;
+  auto first = this->store().Prune(policy, kT0 + 2 * kDay, 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->rows["broken_traces"], 2);
+  EXPECT_TRUE(first->more);
+  EXPECT_EQ(this->store().ListBrokenTraceIds()->size(), 3u);
+  int calls = 0;
+  const auto rest = PruneAll(this->store(), policy, kT0 + 2 * kDay, 2, &calls);
+  EXPECT_EQ(rest.at("broken_traces"), 3);
+  EXPECT_EQ(rest.at("trace_spans"), 9);
+  EXPECT_GE(calls, 2);
+  EXPECT_TRUE(this->store().ListBrokenTraceIds()->empty());
+  EXPECT_EQ(this->store().Prune(policy, kT0, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneDeletesDependenciesNotSeenWithinTheRetention) {
+  auto dep = [](uint64_t trace, int64_t seen, const std::string& to) {
+    return DependencyObservation{"checkout", to, "call", "service", trace, seen};
+  };
+  WriteBatch b;
+  b.dependencies = {dep(1, kT0 - 20 * kDay, "legacy"), dep(2, kT0 - 20 * kDay, "payments"),
+                    dep(3, kT0 - kDay, "payments")};
+  this->MustApply(b);
+  const auto deleted = PruneAll(this->store(), RetentionPolicy{}, kT0, 100);
+  EXPECT_EQ(deleted, (std::map<std::string, int64_t>{{"dependencies", 1},
+                                                     {"dependency_counted_traces", 2}}));
+  auto rows = *this->store().LoadDependencies();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (DependencyRow{"checkout", "payments", "call", "service", kT0 - kDay, 2}));
+  // The guard of a recent trace is kept: its replay still adds nothing.
+  WriteBatch replay;
+  replay.dependencies = {dep(3, kT0 - kDay, "payments")};
+  this->MustApply(replay);
+  EXPECT_EQ((*this->store().LoadDependencies())[0].count, 2);
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldSyncJobsAndDeadLetters) {
+  WriteBatch b;
+  b.sync_jobs = {Job("old", "succeeded", kT0 - 31 * kDay), Job("recent", "failed", kT0 - kDay)};
+  b.edge_cuts = {{"placeholder", 2}};  // no record of that job yet: kept
+  this->MustApply(b);
+  const DeadLetterKey key{"apmcov.catalog", 0, 17, "bad"};
+  ASSERT_TRUE(this->store().ClaimDeadLetters({key}).ok());
+  ASSERT_TRUE(this->store().MarkDeadLettersPublished({key}).ok());
+  const int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  // Dead letters are aged by the store's clock: at the wall clock's now, this one is recent.
+  EXPECT_EQ(PruneAll(this->store(), RetentionPolicy{}, kT0, 100),
+            (std::map<std::string, int64_t>{{"sync_jobs", 1}}));
+  EXPECT_FALSE(this->store().LoadSyncJob("old")->has_value());
+  EXPECT_TRUE(this->store().LoadSyncJob("recent")->has_value());
+  EXPECT_TRUE(this->store().LoadSyncJob("placeholder")->has_value());
+  EXPECT_TRUE(PruneAll(this->store(), RetentionPolicy{}, wall, 100).count("dead_letters") == 0);
+  EXPECT_TRUE(this->store().ClaimDeadLetters({key})->empty()) << "still published";
+  EXPECT_EQ(PruneAll(this->store(), RetentionPolicy{}, wall + 31 * kDay, 100)["dead_letters"], 1);
+  EXPECT_EQ(*this->store().ClaimDeadLetters({key}), (std::vector<DeadLetterKey>{key}));
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldCatalogSnapshotsWithTheirMembers) {
+  auto snapshot = [&](const std::string& id, int64_t at, std::optional<uint32_t> count) {
+    WriteBatch b;
+    b.catalog_services = {Svc(id, "svc-" + id, at)};
+    if (count) b.snapshot_ends = {{id, *count, at}};
+    this->MustApply(b);
+  };
+  snapshot("old", kT0 - 31 * kDay, 1);      // complete: its members are gone already
+  snapshot("stuck", kT0 - 31 * kDay, 2);    // one member of two, never completed
+  snapshot("no-end", kT0 - 31 * kDay, {});  // no end marker: no time to age it by
+  snapshot("recent", kT0 - kDay, 1);
+  EXPECT_EQ(
+      PruneAll(this->store(), RetentionPolicy{}, kT0, 1),
+      (std::map<std::string, int64_t>{{"catalog_snapshots", 2}, {"catalog_snapshot_members", 1}}));
+  EXPECT_FALSE(this->store().LoadSnapshotState("old")->has_value());
+  EXPECT_FALSE(this->store().LoadSnapshotState("stuck")->has_value());
+  EXPECT_TRUE(this->store().LoadSnapshotState("no-end")->has_value());
+  EXPECT_TRUE(this->store().LoadSnapshotState("recent")->has_value());
+  EXPECT_EQ(this->Services(true).size(), 4u) << "services are not the snapshots' to prune";
+}
+
+TYPED_TEST_P(CoverageStoreContract, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay) {
+  const int64_t day = (kT0 - 40 * kDay) - (kT0 - 40 * kDay) % kDay;  // a UTC midnight
+  const int64_t hour = 3600 * int64_t{1'000'000'000};
+  const std::vector<int64_t> old_kept = {day + 23 * hour, day + kDay + 2 * hour};
+  const std::vector<int64_t> old_thinned = {day + hour, day + 5 * hour};
+  const std::vector<int64_t> recent = {kT0 - kDay, kT0 - kDay + hour, kT0 - kDay + 2 * hour};
+  WriteBatch b;
+  for (const auto& list : {old_kept, old_thinned, recent}) {
+    for (int64_t t : list) {
+      b.coverage_rows.push_back({t, "overall", "all", 10, 7});
+      b.coverage_rows.push_back({t, "team", "core", 4, 4});
+    }
+  }
+  this->MustApply(b);
+  const auto deleted = PruneAll(this->store(), RetentionPolicy{}, kT0, 3);
+  EXPECT_EQ(deleted, (std::map<std::string, int64_t>{{"coverage_snapshots", 4}}));
+  for (int64_t t : old_thinned) EXPECT_TRUE(this->store().LoadCoverageSnapshot(t)->empty()) << t;
+  for (const auto& list : {old_kept, recent}) {
+    for (int64_t t : list) EXPECT_EQ(this->store().LoadCoverageSnapshot(t)->size(), 2u) << t;
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    CoverageStoreContract, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements,
+    PruneWorksInBatchesOfAtMostBatchRows, PruneDeletesDependenciesNotSeenWithinTheRetention,
+    PruneDeletesOldSyncJobsAndDeadLetters, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
+    PruneDeletesOldCatalogSnapshotsWithTheirMembers, NulCharactersAreDroppedNotFatal,
+    WatermarkKeepsTheReadIntervalsOfItsLatestRecord, JudgementsAndEdgeCutsAddUp,
+    InvalidRecordIsMarkedRejected, DeadLettersAreClaimedOnceAcrossReplays,
+    WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
+    CompleteSnapshotMarksAbsentServicesRemoved, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
+    OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
+    BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
+    DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert,
+    InvalidRecordRejectsTheWholeBatch, WholeBatchReplayChangesNothing);
 
 }  // namespace apmcov::store::testing

@@ -892,20 +892,150 @@ TEST(AnalyzerDataLossTest, OffsetOutOfRangeIsCountedAndConsumptionResumes) {
   EXPECT_LT(services.size(), 21u);  // some were lost, and that was reported
 }
 
+// Retention (design §4): many syncs over simulated days with a one-day retention. The store's
+// row counts stay bounded (what a day of syncs writes, plus one snapshot a day), recent rows
+// are all kept, and what was pruned is counted by table.
+TEST_F(BrokenTraceTest, RetentionKeepsTheStoreBoundedOverManySyncs) {
+  constexpr int64_t kHour = 3600 * kSec;
+  constexpr int64_t kDay = 24 * kHour;
+  options_.retention.broken_trace_ns = kDay;
+  options_.retention.sync_job_ns = kDay;
+  options_.retention.snapshot_full_ns = 2 * kDay;
+  options_.retention_interval = std::chrono::hours(1);
+  options_.retention_batch_rows = 2;  // several batches per run
+  StartApp();
+  constexpr int kSyncs = 40;  // 10 days, one sync every 6 hours
+  auto sync_at = [](int n) { return kT0 + n * 6 * kHour; };
+  auto job_of = [](int n) { return "job-" + std::to_string(n); };
+  for (int n = 0; n < kSyncs; ++n) {
+    const int64_t t = sync_at(n);
+    clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(t + 100 * kSec)));
+    const std::string job = job_of(n);
+    for (const char* svc : {"frontend", "checkout", "payments"}) PublishService(job, svc, t);
+    PublishEnd(job, 3, t, job);
+    // A broken trace (checkout calls payments, which reports nothing), and an external call
+    // to a host that changes every day: an edge that stops being seen.
+    const uint64_t trace = 5000 + static_cast<uint64_t>(n);
+    const std::string host = "api-" + std::to_string(n / 4) + ".example.com";
+    PublishSpans({MakeSpan(trace, 1, 0, "frontend", "server", t),
+                  MakeSpan(trace, 2, 1, "frontend", "client", t + 10, "checkout"),
+                  MakeSpan(trace, 3, 2, "checkout", "server", t + 20),
+                  MakeSpan(trace, 4, 3, "checkout", "client", t + 30, "payments"),
+                  MakeSpan(trace, 5, 3, "checkout", "client", t + 40, host)});
+    PublishWatermark(t + 60 * kSec, job);
+    Publish(topics_.sync_jobs, job, MakeJob(job, v1::SYNC_STATE_SUCCEEDED, 5, t, t + 120 * kSec));
+    Drain();
+    ASSERT_FALSE(store_.LoadCoverageSnapshot(t + 120 * kSec)->empty()) << n;
+
+    // Bounded: a day of syncs (4) plus the one that just came in.
+    const std::vector<uint64_t> traces = *store_.ListBrokenTraceIds();
+    EXPECT_LE(traces.size(), 5u) << n;
+    int jobs = 0;
+    for (int k = 0; k <= n; ++k) jobs += store_.LoadSyncJob(job_of(k))->has_value() ? 1 : 0;
+    EXPECT_LE(jobs, 5) << n;
+    EXPECT_LE(store_.LoadJudgements(0)->size(), 5u) << n;
+    // frontend>checkout, checkout>payments, and the hosts of today and yesterday.
+    EXPECT_LE(store_.LoadDependencies()->size(), 4u) << n;
+  }
+  // Recent rows are all kept: the last day's traces, jobs and snapshots.
+  const int last = kSyncs - 1;
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{5000 + last - 3, 5000 + last - 2,
+                                                                 5000 + last - 1, 5000 + last}));
+  EXPECT_EQ((*store_.LoadBrokenTrace(5000 + last))->spans.size(), 5u);
+  for (int k = last - 3; k <= last; ++k) EXPECT_TRUE(store_.LoadSyncJob(job_of(k))->has_value());
+  std::set<std::string> hosts;
+  const std::vector<store::DependencyRow> deps = *store_.LoadDependencies();
+  for (const auto& d : deps) hosts.insert(d.to_name);
+  EXPECT_TRUE(hosts.contains("api-9.example.com"));
+  EXPECT_FALSE(hosts.contains("api-0.example.com"));
+  // Snapshots: all of the last two days, and one (the day's last) of each older day.
+  const int64_t newest = sync_at(last) + 100 * kSec;
+  std::map<int64_t, int> per_old_day;
+  int kept = 0;
+  for (int k = 0; k < kSyncs; ++k) {
+    const int64_t taken = sync_at(k) + 120 * kSec;
+    const bool present = !store_.LoadCoverageSnapshot(taken)->empty();
+    kept += present ? 1 : 0;
+    if (taken >= newest - 2 * kDay) {
+      EXPECT_TRUE(present) << k;
+    } else if (present) {
+      ++per_old_day[taken / kDay];
+      EXPECT_EQ(k % 4, 3) << "the day's last snapshot is the one kept: " << k;
+    }
+  }
+  for (const auto& [day, count] : per_old_day) EXPECT_EQ(count, 1) << day;
+  // Days 0-6 keep one each; day 7's last snapshot is still within the two days.
+  EXPECT_EQ(per_old_day.size(), 7u);
+  EXPECT_LT(kept, kSyncs);
+  const std::string metrics = Metrics();
+  EXPECT_NE(metrics.find("apmcov_analyzer_rows_pruned_total{table=\"broken_traces\"} " +
+                         std::to_string(kSyncs - 4)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("apmcov_analyzer_rows_pruned_total{table=\"trace_spans\"} " +
+                         std::to_string(5 * (kSyncs - 4))),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("apmcov_analyzer_rows_pruned_total{table=\"coverage_snapshots\"}"),
+            std::string::npos);
+}
+
+// A zero interval disables pruning; otherwise the first batch prunes, and then no prune runs
+// between two batches closer than the interval.
+TEST_F(BrokenTraceTest, RetentionRunsAtMostEveryInterval) {
+  constexpr int64_t kDay = 24 * 3600 * kSec;
+  options_.retention.broken_trace_ns = kDay;
+  options_.retention_interval = std::chrono::seconds(0);
+  clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(kT0)));
+  StartApp();
+  PublishWorld();
+  Drain();
+  ASSERT_EQ(store_.ListBrokenTraceIds()->size(), 1u);
+  clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(kT0 + 2 * kDay)));
+  Drain();
+  EXPECT_EQ(store_.ListBrokenTraceIds()->size(), 1u) << "disabled";
+
+  options_.retention_interval = std::chrono::hours(1);
+  StartApp();
+  Drain();  // the first batch prunes: the trace is two days old
+  EXPECT_TRUE(store_.ListBrokenTraceIds()->empty());
+
+  PublishSpans({MakeSpan(7, 1, 0, "frontend", "server", kT0 + 100 * kSec),
+                MakeSpan(7, 2, 1, "frontend", "client", kT0 + 100 * kSec + 10, "checkout"),
+                MakeSpan(7, 3, 2, "checkout", "server", kT0 + 100 * kSec + 20),
+                MakeSpan(7, 4, 3, "checkout", "client", kT0 + 100 * kSec + 30, "payments")});
+  PublishWatermark(kT0 + 300 * kSec, "job-1");
+  clock_.Advance(std::chrono::minutes(30));
+  Drain();  // late spans of an old sync land; the next prune is not due yet
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{7}));
+  clock_.Advance(std::chrono::minutes(31));
+  Drain();
+  EXPECT_TRUE(store_.ListBrokenTraceIds()->empty());
+  EXPECT_NE(Metrics().find("apmcov_analyzer_rows_pruned_total{table=\"broken_traces\"} 2"),
+            std::string::npos)
+      << Metrics();
+}
+
 TEST(AnalyzerConfigTest, ReadsDesignVariablesAndNamesBadOnes) {
   const char* argv[] = {"apmcov-analyzer", "--trace-grace-seconds=30"};
   ConfigReader reader(2, argv, [](const std::string& name) -> std::optional<std::string> {
     if (name == "DATABASE_URL") return "postgresql://u:pw@db/x";
     if (name == "WHOLE_TRACE_RETENTION") return "a, b";
     if (name == "APM_LOOKBACK_HOURS") return "0";
+    if (name == "SYNC_JOB_RETENTION_DAYS") return "0";
     return std::nullopt;
   });
   AnalyzerConfig c = AnalyzerConfig::Read(reader);
   EXPECT_EQ(c.trace_grace_seconds, 30);
   EXPECT_EQ(c.whole_trace_retention, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.broken_trace_retention_days, 14);
+  EXPECT_EQ(c.sync_job_retention_days, 30);
+  EXPECT_EQ(c.retention_interval_seconds, 600);
+  EXPECT_EQ(AppOptions::FromConfig(c).retention.broken_trace_ns, 14 * 86400 * kSec);
   absl::Status s = reader.Finish();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find("APM_LOOKBACK_HOURS"), std::string::npos) << s;
+  EXPECT_NE(std::string(s.message()).find("SYNC_JOB_RETENTION_DAYS"), std::string::npos) << s;
   EXPECT_EQ(reader.Redacted().at("DATABASE_URL").find("pw"), std::string::npos);
 
   ConfigReader missing(1, argv, [](const std::string&) { return std::nullopt; });

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "apmcov/bus/kafka.h"
@@ -417,6 +418,112 @@ TEST(AnalyzerShutdownTest, TheBinaryStopsWithin10SecondsOfSigtermWithBrokerAndDa
     FAIL() << "apmcov-analyzer was still running 10 s after SIGTERM";
   }
   EXPECT_TRUE(WIFEXITED(status));
+}
+
+// Retention on PostgreSQL (design §4): twelve syncs, one every 12 simulated hours, with a
+// one-day retention and two-row delete batches. Broken traces (with their spans), sync jobs
+// and judged-trace counts stay bounded by what a day writes; old coverage snapshots are
+// thinned to one a day; the latest sync is whole.
+TEST_F(AnalyzerIntegrationTest, RetentionKeepsPostgresBoundedOverManySyncs) {
+  constexpr int64_t kHour = 3600 * kSec;
+  constexpr int64_t kDay = 24 * kHour;
+  absl::StatusOr<int32_t> partitions = producer_->PartitionCount(topics_.spans);
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  auto subscriber = bus::KafkaSubscriber::Create(kafka_, prefix_ + "retention");
+  ASSERT_TRUE(subscriber.ok()) << subscriber.status();
+  auto dlq = bus::KafkaPublisher::Create(kafka_);
+  ASSERT_TRUE(dlq.ok()) << dlq.status();
+  prometheus::Registry registry;
+  AppOptions options;
+  options.topic_prefix = prefix_;
+  options.trace_grace_ns = 10 * kSec;
+  options.poll_timeout = std::chrono::milliseconds(100);
+  options.directory_refresh = std::chrono::seconds(0);
+  options.retention.broken_trace_ns = kDay;
+  options.retention.sync_job_ns = kDay;
+  options.retention.snapshot_full_ns = 2 * kDay;
+  options.retention_interval = std::chrono::hours(1);
+  options.retention_batch_rows = 2;
+  App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, nullptr});
+  ASSERT_TRUE(app.Start().ok());
+
+  constexpr int kSyncs = 12;
+  auto sync_at = [](int n) { return kT0 + n * 12 * kHour; };
+  auto job_of = [](int n) { return "job-" + std::to_string(n); };
+  for (int n = 0; n < kSyncs; ++n) {
+    const int64_t t = sync_at(n);
+    const std::string job = job_of(n);
+    clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(t + 100 * kSec)));
+    for (const char* name : {"frontend", "checkout", "payments"}) {
+      v1::CatalogService s;
+      s.set_snapshot_id(job);
+      s.set_name(name);
+      s.set_team("core");
+      s.add_envs("prod");
+      SetTime(s.mutable_synced_at(), t);
+      Publish(topics_.catalog, name, s);
+    }
+    v1::CatalogSnapshotEnd end;
+    end.set_snapshot_id(job);
+    end.set_count(3);
+    end.set_job_id(job);
+    SetTime(end.mutable_synced_at(), t);
+    Publish(topics_.catalog, std::string("\0snapshot-end", 13), end);
+    const uint64_t id = 7000 + static_cast<uint64_t>(n);
+    v1::SpanBatch trace;
+    for (auto sp : {MakeSpan(id, 1, 0, "frontend", "server", t),
+                    MakeSpan(id, 2, 1, "frontend", "client", t + 10, "checkout"),
+                    MakeSpan(id, 3, 2, "checkout", "server", t + 20),
+                    MakeSpan(id, 4, 3, "checkout", "client", t + 30, "payments:8443")}) {
+      *trace.add_spans() = sp;
+    }
+    Publish(topics_.spans, std::to_string(id), trace);
+    for (int32_t p = 0; p < *partitions; ++p) {
+      v1::SpanBatch wm;
+      wm.set_watermark_unix_nano(t + 60 * kSec);
+      wm.set_job_id(job);
+      Publish(topics_.spans, "", wm, p);
+    }
+    Publish(topics_.sync_jobs, job, MakeJob(job, v1::SYNC_STATE_SUCCEEDED, 4, t, t + 120 * kSec));
+    ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
+
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    bool written = false;
+    while (!written && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE(app.RunOnce().ok());
+      auto rows = store_->LoadCoverageSnapshot(t + 120 * kSec);
+      auto got = store_->LoadBrokenTrace(id);
+      written = rows.ok() && !rows->empty() && got.ok() && got->has_value();
+    }
+    ASSERT_TRUE(written) << "sync " << n << " was not applied";
+    ASSERT_TRUE(app.RunOnce().ok());  // the clock moved: the prune is due at once
+
+    // A day of syncs (2) plus the one that just came in.
+    EXPECT_LE(store_->ListBrokenTraceIds()->size(), 3u) << n;
+    int jobs = 0;
+    for (int k = 0; k <= n; ++k) jobs += store_->LoadSyncJob(job_of(k))->has_value() ? 1 : 0;
+    EXPECT_LE(jobs, 3) << n;
+    EXPECT_LE(store_->LoadJudgements(0)->size(), 3u) << n;
+  }
+  const int last = kSyncs - 1;
+  EXPECT_EQ(*store_->ListBrokenTraceIds(), (std::vector<uint64_t>{7000 + last - 1, 7000 + last}));
+  EXPECT_EQ((*store_->LoadBrokenTrace(7000 + last))->spans.size(), 4u);
+  EXPECT_FALSE(store_->LoadSyncJob(job_of(0))->has_value());
+  EXPECT_TRUE(store_->LoadSyncJob(job_of(last))->has_value());
+  const int64_t newest = sync_at(last) + 100 * kSec;
+  std::map<int64_t, int> old_per_day;
+  for (int k = 0; k < kSyncs; ++k) {
+    const int64_t taken = sync_at(k) + 120 * kSec;
+    const bool present = !store_->LoadCoverageSnapshot(taken)->empty();
+    if (taken >= newest - 2 * kDay) {
+      EXPECT_TRUE(present) << k;
+    } else if (present) {
+      ++old_per_day[taken / kDay];
+    }
+  }
+  EXPECT_FALSE(old_per_day.empty());
+  for (const auto& [day, count] : old_per_day) EXPECT_EQ(count, 1) << day;
+  (*subscriber)->Close();
 }
 
 }  // namespace

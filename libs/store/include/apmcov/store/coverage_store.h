@@ -46,10 +46,38 @@
 //    per original (topic, partition, offset), so a consumer that replays a poison message after
 //    a crash publishes its dead letter once: claim (durable on OK) before producing, mark
 //    after the producer's flush; a claimed key not yet marked is handed out again.
+//  - Retention (design §4): Prune(policy, now_ns, batch_rows) deletes what the policy says is
+//    too old, in short transactions of at most `batch_rows` rows of the table that drives each
+//    deletion (a broken trace's gaps and spans go with it), so no lock is held for long and
+//    concurrent Applies and analyzer replicas only ever wait for one small batch (rows another
+//    transaction holds are skipped, not waited for). One call deletes at most one batch per
+//    table; `more` says a table had a full batch: call again (the analyzer yields between
+//    calls). Cutoffs are `now_ns` minus the policy's durations; strictly older rows go:
+//      broken_traces      started_at < now - broken_trace, with their trace_gaps and
+//                         trace_spans rows;
+//      trace_judgements   hour < now - broken_trace (the denominators of what was pruned);
+//      dependencies       last_seen < now - broken_trace (an edge not seen within the
+//                         retention);
+//      dependency_counted_traces  seen_at < now - replay_guard: the replay guard of the
+//                         counts only matters while Kafka still holds the trace's spans;
+//      sync_jobs          updated_at (the job's latest record) < now - sync_job; an edge-cut
+//                         placeholder no record of its job ever replaced is kept;
+//      dead_letters       claimed_at < now - sync_job (the store's own clock);
+//      catalog_snapshots  synced_at (of its end marker) < now - sync_job, with the members
+//                         an incomplete one still holds; one whose end marker never came
+//                         is kept;
+//      coverage_snapshots taken_at < now - snapshot_full, unless it is the latest taken_at of
+//                         its UTC day: older history is thinned to one snapshot a day, the
+//                         day's last; newer snapshots are all kept.
+//    Idempotent; what is left satisfies every other rule above (a pruned trace replayed later
+//    is simply a new trace). Errors as for Apply (Unavailable: try again later).
 //  - Thread-safe: calls are serialised internally. Lifetime: owned by main(); ports are passed
 //    by reference.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,6 +129,27 @@ struct SnapshotState {
   bool completed = false;
 };
 
+// How long rows are kept (see Retention in the contract above). Durations in nanoseconds.
+struct RetentionPolicy {
+  static constexpr int64_t kDay = int64_t{86400} * 1'000'000'000;
+  int64_t broken_trace_ns = 14 * kDay;   // BROKEN_TRACE_RETENTION_DAYS
+  int64_t sync_job_ns = 30 * kDay;       // SYNC_JOB_RETENTION_DAYS
+  int64_t snapshot_full_ns = 30 * kDay;  // coverage snapshots older: one a day
+  int64_t replay_guard_ns = 3 * kDay;    // dependency_counted_traces (spans live 24 h in Kafka)
+};
+
+// What one Prune call deleted, per table (tables with no deleted row may be absent).
+struct PruneResult {
+  std::map<std::string, int64_t> rows;
+  bool more = false;  // some table had a full batch: call again
+
+  int64_t total() const {
+    int64_t n = 0;
+    for (const auto& [table, count] : rows) n += count;
+    return n;
+  }
+};
+
 // True for the errors that mean "this record can never be stored" (see Errors above), as
 // opposed to an outage or a defect.
 bool IsRecordRejected(const absl::Status& status);
@@ -143,6 +192,11 @@ class CoverageStore {
       const std::vector<DeadLetterKey>& keys) = 0;
   // Marks the keys' dead letters published. Idempotent; unknown keys are ignored.
   virtual absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) = 0;
+
+  // Deletes one batch (at most `batch_rows` driving rows per table, batch_rows >= 1) of what
+  // `policy` says is too old at `now_ns` (see Retention above).
+  virtual absl::StatusOr<PruneResult> Prune(const RetentionPolicy& policy, int64_t now_ns,
+                                            size_t batch_rows) = 0;
 
   // OK when the store is reachable (readiness).
   virtual absl::Status Ping() = 0;

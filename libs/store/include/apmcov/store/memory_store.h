@@ -1,7 +1,8 @@
 // MemoryCoverageStore: the in-memory fake of the CoverageStore port, for unit tests of the
 // analyzer. Same contract as the PostgreSQL adapter (the contract suite runs against both),
 // except durability: its state lives as long as the object. Times are truncated to the
-// microsecond like PostgreSQL's timestamptz.
+// microsecond like PostgreSQL's timestamptz. Dead letters are stamped with the wall clock when
+// claimed (the table's now()), which is what Prune compares with.
 //
 // Test hooks: FailNextApply(status) makes the next Apply fail with that status and change
 // nothing (to test retries); apply_count() counts successful applies. Thread-safe.
@@ -37,6 +38,8 @@ class MemoryCoverageStore final : public CoverageStore {
   absl::StatusOr<std::vector<DeadLetterKey>> ClaimDeadLetters(
       const std::vector<DeadLetterKey>& keys) override;
   absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) override;
+  absl::StatusOr<PruneResult> Prune(const RetentionPolicy& policy, int64_t now_ns,
+                                    size_t batch_rows) override;
   absl::Status Ping() override;
 
   void FailNextApply(absl::Status status);

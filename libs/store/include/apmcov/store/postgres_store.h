@@ -49,6 +49,10 @@ class PostgresCoverageStore final : public CoverageStore {
   absl::StatusOr<std::vector<DeadLetterKey>> ClaimDeadLetters(
       const std::vector<DeadLetterKey>& keys) override;
   absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) override;
+  // One short transaction per table: DELETE ... WHERE ctid = ANY(ARRAY(SELECT ctid ... LIMIT
+  // batch_rows FOR UPDATE SKIP LOCKED)), on the indexes of migration 0008.
+  absl::StatusOr<PruneResult> Prune(const RetentionPolicy& policy, int64_t now_ns,
+                                    size_t batch_rows) override;
   // Connects if needed and runs `SELECT 1`.
   absl::Status Ping() override;
 
