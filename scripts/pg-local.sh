@@ -13,9 +13,20 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${APMCOV_PG_DIR:-$root/.local/pg}
-data=$dir/data
-sock=$dir/sock
-portfile=$dir/port
+# As root the server runs as `postgres`, which must be able to walk to the cluster's folder.
+# A checkout under a private folder (mktemp -d is mode 700) is not reachable: the cluster then
+# lives in a folder of its own under /tmp, $dir/location says where, and `stop` removes it
+# (such a cluster does not outlive its stop).
+home=$dir
+if [[ -f $home/location ]]; then
+  dir=$(cat "$home/location")
+fi
+set_paths() {
+  data=$dir/data
+  sock=$dir/sock
+  portfile=$dir/port
+}
+set_paths
 db=${APMCOV_PG_DB:-apmcov}
 user=${APMCOV_PG_USER:-apmcov}
 
@@ -70,7 +81,16 @@ url() {
 }
 
 start() {
-  mkdir -p "$dir" "$sock"
+  mkdir -p "$dir"
+  if [[ $(id -u) -eq 0 ]] && ! as_pg "test -x '$dir'" 2>/dev/null; then
+    local real
+    real=$(mktemp -d /tmp/apmcov-pg.XXXXXX)
+    echo "$real" >"$dir/location"
+    echo "pg-local: the postgres user cannot reach $dir (a parent folder is private); the cluster lives in $real" >&2
+    dir=$real
+    set_paths
+  fi
+  mkdir -p "$sock"
   if [[ $(id -u) -eq 0 ]]; then
     chown postgres:postgres "$dir" "$sock"
     chmod 700 "$dir"
@@ -108,6 +128,9 @@ start() {
 stop() {
   if running; then
     as_pg "'$bindir/pg_ctl' -D '$data' -m fast -w -t 30 stop >/dev/null"
+  fi
+  if [[ -f $home/location && $dir == /tmp/apmcov-pg.* ]]; then
+    rm -rf "$dir" "$home/location"
   fi
 }
 
