@@ -736,6 +736,7 @@ void App::CommandLoop() {
       }
     }
     // Dead letters first (flushed below with the job states), then what is settled.
+    bool dead_lettered = false;
     for (Awaiting& a : awaiting) {
       if (!a.bad) continue;
       if (absl::Status s = DeadLetterCommand(*a.bad, a.reason); !s.ok()) {
@@ -745,6 +746,7 @@ void App::CommandLoop() {
       }
       a.bad.reset();
       a.job_id.clear();
+      dead_lettered = true;
     }
     std::map<bus::TopicPartition, int64_t> commit = consumed;
     for (const Awaiting& a : awaiting) {
@@ -757,7 +759,9 @@ void App::CommandLoop() {
       auto c = committed.find(it->first);
       it = c != committed.end() && c->second >= it->second ? commit.erase(it) : std::next(it);
     }
-    if (commit.empty()) continue;
+    // Nothing to commit (an earlier request still waits for its sync): dead letters of this
+    // round are still flushed now, not whenever that sync starts.
+    if (commit.empty() && !dead_lettered) continue;
     // The job states and dead letters a commit relies on must be durable first. A sync that
     // keeps publishing can make this wait time out: the commit is then tried next round.
     if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(2)); !s.ok()) {
@@ -765,6 +769,7 @@ void App::CommandLoop() {
                  {{"error", StdView(s.message())}});
       continue;
     }
+    if (commit.empty()) continue;
     if (absl::Status s = ports_.commands->Commit(commit); !s.ok()) {
       Log().Warn("cannot commit command offsets", {{"error", StdView(s.message())}});
       continue;

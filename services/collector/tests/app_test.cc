@@ -827,7 +827,8 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
   for (int i = 0; i < 2000 && dead() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_EQ(dead(), 2u);
+  // Dead letters are flushed although the request before them still waits for its sync.
+  EXPECT_EQ(dead(), 2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more command rounds
   // job-x is only queued (the running sync is the scheduled one): a crash now must replay it.
   EXPECT_LT(commands.LastCommit(), 1) << "committed before the requested sync started";
