@@ -608,7 +608,7 @@ TEST_F(AppTest, SlicesWhenTheVolumeExceedsTheBudget) {
     }
     EXPECT_EQ(PublishedSpanIds().size() - spans_before, in_slices);
     auto job = publisher_.Jobs().back();
-    EXPECT_EQ(job.sampled_seconds(), static_cast<uint64_t>(read_ns / kSec));
+    EXPECT_EQ(job.sampled_seconds(), static_cast<uint64_t>((read_ns + kSec / 2) / kSec));
     EXPECT_NEAR(static_cast<double>(job.sampled_seconds() + job.skipped_seconds()),
                 static_cast<double>(to - from) / kSec, 2.0);
     EXPECT_GT(job.skipped_seconds(), job.sampled_seconds());
