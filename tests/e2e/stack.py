@@ -197,6 +197,10 @@ class Stack:
     # ---------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> "Stack":
+        # ctest's timeout (or a user's kill) sends SIGTERM: unwind through __exit__ so that every
+        # process of the stack is stopped by its PID instead of being left behind.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             self.start()
         except BaseException:
