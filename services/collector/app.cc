@@ -6,8 +6,6 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
-#include <future>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
