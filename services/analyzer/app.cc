@@ -1219,6 +1219,7 @@ struct App::Impl {
   void CommitOffsets() {
     std::map<TopicPartition, int64_t> to_commit;
     for (const auto& [tp, next] : next_offset) {
+      if (!assigned.contains(tp)) continue;  // the bus refuses it anyway: the new owner's now
       int64_t safe =
           tp.topic == topics.spans ? assembler.SafeCommitOffset(tp.partition, next) : next;
       // Never past a watermark not applied yet: if it were committed and the process crashed,

@@ -1,7 +1,10 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
@@ -59,6 +62,11 @@ struct KafkaSubscriber::Impl {
   // rebalance: re-assigning after a later loss on another partition must not put this one
   // back at the lost offset it has not moved past yet.
   std::map<std::pair<std::string, int32_t>, int64_t> restart_floor;
+  // The partitions this member owns: Commit() refuses the others.
+  std::set<TopicPartition> owned;
+  // The batch Poll() is gathering, so that a revoke served inside it takes back the messages
+  // of the partitions it revokes (they belong to the next owner now).
+  std::vector<IncomingMessage>* polling = nullptr;
   bool subscribed = false;
   bool closed = false;
 
@@ -71,11 +79,22 @@ struct KafkaSubscriber::Impl {
       self->Assign(rk, partitions);
       Log().Info("partitions assigned",
                  {{"group", self->group_id}, {"count", static_cast<int64_t>(tps.size())}});
+      self->owned.insert(tps.begin(), tps.end());
       if (self->listener.on_assigned) self->listener.on_assigned(tps);
     } else {
-      Log().Info("partitions revoked",
-                 {{"group", self->group_id}, {"count", static_cast<int64_t>(tps.size())}});
+      size_t withdrawn = 0;
+      if (self->polling != nullptr) {
+        const std::set<TopicPartition> gone(tps.begin(), tps.end());
+        withdrawn = std::erase_if(*self->polling, [&](const IncomingMessage& m) {
+          return gone.contains(TopicPartition{m.topic, m.partition});
+        });
+      }
+      Log().Info("partitions revoked", {{"group", self->group_id},
+                                        {"count", static_cast<int64_t>(tps.size())},
+                                        {"messages_withdrawn", static_cast<int64_t>(withdrawn)}});
+      // The listener may still commit what it processed of them.
       if (self->listener.on_revoked) self->listener.on_revoked(tps);
+      for (const TopicPartition& tp : tps) self->owned.erase(tp);
       rd_kafka_assign(rk, nullptr);
     }
   }
@@ -229,6 +248,8 @@ absl::StatusOr<std::vector<IncomingMessage>> KafkaSubscriber::Poll(
     return s;
   }
   std::vector<IncomingMessage> out;
+  impl_->polling = &out;
+  absl::Cleanup not_polling = [this] { impl_->polling = nullptr; };
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < max_messages) {
     int wait_ms = 0;
@@ -280,6 +301,11 @@ absl::Status KafkaSubscriber::Commit(const std::map<TopicPartition, int64_t>& ne
     if (offset < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("commit: negative offset ", offset, " for ", tp.topic, "/", tp.partition));
+    }
+    if (!impl_->owned.contains(tp)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "commit: ", tp.topic, "/", tp.partition, " is not assigned to this member of group ",
+          impl_->group_id, " (revoked in a rebalance?)"));
     }
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
   }

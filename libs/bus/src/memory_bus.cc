@@ -222,7 +222,11 @@ class MemorySubscriber : public Subscriber {
         assignment_ = group.assignment[member_id_];
         positions_.clear();
         lock.unlock();
-        if (!revoked.empty() && listener_.on_revoked) listener_.on_revoked(revoked);
+        if (!revoked.empty() && listener_.on_revoked) {
+          revoking_ = revoked;  // still committable inside the listener
+          listener_.on_revoked(revoked);
+          revoking_.clear();
+        }
         lock.lock();
         // The positions come from the committed offsets as they are after on_revoked.
         for (const TopicPartition& tp : assignment_) {
@@ -289,6 +293,14 @@ class MemorySubscriber : public Subscriber {
             absl::StrCat("commit: negative offset ", offset, " for ", tp.topic, "/", tp.partition));
       }
     }
+    for (const auto& [tp, offset] : next_offsets) {
+      if (std::find(assignment_.begin(), assignment_.end(), tp) == assignment_.end() &&
+          std::find(revoking_.begin(), revoking_.end(), tp) == revoking_.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "commit: ", tp.topic, "/", tp.partition, " is not assigned to this member of group ",
+            group_id_, " (revoked in a rebalance?)"));
+      }
+    }
     MemoryBroker::Group& group = broker_.groups_[group_id_];
     for (const auto& [tp, offset] : next_offsets) group.committed[tp] = offset;
     return absl::OkStatus();
@@ -327,6 +339,7 @@ class MemorySubscriber : public Subscriber {
   RebalanceListener listener_;
   int64_t generation_ = -1;
   std::vector<TopicPartition> assignment_;
+  std::vector<TopicPartition> revoking_;  // during on_revoked
   std::map<TopicPartition, int64_t> positions_;
   std::optional<absl::Status> pending_;
   size_t next_ = 0;

@@ -479,6 +479,60 @@ TYPED_TEST_P(BusContractTest, RebalanceSplitsPartitionsAndCallsListener) {
   EXPECT_EQ(owned_a.size() + owned_b.size(), static_cast<size_t>(kPartitions));
 }
 
+// Through a rebalance, a member is handed only messages of partitions it owns when Poll()
+// returns (a revoke served inside Poll() takes back what was gathered of those partitions),
+// and Commit() refuses a partition it does not own: the new owner's offsets are never moved.
+TYPED_TEST_P(BusContractTest, AMemberOnlyGetsAndCommitsThePartitionsItOwns) {
+  auto pub = this->backend_.NewPublisher();
+  const std::string topic = this->NewTopic(*pub);
+  for (int i = 0; i < 4000; ++i) {
+    this->PublishOrDie(*pub, {topic, "", absl::StrCat(i), {}, i % kPartitions});
+  }
+  ASSERT_TRUE(pub->Flush(seconds(30)).ok());
+  const std::string group = UniqueName("group");
+  std::set<TopicPartition> owned_a, owned_b;
+  auto listener = [](std::set<TopicPartition>* owned) {
+    return RebalanceListener{
+        [owned](const std::vector<TopicPartition>& tps) {
+          for (const auto& tp : tps) owned->erase(tp);
+        },
+        [owned](const std::vector<TopicPartition>& tps) { owned->insert(tps.begin(), tps.end()); }};
+  };
+  int foreign = 0;
+  auto poll = [&](Subscriber& sub, const std::set<TopicPartition>& owned) {
+    auto batch = sub.Poll(1000, milliseconds(50));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (const IncomingMessage& m : *batch) foreign += !owned.contains({m.topic, m.partition});
+  };
+  auto a = this->backend_.NewSubscriber(group);
+  ASSERT_TRUE(a->Subscribe({topic}, listener(&owned_a)).ok());
+  const auto deadline = std::chrono::steady_clock::now() + 3 * TypeParam::JoinTimeout();
+  while (owned_a.size() != kPartitions && std::chrono::steady_clock::now() < deadline) {
+    poll(*a, owned_a);
+  }
+  ASSERT_EQ(owned_a.size(), static_cast<size_t>(kPartitions));
+  auto b = this->backend_.NewSubscriber(group);
+  ASSERT_TRUE(b->Subscribe({topic}, listener(&owned_b)).ok());
+  while (std::chrono::steady_clock::now() < deadline &&
+         (owned_a.empty() || owned_b.empty() || owned_a.size() + owned_b.size() != kPartitions)) {
+    poll(*a, owned_a);
+    poll(*b, owned_b);
+  }
+  ASSERT_FALSE(owned_b.empty());
+  EXPECT_EQ(foreign, 0) << "messages of partitions the member did not own";
+
+  const TopicPartition theirs = *owned_b.begin();
+  ASSERT_TRUE(b->Commit({{theirs, 3}}).ok());
+  absl::Status refused = a->Commit({{theirs, 900}});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  auto committed = b->Committed({theirs});
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->at(theirs), 3);
+  if (!owned_a.empty()) {
+    EXPECT_TRUE(a->Commit({{*owned_a.begin(), 1}}).ok());
+  }
+}
+
 // 100k messages consumed in a group with committed offsets; a second member resumes from the
 // committed offsets: nothing lost, nothing twice.
 TYPED_TEST_P(BusContractTest, HundredThousandMessagesExactlyOnceAcrossTwoMembers) {
@@ -545,6 +599,7 @@ REGISTER_TYPED_TEST_SUITE_P(BusContractTest, NewTopicHasFourPartitions,
                             LagProbeFollowsCommits, OutOfRangeOffsetIsDataLossThenEarliest,
                             OutOfRangeOnEveryPartitionResumesEach,
                             RebalanceSplitsPartitionsAndCallsListener,
+                            AMemberOnlyGetsAndCommitsThePartitionsItOwns,
                             HundredThousandMessagesExactlyOnceAcrossTwoMembers);
 
 }  // namespace apmcov::bus::contract

@@ -100,6 +100,10 @@ struct RebalanceListener {
 //    and consumption resumes at the earliest retained message.
 //  - The listener runs inside Poll() (and Close()), on the polling thread; on_revoked runs
 //    before the partitions are taken away, so Commit() works there.
+//  - A member only gets and commits the partitions it owns: Poll() never returns a message of
+//    a partition revoked before it returns (a revoke served inside Poll() takes back what was
+//    gathered of it), and Commit() of a partition it does not own is FailedPrecondition (inside
+//    on_revoked the partitions being revoked still count as owned).
 //  - Committed() leaves out partitions that have no committed offset.
 //  - Not thread-safe: one thread polls and commits.
 class Subscriber {
