@@ -82,6 +82,11 @@ def parse_rfc3339(text: str) -> int:
     return secs * NS + frac
 
 
+def replica_name(kind: str, index: int) -> str:
+    """The first replica keeps the plain name ("analyzer"), the others are "analyzer-2", ..."""
+    return kind if index == 1 else f"{kind}-{index}"
+
+
 class StackError(Exception):
     pass
 
@@ -156,6 +161,8 @@ class StackOptions:
     span_window_seconds: int = 120
     brokers: int = 3
     partitions: int = 6
+    analyzers: int = 1  # replicas in one consumer group: "analyzer", "analyzer-2", ...
+    collectors: int = 1  # "collector", "collector-2", ...: one leads, the others stand by
     ddsim_env: dict[str, str] = field(default_factory=dict)
     collector_env: dict[str, str] = field(default_factory=dict)
     analyzer_env: dict[str, str] = field(default_factory=dict)
@@ -291,18 +298,27 @@ class Stack:
             f.write(mig.stdout + mig.stderr)
         if mig.returncode != 0:
             raise StackError(f"apmcov-analyzer migrate failed (exit {mig.returncode}): {mig.stderr.strip()[-2000:]}")
-        self.start_analyzer()
-        self.start_collector()
+        for i in range(o.analyzers):
+            self.start_analyzer(replica_name("analyzer", i + 1))
+        for i in range(o.collectors):
+            self.start_collector(replica_name("collector", i + 1))
         self._start("gateway", [binary("gateway")], self.gateway_env())
-        for name in ("analyzer", "collector", "gateway"):
-            self.wait_ready(name, 90)
+        for name in list(self.procs):
+            if name.startswith(("analyzer", "collector", "gateway")):
+                self.wait_ready(name, 90)
         log("stack ready")
 
-    def analyzer_env(self) -> dict[str, str]:
+    def _admin_port(self, name: str) -> int:
+        key = name.replace("-", "_") + "_admin"
+        if key not in self.ports:
+            self.ports[key] = free_port()
+        return self.ports[key]
+
+    def analyzer_env(self, name: str = "analyzer") -> dict[str, str]:
         env = self.base_env()
         env.update(
             {
-                "ADMIN_PORT": str(self.ports["analyzer_admin"]),
+                "ADMIN_PORT": str(self._admin_port(name)),
                 "DD_SERVICE": "apmcov-analyzer",
                 "TRACE_GRACE_SECONDS": str(self.opts.trace_grace_seconds),
                 **self.opts.analyzer_env,
@@ -310,11 +326,11 @@ class Stack:
         )
         return env
 
-    def collector_env(self) -> dict[str, str]:
+    def collector_env(self, name: str = "collector") -> dict[str, str]:
         env = self.base_env()
         env.update(
             {
-                "ADMIN_PORT": str(self.ports["collector_admin"]),
+                "ADMIN_PORT": str(self._admin_port(name)),
                 "DD_SERVICE": "apmcov-collector",
                 "DD_API_KEY": self.dd_api_key,
                 "DD_APP_KEY": self.dd_app_key,
@@ -346,19 +362,23 @@ class Stack:
         )
         return env
 
-    def start_analyzer(self) -> Proc:
-        return self._start("analyzer", [binary("analyzer")], self.analyzer_env())
+    def start_analyzer(self, name: str = "analyzer") -> Proc:
+        return self._start(name, [binary("analyzer")], self.analyzer_env(name))
 
-    def start_collector(self) -> Proc:
-        return self._start("collector", [binary("collector")], self.collector_env())
+    def start_collector(self, name: str = "collector") -> Proc:
+        return self._start(name, [binary("collector")], self.collector_env(name))
+
+    def live(self, kind: str) -> list[str]:
+        """The running processes of one kind ("analyzer": every analyzer replica)."""
+        return [n for n, p in self.procs.items() if (n == kind or n.startswith(kind + "-")) and p.alive()]
 
     def restart(self, name: str, wait_ready: bool = True) -> None:
         old = self.procs[name]
         old.stop()
-        if name == "analyzer":
-            self.start_analyzer()
-        elif name == "collector":
-            self.start_collector()
+        if name.startswith("analyzer"):
+            self.start_analyzer(name)
+        elif name.startswith("collector"):
+            self.start_collector(name)
         else:
             raise StackError(f"restart of {name} not supported")
         if wait_ready:
@@ -371,13 +391,14 @@ class Stack:
             except Exception:
                 pass
             self._grpc = None
-        for name in ("gateway", "collector", "analyzer", "ddsim", "kafka-dev"):
-            p = self.procs.get(name)
-            if p:
-                try:
-                    p.stop()
-                except Exception as e:  # keep stopping the others
-                    log(f"stopping {name}: {e}")
+        kinds = ("gateway", "collector", "analyzer", "ddsim", "kafka-dev")
+        order = sorted(self.procs, key=lambda n: next((i for i, k in enumerate(kinds) if n.startswith(k)), 0))
+        for name in order:
+            p = self.procs[name]
+            try:
+                p.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {name}: {e}")
         if self.pg_started:
             subprocess.run([PG_LOCAL, "stop"], env={**os.environ, "APMCOV_PG_DIR": self.pg_dir},
                            capture_output=True, timeout=60)
@@ -617,11 +638,13 @@ class Stack:
             try:
                 st = self.get_json("/api/stats")
                 tr = self.get_json("/api/traces", {"page_size": "1"})
-                am = self.metrics("analyzer")
-                # Only the spans topic: after a restart the analyzer reports the whole partition
-                # as lag for partitions it has not consumed from since (e.g. sync-jobs).
-                lag = self.metric_sum(am, "apmcov_analyzer_consumer_lag_messages", 'topic="apmcov.spans"')
-                processed = self.metric_sum(am, "apmcov_analyzer_spans_processed_total")
+                lag = processed = 0.0
+                for name in self.live("analyzer"):  # each replica reports its own partitions
+                    am = self.metrics(name)
+                    # Only the spans topic: after a restart the analyzer reports the whole
+                    # partition as lag for partitions it has not consumed from since (sync-jobs).
+                    lag += self.metric_sum(am, "apmcov_analyzer_consumer_lag_messages", 'topic="apmcov.spans"')
+                    processed += self.metric_sum(am, "apmcov_analyzer_spans_processed_total")
                 snap = json.dumps([{k: v for k, v in st.items() if k != "last_sync"}, tr.get("total"), processed],
                                   sort_keys=True)
                 if lag > 0:
