@@ -5,7 +5,8 @@
 #
 #   KAFKA_BOOTSTRAP      bootstrap server (default kafka:9092)
 #   KAFKA_TOPIC_PREFIX   topic prefix (default apmcov.)
-#   KAFKA_PARTITIONS     partitions of every topic (default 6; the analyzer's replica bound)
+#   KAFKA_PARTITIONS     partitions of every topic but commands (default 6; the analyzer's
+#                        replica bound). commands has one: its owner is the leading collector.
 #   KAFKA_REPLICATION_FACTOR   (default 1: the single-node compose broker)
 #   KAFKA_WAIT_SECONDS   how long to wait for the broker (default 120)
 #   KAFKA_BIN_DIR        where kafka-topics.sh and kafka-configs.sh live (default /opt/kafka/bin)
@@ -49,13 +50,15 @@ done
 for spec in "${topics[@]}"; do
   name="$prefix${spec%%|*}"
   configs=${spec#*|}
+  topic_partitions=$partitions
+  if [[ ${spec%%|*} == commands ]]; then topic_partitions=1; fi
   config_args=()
   IFS=',' read -r -a pairs <<<"$configs"
   for pair in "${pairs[@]}"; do
     config_args+=(--config "$pair")
   done
   "$bin_dir/kafka-topics.sh" --bootstrap-server "$bootstrap" --create --if-not-exists \
-    --topic "$name" --partitions "$partitions" --replication-factor "$replication" \
+    --topic "$name" --partitions "$topic_partitions" --replication-factor "$replication" \
     "${config_args[@]}"
   # A topic created earlier (or by someone else) gets the same settings.
   "$bin_dir/kafka-configs.sh" --bootstrap-server "$bootstrap" --entity-type topics \

@@ -178,7 +178,12 @@ CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
                           .Name("apmcov_collector_checkpoint_lag_seconds")
                           .Help("How far the span checkpoint is behind real time")
                           .Register(registry)
-                          .Add({})) {}
+                          .Add({})),
+      leader_(prometheus::BuildGauge()
+                  .Name("apmcov_collector_leader")
+                  .Help("1 while this collector leads (syncs), 0 while it stands by")
+                  .Register(registry)
+                  .Add({})) {}
 
 void CollectorMetrics::OnApiCall(const std::string& endpoint, int http_status, double seconds) {
   api_calls_.Add({{"endpoint", endpoint}, {"status", std::to_string(http_status)}}).Increment();
@@ -223,6 +228,7 @@ void CollectorMetrics::ObserveSampling(double sampled_seconds, double skipped_se
   if (covered > 0) sampled_share_.Set(sampled_seconds / covered);
 }
 void CollectorMetrics::SetCheckpointLag(double seconds) { checkpoint_lag_.Set(seconds); }
+void CollectorMetrics::SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
 
 CollectorMetrics::JobCounters CollectorMetrics::Job() const {
   return {job_calls_.load(), job_waits_.load(), job_wait_ms_.load()};
@@ -241,7 +247,8 @@ App::App(CollectorConfig config, Ports ports)
       ports_(ports),
       topics_(config_.kafka_topic_prefix),
       phase_rng_(config_.span_slice_seed != 0 ? static_cast<uint64_t>(config_.span_slice_seed)
-                                              : std::random_device{}()) {}
+                                              : std::random_device{}()),
+      leader_(ports.commands == nullptr) {}
 
 App::~App() { Stop(); }
 
@@ -254,7 +261,13 @@ std::optional<int64_t> App::checkpoint() const {
 
 absl::Status App::Ready() const {
   std::lock_guard lock(mu_);
-  return kafka_status_;
+  if (!kafka_status_.ok()) return kafka_status_;
+  return checkpoint_status_;
+}
+
+bool App::leader() const {
+  std::lock_guard lock(mu_);
+  return leader_;
 }
 
 absl::Status App::ProbeKafka() {
@@ -352,27 +365,40 @@ bool App::JobRecorded(const std::string& job_id) const {
 }
 
 absl::Status App::LoadCheckpoint() {
-  if (ports_.state == nullptr) return absl::OkStatus();
+  if (!ports_.open_state) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<bus::Subscriber>> opened = ports_.open_state();
+  if (!opened.ok()) return Annotate(opened.status(), "opening a reader of collector-state");
+  bus::Subscriber& state = **opened;
   // Quiet polls count only once partitions are assigned: a group's first join takes seconds.
   auto assigned = std::make_shared<std::atomic<bool>>(false);
   bus::RebalanceListener listener;
   listener.on_assigned = [assigned](const std::vector<bus::TopicPartition>&) { *assigned = true; };
-  APMCOV_RETURN_IF_ERROR(ports_.state->Subscribe({topics_.collector_state}, listener));
+  APMCOV_RETURN_IF_ERROR(state.Subscribe({topics_.collector_state}, listener));
   std::optional<int64_t> best;
   int quiet = 0;
-  for (int round = 0; round < 600 && quiet < 2; ++round) {
+  int64_t undecodable = 0;
+  constexpr int kAssignRounds = 60;  // one-second polls
+  for (int round = 0; quiet < 2; ++round) {
     if (ports_.clock.Cancelled()) {  // SIGTERM: a minute of empty polls would outlive it
-      ports_.state->Close();
+      state.Close();
       return absl::CancelledError("stopped while reading the checkpoint");
     }
+    if (!*assigned && round >= kAssignRounds) {
+      state.Close();
+      return absl::UnavailableError(absl::StrCat(
+          "no partition of ", topics_.collector_state, " was assigned in ", kAssignRounds,
+          " s: the checkpoint cannot be read (does the topic exist? is Kafka reachable?)"));
+    }
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
-        ports_.state->Poll(1000, std::chrono::milliseconds(1000));
+        state.Poll(1000, std::chrono::milliseconds(1000));
     if (!batch.ok()) {
       if (batch.status().code() == absl::StatusCode::kDataLoss) continue;
-      return Annotate(batch.status(), "reading the checkpoint from collector-state");
+      state.Close();
+      return Annotate(batch.status(),
+                      absl::StrCat("reading the checkpoint from ", topics_.collector_state));
     }
     if (batch->empty()) {
-      if (*assigned || round >= 60) ++quiet;  // after a minute, an unassigned group gives up
+      if (*assigned) ++quiet;
       continue;
     }
     quiet = 0;
@@ -381,17 +407,27 @@ absl::Status App::LoadCheckpoint() {
       if (m.key != kSource) continue;
       v1::CollectorCheckpoint cp;
       if (!cp.ParseFromString(m.value)) {
-        Log().Warn("ignoring an undecodable checkpoint", {{"offset", m.offset}});
+        ++undecodable;
+        Log().Warn("ignoring an undecodable checkpoint",
+                   {{"partition", m.partition}, {"offset", m.offset}});
         continue;
       }
       if (!best || cp.span_window_end_unix_nano() > *best) best = cp.span_window_end_unix_nano();
     }
   }
-  ports_.state->Close();
+  state.Close();
+  if (!best && undecodable > 0) {
+    return absl::DataLossError(absl::StrCat(
+        topics_.collector_state, " holds ", undecodable,
+        " checkpoint(s) and none decodes: refusing to start again from SPAN_BACKFILL_MINUTES"));
+  }
   std::lock_guard lock(mu_);
   if (best) {
     checkpoint_ = best;
     Log().Info("checkpoint loaded", {{"span_window_end", FormatRfc3339(*best)}});
+  } else {
+    Log().Info("no checkpoint yet: the first sync reads SPAN_BACKFILL_MINUTES back",
+               {{"topic", topics_.collector_state}});
   }
   return absl::OkStatus();
 }
@@ -628,6 +664,8 @@ void App::Start() {
   {
     std::lock_guard lock(mu_);
     stopping_ = false;
+    if (ports_.commands == nullptr) leader_ = true;  // alone: no election
+    ports_.metrics.SetLeader(leader_);
   }
   scheduler_ = std::make_unique<std::thread>([this] { SchedulerLoop(); });
   commands_ = std::make_unique<std::thread>([this] { CommandLoop(); });
@@ -645,13 +683,90 @@ void App::Stop() {
   commands_.reset();
 }
 
-void App::SchedulerLoop() {
-  auto next = ports_.clock.Now();  // the first sync runs at start
+bool App::AwaitLeadership(Clock::TimePoint& next) {
+  std::unique_lock lock(mu_);
+  bool announced = false;
   while (true) {
+    while (!stopping_ && !leader_) {
+      if (!announced) {
+        Log().Info("standing by: another collector leads",
+                   {{"group_topic", topics_.commands}, {"partition", 0}});
+        announced = true;
+      }
+      cv_.wait_for(lock, std::chrono::seconds(1));
+    }
+    if (stopping_) return false;
+    if (checkpoint_current_) return true;
+    // Leadership (re)gained: the former leader may have moved the checkpoint since.
+    auto backoff = std::chrono::seconds(1);
+    while (!stopping_ && leader_ && !checkpoint_current_) {
+      lock.unlock();
+      absl::Status s = LoadCheckpoint();
+      lock.lock();
+      if (s.ok()) {
+        checkpoint_current_ = true;
+        checkpoint_status_ = absl::OkStatus();
+        if (sync_at_lead_) next = ports_.clock.Now();
+        sync_at_lead_ = false;
+        break;
+      }
+      if (absl::IsCancelled(s)) return false;
+      checkpoint_status_ = Annotate(s, "the checkpoint cannot be read");
+      Log().Error("cannot read the checkpoint: not syncing (unready) until it can be read",
+                  {{"error", StdView(s.message())},
+                   {"retry_in_seconds", static_cast<int64_t>(backoff.count())}});
+      cv_.wait_for(lock, backoff);
+      backoff = std::min(backoff * 2, std::chrono::seconds(60));
+    }
+  }
+}
+
+void App::OnCommandsAssigned(const std::vector<bus::TopicPartition>& tps) {
+  bool lead = false;
+  for (const auto& tp : tps) lead |= tp.topic == topics_.commands && tp.partition == 0;
+  {
+    std::lock_guard lock(mu_);
+    if (lead && !leader_) {
+      Log().Info("leading: this collector owns partition 0 of the commands topic",
+                 {{"topic", topics_.commands}});
+    }
+    leader_ = lead;
+    ports_.metrics.SetLeader(lead);
+  }
+  cv_.notify_all();
+}
+
+void App::OnCommandsRevoked(const std::vector<bus::TopicPartition>& tps) {
+  bool lost = false;
+  for (const auto& tp : tps) lost |= tp.topic == topics_.commands && tp.partition == 0;
+  if (!lost) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!leader_) return;
+    // Until the next assignment says otherwise another collector may lead: a running sync
+    // stops at its next page (publishing what it read), and requests not started yet are
+    // left to the next leader, which reads them again from the uncommitted offsets.
+    leader_ = false;
+    checkpoint_current_ = false;
+    sync_at_lead_ = sync_at_lead_ || running_sync_;  // a sync cut short runs again
+    checkpoint_status_ = absl::OkStatus();
+    for (const v1::SyncRequest& r : pending_) awaited_jobs_.erase(r.job_id());
+    pending_.clear();
+    ports_.metrics.SetLeader(false);
+    Log().Info("leadership released in a rebalance: standing by until reassigned",
+               {{"topic", topics_.commands}});
+  }
+  cv_.notify_all();
+}
+
+void App::SchedulerLoop() {
+  auto next = ports_.clock.Now();  // the first sync runs at start (once leading)
+  while (true) {
+    if (!AwaitLeadership(next)) return;
     std::vector<v1::SyncRequest> requests;
     {
       std::unique_lock lock(mu_);
-      while (!stopping_ && pending_.empty() && ports_.clock.Now() < next) {
+      while (!stopping_ && leader_ && pending_.empty() && ports_.clock.Now() < next) {
         if (checkpoint_) {
           ports_.metrics.SetCheckpointLag(
               static_cast<double>(ports_.clock.NowUnixNanos() - *checkpoint_) / 1e9);
@@ -662,6 +777,7 @@ void App::SchedulerLoop() {
                                std::chrono::seconds(1)));
       }
       if (stopping_) return;
+      if (!leader_) continue;
       requests.swap(pending_);  // every request so far is coalesced into this sync
     }
     if (requests.empty()) {
@@ -676,14 +792,6 @@ void App::SchedulerLoop() {
 }
 
 void App::CommandLoop() {
-  bool subscribed = false;
-  if (ports_.commands != nullptr) {
-    absl::Status s = ports_.commands->Subscribe({topics_.commands});
-    if (!s.ok()) {
-      Log().Error("cannot subscribe to the commands topic", {{"error", StdView(s.message())}});
-    }
-    subscribed = s.ok();
-  }
   // Consumed commands whose offset cannot be committed yet: a request whose job no sync has
   // recorded, or an undecodable message whose dead letter is not flushed yet.
   struct Awaiting {
@@ -696,6 +804,28 @@ void App::CommandLoop() {
   std::deque<Awaiting> awaiting;
   std::map<bus::TopicPartition, int64_t> consumed;  // next offset after the last consumed
   std::map<bus::TopicPartition, int64_t> committed;
+  bool subscribed = false;
+  if (ports_.commands != nullptr) {
+    // The listener runs inside Poll() and Close(), on this thread.
+    bus::RebalanceListener listener;
+    listener.on_assigned = [this](const std::vector<bus::TopicPartition>& tps) {
+      OnCommandsAssigned(tps);
+    };
+    listener.on_revoked = [&, this](const std::vector<bus::TopicPartition>& tps) {
+      const std::set<bus::TopicPartition> gone(tps.begin(), tps.end());
+      std::erase_if(awaiting, [&](const Awaiting& a) { return gone.contains(a.tp); });
+      for (const auto& tp : tps) {
+        consumed.erase(tp);
+        committed.erase(tp);
+      }
+      OnCommandsRevoked(tps);
+    };
+    absl::Status s = ports_.commands->Subscribe({topics_.commands}, std::move(listener));
+    if (!s.ok()) {
+      Log().Error("cannot subscribe to the commands topic", {{"error", StdView(s.message())}});
+    }
+    subscribed = s.ok();
+  }
   auto last_probe = std::chrono::steady_clock::now() - std::chrono::hours(1);
   while (true) {
     {

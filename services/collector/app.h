@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,6 +107,7 @@ class CollectorMetrics final : public datadog::ApiObserver {
   void ObserveSampling(double sampled_seconds, double skipped_seconds);
   // How far the span checkpoint is behind real time.
   void SetCheckpointLag(double seconds);
+  void SetLeader(bool leader);
 
   struct JobCounters {
     uint64_t api_calls = 0, rate_limit_waits = 0, rate_limited_ms = 0;
@@ -133,6 +135,7 @@ class CollectorMetrics final : public datadog::ApiObserver {
   prometheus::Counter& skipped_seconds_;
   prometheus::Gauge& sampled_share_;
   prometheus::Gauge& checkpoint_lag_;
+  prometheus::Gauge& leader_;
   std::atomic<uint64_t> job_calls_{0}, job_waits_{0}, job_wait_ms_{0};
 };
 
@@ -159,8 +162,13 @@ class App {
     bus::LagProbe& lag_probe;
     Clock& clock;
     CollectorMetrics& metrics;
-    bus::Subscriber* commands = nullptr;  // subscribed to the commands topic by App; may be null
-    bus::Subscriber* state = nullptr;     // reads collector-state at start; may be null
+    // Subscribed to `commands` by App, in the group `<prefix>collector`. It is also the
+    // election (design §3): the member that owns partition 0 of `commands` leads and syncs,
+    // the others stand by. Null: no commands and always the leader (--once, tests).
+    bus::Subscriber* commands = nullptr;
+    // Opens a subscriber of a fresh group, to read collector-state from its beginning; called
+    // at every (re)gained leadership. Null: no checkpoint is ever read.
+    std::function<absl::StatusOr<std::unique_ptr<bus::Subscriber>>()> open_state;
   };
 
   App(CollectorConfig config, Ports ports);
@@ -169,7 +177,10 @@ class App {
   // Validates the Datadog keys (design §7). PermissionDenied naming DD_API_KEY / DD_APP_KEY.
   absl::Status ValidateKeys();
 
-  // Reads the last checkpoint from collector-state (the `state` subscriber), if any.
+  // Reads the last checkpoint from collector-state (through `open_state`). OK with no
+  // checkpoint only when the topic was read and holds none; Unavailable when it cannot be read
+  // (no partition assigned in time, a poll error) and DataLoss when checkpoints exist but none
+  // decodes: the caller must not start from SPAN_BACKFILL_MINUTES then.
   absl::Status LoadCheckpoint();
 
   // Runs one sync now, on the calling thread. `job_ids` are the ids requested (the first is
@@ -189,8 +200,11 @@ class App {
   void Start();
   void Stop();
 
-  // Readiness: the last Kafka probe (publisher metadata), refreshed by the loop.
+  // Readiness: the last Kafka probe (publisher metadata), refreshed by the loop, and, while
+  // leading, whether the checkpoint could be read.
   absl::Status Ready() const;
+  // Whether this collector leads (owns partition 0 of `commands`, or has no commands port).
+  bool leader() const;
   // Probes Kafka now (publisher.PartitionCount of the spans topic) and caches the result.
   absl::Status ProbeKafka();
 
@@ -228,6 +242,11 @@ class App {
                                const std::vector<v1::ReadInterval>& intervals, int64_t checkpoint);
   absl::Status WaitForBackpressure();
   void SchedulerLoop();
+  // Waits until this collector leads and has read the checkpoint (retrying, unready, while it
+  // cannot be read). False when stopping. Sets `next` to now when leadership was just gained.
+  bool AwaitLeadership(Clock::TimePoint& next);
+  void OnCommandsAssigned(const std::vector<bus::TopicPartition>& tps);
+  void OnCommandsRevoked(const std::vector<bus::TopicPartition>& tps);
   // Consumes `commands`: a SyncRequest's offset is committed only once its job is recorded
   // as started (flushed), so a crash before that replays the request; a message that is not a
   // SyncRequest goes to `dlq` (DeadLetter) before its offset is committed.
@@ -248,6 +267,10 @@ class App {
   std::mt19937_64 phase_rng_;     // the slices' phase, one draw per sync (guarded by mu_)
   int32_t spans_partitions_ = 0;  // of the spans topic, read at each sync
   std::optional<int64_t> checkpoint_;
+  bool leader_ = false;              // see leader()
+  bool checkpoint_current_ = false;  // read since leadership was (re)gained
+  absl::Status checkpoint_status_;   // the last checkpoint read, for readiness
+  bool sync_at_lead_ = true;         // sync as soon as leadership is (re)gained
   absl::Status kafka_status_ = absl::UnavailableError("Kafka not probed yet");
   uint64_t job_seq_ = 0;
   std::mutex sync_mu_;  // one sync at a time

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
@@ -65,14 +66,19 @@ int main(int argc, char** argv) {
   if (!publisher.ok()) return Fail(log, 1, "cannot create the Kafka producer", publisher.status());
   auto lag_probe = bus::KafkaLagProbe::Create(kafka);
   if (!lag_probe.ok()) return Fail(log, 1, "cannot create the Kafka lag probe", lag_probe.status());
-  // A fresh group each start: it reads collector-state from the beginning.
-  auto state = bus::KafkaSubscriber::Create(kafka, std::string(kService) + "-state-" +
-                                                       std::to_string(::getpid()) + "-" +
-                                                       std::to_string(RealClock().NowUnixNanos()));
-  if (!state.ok()) return Fail(log, 1, "cannot create the Kafka consumer", state.status());
+  // Each checkpoint read is a fresh group: it reads collector-state from the beginning.
+  auto open_state = [kafka]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
+    static std::atomic<int> reads{0};
+    APMCOV_ASSIGN_OR_RETURN(auto sub,
+                            bus::KafkaSubscriber::Create(
+                                kafka, absl::StrCat(kService, "-state-", ::getpid(), "-",
+                                                    RealClock().NowUnixNanos(), "-", ++reads)));
+    return std::unique_ptr<bus::Subscriber>(std::move(sub));
+  };
+  // The group of the leader election (design §3): whoever owns partition 0 of `commands`.
   std::unique_ptr<bus::KafkaSubscriber> commands;
   if (!cfg.once) {
-    auto c = bus::KafkaSubscriber::Create(kafka, kService);
+    auto c = bus::KafkaSubscriber::Create(kafka, cfg.kafka_topic_prefix + "collector");
     if (!c.ok()) return Fail(log, 1, "cannot create the Kafka consumer", c.status());
     commands = std::move(*c);
   }
@@ -101,7 +107,7 @@ int main(int argc, char** argv) {
   datadog::HttpDatadogSource source(client);
 
   collector::App app(
-      cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), state->get()});
+      cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), open_state});
 
   if (absl::Status s = app.ValidateKeys(); !s.ok()) {
     if (absl::IsCancelled(s)) return Fail(log, 1, "stopped (SIGTERM) while checking the keys", s);
@@ -109,11 +115,11 @@ int main(int argc, char** argv) {
                 "Datadog did not accept the keys", s);
   }
   if (absl::Status s = app.ProbeKafka(); !s.ok()) log.Warn("Kafka not reachable yet");
-  if (absl::Status s = app.LoadCheckpoint(); !s.ok()) {
-    return Fail(log, 1, "cannot read the checkpoint", s);
-  }
-
   if (cfg.once) {
+    // Service mode reads it once leading, and retries (unready) when it cannot.
+    if (absl::Status s = app.LoadCheckpoint(); !s.ok()) {
+      return Fail(log, 1, "cannot read the checkpoint", s);
+    }
     collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
     std::string line = "{\"state\":\"";
     line += r.state == v1::SYNC_STATE_SUCCEEDED ? "succeeded"

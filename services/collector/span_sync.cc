@@ -79,6 +79,11 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   // and published: the cursor is known as soon as a page arrives.
   std::future<absl::StatusOr<datadog::SpanPage>> next;
   auto start_fetch = [&]() -> bool {
+    if (!leader()) {  // stopped on purpose, like the budget: the next leader resumes
+      out.stop = "leadership moved to another collector";
+      out.budget = true;
+      return false;
+    }
     if (pages_left == 0) {
       out.stop = absl::StrCat("span page budget (SPAN_PAGE_BUDGET=", config_.span_page_budget,
                               ") reached");

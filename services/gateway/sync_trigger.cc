@@ -40,6 +40,8 @@ absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by
   bus::OutgoingMessage msg;
   msg.topic = topic_;
   msg.key = "sync";
+  // Partition 0: its owner is the leading collector (design §3), whatever the partition count.
+  msg.partition = 0;
   msg.value = req.SerializeAsString();
   msg.headers = {{"content-type", "application/x-protobuf"},
                  {"type", req.GetDescriptor()->full_name()}};

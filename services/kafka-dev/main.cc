@@ -76,8 +76,10 @@ int main(int argc, char** argv) {
                     "(automatic) and read the list from stdout or --bootstrap-file");
   }
   std::vector<TopicSpec> topics;
-  for (const std::string& name : apmcov::bus::TopicNames(cfg.topic_prefix).All()) {
-    topics.push_back({name, cfg.partitions});
+  const apmcov::bus::TopicNames names(cfg.topic_prefix);
+  for (const std::string& name : names.All()) {
+    // `commands` has one partition: its owner is the leading collector (design §3).
+    topics.push_back({name, name == names.commands ? 1 : cfg.partitions});
   }
   if (auto extra = apmcov::kafkadev::ParseTopicSpecs(cfg.extra_topics, cfg.partitions);
       extra.ok()) {

@@ -4,8 +4,8 @@ with ddsim's ground truth as the e2e suite. Each fault prints what it injected a
 counted; the run ends with `lost 0, duplicated 0` or fails.
 
 Faults: Datadog 429 burst, 5xx, slow, malformed and truncated responses and a dropped connection
-(ddsim /_ddsim/faults); the analyzer SIGKILLed mid-stream and restarted; the collector SIGKILLed
-mid-sync and restarted; PostgreSQL stopped mid-stream then started; a kafka-dev broker down and
+(ddsim /_ddsim/faults); the analyzer SIGKILLed mid-stream and restarted; the leading
+collector (of two) SIGKILLed mid-sync, the standby taking over; PostgreSQL stopped mid-stream then started; a kafka-dev broker down and
 back; a poison message in the spans topic (must land in the DLQ while the rest goes on).
 
     test_faults.py smoke      all faults in sequence on one stack, short durations (label e2e)
@@ -118,18 +118,43 @@ class Faults:
         self.table.append(("analyzer SIGKILL", f"SIGKILL pid {pid} mid-stream, restart after "
                            f"{2 if not self.long else 10} s", "sync finished; see equality below"))
 
+    def leader(self) -> str:
+        """The collector that leads (apmcov_collector_leader 1)."""
+        leading = [n for n in self.s.live("collector")
+                   if self.s.metric_sum(self.s.metrics(n), "apmcov_collector_leader") == 1]
+        if len(leading) != 1:
+            raise StackError(f"expected one leading collector, found {leading}")
+        return leading[0]
+
     def kill_collector(self) -> None:
+        """SIGKILLs the leading collector mid-sync: the standby takes over from the checkpoint
+        and serves the next sync; the killed one comes back as the standby."""
         job = self.slow_sync_start(1500 if not self.long else 3000, 3 if not self.long else 6)
         time.sleep(1.0)
-        pid = self.s.procs["collector"].pid
-        self.s.procs["collector"].kill9()
-        log(f"SIGKILL collector (pid {pid}) during sync {job}")
-        time.sleep(1)
+        name = self.leader()
+        pid = self.s.procs[name].pid
+        self.s.procs[name].kill9()
+        del self.s.procs[name]  # dead on purpose
+        log(f"SIGKILL leading {name} (pid {pid}) during sync {job}")
         self.s.set_faults({})
-        self.s.restart("collector")
-        j = self.sync(timeout=600)
-        self.table.append(("collector SIGKILL", f"SIGKILL pid {pid} mid-sync ({job}), restart",
-                           f"next sync {j['id']} {j['state']}, {j.get('spans')} spans"))
+        standby = self.s.live("collector")
+        if standby:
+            self.s.wait_for(lambda: self.leader() == standby[0], 90, f"{standby[0]} to lead")
+            log(f"{standby[0]} leads")
+            j = self.sync(timeout=600)
+            self.s.start_collector(name)  # back, as the standby
+            self.s.wait_ready(name, 90)
+            if self.leader() != standby[0]:
+                raise StackError("leadership moved back to the restarted collector mid-run")
+            j2 = self.sync(timeout=600)
+            counted = (f"{standby[0]} led within the session timeout; next sync {j['id']} {j['state']} "
+                       f"({j.get('spans')} spans), {name} back as standby, then {j2['state']}")
+        else:
+            self.s.start_collector(name)
+            self.s.wait_ready(name, 90)
+            j = self.sync(timeout=600)
+            counted = f"restarted; next sync {j['id']} {j['state']}, {j.get('spans')} spans"
+        self.table.append(("collector SIGKILL", f"SIGKILL leading pid {pid} mid-sync ({job})", counted))
 
     def pg_outage(self) -> None:
         secs = 20 if self.long else 8
@@ -187,7 +212,7 @@ FAULTS = ["datadog_errors", "poison", "kill_analyzer", "kill_collector", "pg_out
 
 
 def run_smoke() -> bool:
-    opts = StackOptions(seed=11, services=40, spans_per_second=150, backfill_minutes=4)
+    opts = StackOptions(seed=11, services=40, spans_per_second=150, backfill_minutes=4, collectors=2)
     with Stack(opts, label="faults-smoke") as s:
         f = Faults(s, long=False)
         first = f.sync()
@@ -206,7 +231,7 @@ def run_long(only: list[str]) -> bool:
         # 300 services at 400 spans/s read more span pages than Datadog's 300 spans-list calls per
         # hour once a restart replays from the checkpoint: ddsim's limit is lifted (faults here are
         # the injected ones, not the budget).
-        opts = StackOptions(seed=100 + i, services=300, spans_per_second=400, backfill_minutes=6,
+        opts = StackOptions(seed=100 + i, services=300, spans_per_second=400, backfill_minutes=6, collectors=2,
                             ddsim_env={"RATE_LIMITS": "spans_list=1000000/3600"})
         try:
             with Stack(opts, label=f"faults-{name}") as s:

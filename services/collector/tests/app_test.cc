@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "apmcov/bus/memory_bus.h"
 
 namespace apmcov::collector {
 namespace {
@@ -224,6 +225,35 @@ class FakeSubscriber : public bus::Subscriber {
   void Close() override {}
 };
 
+// A subscriber that forwards to one owned elsewhere (Close() is not forwarded), so that a test
+// can hand the same fake to every checkpoint read.
+class BorrowedSubscriber : public bus::Subscriber {
+ public:
+  explicit BorrowedSubscriber(bus::Subscriber& s) : s_(s) {}
+  absl::Status Subscribe(const std::vector<std::string>& t, bus::RebalanceListener l) override {
+    return s_.Subscribe(t, std::move(l));
+  }
+  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t n,
+                                                         std::chrono::milliseconds t) override {
+    return s_.Poll(n, t);
+  }
+  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>& o) override {
+    return s_.Commit(o);
+  }
+  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
+      const std::vector<bus::TopicPartition>& p) override {
+    return s_.Committed(p);
+  }
+  void Close() override {}
+
+ private:
+  bus::Subscriber& s_;
+};
+
+absl::StatusOr<std::unique_ptr<bus::Subscriber>> Borrow(bus::Subscriber& s) {
+  return std::unique_ptr<bus::Subscriber>(std::make_unique<BorrowedSubscriber>(s));
+}
+
 // ---- fixture ----
 
 class AppTest : public ::testing::Test {
@@ -237,8 +267,10 @@ class AppTest : public ::testing::Test {
     config_.span_window_seconds = 600;
   }
 
+  // `state`, when given, is what every checkpoint read sees (borrowed, never closed for good).
   std::unique_ptr<App> MakeApp(bus::Subscriber* state = nullptr) {
-    App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, state};
+    App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, {}};
+    if (state != nullptr) ports.open_state = [state] { return Borrow(*state); };
     return std::make_unique<App>(config_, ports);
   }
 
@@ -766,11 +798,16 @@ TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
 // The commands topic as the collector's command thread sees it. Thread-safe.
 class FakeCommands : public bus::Subscriber {
  public:
-  absl::Status Subscribe(const std::vector<std::string>&, bus::RebalanceListener) override {
+  absl::Status Subscribe(const std::vector<std::string>&, bus::RebalanceListener l) override {
+    listener = std::move(l);
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t,
                                                          std::chrono::milliseconds) override {
+    if (!assigned && listener.on_assigned) {  // the only member: it owns the one partition
+      assigned = true;
+      listener.on_assigned({{"apmcov.commands", 0}});
+    }
     std::lock_guard lock(mu);
     std::vector<bus::IncomingMessage> out;
     out.swap(incoming);
@@ -802,6 +839,8 @@ class FakeCommands : public bus::Subscriber {
     return commits.empty() ? -1 : commits.back();
   }
 
+  bus::RebalanceListener listener;
+  bool assigned = false;
   std::mutex mu;
   std::vector<bus::IncomingMessage> incoming;
   std::vector<int64_t> commits;
@@ -810,7 +849,7 @@ class FakeCommands : public bus::Subscriber {
 TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettered) {
   AddServices(3);
   FakeCommands commands;
-  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, &commands, nullptr};
+  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, &commands, {}};
   auto app = std::make_unique<App>(config_, ports);
   source_.hold = true;
   app->Start();  // the scheduled first sync starts and blocks in the catalog
@@ -947,4 +986,111 @@ TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {
 }
 
 }  // namespace
+template <typename Cond>
+bool WaitFor(Cond cond, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Leadership through the group protocol on the contract-tested MemoryBroker: the member that
+// owns partition 0 of `commands` syncs, a second one stands by without a single API call, and
+// when the leader goes it takes over from the checkpoint the leader left in collector-state.
+TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
+  AddServices(3);
+  const int64_t now = Now();
+  AddSpans(30, 3, now - 3000 * kSec, now);
+  bus::MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("apmcov.commands", 1).ok());
+  auto publisher = broker.NewPublisher();
+  auto lag = broker.NewLagProbe();
+  std::atomic<int> reads{0};
+  auto open_state = [&]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
+    return broker.NewSubscriber(absl::StrCat("state-", ++reads));
+  };
+  auto commands_a = broker.NewSubscriber("apmcov.collector");
+  auto commands_b = broker.NewSubscriber("apmcov.collector");
+  prometheus::Registry registry_b;
+  CollectorMetrics metrics_b(registry_b);
+  FakeSource source_b;
+  source_b.services = source_.services;
+  source_b.spans = source_.spans;
+
+  App a(config_, {source_, *publisher, *lag, clock_, metrics_, commands_a.get(), open_state});
+  a.Start();
+  ASSERT_TRUE(WaitFor([&] { return a.checkpoint().has_value(); })) << "the leader never synced";
+  EXPECT_TRUE(a.leader());
+  App b(config_, {source_b, *publisher, *lag, clock_, metrics_b, commands_b.get(), open_state});
+  b.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // rebalances, command polls
+  EXPECT_TRUE(a.leader());
+  EXPECT_FALSE(b.leader());
+  EXPECT_TRUE(b.Ready().ok()) << b.Ready();  // a standby is healthy
+  const int64_t handed_over = *a.checkpoint();
+
+  clock_.Advance(std::chrono::minutes(5));  // spans the next sync can read
+  a.Stop();                                 // leaves the group: partition 0 moves to the standby
+  ASSERT_TRUE(WaitFor([&] { return b.checkpoint().has_value() && *b.checkpoint() > handed_over; }))
+      << "the standby did not take over";
+  EXPECT_TRUE(b.leader());
+  b.Stop();
+  EXPECT_EQ(source_b.catalog_calls, 1) << "the standby synced before it led, or more than once";
+  ASSERT_FALSE(source_b.span_queries.empty());
+  EXPECT_EQ(source_b.span_queries.front().from_unix_nano, handed_over)
+      << "the new leader did not resume at the checkpoint the old one left";
+}
+
+// collector-state that cannot be read keeps the collector unready and retrying (with the reason
+// in /readyz): it never starts again from SPAN_BACKFILL_MINUTES behind the operator's back.
+TEST_F(AppTest, AnUnreadableCheckpointKeepsTheCollectorUnreadyAndRetrying) {
+  AddServices(2);
+  std::atomic<bool> readable{false};
+  std::atomic<int> attempts{0};
+  FakeSubscriber state;
+  v1::CollectorCheckpoint cp;
+  cp.set_source("datadog");
+  cp.set_span_window_end_unix_nano(Now() - 600 * kSec);
+  bus::IncomingMessage m;
+  m.key = "datadog";
+  m.value = cp.SerializeAsString();
+  state.batches.push_back({m});
+  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, {}};
+  ports.open_state = [&]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
+    ++attempts;
+    if (!readable) return absl::UnavailableError("brokers down");
+    return Borrow(state);
+  };
+  App app(config_, ports);
+  ASSERT_TRUE(app.ProbeKafka().ok());
+  app.Start();
+  ASSERT_TRUE(WaitFor([&] { return attempts > 0 && !app.Ready().ok(); }));
+  EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("checkpoint cannot be read"));
+  EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("brokers down"));
+  EXPECT_EQ(source_.catalog_calls, 0) << "synced without its checkpoint";
+  readable = true;
+  ASSERT_TRUE(WaitFor([&] { return app.Ready().ok() && source_.catalog_calls > 0; },
+                      std::chrono::seconds(20)));
+  app.Stop();
+  EXPECT_GE(attempts.load(), 2);
+  ASSERT_FALSE(source_.span_queries.empty());
+  EXPECT_EQ(source_.span_queries.front().from_unix_nano, Now() - 600 * kSec);
+}
+
+// Checkpoints that exist but none of which decodes are an error, not "no checkpoint".
+TEST_F(AppTest, CheckpointsThatDoNotDecodeAreAnError) {
+  FakeSubscriber state;
+  bus::IncomingMessage m;
+  m.key = "datadog";
+  m.value = "\xff\xff\xff not a checkpoint";
+  state.batches.push_back({m});
+  auto app = MakeApp(&state);
+  absl::Status s = app->LoadCheckpoint();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("SPAN_BACKFILL_MINUTES"));
+  EXPECT_FALSE(app->checkpoint().has_value());
+}
+
 }  // namespace apmcov::collector

@@ -534,6 +534,7 @@ TEST_F(GatewayApiTest, SyncPublishesARequestAndHonoursTheToken) {
   auto msgs = publisher_.messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].topic, "apmcov.commands");
+  EXPECT_EQ(msgs[0].partition, 0) << "the leading collector owns partition 0";
   EXPECT_EQ(msgs[0].key, "sync");
   v1::SyncRequest req;
   ASSERT_TRUE(req.ParseFromString(msgs[0].value));
