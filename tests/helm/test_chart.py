@@ -508,8 +508,8 @@ class ChartScenarios(unittest.TestCase):
         comps = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d
                  for d in by_kind(objs, "Deployment")}
         collector = comps["collector"]
-        self.assertEqual(collector["spec"]["replicas"], 1)
-        self.assertEqual(collector["spec"]["strategy"], {"type": "Recreate"})
+        self.assertEqual(collector["spec"]["replicas"], values["collector"]["replicaCount"])
+        self.assertNotIn("strategy", collector["spec"])  # rolling: a standby takes over
         partitions = values["kafka"]["partitions"]
         analyzer = comps["analyzer"]
         if "replicas" in analyzer["spec"]:
@@ -675,6 +675,14 @@ class RenderFailures(unittest.TestCase):
         self.assert_fails("defaults", {"analyzer": {"replicaCount": 7}},
                           r"analyzer.replicaCount \(7\) exceeds kafka.partitions \(6\)")
 
+    def test_collector_replicas_lead_and_stand_by(self):
+        # One leads through Kafka's group protocol, the others stand by: a rolling update is
+        # safe (no Recreate gap), and any count renders.
+        objs, _, _ = render_scenario("defaults", {"collector": {"replicaCount": 2}})
+        dep = named(objs, "Deployment", "apmcov-apm-coverage-collector")
+        self.assertEqual(dep["spec"]["replicas"], 2)
+        self.assertNotEqual(dep["spec"].get("strategy", {}).get("type"), "Recreate")
+
     def test_hpa_min_above_max(self):
         self.assert_fails("production", {"analyzer": {"autoscaling": {"minReplicas": 12,
                                                                       "maxReplicas": 4}}},
@@ -712,7 +720,6 @@ class ValuesSchema(unittest.TestCase):
             ({"analyzer": {"replicaCount": -1}}, r"analyzer.replicaCount"),
             ({"config": {"logLevel": "verbose"}}, r"config.logLevel: 'verbose' is not one of"),
             ({"config": {"logFormat": "xml"}}, r"config.logFormat"),
-            ({"collector": {"replicaCount": 2}}, r"collector.replicaCount: 2 is greater than"),
             ({"image": {"pullPolicy": "Sometimes"}}, r"image.pullPolicy"),
             ({"kafka": {"partitions": 0}}, r"kafka.partitions: 0 is less than"),
             ({"kafka": {"brokers": "kafka-without-port"}}, r"kafka.brokers"),

@@ -26,11 +26,6 @@ spec:
   replicas: {{ int .replicas }}
   {{- end }}
   revisionHistoryLimit: 5
-  {{- if eq .component "collector" }}
-  # Never two collectors at once, not even during a rollout.
-  strategy:
-    type: Recreate
-  {{- end }}
   selector:
     matchLabels:
       {{- include "apm-coverage.selectorLabels" $ctx | nindent 6 }}

@@ -98,9 +98,6 @@ needs them, so `helm template` and `helm install` stop with the reason.
 {{- end -}}
 {{- end -}}
 {{- $partitions := int .Values.kafka.partitions -}}
-{{- if gt (int .Values.collector.replicaCount) 1 -}}
-{{- fail (printf "collector.replicaCount is %d: the collector must run as a single replica (0 or 1)" (int .Values.collector.replicaCount)) -}}
-{{- end -}}
 {{- if gt (int .Values.analyzer.replicaCount) $partitions -}}
 {{- fail (printf "analyzer.replicaCount (%d) exceeds kafka.partitions (%d): extra consumers would sit idle" (int .Values.analyzer.replicaCount) $partitions) -}}
 {{- end -}}
