@@ -28,9 +28,16 @@ VmHWM from /proc/<pid>/status.
 Reference in the same run: apmcov-bench-parse (bench/parse), a raw simdjson on-demand pass over
 span pages of the recorded shape, converted to spans/s, and the collector's parser rate.
 
+Each step also reports the CPU seconds per second each process took (utime + stime from
+/proc/<pid>/stat; `postgres` sums the server and its backends), so the bottleneck is in the
+figures. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
+consumer group; "1,2" by default), on a fresh stack and the same offered rates, and ends with
+one line per rate putting the replica counts side by side (processed spans/s, max lag, drain).
+
 Environment: APMCOV_BINARY_DIR, APMCOV_BENCH_PARSE_BIN, BENCH_E2E_RATES (16000,32000,48000,64000,100000,150000),
 BENCH_E2E_STEP_SECONDS (25), BENCH_E2E_SERVICES (200), BENCH_E2E_BUDGET_SECONDS (200, steps
-stop starting after this much time since the stack was ready), BENCH_E2E_PARTITIONS (24).
+stop starting after this much time since the stack was ready), BENCH_E2E_PARTITIONS (24),
+BENCH_E2E_ANALYZERS (1,2).
 """
 
 from __future__ import annotations
@@ -55,7 +62,9 @@ BUDGET = float(os.environ.get("BENCH_E2E_BUDGET_SECONDS", "200"))
 # kafka-dev keeps ~5 MiB per partition; the analyzer's uncommitted window (span window + grace)
 # at the highest rate must fit, so the bench gives the spans topic more partitions than tests.
 PARTITIONS = int(os.environ.get("BENCH_E2E_PARTITIONS", "24"))
+ANALYZERS = [int(n) for n in os.environ.get("BENCH_E2E_ANALYZERS", "1,2").split(",") if n]
 SPAN_LAG = 2
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 DRAIN_CAP = 30.0
 
 
@@ -89,18 +98,55 @@ def vm_hwm_mb(pid: int | None) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process, in seconds (0 when it is gone)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def postgres_cpu_seconds(s: st.Stack) -> float:
+    """The PostgreSQL server of the stack and all its backends (children of the postmaster)."""
+    try:
+        postmaster = int(open(os.path.join(s.pg_dir, "data", "postmaster.pid")).readline())
+    except (OSError, ValueError):
+        return 0.0
+    total = cpu_seconds(postmaster)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == postmaster:
+                total += (int(stat[11]) + int(stat[12])) / CLK_TCK
+    return total
+
+
+def cpu_by_process(s: st.Stack) -> dict[str, float]:
+    out = {name: cpu_seconds(p.pid) for name, p in s.procs.items() if p.alive()}
+    out["postgres"] = postgres_cpu_seconds(s)
+    return out
+
+
 class Probe:
-    """Reads the pipeline's counters from the services' /metrics."""
+    """Reads the pipeline's counters from the services' /metrics (every analyzer replica)."""
 
     def __init__(self, s: st.Stack):
         self.s = s
 
     def sample(self) -> tuple[float, float, float]:
         c = self.s.metrics("collector")
-        a = self.s.metrics("analyzer")
-        return (st.Stack.metric_sum(c, "apmcov_collector_spans_published_total"),
-                st.Stack.metric_sum(a, "apmcov_analyzer_spans_processed_total"),
-                st.Stack.metric_sum(a, "apmcov_analyzer_consumer_lag_messages"))
+        processed = lag = 0.0
+        for name in self.s.live("analyzer"):
+            a = self.s.metrics(name)
+            processed += st.Stack.metric_sum(a, "apmcov_analyzer_spans_processed_total")
+            lag += st.Stack.metric_sum(a, "apmcov_analyzer_consumer_lag_messages")
+        return st.Stack.metric_sum(c, "apmcov_collector_spans_published_total"), processed, lag
 
 
 SPAN_QUERY = "retained_by:(flat_sampled OR diversity_sampling)"  # the collector's default
@@ -159,7 +205,28 @@ def main() -> int:
     cores = os.cpu_count()
     ref = parse_reference()
     log(f"reference: raw simdjson {ref['raw_spans_s']:.0f} spans/s, collector parser {ref['parser_spans_s']:.0f} spans/s")
-    opts = st.StackOptions(
+    by_replicas = {n: run(n, cores, ref, real_stdout) for n in ANALYZERS}
+    if len(by_replicas) > 1:
+        rates = sorted({r["offered_spans_s"] for rows in by_replicas.values() for r in rows})
+        for rate in rates:
+            row = {"cores": cores, "name": f"e2e analyzer replicas side by side @{rate} spans/s offered"}
+            for n, rows in by_replicas.items():
+                step = next((r for r in rows if r["offered_spans_s"] == rate), None)
+                if step is None:
+                    continue
+                row[f"analyzers_{n}_processed_spans_s"] = step["analyzer_processed_spans_s"]
+                row[f"analyzers_{n}_max_lag_messages"] = step["max_consumer_lag_messages"]
+                row[f"analyzers_{n}_drain_s"] = step["drain_s"]
+                row[f"analyzers_{n}_cpu_analyzers_s_per_s"] = step["cpu_s_per_s"].get("analyzers", 0.0)
+                row[f"analyzers_{n}_behind"] = step["behind"]
+            print(json.dumps(row), file=real_stdout, flush=True)
+    return 0
+
+
+def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
+    """One stack with `analyzers` replicas through the rates; returns the step rows."""
+    log(f"--- {analyzers} analyzer replica(s)")
+    opts = st.StackOptions(analyzers=analyzers, 
         seed=11, services=SERVICES, spans_per_second=float(RATES[0]), backfill_minutes=1,
         span_lag_seconds=SPAN_LAG, trace_grace_seconds=5, span_window_seconds=5, partitions=PARTITIONS,
         ddsim_env={"RATE_LIMITS": "unlimited"},
@@ -186,6 +253,7 @@ def main() -> int:
             drain(s, probe, s.trigger_sync())
             log(f"step {i + 1}: {rate} spans/s offered for {STEP:.0f}s")
             pub0, proc0, _ = probe.sample()
+            cpu0 = cpu_by_process(s)
             t0 = time.monotonic()
             wall0_ms = time.time_ns() // 1_000_000
             max_lag = 0.0
@@ -202,6 +270,9 @@ def main() -> int:
                 time.sleep(0.5)
             elapsed = time.monotonic() - t0
             pub1, proc1, _ = probe.sample()
+            cpu1 = cpu_by_process(s)
+            cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
+            cpu["analyzers"] = round(sum(v for k, v in cpu.items() if k.startswith("analyzer")), 2)
             wall1_ms = time.time_ns() // 1_000_000
             # One more request so the collector reads up to the step's end; drain: until that
             # job has finished and the analyzer has consumed everything.
@@ -216,7 +287,8 @@ def main() -> int:
                 sustained = max(sustained, expected)
             row = {
                 "cores": cores,
-                "name": f"e2e pipeline @{rate} spans/s offered",
+                "name": f"e2e pipeline @{rate} spans/s offered, {analyzers} analyzer(s)",
+                "analyzers": analyzers,
                 "offered_spans_s": rate,
                 "query_spans_s": round(expected, 1),
                 "collector_published_spans_s": round(pub_rate, 1),
@@ -226,20 +298,21 @@ def main() -> int:
                 "drain_s": round(d, 1),
                 "e2e_lag_s": round(SPAN_LAG + d, 1),
                 "behind": int(behind),
+                "cpu_s_per_s": cpu,
                 "ref_raw_simdjson_spans_s": round(ref["raw_spans_s"]),
             }
             rows.append(row)
             print(json.dumps(row), file=real_stdout, flush=True)
             log(f"step {i + 1}: published {pub_rate:.0f}/s, processed {proc_rate:.0f}/s, "
-                f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}")
+                f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}; cpu/s {cpu}")
             if behind:
                 break
-        for name in ("collector", "analyzer", "kafka-dev", "ddsim", "gateway"):
-            p = s.procs.get(name)
+        for name, p in s.procs.items():
             rss[name] = max(rss.get(name, 0.0), vm_hwm_mb(p.pid if p else None))
     summary = {
         "cores": cores,
-        "name": "e2e pipeline sustained (query spans/s of the highest step not behind)",
+        "name": f"e2e pipeline sustained, {analyzers} analyzer(s) (query spans/s of the highest step not behind)",
+        "analyzers": analyzers,
         "sustained_spans_s": round(sustained, 1),
         "highest_offered_spans_s": rows[-1]["offered_spans_s"] if rows else 0,
         "fell_behind": int(bool(rows and rows[-1]["behind"])),
@@ -248,7 +321,7 @@ def main() -> int:
         "ref_collector_parser_spans_s": round(ref["parser_spans_s"]),
     }
     print(json.dumps(summary), file=real_stdout, flush=True)
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
