@@ -193,6 +193,15 @@ struct App::Impl {
                       .Name("apmcov_dlq_messages_total")
                       .Help("Messages sent to the dead-letter topic, by source topic")
                       .Register(reg);
+    rebalances = &prometheus::BuildCounter()
+                      .Name("apmcov_analyzer_rebalance_partitions_total")
+                      .Help("Partitions assigned to or revoked from this member, by event")
+                      .Register(reg);
+    owned_spans_partitions = &prometheus::BuildGauge()
+                                  .Name("apmcov_analyzer_spans_partitions_owned")
+                                  .Help("Partitions of the spans topic this member owns")
+                                  .Register(reg)
+                                  .Add({});
     data_loss = &prometheus::BuildCounter()
                      .Name("apmcov_analyzer_data_loss_total")
                      .Help("Offset-out-of-range events: messages lost to retention")
@@ -324,6 +333,8 @@ struct App::Impl {
   prometheus::Histogram* db_write;
   prometheus::Family<prometheus::Counter>* dlq_family;
   prometheus::Counter* data_loss;
+  prometheus::Family<prometheus::Counter>* rebalances;
+  prometheus::Gauge* owned_spans_partitions;
   prometheus::Family<prometheus::Gauge>* coverage_family;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> coverage_gauges;
   prometheus::Gauge* services_total;
@@ -429,6 +440,8 @@ struct App::Impl {
       assigned.insert(tp);
       if (tp.topic == topics.spans) restore_watermarks.insert(tp.partition);
     }
+    rebalances->Add({{"event", "assigned"}}).Increment(static_cast<double>(tps.size()));
+    CountOwnedSpansPartitions();
     Log().Info("partitions assigned", {{"count", tps.size()}});
   }
   void OnRevoked(const std::vector<TopicPartition>& tps) {
@@ -449,7 +462,14 @@ struct App::Impl {
         stored_watermark.erase(tp.partition);
       }
     }
+    rebalances->Add({{"event", "revoked"}}).Increment(static_cast<double>(tps.size()));
+    CountOwnedSpansPartitions();
     Log().Info("partitions revoked", {{"count", tps.size()}, {"traces_dropped", dropped}});
+  }
+  void CountOwnedSpansPartitions() {
+    double n = 0;
+    for (const auto& tp : assigned) n += tp.topic == topics.spans ? 1 : 0;
+    owned_spans_partitions->Set(n);
   }
 
   absl::Status RestoreWatermarks() {

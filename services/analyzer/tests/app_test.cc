@@ -450,6 +450,20 @@ TEST_F(BrokenTraceTest, RebalanceHandsInFlightTracesToTheNewOwnerWhole) {
   }
   // Exactly one member re-read the trace from the committed offset, whole.
   EXPECT_EQ(app_->traces_in_flight() + second.traces_in_flight(), 1u);
+  // The split is visible in each member's metrics, and nobody commits the other's partitions.
+  auto owned = [](prometheus::Registry& r) {
+    const std::string text = prometheus::TextSerializer().Serialize(r.Collect());
+    const std::string key = "\napmcov_analyzer_spans_partitions_owned ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + key.size()));
+  };
+  EXPECT_EQ(owned(*registry_), 1);
+  EXPECT_EQ(owned(registry2), 1);
+  EXPECT_NE(Metrics().find("apmcov_analyzer_rebalance_partitions_total{event=\"revoked\"}"),
+            std::string::npos);
+  for (const auto& [tp, offset] : app_->committed()) {
+    EXPECT_FALSE(second.committed().contains(tp)) << tp.topic << "/" << tp.partition;
+  }
 
   PublishWatermark(kT0 + 60 * kSec);
   for (int i = 0; i < 5; ++i) {
