@@ -51,6 +51,8 @@ CollectorConfig CollectorConfig::Read(ConfigReader& r) {
   c.span_slice_seed = r.Int("SPAN_SLICE_SEED", c.span_slice_seed, 0, INT64_MAX);
   c.max_consumer_lag_messages =
       r.Int("MAX_CONSUMER_LAG_MESSAGES", c.max_consumer_lag_messages, 1, INT64_MAX / 2);
+  c.kafka_flush_timeout_seconds =
+      r.Int("KAFKA_FLUSH_TIMEOUT_SECONDS", c.kafka_flush_timeout_seconds, 1, 290);
   c.span_query = r.String("SPAN_QUERY", c.span_query);
   c.analyzer_group = r.String("ANALYZER_GROUP", c.analyzer_group);
   c.admin_port = r.Int("ADMIN_PORT", c.admin_port, 0, 65535);
@@ -610,7 +612,7 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
   if (fatal.ok()) (void)PublishJob(p, v1::SYNC_STATE_RUNNING, "");
   if (fatal.ok()) fatal = SyncSpans(p, result, issues);
   if (fatal.ok()) {
-    fatal = ports_.publisher.Flush(std::chrono::seconds(30));
+    fatal = ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));
     if (!fatal.ok()) ports_.metrics.AddPublishError();
   }
 

@@ -58,6 +58,9 @@ struct CollectorConfig {
   int64_t span_slice_min_seconds = 30;
   int64_t span_slice_seed = 0;
   int64_t max_consumer_lag_messages = 2'000'000;
+  // How long a sync waits for Kafka to acknowledge what it published (a broker outage is
+  // ridden out up to this; librdkafka itself gives a message up after 300 s).
+  int64_t kafka_flush_timeout_seconds = 120;
   std::string span_query = "retained_by:(flat_sampled OR diversity_sampling)";
   std::string analyzer_group = "apmcov-analyzer";
   int64_t admin_port = 9101;

@@ -185,7 +185,9 @@ absl::Status App::PublishProgress(JobProgress& p, const std::string& window_id, 
     for (const v1::ReadInterval& r : intervals) *mark.add_read_intervals() = r;
     APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part));
   }
-  if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
+  if (absl::Status s =
+          ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));
+      !s.ok()) {
     ports_.metrics.AddPublishError();
     return Annotate(s, "flushing span window to Kafka");
   }
@@ -195,7 +197,9 @@ absl::Status App::PublishProgress(JobProgress& p, const std::string& window_id, 
   cp.set_job_id(p.job.id());
   SetTs(ports_.clock.NowUnixNanos(), cp.mutable_updated_at());
   APMCOV_RETURN_IF_ERROR(Publish(topics_.collector_state, kSource, cp));
-  if (absl::Status s = ports_.publisher.Flush(std::chrono::seconds(30)); !s.ok()) {
+  if (absl::Status s =
+          ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));
+      !s.ok()) {
     ports_.metrics.AddPublishError();
     return Annotate(s, "flushing the checkpoint to Kafka");
   }
