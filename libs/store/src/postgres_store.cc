@@ -664,7 +664,7 @@ absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresCoverageStore::LoadBrok
         t.detected_at_ns = Micros(row[9]);
         for (const auto& g : tx.exec("SELECT span_id::text, kind, from_service, to_service, peer, "
                                      "detail FROM trace_gaps WHERE trace_id = " +
-                                     id + " ORDER BY span_id, kind COLLATE \"C\"")) {
+                                     id + " ORDER BY trace_gaps.span_id, kind COLLATE \"C\"")) {
           TraceGapRecord gap;
           gap.span_id = Unsigned(g[0]);
           gap.kind = g[1].as<std::string>();
@@ -678,7 +678,7 @@ absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresCoverageStore::LoadBrok
              tx.exec("SELECT span_id::text, parent_id::text, service, resource, kind, "
                      "type, start_ns, duration_ns, target FROM trace_spans WHERE "
                      "trace_id = " +
-                     id + " ORDER BY start_ns, span_id")) {
+                     id + " ORDER BY start_ns, trace_spans.span_id")) {
           TraceSpanRecord span;
           span.span_id = Unsigned(s[0]);
           span.parent_id = Unsigned(s[1]);
@@ -700,8 +700,8 @@ absl::StatusOr<std::vector<uint64_t>> PostgresCoverageStore::ListBrokenTraceIds(
                     [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<uint64_t>> {
                       pqxx::read_transaction tx(conn);
                       std::vector<uint64_t> out;
-                      for (const auto& row :
-                           tx.exec("SELECT trace_id::text FROM broken_traces ORDER BY trace_id")) {
+                      for (const auto& row : tx.exec("SELECT trace_id::text FROM broken_traces "
+                                                     "ORDER BY broken_traces.trace_id")) {
                         out.push_back(Unsigned(row[0]));
                       }
                       return out;
