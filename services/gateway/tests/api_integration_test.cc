@@ -14,18 +14,20 @@
 
 #include "apmcov/base/clock.h"
 #include "apmcov/base/time.h"
+#include "apmcov/store/postgres_store.h"
 #include "apmcov/v1/coverage_service.grpc.pb.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
 #include "query/pg_read_model.h"
+#include "test_database.h"
 
 namespace apmcov::gateway {
 namespace {
 
 using nlohmann::json;
+using store::testing::TestDatabase;
 using testing::RecordingPublisher;
-using testing::TestDatabase;
 
 struct Response {
   long status = 0;
@@ -164,10 +166,17 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
 class GatewayApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    db_ = new TestDatabase();
-    if (db_->url().empty()) return;
-    db_->Migrate();
-    db_->Seed();
+    absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+    if (!db.ok()) {
+      setup_error_ = db.status().ToString();
+      return;
+    }
+    db_ = new TestDatabase(*std::move(db));
+    writer_ = new store::PostgresCoverageStore(db_->url());
+    if (absl::Status s = testing::SeedWorld(*writer_, RealClock().NowUnixNanos()); !s.ok()) {
+      setup_error_ = s.ToString();
+      return;
+    }
     web_dir_ =
         std::filesystem::temp_directory_path() / ("apmcov-gw-web-" + std::to_string(::getpid()));
     std::filesystem::create_directories(web_dir_ / "assets");
@@ -175,13 +184,15 @@ class GatewayApiTest : public ::testing::Test {
     std::ofstream(web_dir_ / "assets" / "app.js") << "console.log('x');";
   }
   static void TearDownTestSuite() {
+    delete writer_;
+    writer_ = nullptr;
     delete db_;
     db_ = nullptr;
     std::filesystem::remove_all(web_dir_);
   }
 
   void SetUp() override {
-    ASSERT_FALSE(db_->url().empty());
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     store_ = std::make_unique<PgReadModel>(db_->url());
     StartApp(*store_);
   }
@@ -230,7 +241,24 @@ class GatewayApiTest : public ::testing::Test {
     return nullptr;
   }
 
+  // Writes as the analyzer does.
+  static void Write(const store::WriteBatch& b) {
+    absl::StatusOr<store::ApplyResult> r = writer_->Apply(b);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  static store::SyncJobRecord SyncJob(const std::string& id, const std::string& state,
+                                      int64_t updated_at) {
+    store::SyncJobRecord j;
+    j.id = id;
+    j.trigger = "manual";
+    j.state = state;
+    j.updated_at_ns = updated_at;
+    return j;
+  }
+
   static inline TestDatabase* db_ = nullptr;
+  static inline store::PostgresCoverageStore* writer_ = nullptr;
+  static inline std::string setup_error_;
   static inline std::filesystem::path web_dir_;
   RealClock clock_;
   RecordingPublisher publisher_;
@@ -525,12 +553,15 @@ TEST_F(GatewayApiTest, SyncPublishesARequestAndHonoursTheToken) {
   EXPECT_TRUE(queued.Json()["finished_at"].is_null());
   EXPECT_EQ(queued.Json()["api_calls"], 0);
   EXPECT_TRUE(queued.Json()["updated_at"].is_string());
-  db_->Exec("INSERT INTO sync_jobs (id, trigger, state, started_at, pages, updated_at) VALUES ('" +
-            id + "', 'manual', 'running', now(), 5, now())");
+  store::WriteBatch recorded;
+  recorded.sync_jobs = {SyncJob(id, "running", clock_.NowUnixNanos())};
+  recorded.sync_jobs[0].started_at_ns = clock_.NowUnixNanos();
+  recorded.sync_jobs[0].pages = 5;
+  Write(recorded);
   Response running = Get("/api/sync-jobs/" + id);
   EXPECT_EQ(running.Json()["state"], "running");
   EXPECT_EQ(running.Json()["pages"], 5);
-  db_->Exec("DELETE FROM sync_jobs WHERE id = '" + id + "'");
+  db_->QueryOne("DELETE FROM sync_jobs WHERE id = '" + id + "'");
   auto msgs = publisher_.messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].topic, "apmcov.commands");
@@ -800,29 +831,30 @@ TEST_F(GatewayApiTest, WatchSyncJobsStreamsChanges) {
   v1::WatchSyncJobsRequest req;
   req.set_job_id("job-watch");
   auto reader = stub_->WatchSyncJobs(&ctx, req);
-  db_->Exec(
-      "INSERT INTO sync_jobs (id, trigger, state, updated_at) VALUES "
-      "('job-watch', 'manual', 'queued', now())");
+  store::WriteBatch job;
+  job.sync_jobs = {SyncJob("job-watch", "queued", clock_.NowUnixNanos())};
+  Write(job);
   v1::SyncJobView view;
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.id(), "job-watch");
   EXPECT_EQ(view.state(), "queued");
-  db_->Exec(
-      "UPDATE sync_jobs SET state = 'running', started_at = now(), pages = 3, "
-      "updated_at = now() WHERE id = 'job-watch'");
+  job.sync_jobs = {SyncJob("job-watch", "running", clock_.NowUnixNanos())};
+  job.sync_jobs[0].started_at_ns = clock_.NowUnixNanos();
+  job.sync_jobs[0].pages = 3;
+  Write(job);
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.state(), "running");
   EXPECT_EQ(view.pages(), 3u);
-  db_->Exec(
-      "UPDATE sync_jobs SET state = 'succeeded', finished_at = now(), updated_at = now() "
-      "WHERE id = 'job-watch'");
+  job.sync_jobs[0].state = "succeeded";
+  job.sync_jobs[0].finished_at_ns = job.sync_jobs[0].updated_at_ns = clock_.NowUnixNanos();
+  Write(job);
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.state(), "succeeded");
   ctx.TryCancel();
   while (reader->Read(&view)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  db_->Exec("DELETE FROM sync_jobs WHERE id = 'job-watch'");
+  db_->QueryOne("DELETE FROM sync_jobs WHERE id = 'job-watch'");
 }
 
 TEST_F(GatewayApiTest, ServerReflectionListsTheService) {
