@@ -1,6 +1,8 @@
 // QueryService: every read of the gateway's API (design §8), shared by the REST and gRPC
-// adapters so both always answer the same. Pure logic over the ReadModel port and a Clock:
-// request validation, coverage (design §5), filtering, sorting and keyset paging.
+// adapters so both always answer the same. Pure logic over the store's ReadModel port
+// (libs/store read_model.h) and a Clock: request validation, coverage (design §5, computed from
+// the stored rows by libs/coverage's ComputeCoverageFromRows, as the analyzer's snapshots are),
+// filtering, sorting and keyset paging.
 //
 // Contract:
 //  - Parameters arrive as the strings a client sent ("" = not given). A bad one gives
@@ -36,8 +38,8 @@
 
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
+#include "apmcov/store/read_model.h"
 #include "query/model.h"
-#include "query/read_model.h"
 
 namespace apmcov::gateway {
 
@@ -72,13 +74,13 @@ struct CatalogView {
   std::vector<ShadowServiceView> shadows;
   std::map<std::string, std::vector<CoverageBucket>> buckets;  // per dimension, once per load
   int64_t broken_traces = 0;                                   // within the lookback, at load
-  std::optional<SyncJobRow> last_sync;
+  std::optional<SyncJobRecord> last_sync;
   SampleEstimate sample;  // over the lookback, at load
 };
 
 class QueryService {
  public:
-  QueryService(ReadModel& store, const Clock& clock, QueryOptions options = {});
+  QueryService(store::ReadModel& store, const Clock& clock, QueryOptions options = {});
   ~QueryService();
   QueryService(const QueryService&) = delete;
   QueryService& operator=(const QueryService&) = delete;
@@ -99,26 +101,27 @@ class QueryService {
   absl::StatusOr<std::vector<CoverageHistoryPoint>> GetCoverageHistory(const std::string& by,
                                                                        const std::string& since);
   absl::StatusOr<TracesPageView> ListTraces(const TracesQuery& query);
-  absl::StatusOr<TraceDetail> GetTrace(const std::string& trace_id);
+  // The trace with its gaps and spans.
+  absl::StatusOr<BrokenTraceRecord> GetTrace(const std::string& trace_id);
   absl::StatusOr<std::vector<DependencyRow>> ListDependencies(const std::string& service);
   absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
   // limit: "" (50) or 1..500.
-  absl::StatusOr<std::vector<SyncJobRow>> ListSyncJobs(const std::string& limit);
+  absl::StatusOr<std::vector<SyncJobRecord>> ListSyncJobs(const std::string& limit);
   // The stored job; else the synthetic queued job for an id accepted by NoteAcceptedSyncJob
   // within pending_sync_ttl; else NotFound.
-  absl::StatusOr<SyncJobRow> GetSyncJob(const std::string& id);
+  absl::StatusOr<SyncJobRecord> GetSyncJob(const std::string& id);
   // Records that this gateway published a sync request with job id `id`, now.
   void NoteAcceptedSyncJob(const std::string& id);
 
-  // The merged view of one catalog, computed by libs/coverage's ComputeCoverage (design §5), so
-  // the API and the analyzer's coverage snapshots share one definition.
-  static absl::StatusOr<CatalogView> BuildView(const CatalogData& data, int64_t now_ns,
+  // The merged view of one catalog, computed by libs/coverage's ComputeCoverageFromRows (design
+  // §5), so the API and the analyzer's coverage snapshots share one definition.
+  static absl::StatusOr<CatalogView> BuildView(const store::CatalogState& data, int64_t now_ns,
                                                int64_t lookback_ns);
   // The sample estimate of design §7.1 from `rows` loaded over one lookback: rates with their
   // 95% Wilson intervals; per missing service and gap kind the denominator is every judged
   // trace; broken traces an hour = broken / sampled share / lookback hours (a function of the
   // stored rows only, so an answer does not drift with the clock between syncs).
-  static SampleEstimate EstimateSample(const SampleRows& rows, int64_t lookback_ns);
+  static SampleEstimate EstimateSample(const store::SampleRows& rows, int64_t lookback_ns);
   // The start of the hour holding `ns` (trace_judgements rows are per hour of trace start).
   static int64_t FloorHour(int64_t ns);
   // Buckets of one dimension (from the view), by total desc then key; InvalidArgument naming
@@ -131,7 +134,7 @@ class QueryService {
   absl::StatusOr<std::vector<const ServiceView*>> Select(const CatalogView& view,
                                                          const ServicesQuery& query);
 
-  ReadModel& store_;
+  store::ReadModel& store_;
   const Clock& clock_;
   QueryOptions options_;
   std::mutex mu_;

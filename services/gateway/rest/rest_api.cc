@@ -418,7 +418,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto t = queries_.GetTrace(seg[2]);
-    return t.ok() ? Json(200, ToJson(*t), route) : FromStatus(t.status(), route, req);
+    return t.ok() ? Json(200, TraceDetailJson(*t), route) : FromStatus(t.status(), route, req);
   }
   if (is({"api", "dependencies"})) {
     const std::string route = "/api/dependencies";

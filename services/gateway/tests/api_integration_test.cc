@@ -14,12 +14,12 @@
 
 #include "apmcov/base/clock.h"
 #include "apmcov/base/time.h"
+#include "apmcov/store/postgres_read_model.h"
 #include "apmcov/store/postgres_store.h"
 #include "apmcov/v1/coverage_service.grpc.pb.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
-#include "query/pg_read_model.h"
 #include "test_database.h"
 
 namespace apmcov::gateway {
@@ -193,14 +193,14 @@ class GatewayApiTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
-    store_ = std::make_unique<PgReadModel>(db_->url());
+    store_ = std::make_unique<store::PostgresReadModel>(db_->url());
     StartApp(*store_);
   }
   void TearDown() override {
     if (app_) app_->Stop();
   }
 
-  void StartApp(ReadModel& store, const std::string& token = "",
+  void StartApp(store::ReadModel& store, const std::string& token = "",
                 const std::function<void(GatewayConfig&)>& tweak = {}) {
     GatewayConfig c;
     c.database_url = db_->url();
@@ -262,7 +262,7 @@ class GatewayApiTest : public ::testing::Test {
   static inline std::filesystem::path web_dir_;
   RealClock clock_;
   RecordingPublisher publisher_;
-  std::unique_ptr<PgReadModel> store_;
+  std::unique_ptr<store::PostgresReadModel> store_;
   std::unique_ptr<App> app_;
   std::string base_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -287,6 +287,47 @@ TEST_F(GatewayApiTest, StatsFollowTheDefinitions) {
   EXPECT_EQ((*Bucket(st["by_env"], "prod"))["instrumented"], 17);
   EXPECT_EQ((*Bucket(st["by_env"], "unknown"))["total"], 1);
   EXPECT_EQ((*Bucket(st["by_language"], "java"))["instrumented"], 1);
+}
+
+// A service traced three days ago and still seen through USM a minute ago: its apm_services row
+// says traced, with a last_seen in the lookback; only last_traced says it stopped tracing.
+// /api/stats counts it as the analyzer's coverage snapshots do: not instrumented, USM-only.
+TEST_F(GatewayApiTest, StatsDoNotCountAServiceOnlyUsmStillSeesAsInstrumented) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const int64_t now = clock_.NowUnixNanos();
+  constexpr int64_t kSec = 1'000'000'000;
+  store::WriteBatch b;
+  for (const char* name : {"stopped-tracing", "traced"}) {
+    store::CatalogServiceRecord s;
+    s.snapshot_id = "s1";
+    s.name = name;
+    s.team = "core";
+    s.lifecycle = "production";
+    s.envs = {"prod"};
+    s.synced_at_ns = now;
+    b.catalog_services.push_back(s);
+  }
+  b.apm_observations = {{"stopped-tracing", "prod", true, false, 0, {}, {}, now - 72 * 3600 * kSec},
+                        {"stopped-tracing", "prod", false, true, 0, {}, {}, now - 60 * kSec},
+                        {"traced", "prod", true, false, 0, {}, {}, now - 3600 * kSec}};
+  store::PostgresCoverageStore writer(db->url());
+  ASSERT_TRUE(writer.Apply(b).ok());
+  ASSERT_EQ(db->QueryOne("SELECT traced FROM apm_services WHERE service = 'stopped-tracing'"), "t");
+
+  store::PostgresReadModel model(db->url());
+  StartApp(model);
+  json st = GetJson("/api/stats");
+  EXPECT_EQ(st["total_services"], 2);
+  EXPECT_EQ(st["instrumented_services"], 1);
+  EXPECT_EQ(st["coverage_pct"], 50.0);
+  EXPECT_EQ(st["usm_only"], json::array({"stopped-tracing"}));
+  EXPECT_EQ(GetJson("/api/services/stopped-tracing")["instrumented"], false);
+  v1::Stats grpc_stats;
+  ASSERT_TRUE(stub_->GetStats(Ctx().get(), {}, &grpc_stats).ok());
+  EXPECT_EQ(grpc_stats.instrumented_services(), 1u);
+  app_->Stop();
+  app_.reset();  // before `model` goes
 }
 
 // Design §7.1 over the seeded sample: 13 broken of 100 judged, sampled share 0.25.
@@ -799,7 +840,7 @@ TEST_F(GatewayApiTest, GrpcStatusCodesAndDeadlines) {
   EXPECT_EQ(stub_->GetStats(&expired, {}, &st).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 
   // A store that cannot be reached: UNAVAILABLE on gRPC, 503 on REST, /readyz names it.
-  PgReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
+  store::PostgresReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
   StartApp(down);
   {
     auto ctx = Ctx();

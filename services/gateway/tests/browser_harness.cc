@@ -15,11 +15,11 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/base/process.h"
+#include "apmcov/store/postgres_read_model.h"
 #include "apmcov/store/postgres_store.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
-#include "query/pg_read_model.h"
 #include "test_database.h"
 
 namespace {
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "harness: seeding: %s\n", seeded.ToString().c_str());
     return 2;
   }
-  apmcov::gateway::PgReadModel store(db->url());
+  apmcov::store::PostgresReadModel store(db->url());
   SimulatedCollector collector(writer, clock);
   apmcov::gateway::GatewayConfig c;
   c.database_url = db->url();
