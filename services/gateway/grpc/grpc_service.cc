@@ -337,8 +337,12 @@ grpc::Status CoverageGrpcService::ListDependencies(grpc::ServerContext* ctx,
                                                    const v1::ListDependenciesRequest* in,
                                                    v1::ListDependenciesResponse* out) {
   return Run("ListDependencies", ctx, *in, [&]() -> absl::Status {
-    APMCOV_ASSIGN_OR_RETURN(auto deps, queries_.ListDependencies(in->service()));
-    for (const auto& d : deps) ToProto(d, out->add_dependencies());
+    DependenciesQuery q{in->service(), in->page_size() ? std::to_string(in->page_size()) : "",
+                        in->page_token()};
+    APMCOV_ASSIGN_OR_RETURN(DependenciesPageView page, queries_.ListDependencies(q));
+    for (const auto& d : page.dependencies) ToProto(d, out->add_dependencies());
+    out->set_next_page_token(page.next_page_token);
+    out->set_total(static_cast<uint64_t>(page.total));
     return absl::OkStatus();
   });
 }

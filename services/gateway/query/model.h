@@ -109,4 +109,10 @@ struct TracesPageView {
   std::string next_page_token;
 };
 
+struct DependenciesPageView {
+  std::vector<DependencyRow> dependencies;  // by (from_service, to_name, kind)
+  int64_t total = 0;                        // every dependency matching the filter
+  std::string next_page_token;              // "" on the last page
+};
+
 }  // namespace apmcov::gateway

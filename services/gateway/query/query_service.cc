@@ -479,7 +479,7 @@ absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& na
                           Compute(std::span(&d.row, 1), d.apm, clock_.NowUnixNanos(), lookback));
   if (one.services.size() != 1) return absl::InternalError("coverage of one service: no row");
   d.service = ToView(one.services[0]);
-  APMCOV_ASSIGN_OR_RETURN(d.dependencies, ListDependencies(name));
+  APMCOV_ASSIGN_OR_RETURN(d.dependencies, AllDependencies(name));
   store::TraceFilter f;
   f.service = name;
   APMCOV_ASSIGN_OR_RETURN(store::TracePage traces, store_.ListTraces(f, std::nullopt, 20));
@@ -577,17 +577,44 @@ absl::StatusOr<BrokenTraceRecord> QueryService::GetTrace(const std::string& trac
   return *std::move(t);
 }
 
-absl::StatusOr<std::vector<DependencyRow>> QueryService::ListDependencies(
+absl::StatusOr<DependenciesPageView> QueryService::ListDependencies(const DependenciesQuery& q) {
+  APMCOV_RETURN_IF_ERROR(NoNul("service", q.service));
+  APMCOV_ASSIGN_OR_RETURN(
+      size_t size, ParseSize("page_size", q.page_size, options_.default_dependencies_page_size,
+                             options_.max_dependencies_page_size));
+  std::optional<store::DependencyCursor> after;
+  if (!q.page_token.empty()) {
+    // The key of the last row of the previous page; a row deleted since is simply passed.
+    absl::StatusOr<std::vector<std::string>> parts = DecodeToken(q.page_token, 4);
+    if (!parts.ok() || (*parts)[0] != "d1") {
+      return BadParam("page_token", "not a dependencies page token");
+    }
+    after = store::DependencyCursor{(*parts)[1], (*parts)[2], (*parts)[3]};
+  }
+  APMCOV_ASSIGN_OR_RETURN(store::DependencyPage page,
+                          store_.ListDependencies(q.service, after, size + 1));
+  DependenciesPageView out;
+  out.total = page.total;
+  const bool more = page.dependencies.size() > size;
+  if (more) page.dependencies.resize(size);
+  out.dependencies = std::move(page.dependencies);
+  if (more && !out.dependencies.empty()) {
+    const DependencyRow& last = out.dependencies.back();
+    out.next_page_token = EncodeToken({"d1", last.from_service, last.to_name, last.kind});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<DependencyRow>> QueryService::AllDependencies(
     const std::string& service) {
-  APMCOV_RETURN_IF_ERROR(NoNul("service", service));
   std::vector<DependencyRow> out;
   std::optional<store::DependencyCursor> after;
-  constexpr size_t kPage = 1000;
+  const size_t page_size = std::max<size_t>(1, options_.max_dependencies_page_size);
   while (true) {
     APMCOV_ASSIGN_OR_RETURN(store::DependencyPage page,
-                            store_.ListDependencies(service, after, kPage));
+                            store_.ListDependencies(service, after, page_size));
     out.insert(out.end(), page.dependencies.begin(), page.dependencies.end());
-    if (page.dependencies.size() < kPage) return out;
+    if (page.dependencies.size() < page_size) return out;
     const DependencyRow& last = page.dependencies.back();
     after = store::DependencyCursor{last.from_service, last.to_name, last.kind};
   }

@@ -9,8 +9,9 @@
 //    InvalidArgument whose message starts with the parameter's name ("page_size: ...").
 //    Unknown names and ids give NotFound; a store failure keeps its code (Unavailable).
 //  - Page tokens are opaque base64url strings encoding the last row's sort key and name
-//    (services) or start time and id (traces): rows inserted before the cursor never shift
-//    later pages, and a token is only valid with the sort it was issued for.
+//    (services), start time and id (traces) or key (dependencies: from_service, to_name, kind):
+//    rows inserted before the cursor never shift later pages, and a token is only valid with the
+//    sort it was issued for. Traces and dependencies are paged by the ReadModel, in SQL.
 //  - The catalog (services + apm_services) is cached for `catalog_ttl`; 0 reloads on every
 //    call (see QueryOptions::background_refresh). Everything else is read through on each call.
 //  - Sync jobs accepted by this gateway (NoteAcceptedSyncJob) but not yet recorded in sync_jobs
@@ -55,6 +56,9 @@ struct QueryOptions {
   // Accepted sync job ids remembered for GetSyncJob until the collector records them.
   size_t pending_sync_jobs = 1000;
   std::chrono::minutes pending_sync_ttl{10};
+  // Dependencies: the default page holds every dependency of a typical organisation.
+  size_t default_dependencies_page_size = 1000;
+  size_t max_dependencies_page_size = 5000;
 };
 
 // GET /api/services parameters, as sent.
@@ -66,6 +70,11 @@ struct ServicesQuery {
 // GET /api/traces parameters, as sent.
 struct TracesQuery {
   std::string service, missing, kind, env, since, page_size, page_token;
+};
+
+// GET /api/dependencies parameters, as sent.
+struct DependenciesQuery {
+  std::string service, page_size, page_token;
 };
 
 // The catalog with APM facts merged, computed once per load.
@@ -103,7 +112,9 @@ class QueryService {
   absl::StatusOr<TracesPageView> ListTraces(const TracesQuery& query);
   // The trace with its gaps and spans.
   absl::StatusOr<BrokenTraceRecord> GetTrace(const std::string& trace_id);
-  absl::StatusOr<std::vector<DependencyRow>> ListDependencies(const std::string& service);
+  // service: "" = every one; page_size: "" (default_dependencies_page_size) or 1 to
+  // max_dependencies_page_size.
+  absl::StatusOr<DependenciesPageView> ListDependencies(const DependenciesQuery& query);
   absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
   // limit: "" (50) or 1..500.
   absl::StatusOr<std::vector<SyncJobRecord>> ListSyncJobs(const std::string& limit);
@@ -133,6 +144,8 @@ class QueryService {
   absl::StatusOr<std::shared_ptr<const CatalogView>> Catalog();
   absl::StatusOr<std::vector<const ServiceView*>> Select(const CatalogView& view,
                                                          const ServicesQuery& query);
+  // Every dependency of `service`, read page by page.
+  absl::StatusOr<std::vector<DependencyRow>> AllDependencies(const std::string& service);
 
   store::ReadModel& store_;
   const Clock& clock_;

@@ -156,6 +156,12 @@ json ToJson(const TracesPageView& p) {
           {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
 }
 
+json ToJson(const DependenciesPageView& p) {
+  return {{"dependencies", List(p.dependencies)},
+          {"total", p.total},
+          {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
+}
+
 json TraceDetailJson(const BrokenTraceRecord& t) {
   json out = ToJson(t);
   json spans = json::array();

@@ -23,6 +23,7 @@ nlohmann::json ToJson(const Stats& s);
 nlohmann::json ToJson(const SampleEstimate& e);
 nlohmann::json ToJson(const ServicesPage& p);
 nlohmann::json ToJson(const TracesPageView& p);
+nlohmann::json ToJson(const DependenciesPageView& p);
 // One trace with its spans and gaps.
 nlohmann::json TraceDetailJson(const BrokenTraceRecord& t);
 nlohmann::json ToJson(const ServiceDetailView& d);

@@ -516,6 +516,89 @@ TEST_F(GatewayApiTest, OtherReads) {
   EXPECT_EQ(GetJson("/api/sync-jobs?limit=1")["jobs"].size(), 1u);
 }
 
+// /api/dependencies and gRPC ListDependencies page in SQL with the same tokens: walking the
+// pages returns every row once, in key order; a bad token is refused.
+TEST_F(GatewayApiTest, DependenciesArePagedOverRestAndGrpcAlike) {
+  const std::vector<std::string> all = {"checkout/payments/call", "checkout/postgres/db",
+                                        "inventory/kafka/messaging"};
+  auto key = [](const std::string& from, const std::string& to, const std::string& kind) {
+    return from + "/" + to + "/" + kind;
+  };
+  for (int size : {1, 2, 3}) {
+    std::vector<std::string> rest, grpc_keys;
+    std::string token;
+    int pages = 0;
+    do {
+      json page = GetJson("/api/dependencies?page_size=" + std::to_string(size) +
+                          (token.empty() ? "" : "&page_token=" + token));
+      EXPECT_EQ(page["total"], 3);
+      for (const auto& d : page["dependencies"])
+        rest.push_back(key(d["from_service"], d["to_name"], d["kind"]));
+      token = page["next_page_token"].is_null() ? "" : page["next_page_token"].get<std::string>();
+    } while (!token.empty() && ++pages < 10);
+    EXPECT_EQ(rest, all) << size;
+
+    v1::ListDependenciesRequest req;
+    req.set_page_size(static_cast<uint32_t>(size));
+    pages = 0;
+    do {
+      v1::ListDependenciesResponse resp;
+      grpc::Status st = stub_->ListDependencies(Ctx().get(), req, &resp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      EXPECT_EQ(resp.total(), 3u);
+      for (const auto& d : resp.dependencies())
+        grpc_keys.push_back(key(d.from_service(), d.to_name(), d.kind()));
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty() && ++pages < 10);
+    EXPECT_EQ(grpc_keys, all) << size;
+  }
+  // The REST token works on gRPC and the other way round; a filter pages too.
+  json first = GetJson("/api/dependencies?service=checkout&page_size=1");
+  EXPECT_EQ(first["total"], 2);
+  v1::ListDependenciesRequest req;
+  req.set_service("checkout");
+  req.set_page_size(1);
+  req.set_page_token(first["next_page_token"].get<std::string>());
+  v1::ListDependenciesResponse second;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), req, &second).ok());
+  ASSERT_EQ(second.dependencies_size(), 1);
+  EXPECT_EQ(second.dependencies(0).to_name(), "postgres");
+  EXPECT_TRUE(second.next_page_token().empty());
+  req.set_page_token("");
+  v1::ListDependenciesResponse one;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), req, &one).ok());
+  EXPECT_EQ(GetJson("/api/dependencies?service=checkout&page_size=1&page_token=" +
+                    one.next_page_token())["dependencies"][0]["to_name"],
+            "postgres");
+  // Without paging parameters: the default page, every seeded row.
+  v1::ListDependenciesResponse everything;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), {}, &everything).ok());
+  EXPECT_EQ(everything.dependencies_size(), 3);
+  EXPECT_TRUE(everything.next_page_token().empty());
+
+  // Tokens that this API did not issue for this list.
+  const std::string services_token =
+      GetJson("/api/services?page_size=1")["next_page_token"].get<std::string>();
+  for (const std::string bad : {std::string("bogus"), services_token}) {
+    Response r = Get("/api/dependencies?page_token=" + bad);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.Json()["error"]["code"], "invalid_argument");
+    EXPECT_EQ(r.Json()["error"]["message"].get<std::string>().rfind("page_token:", 0), 0u);
+    v1::ListDependenciesRequest bad_req;
+    bad_req.set_page_token(bad);
+    v1::ListDependenciesResponse resp;
+    grpc::Status st = stub_->ListDependencies(Ctx().get(), bad_req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(st.error_message().rfind("page_token:", 0), 0u) << st.error_message();
+  }
+  v1::ListDependenciesRequest too_big;
+  too_big.set_page_size(5001);
+  v1::ListDependenciesResponse resp;
+  EXPECT_EQ(stub_->ListDependencies(Ctx().get(), too_big, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("/api/dependencies?page_size=5001").status, 400);
+}
+
 TEST_F(GatewayApiTest, ErrorsAreJsonAndNameTheParameter) {
   auto check = [&](const std::string& method, const std::string& path, long status,
                    const std::string& code, const std::string& mention) {

@@ -510,6 +510,64 @@ TEST_F(QueryServiceTest, ServiceDetailMergesApmDependenciesAndTraces) {
   EXPECT_EQ(d->broken_traces[0].trace_id, 9u);
 }
 
+TEST_F(QueryServiceTest, DependencyPagesWalkEveryRowOnceInKeyOrder) {
+  Dependency("api", "cart", "call", "service", 2);
+  Dependency("api", "cart", "db", "datastore", 1);
+  Dependency("api", "Cart", "call", "service", 1);  // byte order: before "cart"
+  Dependency("billing", "kafka", "messaging", "queue", 3);
+  Dependency("cart", "db", "db", "datastore", 1);
+  auto walk = [&](const std::string& service, const std::string& size, int64_t total) {
+    std::vector<std::string> keys;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = svc_.ListDependencies({service, size, token});
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      EXPECT_EQ(page->total, total);
+      for (const auto& d : page->dependencies) {
+        keys.push_back(d.from_service + "/" + d.to_name + "/" + d.kind);
+      }
+      token = page->next_page_token;
+      ++pages;
+    } while (!token.empty() && pages < 20);
+    return std::make_pair(keys, pages);
+  };
+  const std::vector<std::string> all = {"api/Cart/call", "api/cart/call", "api/cart/db",
+                                        "billing/kafka/messaging", "cart/db/db"};
+  EXPECT_EQ(walk("", "", 5), std::make_pair(all, 1));
+  EXPECT_EQ(walk("", "2", 5), std::make_pair(all, 3));
+  EXPECT_EQ(walk("", "1", 5), std::make_pair(all, 5));
+  EXPECT_EQ(walk("", "5", 5), std::make_pair(all, 1));  // no empty last page
+  EXPECT_EQ(walk("api", "2", 3),
+            std::make_pair(std::vector<std::string>(all.begin(), all.begin() + 3), 2));
+  auto first = svc_.ListDependencies({"", "2", ""});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->dependencies[0].count, 1);
+  EXPECT_EQ(first->dependencies[1].count, 2);
+
+  // A row inserted before the cursor does not shift the next page.
+  Dependency("aaa", "x", "call", "service", 1);
+  auto second = svc_.ListDependencies({"", "2", first->next_page_token});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->total, 6);
+  ASSERT_EQ(second->dependencies.size(), 2u);
+  EXPECT_EQ(second->dependencies[0].kind, "db");  // api/cart/db
+
+  auto msg = [](const absl::Status& s) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "0", ""}).status()), HasSubstr("page_size"));
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "5001", ""}).status()), HasSubstr("page_size"));
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "", "!!!"}).status()), HasSubstr("page_token"));
+  auto traces = svc_.ListServices({.page_size = "1"});  // a token of another list
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "", traces->next_page_token}).status()),
+              HasSubstr("page_token"));
+  EXPECT_THAT(msg(svc_.ListDependencies({std::string("a\0", 2), "", ""}).status()),
+              HasSubstr("service"));
+}
+
 TEST_F(QueryServiceTest, TracesFilterAndPage) {
   for (int i = 1; i <= 7; ++i) {
     Trace(static_cast<uint64_t>(i * 10), now_ - (i % 3) * kSec, {"api", i % 2 ? "cart" : "search"},

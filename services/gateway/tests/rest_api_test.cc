@@ -396,7 +396,15 @@ TEST_F(RestApiHostileInputTest, DependenciesArePaged) {
                                             "dep-6"}));
   // Without paging parameters: every dependency, as before.
   EXPECT_EQ(json::parse(Send("GET", "/api/dependencies").body)["dependencies"].size(), 7u);
+  // One service's, paged too.
+  HttpResponse alpha = Send("GET", "/api/dependencies", {{"service", "alpha"}, {"page_size", "5"}});
+  ASSERT_EQ(alpha.status, 200) << alpha.body;
+  EXPECT_EQ(json::parse(alpha.body)["dependencies"].size(), 5u);
+  EXPECT_EQ(json::parse(alpha.body)["total"], 7);
+  EXPECT_EQ(json::parse(Send("GET", "/api/dependencies", {{"service", "beta"}}).body)["total"], 0);
   ExpectRejected(Send("GET", "/api/dependencies", {{"page_size", "0"}}), "page_size", "size 0");
+  ExpectRejected(Send("GET", "/api/dependencies", {{"page_size", "5001"}}), "page_size",
+                 "size 5001");
   ExpectRejected(Send("GET", "/api/dependencies", {{"page_token", "bogus"}}), "page_token",
                  "bogus token");
 }
