@@ -40,5 +40,13 @@ TEST(PostgresReadModelTest, UnreachableServerIsUnavailableWithoutThePassword) {
             absl::StatusCode::kUnavailable);
 }
 
+// What would be the caller's fault in a write (InvalidArgument) is the server's in a read: a
+// gateway answers it as a server fault, never as a client's bad request.
+TEST(PostgresReadModelTest, AMalformedUrlIsInternalNotInvalidArgument) {
+  PostgresReadModel model("postgresql://apmcov@127.0.0.1:1/nope?no_such_option=1");
+  absl::Status s = model.Ping();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+}
+
 }  // namespace
 }  // namespace apmcov::store::testing
