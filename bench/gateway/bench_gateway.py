@@ -64,22 +64,24 @@ SELECT 'svc-' || lpad(i::text, 5, '0'), 'team-' || (i % 40), 'app-' || (i % 150)
        i % 7 = 0, ARRAY['owner:team-' || (i % 40)], 'seeded service ' || i
 FROM generate_series(1, :n) i;
 
--- About 60% instrumented (traced), a few USM-only, in one to three envs.
+-- About 60% instrumented (traced), a few USM-only, in one to three envs. last_traced and
+-- usm_seen as the analyzer's merge writes them (coverage reads a row by them).
 INSERT INTO apm_services (service, env, first_seen, last_seen, span_count, languages,
-                         infra_hints, traced, usm_only)
+                         infra_hints, traced, usm_only, last_traced, usm_seen)
 SELECT 'svc-' || lpad(i::text, 5, '0'), e.env, now() - interval '3 days',
        now() - ((i % 120) || ' minutes')::interval, 1000 + i * 7,
        ARRAY[(ARRAY['go','java','python','node','dotnet','ruby'])[1 + i % 6]],
        ARRAY[(ARRAY['kubernetes','ecs','serverless','host'])[1 + i % 4]],
-       i % 20 <> 0, i % 20 = 0
+       i % 20 <> 0, i % 20 = 0,
+       CASE WHEN i % 20 <> 0 THEN now() - ((i % 120) || ' minutes')::interval END, i % 20 = 0
 FROM generate_series(1, :n) i
 CROSS JOIN LATERAL (SELECT unnest(CASE WHEN i % 3 = 0 THEN '{prod,staging,dev}'::text[]
                                         ELSE '{prod}'::text[] END) AS env) e
 WHERE i % 5 IN (0, 1, 2);
 
 -- Shadow services: seen in spans, absent from the catalog.
-INSERT INTO apm_services (service, env, span_count, traced)
-SELECT 'shadow-' || i, 'prod', 50 * i, true FROM generate_series(1, :n / 50) i;
+INSERT INTO apm_services (service, env, span_count, traced, last_traced)
+SELECT 'shadow-' || i, 'prod', 50 * i, true, now() FROM generate_series(1, :n / 50) i;
 
 INSERT INTO broken_traces (trace_id, env, root_service, started_at, duration_ns, span_count,
                            services, missing_services, gap_kinds)

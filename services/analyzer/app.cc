@@ -20,6 +20,7 @@
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/proto_convert.h"
 #include "apmcov/coverage/sampling.h"
+#include "apmcov/coverage/store_rows.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -969,28 +970,8 @@ struct App::Impl {
       apm = std::move(*a);
       return absl::OkStatus();
     }));
-    std::vector<coverage::CatalogServiceInfo> catalog;
-    catalog.reserve(services.size());
-    for (const auto& row : services) {
-      const auto& c = row.catalog;
-      catalog.push_back(
-          {c.name, c.team, c.tier, c.lifecycle, c.infra, c.languages, c.envs, c.customer_facing});
-    }
-    std::vector<coverage::ApmSeen> seen;
-    seen.reserve(apm.size());
-    for (const auto& a : apm) {
-      // The lookback applies to when it was last *traced*; USM sightings keep their own time.
-      if (a.last_traced_ns) {
-        seen.push_back({a.service, a.env, true, false, a.span_count, a.languages, a.infra_hints,
-                        *a.last_traced_ns});
-      }
-      if (a.usm_seen || !a.last_traced_ns) {
-        seen.push_back({a.service, a.env, false, a.usm_seen, a.last_traced_ns ? 0 : a.span_count,
-                        a.languages, a.infra_hints, a.last_seen_ns});
-      }
-    }
     absl::StatusOr<coverage::CoverageReport> report =
-        coverage::ComputeCoverage(catalog, seen, {now_ns, options.apm_lookback_ns});
+        coverage::ComputeCoverageFromRows(services, apm, {now_ns, options.apm_lookback_ns});
     if (!report.ok())
       return absl::InternalError(absl::StrCat("coverage: ", report.status().message()));
     return report;

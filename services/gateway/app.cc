@@ -50,7 +50,7 @@ GatewayConfig GatewayConfig::Read(ConfigReader& reader, const std::string& defau
 
 struct App::Impl {
   GatewayConfig config;
-  ReadModel& store;
+  store::ReadModel& store;
   bus::Publisher& publisher;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   GatewayMetrics metrics{*registry};
@@ -63,14 +63,14 @@ struct App::Impl {
   GrpcServer grpc_server;
   telemetry::AdminServer admin;
 
-  Impl(const GatewayConfig& c, ReadModel& s, bus::Publisher& p, const Clock& clock)
+  Impl(const GatewayConfig& c, store::ReadModel& s, bus::Publisher& p, const Clock& clock)
       : config(c),
         store(s),
         publisher(p),
         queries(s, clock,
-                QueryOptions{std::chrono::hours(c.apm_lookback_hours),
-                             std::chrono::milliseconds(c.catalog_cache_ms), 50, 1000,
-                             /*background_refresh=*/true}),
+                QueryOptions{.apm_lookback = std::chrono::hours(c.apm_lookback_hours),
+                             .catalog_ttl = std::chrono::milliseconds(c.catalog_cache_ms),
+                             .background_refresh = true}),
         sync(p, clock, c.topic_prefix),
         sync_limit(c.sync_rate_per_second, c.sync_burst, clock),
         api(queries, sync, RestApiOptions{c.api_token, c.web_dir, &sync_limit}),
@@ -90,7 +90,7 @@ struct App::Impl {
         admin(registry, c.bind_address, c.admin_port) {}
 };
 
-App::App(const GatewayConfig& config, ReadModel& store, bus::Publisher& publisher,
+App::App(const GatewayConfig& config, store::ReadModel& store, bus::Publisher& publisher,
          const Clock& clock)
     : impl_(std::make_unique<Impl>(config, store, publisher, clock)) {}
 

@@ -1,5 +1,5 @@
-// The gateway application: wires one QueryService (over a ReadModel) and one SyncTrigger (over
-// a bus Publisher) into the REST server, the gRPC server and the admin server (/metrics,
+// The gateway application: wires one QueryService (over the store's ReadModel) and one SyncTrigger
+// (over a bus Publisher) into the REST server, the gRPC server and the admin server (/metrics,
 // /healthz, /readyz with PostgreSQL and Kafka checks). It receives its ports by reference and
 // creates no I/O adapters itself, so tests run it over fakes or real adapters alike.
 #pragma once
@@ -15,7 +15,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/bus/bus.h"
-#include "query/read_model.h"
+#include "apmcov/store/read_model.h"
 
 namespace apmcov::gateway {
 
@@ -53,7 +53,8 @@ struct GatewayConfig {
 
 class App {
  public:
-  App(const GatewayConfig& config, ReadModel& store, bus::Publisher& publisher, const Clock& clock);
+  App(const GatewayConfig& config, store::ReadModel& store, bus::Publisher& publisher,
+      const Clock& clock);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;

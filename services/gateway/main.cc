@@ -11,9 +11,9 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/process.h"
 #include "apmcov/bus/kafka.h"
+#include "apmcov/store/postgres_read_model.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
-#include "query/pg_read_model.h"
 
 namespace {
 std::string DefaultWebDir() {
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   apmcov::LogEffectiveConfig(log, reader);
 
   apmcov::RealClock clock;
-  apmcov::gateway::PgReadModel store(config.database_url);
+  apmcov::store::PostgresReadModel store(config.database_url);
   apmcov::bus::KafkaConfig kafka;
   kafka.brokers = config.kafka_brokers;
   kafka.client_id = "apmcov-gateway";

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "memory_state.h"
 #include "validate.h"
 
 namespace apmcov::store {
@@ -22,36 +23,6 @@ void SortSpans(std::vector<TraceSpanRecord>& spans) {
 }
 
 }  // namespace
-
-struct MemoryCoverageStore::State {
-  struct DeadLetter {
-    bool published = false;
-    int64_t claimed_at_ns = 0;  // wall clock, like the table's now() default
-  };
-  std::map<std::tuple<std::string, int32_t, int64_t>, DeadLetter> dead_letters;
-  struct Snapshot {
-    std::optional<uint32_t> expected;
-    std::set<std::string> members;
-    bool completed = false;
-    int64_t synced_at_ns = 0;
-  };
-  struct Dependency {
-    std::string to_kind;
-    int64_t last_seen_ns = 0;
-    int64_t count = 0;  // distinct traces (each counted once, see counted_traces)
-  };
-  std::map<std::string, ServiceRow> services;
-  std::map<std::string, Snapshot> snapshots;
-  std::map<std::pair<std::string, std::string>, ApmServiceRow> apm;
-  std::map<uint64_t, BrokenTraceRecord> traces;
-  std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
-  // Traces whose edges are counted (see the contract) → latest seen_at.
-  std::map<uint64_t, int64_t> counted_traces;
-  std::map<std::string, SyncJobRecord> jobs;
-  std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
-  std::map<std::pair<std::string, int32_t>, PartitionWatermark> watermarks;
-  std::map<std::pair<int64_t, std::string>, TraceJudgementCount> judgements;
-};
 
 MemoryCoverageStore::MemoryCoverageStore() : state_(std::make_unique<State>()) {}
 MemoryCoverageStore::~MemoryCoverageStore() = default;

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
+#include "pg_rows.h"
 #include "pg_util.h"
 #include "validate.h"
 
@@ -19,7 +20,6 @@ namespace apmcov::store {
 namespace {
 
 using internal::EpochMicros;
-using internal::ParseJsonStringArray;
 using internal::SortedUnion;
 using internal::Text;
 using internal::TextArray;
@@ -57,10 +57,6 @@ std::string Join(const std::vector<std::string>& parts) {
 }
 
 int64_t Micros(const pqxx::field& f) { return f.as<int64_t>() * 1000; }
-std::optional<int64_t> OptMicros(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<int64_t>() * 1000;
-}
 uint64_t Unsigned(const pqxx::field& f) { return std::stoull(f.as<std::string>()); }
 
 }  // namespace
@@ -567,132 +563,38 @@ absl::StatusOr<std::vector<ServiceRow>> PostgresCoverageStore::LoadServices(bool
   return impl_->Run(
       "loading services", [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ServiceRow>> {
         pqxx::read_transaction tx(conn);
-        const pqxx::result r = tx.exec(
-            "SELECT name, team, application, tier, lifecycle, type, to_json(languages)::text, "
-            "to_json(tags)::text, to_json(envs)::text, infra, customer_facing, schema_version, "
-            "links::text, description, snapshot_id, " +
-            EpochMicros("first_seen") + ", " + EpochMicros("last_synced") + ", " +
-            EpochMicros("removed_at") + " FROM services" +
-            (include_removed ? "" : " WHERE removed_at IS NULL") + " ORDER BY name COLLATE \"C\"");
+        const pqxx::result r = tx.exec(absl::StrCat(
+            "SELECT ", internal::ServiceColumns(), " FROM services",
+            include_removed ? "" : " WHERE removed_at IS NULL", " ORDER BY name COLLATE \"C\""));
         std::vector<ServiceRow> out;
         out.reserve(r.size());
-        for (const auto& row : r) {
-          ServiceRow s;
-          auto& c = s.catalog;
-          c.name = row[0].as<std::string>();
-          c.team = row[1].as<std::string>();
-          c.application = row[2].as<std::string>();
-          c.tier = row[3].as<std::string>();
-          c.lifecycle = row[4].as<std::string>();
-          c.type = row[5].as<std::string>();
-          c.languages = ParseJsonStringArray(row[6].as<std::string>());
-          c.tags = ParseJsonStringArray(row[7].as<std::string>());
-          c.envs = ParseJsonStringArray(row[8].as<std::string>());
-          c.infra = row[9].as<std::string>();
-          c.customer_facing = row[10].as<bool>();
-          c.schema_version = row[11].as<std::string>();
-          c.links_json = row[12].as<std::string>();
-          c.description = row[13].as<std::string>();
-          c.snapshot_id = row[14].as<std::string>();
-          s.first_seen_ns = Micros(row[15]);
-          s.last_synced_ns = Micros(row[16]);
-          c.synced_at_ns = s.last_synced_ns;
-          s.removed_at_ns = OptMicros(row[17]);
-          out.push_back(std::move(s));
-        }
+        for (const auto& row : r) out.push_back(internal::ServiceFromRow(row));
         return out;
       });
 }
 
 absl::StatusOr<std::vector<ApmServiceRow>> PostgresCoverageStore::LoadApmServices() {
-  return impl_->Run(
-      "loading apm_services",
-      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ApmServiceRow>> {
-        pqxx::read_transaction tx(conn);
-        const pqxx::result r = tx.exec(
-            "SELECT service, env, " + EpochMicros("first_seen") + ", " + EpochMicros("last_seen") +
-            ", span_count, to_json(languages)::text, to_json(infra_hints)::text, traced, "
-            "usm_only, " +
-            EpochMicros("last_traced") +
-            ", usm_seen FROM apm_services ORDER BY service COLLATE \"C\", env COLLATE \"C\"");
-        std::vector<ApmServiceRow> out;
-        out.reserve(r.size());
-        for (const auto& row : r) {
-          ApmServiceRow a;
-          a.service = row[0].as<std::string>();
-          a.env = row[1].as<std::string>();
-          a.first_seen_ns = Micros(row[2]);
-          a.last_seen_ns = Micros(row[3]);
-          a.span_count = row[4].as<uint64_t>();
-          a.languages = ParseJsonStringArray(row[5].as<std::string>());
-          a.infra_hints = ParseJsonStringArray(row[6].as<std::string>());
-          a.traced = row[7].as<bool>();
-          a.usm_only = row[8].as<bool>();
-          a.last_traced_ns = OptMicros(row[9]);
-          a.usm_seen = row[10].as<bool>();
-          out.push_back(std::move(a));
-        }
-        return out;
-      });
+  return impl_->Run("loading apm_services",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ApmServiceRow>> {
+                      pqxx::read_transaction tx(conn);
+                      const pqxx::result r = tx.exec(absl::StrCat(
+                          "SELECT ", internal::ApmColumns(),
+                          " FROM apm_services ORDER BY service COLLATE \"C\", env COLLATE \"C\""));
+                      std::vector<ApmServiceRow> out;
+                      out.reserve(r.size());
+                      for (const auto& row : r) out.push_back(internal::ApmFromRow(row));
+                      return out;
+                    });
 }
 
 absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresCoverageStore::LoadBrokenTrace(
     uint64_t trace_id) {
   using Result = std::optional<BrokenTraceRecord>;
-  return impl_->Run(
-      "loading a broken trace", [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
-        pqxx::read_transaction tx(conn);
-        const std::string id = std::to_string(trace_id);
-        const pqxx::result r = tx.exec(
-            "SELECT trace_id_high::text, env, root_service, " + EpochMicros("started_at") +
-            ", duration_ns, span_count, to_json(services)::text, to_json(missing_services)::text, "
-            "to_json(gap_kinds)::text, " +
-            EpochMicros("detected_at") + " FROM broken_traces WHERE trace_id = " + id);
-        if (r.empty()) return Result();
-        BrokenTraceRecord t;
-        const auto row = r[0];
-        t.trace_id = trace_id;
-        t.trace_id_high = Unsigned(row[0]);
-        t.env = row[1].as<std::string>();
-        if (!row[2].is_null()) t.root_service = row[2].as<std::string>();
-        t.started_at_ns = Micros(row[3]);
-        t.duration_ns = row[4].as<int64_t>();
-        t.span_count = row[5].as<int32_t>();
-        t.services = ParseJsonStringArray(row[6].as<std::string>());
-        t.missing_services = ParseJsonStringArray(row[7].as<std::string>());
-        t.gap_kinds = ParseJsonStringArray(row[8].as<std::string>());
-        t.detected_at_ns = Micros(row[9]);
-        for (const auto& g : tx.exec("SELECT span_id::text, kind, from_service, to_service, peer, "
-                                     "detail FROM trace_gaps WHERE trace_id = " +
-                                     id + " ORDER BY span_id, kind COLLATE \"C\"")) {
-          TraceGapRecord gap;
-          gap.span_id = Unsigned(g[0]);
-          gap.kind = g[1].as<std::string>();
-          gap.from_service = g[2].as<std::string>();
-          if (!g[3].is_null()) gap.to_service = g[3].as<std::string>();
-          gap.peer = g[4].as<std::string>();
-          gap.detail = g[5].as<std::string>();
-          t.gaps.push_back(std::move(gap));
-        }
-        for (const auto& s :
-             tx.exec("SELECT span_id::text, parent_id::text, service, resource, kind, "
-                     "type, start_ns, duration_ns, target FROM trace_spans WHERE "
-                     "trace_id = " +
-                     id + " ORDER BY start_ns, span_id")) {
-          TraceSpanRecord span;
-          span.span_id = Unsigned(s[0]);
-          span.parent_id = Unsigned(s[1]);
-          span.service = s[2].as<std::string>();
-          span.resource = s[3].as<std::string>();
-          span.kind = s[4].as<std::string>();
-          span.type = s[5].as<std::string>();
-          span.start_ns = s[6].as<int64_t>();
-          span.duration_ns = s[7].as<int64_t>();
-          span.target = s[8].as<std::string>();
-          t.spans.push_back(std::move(span));
-        }
-        return Result(std::move(t));
-      });
+  return impl_->Run("loading a broken trace",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
+                      pqxx::read_transaction tx(conn);
+                      return internal::ReadTrace(tx, trace_id);
+                    });
 }
 
 absl::StatusOr<std::vector<uint64_t>> PostgresCoverageStore::ListBrokenTraceIds() {
@@ -700,8 +602,8 @@ absl::StatusOr<std::vector<uint64_t>> PostgresCoverageStore::ListBrokenTraceIds(
                     [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<uint64_t>> {
                       pqxx::read_transaction tx(conn);
                       std::vector<uint64_t> out;
-                      for (const auto& row :
-                           tx.exec("SELECT trace_id::text FROM broken_traces ORDER BY trace_id")) {
+                      for (const auto& row : tx.exec("SELECT trace_id::text FROM broken_traces "
+                                                     "ORDER BY broken_traces.trace_id")) {
                         out.push_back(Unsigned(row[0]));
                       }
                       return out;
@@ -714,13 +616,11 @@ absl::StatusOr<std::vector<DependencyRow>> PostgresCoverageStore::LoadDependenci
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DependencyRow>> {
         pqxx::read_transaction tx(conn);
         std::vector<DependencyRow> out;
-        for (const auto& row :
-             tx.exec("SELECT from_service, to_name, kind, to_kind, " + EpochMicros("last_seen") +
-                     ", count FROM dependencies ORDER BY from_service COLLATE \"C\", to_name "
-                     "COLLATE \"C\", kind COLLATE \"C\"")) {
-          out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                         row[2].as<std::string>(), row[3].as<std::string>(), Micros(row[4]),
-                         row[5].as<int64_t>()});
+        for (const auto& row : tx.exec(absl::StrCat(
+                 "SELECT ", internal::DependencyColumns(),
+                 " FROM dependencies ORDER BY from_service COLLATE \"C\", to_name COLLATE \"C\", "
+                 "kind COLLATE \"C\""))) {
+          out.push_back(internal::DependencyFromRow(row));
         }
         return out;
       });
@@ -731,48 +631,27 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresCoverageStore::LoadSyncJob(
   using Result = std::optional<SyncJobRecord>;
   return impl_->Run("loading a sync job", [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
     pqxx::read_transaction tx(conn);
-    const pqxx::result r = tx.exec(
-        "SELECT trigger, state, " + EpochMicros("started_at") + ", " + EpochMicros("finished_at") +
-        ", api_calls, pages, spans, rate_limited_ms, error, " + EpochMicros("updated_at") +
-        ", sampled_seconds, skipped_seconds, edge_cut_traces FROM sync_jobs WHERE id = " +
-        tx.quote(id));
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("SELECT ", internal::SyncJobColumns(), " FROM sync_jobs WHERE id = $1"), id);
     if (r.empty()) return Result();
-    const auto row = r[0];
-    SyncJobRecord j;
-    j.id = id;
-    j.trigger = row[0].as<std::string>();
-    j.state = row[1].as<std::string>();
-    j.started_at_ns = OptMicros(row[2]);
-    j.finished_at_ns = OptMicros(row[3]);
-    j.api_calls = row[4].as<int64_t>();
-    j.pages = row[5].as<int64_t>();
-    j.spans = row[6].as<int64_t>();
-    j.rate_limited_ms = row[7].as<int64_t>();
-    j.error = row[8].as<std::string>();
-    j.updated_at_ns = Micros(row[9]);
-    j.sampled_seconds = row[10].as<int64_t>();
-    j.skipped_seconds = row[11].as<int64_t>();
-    j.edge_cut_traces = row[12].as<int64_t>();
-    return Result(std::move(j));
+    return Result(internal::SyncJobFromRow(r[0]));
   });
 }
 
 absl::StatusOr<std::vector<CoverageRow>> PostgresCoverageStore::LoadCoverageSnapshot(
     int64_t taken_at_ns) {
-  return impl_->Run(
-      "loading a coverage snapshot",
-      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<CoverageRow>> {
-        pqxx::read_transaction tx(conn);
-        std::vector<CoverageRow> out;
-        for (const auto& row : tx.exec(
-                 "SELECT dimension, key, total, instrumented FROM coverage_snapshots WHERE "
-                 "taken_at = " +
-                 Timestamp(taken_at_ns) + " ORDER BY dimension COLLATE \"C\", key COLLATE \"C\"")) {
-          out.push_back({TruncateToMicros(taken_at_ns), row[0].as<std::string>(),
-                         row[1].as<std::string>(), row[2].as<int32_t>(), row[3].as<int32_t>()});
-        }
-        return out;
-      });
+  return impl_->Run("loading a coverage snapshot",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<CoverageRow>> {
+                      pqxx::read_transaction tx(conn);
+                      std::vector<CoverageRow> out;
+                      for (const auto& row : tx.exec(absl::StrCat(
+                               "SELECT ", internal::CoverageColumns(),
+                               " FROM coverage_snapshots WHERE taken_at = ", Timestamp(taken_at_ns),
+                               R"( ORDER BY dimension COLLATE "C", key COLLATE "C")"))) {
+                        out.push_back(internal::CoverageFromRow(row));
+                      }
+                      return out;
+                    });
 }
 
 absl::StatusOr<std::optional<SnapshotState>> PostgresCoverageStore::LoadSnapshotState(

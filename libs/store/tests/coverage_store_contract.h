@@ -337,6 +337,24 @@ TYPED_TEST_P(CoverageStoreContract, BrokenTraceWithHighIdsRoundTripsAndLatestJud
   EXPECT_FALSE(this->store().LoadBrokenTrace(42)->has_value());
 }
 
+TYPED_TEST_P(CoverageStoreContract, TraceAndSpanIdsOrderAsNumbers) {
+  BrokenTraceRecord t = Trace(10, kT0);
+  t.gaps = {{10, "orphan_span", "a", std::nullopt, "", ""},
+            {9, "orphan_span", "a", std::nullopt, "", ""}};
+  t.spans = {{10, 0, "a", "GET /", "server", "web", kT0, 5, ""},
+             {9, 10, "a", "GET /", "client", "http", kT0, 5, ""}};
+  WriteBatch b;
+  b.broken_traces = {t, Trace(9, kT0), Trace(100, kT0)};
+  this->MustApply(b);
+  EXPECT_EQ(*this->store().ListBrokenTraceIds(), (std::vector<uint64_t>{9, 10, 100}));
+  const std::optional<BrokenTraceRecord> got = *this->store().LoadBrokenTrace(10);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->spans.size(), 2u);
+  EXPECT_EQ(got->spans[0].span_id, 9u);  // same start: by span id, not its text
+  ASSERT_EQ(got->gaps.size(), 2u);
+  EXPECT_EQ(got->gaps[0].span_id, 9u);
+}
+
 TYPED_TEST_P(CoverageStoreContract, DependencyCountsDistinctTracesUnderReplay) {
   auto dep = [](uint64_t trace, int64_t seen, const std::string& to = "payments") {
     return DependencyObservation{"checkout", to, "call", "service", trace, seen};
@@ -701,7 +719,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
     CompleteSnapshotMarksAbsentServicesRemoved, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
     OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
-    BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
+    BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins, TraceAndSpanIdsOrderAsNumbers,
     DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert,
     InvalidRecordRejectsTheWholeBatch, WholeBatchReplayChangesNothing);
 

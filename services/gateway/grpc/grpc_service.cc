@@ -28,12 +28,12 @@ void ToProto(const CoverageBucket& b, v1::CoverageBucket* out) {
   out->set_coverage_pct(b.coverage_pct);
 }
 
-void ToProto(const SyncJobRow& j, v1::SyncJobView* out) {
+void ToProto(const SyncJobRecord& j, v1::SyncJobView* out) {
   out->set_id(j.id);
   out->set_trigger(j.trigger);
   out->set_state(j.state);
-  if (j.started_at) SetTime(out->mutable_started_at(), *j.started_at);
-  if (j.finished_at) SetTime(out->mutable_finished_at(), *j.finished_at);
+  if (j.started_at_ns) SetTime(out->mutable_started_at(), *j.started_at_ns);
+  if (j.finished_at_ns) SetTime(out->mutable_finished_at(), *j.finished_at_ns);
   out->set_api_calls(static_cast<uint64_t>(j.api_calls));
   out->set_pages(static_cast<uint64_t>(j.pages));
   out->set_spans(static_cast<uint64_t>(j.spans));
@@ -80,11 +80,11 @@ void ToProto(const ServiceView& s, v1::ServiceSummary* out) {
   if (s.last_seen) SetTime(out->mutable_last_seen(), *s.last_seen);
 }
 
-void ToProto(const TraceRow& t, v1::TraceSummary* out) {
-  out->set_trace_id(t.trace_id);
+void ToProto(const BrokenTraceRecord& t, v1::TraceSummary* out) {
+  out->set_trace_id(std::to_string(t.trace_id));
   out->set_env(t.env);
   out->set_root_service(t.root_service.value_or(""));
-  SetTime(out->mutable_started_at(), t.started_at);
+  SetTime(out->mutable_started_at(), t.started_at_ns);
   out->set_span_count(static_cast<uint64_t>(t.span_count));
   for (const auto& s : t.services) out->add_services(s);
   for (const auto& s : t.missing_services) out->add_missing_services(s);
@@ -97,7 +97,7 @@ void ToProto(const DependencyRow& d, v1::Dependency* out) {
   out->set_kind(d.kind);
   out->set_to_kind(d.to_kind);
   out->set_count(static_cast<uint64_t>(d.count));
-  SetTime(out->mutable_last_seen(), d.last_seen);
+  SetTime(out->mutable_last_seen(), d.last_seen_ns);
 }
 
 const Logger& Log() {
@@ -242,19 +242,20 @@ grpc::Status CoverageGrpcService::GetService(grpc::ServerContext* ctx,
   return Run("GetService", ctx, *in, [&]() -> absl::Status {
     APMCOV_ASSIGN_OR_RETURN(ServiceDetailView d, queries_.GetService(in->name()));
     ToProto(d.service, out->mutable_service());
-    out->set_application(d.row.application);
-    out->set_type(d.row.type);
-    for (const auto& t : d.row.tags) out->add_tags(t);
-    out->set_links_json(d.row.links_json);
-    out->set_schema_version(d.row.schema_version);
-    if (d.row.removed_at) SetTime(out->mutable_removed_at(), *d.row.removed_at);
-    for (const ApmRow& a : d.apm) {
+    const store::CatalogServiceRecord& c = d.row.catalog;
+    out->set_application(c.application);
+    out->set_type(c.type);
+    for (const auto& t : c.tags) out->add_tags(t);
+    out->set_links_json(c.links_json);
+    out->set_schema_version(c.schema_version);
+    if (d.row.removed_at_ns) SetTime(out->mutable_removed_at(), *d.row.removed_at_ns);
+    for (const ApmServiceRow& a : d.apm) {
       auto* e = out->add_apm();
       e->set_env(a.env);
       e->set_traced(a.traced);
       e->set_usm_only(a.usm_only);
-      e->set_span_count(static_cast<uint64_t>(a.span_count));
-      SetTime(e->mutable_last_seen(), a.last_seen);
+      e->set_span_count(a.span_count);
+      SetTime(e->mutable_last_seen(), a.last_seen_ns);
     }
     for (const auto& dep : d.dependencies) ToProto(dep, out->add_dependencies());
     for (const auto& t : d.broken_traces) ToProto(t, out->add_broken_traces());
@@ -307,12 +308,12 @@ grpc::Status CoverageGrpcService::ListTraces(grpc::ServerContext* ctx,
 grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::GetTraceRequest* in,
                                            v1::TraceDetail* out) {
   return Run("GetTrace", ctx, *in, [&]() -> absl::Status {
-    APMCOV_ASSIGN_OR_RETURN(TraceDetail d, queries_.GetTrace(in->trace_id()));
-    ToProto(d.trace, out->mutable_trace());
-    for (const SpanRow& s : d.spans) {
+    APMCOV_ASSIGN_OR_RETURN(BrokenTraceRecord d, queries_.GetTrace(in->trace_id()));
+    ToProto(d, out->mutable_trace());
+    for (const store::TraceSpanRecord& s : d.spans) {
       auto* v = out->add_spans();
-      v->set_span_id(s.span_id);
-      v->set_parent_id(s.parent_id);
+      v->set_span_id(std::to_string(s.span_id));
+      v->set_parent_id(std::to_string(s.parent_id));
       v->set_service(s.service);
       v->set_resource(s.resource);
       v->set_kind(s.kind);
@@ -320,10 +321,10 @@ grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::G
       v->set_duration_ns(s.duration_ns);
       v->set_target(s.target);
     }
-    for (const GapRow& g : d.gaps) {
+    for (const store::TraceGapRecord& g : d.gaps) {
       auto* v = out->add_gaps();
       v->set_kind(g.kind);
-      v->set_span_id(g.span_id);
+      v->set_span_id(std::to_string(g.span_id));
       v->set_from_service(g.from_service);
       v->set_to_service(g.to_service.value_or(""));
       v->set_peer(g.peer);
@@ -336,8 +337,12 @@ grpc::Status CoverageGrpcService::ListDependencies(grpc::ServerContext* ctx,
                                                    const v1::ListDependenciesRequest* in,
                                                    v1::ListDependenciesResponse* out) {
   return Run("ListDependencies", ctx, *in, [&]() -> absl::Status {
-    APMCOV_ASSIGN_OR_RETURN(auto deps, queries_.ListDependencies(in->service()));
-    for (const auto& d : deps) ToProto(d, out->add_dependencies());
+    DependenciesQuery q{in->service(), in->page_size() ? std::to_string(in->page_size()) : "",
+                        in->page_token()};
+    APMCOV_ASSIGN_OR_RETURN(DependenciesPageView page, queries_.ListDependencies(q));
+    for (const auto& d : page.dependencies) ToProto(d, out->add_dependencies());
+    out->set_next_page_token(page.next_page_token);
+    out->set_total(static_cast<uint64_t>(page.total));
     return absl::OkStatus();
   });
 }
@@ -425,9 +430,9 @@ grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
       return now - started >= options_.watch_max_duration ||
              now - last_change >= options_.watch_idle;
     };
-    std::map<std::string, SyncJobRow> sent;
+    std::map<std::string, SyncJobRecord> sent;
     while (!ctx->IsCancelled() && !stopping_ && !expired()) {
-      std::vector<SyncJobRow> jobs;
+      std::vector<SyncJobRecord> jobs;
       if (in->job_id().empty()) {
         APMCOV_ASSIGN_OR_RETURN(jobs, queries_.ListSyncJobs("50"));
         std::reverse(jobs.begin(), jobs.end());  // oldest first, so changes arrive in order
@@ -439,7 +444,7 @@ grpc::Status CoverageGrpcService::WatchSyncJobs(grpc::ServerContext* ctx,
           return job.status();  // not yet known: the collector may not have picked it up
         }
       }
-      for (const SyncJobRow& j : jobs) {
+      for (const SyncJobRecord& j : jobs) {
         auto it = sent.find(j.id);
         if (it != sent.end() && it->second == j) continue;
         v1::SyncJobView view;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <span>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +14,7 @@
 #include "apmcov/base/time.h"
 #include "apmcov/coverage/coverage_report.h"
 #include "apmcov/coverage/sampling.h"
+#include "apmcov/coverage/store_rows.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -149,39 +151,13 @@ bool IsGapKind(const std::string& kind) {
          kind == "propagation_break" || kind == "missing_root" || kind == "orphan_span";
 }
 
-QueryService::QueryService(ReadModel& store, const Clock& clock, QueryOptions options)
+QueryService::QueryService(store::ReadModel& store, const Clock& clock, QueryOptions options)
     : store_(store), clock_(clock), options_(options) {}
 
 namespace {
 
-// Coverage itself is libs/coverage's ComputeCoverage (one definition for the analyzer's
-// snapshots and this API); here only the conversion from and to the gateway's rows and views.
-coverage::CatalogServiceInfo ToInfo(const ServiceRow& r) {
-  coverage::CatalogServiceInfo c;
-  c.name = r.name;
-  c.team = r.team;
-  c.tier = r.tier;
-  c.lifecycle = r.lifecycle;
-  c.infra = Lower(r.infra);
-  c.languages = r.languages;
-  c.envs = r.envs;
-  c.customer_facing = r.customer_facing;
-  return c;
-}
-
-coverage::ApmSeen ToSeen(const ApmRow& a) {
-  coverage::ApmSeen s;
-  s.service = a.service;
-  s.env = a.env;
-  s.traced = a.traced;
-  s.usm = a.usm_only;
-  s.span_count = static_cast<uint64_t>(std::max<int64_t>(0, a.span_count));
-  s.languages = a.languages;
-  s.infra_hints = a.infra_hints;
-  s.last_seen_ns = a.last_seen;
-  return s;
-}
-
+// Coverage itself is libs/coverage's (ComputeCoverageFromRows: the analyzer's snapshots read the
+// same rows the same way); here only the conversion to the gateway's views.
 ServiceView ToView(const coverage::ServiceCoverage& c) {
   ServiceView v;
   v.name = c.name;
@@ -201,19 +177,13 @@ ServiceView ToView(const coverage::ServiceCoverage& c) {
   return v;
 }
 
-absl::StatusOr<coverage::CoverageReport> Compute(const std::vector<ServiceRow>& services,
-                                                 const std::vector<ApmRow>& apm, int64_t now_ns,
+absl::StatusOr<coverage::CoverageReport> Compute(std::span<const ServiceRow> services,
+                                                 std::span<const ApmServiceRow> apm, int64_t now_ns,
                                                  int64_t lookback_ns) {
-  std::vector<coverage::CatalogServiceInfo> catalog;
-  catalog.reserve(services.size());
-  for (const ServiceRow& r : services) catalog.push_back(ToInfo(r));
-  std::vector<coverage::ApmSeen> seen;
-  seen.reserve(apm.size());
-  for (const ApmRow& a : apm) seen.push_back(ToSeen(a));
   coverage::CoverageOptions options;
   options.now_ns = now_ns;
   options.lookback_ns = lookback_ns;
-  auto report = coverage::ComputeCoverage(catalog, seen, options);
+  auto report = coverage::ComputeCoverageFromRows(services, apm, options);
   if (!report.ok()) {
     return absl::InternalError(
         absl::StrCat("coverage of the stored catalog: ", report.status().message()));
@@ -223,7 +193,7 @@ absl::StatusOr<coverage::CoverageReport> Compute(const std::vector<ServiceRow>& 
 
 }  // namespace
 
-absl::StatusOr<CatalogView> QueryService::BuildView(const CatalogData& data, int64_t now_ns,
+absl::StatusOr<CatalogView> QueryService::BuildView(const store::CatalogState& data, int64_t now_ns,
                                                     int64_t lookback_ns) {
   APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report,
                           Compute(data.services, data.apm, now_ns, lookback_ns));
@@ -268,7 +238,7 @@ int64_t QueryService::FloorHour(int64_t ns) {
   return ns >= 0 ? ns / kHour * kHour : -((-ns + kHour - 1) / kHour * kHour);
 }
 
-SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t lookback_ns) {
+SampleEstimate QueryService::EstimateSample(const store::SampleRows& rows, int64_t lookback_ns) {
   auto bucket = [](std::string key, int64_t broken, int64_t judged) {
     // A broken trace stored before judgements were counted cannot raise a rate above 1.
     coverage::Proportion p =
@@ -317,16 +287,16 @@ SampleEstimate QueryService::EstimateSample(const SampleRows& rows, int64_t look
 
 namespace {
 // One consistent snapshot of everything /api/stats shows.
-absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(ReadModel& store, int64_t now,
+absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(store::ReadModel& store, int64_t now,
                                                             int64_t lookback) {
-  APMCOV_ASSIGN_OR_RETURN(CatalogData data, store.LoadCatalog());
+  APMCOV_ASSIGN_OR_RETURN(store::CatalogState data, store.LoadCatalog());
   APMCOV_ASSIGN_OR_RETURN(CatalogView built, QueryService::BuildView(data, now, lookback));
   auto view = std::make_shared<CatalogView>(std::move(built));
   APMCOV_ASSIGN_OR_RETURN(view->broken_traces, store.CountTracesSince(now - lookback));
   APMCOV_ASSIGN_OR_RETURN(view->last_sync, store.LastFinishedSyncJob());
   // Judgements are counted per hour of trace start: the range starts at a whole hour.
   const int64_t traces_since = QueryService::FloorHour(now - lookback);
-  APMCOV_ASSIGN_OR_RETURN(SampleRows rows, store.LoadSample(now - lookback, traces_since));
+  APMCOV_ASSIGN_OR_RETURN(store::SampleRows rows, store.LoadSample(now - lookback, traces_since));
   view->sample = QueryService::EstimateSample(rows, lookback);
   return std::shared_ptr<const CatalogView>(std::move(view));
 }
@@ -506,13 +476,13 @@ absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& na
   int64_t lookback =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
   APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport one,
-                          Compute({*row}, d.apm, clock_.NowUnixNanos(), lookback));
+                          Compute(std::span(&d.row, 1), d.apm, clock_.NowUnixNanos(), lookback));
   if (one.services.size() != 1) return absl::InternalError("coverage of one service: no row");
   d.service = ToView(one.services[0]);
-  APMCOV_ASSIGN_OR_RETURN(d.dependencies, store_.ListDependencies(name));
-  TraceFilter f;
+  APMCOV_ASSIGN_OR_RETURN(d.dependencies, AllDependencies(name));
+  store::TraceFilter f;
   f.service = name;
-  APMCOV_ASSIGN_OR_RETURN(TracePage traces, store_.ListTraces(f, std::nullopt, 20));
+  APMCOV_ASSIGN_OR_RETURN(store::TracePage traces, store_.ListTraces(f, std::nullopt, 20));
   d.broken_traces = std::move(traces.traces);
   return d;
 }
@@ -540,9 +510,9 @@ absl::StatusOr<std::vector<CoverageHistoryPoint>> QueryService::GetCoverageHisto
   }
   APMCOV_ASSIGN_OR_RETURN(auto rows, store_.CoverageHistory(by, since));
   std::vector<CoverageHistoryPoint> points;
-  for (const SnapshotRow& r : rows) {
-    if (points.empty() || points.back().taken_at != r.taken_at) {
-      points.push_back({r.taken_at, {}});
+  for (const store::CoverageRow& r : rows) {
+    if (points.empty() || points.back().taken_at != r.taken_at_ns) {
+      points.push_back({r.taken_at_ns, {}});
     }
     points.back().buckets.push_back(
         {r.key, r.total, r.instrumented, CoveragePct(r.instrumented, r.total)});
@@ -557,7 +527,7 @@ absl::StatusOr<TracesPageView> QueryService::ListTraces(const TracesQuery& q) {
   APMCOV_RETURN_IF_ERROR(NoNul("service", q.service));
   APMCOV_RETURN_IF_ERROR(NoNul("missing", q.missing));
   APMCOV_RETURN_IF_ERROR(NoNul("env", q.env));
-  TraceFilter f;
+  store::TraceFilter f;
   f.service = q.service;
   f.missing = q.missing;
   f.env = q.env;
@@ -570,44 +540,84 @@ absl::StatusOr<TracesPageView> QueryService::ListTraces(const TracesQuery& q) {
   if (!q.since.empty()) {
     auto parsed = ParseRfc3339(q.since);
     if (!parsed.ok()) return BadParam("since", "must be an RFC 3339 time");
-    f.since = *parsed;
+    f.since_ns = *parsed;
   }
-  std::optional<TraceCursor> after;
+  std::optional<store::TraceCursor> after;
   if (!q.page_token.empty()) {
     APMCOV_ASSIGN_OR_RETURN(auto parts, DecodeToken(q.page_token, 3));
     int64_t started = 0;
+    uint64_t id = 0;
     if (parts[0] != "t1" || !absl::SimpleAtoi(AbslView(parts[1]), &started) ||
-        !ValidDecimalId(parts[2])) {
+        !ValidDecimalId(parts[2]) || !absl::SimpleAtoi(AbslView(parts[2]), &id)) {
       return BadParam("page_token", "not a traces page token");
     }
-    after = TraceCursor{started, parts[2]};
+    after = store::TraceCursor{started, id};
   }
-  APMCOV_ASSIGN_OR_RETURN(TracePage page, store_.ListTraces(f, after, size + 1));
+  APMCOV_ASSIGN_OR_RETURN(store::TracePage page, store_.ListTraces(f, after, size + 1));
   TracesPageView out;
   out.total = page.total;
   bool more = page.traces.size() > size;
   if (more) page.traces.resize(size);
   out.traces = std::move(page.traces);
   if (more && !out.traces.empty()) {
-    const TraceRow& last = out.traces.back();
-    out.next_page_token = EncodeToken({"t1", std::to_string(last.started_at), last.trace_id});
+    const BrokenTraceRecord& last = out.traces.back();
+    out.next_page_token =
+        EncodeToken({"t1", std::to_string(last.started_at_ns), std::to_string(last.trace_id)});
   }
   return out;
 }
 
-absl::StatusOr<TraceDetail> QueryService::GetTrace(const std::string& trace_id) {
-  if (!ValidDecimalId(trace_id)) {
+absl::StatusOr<BrokenTraceRecord> QueryService::GetTrace(const std::string& trace_id) {
+  uint64_t id = 0;
+  if (!ValidDecimalId(trace_id) || !absl::SimpleAtoi(AbslView(trace_id), &id)) {
     return BadParam("trace_id", "must be a decimal unsigned 64-bit integer");
   }
-  APMCOV_ASSIGN_OR_RETURN(auto t, store_.GetTrace(trace_id));
+  APMCOV_ASSIGN_OR_RETURN(auto t, store_.GetTrace(id));
   if (!t) return absl::NotFoundError(absl::StrCat("trace ", trace_id, " not found"));
   return *std::move(t);
 }
 
-absl::StatusOr<std::vector<DependencyRow>> QueryService::ListDependencies(
+absl::StatusOr<DependenciesPageView> QueryService::ListDependencies(const DependenciesQuery& q) {
+  APMCOV_RETURN_IF_ERROR(NoNul("service", q.service));
+  APMCOV_ASSIGN_OR_RETURN(
+      size_t size, ParseSize("page_size", q.page_size, options_.default_dependencies_page_size,
+                             options_.max_dependencies_page_size));
+  std::optional<store::DependencyCursor> after;
+  if (!q.page_token.empty()) {
+    // The key of the last row of the previous page; a row deleted since is simply passed.
+    absl::StatusOr<std::vector<std::string>> parts = DecodeToken(q.page_token, 4);
+    if (!parts.ok() || (*parts)[0] != "d1") {
+      return BadParam("page_token", "not a dependencies page token");
+    }
+    after = store::DependencyCursor{(*parts)[1], (*parts)[2], (*parts)[3]};
+  }
+  APMCOV_ASSIGN_OR_RETURN(store::DependencyPage page,
+                          store_.ListDependencies(q.service, after, size + 1));
+  DependenciesPageView out;
+  out.total = page.total;
+  const bool more = page.dependencies.size() > size;
+  if (more) page.dependencies.resize(size);
+  out.dependencies = std::move(page.dependencies);
+  if (more && !out.dependencies.empty()) {
+    const DependencyRow& last = out.dependencies.back();
+    out.next_page_token = EncodeToken({"d1", last.from_service, last.to_name, last.kind});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<DependencyRow>> QueryService::AllDependencies(
     const std::string& service) {
-  APMCOV_RETURN_IF_ERROR(NoNul("service", service));
-  return store_.ListDependencies(service);
+  std::vector<DependencyRow> out;
+  std::optional<store::DependencyCursor> after;
+  const size_t page_size = std::max<size_t>(1, options_.max_dependencies_page_size);
+  while (true) {
+    APMCOV_ASSIGN_OR_RETURN(store::DependencyPage page,
+                            store_.ListDependencies(service, after, page_size));
+    out.insert(out.end(), page.dependencies.begin(), page.dependencies.end());
+    if (page.dependencies.size() < page_size) return out;
+    const DependencyRow& last = page.dependencies.back();
+    after = store::DependencyCursor{last.from_service, last.to_name, last.kind};
+  }
 }
 
 absl::StatusOr<std::vector<ShadowServiceView>> QueryService::ListShadowServices() {
@@ -615,12 +625,12 @@ absl::StatusOr<std::vector<ShadowServiceView>> QueryService::ListShadowServices(
   return view->shadows;
 }
 
-absl::StatusOr<std::vector<SyncJobRow>> QueryService::ListSyncJobs(const std::string& limit) {
+absl::StatusOr<std::vector<SyncJobRecord>> QueryService::ListSyncJobs(const std::string& limit) {
   APMCOV_ASSIGN_OR_RETURN(size_t n, ParseSize("limit", limit, 50, 500));
   return store_.ListSyncJobs(n);
 }
 
-absl::StatusOr<SyncJobRow> QueryService::GetSyncJob(const std::string& id) {
+absl::StatusOr<SyncJobRecord> QueryService::GetSyncJob(const std::string& id) {
   if (id.empty() || id.size() > 200) return BadParam("id", "must be 1 to 200 characters");
   APMCOV_RETURN_IF_ERROR(NoNul("id", id));
   APMCOV_ASSIGN_OR_RETURN(auto job, store_.GetSyncJob(id));
@@ -633,11 +643,11 @@ absl::StatusOr<SyncJobRow> QueryService::GetSyncJob(const std::string& id) {
   const int64_t ttl_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.pending_sync_ttl).count();
   if (it != pending_.end() && clock_.NowUnixNanos() - it->second < ttl_ns) {
-    SyncJobRow queued;
+    SyncJobRecord queued;
     queued.id = id;
     queued.trigger = "manual";
     queued.state = "queued";
-    queued.updated_at = it->second;
+    queued.updated_at_ns = it->second;
     return queued;
   }
   if (it != pending_.end()) {

@@ -1,14 +1,17 @@
 // QueryService: every read of the gateway's API (design §8), shared by the REST and gRPC
-// adapters so both always answer the same. Pure logic over the ReadModel port and a Clock:
-// request validation, coverage (design §5), filtering, sorting and keyset paging.
+// adapters so both always answer the same. Pure logic over the store's ReadModel port
+// (libs/store read_model.h) and a Clock: request validation, coverage (design §5, computed from
+// the stored rows by libs/coverage's ComputeCoverageFromRows, as the analyzer's snapshots are),
+// filtering, sorting and keyset paging.
 //
 // Contract:
 //  - Parameters arrive as the strings a client sent ("" = not given). A bad one gives
 //    InvalidArgument whose message starts with the parameter's name ("page_size: ...").
 //    Unknown names and ids give NotFound; a store failure keeps its code (Unavailable).
 //  - Page tokens are opaque base64url strings encoding the last row's sort key and name
-//    (services) or start time and id (traces): rows inserted before the cursor never shift
-//    later pages, and a token is only valid with the sort it was issued for.
+//    (services), start time and id (traces) or key (dependencies: from_service, to_name, kind):
+//    rows inserted before the cursor never shift later pages, and a token is only valid with the
+//    sort it was issued for. Traces and dependencies are paged by the ReadModel, in SQL.
 //  - The catalog (services + apm_services) is cached for `catalog_ttl`; 0 reloads on every
 //    call (see QueryOptions::background_refresh). Everything else is read through on each call.
 //  - Sync jobs accepted by this gateway (NoteAcceptedSyncJob) but not yet recorded in sync_jobs
@@ -36,8 +39,8 @@
 
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
+#include "apmcov/store/read_model.h"
 #include "query/model.h"
-#include "query/read_model.h"
 
 namespace apmcov::gateway {
 
@@ -53,6 +56,9 @@ struct QueryOptions {
   // Accepted sync job ids remembered for GetSyncJob until the collector records them.
   size_t pending_sync_jobs = 1000;
   std::chrono::minutes pending_sync_ttl{10};
+  // Dependencies: the default page holds every dependency of a typical organisation.
+  size_t default_dependencies_page_size = 1000;
+  size_t max_dependencies_page_size = 5000;
 };
 
 // GET /api/services parameters, as sent.
@@ -66,19 +72,24 @@ struct TracesQuery {
   std::string service, missing, kind, env, since, page_size, page_token;
 };
 
+// GET /api/dependencies parameters, as sent.
+struct DependenciesQuery {
+  std::string service, page_size, page_token;
+};
+
 // The catalog with APM facts merged, computed once per load.
 struct CatalogView {
   std::vector<ServiceView> services;  // every live service, deprecated included, by name
   std::vector<ShadowServiceView> shadows;
   std::map<std::string, std::vector<CoverageBucket>> buckets;  // per dimension, once per load
   int64_t broken_traces = 0;                                   // within the lookback, at load
-  std::optional<SyncJobRow> last_sync;
+  std::optional<SyncJobRecord> last_sync;
   SampleEstimate sample;  // over the lookback, at load
 };
 
 class QueryService {
  public:
-  QueryService(ReadModel& store, const Clock& clock, QueryOptions options = {});
+  QueryService(store::ReadModel& store, const Clock& clock, QueryOptions options = {});
   ~QueryService();
   QueryService(const QueryService&) = delete;
   QueryService& operator=(const QueryService&) = delete;
@@ -99,26 +110,29 @@ class QueryService {
   absl::StatusOr<std::vector<CoverageHistoryPoint>> GetCoverageHistory(const std::string& by,
                                                                        const std::string& since);
   absl::StatusOr<TracesPageView> ListTraces(const TracesQuery& query);
-  absl::StatusOr<TraceDetail> GetTrace(const std::string& trace_id);
-  absl::StatusOr<std::vector<DependencyRow>> ListDependencies(const std::string& service);
+  // The trace with its gaps and spans.
+  absl::StatusOr<BrokenTraceRecord> GetTrace(const std::string& trace_id);
+  // service: "" = every one; page_size: "" (default_dependencies_page_size) or 1 to
+  // max_dependencies_page_size.
+  absl::StatusOr<DependenciesPageView> ListDependencies(const DependenciesQuery& query);
   absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
   // limit: "" (50) or 1..500.
-  absl::StatusOr<std::vector<SyncJobRow>> ListSyncJobs(const std::string& limit);
+  absl::StatusOr<std::vector<SyncJobRecord>> ListSyncJobs(const std::string& limit);
   // The stored job; else the synthetic queued job for an id accepted by NoteAcceptedSyncJob
   // within pending_sync_ttl; else NotFound.
-  absl::StatusOr<SyncJobRow> GetSyncJob(const std::string& id);
+  absl::StatusOr<SyncJobRecord> GetSyncJob(const std::string& id);
   // Records that this gateway published a sync request with job id `id`, now.
   void NoteAcceptedSyncJob(const std::string& id);
 
-  // The merged view of one catalog, computed by libs/coverage's ComputeCoverage (design §5), so
-  // the API and the analyzer's coverage snapshots share one definition.
-  static absl::StatusOr<CatalogView> BuildView(const CatalogData& data, int64_t now_ns,
+  // The merged view of one catalog, computed by libs/coverage's ComputeCoverageFromRows (design
+  // §5), so the API and the analyzer's coverage snapshots share one definition.
+  static absl::StatusOr<CatalogView> BuildView(const store::CatalogState& data, int64_t now_ns,
                                                int64_t lookback_ns);
   // The sample estimate of design §7.1 from `rows` loaded over one lookback: rates with their
   // 95% Wilson intervals; per missing service and gap kind the denominator is every judged
   // trace; broken traces an hour = broken / sampled share / lookback hours (a function of the
   // stored rows only, so an answer does not drift with the clock between syncs).
-  static SampleEstimate EstimateSample(const SampleRows& rows, int64_t lookback_ns);
+  static SampleEstimate EstimateSample(const store::SampleRows& rows, int64_t lookback_ns);
   // The start of the hour holding `ns` (trace_judgements rows are per hour of trace start).
   static int64_t FloorHour(int64_t ns);
   // Buckets of one dimension (from the view), by total desc then key; InvalidArgument naming
@@ -130,8 +144,10 @@ class QueryService {
   absl::StatusOr<std::shared_ptr<const CatalogView>> Catalog();
   absl::StatusOr<std::vector<const ServiceView*>> Select(const CatalogView& view,
                                                          const ServicesQuery& query);
+  // Every dependency of `service`, read page by page.
+  absl::StatusOr<std::vector<DependencyRow>> AllDependencies(const std::string& service);
 
-  ReadModel& store_;
+  store::ReadModel& store_;
   const Clock& clock_;
   QueryOptions options_;
   std::mutex mu_;

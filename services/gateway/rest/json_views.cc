@@ -46,28 +46,28 @@ json ToJson(const CoverageBucket& b) {
           {"coverage_pct", b.coverage_pct}};
 }
 
-json ToJson(const SyncJobRow& j) {
+json ToJson(const SyncJobRecord& j) {
   return {{"id", j.id},
           {"trigger", j.trigger},
           {"state", j.state},
-          {"started_at", Time(j.started_at)},
-          {"finished_at", Time(j.finished_at)},
+          {"started_at", Time(j.started_at_ns)},
+          {"finished_at", Time(j.finished_at_ns)},
           {"api_calls", j.api_calls},
           {"pages", j.pages},
           {"spans", j.spans},
           {"rate_limited_ms", j.rate_limited_ms},
           {"error", j.error},
-          {"updated_at", Time(j.updated_at)},
+          {"updated_at", Time(j.updated_at_ns)},
           {"sampled_seconds", j.sampled_seconds},
           {"skipped_seconds", j.skipped_seconds},
           {"edge_cut_traces", j.edge_cut_traces}};
 }
 
-json ToJson(const TraceRow& t) {
-  return {{"trace_id", t.trace_id},
+json ToJson(const BrokenTraceRecord& t) {
+  return {{"trace_id", std::to_string(t.trace_id)},
           {"env", t.env},
           {"root_service", t.root_service ? json(*t.root_service) : json(nullptr)},
-          {"started_at", Time(t.started_at)},
+          {"started_at", Time(t.started_at_ns)},
           {"duration_ns", t.duration_ns},
           {"span_count", t.span_count},
           {"services", t.services},
@@ -76,9 +76,12 @@ json ToJson(const TraceRow& t) {
 }
 
 json ToJson(const DependencyRow& d) {
-  return {
-      {"from_service", d.from_service}, {"to_name", d.to_name}, {"kind", d.kind},
-      {"to_kind", d.to_kind},           {"count", d.count},     {"last_seen", Time(d.last_seen)}};
+  return {{"from_service", d.from_service},
+          {"to_name", d.to_name},
+          {"kind", d.kind},
+          {"to_kind", d.to_kind},
+          {"count", d.count},
+          {"last_seen", Time(d.last_seen_ns)}};
 }
 
 json ToJson(const ShadowServiceView& s) {
@@ -153,12 +156,18 @@ json ToJson(const TracesPageView& p) {
           {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
 }
 
-json ToJson(const TraceDetail& d) {
-  json out = ToJson(d.trace);
+json ToJson(const DependenciesPageView& p) {
+  return {{"dependencies", List(p.dependencies)},
+          {"total", p.total},
+          {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
+}
+
+json TraceDetailJson(const BrokenTraceRecord& t) {
+  json out = ToJson(t);
   json spans = json::array();
-  for (const SpanRow& s : d.spans) {
-    spans.push_back({{"span_id", s.span_id},
-                     {"parent_id", s.parent_id},
+  for (const store::TraceSpanRecord& s : t.spans) {
+    spans.push_back({{"span_id", std::to_string(s.span_id)},
+                     {"parent_id", std::to_string(s.parent_id)},
                      {"service", s.service},
                      {"resource", s.resource},
                      {"kind", s.kind},
@@ -169,9 +178,9 @@ json ToJson(const TraceDetail& d) {
                      {"target", s.target}});
   }
   json gaps = json::array();
-  for (const GapRow& g : d.gaps) {
+  for (const store::TraceGapRecord& g : t.gaps) {
     gaps.push_back({{"kind", g.kind},
-                    {"span_id", g.span_id},
+                    {"span_id", std::to_string(g.span_id)},
                     {"from_service", g.from_service},
                     {"to_service", g.to_service ? json(*g.to_service) : json(nullptr)},
                     {"peer", g.peer},
@@ -184,26 +193,27 @@ json ToJson(const TraceDetail& d) {
 
 json ToJson(const ServiceDetailView& d) {
   json out = ToJson(d.service);
-  out["application"] = d.row.application;
-  out["type"] = d.row.type;
-  out["tags"] = d.row.tags;
-  out["description"] = d.row.description;
-  out["schema_version"] = d.row.schema_version;
+  const store::CatalogServiceRecord& c = d.row.catalog;
+  out["application"] = c.application;
+  out["type"] = c.type;
+  out["tags"] = c.tags;
+  out["description"] = c.description;
+  out["schema_version"] = c.schema_version;
   out["deprecated"] = d.service.deprecated;
-  out["removed_at"] = Time(d.row.removed_at);
+  out["removed_at"] = Time(d.row.removed_at_ns);
   out["instrumented_envs"] = d.service.instrumented_envs;
-  out["links"] = nlohmann::json::parse(d.row.links_json, nullptr, false);
+  out["links"] = nlohmann::json::parse(c.links_json, nullptr, false);
   if (out["links"].is_discarded()) out["links"] = json::array();
   json apm = json::array();
-  for (const ApmRow& a : d.apm) {
+  for (const ApmServiceRow& a : d.apm) {
     apm.push_back({{"env", a.env},
                    {"traced", a.traced},
                    {"usm_only", a.usm_only},
                    {"span_count", a.span_count},
                    {"languages", a.languages},
                    {"infra_hints", a.infra_hints},
-                   {"first_seen", Time(a.first_seen)},
-                   {"last_seen", Time(a.last_seen)}});
+                   {"first_seen", Time(a.first_seen_ns)},
+                   {"last_seen", Time(a.last_seen_ns)}});
   }
   out["apm"] = std::move(apm);
   out["dependencies"] = List(d.dependencies);

@@ -14,15 +14,18 @@ namespace apmcov::gateway {
 
 nlohmann::json ToJson(const ServiceView& s);
 nlohmann::json ToJson(const CoverageBucket& b);
-nlohmann::json ToJson(const SyncJobRow& j);
-nlohmann::json ToJson(const TraceRow& t);
+nlohmann::json ToJson(const SyncJobRecord& j);
+// A trace of a list: its summary, without gaps and spans.
+nlohmann::json ToJson(const BrokenTraceRecord& t);
 nlohmann::json ToJson(const DependencyRow& d);
 nlohmann::json ToJson(const ShadowServiceView& s);
 nlohmann::json ToJson(const Stats& s);
 nlohmann::json ToJson(const SampleEstimate& e);
 nlohmann::json ToJson(const ServicesPage& p);
 nlohmann::json ToJson(const TracesPageView& p);
-nlohmann::json ToJson(const TraceDetail& d);
+nlohmann::json ToJson(const DependenciesPageView& p);
+// One trace with its spans and gaps.
+nlohmann::json TraceDetailJson(const BrokenTraceRecord& t);
 nlohmann::json ToJson(const ServiceDetailView& d);
 nlohmann::json BucketsJson(const std::string& by, const std::vector<CoverageBucket>& buckets);
 nlohmann::json HistoryJson(const std::string& by, const std::vector<CoverageHistoryPoint>& pts);

@@ -4,10 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <tuple>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "apmcov/base/log.h"
@@ -89,15 +86,6 @@ HttpResponse CsvResponse(std::vector<ServiceView> rows, std::string route) {
   r.headers.push_back({"Content-Disposition", "attachment; filename=\"services.csv\""});
   r.route = std::move(route);
   return r;
-}
-
-// /api/dependencies page tokens: base64url of "d1", from_service, to_name, kind joined by 0x1F.
-constexpr char kTokenSep = '\x1f';
-
-std::string DependencyToken(const DependencyRow& d) {
-  return absl::WebSafeBase64Escape(absl::StrCat("d1", std::string(1, kTokenSep), d.from_service,
-                                                std::string(1, kTokenSep), d.to_name,
-                                                std::string(1, kTokenSep), d.kind));
 }
 
 // 400 for the first query parameter not in `allowed`.
@@ -418,7 +406,7 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto r = get_only(route)) return *r;
     if (auto bad = RejectUnknown(req, {}, route)) return *bad;
     auto t = queries_.GetTrace(seg[2]);
-    return t.ok() ? Json(200, ToJson(*t), route) : FromStatus(t.status(), route, req);
+    return t.ok() ? Json(200, TraceDetailJson(*t), route) : FromStatus(t.status(), route, req);
   }
   if (is({"api", "dependencies"})) {
     const std::string route = "/api/dependencies";
@@ -426,48 +414,10 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     if (auto bad = RejectUnknown(req, {"service", "page_size", "page_token"}, route)) {
       return *bad;
     }
-    // Paged (keyset on the contract's order) so one answer stays bounded; the default page
-    // holds every dependency of a typical organisation.
-    constexpr size_t kDefaultPage = 1000, kMaxPage = 5000;
-    size_t page_size = kDefaultPage;
-    if (const std::string v = Param(req, "page_size"); !v.empty()) {
-      if (!absl::SimpleAtoi(v, &page_size) || page_size < 1 || page_size > kMaxPage) {
-        return Error(400, "invalid_argument",
-                     absl::StrCat("page_size: must be an integer from 1 to ", kMaxPage), route);
-      }
-    }
-    auto d = queries_.ListDependencies(Param(req, "service"));
-    if (!d.ok()) return FromStatus(d.status(), route, req);
-    size_t start = 0;
-    if (const std::string token = Param(req, "page_token"); !token.empty()) {
-      std::string raw;
-      std::vector<std::string> parts;
-      if (absl::WebSafeBase64Unescape(token, &raw)) {
-        std::vector<std::string> split = absl::StrSplit(raw, kTokenSep);
-        parts = std::move(split);
-      }
-      if (parts.size() != 4 || parts[0] != "d1") {
-        return Error(400, "invalid_argument", "page_token: not a dependencies page token", route);
-      }
-      // The row the token names, else (it is gone) the first one after it byte-wise.
-      const auto cursor = std::tie(parts[1], parts[2], parts[3]);
-      auto key = [&](const DependencyRow& r) {
-        return std::tie(r.from_service, r.to_name, r.kind);
-      };
-      auto at = std::find_if(d->begin(), d->end(), [&](const auto& r) { return key(r) == cursor; });
-      if (at != d->end()) {
-        start = static_cast<size_t>(at - d->begin()) + 1;
-      } else {
-        while (start < d->size() && key((*d)[start]) <= cursor) ++start;
-      }
-    }
-    const size_t end = std::min(d->size(), start + page_size);
-    json list = json::array();
-    for (size_t i = start; i < end; ++i) list.push_back(ToJson((*d)[i]));
-    json next = nullptr;
-    if (end < d->size() && end > start) next = DependencyToken((*d)[end - 1]);
-    return Json(200, {{"dependencies", list}, {"total", d->size()}, {"next_page_token", next}},
-                route);
+    // Paged in SQL (keyset on the ReadModel's order), so one answer and one query stay bounded.
+    auto page = queries_.ListDependencies(
+        {Param(req, "service"), Param(req, "page_size"), Param(req, "page_token")});
+    return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route, req);
   }
   if (is({"api", "shadow-services"})) {
     const std::string route = "/api/shadow-services";

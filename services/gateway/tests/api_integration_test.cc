@@ -14,18 +14,20 @@
 
 #include "apmcov/base/clock.h"
 #include "apmcov/base/time.h"
+#include "apmcov/store/postgres_read_model.h"
+#include "apmcov/store/postgres_store.h"
 #include "apmcov/v1/coverage_service.grpc.pb.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
-#include "query/pg_read_model.h"
+#include "test_database.h"
 
 namespace apmcov::gateway {
 namespace {
 
 using nlohmann::json;
+using store::testing::TestDatabase;
 using testing::RecordingPublisher;
-using testing::TestDatabase;
 
 struct Response {
   long status = 0;
@@ -164,10 +166,17 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
 class GatewayApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    db_ = new TestDatabase();
-    if (db_->url().empty()) return;
-    db_->Migrate();
-    db_->Seed();
+    absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+    if (!db.ok()) {
+      setup_error_ = db.status().ToString();
+      return;
+    }
+    db_ = new TestDatabase(*std::move(db));
+    writer_ = new store::PostgresCoverageStore(db_->url());
+    if (absl::Status s = testing::SeedWorld(*writer_, RealClock().NowUnixNanos()); !s.ok()) {
+      setup_error_ = s.ToString();
+      return;
+    }
     web_dir_ =
         std::filesystem::temp_directory_path() / ("apmcov-gw-web-" + std::to_string(::getpid()));
     std::filesystem::create_directories(web_dir_ / "assets");
@@ -175,21 +184,23 @@ class GatewayApiTest : public ::testing::Test {
     std::ofstream(web_dir_ / "assets" / "app.js") << "console.log('x');";
   }
   static void TearDownTestSuite() {
+    delete writer_;
+    writer_ = nullptr;
     delete db_;
     db_ = nullptr;
     std::filesystem::remove_all(web_dir_);
   }
 
   void SetUp() override {
-    ASSERT_FALSE(db_->url().empty());
-    store_ = std::make_unique<PgReadModel>(db_->url());
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+    store_ = std::make_unique<store::PostgresReadModel>(db_->url());
     StartApp(*store_);
   }
   void TearDown() override {
     if (app_) app_->Stop();
   }
 
-  void StartApp(ReadModel& store, const std::string& token = "",
+  void StartApp(store::ReadModel& store, const std::string& token = "",
                 const std::function<void(GatewayConfig&)>& tweak = {}) {
     GatewayConfig c;
     c.database_url = db_->url();
@@ -230,11 +241,28 @@ class GatewayApiTest : public ::testing::Test {
     return nullptr;
   }
 
+  // Writes as the analyzer does.
+  static void Write(const store::WriteBatch& b) {
+    absl::StatusOr<store::ApplyResult> r = writer_->Apply(b);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  static store::SyncJobRecord SyncJob(const std::string& id, const std::string& state,
+                                      int64_t updated_at) {
+    store::SyncJobRecord j;
+    j.id = id;
+    j.trigger = "manual";
+    j.state = state;
+    j.updated_at_ns = updated_at;
+    return j;
+  }
+
   static inline TestDatabase* db_ = nullptr;
+  static inline store::PostgresCoverageStore* writer_ = nullptr;
+  static inline std::string setup_error_;
   static inline std::filesystem::path web_dir_;
   RealClock clock_;
   RecordingPublisher publisher_;
-  std::unique_ptr<PgReadModel> store_;
+  std::unique_ptr<store::PostgresReadModel> store_;
   std::unique_ptr<App> app_;
   std::string base_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -259,6 +287,47 @@ TEST_F(GatewayApiTest, StatsFollowTheDefinitions) {
   EXPECT_EQ((*Bucket(st["by_env"], "prod"))["instrumented"], 17);
   EXPECT_EQ((*Bucket(st["by_env"], "unknown"))["total"], 1);
   EXPECT_EQ((*Bucket(st["by_language"], "java"))["instrumented"], 1);
+}
+
+// A service traced three days ago and still seen through USM a minute ago: its apm_services row
+// says traced, with a last_seen in the lookback; only last_traced says it stopped tracing.
+// /api/stats counts it as the analyzer's coverage snapshots do: not instrumented, USM-only.
+TEST_F(GatewayApiTest, StatsDoNotCountAServiceOnlyUsmStillSeesAsInstrumented) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const int64_t now = clock_.NowUnixNanos();
+  constexpr int64_t kSec = 1'000'000'000;
+  store::WriteBatch b;
+  for (const char* name : {"stopped-tracing", "traced"}) {
+    store::CatalogServiceRecord s;
+    s.snapshot_id = "s1";
+    s.name = name;
+    s.team = "core";
+    s.lifecycle = "production";
+    s.envs = {"prod"};
+    s.synced_at_ns = now;
+    b.catalog_services.push_back(s);
+  }
+  b.apm_observations = {{"stopped-tracing", "prod", true, false, 0, {}, {}, now - 72 * 3600 * kSec},
+                        {"stopped-tracing", "prod", false, true, 0, {}, {}, now - 60 * kSec},
+                        {"traced", "prod", true, false, 0, {}, {}, now - 3600 * kSec}};
+  store::PostgresCoverageStore writer(db->url());
+  ASSERT_TRUE(writer.Apply(b).ok());
+  ASSERT_EQ(db->QueryOne("SELECT traced FROM apm_services WHERE service = 'stopped-tracing'"), "t");
+
+  store::PostgresReadModel model(db->url());
+  StartApp(model);
+  json st = GetJson("/api/stats");
+  EXPECT_EQ(st["total_services"], 2);
+  EXPECT_EQ(st["instrumented_services"], 1);
+  EXPECT_EQ(st["coverage_pct"], 50.0);
+  EXPECT_EQ(st["usm_only"], json::array({"stopped-tracing"}));
+  EXPECT_EQ(GetJson("/api/services/stopped-tracing")["instrumented"], false);
+  v1::Stats grpc_stats;
+  ASSERT_TRUE(stub_->GetStats(Ctx().get(), {}, &grpc_stats).ok());
+  EXPECT_EQ(grpc_stats.instrumented_services(), 1u);
+  app_->Stop();
+  app_.reset();  // before `model` goes
 }
 
 // Design §7.1 over the seeded sample: 13 broken of 100 judged, sampled share 0.25.
@@ -447,6 +516,89 @@ TEST_F(GatewayApiTest, OtherReads) {
   EXPECT_EQ(GetJson("/api/sync-jobs?limit=1")["jobs"].size(), 1u);
 }
 
+// /api/dependencies and gRPC ListDependencies page in SQL with the same tokens: walking the
+// pages returns every row once, in key order; a bad token is refused.
+TEST_F(GatewayApiTest, DependenciesArePagedOverRestAndGrpcAlike) {
+  const std::vector<std::string> all = {"checkout/payments/call", "checkout/postgres/db",
+                                        "inventory/kafka/messaging"};
+  auto key = [](const std::string& from, const std::string& to, const std::string& kind) {
+    return from + "/" + to + "/" + kind;
+  };
+  for (int size : {1, 2, 3}) {
+    std::vector<std::string> rest, grpc_keys;
+    std::string token;
+    int pages = 0;
+    do {
+      json page = GetJson("/api/dependencies?page_size=" + std::to_string(size) +
+                          (token.empty() ? "" : "&page_token=" + token));
+      EXPECT_EQ(page["total"], 3);
+      for (const auto& d : page["dependencies"])
+        rest.push_back(key(d["from_service"], d["to_name"], d["kind"]));
+      token = page["next_page_token"].is_null() ? "" : page["next_page_token"].get<std::string>();
+    } while (!token.empty() && ++pages < 10);
+    EXPECT_EQ(rest, all) << size;
+
+    v1::ListDependenciesRequest req;
+    req.set_page_size(static_cast<uint32_t>(size));
+    pages = 0;
+    do {
+      v1::ListDependenciesResponse resp;
+      grpc::Status st = stub_->ListDependencies(Ctx().get(), req, &resp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      EXPECT_EQ(resp.total(), 3u);
+      for (const auto& d : resp.dependencies())
+        grpc_keys.push_back(key(d.from_service(), d.to_name(), d.kind()));
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty() && ++pages < 10);
+    EXPECT_EQ(grpc_keys, all) << size;
+  }
+  // The REST token works on gRPC and the other way round; a filter pages too.
+  json first = GetJson("/api/dependencies?service=checkout&page_size=1");
+  EXPECT_EQ(first["total"], 2);
+  v1::ListDependenciesRequest req;
+  req.set_service("checkout");
+  req.set_page_size(1);
+  req.set_page_token(first["next_page_token"].get<std::string>());
+  v1::ListDependenciesResponse second;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), req, &second).ok());
+  ASSERT_EQ(second.dependencies_size(), 1);
+  EXPECT_EQ(second.dependencies(0).to_name(), "postgres");
+  EXPECT_TRUE(second.next_page_token().empty());
+  req.set_page_token("");
+  v1::ListDependenciesResponse one;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), req, &one).ok());
+  EXPECT_EQ(GetJson("/api/dependencies?service=checkout&page_size=1&page_token=" +
+                    one.next_page_token())["dependencies"][0]["to_name"],
+            "postgres");
+  // Without paging parameters: the default page, every seeded row.
+  v1::ListDependenciesResponse everything;
+  ASSERT_TRUE(stub_->ListDependencies(Ctx().get(), {}, &everything).ok());
+  EXPECT_EQ(everything.dependencies_size(), 3);
+  EXPECT_TRUE(everything.next_page_token().empty());
+
+  // Tokens that this API did not issue for this list.
+  const std::string services_token =
+      GetJson("/api/services?page_size=1")["next_page_token"].get<std::string>();
+  for (const std::string bad : {std::string("bogus"), services_token}) {
+    Response r = Get("/api/dependencies?page_token=" + bad);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.Json()["error"]["code"], "invalid_argument");
+    EXPECT_EQ(r.Json()["error"]["message"].get<std::string>().rfind("page_token:", 0), 0u);
+    v1::ListDependenciesRequest bad_req;
+    bad_req.set_page_token(bad);
+    v1::ListDependenciesResponse resp;
+    grpc::Status st = stub_->ListDependencies(Ctx().get(), bad_req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(st.error_message().rfind("page_token:", 0), 0u) << st.error_message();
+  }
+  v1::ListDependenciesRequest too_big;
+  too_big.set_page_size(5001);
+  v1::ListDependenciesResponse resp;
+  EXPECT_EQ(stub_->ListDependencies(Ctx().get(), too_big, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("/api/dependencies?page_size=5001").status, 400);
+}
+
 TEST_F(GatewayApiTest, ErrorsAreJsonAndNameTheParameter) {
   auto check = [&](const std::string& method, const std::string& path, long status,
                    const std::string& code, const std::string& mention) {
@@ -525,12 +677,15 @@ TEST_F(GatewayApiTest, SyncPublishesARequestAndHonoursTheToken) {
   EXPECT_TRUE(queued.Json()["finished_at"].is_null());
   EXPECT_EQ(queued.Json()["api_calls"], 0);
   EXPECT_TRUE(queued.Json()["updated_at"].is_string());
-  db_->Exec("INSERT INTO sync_jobs (id, trigger, state, started_at, pages, updated_at) VALUES ('" +
-            id + "', 'manual', 'running', now(), 5, now())");
+  store::WriteBatch recorded;
+  recorded.sync_jobs = {SyncJob(id, "running", clock_.NowUnixNanos())};
+  recorded.sync_jobs[0].started_at_ns = clock_.NowUnixNanos();
+  recorded.sync_jobs[0].pages = 5;
+  Write(recorded);
   Response running = Get("/api/sync-jobs/" + id);
   EXPECT_EQ(running.Json()["state"], "running");
   EXPECT_EQ(running.Json()["pages"], 5);
-  db_->Exec("DELETE FROM sync_jobs WHERE id = '" + id + "'");
+  db_->QueryOne("DELETE FROM sync_jobs WHERE id = '" + id + "'");
   auto msgs = publisher_.messages();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].topic, "apmcov.commands");
@@ -769,7 +924,7 @@ TEST_F(GatewayApiTest, GrpcStatusCodesAndDeadlines) {
   EXPECT_EQ(stub_->GetStats(&expired, {}, &st).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 
   // A store that cannot be reached: UNAVAILABLE on gRPC, 503 on REST, /readyz names it.
-  PgReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
+  store::PostgresReadModel down("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1");
   StartApp(down);
   {
     auto ctx = Ctx();
@@ -801,29 +956,30 @@ TEST_F(GatewayApiTest, WatchSyncJobsStreamsChanges) {
   v1::WatchSyncJobsRequest req;
   req.set_job_id("job-watch");
   auto reader = stub_->WatchSyncJobs(&ctx, req);
-  db_->Exec(
-      "INSERT INTO sync_jobs (id, trigger, state, updated_at) VALUES "
-      "('job-watch', 'manual', 'queued', now())");
+  store::WriteBatch job;
+  job.sync_jobs = {SyncJob("job-watch", "queued", clock_.NowUnixNanos())};
+  Write(job);
   v1::SyncJobView view;
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.id(), "job-watch");
   EXPECT_EQ(view.state(), "queued");
-  db_->Exec(
-      "UPDATE sync_jobs SET state = 'running', started_at = now(), pages = 3, "
-      "updated_at = now() WHERE id = 'job-watch'");
+  job.sync_jobs = {SyncJob("job-watch", "running", clock_.NowUnixNanos())};
+  job.sync_jobs[0].started_at_ns = clock_.NowUnixNanos();
+  job.sync_jobs[0].pages = 3;
+  Write(job);
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.state(), "running");
   EXPECT_EQ(view.pages(), 3u);
-  db_->Exec(
-      "UPDATE sync_jobs SET state = 'succeeded', finished_at = now(), updated_at = now() "
-      "WHERE id = 'job-watch'");
+  job.sync_jobs[0].state = "succeeded";
+  job.sync_jobs[0].finished_at_ns = job.sync_jobs[0].updated_at_ns = clock_.NowUnixNanos();
+  Write(job);
   ASSERT_TRUE(reader->Read(&view));
   EXPECT_EQ(view.state(), "succeeded");
   ctx.TryCancel();
   while (reader->Read(&view)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  db_->Exec("DELETE FROM sync_jobs WHERE id = 'job-watch'");
+  db_->QueryOne("DELETE FROM sync_jobs WHERE id = 'job-watch'");
 }
 
 TEST_F(GatewayApiTest, ServerReflectionListsTheService) {

@@ -1,72 +1,75 @@
 // gateway_browser_harness: the gateway for the browser tests (tests/browser). Creates a private
-// database (DATABASE_URL), applies the migrations, seeds the representative world of
-// gateway_test_env.cc plus --extra-services N filler services (to exercise paging at scale),
-// and runs App over the real PostgreSQL read model on free ports. Sync requests go to a
-// simulated collector: a Publisher that, for each SyncRequest, writes the job's lifecycle
-// (queued, running with growing progress, succeeded) into sync_jobs as the collector and
-// analyzer would. Prints one JSON line {"http_port","grpc_port","admin_port"} on stdout, then
-// runs until SIGTERM/SIGINT and drops its database.
+// migrated database (libs/store's TestDatabase, on DATABASE_URL), writes the representative
+// world of gateway_test_env.cc plus --extra-services N filler services (to exercise paging at
+// scale) through CoverageStore::Apply, and runs App over the real PostgreSQL read model on free
+// ports. Sync requests go to a simulated collector: a Publisher that, for each SyncRequest,
+// writes the job's lifecycle (queued, running with growing progress, succeeded) as the
+// collector and analyzer would. Prints one JSON line {"http_port","grpc_port","admin_port"} on
+// stdout, then runs until SIGTERM/SIGINT and drops its database.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/base/process.h"
+#include "apmcov/store/postgres_read_model.h"
+#include "apmcov/store/postgres_store.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
-#include "query/pg_read_model.h"
+#include "test_database.h"
 
 namespace {
 
 class SimulatedCollector final : public apmcov::bus::Publisher {
  public:
-  explicit SimulatedCollector(std::string url) : url_(std::move(url)) {}
+  SimulatedCollector(apmcov::store::CoverageStore& store, const apmcov::Clock& clock)
+      : store_(store), clock_(clock) {}
   ~SimulatedCollector() override {
     for (auto& t : threads_) t.join();
   }
   absl::Status Publish(apmcov::bus::OutgoingMessage m) override {
     apmcov::v1::SyncRequest req;
     if (!req.ParseFromString(m.value)) return absl::InvalidArgumentError("not a SyncRequest");
-    threads_.emplace_back([url = url_, id = req.job_id()] { Run(url, id); });
+    threads_.emplace_back([this, id = req.job_id()] { Run(id); });
     return absl::OkStatus();
   }
   absl::Status Flush(std::chrono::milliseconds) override { return absl::OkStatus(); }
   absl::StatusOr<int32_t> PartitionCount(const std::string&) override { return 1; }
 
  private:
-  static void Run(const std::string& url, const std::string& id) {
-    try {
-      pqxx::connection c(url);
-      auto exec = [&](const std::string& sql) {
-        pqxx::work tx(c);
-        tx.exec_params0(sql, id);
-        tx.commit();
-      };
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      exec(
-          "INSERT INTO sync_jobs (id, trigger, state, updated_at) VALUES ($1, 'manual', "
-          "'queued', now())");
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      for (int i = 1; i <= 3; ++i) {
-        exec(
-            "UPDATE sync_jobs SET state = 'running', started_at = COALESCE(started_at, now()), "
-            "api_calls = api_calls + 2, pages = pages + 1, spans = spans + 1000, "
-            "updated_at = now() WHERE id = $1");
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  void Run(const std::string& id) {
+    apmcov::store::SyncJobRecord job;
+    job.id = id;
+    job.trigger = "manual";
+    auto write = [&](const std::string& state) {
+      job.state = state;
+      job.updated_at_ns = clock_.NowUnixNanos();
+      apmcov::store::WriteBatch b;
+      b.sync_jobs = {job};
+      if (auto r = store_.Apply(b); !r.ok()) {
+        std::fprintf(stderr, "simulated collector: %s\n", r.status().ToString().c_str());
       }
-      exec(
-          "UPDATE sync_jobs SET state = 'succeeded', finished_at = now(), updated_at = now() "
-          "WHERE id = $1");
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "simulated collector: %s\n", e.what());
+    };
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    write("queued");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    job.started_at_ns = clock_.NowUnixNanos();
+    for (int i = 1; i <= 3; ++i) {
+      job.api_calls += 2;
+      job.pages += 1;
+      job.spans += 1000;
+      write("running");
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
+    job.finished_at_ns = clock_.NowUnixNanos();
+    write("succeeded");
   }
-  std::string url_;
+  apmcov::store::CoverageStore& store_;  // thread-safe
+  const apmcov::Clock& clock_;
   std::vector<std::thread> threads_;
 };
 
@@ -83,27 +86,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "harness: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  apmcov::gateway::testing::TestDatabase db;
-  if (db.url().empty()) return 2;
-  db.Migrate();
-  db.Seed();
-  if (extra > 0) {
-    db.Exec(
-        "INSERT INTO services (name, team, tier, lifecycle, envs, customer_facing) SELECT "
-        "'bulk-' || lpad(i::text, 5, '0'), 'team-' || (i % 40), (i % 3)::text, 'production', "
-        "'{prod}', i % 7 = 0 FROM generate_series(1, " +
-        std::to_string(extra) + ") i");
-    db.Exec(
-        "INSERT INTO apm_services (service, env, last_seen, span_count, traced, "
-        "infra_hints) SELECT 'bulk-' || lpad(i::text, 5, '0'), 'prod', now() - interval "
-        "'1 hour', i, true, '{kubernetes}' FROM generate_series(1, " +
-        std::to_string(extra) + ", 3) i");
+  absl::StatusOr<apmcov::store::testing::TestDatabase> db =
+      apmcov::store::testing::TestDatabase::Create();
+  if (!db.ok()) {
+    std::fprintf(stderr, "harness: %s\n", db.status().ToString().c_str());
+    return 2;
   }
   apmcov::RealClock clock;
-  apmcov::gateway::PgReadModel store(db.url());
-  SimulatedCollector collector(db.url());
+  apmcov::store::PostgresCoverageStore writer(db->url());
+  absl::Status seeded = apmcov::gateway::testing::SeedWorld(writer, clock.NowUnixNanos());
+  if (seeded.ok() && extra > 0) {
+    seeded = apmcov::gateway::testing::SeedBulkServices(writer, clock.NowUnixNanos(), extra);
+  }
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "harness: seeding: %s\n", seeded.ToString().c_str());
+    return 2;
+  }
+  apmcov::store::PostgresReadModel store(db->url());
+  SimulatedCollector collector(writer, clock);
   apmcov::gateway::GatewayConfig c;
-  c.database_url = db.url();
+  c.database_url = db->url();
   c.kafka_brokers = "simulated";
   c.bind_address = "127.0.0.1";
   c.http_port = 0;

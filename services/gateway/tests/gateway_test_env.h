@@ -1,32 +1,27 @@
-// Shared fixture helpers of the gateway integration and browser tests: a private PostgreSQL
-// database per run (created from DATABASE_URL, schema from libs/store/migrations), seeded with
-// representative rows, and a recording fake bus Publisher.
+// Shared fixture helpers of the gateway integration and browser tests: the representative world
+// they read, written through CoverageStore::Apply as the analyzer writes the database (into a
+// private database of libs/store's TestDatabase, or a MemoryCoverageStore), and a recording fake
+// bus Publisher.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "apmcov/bus/bus.h"
+#include "apmcov/store/coverage_store.h"
 
 namespace apmcov::gateway::testing {
 
-// A fresh database named apmcov_gw_<pid>_<random>, dropped by the destructor.
-class TestDatabase {
- public:
-  // Fails the calling test (ADD_FAILURE) and leaves url() empty when DATABASE_URL is unset.
-  TestDatabase();
-  ~TestDatabase();
-  const std::string& url() const { return url_; }
-  void Exec(const std::string& sql) const;
-  // Applies every libs/store/migrations/*.sql in order.
-  void Migrate() const;
-  // Representative rows (see gateway_test_env.cc for the exact world).
-  void Seed() const;
+// Writes the representative world (see gateway_test_env.cc for the exact rows), its times
+// relative to `now_ns`.
+absl::Status SeedWorld(store::CoverageStore& store, int64_t now_ns);
 
- private:
-  std::string admin_url_, url_, name_;
-};
+// Writes `count` more catalog services bulk-00001.. (40 teams, tiers 0-2, every seventh
+// customer-facing), every third of them traced an hour before `now_ns`: paging at scale.
+absl::Status SeedBulkServices(store::CoverageStore& store, int64_t now_ns, int64_t count);
 
 // Records what was published; Flush fails when `fail` is set. PartitionCount answers 1.
 class RecordingPublisher final : public bus::Publisher {
@@ -41,8 +36,5 @@ class RecordingPublisher final : public bus::Publisher {
   mutable std::mutex mu_;
   std::vector<bus::OutgoingMessage> messages_;
 };
-
-// Replaces the database name (path) of a postgresql:// URL.
-std::string WithDatabase(const std::string& url, const std::string& db);
 
 }  // namespace apmcov::gateway::testing

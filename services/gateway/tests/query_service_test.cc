@@ -1,5 +1,6 @@
-// QueryService over the in-memory ReadModel: coverage definitions (design §5), filters, sorting,
-// keyset page tokens and parameter validation.
+// QueryService over the in-memory ReadModel, seeded through CoverageStore::Apply as the analyzer
+// writes the database: coverage definitions (design §5), filters, sorting, keyset page tokens and
+// parameter validation.
 #include "query/query_service.h"
 
 #include <gmock/gmock.h>
@@ -8,7 +9,8 @@
 #include <thread>
 
 #include "apmcov/base/time.h"
-#include "query/memory_read_model.h"
+#include "apmcov/store/memory_read_model.h"
+#include "apmcov/store/memory_store.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -20,7 +22,7 @@ constexpr int64_t kSec = 1'000'000'000;
 
 class QueryServiceTest : public ::testing::Test {
  protected:
-  QueryServiceTest() : svc_(store_, clock_, Options()) {
+  QueryServiceTest() : svc_(model_, clock_, Options()) {
     now_ = clock_.NowUnixNanos();
     // Catalog.
     Service("api", "web", {"prod"}, "", {"go"}, true);
@@ -44,10 +46,16 @@ class QueryServiceTest : public ::testing::Test {
     return o;
   }
 
+  void Apply(const store::WriteBatch& b) {
+    absl::StatusOr<store::ApplyResult> r = store_.Apply(b);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
   void Service(const std::string& name, const std::string& team, std::vector<std::string> envs,
                const std::string& infra, std::vector<std::string> langs, bool cf,
                const std::string& lifecycle = "production") {
-    ServiceRow r;
+    store::CatalogServiceRecord r;
+    r.snapshot_id = "s1";
+    r.synced_at_ns = now_;
     r.name = name;
     r.team = team;
     r.envs = std::move(envs);
@@ -56,33 +64,46 @@ class QueryServiceTest : public ::testing::Test {
     r.customer_facing = cf;
     r.lifecycle = lifecycle;
     r.tier = name == "api" ? "1" : "";
-    store_.PutService(r);
+    store::WriteBatch b;
+    b.catalog_services = {r};
+    Apply(b);
   }
-  void Apm(const std::string& svc, const std::string& env, int64_t last_seen, int64_t spans,
+  void Apm(const std::string& svc, const std::string& env, int64_t last_seen, uint64_t spans,
            bool traced, bool usm, std::vector<std::string> hints, std::vector<std::string> langs) {
-    ApmRow a;
-    a.service = svc;
-    a.env = env;
-    a.last_seen = last_seen;
-    a.first_seen = last_seen;
-    a.span_count = spans;
-    a.traced = traced;
-    a.usm_only = usm;
-    a.infra_hints = std::move(hints);
-    a.languages = std::move(langs);
-    store_.PutApm(a);
+    store::WriteBatch b;
+    b.apm_observations = {
+        {svc, env, traced, usm, spans, std::move(langs), std::move(hints), last_seen}};
+    Apply(b);
   }
-  void Trace(const std::string& id, int64_t started, std::vector<std::string> services,
+  void Trace(uint64_t id, int64_t started, std::vector<std::string> services,
              std::vector<std::string> missing, std::vector<std::string> kinds,
              const std::string& env = "prod") {
-    TraceDetail d;
-    d.trace.trace_id = id;
-    d.trace.started_at = started;
-    d.trace.env = env;
-    d.trace.services = std::move(services);
-    d.trace.missing_services = std::move(missing);
-    d.trace.gap_kinds = std::move(kinds);
-    store_.PutTrace(d);
+    BrokenTraceRecord t;
+    t.trace_id = id;
+    t.started_at_ns = started;
+    t.detected_at_ns = started;
+    t.env = env;
+    t.gaps = {{1, kinds.at(0), services.at(0), std::nullopt, "", ""}};
+    t.services = std::move(services);
+    t.missing_services = std::move(missing);
+    t.gap_kinds = std::move(kinds);
+    store::WriteBatch b;
+    b.broken_traces = {t};
+    Apply(b);
+  }
+  void Job(const SyncJobRecord& job) {
+    store::WriteBatch b;
+    b.sync_jobs = {job};
+    Apply(b);
+  }
+  // An edge seen in `traces` distinct traces.
+  void Dependency(const std::string& from, const std::string& to, const std::string& kind,
+                  const std::string& to_kind, int traces) {
+    store::WriteBatch b;
+    for (int i = 0; i < traces; ++i) {
+      b.dependencies.push_back({from, to, kind, to_kind, next_trace_++, now_});
+    }
+    Apply(b);
   }
   static std::vector<std::string> Names(const std::vector<ServiceView>& v) {
     std::vector<std::string> out;
@@ -96,10 +117,12 @@ class QueryServiceTest : public ::testing::Test {
     return nullptr;
   }
 
-  MemoryReadModel store_;
+  store::MemoryCoverageStore store_;
+  store::MemoryReadModel model_{store_};
   ManualClock clock_;
   QueryService svc_;
   int64_t now_ = 0;
+  uint64_t next_trace_ = 1;
 };
 
 TEST_F(QueryServiceTest, StatsFollowTheCoverageDefinitions) {
@@ -144,9 +167,54 @@ TEST_F(QueryServiceTest, StatsFollowTheCoverageDefinitions) {
   EXPECT_EQ(Find(st->by_language, "go")->instrumented, 1);
 }
 
+// apm_services merges every observation of (service, env): traced is true since a trace days
+// ago, last_seen is a USM sighting a minute ago. Only last_traced says whether it was traced
+// within the lookback, so the service is USM-only, not instrumented (design §5), as the
+// analyzer's coverage snapshots count it.
+TEST(QueryServiceUsmTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
+  store::MemoryCoverageStore store;
+  store::MemoryReadModel model(store);
+  ManualClock clock;
+  const int64_t now = clock.NowUnixNanos();
+  store::WriteBatch b;
+  for (const char* name : {"stopped-tracing", "traced"}) {
+    store::CatalogServiceRecord s;
+    s.snapshot_id = "s1";
+    s.name = name;
+    s.team = "core";
+    s.lifecycle = "production";
+    s.envs = {"prod"};
+    s.synced_at_ns = now;
+    b.catalog_services.push_back(s);
+  }
+  b.apm_observations = {{"stopped-tracing", "prod", true, false, 0, {}, {}, now - 72 * 3600 * kSec},
+                        {"stopped-tracing", "prod", false, true, 0, {}, {}, now - 60 * kSec},
+                        {"traced", "prod", true, false, 0, {}, {}, now - 3600 * kSec}};
+  ASSERT_TRUE(store.Apply(b).ok());
+  ASSERT_TRUE((*store.LoadApmServices())[0].traced);  // the row still says "traced"
+
+  QueryOptions o;
+  o.catalog_ttl = std::chrono::milliseconds(0);
+  QueryService svc(model, clock, o);
+  auto st = svc.GetStats();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->total_services, 2);
+  EXPECT_EQ(st->instrumented_services, 1);
+  EXPECT_DOUBLE_EQ(st->coverage_pct, 50.0);
+  EXPECT_THAT(st->usm_only, ElementsAre("stopped-tracing"));
+  auto detail = svc.GetService("stopped-tracing");
+  ASSERT_TRUE(detail.ok()) << detail.status();
+  EXPECT_FALSE(detail->service.instrumented);
+  EXPECT_TRUE(detail->service.usm_only);
+  auto without_apm = svc.ListServices({.apm = "false"});
+  ASSERT_TRUE(without_apm.ok()) << without_apm.status();
+  ASSERT_EQ(without_apm->services.size(), 1u);
+  EXPECT_EQ(without_apm->services[0].name, "stopped-tracing");
+}
+
 TEST_F(QueryServiceTest, BrokenTraceCountUsesTheLookback) {
-  Trace("5", now_ - 3600 * kSec, {"api"}, {}, {"orphan_span"});
-  Trace("6", now_ - 30 * 3600 * kSec, {"api"}, {}, {"orphan_span"});
+  Trace(5, now_ - 3600 * kSec, {"api"}, {}, {"orphan_span"});
+  Trace(6, now_ - 30 * 3600 * kSec, {"api"}, {}, {"orphan_span"});
   auto st = svc_.GetStats();
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->broken_traces, 1);
@@ -161,27 +229,29 @@ TEST_F(QueryServiceTest, SampleEstimateUsesWilsonIntervalsOverTheLookback) {
   ASSERT_EQ(now_ - since, 24 * kHour + 800 * kSec);  // ManualClock starts 800 s into an hour
   auto job = [&](const std::string& id, std::optional<int64_t> finished, int64_t sampled,
                  int64_t skipped) {
-    SyncJobRow j{
+    SyncJobRecord j{
         id, "schedule", finished ? "succeeded" : "running", now_ - 48 * kHour, finished, 1, 1, 1, 0,
         "", 0};
     j.sampled_seconds = sampled;
     j.skipped_seconds = skipped;
-    store_.PutSyncJob(j);
+    Job(j);
   };
   job("in-1", now_ - 1 * kHour, 100, 300);
   job("in-2", now_ - 2 * kHour, 0, 0);
   job("old", now_ - 30 * kHour, 1000, 0);    // finished before the lookback
   job("running", std::nullopt, 5000, 5000);  // not finished
-  store_.AddJudgement(since, "api", 10, 3);  // the first hour of the range counts
-  store_.AddJudgement(QueryService::FloorHour(now_ - kHour), "api", 50, 5);
-  store_.AddJudgement(QueryService::FloorHour(now_ - kHour), "", 40, 5);  // rootless
-  store_.AddJudgement(since - kHour, "api", 1000, 1000);                  // before the range
-  for (const char* id : {"1", "2", "3"}) {
+  store::WriteBatch judged;
+  judged.judgements = {{since, "api", 10, 3},  // the first hour of the range counts
+                       {QueryService::FloorHour(now_ - kHour), "api", 50, 5},
+                       {QueryService::FloorHour(now_ - kHour), "", 40, 5},  // rootless
+                       {since - kHour, "api", 1000, 1000}};                 // before the range
+  Apply(judged);
+  for (uint64_t id : {1, 2, 3}) {
     Trace(id, now_ - kHour, {"api"}, {"billing"}, {"uninstrumented_callee"});
   }
-  Trace("4", since, {"api"}, {"billing", "billing"}, {"uninstrumented_callee"});
-  Trace("5", now_ - kHour, {"cart"}, {}, {"missing_root", "orphan_span", "orphan_span"});
-  Trace("6", since - 1, {"api"}, {"billing"}, {"orphan_span"});  // before the range
+  Trace(4, since, {"api"}, {"billing", "billing"}, {"uninstrumented_callee"});
+  Trace(5, now_ - kHour, {"cart"}, {}, {"missing_root", "orphan_span", "orphan_span"});
+  Trace(6, since - 1000, {"api"}, {"billing"}, {"orphan_span"});  // before the range
 
   auto st = svc_.GetStats();
   ASSERT_TRUE(st.ok()) << st.status();
@@ -239,16 +309,17 @@ TEST_F(QueryServiceTest, SampleShareIsOneWithoutSkipsAndAbsentWithoutJobs) {
   EXPECT_DOUBLE_EQ(none->sample.broken_rate_low, 0);  // nothing judged: [0, 1]
   EXPECT_DOUBLE_EQ(none->sample.broken_rate_high, 1);
 
-  SyncJobRow j{"j", "schedule", "succeeded", now_ - 100, now_ - 50, 1, 1, 1, 0, "", 0};
+  SyncJobRecord j{"j", "schedule", "succeeded", now_ - 100 * kSec, now_ - 50 * kSec, 1, 1, 1, 0,
+                  "",  0};
   j.sampled_seconds = 0;  // a sync that read no span time and skipped none
-  store_.PutSyncJob(j);
+  Job(j);
   auto all = svc_.GetStats();
   ASSERT_TRUE(all.ok());
   ASSERT_TRUE(all->sample.sampled_share.has_value());
   EXPECT_DOUBLE_EQ(*all->sample.sampled_share, 1.0);
 
   // A broken trace stored without a judgement cannot make a rate above 1.
-  Trace("9", now_ - 60 * kSec, {"api"}, {"billing"}, {"orphan_span"});
+  Trace(9, now_ - 60 * kSec, {"api"}, {"billing"}, {"orphan_span"});
   auto st = svc_.GetStats();
   ASSERT_TRUE(st.ok());
   ASSERT_EQ(st->sample.by_missing_service.size(), 1u);
@@ -256,9 +327,9 @@ TEST_F(QueryServiceTest, SampleShareIsOneWithoutSkipsAndAbsentWithoutJobs) {
 }
 
 TEST_F(QueryServiceTest, LastSyncIsTheLatestFinishedJob) {
-  store_.PutSyncJob({"j1", "schedule", "succeeded", now_ - 100, now_ - 50, 1, 1, 1, 0, "", 0});
-  store_.PutSyncJob({"j2", "manual", "failed", now_ - 40, now_ - 30, 1, 1, 1, 0, "boom", 0});
-  store_.PutSyncJob({"j3", "manual", "running", now_ - 20, std::nullopt, 1, 1, 1, 0, "", 0});
+  Job({"j1", "schedule", "succeeded", now_ - 100 * kSec, now_ - 50 * kSec, 1, 1, 1, 0, "", 0});
+  Job({"j2", "manual", "failed", now_ - 40 * kSec, now_ - 30 * kSec, 1, 1, 1, 0, "boom", 0});
+  Job({"j3", "manual", "running", now_ - 20 * kSec, std::nullopt, 1, 1, 1, 0, "", 0});
   auto st = svc_.GetStats();
   ASSERT_TRUE(st.ok());
   ASSERT_TRUE(st->last_sync.has_value());
@@ -277,14 +348,14 @@ TEST_F(QueryServiceTest, AcceptedSyncJobIsQueuedUntilTheCollectorRecordsIt) {
   clock_.Advance(std::chrono::seconds(3));
   auto queued = svc_.GetSyncJob("fresh");
   ASSERT_TRUE(queued.ok()) << queued.status();
-  EXPECT_EQ(*queued, (SyncJobRow{"fresh", "manual", "queued", std::nullopt, std::nullopt, 0, 0, 0,
-                                 0, "", now_}));
+  EXPECT_EQ(*queued, (SyncJobRecord{"fresh", "manual", "queued", std::nullopt, std::nullopt, 0, 0,
+                                    0, 0, "", now_}));
   EXPECT_TRUE(svc_.ListSyncJobs("")->empty());  // the list shows stored rows only
 
   // The stored row wins as soon as it exists, and keeps answering.
-  SyncJobRow running{"fresh", "manual", "running", now_ + kSec, std::nullopt,   4,
-                     2,       9,        0,         "",          now_ + 2 * kSec};
-  store_.PutSyncJob(running);
+  SyncJobRecord running{"fresh", "manual", "running", now_ + kSec, std::nullopt,   4,
+                        2,       9,        0,         "",          now_ + 2 * kSec};
+  Job(running);
   EXPECT_EQ(*svc_.GetSyncJob("fresh"), running);
   clock_.Advance(std::chrono::hours(1));
   EXPECT_EQ(*svc_.GetSyncJob("fresh"), running);
@@ -306,12 +377,12 @@ TEST_F(QueryServiceTest, AcceptedSyncJobExpiresAfterTheTtl) {
 TEST_F(QueryServiceTest, AcceptedSyncJobsAreBounded) {
   QueryOptions o = Options();
   o.pending_sync_jobs = 3;
-  QueryService small(store_, clock_, o);
+  QueryService small(model_, clock_, o);
   for (const char* id : {"a", "b", "c", "d"}) small.NoteAcceptedSyncJob(id);
   EXPECT_EQ(small.GetSyncJob("a").status().code(), absl::StatusCode::kNotFound);  // oldest gone
   for (const char* id : {"b", "c", "d"}) EXPECT_TRUE(small.GetSyncJob(id).ok()) << id;
   // Once "b" is stored, its entry is the oldest one dropped when "e" arrives: c, d, e stay.
-  store_.PutSyncJob({"b", "manual", "succeeded", now_, now_, 1, 1, 1, 0, "", now_});
+  Job({"b", "manual", "succeeded", now_, now_, 1, 1, 1, 0, "", now_});
   EXPECT_EQ(small.GetSyncJob("b")->state, "succeeded");
   small.NoteAcceptedSyncJob("e");
   for (const char* id : {"c", "d", "e"}) EXPECT_EQ(small.GetSyncJob(id)->state, "queued") << id;
@@ -424,9 +495,9 @@ TEST_F(QueryServiceTest, UnknownNamesAreNotFound) {
 }
 
 TEST_F(QueryServiceTest, ServiceDetailMergesApmDependenciesAndTraces) {
-  store_.PutDependency({"api", "cart", "call", "service", now_, 4});
-  store_.PutDependency({"cart", "db", "db", "datastore", now_, 4});
-  Trace("9", now_ - kSec, {"api", "cart"}, {"billing"}, {"uninstrumented_callee"});
+  Dependency("api", "cart", "call", "service", 4);
+  Dependency("cart", "db", "db", "datastore", 4);
+  Trace(9, now_ - kSec, {"api", "cart"}, {"billing"}, {"uninstrumented_callee"});
   auto d = svc_.GetService("api");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_TRUE(d->service.instrumented);
@@ -434,17 +505,76 @@ TEST_F(QueryServiceTest, ServiceDetailMergesApmDependenciesAndTraces) {
   ASSERT_EQ(d->apm.size(), 1u);
   ASSERT_EQ(d->dependencies.size(), 1u);
   EXPECT_EQ(d->dependencies[0].to_name, "cart");
+  EXPECT_EQ(d->dependencies[0].count, 4);
   ASSERT_EQ(d->broken_traces.size(), 1u);
-  EXPECT_EQ(d->broken_traces[0].trace_id, "9");
+  EXPECT_EQ(d->broken_traces[0].trace_id, 9u);
+}
+
+TEST_F(QueryServiceTest, DependencyPagesWalkEveryRowOnceInKeyOrder) {
+  Dependency("api", "cart", "call", "service", 2);
+  Dependency("api", "cart", "db", "datastore", 1);
+  Dependency("api", "Cart", "call", "service", 1);  // byte order: before "cart"
+  Dependency("billing", "kafka", "messaging", "queue", 3);
+  Dependency("cart", "db", "db", "datastore", 1);
+  auto walk = [&](const std::string& service, const std::string& size, int64_t total) {
+    std::vector<std::string> keys;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = svc_.ListDependencies({service, size, token});
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      EXPECT_EQ(page->total, total);
+      for (const auto& d : page->dependencies) {
+        keys.push_back(d.from_service + "/" + d.to_name + "/" + d.kind);
+      }
+      token = page->next_page_token;
+      ++pages;
+    } while (!token.empty() && pages < 20);
+    return std::make_pair(keys, pages);
+  };
+  const std::vector<std::string> all = {"api/Cart/call", "api/cart/call", "api/cart/db",
+                                        "billing/kafka/messaging", "cart/db/db"};
+  EXPECT_EQ(walk("", "", 5), std::make_pair(all, 1));
+  EXPECT_EQ(walk("", "2", 5), std::make_pair(all, 3));
+  EXPECT_EQ(walk("", "1", 5), std::make_pair(all, 5));
+  EXPECT_EQ(walk("", "5", 5), std::make_pair(all, 1));  // no empty last page
+  EXPECT_EQ(walk("api", "2", 3),
+            std::make_pair(std::vector<std::string>(all.begin(), all.begin() + 3), 2));
+  auto first = svc_.ListDependencies({"", "2", ""});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->dependencies[0].count, 1);
+  EXPECT_EQ(first->dependencies[1].count, 2);
+
+  // A row inserted before the cursor does not shift the next page.
+  Dependency("aaa", "x", "call", "service", 1);
+  auto second = svc_.ListDependencies({"", "2", first->next_page_token});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->total, 6);
+  ASSERT_EQ(second->dependencies.size(), 2u);
+  EXPECT_EQ(second->dependencies[0].kind, "db");  // api/cart/db
+
+  auto msg = [](const absl::Status& s) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(s.message());
+  };
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "0", ""}).status()), HasSubstr("page_size"));
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "5001", ""}).status()), HasSubstr("page_size"));
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "", "!!!"}).status()), HasSubstr("page_token"));
+  auto traces = svc_.ListServices({.page_size = "1"});  // a token of another list
+  EXPECT_THAT(msg(svc_.ListDependencies({"", "", traces->next_page_token}).status()),
+              HasSubstr("page_token"));
+  EXPECT_THAT(msg(svc_.ListDependencies({std::string("a\0", 2), "", ""}).status()),
+              HasSubstr("service"));
 }
 
 TEST_F(QueryServiceTest, TracesFilterAndPage) {
   for (int i = 1; i <= 7; ++i) {
-    Trace(std::to_string(i * 10), now_ - (i % 3) * kSec, {"api", i % 2 ? "cart" : "search"},
+    Trace(static_cast<uint64_t>(i * 10), now_ - (i % 3) * kSec, {"api", i % 2 ? "cart" : "search"},
           i % 2 ? std::vector<std::string>{"billing"} : std::vector<std::string>{},
           {i % 2 ? "uninstrumented_callee" : "orphan_span"}, i == 7 ? "staging" : "prod");
   }
-  std::vector<std::string> ids;
+  std::vector<uint64_t> ids;
   std::string token;
   do {
     auto page = svc_.ListTraces({.page_size = "3", .page_token = token});
@@ -454,7 +584,7 @@ TEST_F(QueryServiceTest, TracesFilterAndPage) {
     token = page->next_page_token;
   } while (!token.empty());
   // started_at desc (i%3 == 0 newest), then trace id desc numerically.
-  EXPECT_THAT(ids, ElementsAre("60", "30", "70", "40", "10", "50", "20"));
+  EXPECT_THAT(ids, ElementsAre(60u, 30u, 70u, 40u, 10u, 50u, 20u));
   EXPECT_EQ(svc_.ListTraces({.service = "cart"})->total, 4);
   EXPECT_EQ(svc_.ListTraces({.missing = "billing"})->total, 4);
   EXPECT_EQ(svc_.ListTraces({.kind = "orphan_span"})->total, 3);
@@ -463,10 +593,12 @@ TEST_F(QueryServiceTest, TracesFilterAndPage) {
 }
 
 TEST_F(QueryServiceTest, CoverageHistoryGroupsPoints) {
-  store_.PutSnapshot({now_ - 200 * kSec, "team", "web", 4, 1});
-  store_.PutSnapshot({now_ - 200 * kSec, "team", "payments", 2, 2});
-  store_.PutSnapshot({now_ - 100 * kSec, "team", "web", 4, 3});
-  store_.PutSnapshot({now_ - 100 * kSec, "overall", "all", 6, 5});
+  store::WriteBatch b;
+  b.coverage_rows = {{now_ - 200 * kSec, "team", "web", 4, 1},
+                     {now_ - 200 * kSec, "team", "payments", 2, 2},
+                     {now_ - 100 * kSec, "team", "web", 4, 3},
+                     {now_ - 100 * kSec, "overall", "all", 6, 5}};
+  Apply(b);
   auto h = svc_.GetCoverageHistory("team", "");
   ASSERT_TRUE(h.ok()) << h.status();
   ASSERT_EQ(h->size(), 2u);
@@ -496,7 +628,7 @@ TEST_F(QueryServiceTest, StoreFailuresKeepTheirCode) {
 TEST_F(QueryServiceTest, CatalogIsCachedForItsTtl) {
   QueryOptions o;
   o.catalog_ttl = std::chrono::milliseconds(1000);
-  QueryService cached(store_, clock_, o);
+  QueryService cached(model_, clock_, o);
   EXPECT_EQ(cached.GetStats()->total_services, 5);
   Service("zzz", "web", {}, "", {}, false);
   EXPECT_EQ(cached.GetStats()->total_services, 5);
@@ -508,7 +640,7 @@ TEST_F(QueryServiceTest, BackgroundRefreshServesStaleThenFresh) {
   QueryOptions o;
   o.catalog_ttl = std::chrono::milliseconds(1000);
   o.background_refresh = true;
-  QueryService cached(store_, clock_, o);
+  QueryService cached(model_, clock_, o);
   EXPECT_EQ(cached.GetStats()->total_services, 5);
   Service("zzz", "web", {}, "", {}, false);
   clock_.Advance(std::chrono::seconds(2));

@@ -1,8 +1,8 @@
-// RestApi over the in-memory read model: the answers cached by catalog generation (stats and
-// service lists) are reused while the catalog is unchanged and never outlive it; hostile input
-// (invalid UTF-8, overlong forms, NUL, huge values) is a 400 naming the parameter; server faults
-// show a request id, not their detail; CSV cells cannot run as formulas; POST /api/sync is
-// rate-limited; /api/dependencies is paged.
+// RestApi over the in-memory read model (seeded through CoverageStore::Apply): the answers cached
+// by catalog generation (stats and service lists) are reused while the catalog is unchanged and
+// never outlive it; hostile input (invalid UTF-8, overlong forms, NUL, huge values) is a 400 naming
+// the parameter; server faults show a request id, not their detail; CSV cells cannot run as
+// formulas; POST /api/sync is rate-limited; /api/dependencies is paged.
 #include "rest/rest_api.h"
 
 #include <gtest/gtest.h>
@@ -12,7 +12,8 @@
 
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/memory_bus.h"
-#include "query/memory_read_model.h"
+#include "apmcov/store/memory_read_model.h"
+#include "apmcov/store/memory_store.h"
 #include "query/query_service.h"
 #include "rest/client_input.h"
 #include "rest/json_views.h"
@@ -22,29 +23,31 @@
 namespace apmcov::gateway {
 namespace {
 
+// Writes one catalog service, as the analyzer does.
+void AddService(store::CoverageStore& store, const std::string& name) {
+  store::CatalogServiceRecord r;
+  r.snapshot_id = "s1";
+  r.name = name;
+  r.team = "core";
+  r.lifecycle = "production";
+  ASSERT_TRUE(store.Apply({.catalog_services = {r}}).ok());
+}
+
 class RestApiCacheTest : public ::testing::Test {
  protected:
   RestApiCacheTest()
       : clock_(std::chrono::system_clock::time_point(std::chrono::seconds(1'795'300'000))),
-        queries_(store_, clock_, Options()),
+        queries_(model_, clock_, Options()),
         publisher_(broker_.NewPublisher()),
         sync_(*publisher_, clock_, "t."),
         api_(queries_, sync_, {}) {
-    AddService("alpha");
+    AddService(store_, "alpha");
   }
 
   static QueryOptions Options() {
     QueryOptions o;
     o.catalog_ttl = std::chrono::milliseconds(1000);  // reloaded in the request once expired
     return o;
-  }
-
-  void AddService(const std::string& name) {
-    ServiceRow r;
-    r.name = name;
-    r.team = "core";
-    r.lifecycle = "production";
-    store_.PutService(r);
   }
 
   HttpResponse Get(const std::string& path, std::map<std::string, std::string> query = {}) {
@@ -55,7 +58,8 @@ class RestApiCacheTest : public ::testing::Test {
     return api_.Handle(r);
   }
 
-  MemoryReadModel store_;
+  store::MemoryCoverageStore store_;
+  store::MemoryReadModel model_{store_};
   ManualClock clock_;
   QueryService queries_;
   bus::MemoryBroker broker_;
@@ -72,7 +76,7 @@ TEST_F(RestApiCacheTest, AnswersFollowTheCatalogNotTheClockAlone) {
   ASSERT_EQ(stats.status, 200) << stats.body;
   EXPECT_NE(stats.body.find("\"total_services\":1"), std::string::npos) << stats.body;
 
-  AddService("beta");  // within catalog_ttl: the catalog (and so every answer) is unchanged
+  AddService(store_, "beta");  // within catalog_ttl: the catalog (and so every answer) is unchanged
   EXPECT_EQ(Get("/api/services").body, first.body);
   EXPECT_EQ(Get("/api/stats").body, stats.body);
 
@@ -92,11 +96,12 @@ TEST_F(RestApiCacheTest, AnswersFollowTheCatalogNotTheClockAlone) {
 }
 
 TEST(QueryServiceGenerationTest, ChangesOnlyWhenTheCatalogIsReplaced) {
-  MemoryReadModel store;
+  store::MemoryCoverageStore store;
+  store::MemoryReadModel model(store);
   ManualClock clock(std::chrono::system_clock::time_point(std::chrono::seconds(1'795'300'000)));
   QueryOptions o;
   o.catalog_ttl = std::chrono::milliseconds(1000);
-  QueryService q(store, clock, o);
+  QueryService q(model, clock, o);
   const uint64_t g1 = *q.CatalogGeneration();
   EXPECT_EQ(*q.CatalogGeneration(), g1);
   clock.Advance(std::chrono::milliseconds(500));
@@ -104,7 +109,7 @@ TEST(QueryServiceGenerationTest, ChangesOnlyWhenTheCatalogIsReplaced) {
   clock.Advance(std::chrono::seconds(1));
   EXPECT_NE(*q.CatalogGeneration(), g1);
   store.SetUnavailable(true);  // no catalog at all: an error, not a stale number
-  QueryService cold(store, clock, o);
+  QueryService cold(model, clock, o);
   EXPECT_FALSE(cold.CatalogGeneration().ok());
 }
 
@@ -121,16 +126,12 @@ class RestApiHostileInputTest : public ::testing::Test {
  protected:
   RestApiHostileInputTest()
       : clock_(std::chrono::system_clock::time_point(std::chrono::seconds(1'795'300'000))),
-        queries_(store_, clock_, QueryOptions{}),
+        queries_(model_, clock_, QueryOptions{}),
         publisher_(broker_.NewPublisher()),
         sync_(*publisher_, clock_, "t."),
         limit_(/*rate_per_second=*/1, /*burst=*/2, clock_),
         api_(queries_, sync_, RestApiOptions{"", "", &limit_}) {
-    ServiceRow r;
-    r.name = "alpha";
-    r.team = "core";
-    r.lifecycle = "production";
-    store_.PutService(r);
+    AddService(store_, "alpha");
   }
 
   HttpResponse Send(const std::string& method, const std::string& path,
@@ -151,7 +152,8 @@ class RestApiHostileInputTest : public ::testing::Test {
         << what << ": " << j["error"]["message"];
   }
 
-  MemoryReadModel store_;
+  store::MemoryCoverageStore store_;
+  store::MemoryReadModel model_{store_};
   ManualClock clock_;
   QueryService queries_;
   bus::MemoryBroker broker_;
@@ -258,7 +260,7 @@ TEST_F(RestApiHostileInputTest, ServerFaultsShowARequestIdNotTheirDetail) {
   for (const std::string path : {"/api/stats", "/api/traces", "/api/dependencies"}) {
     HttpResponse r = Send("GET", path);
     EXPECT_EQ(r.status, 503) << path;
-    EXPECT_EQ(r.body.find("memory read model"), std::string::npos) << path << ": " << r.body;
+    EXPECT_EQ(r.body.find("marked unavailable"), std::string::npos) << path << ": " << r.body;
     EXPECT_FALSE(r.fault_detail.empty()) << path;  // kept for the log
     json j = json::parse(r.body);
     EXPECT_EQ(j["error"]["code"], "unavailable");
@@ -368,15 +370,12 @@ TEST_F(RestApiHostileInputTest, CsvExportIsChunked) {
 }
 
 TEST_F(RestApiHostileInputTest, DependenciesArePaged) {
+  store::WriteBatch b;
   for (int i = 0; i < 7; ++i) {
-    DependencyRow d;
-    d.from_service = "alpha";
-    d.to_name = "dep-" + std::to_string(i);
-    d.kind = "call";
-    d.to_kind = "service";
-    d.count = i;
-    store_.PutDependency(d);
+    b.dependencies.push_back(
+        {"alpha", "dep-" + std::to_string(i), "call", "service", static_cast<uint64_t>(i + 1), 0});
   }
+  ASSERT_TRUE(store_.Apply(b).ok());
   std::vector<std::string> seen;
   std::string token;
   int pages = 0;
@@ -397,7 +396,15 @@ TEST_F(RestApiHostileInputTest, DependenciesArePaged) {
                                             "dep-6"}));
   // Without paging parameters: every dependency, as before.
   EXPECT_EQ(json::parse(Send("GET", "/api/dependencies").body)["dependencies"].size(), 7u);
+  // One service's, paged too.
+  HttpResponse alpha = Send("GET", "/api/dependencies", {{"service", "alpha"}, {"page_size", "5"}});
+  ASSERT_EQ(alpha.status, 200) << alpha.body;
+  EXPECT_EQ(json::parse(alpha.body)["dependencies"].size(), 5u);
+  EXPECT_EQ(json::parse(alpha.body)["total"], 7);
+  EXPECT_EQ(json::parse(Send("GET", "/api/dependencies", {{"service", "beta"}}).body)["total"], 0);
   ExpectRejected(Send("GET", "/api/dependencies", {{"page_size", "0"}}), "page_size", "size 0");
+  ExpectRejected(Send("GET", "/api/dependencies", {{"page_size", "5001"}}), "page_size",
+                 "size 5001");
   ExpectRejected(Send("GET", "/api/dependencies", {{"page_token", "bogus"}}), "page_token",
                  "bogus token");
 }

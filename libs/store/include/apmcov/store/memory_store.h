@@ -1,11 +1,13 @@
 // MemoryCoverageStore: the in-memory fake of the CoverageStore port, for unit tests of the
-// analyzer. Same contract as the PostgreSQL adapter (the contract suite runs against both),
-// except durability: its state lives as long as the object. Times are truncated to the
-// microsecond like PostgreSQL's timestamptz. Dead letters are stamped with the wall clock when
-// claimed (the table's now()), which is what Prune compares with.
+// analyzer and, read through MemoryReadModel (memory_read_model.h), of the gateway. Same
+// contract as the PostgreSQL adapter (the contract suite runs against both), except
+// durability: its state lives as long as the object. Times are truncated to the microsecond
+// like PostgreSQL's timestamptz. Dead letters are stamped with the wall clock when claimed (the
+// table's now()), which is what Prune compares with.
 //
 // Test hooks: FailNextApply(status) makes the next Apply fail with that status and change
-// nothing (to test retries); apply_count() counts successful applies. Thread-safe.
+// nothing (to test retries); SetUnavailable(true) makes every call (of the store and of its
+// read models) fail with Unavailable; apply_count() counts successful applies. Thread-safe.
 #pragma once
 
 #include <map>
@@ -17,6 +19,8 @@
 #include "apmcov/store/coverage_store.h"
 
 namespace apmcov::store {
+
+class MemoryReadModel;
 
 class MemoryCoverageStore final : public CoverageStore {
  public:
@@ -47,6 +51,7 @@ class MemoryCoverageStore final : public CoverageStore {
   int64_t apply_count() const;
 
  private:
+  friend class MemoryReadModel;  // reads state_ under mu_
   struct State;
   absl::Status CheckAvailable() const;
 

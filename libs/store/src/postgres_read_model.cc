@@ -1,0 +1,341 @@
+#include "apmcov/store/postgres_read_model.h"
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "apmcov/base/status.h"
+#include "pg_rows.h"
+#include "pg_util.h"
+
+namespace apmcov::store {
+namespace {
+
+using internal::ApmColumns;
+using internal::ApmFromRow;
+using internal::CoverageColumns;
+using internal::CoverageFromRow;
+using internal::DependencyColumns;
+using internal::DependencyFromRow;
+using internal::FieldText;
+using internal::ServiceColumns;
+using internal::ServiceFromRow;
+using internal::SyncJobColumns;
+using internal::SyncJobFromRow;
+using internal::TraceColumns;
+using internal::TraceFromRow;
+
+// A bigint parameter of Unix microseconds as timestamptz.
+std::string Ts(const char* param) {
+  return absl::StrCat("(timestamptz 'epoch' + ", param, "::bigint * interval '1 microsecond')");
+}
+
+// Nanoseconds to the microseconds the Ts() parameters take: the floor, as TruncateToMicros.
+int64_t MicrosParam(int64_t ns) { return TruncateToMicros(ns) / 1000; }
+
+// ORDER BY names broken_traces.trace_id: a bare trace_id would be the text output column of the
+// same name, which sorts "9" after "10".
+
+// Conditions shared by the count and the page of broken traces: $1 service, $2 missing,
+// $3 kind, $4 env, $5 since (microseconds; NULL = none).
+const std::string& TraceWhere() {
+  static const std::string where = absl::StrCat(
+      " WHERE ($1 = '' OR $1 = ANY(services)) AND ($2 = '' OR $2 = ANY(missing_services))"
+      " AND ($3 = '' OR $3 = ANY(gap_kinds)) AND ($4 = '' OR env = $4)"
+      " AND ($5::bigint IS NULL OR started_at >= ",
+      Ts("$5"), ")");
+  return where;
+}
+
+// The dependency order, byte-wise whatever the database's collation (migration 0009's index).
+constexpr const char* kDependencyKey =
+    R"(from_service COLLATE "C", to_name COLLATE "C", kind COLLATE "C")";
+
+// The Status of the exception being handled (call from a catch block): the store's mapping
+// (pg_util.h) narrowed to what a read can mean. Unavailable stays (retry later); a query that
+// outlived statement_timeout is DeadlineExceeded; anything else is Internal, since a read never
+// rejects a record and a client is never to blame for what the database says.
+absl::Status ReadError() {
+  try {
+    throw;
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "57014") {  // query_canceled: statement_timeout
+      return absl::DeadlineExceededError(absl::StrCat("postgres: query timed out: ", e.what()));
+    }
+  } catch (...) {
+  }
+  absl::Status s = internal::StatusFromCurrentException("postgres read");
+  if (absl::IsUnavailable(s)) return s;
+  return absl::InternalError(s.message());
+}
+
+}  // namespace
+
+struct PostgresReadModel::Impl {
+  std::string url;
+  PostgresReadModelOptions options;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  size_t open = 0;
+
+  // A pooled connection, or null when the caller may open a new one (counted in `open`).
+  std::unique_ptr<pqxx::connection> Acquire() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !idle.empty() || open < options.pool_size; });
+    if (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
+      return c;
+    }
+    ++open;
+    return nullptr;
+  }
+  // Gives a connection back; null gives its slot back (the connection was dropped).
+  void Release(std::unique_ptr<pqxx::connection> c) {
+    std::lock_guard lock(mu);
+    if (c) {
+      idle.push_back(std::move(c));
+    } else {
+      --open;
+    }
+    cv.notify_one();
+  }
+
+  // Runs `fn` in a read-only transaction on a pooled connection; library exceptions become
+  // Status here.
+  absl::Status Run(const std::function<void(pqxx::read_transaction&)>& fn) {
+    std::unique_ptr<pqxx::connection> conn = Acquire();
+    try {
+      if (!conn || !conn->is_open()) {
+        conn = std::make_unique<pqxx::connection>(url);
+        pqxx::nontransaction setup(*conn);
+        setup.exec0("SET statement_timeout = " + std::to_string(options.statement_timeout_ms));
+      }
+      pqxx::read_transaction tx(*conn);
+      fn(tx);
+      tx.commit();
+      Release(std::move(conn));
+      return absl::OkStatus();
+    } catch (...) {
+      const absl::Status s = ReadError();
+      // A broken or doubtful session is dropped; the next call opens a fresh one.
+      const bool keep = conn && conn->is_open() && !absl::IsUnavailable(s);
+      Release(keep ? std::move(conn) : nullptr);
+      return s;
+    }
+  }
+};
+
+PostgresReadModel::PostgresReadModel(std::string database_url, PostgresReadModelOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->url = std::move(database_url);
+  impl_->options = options;
+  if (impl_->options.pool_size == 0) impl_->options.pool_size = 1;
+}
+
+PostgresReadModel::~PostgresReadModel() = default;
+
+absl::StatusOr<CatalogState> PostgresReadModel::LoadCatalog() {
+  CatalogState data;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec(absl::StrCat("SELECT ", ServiceColumns(),
+                                              R"( FROM services WHERE removed_at IS NULL
+                                                  ORDER BY name COLLATE "C")"))) {
+      data.services.push_back(ServiceFromRow(r));
+    }
+    for (const auto& r : tx.exec(absl::StrCat("SELECT ", ApmColumns(), R"( FROM apm_services
+                                  ORDER BY service COLLATE "C", env COLLATE "C")"))) {
+      data.apm.push_back(ApmFromRow(r));
+    }
+  }));
+  return data;
+}
+
+absl::StatusOr<std::optional<ServiceRow>> PostgresReadModel::GetService(const std::string& name) {
+  std::optional<ServiceRow> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    auto res = tx.exec_params(
+        absl::StrCat("SELECT ", ServiceColumns(), " FROM services WHERE name = $1"), name);
+    if (!res.empty()) out = ServiceFromRow(res[0]);
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<ApmServiceRow>> PostgresReadModel::ApmRowsFor(
+    const std::string& service) {
+  std::vector<ApmServiceRow> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT ", ApmColumns(),
+                          R"( FROM apm_services WHERE service = $1 ORDER BY env COLLATE "C")"),
+             service)) {
+      out.push_back(ApmFromRow(r));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<TracePage> PostgresReadModel::ListTraces(const TraceFilter& f,
+                                                        const std::optional<TraceCursor>& after,
+                                                        size_t limit) {
+  TracePage page;
+  const std::optional<int64_t> since =
+      f.since_ns ? std::optional<int64_t>(MicrosParam(*f.since_ns)) : std::nullopt;
+  const std::optional<int64_t> after_us =
+      after ? std::optional<int64_t>(MicrosParam(after->started_at_ns)) : std::nullopt;
+  const std::string after_id = after ? std::to_string(after->trace_id) : "0";
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    page.total = tx.exec_params1(absl::StrCat("SELECT count(*) FROM broken_traces", TraceWhere()),
+                                 f.service, f.missing, f.kind, f.env, since)[0]
+                     .as<int64_t>();
+    // $6, $7: the cursor (started_at in microseconds, trace id); $8 the limit.
+    const std::string sql = absl::StrCat(
+        "SELECT ", TraceColumns(), " FROM broken_traces", TraceWhere(),
+        " AND ($6::bigint IS NULL OR (started_at, trace_id) < (", Ts("$6"), ", $7::numeric))",
+        " ORDER BY started_at DESC, broken_traces.trace_id DESC LIMIT $8");
+    for (const auto& r : tx.exec_params(sql, f.service, f.missing, f.kind, f.env, since, after_us,
+                                        after_id, static_cast<int64_t>(limit))) {
+      page.traces.push_back(TraceFromRow(r));
+    }
+  }));
+  return page;
+}
+
+absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresReadModel::GetTrace(uint64_t trace_id) {
+  std::optional<BrokenTraceRecord> out;
+  APMCOV_RETURN_IF_ERROR(
+      impl_->Run([&](pqxx::read_transaction& tx) { out = internal::ReadTrace(tx, trace_id); }));
+  return out;
+}
+
+absl::StatusOr<int64_t> PostgresReadModel::CountTracesSince(int64_t since_ns) {
+  int64_t n = 0;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    n = tx.exec_params1(
+              absl::StrCat("SELECT count(*) FROM broken_traces WHERE started_at >= ", Ts("$1")),
+              MicrosParam(since_ns))[0]
+            .as<int64_t>();
+  }));
+  return n;
+}
+
+absl::StatusOr<SampleRows> PostgresReadModel::LoadSample(int64_t jobs_since_ns,
+                                                         int64_t traces_since_ns) {
+  SampleRows out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    auto jobs = tx.exec_params1(absl::StrCat("SELECT count(*), "
+                                             "COALESCE(sum(sampled_seconds), 0)::bigint, "
+                                             "COALESCE(sum(skipped_seconds), 0)::bigint "
+                                             "FROM sync_jobs WHERE finished_at >= ",
+                                             Ts("$1")),
+                                MicrosParam(jobs_since_ns));
+    out.jobs = jobs[0].as<int64_t>();
+    out.sampled_seconds = jobs[1].as<int64_t>();
+    out.skipped_seconds = jobs[2].as<int64_t>();
+    const int64_t since = MicrosParam(traces_since_ns);
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT root_service, sum(judged)::bigint, sum(broken)::bigint "
+                          "FROM trace_judgements WHERE hour >= ",
+                          Ts("$1"), R"( GROUP BY root_service ORDER BY root_service COLLATE "C")"),
+             since)) {
+      out.judgements.push_back({FieldText(r[0]), r[1].as<int64_t>(), r[2].as<int64_t>()});
+    }
+    // Each trace once per key, even if its array repeats one.
+    for (const auto& r :
+         tx.exec_params(absl::StrCat("SELECT m, count(DISTINCT trace_id) FROM broken_traces, "
+                                     "unnest(missing_services) m WHERE started_at >= ",
+                                     Ts("$1"), R"( GROUP BY m ORDER BY m COLLATE "C")"),
+                        since)) {
+      out.broken_by_missing_service.emplace_back(FieldText(r[0]), r[1].as<int64_t>());
+    }
+    for (const auto& r :
+         tx.exec_params(absl::StrCat("SELECT k, count(DISTINCT trace_id) FROM broken_traces, "
+                                     "unnest(gap_kinds) k WHERE started_at >= ",
+                                     Ts("$1"), R"( GROUP BY k ORDER BY k COLLATE "C")"),
+                        since)) {
+      out.broken_by_gap_kind.emplace_back(FieldText(r[0]), r[1].as<int64_t>());
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<DependencyPage> PostgresReadModel::ListDependencies(
+    const std::string& from_service, const std::optional<DependencyCursor>& after, size_t limit) {
+  DependencyPage page;
+  const DependencyCursor cursor = after.value_or(DependencyCursor{});
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    page.total =
+        tx.exec_params1("SELECT count(*) FROM dependencies WHERE ($1 = '' OR from_service = $1)",
+                        from_service)[0]
+            .as<int64_t>();
+    // $2 false: from the first row; else the rows after the cursor ($3, $4, $5).
+    const std::string sql = absl::StrCat(
+        "SELECT ", DependencyColumns(),
+        " FROM dependencies WHERE ($1 = '' OR from_service = $1) AND (NOT $2::boolean OR (",
+        kDependencyKey, ") > ($3, $4, $5)) ORDER BY ", kDependencyKey, " LIMIT $6");
+    for (const auto& r : tx.exec_params(sql, from_service, after.has_value(), cursor.from_service,
+                                        cursor.to_name, cursor.kind, static_cast<int64_t>(limit))) {
+      page.dependencies.push_back(DependencyFromRow(r));
+    }
+  }));
+  return page;
+}
+
+absl::StatusOr<std::vector<CoverageRow>> PostgresReadModel::CoverageHistory(
+    const std::string& dimension, int64_t since_ns) {
+  std::vector<CoverageRow> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT ", CoverageColumns(),
+                          " FROM coverage_snapshots WHERE dimension = $1 AND taken_at >= ",
+                          Ts("$2"), R"( ORDER BY taken_at, key COLLATE "C")"),
+             dimension, MicrosParam(since_ns))) {
+      out.push_back(CoverageFromRow(r));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<SyncJobRecord>> PostgresReadModel::ListSyncJobs(size_t limit) {
+  std::vector<SyncJobRecord> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec_params(absl::StrCat("SELECT ", SyncJobColumns(), R"( FROM sync_jobs
+                        ORDER BY COALESCE(started_at, updated_at) DESC, id COLLATE "C" DESC
+                        LIMIT $1)"),
+                                        static_cast<int64_t>(limit))) {
+      out.push_back(SyncJobFromRow(r));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::GetSyncJob(const std::string& id) {
+  std::optional<SyncJobRecord> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    auto res = tx.exec_params(
+        absl::StrCat("SELECT ", SyncJobColumns(), " FROM sync_jobs WHERE id = $1"), id);
+    if (!res.empty()) out = SyncJobFromRow(res[0]);
+  }));
+  return out;
+}
+
+absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::LastFinishedSyncJob() {
+  std::optional<SyncJobRecord> out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    auto res = tx.exec(absl::StrCat("SELECT ", SyncJobColumns(), R"( FROM sync_jobs
+                       WHERE finished_at IS NOT NULL
+                       ORDER BY finished_at DESC, id COLLATE "C" DESC LIMIT 1)"));
+    if (!res.empty()) out = SyncJobFromRow(res[0]);
+  }));
+  return out;
+}
+
+absl::Status PostgresReadModel::Ping() {
+  return impl_->Run([](pqxx::read_transaction& tx) { tx.exec("SELECT 1"); });
+}
+
+}  // namespace apmcov::store

@@ -1,0 +1,385 @@
+// The ReadModel contract suite (read_model.h), run against every implementation:
+// memory_read_model_contract_test.cc (unit) and postgres_read_model_contract_test.cc
+// (integration). Every test seeds the tables through CoverageStore::Apply, as the analyzer does,
+// and reads them back through the ReadModel. An implementation provides a Harness type with
+// `absl::Status SetUp()`, `CoverageStore& store()` and `ReadModel& read_model()` (over the
+// tables that store writes), then instantiates:
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Memory, ReadModelContract, MemoryHarness);
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "apmcov/store/coverage_store.h"
+#include "apmcov/store/read_model.h"
+#include "coverage_store_contract.h"
+
+namespace apmcov::store::testing {
+
+inline constexpr int64_t kHour = 60 * kMinute;
+
+// A broken trace of the read tests: `id` started at `started`, with gaps at spans 10 and 9 and
+// three spans, two of them starting together (so the order of span ids shows: 9 before 10).
+inline BrokenTraceRecord ListedTrace(uint64_t id, int64_t started,
+                                     std::vector<std::string> services,
+                                     std::vector<std::string> missing,
+                                     std::vector<std::string> kinds,
+                                     const std::string& env = "prod") {
+  BrokenTraceRecord t;
+  t.trace_id = id;
+  t.trace_id_high = 7;
+  t.env = env;
+  t.root_service = services.empty() ? std::nullopt : std::optional<std::string>(services[0]);
+  t.started_at_ns = started;
+  t.duration_ns = 1'000;
+  t.span_count = 3;
+  t.services = std::move(services);
+  t.missing_services = std::move(missing);
+  t.gap_kinds = std::move(kinds);
+  t.detected_at_ns = started + kMinute;
+  const std::string kind = t.gap_kinds.empty() ? "orphan_span" : t.gap_kinds[0];
+  t.gaps = {{10, kind, "a", std::nullopt, "", ""}, {9, kind, "a", std::nullopt, "", ""}};
+  t.spans = {{100, 10, "a", "GET /", "server", "web", started + 10, 5, ""},
+             {10, 0, "a", "GET /", "server", "web", started, 20, ""},
+             {9, 10, "a", "GET /", "client", "http", started, 20, ""}};
+  return t;
+}
+
+template <typename Harness>
+class ReadModelContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    harness_ = std::make_unique<Harness>();
+    absl::Status s = harness_->SetUp();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  CoverageStore& store() { return harness_->store(); }
+  ReadModel& model() { return harness_->read_model(); }
+
+  void MustApply(const WriteBatch& b) {
+    absl::StatusOr<ApplyResult> r = store().Apply(b);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // Every trace id of ListTraces(filter), walking pages of `page` rows; checks each page's total.
+  std::vector<uint64_t> WalkTraces(const TraceFilter& filter, size_t page, int64_t want_total) {
+    std::vector<uint64_t> ids;
+    std::optional<TraceCursor> after;
+    for (int i = 0; i < 100; ++i) {
+      absl::StatusOr<TracePage> p = model().ListTraces(filter, after, page);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) break;
+      EXPECT_EQ(p->total, want_total);
+      EXPECT_LE(p->traces.size(), page);
+      for (const auto& t : p->traces) ids.push_back(t.trace_id);
+      if (p->traces.size() < page) break;
+      after = TraceCursor{p->traces.back().started_at_ns, p->traces.back().trace_id};
+    }
+    return ids;
+  }
+
+  // Every dependency of ListDependencies(from), walking pages of `page` rows.
+  std::vector<DependencyRow> WalkDependencies(const std::string& from, size_t page,
+                                              int64_t want_total) {
+    std::vector<DependencyRow> rows;
+    std::optional<DependencyCursor> after;
+    for (int i = 0; i < 100; ++i) {
+      absl::StatusOr<DependencyPage> p = model().ListDependencies(from, after, page);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) break;
+      EXPECT_EQ(p->total, want_total);
+      EXPECT_LE(p->dependencies.size(), page);
+      rows.insert(rows.end(), p->dependencies.begin(), p->dependencies.end());
+      if (p->dependencies.size() < page) break;
+      const DependencyRow& last = p->dependencies.back();
+      after = DependencyCursor{last.from_service, last.to_name, last.kind};
+    }
+    return rows;
+  }
+
+  std::unique_ptr<Harness> harness_;
+};
+
+TYPED_TEST_SUITE_P(ReadModelContract);
+
+TYPED_TEST_P(ReadModelContract, CatalogIsWhatTheStoreWrote) {
+  WriteBatch b;
+  // Byte order, not a locale's: upper case before lower case, "a b" before "ab".
+  for (const char* n : {"ab", "Zeta", "a b", "gone", "caf\xC3\xA9"}) {
+    b.catalog_services.push_back(Svc("s1", n, kT0));
+  }
+  b.apm_observations = {Obs("ab", "staging", true, false, 5, kT0 + 7, {"go"}, {"kubernetes"}),
+                        Obs("ab", "prod", true, false, 9, kT0 - 3 * kHour),
+                        Obs("ab", "prod", false, true, 0, kT0 - kMinute),
+                        Obs("ghost", "*", false, true, 0, kT0)};
+  this->MustApply(b);
+  WriteBatch snapshot;  // a later complete snapshot without "gone": removed
+  for (const char* n : {"ab", "Zeta", "a b", "caf\xC3\xA9"}) {
+    snapshot.catalog_services.push_back(Svc("s2", n, kT0 + kMinute));
+  }
+  snapshot.snapshot_ends.push_back({"s2", 4, kT0 + kMinute});
+  this->MustApply(snapshot);
+
+  absl::StatusOr<CatalogState> catalog = this->model().LoadCatalog();
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ(Names(catalog->services),
+            (std::vector<std::string>{"Zeta", "a b", "ab", "caf\xC3\xA9"}));
+  EXPECT_EQ(catalog->services, *this->store().LoadServices(false));
+  EXPECT_EQ(catalog->apm, *this->store().LoadApmServices());
+  ASSERT_EQ(catalog->apm.size(), 3u);
+  // The facts coverage needs: traced hours ago, seen by USM a minute ago.
+  const ApmServiceRow& prod = catalog->apm[0];
+  EXPECT_EQ(prod.service, "ab");
+  EXPECT_EQ(prod.env, "prod");
+  EXPECT_EQ(prod.last_traced_ns, kT0 - 3 * kHour);
+  EXPECT_EQ(prod.last_seen_ns, kT0 - kMinute);
+  EXPECT_TRUE(prod.traced);
+  EXPECT_TRUE(prod.usm_seen);
+  EXPECT_FALSE(prod.usm_only);
+
+  absl::StatusOr<std::optional<ServiceRow>> gone = this->model().GetService("gone");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  ASSERT_TRUE(gone->has_value());
+  EXPECT_EQ((*gone)->removed_at_ns, kT0 + kMinute);
+  EXPECT_EQ(**gone, this->store().LoadServices(true)->back());
+  EXPECT_FALSE(this->model().GetService("nope")->has_value());
+  EXPECT_FALSE(this->model().GetService("AB")->has_value());
+
+  absl::StatusOr<std::vector<ApmServiceRow>> ab = this->model().ApmRowsFor("ab");
+  ASSERT_TRUE(ab.ok()) << ab.status();
+  ASSERT_EQ(ab->size(), 2u);
+  EXPECT_EQ((*ab)[0], catalog->apm[0]);
+  EXPECT_EQ((*ab)[1], catalog->apm[1]);
+  EXPECT_TRUE(this->model().ApmRowsFor("a")->empty());
+  EXPECT_TRUE(this->model().Ping().ok());
+}
+
+TYPED_TEST_P(ReadModelContract, TracesFilterPageAndCount) {
+  const uint64_t high = std::numeric_limits<uint64_t>::max();
+  WriteBatch b;
+  b.broken_traces = {
+      ListedTrace(10, kT0, {"api", "cart"}, {"billing"}, {"uninstrumented_callee"}),
+      ListedTrace(9, kT0, {"api"}, {}, {"orphan_span"}),
+      ListedTrace(high, kT0, {"cart"}, {"billing"}, {"uninstrumented_callee"}, "staging"),
+      ListedTrace(high - 1, kT0 - kHour, {"api"}, {}, {"missing_root", "orphan_span"}),
+      ListedTrace(3, kT0 - 2 * kHour, {"search"}, {"billing", "ledger"}, {"propagation_break"}),
+      ListedTrace(4, kT0 + 1'500, {"api"}, {}, {"orphan_span"}),  // stored as kT0 + 1 µs
+  };
+  this->MustApply(b);
+
+  // Newest first, ties by trace id as an unsigned number, whatever the page size.
+  const std::vector<uint64_t> all = {4, high, 10, 9, high - 1, 3};
+  for (size_t page : {1u, 2u, 4u, 6u, 50u}) {
+    EXPECT_EQ(this->WalkTraces({}, page, 6), all) << page;
+  }
+  EXPECT_EQ(this->WalkTraces({.service = "api"}, 2, 4),
+            (std::vector<uint64_t>{4, 10, 9, high - 1}));
+  EXPECT_EQ(this->WalkTraces({.missing = "billing"}, 2, 3), (std::vector<uint64_t>{high, 10, 3}));
+  EXPECT_EQ(this->WalkTraces({.kind = "orphan_span"}, 10, 3),
+            (std::vector<uint64_t>{4, 9, high - 1}));
+  EXPECT_EQ(this->WalkTraces({.env = "staging"}, 10, 1), (std::vector<uint64_t>{high}));
+  EXPECT_EQ(this->WalkTraces({.service = "api", .since_ns = kT0 - kHour + 1'000}, 10, 3),
+            (std::vector<uint64_t>{4, 10, 9}));
+  EXPECT_TRUE(this->WalkTraces({.service = "nobody"}, 10, 0).empty());
+
+  // A cursor need not name a stored row: the rows strictly after it.
+  absl::StatusOr<TracePage> after = this->model().ListTraces({}, TraceCursor{kT0, 11}, 10);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->total, 6);
+  ASSERT_EQ(after->traces.size(), 4u);
+  EXPECT_EQ(after->traces[0].trace_id, 10u);
+  EXPECT_TRUE(this->model().ListTraces({}, TraceCursor{kT0 - 3 * kHour, 0}, 10)->traces.empty());
+
+  // A listed row is the stored trace without its gaps and spans; GetTrace has them.
+  for (const BrokenTraceRecord& listed : after->traces) {
+    std::optional<BrokenTraceRecord> stored = *this->store().LoadBrokenTrace(listed.trace_id);
+    ASSERT_TRUE(stored.has_value());
+    absl::StatusOr<std::optional<BrokenTraceRecord>> got = this->model().GetTrace(listed.trace_id);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ(**got, *stored);
+    // Spans by (start, span id), gaps by (span id, kind): span ids compare as numbers.
+    ASSERT_EQ((*got)->spans.size(), 3u);
+    EXPECT_EQ((*got)->spans[0].span_id, 9u);
+    EXPECT_EQ((*got)->spans[1].span_id, 10u);
+    EXPECT_EQ((*got)->spans[2].span_id, 100u);
+    ASSERT_EQ((*got)->gaps.size(), 2u);
+    EXPECT_EQ((*got)->gaps[0].span_id, 9u);
+    stored->gaps.clear();
+    stored->spans.clear();
+    EXPECT_EQ(listed, *stored);
+  }
+  EXPECT_FALSE(this->model().GetTrace(11)->has_value());
+
+  EXPECT_EQ(*this->model().CountTracesSince(kT0), 4);
+  EXPECT_EQ(*this->model().CountTracesSince(kT0 + 1'000), 1);
+  EXPECT_EQ(*this->model().CountTracesSince(kT0 + 1'999), 1);  // times count to the µs
+  EXPECT_EQ(*this->model().CountTracesSince(kT0 + 2'000), 0);
+  EXPECT_EQ(*this->model().CountTracesSince(0), 6);
+}
+
+TYPED_TEST_P(ReadModelContract, SampleRowsCoverTheirRangesOnly) {
+  const int64_t since = kT0 - 24 * kHour;
+  WriteBatch b;
+  SyncJobRecord in = Job("in", "succeeded", kT0 - kHour);
+  in.sampled_seconds = 100;
+  in.skipped_seconds = 300;
+  SyncJobRecord edge = Job("edge", "partial", since);  // finished exactly at the start
+  edge.sampled_seconds = 5;
+  SyncJobRecord old = Job("old", "succeeded", since - 1'000);
+  old.sampled_seconds = 1000;
+  SyncJobRecord running = Job("running", "running", kT0);
+  running.sampled_seconds = 7;
+  b.sync_jobs = {in, edge, old, running};
+  b.judgements = {{since, "api", 10, 3},
+                  {kT0 - kHour, "api", 50, 5},
+                  {kT0 - kHour, "", 40, 5},
+                  {since - kHour, "api", 1000, 1000}};
+  b.broken_traces = {
+      ListedTrace(1, kT0 - kHour, {"api"}, {"billing", "billing"}, {"orphan_span", "orphan_span"}),
+      ListedTrace(2, since, {"api"}, {"billing", "ledger"}, {"uninstrumented_callee"}),
+      ListedTrace(3, since - 1'000, {"api"}, {"billing"}, {"missing_root"}),
+  };
+  this->MustApply(b);
+  absl::StatusOr<SampleRows> rows = this->model().LoadSample(since, since);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  SampleRows want;
+  want.jobs = 2;
+  want.sampled_seconds = 105;
+  want.skipped_seconds = 300;
+  want.judgements = {{"", 40, 5}, {"api", 60, 8}};
+  want.broken_by_missing_service = {{"billing", 2}, {"ledger", 1}};
+  want.broken_by_gap_kind = {{"orphan_span", 1}, {"uninstrumented_callee", 1}};
+  EXPECT_EQ(*rows, want);
+  EXPECT_EQ(*this->model().LoadSample(kT0 + kHour, kT0 + kHour), SampleRows{});
+}
+
+TYPED_TEST_P(ReadModelContract, DependenciesPageInKeyOrderAndEachRowOnce) {
+  WriteBatch b;
+  uint64_t trace = 1;
+  const std::vector<std::tuple<std::string, std::string, std::string>> edges = {
+      {"api", "cart", "call"},   {"api", "cart", "db"},        {"api", "Cart", "call"},
+      {"api", "cart b", "call"}, {"api", "cartb", "call"},     {"api b", "x", "call"},
+      {"Api", "x", "call"},      {"caf\xC3\xA9", "x", "call"}, {"zed", "kafka", "messaging"},
+  };
+  for (const auto& [from, to, kind] : edges) {
+    for (int i = 0; i < 2; ++i) {
+      b.dependencies.push_back({from, to, kind, kind == "db" ? "datastore" : "service", trace++,
+                                kT0 + static_cast<int64_t>(trace) * 1'000});
+    }
+  }
+  this->MustApply(b);
+  const std::vector<DependencyRow> stored = *this->store().LoadDependencies();
+  ASSERT_EQ(stored.size(), edges.size());
+  EXPECT_EQ(stored[0].from_service, "Api");  // byte order
+  EXPECT_EQ(stored[1].to_name, "Cart");
+  for (size_t page : {1u, 2u, 3u, 9u, 100u}) {
+    EXPECT_EQ(this->WalkDependencies("", page, 9), stored) << page;
+  }
+  std::vector<DependencyRow> api;
+  std::copy_if(stored.begin(), stored.end(), std::back_inserter(api),
+               [](const DependencyRow& d) { return d.from_service == "api"; });
+  ASSERT_EQ(api.size(), 5u);
+  for (size_t page : {1u, 2u, 5u, 6u}) {
+    EXPECT_EQ(this->WalkDependencies("api", page, 5), api) << page;
+  }
+  EXPECT_EQ(api[0].count, 2);
+  EXPECT_TRUE(this->WalkDependencies("nobody", 10, 0).empty());
+
+  // A cursor need not name a stored row; one before or after the filtered service's rows.
+  auto after = [&](const std::string& from, DependencyCursor c) {
+    absl::StatusOr<DependencyPage> p = this->model().ListDependencies(from, c, 100);
+    EXPECT_TRUE(p.ok()) << p.status();
+    std::vector<std::string> keys;
+    if (p.ok()) {
+      for (const auto& d : p->dependencies)
+        keys.push_back(d.from_service + "/" + d.to_name + "/" + d.kind);
+    }
+    return keys;
+  };
+  EXPECT_EQ(after("api", {"api", "cart", "dz"}),
+            (std::vector<std::string>{"api/cart b/call", "api/cartb/call"}));
+  EXPECT_EQ(after("api", {"A", "", ""}).size(), 5u);
+  EXPECT_TRUE(after("api", {"api b", "", ""}).empty());
+  EXPECT_EQ(after("", {"zed", "kafka", "messaging"}), std::vector<std::string>{});
+  EXPECT_EQ(after("", {"caf\xC3\xA9", "x", "call"}),
+            (std::vector<std::string>{"zed/kafka/messaging"}));
+}
+
+TYPED_TEST_P(ReadModelContract, CoverageHistoryOfOneDimensionByTimeThenKey) {
+  WriteBatch b;
+  b.coverage_rows = {{kT0 - 2 * kHour, "team", "web", 4, 1},
+                     {kT0 - 2 * kHour, "team", "Payments", 2, 2},
+                     {kT0 - kHour, "team", "web", 4, 3},
+                     {kT0 - kHour, "overall", "all", 6, 5},
+                     {kT0 - 3 * kHour, "team", "web", 4, 0}};
+  this->MustApply(b);
+  absl::StatusOr<std::vector<CoverageRow>> rows =
+      this->model().CoverageHistory("team", kT0 - 2 * kHour);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, (std::vector<CoverageRow>{{kT0 - 2 * kHour, "team", "Payments", 2, 2},
+                                             {kT0 - 2 * kHour, "team", "web", 4, 1},
+                                             {kT0 - kHour, "team", "web", 4, 3}}));
+  EXPECT_EQ(this->model().CoverageHistory("overall", 0)->size(), 1u);
+  EXPECT_TRUE(this->model().CoverageHistory("tier", 0)->empty());
+}
+
+TYPED_TEST_P(ReadModelContract, SyncJobsNewestFirst) {
+  WriteBatch b;
+  SyncJobRecord a = Job("a", "succeeded", kT0 + 50);
+  a.started_at_ns = kT0 - 100 * kMinute;
+  SyncJobRecord c = Job("c", "failed", kT0 + 50);  // finished with "a": the greater id wins
+  c.started_at_ns = kT0 - 40 * kMinute;
+  c.error = "boom";
+  SyncJobRecord queued = Job("queued", "queued", kT0 - 10 * kMinute);
+  queued.started_at_ns.reset();  // ordered by updated_at
+  SyncJobRecord running = Job("running", "running", kT0);
+  running.started_at_ns = kT0 - 20 * kMinute;
+  b.sync_jobs = {a, c, queued, running};
+  b.edge_cuts = {{"running", 4}};
+  this->MustApply(b);
+
+  absl::StatusOr<std::vector<SyncJobRecord>> jobs = this->model().ListSyncJobs(10);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  std::vector<std::string> ids;
+  for (const auto& j : *jobs) ids.push_back(j.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"queued", "running", "c", "a"}));
+  EXPECT_EQ(this->model().ListSyncJobs(2)->size(), 2u);
+  for (const auto& j : *jobs) EXPECT_EQ(j, **this->store().LoadSyncJob(j.id)) << j.id;
+  EXPECT_EQ((*jobs)[1].edge_cut_traces, 4);
+
+  absl::StatusOr<std::optional<SyncJobRecord>> running_job = this->model().GetSyncJob("running");
+  ASSERT_TRUE(running_job.ok()) << running_job.status();
+  EXPECT_EQ(**running_job, (*jobs)[1]);
+  EXPECT_FALSE(this->model().GetSyncJob("nope")->has_value());
+  absl::StatusOr<std::optional<SyncJobRecord>> last = this->model().LastFinishedSyncJob();
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->id, "c");
+}
+
+TYPED_TEST_P(ReadModelContract, EmptyTablesReadEmpty) {
+  EXPECT_TRUE(this->model().LoadCatalog()->services.empty());
+  EXPECT_TRUE(this->model().LoadCatalog()->apm.empty());
+  EXPECT_EQ(this->model().ListTraces({}, std::nullopt, 10)->total, 0);
+  EXPECT_EQ(this->model().ListDependencies("", std::nullopt, 10)->total, 0);
+  EXPECT_TRUE(this->model().ListSyncJobs(10)->empty());
+  EXPECT_FALSE(this->model().LastFinishedSyncJob()->has_value());
+  EXPECT_EQ(*this->model().LoadSample(0, 0), SampleRows{});
+}
+
+REGISTER_TYPED_TEST_SUITE_P(ReadModelContract, CatalogIsWhatTheStoreWrote, TracesFilterPageAndCount,
+                            SampleRowsCoverTheirRangesOnly,
+                            DependenciesPageInKeyOrderAndEachRowOnce,
+                            CoverageHistoryOfOneDimensionByTimeThenKey, SyncJobsNewestFirst,
+                            EmptyTablesReadEmpty);
+
+}  // namespace apmcov::store::testing
