@@ -19,6 +19,8 @@ packages=(
   # servers and tools used by the local stack and the tests
   postgresql curl python3 python3-yaml python3-jsonschema python3-grpcio
   prometheus shellcheck yamllint docker-compose kcat
+  # the Helm chart test renders with Helm's engine parts: Go text/template + Sprig
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
   # benchmarks (scripts/bench.sh): load generator and the static-file reference
   wrk nginx
   # browser tests and the dashboard build

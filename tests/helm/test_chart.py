@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Renders helm/apm-coverage with representative values files (render.py, no helm binary)
-and checks what a user would hit at install time: valid YAML, complete objects, images,
+"""Renders helm/apm-coverage with representative values files (render.py over Helm's own
+engine parts: Go text/template and Sprig in apmcov-helm-render) and checks what a user would hit at install time: valid YAML, complete objects, images,
 probes on the admin port, the security context, Secrets kept out of ConfigMaps, references
 between objects that resolve, the analyzer bounded by the Kafka partitions, values.schema.json
 enforced, the alerts firing on synthetic series (promtool), and every value documented.
 
 Run: python3 tests/helm/test_chart.py [-v]    (ctest: helm_chart_render, label integration)
-Needs python3-yaml, python3-jsonschema and promtool (Debian package prometheus).
+Needs python3-yaml, python3-jsonschema, promtool (Debian package prometheus) and the
+apmcov-helm-render binary of the build (APMCOV_HELM_RENDER).
 """
 
 import base64
@@ -91,11 +92,11 @@ def secret_values(values):
 
 
 class RendererSemantics(unittest.TestCase):
-    """render.py follows Go text/template and Helm where the chart relies on it."""
+    """The engine behaves as Helm's where the chart relies on it."""
 
     def run_tpl(self, src, values=None, defines=""):
-        body, defs = render.parse_template(defines + src, "t.yaml")
-        return render.Renderer(defs).render(body, {"Values": render.floats(values or {})})
+        return render.render_templates({"templates/t.yaml": defines + src},
+                                       values)["templates/t.yaml"]
 
     def test_trim_markers_and_comments(self):
         self.assertEqual(self.run_tpl("a  {{- /* note */ -}}  \n b {{ \"c\" }}\n"), "ab c\n")
