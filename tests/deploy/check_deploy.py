@@ -30,7 +30,8 @@ COMPOSE_DATADOG = os.path.join(ROOT, "docker-compose.datadog.yml")
 DOTENV = os.path.join(ROOT, ".env")
 DOCKERFILE = os.path.join(ROOT, "deploy", "docker", "Dockerfile")
 PROMETHEUS = os.path.join(ROOT, "deploy", "prometheus", "prometheus.yml")
-DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "dashboards", "apm-coverage.json")
+# One dashboard for compose and Helm: the chart's file, mounted by docker-compose.yml.
+DASHBOARD = os.path.join(ROOT, "helm", "apm-coverage", "dashboards", "apm-coverage.json")
 DATASOURCES = os.path.join(ROOT, "deploy", "grafana", "provisioning", "datasources")
 CREATE_TOPICS = os.path.join(ROOT, "deploy", "kafka", "create-topics.sh")
 YAMLLINT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "yamllint.yml")
@@ -266,7 +267,7 @@ class ComposeTest(unittest.TestCase):
     def test_grafana_is_provisioned(self):
         mounts = " ".join(str(v) for v in self.services["grafana"].get("volumes", []))
         self.assertIn("deploy/grafana/provisioning", mounts)
-        self.assertIn("deploy/grafana/dashboards", mounts)
+        self.assertIn("helm/apm-coverage/dashboards", mounts)
 
 
 class DeployFilesTest(unittest.TestCase):
@@ -304,14 +305,21 @@ class DeployFilesTest(unittest.TestCase):
         for name in os.listdir(DATASOURCES):
             doc = yaml.safe_load(load_text(os.path.join(DATASOURCES, name)))
             uids.update(ds["uid"] for ds in doc.get("datasources", []))
+        self.assertTrue(uids, "no provisioned data source")
+        # Panels use the data source variable: compose's provisioned Prometheus is the default
+        # it resolves to, a cluster's is whatever the user picks.
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertEqual(variables["datasource"]["type"], "datasource")
+        self.assertEqual(variables["datasource"]["query"], "prometheus")
+        self.assertEqual(variables["namespace"]["allValue"], ".*")  # no namespace label in compose
         exprs = []
         for panel in dashboard["panels"]:
             if panel["type"] == "row":
                 continue
-            self.assertIn(panel["datasource"]["uid"], uids, panel["title"])
+            self.assertEqual(panel["datasource"]["uid"], "${datasource}", panel["title"])
             self.assertTrue(panel.get("targets"), f"panel {panel['title']} has no query")
             for target in panel["targets"]:
-                self.assertIn(target["datasource"]["uid"], uids, panel["title"])
+                self.assertEqual(target["datasource"]["uid"], "${datasource}", panel["title"])
                 exprs.append((panel["title"], target["expr"]))
         ids = [p["id"] for p in dashboard["panels"]]
         self.assertEqual(len(ids), len(set(ids)), "duplicate panel ids")
@@ -321,7 +329,8 @@ class DeployFilesTest(unittest.TestCase):
         # promtool parses every query (Grafana variables replaced by sample values).
         rules = {"groups": [{"name": "dashboard", "rules": [
             {"record": f"apmcov:dashboard_query_{i}",
-             "expr": e.replace("$__rate_interval", "5m").replace("$dimension", "env")}
+             "expr": e.replace("$__rate_interval", "5m").replace("$dimension", "env")
+             .replace("$namespace", ".*")}
             for i, (_, e) in enumerate(exprs)]}]}
         with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
             yaml.safe_dump(rules, f)
@@ -386,7 +395,9 @@ class CreateTopicsTest(unittest.TestCase):
                 topic = args[args.index("--topic") + 1]
                 configs = dict(args[i + 1].split("=", 1)
                                for i, a in enumerate(args) if a == "--config")
-                self.assertEqual(args[args.index("--partitions") + 1], "6")
+                # commands has one partition: its owner is the leading collector.
+                self.assertEqual(args[args.index("--partitions") + 1],
+                                 "1" if topic == "apmcov.commands" else "6", topic)
                 self.assertIn("--if-not-exists", args)
                 creates[topic] = configs
             elif call[0] == "kafka-configs.sh":
