@@ -379,7 +379,9 @@ grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
                                            ? std::string_view()
                                            : std::string_view(it->second.data(), it->second.size());
     if (!BearerTokenMatches(presented, options_.api_token)) {
-      return Run("TriggerSync", ctx, *in, [] {
+      // Authentication comes first, as in REST: the request is not looked at, so a caller
+      // without the token learns nothing from it (not even which field would be refused).
+      return Run("TriggerSync", ctx, v1::TriggerSyncRequest::default_instance(), [] {
         return absl::UnauthenticatedError(
             "TriggerSync requires `authorization: Bearer <GATEWAY_API_TOKEN>` metadata");
       });

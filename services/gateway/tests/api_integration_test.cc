@@ -903,6 +903,12 @@ TEST_F(GatewayApiTest, GrpcTriggerSyncRequiresTheTokenWhenSet) {
               grpc::StatusCode::UNAUTHENTICATED)
         << bad;
   }
+  // Authentication comes before the request is looked at: a request that would be refused as
+  // invalid is still UNAUTHENTICATED without the token, as POST /api/sync answers 401.
+  v1::TriggerSyncRequest invalid;
+  invalid.set_requested_by(std::string("a\0b", 3));
+  grpc::Status refused = stub_->TriggerSync(Ctx().get(), invalid, &trig);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
   EXPECT_EQ(publisher_.messages().size(), before);  // nothing was published
   auto ctx = Ctx();
   ctx->AddMetadata("authorization", "Bearer s3cret");
