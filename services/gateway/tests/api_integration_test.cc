@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/base/time.h"
 #include "apmcov/v1/coverage_service.grpc.pb.h"
@@ -19,6 +20,7 @@
 #include "app.h"
 #include "gateway_test_env.h"
 #include "query/pg_read_model.h"
+#include "rest/client_input.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -988,6 +990,14 @@ TEST_F(GatewayApiTest, GrpcRequestsAreBounded) {
   s = stub_->ListTraces(Ctx().get(), token, &traces);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("page_token:", 0), 0u) << s.error_message();
+  // A well-formed token whose decoded sort is not UTF-8: refused, and the message that names
+  // the sort stays UTF-8, as grpc-message must be.
+  v1::ListServicesRequest foreign;
+  foreign.set_page_token(absl::WebSafeBase64Escape("s1\x1f\x98[[e\x1f\x1f\x63"));
+  s = stub_->ListServices(Ctx().get(), foreign, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("page_token:", 0), 0u) << s.error_message();
+  EXPECT_TRUE(IsValidUtf8(s.error_message())) << ::testing::PrintToString(s.error_message());
 }
 
 TEST_F(GatewayApiTest, HostileQueryBytesAre400NotDatabaseErrors) {
