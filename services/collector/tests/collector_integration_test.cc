@@ -218,6 +218,7 @@ TEST_F(CollectorE2E, ABadKeyStopsAtStartWithTheMessage) {
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_THAT(r.output, HasSubstr("DD_API_KEY"));
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("wrong-key-4d1f")));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("key-b")));  // nor the application key
 }
 
 TEST_F(CollectorE2E, AKeyGivenAsAFlagIsRefusedBeforeAnyCall) {
@@ -498,6 +499,7 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::string text = read_log();
   EXPECT_THAT(text, ::testing::Not(HasSubstr("key-a")));  // keys never logged
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("key-b")));
   std::remove(log_path.c_str());
 }
 
