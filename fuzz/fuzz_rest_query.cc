@@ -2,7 +2,8 @@
 // name and value), percent-decoded as RestServer does, then checked by CheckClientText as
 // RestApi does. Asserts that the UTF-8 check agrees with an independent decoder written from
 // RFC 3629's definition (code point ranges, not byte tables), that an accepted value holds no
-// NUL and fits its bound, and that a refusal names the parameter.
+// NUL and fits its bound, that a refusal names the parameter, and that ClientSafeText (what a
+// message may repeat of the input) is UTF-8 without NUL and leaves acceptable text unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -77,6 +78,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(name.size() <= pair.size() && value.size() <= pair.size());
     Check(apmcov::gateway::IsValidUtf8(name) == ReferenceUtf8(name));
     Check(apmcov::gateway::IsValidUtf8(value) == ReferenceUtf8(value));
+    for (const std::string* text : {&name, &value}) {
+      const std::string safe = apmcov::gateway::ClientSafeText(*text);
+      Check(ReferenceUtf8(safe) && safe.find('\0') == std::string::npos);
+      if (ReferenceUtf8(*text) && text->find('\0') == std::string::npos) Check(safe == *text);
+    }
     const bool name_ok = apmcov::gateway::CheckClientText("query parameter name", name).ok();
     if (name_ok) {
       CheckParam(name, value,

@@ -172,7 +172,8 @@ TEST_F(SecretFileTest, AnUnreadableFileOrBothSourcesAreErrorsNamingTheVariable) 
   EXPECT_THAT(s.message(), HasSubstr("DD_API_KEY_FILE: cannot read \"" + missing + "\""));
   EXPECT_THAT(s.message(),
               HasSubstr("DD_APP_KEY: is set both directly and through DD_APP_KEY_FILE"));
-  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("from-file")));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("from-file")));  // neither secret's value
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("from-env")));
 }
 
 TEST(ConfigReaderTest, UrlUserInfoIsMaskedInTheEffectiveConfig) {

@@ -128,6 +128,7 @@ TEST_F(ClientTest, Forbidden403NamesKeysAndSiteButNeverTheKey) {
   EXPECT_THAT(msg, HasSubstr("DD_API_KEY"));
   EXPECT_THAT(msg, HasSubstr("datadoghq.example"));
   EXPECT_THAT(msg, Not(HasSubstr(kApiKey)));
+  EXPECT_THAT(msg, Not(HasSubstr(kAppKey)));
   EXPECT_EQ(server_->requests().size(), 1u);  // 403 is not retried
 }
 

@@ -157,6 +157,7 @@ TEST_F(DdsimTest, KeysAreValidatedAndABadKeyIsNamed) {
   EXPECT_EQ(bad.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("DD_API_KEY"));
   EXPECT_THAT(std::string(bad.message()), ::testing::Not(HasSubstr("wrong-key")));
+  EXPECT_THAT(std::string(bad.message()), ::testing::Not(HasSubstr(kAppKey)));
 }
 
 TEST_F(DdsimTest, CatalogPagesMatchTheGroundTruth) {

@@ -958,7 +958,7 @@ TEST(CollectorConfigTest, FlagsWinAndDefaultsApply) {
 
 TEST(CollectorConfigTest, KeysAsFlagsAreRefusedNamingTheVariable) {
   const char* argv[] = {"apmcov-collector", "--dd-api-key=0123456789abcdef0123456789abcdef",
-                        "--dd-app-key=a", "--kafka-brokers=127.0.0.1:9092"};
+                        "--dd-app-key=app-key-7c21", "--kafka-brokers=127.0.0.1:9092"};
   ConfigReader reader(4, argv, EnvOf({}));
   CollectorConfig::Read(reader);
   absl::Status s = reader.Finish();
@@ -966,6 +966,7 @@ TEST(CollectorConfigTest, KeysAsFlagsAreRefusedNamingTheVariable) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("DD_API_KEY: is a secret and cannot be given"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("DD_APP_KEY: is a secret"));
   EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("0123456789abcdef")));
+  EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("app-key-7c21")));
 }
 
 TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {

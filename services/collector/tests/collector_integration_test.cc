@@ -1,6 +1,6 @@
 // apmcov-collector end to end: the real binary (--once) against ddsim and kafka-dev
 // (KAFKA_BROKERS when set, else a private apmcov-kafka-dev), checked by consuming the topics
-// and by reading ddsim directly over the same windows.
+// against ddsim's ground truth (/_ddsim/ground-truth) over the same windows.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,14 +10,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
-#include "apmcov/base/clock.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "apmcov/bus/kafka.h"
 #include "apmcov/bus/testing/kafka_dev_process.h"
 #include "apmcov/datadog/http_client.h"
@@ -165,30 +169,37 @@ class CollectorE2E : public ::testing::Test {
     return t;
   }
 
-  // Span ids ddsim serves for [from, to).
-  std::set<uint64_t> DirectSpans(int64_t from, int64_t to) {
-    ManualClock clock;
-    datadog::CurlTransport transport;
-    datadog::ClientOptions o;
-    o.base_url = ddsim_->url();
-    o.api_key = "key-a";
-    o.app_key = "key-b";
-    datadog::DatadogHttpClient client(o, transport, clock);
-    datadog::HttpDatadogSource source(client);
-    std::set<uint64_t> ids;
-    datadog::SpanQuery q;
-    q.query = "retained_by:(flat_sampled OR diversity_sampling)";
-    q.from_unix_nano = from;
-    q.to_unix_nano = to;
-    while (true) {
-      auto page = source.ListSpans(q);
-      EXPECT_TRUE(page.ok()) << page.status();
-      if (!page.ok()) break;
-      for (const auto& s : page->spans) ids.insert(s.span_id());
-      if (page->next_cursor.empty() || page->spans.empty()) break;
-      q.cursor = page->next_cursor;
+  // One trace of ddsim's ground truth: what it generated, not what its API renders, read with
+  // a JSON parser of the test's own rather than the product's span parsing, so that a parsing
+  // bug cannot hide on both sides of the comparison.
+  struct TruthTrace {
+    uint64_t span_count = 0;
+    bool judged = false;  // false: a retention filter's single span
+    std::set<uint64_t> gap_span_ids;
+  };
+
+  // Every trace whose earliest span starts in [from, to) (ddsim widens both to whole seconds),
+  // by trace id (lower 64 bits).
+  std::map<uint64_t, TruthTrace> GroundTruth(int64_t from, int64_t to) {
+    datadog::CurlTransport http;
+    datadog::HttpRequest r;
+    r.url = ddsim_->url() +
+            "/_ddsim/ground-truth?traces=all&from=" + std::to_string(from / 1'000'000) +
+            "&to=" + std::to_string(to / 1'000'000);
+    auto resp = http.Send(r);
+    std::map<uint64_t, TruthTrace> traces;
+    EXPECT_TRUE(resp.ok() && resp->status == 200) << r.url;
+    if (!resp.ok()) return traces;
+    const nlohmann::json truth = nlohmann::json::parse(resp->body);
+    for (const auto& t : truth.at("traces")) {
+      TruthTrace& tt = traces[std::stoull(t.at("trace_id").get<std::string>())];
+      tt.span_count = t.at("span_count").get<uint64_t>();
+      tt.judged = t.at("judged").get<bool>();
+      for (const auto& g : t.at("gaps")) {
+        tt.gap_span_ids.insert(std::stoull(g.at("span_id").get<std::string>()));
+      }
     }
-    return ids;
+    return traces;
   }
 
   static std::string prefix_;
@@ -207,6 +218,7 @@ TEST_F(CollectorE2E, ABadKeyStopsAtStartWithTheMessage) {
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_THAT(r.output, HasSubstr("DD_API_KEY"));
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("wrong-key-4d1f")));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("key-b")));  // nor the application key
 }
 
 TEST_F(CollectorE2E, AKeyGivenAsAFlagIsRefusedBeforeAnyCall) {
@@ -277,9 +289,10 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
   EXPECT_GT(names.size(), 50u);
 
   // Spans: windows from the first window start to the last checkpoint; every span ddsim
-  // serves there arrived, and only the window the malformed page interrupted came twice.
+  // generated there arrived, and only the window the malformed page interrupted came twice.
   int64_t first = INT64_MAX, last = 0;
   std::multiset<uint64_t> published;
+  std::map<uint64_t, std::set<uint64_t>> spans_of;                // trace id -> distinct span ids
   std::map<std::string, std::set<int32_t>> watermark_partitions;  // window -> partitions
   std::set<int32_t> all_partitions;
   for (const auto& m : t.spans) {
@@ -294,12 +307,62 @@ TEST_F(CollectorE2E, SyncsSurviveFaultsAndEverySpanArrivesOnce) {
     EXPECT_EQ(m.key, std::to_string(b.spans(0).trace_id()));
     int64_t start = std::stoll(b.window_id().substr(0, b.window_id().find('-')));
     first = std::min(first, start);
-    for (const auto& s : b.spans()) published.insert(s.span_id());
+    for (const auto& s : b.spans()) {
+      published.insert(s.span_id());
+      spans_of[s.trace_id()].insert(s.span_id());
+    }
   }
   std::set<uint64_t> distinct(published.begin(), published.end());
-  std::set<uint64_t> expected = DirectSpans(first, last);
-  EXPECT_GT(expected.size(), 1000u);
-  EXPECT_EQ(distinct, expected);
+  // Against ddsim's ground truth. A trace lasts under a second, so each one starting in
+  // [first, last - 1 s) lies whole in the windows read: all of its spans arrived, the spans
+  // its gaps are recorded on among them. Each span read belongs to a whole trace starting in
+  // [first - 1 s, last), and no trace has more spans than ddsim generated for it. Windows
+  // need not start on a whole second and ddsim widens a range to whole seconds, so the range
+  // that must have arrived whole is narrowed to whole seconds first.
+  constexpr int64_t kSecond = 1'000'000'000;
+  const int64_t whole_from = (first + kSecond - 1) / kSecond * kSecond;
+  const int64_t whole_to = last / kSecond * kSecond - kSecond;
+  ASSERT_LT(whole_from, whole_to);
+  const std::map<uint64_t, TruthTrace> inside = GroundTruth(whole_from, whole_to);
+  const std::map<uint64_t, TruthTrace> around = GroundTruth(first - kSecond, last);
+  uint64_t whole_spans = 0;
+  std::vector<std::string> missing, short_counts, missing_gap_spans, foreign, extra;
+  for (const auto& [id, truth] : inside) {
+    if (!truth.judged) continue;  // single spans: not retained by the query the collector reads
+    whole_spans += truth.span_count;
+    auto it = spans_of.find(id);
+    if (it == spans_of.end()) {
+      missing.push_back(std::to_string(id));
+      continue;
+    }
+    if (it->second.size() != truth.span_count) {
+      short_counts.push_back(absl::StrCat(id, ": ", it->second.size(), " of ", truth.span_count));
+    }
+    for (uint64_t span : truth.gap_span_ids) {
+      if (it->second.count(span) == 0) missing_gap_spans.push_back(absl::StrCat(id, "/", span));
+    }
+  }
+  for (const auto& [id, spans] : spans_of) {
+    auto it = around.find(id);
+    if (it == around.end() || !it->second.judged) {
+      foreign.push_back(std::to_string(id));
+    } else if (spans.size() > it->second.span_count) {
+      extra.push_back(absl::StrCat(id, ": ", spans.size(), " of ", it->second.span_count));
+    }
+  }
+  EXPECT_GT(whole_spans, 1000u);
+  auto some = [](const std::vector<std::string>& v) {
+    return absl::StrJoin(v.begin(), v.begin() + std::min<size_t>(v.size(), 5), ", ");
+  };
+  EXPECT_TRUE(missing.empty()) << missing.size() << " traces never arrived: " << some(missing)
+                               << " (whole in [" << whole_from << ", " << whole_to << "))";
+  EXPECT_TRUE(short_counts.empty())
+      << short_counts.size() << " traces arrived in part: " << some(short_counts);
+  EXPECT_TRUE(missing_gap_spans.empty())
+      << missing_gap_spans.size() << " gap spans missing: " << some(missing_gap_spans);
+  EXPECT_TRUE(foreign.empty()) << foreign.size()
+                               << " traces ddsim never generated whole: " << some(foreign);
+  EXPECT_TRUE(extra.empty()) << extra.size() << " traces with spans too many: " << some(extra);
   // Re-published: only the window each failed sync had started (at most one per sync).
   EXPECT_LT(published.size() - distinct.size(), published.size() / 3);
   // Every window's watermark reached every partition of the topic.
@@ -436,6 +499,7 @@ TEST_F(CollectorE2E, ServesSyncRequestsFromTheCommandsTopicAndReportsReadiness) 
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::string text = read_log();
   EXPECT_THAT(text, ::testing::Not(HasSubstr("key-a")));  // keys never logged
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("key-b")));
   std::remove(log_path.c_str());
 }
 

@@ -125,9 +125,13 @@ absl::Status CheckRequestStrings(const google::protobuf::Message& request) {
   return absl::OkStatus();
 }
 
+// A message may repeat what a client sent (a page token's decoded bytes, say): grpc-message is
+// UTF-8 by the gRPC protocol, so whatever is not becomes U+FFFD rather than reach a client
+// that cannot decode it.
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      ClientSafeText(StdView(s.message())));
 }
 
 const char* CodeName(grpc::StatusCode code) {
@@ -384,7 +388,9 @@ grpc::Status CoverageGrpcService::TriggerSync(grpc::ServerContext* ctx,
                                            ? std::string_view()
                                            : std::string_view(it->second.data(), it->second.size());
     if (!BearerTokenMatches(presented, options_.api_token)) {
-      return Run("TriggerSync", ctx, *in, [] {
+      // Authentication comes first, as in REST: the request is not looked at, so a caller
+      // without the token learns nothing from it (not even which field would be refused).
+      return Run("TriggerSync", ctx, v1::TriggerSyncRequest::default_instance(), [] {
         return absl::UnauthenticatedError(
             "TriggerSync requires `authorization: Bearer <GATEWAY_API_TOKEN>` metadata");
       });

@@ -30,43 +30,67 @@ std::string PercentDecode(std::string_view in, bool plus_is_space) {
   return out;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence (RFC 3629) starting at p[i], or 0 when none
+// does: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF, nothing truncated.
+size_t SequenceAt(const unsigned char* p, size_t n, size_t i) {
+  const unsigned char c = p[i];
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c == 0xE0) {
+    len = 3, lo = 0xA0;  // below: overlong
+  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    len = 3;
+  } else if (c == 0xED) {
+    len = 3, hi = 0x9F;  // above: surrogates
+  } else if (c == 0xF0) {
+    len = 4, lo = 0x90;  // below: overlong
+  } else if (c >= 0xF1 && c <= 0xF3) {
+    len = 4;
+  } else if (c == 0xF4) {
+    len = 4, hi = 0x8F;  // above: beyond U+10FFFF
+  } else {
+    return 0;  // continuation byte first, C0/C1 (overlong ASCII), F5..FF
+  }
+  if (i + len > n) return 0;
+  if (p[i + 1] < lo || p[i + 1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c == 0xE0) {
-      len = 3, lo = 0xA0;  // below: overlong
-    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-      len = 3;
-    } else if (c == 0xED) {
-      len = 3, hi = 0x9F;  // above: surrogates
-    } else if (c == 0xF0) {
-      len = 4, lo = 0x90;  // below: overlong
-    } else if (c >= 0xF1 && c <= 0xF3) {
-      len = 4;
-    } else if (c == 0xF4) {
-      len = 4, hi = 0x8F;  // above: beyond U+10FFFF
-    } else {
-      return false;  // continuation byte first, C0/C1 (overlong ASCII), F5..FF
-    }
-    if (i + len > n) return false;
-    if (p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
-    }
-    i += len;
+  for (size_t i = 0, len = 0; i < s.size(); i += len) {
+    len = SequenceAt(p, s.size(), i);
+    if (len == 0) return false;
   }
   return true;
+}
+
+std::string ClientSafeText(std::string_view s) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = SequenceAt(p, s.size(), i);
+    if (len == 0 || p[i] == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
 }
 
 absl::Status CheckClientText(std::string_view name, std::string_view value, size_t max_bytes) {

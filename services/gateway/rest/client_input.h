@@ -26,6 +26,10 @@ std::string PercentDecode(std::string_view in, bool plus_is_space);
 // nothing above U+10FFFF, no truncated sequence.
 bool IsValidUtf8(std::string_view s);
 
+// `s` made fit to show a client (a gRPC status message must be UTF-8): each byte that does not
+// start a well-formed sequence, and each NUL, becomes U+FFFD; everything else is kept.
+std::string ClientSafeText(std::string_view s);
+
 // OK, or InvalidArgument whose message starts with `name`: invalid UTF-8, a NUL byte, or more
 // than `max_bytes` bytes. The message never repeats the value.
 absl::Status CheckClientText(std::string_view name, std::string_view value,

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/base/time.h"
 #include "apmcov/store/postgres_read_model.h"
@@ -20,6 +21,7 @@
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
 #include "gateway_test_env.h"
+#include "rest/client_input.h"
 #include "test_database.h"
 
 namespace apmcov::gateway {
@@ -1060,6 +1062,12 @@ TEST_F(GatewayApiTest, GrpcTriggerSyncRequiresTheTokenWhenSet) {
               grpc::StatusCode::UNAUTHENTICATED)
         << bad;
   }
+  // Authentication comes before the request is looked at: a request that would be refused as
+  // invalid is still UNAUTHENTICATED without the token, as POST /api/sync answers 401.
+  v1::TriggerSyncRequest invalid;
+  invalid.set_requested_by(std::string("a\0b", 3));
+  grpc::Status refused = stub_->TriggerSync(Ctx().get(), invalid, &trig);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refused.error_message();
   EXPECT_EQ(publisher_.messages().size(), before);  // nothing was published
   auto ctx = Ctx();
   ctx->AddMetadata("authorization", "Bearer s3cret");
@@ -1139,6 +1147,14 @@ TEST_F(GatewayApiTest, GrpcRequestsAreBounded) {
   s = stub_->ListTraces(Ctx().get(), token, &traces);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("page_token:", 0), 0u) << s.error_message();
+  // A well-formed token whose decoded sort is not UTF-8: refused, and the message that names
+  // the sort stays UTF-8, as grpc-message must be.
+  v1::ListServicesRequest foreign;
+  foreign.set_page_token(absl::WebSafeBase64Escape("s1\x1f\x98[[e\x1f\x1f\x63"));
+  s = stub_->ListServices(Ctx().get(), foreign, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("page_token:", 0), 0u) << s.error_message();
+  EXPECT_TRUE(IsValidUtf8(s.error_message())) << ::testing::PrintToString(s.error_message());
 }
 
 TEST_F(GatewayApiTest, HostileQueryBytesAre400NotDatabaseErrors) {

@@ -191,6 +191,18 @@ TEST(ClientInputTest, Utf8ValidationRejectsEveryMalformedForm) {
   }
 }
 
+TEST(ClientInputTest, ClientSafeTextReplacesWhatIsNotUtf8AndNul) {
+  const std::string kFffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(ClientSafeText(""), "");
+  EXPECT_EQ(ClientSafeText("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  EXPECT_EQ(ClientSafeText("sort=\x98[[e"), "sort=" + kFffd + "[[e");
+  EXPECT_EQ(ClientSafeText(std::string("a\0b", 3)), "a" + kFffd + "b");
+  EXPECT_EQ(ClientSafeText("\xC0\xAF"), kFffd + kFffd);                     // overlong: each byte
+  EXPECT_EQ(ClientSafeText("\xE2\x82"), kFffd + kFffd);                     // truncated at the end
+  EXPECT_EQ(ClientSafeText("\xED\xA0\x80x"), kFffd + kFffd + kFffd + "x");  // surrogate
+  EXPECT_TRUE(IsValidUtf8(ClientSafeText("ok\xE2\x28\xA1\xFF")));
+}
+
 TEST(ClientInputTest, BearerTokenMustMatchExactly) {
   EXPECT_TRUE(BearerTokenMatches("Bearer s3cret", "s3cret"));
   EXPECT_FALSE(BearerTokenMatches("Bearer s3cre", "s3cret"));
