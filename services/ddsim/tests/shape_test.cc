@@ -171,7 +171,11 @@ TEST_F(ShapeTest, SpansListAndPaging) {
   Reply p1 = c_.Get("/api/v2/spans/events?page%5Blimit%5D=2");
   Expect(p1, {"spans_list_paginated_1.json", "spans_list_ok.json"});
   // custom: the keys the recordings always carry, with nanosecond duration and nested span.kind.
-  for (const auto& item : json::parse(first.body)["data"]) {
+  // (The parsed page is held by name: a range-for over a member of a temporary would iterate a
+  // destroyed object.)
+  const json first_page = json::parse(first.body);
+  ASSERT_FALSE(first_page["data"].empty());
+  for (const auto& item : first_page["data"]) {
     const json& custom = item["attributes"]["custom"];
     EXPECT_TRUE(custom["duration"].is_number_integer());
     EXPECT_TRUE(custom["env"].is_string());
