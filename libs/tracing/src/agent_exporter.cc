@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "apmcov/tracing/exporter_metrics.h"
 #include "apmcov/tracing/msgpack_v04.h"
 
 namespace apmcov::tracing {

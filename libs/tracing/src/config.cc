@@ -1,9 +1,12 @@
 #include "apmcov/tracing/config.h"
 
+#include <prometheus/registry.h>
+
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "apmcov/tracing/exporter_metrics.h"
 
 namespace apmcov::tracing {
 

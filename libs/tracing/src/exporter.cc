@@ -1,4 +1,4 @@
-#include "apmcov/tracing/exporter.h"
+#include "apmcov/tracing/exporter_metrics.h"
 
 namespace apmcov::tracing {
 namespace {

@@ -1,5 +1,7 @@
 #include "apmcov/tracing/memory_exporter.h"
 
+#include "apmcov/tracing/exporter_metrics.h"
+
 namespace apmcov::tracing {
 
 InMemoryExporter::InMemoryExporter(size_t max_queued_spans,

@@ -7,6 +7,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "apmcov/tracing/exporter.h"
+
 namespace apmcov::tracing {
 namespace internal {
 

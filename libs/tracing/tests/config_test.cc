@@ -3,6 +3,7 @@
 #include "apmcov/tracing/config.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <map>
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "apmcov/tracing/exporter.h"
+#include "apmcov/tracing/exporter_metrics.h"
 #include "v04_decode.h"
 
 namespace apmcov::tracing::contract {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "apmcov/tracing/exporter.h"
 #include "apmcov/tracing/memory_exporter.h"
 
 namespace apmcov::tracing {

@@ -15,8 +15,6 @@
 //   tracing.Shutdown(std::chrono::seconds(2));
 #pragma once
 
-#include <prometheus/registry.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -29,6 +27,9 @@
 
 namespace apmcov {
 class ConfigReader;
+}
+namespace prometheus {
+class Registry;
 }
 
 namespace apmcov::tracing {

@@ -17,13 +17,10 @@
 //  - Stop(timeout) flushes what is queued within `timeout`, then refuses every later
 //    Export(). Idempotent; the destructor stops with a short timeout.
 //  - Thread-safe: any thread may call any method at any time.
-//  - Counters (stats(), and the Prometheus counters of ExporterMetrics when given a registry)
-//    only grow: spans_sent + spans_dropped + spans lost in send errors + spans queued =
-//    spans handed over.
+//  - Counters (stats(), and the Prometheus counters of ExporterMetrics, exporter_metrics.h, when
+//    given) only grow: spans_sent + spans_dropped + spans_lost + spans queued = spans handed
+//    over.
 #pragma once
-
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 
 #include <chrono>
 #include <cstdint>
@@ -32,6 +29,8 @@
 #include "apmcov/tracing/span_data.h"
 
 namespace apmcov::tracing {
+
+class ExporterMetrics;  // exporter_metrics.h
 
 struct ExporterStats {
   uint64_t spans_sent = 0;     // delivered (the receiver answered 2xx)
@@ -48,18 +47,6 @@ class TraceExporter {
   virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
   virtual absl::Status Stop(std::chrono::milliseconds timeout) = 0;
   virtual ExporterStats stats() const = 0;
-};
-
-// The Prometheus side of ExporterStats, registered once per registry:
-//   apmcov_tracing_spans_sent_total, apmcov_tracing_spans_dropped_total,
-//   apmcov_tracing_send_errors_total.
-// Both exporters update it as they update their stats. Thread-safe (prometheus counters).
-class ExporterMetrics {
- public:
-  explicit ExporterMetrics(prometheus::Registry& registry);
-  prometheus::Counter& spans_sent;
-  prometheus::Counter& spans_dropped;
-  prometheus::Counter& send_errors;
 };
 
 }  // namespace apmcov::tracing

@@ -40,7 +40,6 @@
 #include <string_view>
 
 #include "apmcov/base/clock.h"
-#include "apmcov/tracing/exporter.h"
 #include "apmcov/tracing/propagation.h"
 #include "apmcov/tracing/sampler.h"
 
@@ -56,6 +55,8 @@ struct TracerOptions {
   // Random 64-bit ids, never 0. Tests pass a deterministic source.
   std::function<uint64_t()> id_source;
 };
+
+class TraceExporter;  // exporter.h
 
 namespace internal {
 struct SpanState;
