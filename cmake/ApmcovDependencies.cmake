@@ -9,6 +9,8 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(simdjson CONFIG REQUIRED)
 find_package(CURL REQUIRED)
+# msgpack-cxx (header-only) for the Datadog Agent's trace payloads (libs/tracing, ddsim).
+find_package(msgpack CONFIG REQUIRED)
 pkg_check_modules(PISTACHE REQUIRED IMPORTED_TARGET libpistache)
 # ddsim's HTTP server (docs/decisions.md: "ddsim's HTTP server").
 pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)

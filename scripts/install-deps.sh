@@ -15,6 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librdkafka-dev libpqxx-dev libpq-dev libpistache-dev prometheus-cpp-dev
   libmicrohttpd-dev nlohmann-json3-dev libsimdjson-dev libcurl4-openssl-dev zlib1g-dev
+  libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # servers and tools used by the local stack and the tests
   postgresql curl python3 python3-yaml python3-jsonschema python3-grpcio

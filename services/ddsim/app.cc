@@ -15,6 +15,7 @@
 #include "ddsim/traffic/truth.h"
 #include "ddsim/world/cat.h"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace apmcov::ddsim {
@@ -26,6 +27,7 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
     reader.AddError("MODE", "the command must be serve or truth");
   c.world.seed = static_cast<uint64_t>(reader.Int("SEED", 1, 0, INT64_MAX));
   c.world.services = static_cast<int>(reader.Int("SERVICES", 200, 10, 50000));
+  c.world.self_catalog = reader.Bool("SELF_CATALOG", true);
   c.traffic.seed = c.world.seed;
   c.traffic.spans_per_second = reader.Double("SPANS_PER_SECOND", 200, 0, 10'000'000);
   c.backfill_minutes = reader.Int("BACKFILL_MINUTES", 60, 0, 7 * 24 * 60);
@@ -46,6 +48,8 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   c.api.app_key = reader.String("APP_KEY", "", Secret::kSimulated);
   const std::string limits = reader.String("RATE_LIMITS", "");
   c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
+  c.api.agent_max_spans =
+      static_cast<size_t>(reader.Int("AGENT_MAX_SPANS", 200'000, 1'000, 10'000'000));
   c.address = reader.String("ADDRESS", "0.0.0.0");
   c.port = static_cast<int>(reader.Int("HTTP_PORT", 8081, 0, 65535));
   c.admin_port = static_cast<int>(reader.Int("ADMIN_PORT", 9104, 0, 65535));
@@ -165,9 +169,20 @@ int RunServe(const DdsimConfig& c) {
                     .Help("Spans returned in span pages")
                     .Register(*registry)
                     .Add({});
+  auto& received = prometheus::BuildCounter()
+                       .Name("apmcov_ddsim_agent_spans_received_total")
+                       .Help("Spans received on the Agent intake (/v0.4/traces)")
+                       .Register(*registry)
+                       .Add({});
+  auto& held = prometheus::BuildGauge()
+                   .Name("apmcov_ddsim_agent_spans_held")
+                   .Help("Received spans ddsim keeps and serves (bounded by AGENT_MAX_SPANS)")
+                   .Register(*registry)
+                   .Add({});
   std::mutex scrape_mu;
   std::map<std::pair<std::string, int>, int64_t> reported;
   int64_t spans_reported = 0;
+  int64_t received_reported = 0;
   telemetry::AdminServer admin(registry, c.address, static_cast<uint16_t>(c.admin_port));
   admin.EnableProcessMetrics("apmcov-ddsim", "");
   auto refresh_counts = [&] {
@@ -187,6 +202,12 @@ int RunServe(const DdsimConfig& c) {
       spans.Increment(static_cast<double>(served - spans_reported));
       spans_reported = served;
     }
+    const int64_t got = api.agent_spans_received();
+    if (got > received_reported) {
+      received.Increment(static_cast<double>(got - received_reported));
+      received_reported = got;
+    }
+    held.Set(static_cast<double>(api.received().size()));
   };
   admin.AddScrapeHook(refresh_counts);
   if (absl::Status s = admin.Start(); !s.ok()) {

@@ -10,6 +10,7 @@
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
 #include "ddsim/http/json_writer.h"
+#include "ddsim/intake/received_render.h"
 #include "ddsim/traffic/query.h"
 #include "ddsim/traffic/span_fields.h"
 #include "ddsim/traffic/truth.h"
@@ -358,7 +359,15 @@ DdsimApi::DdsimApi(const World& world, TrafficOptions traffic, ApiOptions option
       options_(std::move(options)),
       clock_(clock),
       renderer_(world),
-      limiter_(options_.rate_limits) {}
+      limiter_(options_.rate_limits),
+      received_(options_.agent_max_spans) {
+  for (uint32_t i : world_.catalog_order) catalog_.push_back(&world_.services[i]);
+  for (const Service& s : world_.self_services) catalog_.push_back(&s);
+}
+
+size_t DdsimApi::MaxBodyBytes(const std::string& path) const {
+  return path == "/v0.4/traces" ? options_.agent_max_body_bytes : size_t{1} << 20;
+}
 
 std::shared_ptr<const Bucket> DdsimApi::GetBucket(int64_t index) {
   {
@@ -414,6 +423,9 @@ std::shared_ptr<const DdsimApi::Slice> DdsimApi::GetSlice(int64_t index) {
 }
 
 std::string DdsimApi::EndpointName(const std::string& method, const std::string& path) {
+  // The Agent intake, whatever the method (a wrong one answers 405).
+  if (path == "/v0.4/traces") return "agent_traces";
+  if (path == "/info") return "agent_info";
   if (method == "GET") {
     if (path == "/api/v1/validate") return "validate";
     if (path == "/api/v2/services/definitions") return "service_definitions";
@@ -454,11 +466,15 @@ std::string DdsimApi::StatsJson() {
       n += c;
     }
     req[ep] = {{"total", n}, {"by_status", e}};
-    if (ep.rfind("_ddsim", 0) != 0) total += n;
+    if (ep.rfind("_ddsim", 0) != 0 && ep.rfind("agent_", 0) != 0) total += n;
   }
   j["requests"] = req;
   j["api_requests_total"] = total;
   j["spans_served"] = spans_served_.load();
+  j["agent"] = {
+      {"payloads", agent_payloads_.load()},    {"traces_received", agent_traces_.load()},
+      {"spans_received", agent_spans_.load()}, {"spans_dropped", agent_dropped_spans_.load()},
+      {"spans_held", received_.size()},        {"spans_evicted", received_.evicted()}};
   return j.dump();
 }
 
@@ -486,6 +502,13 @@ HttpResponse DdsimApi::Handle(const HttpRequest& r) {
     resp = Legacy(404, "Not Found");
     std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_["unknown"][resp.status];
+    return resp;
+  }
+  if (endpoint == "agent_traces" || endpoint == "agent_info") {
+    // A local Agent: no keys, no rate limits, and the API's injected faults do not apply.
+    resp = endpoint == "agent_traces" ? AgentTraces(r) : AgentInfo(r);
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++stats_[endpoint][resp.status];
     return resp;
   }
 
@@ -613,10 +636,9 @@ HttpResponse DdsimApi::ServiceDefinitions(const HttpRequest& r) {
     version = *v;
   }
   ojson data = ojson::array();
-  const auto& order = world_.catalog_order;
   const int64_t begin = *size * *number;
-  for (int64_t i = begin; i < begin + *size && i < static_cast<int64_t>(order.size()); ++i) {
-    data.push_back(RenderDefinition(world_, world_.services[order[i]], version));
+  for (int64_t i = begin; i < begin + *size && i < static_cast<int64_t>(catalog_.size()); ++i) {
+    data.push_back(RenderDefinition(world_, *catalog_[i], version));
   }
   HttpResponse resp;
   resp.body = ojson{{"data", data}}.dump();
@@ -632,6 +654,7 @@ HttpResponse DdsimApi::ServiceDefinition(const HttpRequest& r, const std::string
     version = *v;
   }
   const Service* s = world_.Find(name);
+  if (s == nullptr) s = world_.FindSelf(name);
   if (s == nullptr || !s->catalogued()) {
     HttpResponse resp = Legacy(404, "Not Found");
     resp.body = "{\"errors\":[\"Not Found\"],\"error_details\":[{}]}";
@@ -651,16 +674,16 @@ HttpResponse DdsimApi::CatalogEntities(const HttpRequest& r) {
   if (*offset < 0) return Legacy(400, "page[offset] must be >= 0");
   const std::string* kind = r.Query("filter[kind]");
   const std::string* name = r.Query("filter[name]");
-  std::vector<uint32_t> matching;
+  std::vector<const Service*> matching;
   if (kind == nullptr || *kind == "service") {
-    for (uint32_t i : world_.catalog_order) {
-      if (name == nullptr || world_.services[i].name == *name) matching.push_back(i);
+    for (const Service* s : catalog_) {
+      if (name == nullptr || s->name == *name) matching.push_back(s);
     }
   }
   ojson data = ojson::array();
   for (int64_t i = *offset; i < *offset + *limit && i < static_cast<int64_t>(matching.size());
        ++i) {
-    const Service& s = world_.services[matching[i]];
+    const Service& s = *matching[i];
     ojson attrs = {{"apiVersion", s.schema_version == "v1" ? "v2" : s.schema_version},
                    {"displayName", s.name},
                    {"kind", "service"},
@@ -715,13 +738,21 @@ HttpResponse DdsimApi::ApmServices(const HttpRequest& r) {
       continue;
     ids.push_back(i);
   }
-  std::sort(ids.begin(), ids.end(), [&](uint32_t a, uint32_t b) {
-    return world_.services[a].name < world_.services[b].name;
-  });
+  std::vector<std::pair<std::string, bool>> listed;  // name, traced
+  for (uint32_t i : ids)
+    listed.emplace_back(world_.services[i].name, world_.services[i].reports_spans());
+  // Services the Agent intake received (a generated name keeps what the world decided).
+  std::string last;
+  for (const ReceivedStore::ServiceEnv& se : received_.ServiceEnvs()) {
+    if (*env != "*" && se.env != *env) continue;
+    if (se.service == last || world_.Find(se.service) != nullptr) continue;
+    last = se.service;
+    listed.emplace_back(se.service, true);
+  }
+  std::sort(listed.begin(), listed.end());
   ojson names = ojson::array(), meta = ojson::array();
-  for (uint32_t i : ids) {
-    names.push_back(world_.services[i].name);
-    const bool traced = world_.services[i].reports_spans();
+  for (const auto& [name, traced] : listed) {
+    names.push_back(name);
     meta.push_back({{"isTraced", traced}, {"isUsm", !traced}});
   }
   HttpResponse resp;
@@ -826,15 +857,32 @@ HttpResponse DdsimApi::SpanPage(const SpanPageRequest& p) {
   const int64_t now = clock_.NowUnixNanos();
   const int64_t lo = std::max(p.from_ns, traffic_.traffic_start_ns);
   const int64_t hi = std::min(p.to_ns, now + 1);  // spans that started by now
-  int64_t s_lo = lo / kBucketNanos, s_hi = (hi - 1) / kBucketNanos;
+  const int64_t range_lo = lo / kBucketNanos, range_hi = (hi - 1) / kBucketNanos;
+  // Seconds to read: of generated spans [g_lo, g_hi], of received spans [r_lo, r_hi].
+  int64_t g_lo = range_lo, g_hi = range_hi;
+  const bool with_received = !received_.empty();
+  int64_t r_lo = range_lo, r_hi = with_received ? range_hi : range_lo - 1;
   if (query->trace_id()) {
     auto d = DecodeTraceId(traffic_.seed, *query->trace_id());
     if (!d) {
-      s_hi = s_lo - 1;
+      g_hi = g_lo - 1;
     } else {
-      s_lo = std::max(s_lo, d->bucket);
-      s_hi = std::min(s_hi, d->bucket + 1);
+      g_lo = std::max(g_lo, d->bucket);
+      g_hi = std::min(g_hi, d->bucket + 1);
     }
+    r_hi = r_lo - 1;
+    if (with_received) {
+      const std::vector<int64_t> secs = received_.SecondsOfTrace(*query->trace_id());
+      if (!secs.empty()) {
+        r_lo = std::max(range_lo, secs.front());
+        r_hi = std::min(range_hi, secs.back());
+      }
+    }
+  }
+  int64_t s_lo = g_lo, s_hi = g_hi;
+  if (r_lo <= r_hi) {
+    s_lo = g_lo <= g_hi ? std::min(g_lo, r_lo) : r_lo;
+    s_hi = g_lo <= g_hi ? std::max(g_hi, r_hi) : r_hi;
   }
   // Cursor: base64 JSON {"after":"<slice>:<pos>:<a|d>","values":[...]} (opaque to clients).
   int64_t slice = p.ascending ? s_lo : s_hi;
@@ -862,16 +910,54 @@ HttpResponse DdsimApi::SpanPage(const SpanPageRequest& p) {
   int64_t n = 0;
   int64_t last_start = 0;
   bool full = false;
+  // A second's spans in one order, generated and received: by (start, span id).
+  struct Entry {
+    const Span* generated;
+    const ReceivedSpan* received;
+  };
+  std::vector<Entry> merged;
   while (!full && (p.ascending ? slice <= s_hi : slice >= s_lo)) {
-    auto sl = GetSlice(slice);
-    const int64_t size = static_cast<int64_t>(sl->spans.size());
+    std::shared_ptr<const Slice> sl;
+    if (slice >= g_lo && slice <= g_hi) sl = GetSlice(slice);
+    ReceivedStore::SecondSpans rs;
+    if (slice >= r_lo && slice <= r_hi) rs = received_.Second(slice);
+    merged.clear();
+    if (rs != nullptr) {
+      const size_t gn = sl != nullptr ? sl->spans.size() : 0;
+      size_t gi = 0, ri = 0;
+      while (gi < gn || ri < rs->size()) {
+        const bool take_generated =
+            ri == rs->size() || (gi < gn && (sl->spans[gi]->start_ns != (*rs)[ri].start_ns
+                                                 ? sl->spans[gi]->start_ns < (*rs)[ri].start_ns
+                                                 : sl->spans[gi]->span_id <= (*rs)[ri].span_id));
+        merged.push_back(take_generated ? Entry{sl->spans[gi++], nullptr}
+                                        : Entry{nullptr, &(*rs)[ri++]});
+      }
+    }
+    const int64_t size = rs != nullptr   ? static_cast<int64_t>(merged.size())
+                         : sl != nullptr ? static_cast<int64_t>(sl->spans.size())
+                                         : 0;
     for (; pos < size; ++pos) {
-      const Span& sp = *sl->spans[p.ascending ? pos : size - 1 - pos];
-      if (sp.start_ns < lo || sp.start_ns >= hi) continue;
-      if (!query->Matches(world_, sp)) continue;
-      if (n > 0) out.push_back(',');
-      renderer_.AppendSpanEvent(out, sp);
-      last_start = sp.start_ns;
+      const int64_t at = p.ascending ? pos : size - 1 - pos;
+      const Span* sp = rs == nullptr ? sl->spans[at] : merged[at].generated;
+      if (sp != nullptr) {
+        if (sp->start_ns < lo || sp->start_ns >= hi) continue;
+        if (!query->Matches(world_, *sp)) continue;
+        if (n > 0) out.push_back(',');
+        renderer_.AppendSpanEvent(out, *sp);
+        last_start = sp->start_ns;
+      } else {
+        const ReceivedSpan& rsp = *merged[at].received;
+        if (rsp.start_ns < lo || rsp.start_ns >= hi) continue;
+        if (!query->MatchesFields([&rsp](SpanField f, std::string& sc, std::string_view* v) {
+              return ReceivedFieldValue(rsp, f, sc, v);
+            })) {
+          continue;
+        }
+        if (n > 0) out.push_back(',');
+        AppendReceivedSpanEvent(out, rsp);
+        last_start = rsp.start_ns;
+      }
       if (++n == p.limit) {
         ++pos;
         full = true;
@@ -1004,6 +1090,26 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
   bool timeout = false;
   std::string scratch;
   std::vector<std::string> key(groups.size());
+  // Counts one matching span; `value(field, scratch, &out)` reads its fields.
+  auto tally = [&](int64_t start_ns, const auto& value) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      std::string_view v;
+      if (value(groups[g].field, scratch, &v)) {
+        key[g].assign(v);
+      } else if (groups[g].missing) {
+        key[g] = *groups[g].missing;
+      } else {
+        return;
+      }
+    }
+    Counts& ct = counts[key];
+    ++ct.total;
+    for (size_t ci = 0; ci < computes.size() && ci < 4; ++ci) {
+      if (computes[ci].timeseries) {
+        ++ct.by_time[ci][start_ns / computes[ci].interval_ns * computes[ci].interval_ns];
+      }
+    }
+  };
   // Each bucket once: a trace's spans start in its own bucket or the next one.
   for (int64_t s = lo / kBucketNanos - 1; s <= (hi - 1) / kBucketNanos && lo < hi; ++s) {
     if (std::chrono::steady_clock::now() - t0 >
@@ -1018,25 +1124,23 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
       for (const Span& sp : bk->spans) {
         if (sp.start_ns < lo || sp.start_ns >= hi) continue;
         if (!query->Matches(world_, sp)) continue;
-        bool skip = false;
-        for (size_t g = 0; g < groups.size(); ++g) {
-          std::string_view v;
-          if (SpanFieldValue(world_, sp, groups[g].field, scratch, &v)) {
-            key[g].assign(v);
-          } else if (groups[g].missing) {
-            key[g] = *groups[g].missing;
-          } else {
-            skip = true;
-          }
-        }
-        if (skip) continue;
-        Counts& ct = counts[key];
-        ++ct.total;
-        for (size_t ci = 0; ci < computes.size() && ci < 4; ++ci) {
-          if (computes[ci].timeseries) {
-            ++ct.by_time[ci][sp.start_ns / computes[ci].interval_ns * computes[ci].interval_ns];
-          }
-        }
+        tally(sp.start_ns, [&](SpanField f, std::string& sc, std::string_view* v) {
+          return SpanFieldValue(world_, sp, f, sc, v);
+        });
+      }
+    }
+  }
+  // Spans the Agent intake received count like generated ones.
+  if (!received_.empty() && lo < hi) {
+    for (const auto& [second, spans] :
+         received_.Range(lo / kBucketNanos, (hi - 1) / kBucketNanos)) {
+      for (const ReceivedSpan& rsp : *spans) {
+        if (rsp.start_ns < lo || rsp.start_ns >= hi) continue;
+        auto value = [&rsp](SpanField f, std::string& sc, std::string_view* v) {
+          return ReceivedFieldValue(rsp, f, sc, v);
+        };
+        if (!query->MatchesFields(value)) continue;
+        tally(rsp.start_ns, value);
       }
     }
   }
@@ -1173,7 +1277,39 @@ HttpResponse DdsimApi::Trace(const HttpRequest&, const std::string& id) {
       return resp;
     }
   }
-  return JsonApiError(404, "trace not found");
+  return ReceivedTrace(lo, hi, has_hi);
+}
+
+HttpResponse DdsimApi::ReceivedTrace(uint64_t lo, uint64_t hi, bool has_hi) {
+  const int64_t now = clock_.NowUnixNanos();
+  std::vector<ReceivedStore::SecondSpans> seconds;
+  std::vector<const ReceivedSpan*> spans;
+  uint64_t high = 0;
+  for (int64_t second : received_.SecondsOfTrace(lo)) {
+    ReceivedStore::SecondSpans ss = received_.Second(second);
+    if (ss == nullptr) continue;
+    for (const ReceivedSpan& s : *ss) {
+      if (s.trace_lo != lo || s.start_ns > now) continue;
+      spans.push_back(&s);
+      high = std::max(high, s.trace_hi);
+    }
+    seconds.push_back(std::move(ss));
+  }
+  if (spans.empty() || (has_hi && high != 0 && high != hi)) {
+    return JsonApiError(404, "trace not found");
+  }
+  std::string out = "{\"data\":{\"type\":\"trace\",\"id\":\"";
+  AppendHex16(out, high);
+  AppendHex16(out, lo);
+  out.append("\",\"attributes\":{\"is_truncated\":false,\"spans\":[");
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendReceivedTraceSpan(out, *spans[i]);
+  }
+  out.append("]}}}");
+  HttpResponse resp;
+  resp.body = std::move(out);
+  return resp;
 }
 
 HttpResponse DdsimApi::GroundTruth(const HttpRequest& r) {
@@ -1217,7 +1353,7 @@ HttpResponse DdsimApi::GroundTruth(const HttpRequest& r) {
         auto c = PeekBucket(b);
         return c != nullptr ? c : GenerateBucket(world_, traffic_, b);
       },
-      req);
+      req, &received_);
   return resp;
 }
 
@@ -1252,6 +1388,59 @@ HttpResponse DdsimApi::Faults(const HttpRequest& r) {
                    {"malformed_at", f.malformed_at},
                    {"drop_at", f.drop_at},
                    {"requests_since_set", fault_seq_}}
+                  .dump();
+  return resp;
+}
+
+}  // namespace apmcov::ddsim
+
+namespace apmcov::ddsim {
+
+HttpResponse DdsimApi::AgentTraces(const HttpRequest& r) {
+  if (r.method != "PUT" && r.method != "POST") {
+    HttpResponse resp = Legacy(405, "Method Not Allowed: use PUT or POST");
+    resp.headers.emplace_back("Allow", "PUT, POST");
+    return resp;
+  }
+  if (const std::string* type = r.Header("content-type")) {
+    const std::string media = type->substr(0, type->find(';'));
+    if (!media.empty() && media != "application/msgpack") {
+      return Legacy(415, "ddsim's Agent intake takes only application/msgpack, got " + media);
+    }
+  }
+  IntakeRequestInfo info;
+  if (const std::string* lang = r.Header("datadog-meta-lang")) info.language = *lang;
+  info.now_ns = clock_.NowUnixNanos();
+  absl::StatusOr<DecodedPayload> payload = DecodeTracesV04(r.body, info);
+  if (!payload.ok()) {
+    return Legacy(400, Cat("cannot decode the v0.4 trace payload: ",
+                           std::string(payload.status().message())));
+  }
+  ++agent_payloads_;
+  agent_traces_ += static_cast<int64_t>(payload->traces);
+  agent_spans_ += static_cast<int64_t>(payload->spans.size());
+  agent_dropped_spans_ += static_cast<int64_t>(payload->dropped_spans);
+  received_.Add(std::move(payload->spans));
+  HttpResponse resp;
+  // What an Agent answers: the sampling rates it wants, here "keep everything".
+  resp.body = R"({"rate_by_service":{"service:,env:":1}})";
+  return resp;
+}
+
+HttpResponse DdsimApi::AgentInfo(const HttpRequest& r) {
+  if (r.method != "GET") return Legacy(405, "Method Not Allowed: use GET");
+  HttpResponse resp;
+  resp.body = ojson{{"version", "7.0.0-ddsim"},
+                    {"git_commit", ""},
+                    {"endpoints", ojson::array({"/v0.4/traces", "/info"})},
+                    {"feature_flags", ojson::array()},
+                    {"client_drop_p0s", false},
+                    {"span_meta_structs", false},
+                    {"long_running_spans", false},
+                    {"config",
+                     {{"default_env", "none"},
+                      {"max_request_bytes", options_.agent_max_body_bytes},
+                      {"receiver_max_spans", options_.agent_max_spans}}}}
                   .dump();
   return resp;
 }

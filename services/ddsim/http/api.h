@@ -5,6 +5,13 @@
 // stats). Keys, per-bucket rate limits and injected faults are applied here, so tests and
 // benchmarks exercise the same code the server runs. Thread-safe: Handle() may be called
 // from many server threads at once.
+//
+// ddsim is also a Datadog Agent (design §12): PUT or POST /v0.4/traces (msgpack) and GET /info,
+// without keys, rate limits or faults, like a local Agent. What it receives joins the org:
+// received spans are served by the spans list, search, aggregate and trace endpoints with the
+// generated ones (a second's spans in (start, span id) order, so a page cursor stays valid
+// unless spans of that second arrive after it was read, as with Datadog's own ingestion
+// delay), their services appear in the APM service list, and the ground truth judges them.
 #pragma once
 
 #include <atomic>
@@ -21,6 +28,7 @@
 #include "apmcov/base/clock.h"
 #include "ddsim/http/rate_limiter.h"
 #include "ddsim/http/span_render.h"
+#include "ddsim/intake/received.h"
 #include "ddsim/traffic/traffic.h"
 
 namespace apmcov::ddsim {
@@ -49,8 +57,10 @@ struct ApiOptions {
   std::string api_key;  // "" = any non-empty key is accepted
   std::string app_key;  // "" = any non-empty key is accepted
   std::map<std::string, RateLimit> rate_limits = RateLimiter::Defaults();
-  int64_t aggregate_budget_ms = 5000;  // aggregate answers status "timeout" past this
-  size_t bucket_cache = 16;            // generated buckets kept in memory
+  int64_t aggregate_budget_ms = 5000;      // aggregate answers status "timeout" past this
+  size_t bucket_cache = 16;                // generated buckets kept in memory
+  size_t agent_max_spans = 200'000;        // received spans kept (oldest seconds evicted first)
+  size_t agent_max_body_bytes = 25 << 20;  // a larger /v0.4/traces body answers 413
 };
 
 // Faults applied to the next API requests (never to /_ddsim/*). Counts are consumed in the
@@ -89,6 +99,11 @@ class DdsimApi {
 
   // Endpoint name of a request ("spans_list", ...), "" when unknown.
   static std::string EndpointName(const std::string& method, const std::string& path);
+  // The largest body the server reads for a request to `path` (the Agent intake takes more).
+  size_t MaxBodyBytes(const std::string& path) const;
+
+  ReceivedStore& received() { return received_; }
+  int64_t agent_spans_received() const { return agent_spans_.load(); }
 
  private:
   struct Slice;
@@ -107,6 +122,9 @@ class DdsimApi {
   HttpResponse Trace(const HttpRequest& r, const std::string& id);
   HttpResponse GroundTruth(const HttpRequest& r);
   HttpResponse Faults(const HttpRequest& r);
+  HttpResponse AgentTraces(const HttpRequest& r);
+  HttpResponse AgentInfo(const HttpRequest& r);
+  HttpResponse ReceivedTrace(uint64_t lo, uint64_t hi, bool has_hi);
 
   struct SpanPageRequest {
     std::string query_text;
@@ -127,6 +145,12 @@ class DdsimApi {
   Clock& clock_;
   SpanRenderer renderer_;
   RateLimiter limiter_;
+  // The service definitions served: the generated catalog in listing order, then the
+  // tracker's own entries (World::self_services).
+  std::vector<const Service*> catalog_;
+  ReceivedStore received_;
+  std::atomic<int64_t> agent_payloads_{0}, agent_spans_{0}, agent_traces_{0},
+      agent_dropped_spans_{0};
 
   std::mutex cache_mu_;
   std::list<std::pair<int64_t, std::shared_ptr<const Bucket>>> buckets_;  // MRU first

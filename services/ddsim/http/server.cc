@@ -17,9 +17,6 @@
 namespace apmcov::ddsim {
 namespace {
 
-// Largest request body accepted (search/aggregate bodies are a few hundred bytes).
-constexpr size_t kMaxBodyBytes = 1 << 20;
-
 const Logger& Log() {
   static const Logger log("ddsim.http");
   return log;
@@ -29,6 +26,7 @@ const Logger& Log() {
 // in pieces before the final call.
 struct RequestState {
   std::string body;
+  size_t max_body = 0;  // DdsimApi::MaxBodyBytes() of the path
   bool too_large = false;
 };
 
@@ -69,11 +67,13 @@ MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url, con
                      void** con_cls) {
   auto* state = static_cast<RequestState*>(*con_cls);
   if (state == nullptr) {  // headers are in; the body (if any) follows in later calls
-    *con_cls = new RequestState;
+    state = new RequestState;
+    state->max_body = static_cast<DdsimApi*>(cls)->MaxBodyBytes(url);
+    *con_cls = state;
     return MHD_YES;
   }
   if (*upload_data_size > 0) {
-    if (state->body.size() + *upload_data_size > kMaxBodyBytes)
+    if (state->body.size() + *upload_data_size > state->max_body)
       state->too_large = true;
     else
       state->body.append(upload_data, *upload_data_size);
@@ -83,7 +83,7 @@ MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url, con
   if (state->too_large) {
     HttpResponse resp;
     resp.status = 413;
-    resp.body = Cat(R"({"errors":["request body larger than )", kMaxBodyBytes, R"( bytes"]})");
+    resp.body = Cat(R"({"errors":["request body larger than )", state->max_body, R"( bytes"]})");
     return Queue(connection, std::move(resp));
   }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "apmcov/tracing/msgpack_v04.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "test_server.h"
@@ -171,7 +172,11 @@ TEST_F(ShapeTest, SpansListAndPaging) {
   Reply p1 = c_.Get("/api/v2/spans/events?page%5Blimit%5D=2");
   Expect(p1, {"spans_list_paginated_1.json", "spans_list_ok.json"});
   // custom: the keys the recordings always carry, with nanosecond duration and nested span.kind.
-  for (const auto& item : json::parse(first.body)["data"]) {
+  // (The parsed page is held by name: a range-for over a member of a temporary would iterate a
+  // destroyed object.)
+  const json first_page = json::parse(first.body);
+  ASSERT_FALSE(first_page["data"].empty());
+  for (const auto& item : first_page["data"]) {
     const json& custom = item["attributes"]["custom"];
     EXPECT_TRUE(custom["duration"].is_number_integer());
     EXPECT_TRUE(custom["env"].is_string());
@@ -191,6 +196,42 @@ TEST_F(ShapeTest, SpansListAndPaging) {
   EXPECT_EQ(json::parse(r.body), LoadFixture("spans_list_paginated_3.json")["response"]["body"]);
   Expect(c_.Get("/api/v2/spans/events?filter%5Bfrom%5D=now&filter%5Bto%5D=now-1m"),
          {"spans_list_422.json"});
+}
+
+TEST_F(ShapeTest, SpansReceivedByTheAgentIntakeHaveTheSameShape) {
+  tracing::SpanData root;
+  root.trace_id = {0x6650a1b200000000ULL, 77};
+  root.span_id = 1;
+  root.service = "apmcov-gateway";
+  root.name = "http.request";
+  root.resource = "GET /api/stats";
+  root.type = "web";
+  root.start_ns = (kNowSeconds - 30) * 1'000'000'000LL;
+  root.duration_ns = 1'000'000;
+  root.meta = {{"env", "test"},      {"span.kind", "server"}, {"_dd.p.tid", "6650a1b200000000"},
+               {"version", "0.1.0"}, {"language", "cpp"},     {"http.status_code", "200"}};
+  root.metrics = {{"_sampling_priority_v1", 1}};
+  tracing::SpanData call = root;
+  call.span_id = 2;
+  call.parent_id = 1;
+  call.type = "sql";
+  call.meta = {{"env", "test"}, {"span.kind", "client"}, {"db.system", "postgresql"}};
+  call.metrics.clear();
+  Reply put = c_.Do("PUT", "/v0.4/traces", tracing::EncodeTracesV04({{root, call}}), false,
+                    {"Content-Type: application/msgpack"});
+  ASSERT_EQ(put.status, 200) << put.body;
+  Reply r = c_.Get("/api/v2/spans/events?filter%5Bquery%5D=service%3Aapmcov-gateway");
+  const json page = json::parse(r.body);
+  ASSERT_EQ(page["data"].size(), 2u) << r.body;
+  Expect(r, {"spans_list_ok.json", "spans_list_paginated_1.json", "spans_list_paginated_2.json",
+             "spans_search_ok.json"});
+  for (const auto& item : page["data"]) {
+    const json& custom = item["attributes"]["custom"];
+    EXPECT_TRUE(custom["duration"].is_number_integer());
+    EXPECT_TRUE(custom["env"].is_string());
+    EXPECT_TRUE(custom["span"]["kind"].is_string());
+    EXPECT_EQ(item["id"].get<std::string>().size(), 24u);
+  }
 }
 
 TEST_F(ShapeTest, SpansSearchAndPaging) {

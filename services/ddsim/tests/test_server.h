@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,13 +62,17 @@ class Client {
       curl_easy_setopt(curl_, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(curl_, CURLOPT_FORBID_REUSE, 1L);
     }
-    if (method == "POST") {
+    if (method == "POST" || method == "PUT") {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
     struct curl_slist* hs = nullptr;
     hs = curl_slist_append(hs, "Connection: keep-alive");
-    hs = curl_slist_append(hs, "Content-Type: application/json");
+    // A Content-Type among `extra` replaces the default one.
+    const bool typed = std::any_of(extra.begin(), extra.end(), [](const std::string& h) {
+      return h.rfind("Content-Type:", 0) == 0;
+    });
+    if (!typed) hs = curl_slist_append(hs, "Content-Type: application/json");
     if (keys) {
       hs = curl_slist_append(hs, (std::string("DD-API-KEY: ") + kApiKey).c_str());
       hs = curl_slist_append(hs, (std::string("DD-APPLICATION-KEY: ") + kAppKey).c_str());
@@ -115,7 +120,8 @@ class Client {
 class DdsimHarness {
  public:
   explicit DdsimHarness(std::map<std::string, RateLimit> limits = Unlimited(), int services = 200,
-                        double sps = 300)
+                        double sps = 300,
+                        size_t agent_max_body_bytes = ApiOptions{}.agent_max_body_bytes)
       : clock_(std::chrono::system_clock::time_point(std::chrono::seconds(kNowSeconds))) {
     auto w = GenerateWorld({5, services});
     world_ = std::make_unique<World>(std::move(*w));
@@ -127,6 +133,7 @@ class DdsimHarness {
     o.api_key = kApiKey;
     o.app_key = kAppKey;
     o.rate_limits = std::move(limits);
+    o.agent_max_body_bytes = agent_max_body_bytes;
     api_ = std::make_unique<DdsimApi>(*world_, t, o, clock_);
     server_ = std::make_unique<DdsimServer>(*api_, "127.0.0.1", 0);
     auto s = server_->Start();

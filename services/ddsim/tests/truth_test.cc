@@ -85,6 +85,9 @@ TEST_F(TruthTest, CoverageFollowsTheDesignDefinitions) {
     if (s.state == Instrumentation::kUsmOnly) usm.insert(s.name);
     if (s.customer_facing() && s.state != Instrumentation::kInstrumented) cf_without.insert(s.name);
   }
+  // The tracker's own catalog entries: not instrumented while nothing was received.
+  ASSERT_EQ(world_.self_services.size(), 3u);
+  total += 3;
   EXPECT_EQ(cov["total_services"], total);
   EXPECT_EQ(cov["instrumented_services"], instrumented);
   EXPECT_EQ(cov["usm_only"].get<std::set<std::string>>(), usm);
@@ -104,6 +107,30 @@ TEST_F(TruthTest, CoverageFollowsTheDesignDefinitions) {
   EXPECT_TRUE(lifecycle_keys.count("unknown"));  // v1/v2 definitions have no lifecycle
   EXPECT_EQ(cov["shadow_services"].get<size_t>(), t["shadow_services"].size());
   EXPECT_GT(t["shadow_services"].size(), 0u);
+  for (const auto& row : cov["by_team"]) {
+    if (row["key"] == "apm-coverage") {
+      EXPECT_EQ(row["total"], 3);
+      EXPECT_EQ(row["instrumented"], 0);
+    }
+  }
+  for (const auto name : {"apmcov-analyzer", "apmcov-collector", "apmcov-gateway"}) {
+    EXPECT_TRUE(t["catalog"]["not_instrumented"].get<std::set<std::string>>().count(name)) << name;
+  }
+}
+
+TEST_F(TruthTest, WithoutSelfCatalogTheWorldIsOnlyWhatWasGenerated) {
+  auto w = GenerateWorld({21, 300, /*self_catalog=*/false});
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(w->self_services.empty());
+  EXPECT_EQ(w->services.size(), world_.services.size());
+  TruthRequest req{kT0 * kBucketNanos, (kT0 + 5) * kBucketNanos, TruthRequest::Traces::kNone};
+  const auto t = nlohmann::json::parse(GroundTruthJson(
+      *w, opts_, [&](int64_t b) { return GenerateBucket(*w, opts_, b); }, req));
+  const auto with = Truth(kT0, kT0 + 5, TruthRequest::Traces::kNone);
+  EXPECT_EQ(t["coverage"]["total_services"].get<int>() + 3,
+            with["coverage"]["total_services"].get<int>());
+  // The generated traffic is the same with or without the three entries.
+  EXPECT_EQ(t["trace_summary"], with["trace_summary"]);
 }
 
 TEST_F(TruthTest, SameInputsGiveTheSameDocument) {

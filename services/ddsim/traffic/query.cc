@@ -216,27 +216,29 @@ class Parser {
   size_t pos_ = 0;
 };
 
-bool Eval(const Node& n, const World& w, const Span& s, std::string& scratch) {
+// `value(field, scratch, &out)` gives a span's field, as SpanFieldValue() does.
+template <typename FieldValue>
+bool Eval(const Node& n, const FieldValue& value, std::string& scratch) {
   switch (n.type) {
     case Node::kAll:
       return true;
     case Node::kAnd:
       for (const auto& c : n.children) {
-        if (!Eval(*c, w, s, scratch)) return false;
+        if (!Eval(*c, value, scratch)) return false;
       }
       return true;
     case Node::kOr:
       for (const auto& c : n.children) {
-        if (Eval(*c, w, s, scratch)) return true;
+        if (Eval(*c, value, scratch)) return true;
       }
       return false;
     case Node::kNot:
-      return !Eval(*n.children[0], w, s, scratch);
+      return !Eval(*n.children[0], value, scratch);
     case Node::kTerm:
       break;
   }
   std::string_view v;
-  if (n.field == SpanField::kUnknown || !SpanFieldValue(w, s, n.field, scratch, &v)) return false;
+  if (n.field == SpanField::kUnknown || !value(n.field, scratch, &v)) return false;
   if (!n.free_text.empty()) return v.find(n.free_text) != std::string_view::npos;
   if (n.cmp != Node::kEq) {
     auto x = ToNumber(v);
@@ -290,7 +292,18 @@ bool SpanQuery::match_all() const { return root_ == nullptr || root_->type == No
 bool SpanQuery::Matches(const World& world, const Span& span) const {
   if (root_ == nullptr) return true;
   thread_local std::string scratch;
-  return Eval(*root_, world, span, scratch);
+  return Eval(
+      *root_,
+      [&](SpanField f, std::string& sc, std::string_view* out) {
+        return SpanFieldValue(world, span, f, sc, out);
+      },
+      scratch);
+}
+
+bool SpanQuery::MatchesFields(FieldLookup lookup) const {
+  if (root_ == nullptr) return true;
+  thread_local std::string scratch;
+  return Eval(*root_, lookup, scratch);
 }
 
 }  // namespace apmcov::ddsim

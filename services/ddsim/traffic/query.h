@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "ddsim/traffic/span_fields.h"
 
@@ -22,6 +23,10 @@ class SpanQuery {
   static absl::StatusOr<SpanQuery> Parse(std::string_view text);
 
   bool Matches(const World& world, const Span& span) const;
+  // For spans that are not generated (the Agent intake's): `lookup(field, scratch, &out)`
+  // gives a field's value as SpanFieldValue() does for generated ones.
+  using FieldLookup = absl::FunctionRef<bool(SpanField, std::string&, std::string_view*)>;
+  bool MatchesFields(FieldLookup lookup) const;
   // Trace ids the query is restricted to (a top-level AND of `trace_id:N` terms), if any.
   const std::optional<uint64_t>& trace_id() const { return trace_id_; }
   bool match_all() const;

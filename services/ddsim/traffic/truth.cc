@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "apmcov/base/time.h"
+#include "ddsim/intake/received_truth.h"
 #include "ddsim/world/cat.h"
 #include "nlohmann/json.hpp"
 
@@ -43,17 +44,47 @@ std::string Lower(std::string s) {
   return s;
 }
 
-json Names(const World& w, std::vector<uint32_t> ids) {
-  std::vector<std::string> names;
+json Names(const World& w, std::vector<uint32_t> ids, std::vector<std::string> extra = {}) {
+  std::vector<std::string> names = std::move(extra);
   for (uint32_t i : ids) names.push_back(w.services[i].name);
   std::sort(names.begin(), names.end());
   return names;
 }
 
+json ReceivedTraceJson(const ReceivedTraceTruth& t) {
+  json jt;
+  jt["trace_id"] = std::to_string(t.trace_lo);
+  if (t.trace_hi != 0) jt["trace_id_128"] = absl::StrFormat("%016x%016x", t.trace_hi, t.trace_lo);
+  jt["env"] = t.env;
+  jt["root_service"] = t.root_service.empty() ? json(nullptr) : json(t.root_service);
+  jt["started_at"] = FormatRfc3339(t.start_ns);
+  jt["start_ns"] = t.start_ns;
+  jt["span_count"] = t.span_count;
+  jt["judged"] = true;
+  jt["broken"] = !t.gaps.empty();
+  jt["received"] = true;
+  jt["services"] = t.services;
+  jt["missing_services"] = t.missing_services;
+  std::set<std::string> kinds;
+  json gaps = json::array();
+  for (const ReceivedGap& g : t.gaps) {
+    kinds.insert(g.kind);
+    gaps.push_back({{"kind", g.kind},
+                    {"span_id", std::to_string(g.span_id)},
+                    {"from_service", g.from_service},
+                    {"to_service", g.to_service.empty() ? json(nullptr) : json(g.to_service)},
+                    {"peer", g.peer.empty() ? json(nullptr) : json(g.peer)}});
+  }
+  jt["gap_kinds"] = kinds;
+  jt["gaps"] = gaps;
+  return jt;
+}
+
 }  // namespace
 
 std::string GroundTruthJson(const World& w, const TrafficOptions& traffic,
-                            const BucketSource& buckets, const TruthRequest& req) {
+                            const BucketSource& buckets, const TruthRequest& req,
+                            const ReceivedStore* received) {
   const int64_t from_s = req.from_ns >= 0 ? req.from_ns / kBucketNanos
                                           : -((-req.from_ns + kBucketNanos - 1) / kBucketNanos);
   const int64_t to_s = (req.to_ns + kBucketNanos - 1) / kBucketNanos;
@@ -125,6 +156,37 @@ std::string GroundTruthJson(const World& w, const TrafficOptions& traffic,
     }
   }
 
+  // What the Agent intake received: judged by ddsim's own reading of design §6.
+  const std::set<std::string> received_before =
+      received != nullptr ? ReceivedServicesBefore(*received, to_ns) : std::set<std::string>{};
+  ReceivedTruth rt;
+  if (received != nullptr) {
+    auto is_catalog = [&w](const std::string& name) {
+      const Service* s = w.Find(name);
+      return (s != nullptr && s->catalogued()) || w.FindSelf(name) != nullptr;
+    };
+    auto is_instrumented = [&](const std::string& name) {
+      if (const Service* s = w.Find(name)) return s->state == Instrumentation::kInstrumented;
+      return w.FindSelf(name) != nullptr && received_before.count(name) > 0;
+    };
+    rt = JudgeReceived(*received, from_ns, to_ns, is_catalog, is_instrumented);
+  }
+  for (const ReceivedTraceTruth& t : rt.traces) {
+    ++total;
+    ++judged;
+    spans += static_cast<int64_t>(t.span_count);
+    std::set<std::string> kinds;
+    for (const ReceivedGap& g : t.gaps) {
+      ++gaps_by_kind[g.kind];
+      kinds.insert(g.kind);
+    }
+    for (const auto& k : kinds) ++broken_by_kind[k];
+    if (!t.gaps.empty()) ++broken;
+    if (req.traces == TruthRequest::Traces::kNone) continue;
+    if (req.traces == TruthRequest::Traces::kBroken && t.gaps.empty()) continue;
+    traces.push_back(ReceivedTraceJson(t));
+  }
+
   // Coverage (design §5), deprecated services left out.
   std::map<std::string, Tally> by_team, by_env, by_infra, by_language, by_tier, by_lifecycle;
   int64_t cov_total = 0, cov_instr = 0;
@@ -188,29 +250,63 @@ std::string GroundTruthJson(const World& w, const TrafficOptions& traffic,
     if (s.state == Instrumentation::kUsmOnly) usm_only.push_back(i);
   }
 
+  // The tracker's own catalog entries: instrumented once the intake received their spans.
+  std::vector<std::string> self_catalog, self_instrumented, self_not_instrumented;
+  for (const Service& s : w.self_services) {
+    const bool instr = received_before.count(s.name) > 0;
+    self_catalog.push_back(s.name);
+    (instr ? self_instrumented : self_not_instrumented).push_back(s.name);
+    ++cov_total;
+    cov_instr += instr;
+    auto add = [&](std::map<std::string, Tally>& m, const std::string& key, bool in) {
+      Tally& t = m[key.empty() ? "unknown" : key];
+      ++t.total;
+      t.instrumented += in;
+    };
+    add(by_team, s.team, instr);
+    add(by_tier, s.tier, instr);
+    add(by_lifecycle, s.lifecycle, instr);
+    auto facts = rt.services.find(s.name);
+    const bool seen_in_range = facts != rt.services.end() && facts->second.seen_in_range;
+    if (!seen_in_range) add(by_env, "", false);
+    if (seen_in_range) {
+      for (const std::string& e : facts->second.envs) add(by_env, e, instr);
+    }
+    add(by_infra, seen_in_range ? facts->second.infra : "", instr);
+    for (const auto& l : s.languages) add(by_language, l, instr);
+  }
+  // Received services in no catalog are shadow services.
+  std::vector<std::string> received_shadow;
+  for (const std::string& name : received_before) {
+    if (w.Find(name) == nullptr && w.FindSelf(name) == nullptr) received_shadow.push_back(name);
+  }
+
   json out;
   out["seed"] = w.options.seed;
   out["services"] = w.options.services;
   out["from"] = FormatRfc3339(from_ns);
   out["to"] = FormatRfc3339(to_ns);
   out["spans_per_second"] = traffic.spans_per_second;
-  out["catalog"] = {
-      {"services", Names(w, catalog)},          {"deprecated", Names(w, deprecated)},
-      {"instrumented", Names(w, instrumented)}, {"not_instrumented", Names(w, not_instr)},
-      {"usm_only", Names(w, usm_all)},          {"propagates_only", Names(w, propagates)}};
-  out["shadow_services"] = Names(w, shadow);
-  out["coverage"] = {{"total_services", cov_total},
-                     {"instrumented_services", cov_instr},
-                     {"coverage_pct", Pct(cov_instr, cov_total)},
-                     {"by_team", Breakdown(by_team)},
-                     {"by_env", Breakdown(by_env)},
-                     {"by_infra", Breakdown(by_infra)},
-                     {"by_language", Breakdown(by_language)},
-                     {"by_tier", Breakdown(by_tier)},
-                     {"by_lifecycle", Breakdown(by_lifecycle)},
-                     {"customer_facing_without_apm", Names(w, cf_without_apm)},
-                     {"usm_only", Names(w, usm_only)},
-                     {"shadow_services", static_cast<int64_t>(shadow.size())}};
+  out["catalog"] = {{"services", Names(w, catalog, self_catalog)},
+                    {"deprecated", Names(w, deprecated)},
+                    {"instrumented", Names(w, instrumented, self_instrumented)},
+                    {"not_instrumented", Names(w, not_instr, self_not_instrumented)},
+                    {"usm_only", Names(w, usm_all)},
+                    {"propagates_only", Names(w, propagates)}};
+  out["shadow_services"] = Names(w, shadow, received_shadow);
+  out["coverage"] = {
+      {"total_services", cov_total},
+      {"instrumented_services", cov_instr},
+      {"coverage_pct", Pct(cov_instr, cov_total)},
+      {"by_team", Breakdown(by_team)},
+      {"by_env", Breakdown(by_env)},
+      {"by_infra", Breakdown(by_infra)},
+      {"by_language", Breakdown(by_language)},
+      {"by_tier", Breakdown(by_tier)},
+      {"by_lifecycle", Breakdown(by_lifecycle)},
+      {"customer_facing_without_apm", Names(w, cf_without_apm)},
+      {"usm_only", Names(w, usm_only)},
+      {"shadow_services", static_cast<int64_t>(shadow.size() + received_shadow.size())}};
   out["trace_summary"] = {{"total", total},
                           {"judged", judged},
                           {"broken", broken},

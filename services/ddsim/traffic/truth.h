@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "ddsim/intake/received.h"
 #include "ddsim/traffic/traffic.h"
 
 namespace apmcov::ddsim {
@@ -22,8 +23,15 @@ struct TruthRequest {
 // Returns the bucket for a unix-second index (the server passes its cache).
 using BucketSource = std::function<std::shared_ptr<const Bucket>(int64_t)>;
 
-// The ground-truth JSON document.
+// The ground-truth JSON document. With `received` (ddsim's Agent intake), what it received
+// joins the truth: its traces (marked "received": true) are judged by ddsim's own reading of
+// design §6 (intake/received_truth.h); the world's own entries for the tracker's services
+// (World::self_services) count as instrumented once a span of theirs started before `to`
+// (the APM service list lists every service ever received), with the envs and infra of their
+// spans in the range; other received services absent from the catalog are shadow services.
+// A received service named like a generated one changes nothing about that service.
 std::string GroundTruthJson(const World& world, const TrafficOptions& traffic,
-                            const BucketSource& buckets, const TruthRequest& request);
+                            const BucketSource& buckets, const TruthRequest& request,
+                            const ReceivedStore* received = nullptr);
 
 }  // namespace apmcov::ddsim

@@ -103,6 +103,13 @@ const Service* World::Find(std::string_view name) const {
   return it == by_name.end() ? nullptr : &services[it->second];
 }
 
+const Service* World::FindSelf(std::string_view name) const {
+  for (const Service& s : self_services) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
 bool World::RunsIn(uint32_t service, uint8_t env) const {
   const auto& e = services[service].envs;
   return std::find(e.begin(), e.end(), env) != e.end();
@@ -275,6 +282,27 @@ absl::StatusOr<World> GenerateWorld(const WorldOptions& options) {
         break;
       case Instrumentation::kShadow:
         break;
+    }
+  }
+  if (options.self_catalog) {
+    // Fixed definitions, not drawn from the seed: the same three entries in every world.
+    for (std::string_view name : kSelfServices) {
+      Service s;
+      s.name = std::string(name);
+      uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: the same ids on every platform
+      for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+      Rng id_rng(MixSeed(0xA9C0, h));
+      s.id = Hex32(id_rng);
+      s.schema_version = "v2.2";
+      s.team = std::string(kSelfTeam);
+      s.application = "apm-coverage-tracker";
+      s.tier = "2";
+      s.lifecycle = "production";
+      s.languages = {"cpp"};
+      s.catalog_type = name == "apmcov-gateway" ? "web" : "custom";
+      s.state = Instrumentation::kNotInstrumented;  // until the intake says otherwise
+      s.modified_unix_s = 1'750'000'000;
+      w.self_services.push_back(std::move(s));
     }
   }
   return w;

@@ -100,7 +100,15 @@ inline constexpr int kNumLanguages = 7;
 struct WorldOptions {
   uint64_t seed = 1;
   int services = 200;  // 10 .. 50,000 (shadow services included)
+  // Catalog entries for the tracker's own services (kSelfServices, team apm-coverage), so
+  // that the traces it sends to ddsim's Agent intake find them in the catalog (design §12).
+  bool self_catalog = true;
 };
+
+// The tracker's own services, catalogued when WorldOptions::self_catalog is set.
+inline constexpr std::string_view kSelfServices[] = {"apmcov-analyzer", "apmcov-collector",
+                                                     "apmcov-gateway"};
+inline constexpr std::string_view kSelfTeam = "apm-coverage";
 
 struct World {
   WorldOptions options;
@@ -116,8 +124,14 @@ struct World {
   std::vector<uint32_t> not_traced;       // catalogued kNotInstrumented + kUsmOnly
   std::vector<uint32_t> propagates_only;  // catalogued kPropagatesOnly
   std::vector<uint32_t> instrumented;     // catalogued kInstrumented
+  // Catalog entries that generated traffic never touches: the tracker's own services. Whether
+  // they are instrumented depends only on what the Agent intake received. Sorted by name.
+  std::vector<Service> self_services;
 
+  // A generated service (catalogued or shadow) by name.
   const Service* Find(std::string_view name) const;
+  // One of self_services by name.
+  const Service* FindSelf(std::string_view name) const;
   bool RunsIn(uint32_t service, uint8_t env) const;
 };
 

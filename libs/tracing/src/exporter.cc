@@ -1,0 +1,23 @@
+#include "apmcov/tracing/exporter_metrics.h"
+
+namespace apmcov::tracing {
+namespace {
+
+prometheus::Counter& NewCounter(prometheus::Registry& registry, const std::string& name,
+                                const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+}
+
+}  // namespace
+
+ExporterMetrics::ExporterMetrics(prometheus::Registry& registry)
+    : spans_sent(NewCounter(registry, "apmcov_tracing_spans_sent_total",
+                            "Spans of this service's own traces delivered to the Datadog Agent")),
+      spans_dropped(NewCounter(registry, "apmcov_tracing_spans_dropped_total",
+                               "Spans dropped because the trace export queue was full (or "
+                               "tracing was stopping)")),
+      send_errors(NewCounter(registry, "apmcov_tracing_send_errors_total",
+                             "Trace payloads the Datadog Agent refused or could not be sent "
+                             "(their spans are lost)")) {}
+
+}  // namespace apmcov::tracing
