@@ -97,9 +97,9 @@ struct World {
       b.broken_traces.push_back(t);
     }
     for (uint64_t trace = 1; trace <= 3; ++trace) {
-      b.dependencies.push_back({"api", "billing", "http", "service", trace, kNow - 60 * kSec});
+      b.dependencies.push_back({"api", "billing", "call", "service", trace, kNow - 60 * kSec});
     }
-    b.dependencies.push_back({"api", "postgres", "db", "external", 4, kNow - 60 * kSec});
+    b.dependencies.push_back({"api", "postgres", "db", "datastore", 4, kNow - 60 * kSec});
     for (int i = 0; i < 2; ++i) {
       b.coverage_rows.push_back({kNow - (i + 1) * 3600 * kSec, "overall", "all", 4, 2});
       b.coverage_rows.push_back({kNow - (i + 1) * 3600 * kSec, "team", "web", 2, 2});
