@@ -57,6 +57,9 @@ class NoLag : public bus::LagProbe {
                                                                const std::string&) override {
     return std::vector<bus::PartitionLag>{};
   }
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string&, int32_t) override {
+    return std::make_pair(int64_t{0}, int64_t{0});
+  }
 };
 
 // Counts calls per endpoint and forwards to the collector's metrics.

@@ -713,23 +713,22 @@ struct App::Impl {
     JobCatalog& j = Job(job);
     if (j.watermark_seen) return;
     j.watermark_seen = true;
-    if (ports.high_watermark) {
-      std::vector<TopicPartition> apm;
-      for (const auto& tp : assigned) {
-        if (tp.topic != topics.apm_inventory) continue;
-        absl::StatusOr<int64_t> end = ports.high_watermark(tp.topic, tp.partition);
-        if (!end.ok()) {
-          Log().Warn("apm-inventory end offset unknown: not waiting for that partition",
-                     {{"partition", tp.partition}, {"error", Msg(end.status())}});
-          continue;
-        }
-        j.apm_targets[tp] = *end;
-        apm.push_back(tp);
+    std::vector<TopicPartition> apm;
+    for (const auto& tp : assigned) {
+      if (tp.topic != topics.apm_inventory) continue;
+      absl::StatusOr<std::pair<int64_t, int64_t>> end =
+          ports.lag_probe.Watermarks(tp.topic, tp.partition);
+      if (!end.ok()) {
+        Log().Warn("apm-inventory end offset unknown: not waiting for that partition",
+                   {{"partition", tp.partition}, {"error", Msg(end.status())}});
+        continue;
       }
-      if (!apm.empty()) {
-        absl::StatusOr<std::map<TopicPartition, int64_t>> base = ports.subscriber.Committed(apm);
-        if (base.ok()) j.apm_base = std::move(*base);
-      }
+      j.apm_targets[tp] = end->second;
+      apm.push_back(tp);
+    }
+    if (!apm.empty()) {
+      absl::StatusOr<std::map<TopicPartition, int64_t>> base = ports.subscriber.Committed(apm);
+      if (base.ok()) j.apm_base = std::move(*base);
     }
     CheckCatalogInStore(job, j);
   }
@@ -1267,7 +1266,6 @@ struct App::Impl {
   }
 
   void UpdateLag() {
-    if (!ports.high_watermark) return;
     const int64_t now = ports.clock.NowUnixNanos();
     if (last_lag_ns != 0 && now - last_lag_ns < int64_t{2'000'000'000}) return;
     last_lag_ns = now;
@@ -1286,8 +1284,9 @@ struct App::Impl {
       }
     }
     for (const auto& tp : assigned) {
-      absl::StatusOr<int64_t> high = ports.high_watermark(tp.topic, tp.partition);
-      if (!high.ok()) continue;
+      absl::StatusOr<std::pair<int64_t, int64_t>> marks =
+          ports.lag_probe.Watermarks(tp.topic, tp.partition);
+      if (!marks.ok()) continue;
       auto pos = next_offset.find(tp);
       auto com = committed.find(tp);
       if (pos == next_offset.end() && com == committed.end()) continue;  // nothing known yet
@@ -1297,7 +1296,7 @@ struct App::Impl {
         it->second =
             &lag_family->Add({{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
       }
-      it->second->Set(static_cast<double>(std::max<int64_t>(0, *high - at)));
+      it->second->Set(static_cast<double>(std::max<int64_t>(0, marks->second - at)));
     }
   }
 

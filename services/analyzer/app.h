@@ -55,7 +55,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -134,16 +133,15 @@ struct AppOptions {
   static AppOptions FromConfig(const AnalyzerConfig& config);
 };
 
-// High watermark (next offset to be written) of a topic partition, for the lag gauge.
-using HighWatermarkFn = std::function<absl::StatusOr<int64_t>(const std::string&, int32_t)>;
-
 struct AppPorts {
   bus::Subscriber& subscriber;
   bus::Publisher& dlq_publisher;
   store::CoverageStore& store;
   Clock& clock;
   prometheus::Registry& registry;
-  HighWatermarkFn high_watermark;  // optional: no lag gauge without it
+  // End offsets of the partitions this member owns: the lag gauge, and the apm-inventory
+  // offsets a span watermark waits for (catalog before judging, above).
+  bus::LagProbe& lag_probe;
 };
 
 class App {

@@ -113,14 +113,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  apmcov::analyzer::App app(
-      apmcov::analyzer::AppOptions::FromConfig(config),
-      {**subscriber, **publisher, store, clock, *registry,
-       [&](const std::string& topic, int32_t partition) -> absl::StatusOr<int64_t> {
-         auto w = (*probe)->Watermarks(topic, partition);
-         if (!w.ok()) return w.status();
-         return w->second;
-       }});
+  apmcov::analyzer::App app(apmcov::analyzer::AppOptions::FromConfig(config),
+                            {**subscriber, **publisher, store, clock, *registry, **probe});
   if (absl::Status s = app.Start(); !s.ok()) {
     Log().Error("start failed", {{"error", std::string(s.message())}});
     return 1;

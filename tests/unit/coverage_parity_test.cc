@@ -61,7 +61,7 @@ class CoverageParityTest : public ::testing::Test {
     options.directory_refresh = std::chrono::seconds(0);
     subscriber_ = broker_.NewSubscriber("apmcov-analyzer");
     app_ = std::make_unique<analyzer::App>(
-        options, analyzer::AppPorts{*subscriber_, *dlq_, store_, clock_, registry_, {}});
+        options, analyzer::AppPorts{*subscriber_, *dlq_, store_, clock_, registry_, *probe_});
     ASSERT_TRUE(app_->Start().ok());
   }
 
@@ -150,6 +150,7 @@ class CoverageParityTest : public ::testing::Test {
   bus::MemoryBroker broker_;
   std::unique_ptr<bus::Publisher> producer_ = broker_.NewPublisher();
   std::unique_ptr<bus::Publisher> dlq_ = broker_.NewPublisher();
+  std::unique_ptr<bus::LagProbe> probe_ = broker_.NewLagProbe();
   std::unique_ptr<bus::Subscriber> subscriber_;
   store::MemoryCoverageStore store_;
   store::MemoryReadModel model_{store_};

@@ -374,6 +374,11 @@ class MemoryLagProbe : public LagProbe {
     return out;
   }
 
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
+                                                         int32_t partition) override {
+    return broker_.Watermarks(topic, partition);
+  }
+
  private:
   MemoryBroker& broker_;
 };

@@ -47,7 +47,6 @@ KafkaConfig Config() { return KafkaConfig{g_brokers, "apmcov-bus-test", {}}; }
 
 struct KafkaBackend {
   static constexpr const char* kName = "kafka";
-  std::unique_ptr<KafkaLagProbe> probe;
 
   std::unique_ptr<Publisher> NewPublisher() {
     auto p = KafkaPublisher::Create(Config());
@@ -63,12 +62,6 @@ struct KafkaBackend {
     auto p = KafkaLagProbe::Create(Config());
     EXPECT_TRUE(p.ok()) << p.status();
     return std::move(p).value();
-  }
-  std::pair<int64_t, int64_t> Watermarks(const std::string& topic, int32_t partition) {
-    if (!probe) probe = KafkaLagProbe::Create(Config()).value();
-    auto w = probe->Watermarks(topic, partition);
-    EXPECT_TRUE(w.ok()) << w.status();
-    return w.value_or(std::make_pair(-1, -1));
   }
   static std::chrono::milliseconds JoinTimeout() { return std::chrono::seconds(20); }
 };

@@ -16,11 +16,6 @@ struct MemoryBackend {
     return broker.NewSubscriber(group);
   }
   std::unique_ptr<LagProbe> NewLagProbe() { return broker.NewLagProbe(); }
-  std::pair<int64_t, int64_t> Watermarks(const std::string& topic, int32_t partition) {
-    auto w = broker.Watermarks(topic, partition);
-    EXPECT_TRUE(w.ok()) << w.status();
-    return w.value_or(std::make_pair(-1, -1));
-  }
   static std::chrono::milliseconds JoinTimeout() { return std::chrono::seconds(5); }
 };
 

@@ -58,12 +58,7 @@ class AnalyzerAppTest : public ::testing::Test {
     subscriber_ = broker_.NewSubscriber(group);
     registry_ = std::make_shared<prometheus::Registry>();
     app_ = std::make_unique<App>(
-        options_, AppPorts{*subscriber_, *dlq_publisher_, store_, clock_, *registry_,
-                           [this](const std::string& t, int32_t p) -> absl::StatusOr<int64_t> {
-                             auto w = broker_.Watermarks(t, p);
-                             if (!w.ok()) return w.status();
-                             return w->second;
-                           }});
+        options_, AppPorts{*subscriber_, *dlq_publisher_, store_, clock_, *registry_, *probe_});
     ASSERT_TRUE(app_->Start().ok());
   }
 
@@ -189,6 +184,7 @@ class AnalyzerAppTest : public ::testing::Test {
   bus::MemoryBroker broker_;
   std::unique_ptr<bus::Publisher> producer_ = broker_.NewPublisher();
   std::unique_ptr<bus::Publisher> dlq_publisher_ = broker_.NewPublisher();
+  std::unique_ptr<bus::LagProbe> probe_ = broker_.NewLagProbe();
   store::MemoryCoverageStore store_;
   ManualClock clock_;
   AppOptions options_;
@@ -442,7 +438,7 @@ TEST_F(BrokenTraceTest, RebalanceHandsInFlightTracesToTheNewOwnerWhole) {
   // A second member joins: every partition is revoked and reassigned.
   auto sub2 = broker_.NewSubscriber("apmcov-analyzer");
   prometheus::Registry registry2;
-  App second(options_, AppPorts{*sub2, *dlq_publisher_, store_, clock_, registry2, nullptr});
+  App second(options_, AppPorts{*sub2, *dlq_publisher_, store_, clock_, registry2, *probe_});
   ASSERT_TRUE(second.Start().ok());
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(app_->RunOnce().ok());
@@ -872,6 +868,7 @@ TEST(AnalyzerDataLossTest, OffsetOutOfRangeIsCountedAndConsumptionResumes) {
   ASSERT_TRUE(broker.CreateTopic(topics.catalog, 1).ok());
   auto producer = broker.NewPublisher();
   auto dlq = broker.NewPublisher();
+  auto probe = broker.NewLagProbe();
   store::MemoryCoverageStore store;
   ManualClock clock;
   AppOptions options;
@@ -887,7 +884,7 @@ TEST(AnalyzerDataLossTest, OffsetOutOfRangeIsCountedAndConsumptionResumes) {
   auto run = [&](int polls) -> std::pair<int64_t, std::string> {
     auto sub = broker.NewSubscriber("apmcov-analyzer");
     prometheus::Registry registry;
-    App app(options, AppPorts{*sub, *dlq, store, clock, registry, nullptr});
+    App app(options, AppPorts{*sub, *dlq, store, clock, registry, *probe});
     EXPECT_TRUE(app.Start().ok());
     for (int i = 0; i < polls; ++i) EXPECT_TRUE(app.RunOnce().ok());
     return {app.data_loss_events(), prometheus::TextSerializer().Serialize(registry.Collect())};

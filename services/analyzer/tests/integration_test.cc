@@ -69,6 +69,8 @@ class AnalyzerIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(subscriber.ok()) << subscriber.status();
     auto dlq = bus::KafkaPublisher::Create(kafka_);
     ASSERT_TRUE(dlq.ok()) << dlq.status();
+    auto probe = bus::KafkaLagProbe::Create(kafka_);
+    ASSERT_TRUE(probe.ok()) << probe.status();
     prometheus::Registry registry;
     AppOptions options;
     options.topic_prefix = prefix_;
@@ -76,7 +78,7 @@ class AnalyzerIntegrationTest : public ::testing::Test {
     options.poll_timeout = std::chrono::milliseconds(100);
     options.directory_refresh = std::chrono::seconds(0);
     {
-      App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, nullptr});
+      App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, **probe});
       ASSERT_TRUE(app.Start().ok());
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
       while (!done(app) && std::chrono::steady_clock::now() < deadline) {
@@ -433,6 +435,8 @@ TEST_F(AnalyzerIntegrationTest, RetentionKeepsPostgresBoundedOverManySyncs) {
   ASSERT_TRUE(subscriber.ok()) << subscriber.status();
   auto dlq = bus::KafkaPublisher::Create(kafka_);
   ASSERT_TRUE(dlq.ok()) << dlq.status();
+  auto probe = bus::KafkaLagProbe::Create(kafka_);
+  ASSERT_TRUE(probe.ok()) << probe.status();
   prometheus::Registry registry;
   AppOptions options;
   options.topic_prefix = prefix_;
@@ -444,7 +448,7 @@ TEST_F(AnalyzerIntegrationTest, RetentionKeepsPostgresBoundedOverManySyncs) {
   options.retention.snapshot_full_ns = 2 * kDay;
   options.retention_interval = std::chrono::hours(1);
   options.retention_batch_rows = 2;
-  App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, nullptr});
+  App app(options, AppPorts{**subscriber, **dlq, *store_, clock_, registry, **probe});
   ASSERT_TRUE(app.Start().ok());
 
   constexpr int kSyncs = 12;

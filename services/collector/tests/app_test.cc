@@ -198,6 +198,9 @@ class FakeLag : public bus::LagProbe {
     values.pop_front();
     return std::vector<bus::PartitionLag>{{0, 1'000'000 - v, 0, 1'000'000}};
   }
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string&, int32_t) override {
+    return std::make_pair(int64_t{0}, int64_t{1'000'000});  // the collector never asks
+  }
 };
 
 class FakeSubscriber : public bus::Subscriber {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -134,14 +135,22 @@ struct PartitionLag {
 // Sum of PartitionLag::lag() over `lags`.
 int64_t TotalLag(const std::vector<PartitionLag>& lags);
 
-// Reads committed offsets of any group and the watermarks of a topic, for the collector's
-// backpressure (design §3). Thread-safe.
+// Reads committed offsets of any group and the watermarks of a topic: the collector's
+// backpressure (design §3), the analyzer's lag gauge and the end offsets its catalog gate waits
+// for. Reads only, never joins a group. Thread-safe.
 class LagProbe {
  public:
   virtual ~LagProbe() = default;
   // One entry per partition of `topic`. NotFound when the topic does not exist.
   virtual absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
                                                                   const std::string& topic) = 0;
+  // {low, high} of one partition: the first retained offset (> 0 once retention dropped
+  // messages) and the next offset to be written; equal when the partition holds nothing.
+  // Counts only what the cluster acknowledged (published and flushed). NotFound for a partition
+  // the topic does not have (kafka-dev creates an unknown topic on the request, like any
+  // metadata request, and answers {0, 0}).
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
+                                                                 int32_t partition) = 0;
   // Sum of PartitionLag::lag() over the partitions.
   absl::StatusOr<int64_t> GroupLag(const std::string& group, const std::string& topic);
 };

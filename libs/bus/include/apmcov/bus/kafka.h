@@ -98,9 +98,8 @@ class KafkaLagProbe : public LagProbe {
 
   absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
                                                           const std::string& topic) override;
-  // Low (earliest retained) and high (next to be written) offsets of one partition.
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
-                                                         int32_t partition);
+                                                         int32_t partition) override;
 
   struct Impl;
 
