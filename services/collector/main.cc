@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
                 "Datadog did not accept the keys", s);
   }
   if (absl::Status s = app.ProbeKafka(); !s.ok()) log.Warn("Kafka not reachable yet");
+  if (ShutdownRequested()) {  // during the probe: the threads would only hold the exit up
+    log.Info("stopped (SIGTERM) before starting");
+    return 0;
+  }
   if (cfg.once) {
     // Service mode reads it once leading, and retries (unready) when it cannot.
     if (absl::Status s = app.LoadCheckpoint(); !s.ok()) {
