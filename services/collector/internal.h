@@ -1,4 +1,4 @@
-// Small helpers shared by the collector's translation units (app.cc, span_sync.cc).
+// Small helpers shared by the collector's translation units.
 #pragma once
 
 #include <chrono>

@@ -90,7 +90,7 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       out.budget = true;
       return false;
     }
-    if (absl::Status s = WaitForBackpressure(); !s.ok()) {
+    if (absl::Status s = backpressure_.Wait(); !s.ok()) {
       out.stop = std::string(s.message());
       return false;
     }
