@@ -361,9 +361,7 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
     (void)ports_.publisher.Flush(std::chrono::seconds(10));
   }
   const int64_t finished = ports_.clock.NowUnixNanos();
-  const char* state_name = result.state == v1::SYNC_STATE_SUCCEEDED ? "succeeded"
-                           : result.state == v1::SYNC_STATE_PARTIAL ? "partial"
-                                                                    : "failed";
+  const char* state_name = FinalStateName(result.state);
   ports_.metrics.ObserveSync(state_name, static_cast<double>(finished - p.started_ns) / 1e9,
                              finished / 1'000'000'000);
   CollectorMetrics::JobCounters c = ports_.metrics.Job();

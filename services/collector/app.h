@@ -29,23 +29,9 @@
 #include "config.h"
 #include "metrics.h"
 #include "span_plan.h"
+#include "sync_result.h"
 
 namespace apmcov::collector {
-
-// The outcome of one sync.
-struct SyncResult {
-  v1::SyncState state = v1::SYNC_STATE_UNSPECIFIED;
-  std::string error;  // failed: the error; partial: the reason(s)
-  uint64_t catalog_services = 0;
-  bool catalog_complete = false;
-  uint64_t apm_observations = 0;
-  uint64_t pages = 0;
-  uint64_t spans = 0;
-  uint64_t windows = 0;
-  int64_t checkpoint_unix_nano = 0;
-  double sampled_seconds = 0;  // span time read whole
-  double skipped_seconds = 0;  // span time skipped on purpose (sampling)
-};
 
 class App {
  public:
