@@ -6,7 +6,7 @@
 
 #include "apmcov/base/status.h"
 #include "apmcov/bus/proto.h"
-#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "logger.h"
 
 namespace apmcov::analyzer {
@@ -37,8 +37,7 @@ void DeadLetters::Add(const bus::IncomingMessage& m, const std::string& reason, 
   dl.set_original_key(m.key);
   dl.set_original_value(m.value);
   dl.set_consumer(consumer_);
-  dl.mutable_failed_at()->set_seconds(now_ns / 1'000'000'000);
-  dl.mutable_failed_at()->set_nanos(static_cast<int32_t>(now_ns % 1'000'000'000));
+  *dl.mutable_failed_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now_ns);
   pending_.push_back(std::move(dl));
   Log().Warn(
       "message sent to the dead-letter topic",

@@ -5,13 +5,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace apmcov::analyzer {
 namespace {
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
+  return google::protobuf::util::TimeUtil::TimestampToNanoseconds(t);
 }
 
 }  // namespace

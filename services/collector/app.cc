@@ -11,15 +11,16 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "google/protobuf/util/time_util.h"
 #include "internal.h"
 #include "inventory.h"
 
 namespace apmcov::collector {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using internal::kSource;
 using internal::Log;
-using internal::SetTs;
 using internal::ToNanos;
 
 const std::string kSnapshotEndKey("\0snapshot-end", 13);
@@ -106,10 +107,10 @@ absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const st
   job.set_rate_limited_ms(c.rate_limited_ms);
   job.set_error(error);
   int64_t now = ports_.clock.NowUnixNanos();
-  SetTs(now, job.mutable_updated_at());
+  *job.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(now);
   if (state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
       state == v1::SYNC_STATE_FAILED) {
-    SetTs(now, job.mutable_finished_at());
+    *job.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(now);
   }
   APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, job.id(), job));
   for (const std::string& id : p.coalesced) {
@@ -134,7 +135,7 @@ std::string App::Request(const v1::SyncRequest& request) {
   queued.set_trigger(v1::SYNC_TRIGGER_MANUAL);
   queued.set_state(v1::SYNC_STATE_QUEUED);
   queued.set_requested_by(r.requested_by());
-  SetTs(ports_.clock.NowUnixNanos(), queued.mutable_updated_at());
+  *queued.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(ports_.clock.NowUnixNanos());
   if (absl::Status s = Publish(topics_.sync_jobs, r.job_id(), queued); !s.ok()) {
     Log().Warn("cannot publish queued job",
                {{"job_id", r.job_id()}, {"error", StdView(s.message())}});
@@ -268,7 +269,7 @@ absl::Status App::SyncCatalog(JobProgress& p, SyncResult& result,
   const int64_t now = ports_.clock.NowUnixNanos();
   for (auto& [name, svc] : services) {
     svc.set_snapshot_id(p.job.id());
-    SetTs(now, svc.mutable_synced_at());
+    *svc.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(now);
     APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, name, svc));
   }
   result.catalog_services = services.size();
@@ -278,7 +279,7 @@ absl::Status App::SyncCatalog(JobProgress& p, SyncResult& result,
     end.set_snapshot_id(p.job.id());
     end.set_count(static_cast<uint32_t>(services.size()));
     end.set_job_id(p.job.id());
-    SetTs(now, end.mutable_synced_at());
+    *end.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(now);
     APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, kSnapshotEndKey, end));
     ports_.metrics.SetCatalogServices(services.size());
   }
@@ -289,7 +290,7 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
                                 std::vector<std::string>& issues) {
   const int64_t now = ports_.clock.NowUnixNanos();
   auto publish = [&](v1::ApmObservation& obs) -> absl::Status {
-    SetTs(now, obs.mutable_observed_at());
+    *obs.mutable_observed_at() = TimeUtil::NanosecondsToTimestamp(now);
     ++result.apm_observations;
     return Publish(topics_.apm_inventory, absl::StrCat(obs.service(), "\x1f", obs.env()), obs);
   };
@@ -327,7 +328,7 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
   if (job_ids.size() > 1) p.coalesced.assign(job_ids.begin() + 1, job_ids.end());
   p.job.set_trigger(trigger);
   p.job.set_requested_by(requested_by);
-  SetTs(p.started_ns, p.job.mutable_started_at());
+  *p.job.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(p.started_ns);
   Log().Info("sync started", {{"job_id", p.job.id()}});
 
   SyncResult result;

@@ -6,13 +6,14 @@
 
 #include "apmcov/base/status.h"
 #include "app.h"
+#include "google/protobuf/util/time_util.h"
 #include "internal.h"
 
 namespace apmcov::collector {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using internal::Log;
-using internal::SetTs;
 
 // The SyncRequest `m` holds, or why it holds none (the dead letter's reason).
 absl::StatusOr<v1::SyncRequest> DecodeCommand(const bus::IncomingMessage& m) {
@@ -225,7 +226,7 @@ absl::Status App::DeadLetterCommand(const bus::IncomingMessage& m, const std::st
   dl.set_original_key(m.key);
   dl.set_original_value(m.value);
   dl.set_consumer("apmcov-collector");
-  SetTs(ports_.clock.NowUnixNanos(), dl.mutable_failed_at());
+  *dl.mutable_failed_at() = TimeUtil::NanosecondsToTimestamp(ports_.clock.NowUnixNanos());
   Log().Warn("command sent to the dead-letter topic",
              {{"topic", m.topic}, {"offset", m.offset}, {"error", reason}});
   return Publish(topics_.dlq, m.key, dl);

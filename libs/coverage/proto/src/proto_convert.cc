@@ -1,12 +1,12 @@
 #include "apmcov/coverage/proto_convert.h"
 
-#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace apmcov::coverage {
 namespace {
 
 int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
+  return google::protobuf::util::TimeUtil::TimestampToNanoseconds(t);
 }
 
 }  // namespace
