@@ -22,140 +22,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
-#include "apmcov/base/config.h"
 #include "apmcov/bus/bus.h"
 #include "apmcov/datadog/source.h"
 #include "apmcov/v1/events.pb.h"
+#include "backpressure.h"
+#include "config.h"
+#include "metrics.h"
 #include "span_plan.h"
-
-namespace prometheus {
-class Registry;
-template <typename T>
-class Family;
-class Counter;
-class Gauge;
-class Histogram;
-}  // namespace prometheus
+#include "sync_result.h"
 
 namespace apmcov::collector {
-
-// Configuration (design §9). Filled from env vars / flags by Read(), checked by Validate().
-struct CollectorConfig {
-  std::string dd_api_key;
-  std::string dd_app_key;
-  std::string dd_site = "datadoghq.com";
-  std::string dd_api_base_url;
-  std::string kafka_brokers;
-  std::string kafka_topic_prefix = "apmcov.";
-  int64_t sync_interval_minutes = 15;
-  int64_t apm_lookback_hours = 24;
-  int64_t span_page_budget = 60;
-  int64_t span_lag_seconds = 60;
-  int64_t span_backfill_minutes = 60;
-  int64_t span_window_seconds = 300;  // length of one published span window
-  // Sampling (design §7.1): the shortest slice worth reading when the volume exceeds the
-  // budget, and the seed of the slices' phase (0: a random seed per process).
-  int64_t span_slice_min_seconds = 30;
-  int64_t span_slice_seed = 0;
-  int64_t max_consumer_lag_messages = 2'000'000;
-  // How long a sync waits for Kafka to acknowledge what it published (a broker outage is
-  // ridden out up to this; librdkafka itself gives a message up after 300 s).
-  int64_t kafka_flush_timeout_seconds = 120;
-  std::string span_query = "retained_by:(flat_sampled OR diversity_sampling)";
-  std::string analyzer_group = "apmcov-analyzer";
-  int64_t admin_port = 9101;
-  int64_t http_timeout_seconds = 60;
-  int64_t max_retries = 4;
-  bool once = false;
-
-  // Reads every variable; errors are collected in `reader` (reader.Finish() reports them).
-  static CollectorConfig Read(ConfigReader& reader);
-  // Cross-field checks, reported through reader.AddError().
-  void Validate(ConfigReader& reader) const;
-};
-
-// Topic names under the prefix (design §3).
-struct Topics {
-  explicit Topics(const std::string& prefix);
-  std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq;
-};
-
-// Prometheus metrics of the collector, and the per-job counters the SyncJob events report.
-// It is also the ApiObserver of the Datadog HTTP client. Thread-safe.
-// Why publishing must pause, given where the analyzer group stands on each `spans` partition
-// (design §3 backpressure), or "" to publish on. Pauses when the summed lag exceeds
-// `max_lag_messages` (MAX_CONSUMER_LAG_MESSAGES), or when on a partition that retention has
-// already trimmed (low watermark > 0) the analyzer's commit is more than `retention_share` of
-// the retained messages behind: publishing on would push unread spans out of a small log
-// (kafka-dev keeps about 5 MiB per partition) whatever MAX_CONSUMER_LAG_MESSAGES says.
-std::string BackpressureReason(const std::vector<bus::PartitionLag>& lags, int64_t max_lag_messages,
-                               double retention_share = 0.5);
-
-class CollectorMetrics final : public datadog::ApiObserver {
- public:
-  explicit CollectorMetrics(prometheus::Registry& registry);
-
-  void OnApiCall(const std::string& endpoint, int http_status, double seconds) override;
-  void OnRateLimitWait(const std::string& bucket, double seconds) override;
-
-  void AddPages(uint64_t n);
-  void AddSpansPublished(uint64_t n);
-  void AddPublishError();
-  void AddBackpressureWait(double seconds);
-  void SetAnalyzerLag(int64_t messages);
-  void ObserveSync(const std::string& state, double seconds, int64_t finished_unix);
-  void SetCatalogServices(uint64_t n);
-  void AddSpansUnparsed(uint64_t n);
-  // A sync's span range: seconds read whole and skipped on purpose (design §7.1).
-  void ObserveSampling(double sampled_seconds, double skipped_seconds);
-  // How far the span checkpoint is behind real time.
-  void SetCheckpointLag(double seconds);
-  void SetLeader(bool leader);
-
-  struct JobCounters {
-    uint64_t api_calls = 0, rate_limit_waits = 0, rate_limited_ms = 0;
-  };
-  // Counters since the last ResetJob().
-  JobCounters Job() const;
-  void ResetJob();
-
- private:
-  prometheus::Family<prometheus::Counter>& api_calls_;
-  prometheus::Family<prometheus::Counter>& api_seconds_;
-  prometheus::Counter& rate_limit_waits_;
-  prometheus::Counter& rate_limit_wait_seconds_;
-  prometheus::Counter& pages_;
-  prometheus::Counter& spans_published_;
-  prometheus::Counter& publish_errors_;
-  prometheus::Counter& backpressure_seconds_;
-  prometheus::Gauge& analyzer_lag_;
-  prometheus::Family<prometheus::Counter>& syncs_;
-  prometheus::Histogram& sync_duration_;
-  prometheus::Gauge& last_success_;
-  prometheus::Gauge& catalog_services_;
-  prometheus::Counter& spans_unparsed_;
-  prometheus::Counter& sampled_seconds_;
-  prometheus::Counter& skipped_seconds_;
-  prometheus::Gauge& sampled_share_;
-  prometheus::Gauge& checkpoint_lag_;
-  prometheus::Gauge& leader_;
-  std::atomic<uint64_t> job_calls_{0}, job_waits_{0}, job_wait_ms_{0};
-};
-
-// The outcome of one sync.
-struct SyncResult {
-  v1::SyncState state = v1::SYNC_STATE_UNSPECIFIED;
-  std::string error;  // failed: the error; partial: the reason(s)
-  uint64_t catalog_services = 0;
-  bool catalog_complete = false;
-  uint64_t apm_observations = 0;
-  uint64_t pages = 0;
-  uint64_t spans = 0;
-  uint64_t windows = 0;
-  int64_t checkpoint_unix_nano = 0;
-  double sampled_seconds = 0;  // span time read whole
-  double skipped_seconds = 0;  // span time skipped on purpose (sampling)
-};
 
 class App {
  public:
@@ -212,7 +88,7 @@ class App {
   absl::Status ProbeKafka();
 
   std::optional<int64_t> checkpoint() const;
-  const Topics& topics() const { return topics_; }
+  const bus::TopicNames& topics() const { return topics_; }
 
  private:
   // The job record of the sync in progress, as published to sync-jobs.
@@ -243,23 +119,21 @@ class App {
                       int64_t from, int64_t to, uint64_t& pages_left);
   absl::Status PublishProgress(JobProgress& job, const std::string& window_id, int64_t watermark,
                                const std::vector<v1::ReadInterval>& intervals, int64_t checkpoint);
-  absl::Status WaitForBackpressure();
   void SchedulerLoop();
   // Waits until this collector leads and has read the checkpoint (retrying, unready, while it
   // cannot be read). False when stopping. Sets `next` to now when leadership was just gained.
   bool AwaitLeadership(Clock::TimePoint& next);
+  // command_listener.cc: the commands topic (requests and the leader election).
   void OnCommandsAssigned(const std::vector<bus::TopicPartition>& tps);
   void OnCommandsRevoked(const std::vector<bus::TopicPartition>& tps);
-  // Consumes `commands`: a SyncRequest's offset is committed only once its job is recorded
-  // as started (flushed), so a crash before that replays the request; a message that is not a
-  // SyncRequest goes to `dlq` (DeadLetter) before its offset is committed.
+  // Consumes `commands`, committing by CommandCommits' rule (command_listener.h).
   void CommandLoop();
   absl::Status DeadLetterCommand(const bus::IncomingMessage& m, const std::string& reason);
   std::string NewJobId();
 
   CollectorConfig config_;
   Ports ports_;
-  Topics topics_;
+  bus::TopicNames topics_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -277,6 +151,7 @@ class App {
   absl::Status kafka_status_ = absl::UnavailableError("Kafka not probed yet");
   uint64_t job_seq_ = 0;
   std::mutex sync_mu_;  // one sync at a time
+  Backpressure backpressure_;
   std::unique_ptr<std::thread> scheduler_;
   std::unique_ptr<std::thread> commands_;
 };

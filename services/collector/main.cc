@@ -18,6 +18,7 @@
 #include "apmcov/base/process.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/base/version.h"
 #include "apmcov/bus/kafka.h"
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/telemetry/admin_server.h"
@@ -27,7 +28,6 @@
 namespace {
 
 constexpr char kService[] = "apmcov-collector";
-constexpr char kVersion[] = "0.1.0";
 
 int Fail(const apmcov::Logger& log, int code, const std::string& what, const absl::Status& s) {
   std::string msg = std::string(s.message());
@@ -124,23 +124,13 @@ int main(int argc, char** argv) {
     if (absl::Status s = app.LoadCheckpoint(); !s.ok()) {
       return Fail(log, 1, "cannot read the checkpoint", s);
     }
-    collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
-    std::string line = "{\"state\":\"";
-    line += r.state == v1::SYNC_STATE_SUCCEEDED ? "succeeded"
-            : r.state == v1::SYNC_STATE_PARTIAL ? "partial"
-                                                : "failed";
-    line += "\",\"catalog_services\":" + std::to_string(r.catalog_services) +
-            ",\"apm_observations\":" + std::to_string(r.apm_observations) +
-            ",\"pages\":" + std::to_string(r.pages) + ",\"spans\":" + std::to_string(r.spans) +
-            ",\"windows\":" + std::to_string(r.windows) + ",\"error\":\"";
-    AppendJsonEscaped(line, r.error);
-    line += "\"}\n";
-    std::fputs(line.c_str(), stdout);
-    return r.state == v1::SYNC_STATE_SUCCEEDED ? 0 : r.state == v1::SYNC_STATE_PARTIAL ? 3 : 1;
+    const collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    std::fputs(collector::OnceSummaryLine(r).c_str(), stdout);
+    return collector::OnceExitCode(r);
   }
 
   telemetry::AdminServer admin(registry, "0.0.0.0", static_cast<uint16_t>(cfg.admin_port));
-  admin.EnableProcessMetrics(kService, kVersion);
+  admin.EnableProcessMetrics(kService, kBuildVersion);
   admin_for_statsd.store(&admin);
   admin.AddReadinessCheck({"kafka", [&app] { return app.Ready(); }});
   if (absl::Status s = admin.Start(); !s.ok())

@@ -10,15 +10,16 @@
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
 #include "app.h"
+#include "google/protobuf/util/time_util.h"
 #include "internal.h"
 #include "span_plan.h"
 
 namespace apmcov::collector {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using internal::kSource;
 using internal::Log;
-using internal::SetTs;
 using internal::ToNanos;
 
 constexpr int64_t kMsNanos = 1'000'000;
@@ -90,7 +91,7 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       out.budget = true;
       return false;
     }
-    if (absl::Status s = WaitForBackpressure(); !s.ok()) {
+    if (absl::Status s = backpressure_.Wait(); !s.ok()) {
       out.stop = std::string(s.message());
       return false;
     }
@@ -195,7 +196,7 @@ absl::Status App::PublishProgress(JobProgress& p, const std::string& window_id, 
   cp.set_source(kSource);
   cp.set_span_window_end_unix_nano(checkpoint);
   cp.set_job_id(p.job.id());
-  SetTs(ports_.clock.NowUnixNanos(), cp.mutable_updated_at());
+  *cp.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(ports_.clock.NowUnixNanos());
   APMCOV_RETURN_IF_ERROR(Publish(topics_.collector_state, kSource, cp));
   if (absl::Status s =
           ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));

@@ -4,6 +4,7 @@
 
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "apmcov/base/version.h"
 #include "apmcov/telemetry/admin_server.h"
 #include "grpc/grpc_service.h"
 #include "metrics.h"
@@ -99,7 +100,7 @@ App::~App() { Stop(); }
 absl::Status App::Start() {
   static const Logger log("gateway");
   Impl& i = *impl_;
-  i.admin.EnableProcessMetrics("apmcov-gateway", "0.1.0");
+  i.admin.EnableProcessMetrics("apmcov-gateway", kBuildVersion);
   i.admin.AddReadinessCheck({"postgres", [&i] { return i.store.Ping(); }});
   i.admin.AddReadinessCheck({"kafka", [&i]() -> absl::Status {
                                auto n = i.publisher.PartitionCount(i.sync.topic());

@@ -5,6 +5,7 @@
 
 #include "apmcov/base/status.h"
 #include "apmcov/v1/events.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace apmcov::gateway {
 
@@ -35,8 +36,7 @@ absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by
   req.set_job_id(id);
   req.set_requested_by(requested_by);
   int64_t now = clock_.NowUnixNanos();
-  req.mutable_requested_at()->set_seconds(now / 1'000'000'000);
-  req.mutable_requested_at()->set_nanos(static_cast<int32_t>(now % 1'000'000'000));
+  *req.mutable_requested_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now);
   bus::OutgoingMessage msg;
   msg.topic = topic_;
   msg.key = "sync";

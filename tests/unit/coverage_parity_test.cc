@@ -26,7 +26,7 @@ namespace {
 using analyzer::testing::kSec;
 using analyzer::testing::kT0;
 using analyzer::testing::MakeJob;
-using analyzer::testing::SetTime;
+using google::protobuf::util::TimeUtil;
 using ::testing::ElementsAre;
 
 constexpr int64_t kHour = 3600 * kSec;
@@ -84,13 +84,13 @@ class CoverageParityTest : public ::testing::Test {
       s.set_infra(c.infra);
       for (const auto& e : c.envs) s.add_envs(e);
       for (const auto& l : c.languages) s.add_languages(l);
-      SetTime(s.mutable_synced_at(), kT0 - kHour);
+      *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0 - kHour);
       Publish(topics_.catalog, c.name, s);
     }
     v1::CatalogSnapshotEnd end;
     end.set_snapshot_id("snap");
     end.set_count(static_cast<uint32_t>(catalog.size()));
-    SetTime(end.mutable_synced_at(), kT0 - kHour);
+    *end.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0 - kHour);
     Publish(topics_.catalog, std::string("\0snapshot-end", 13), end);
     for (const Observed& o : observed) {
       v1::ApmObservation m;
@@ -101,7 +101,7 @@ class CoverageParityTest : public ::testing::Test {
       m.set_span_count(o.spans);
       for (const auto& l : o.languages) m.add_languages(l);
       for (const auto& h : o.infra_hints) m.add_infra_hints(h);
-      SetTime(m.mutable_last_seen(), o.seen);
+      *m.mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(o.seen);
       Publish(topics_.apm_inventory, o.service + "\x1f" + o.env, m);
     }
     Publish(topics_.sync_jobs, "j", MakeJob("j", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0));

@@ -6,8 +6,6 @@
 namespace apmcov::coverage {
 namespace {
 
-using ::testing::ElementsAre;
-
 TEST(ProtoConvertTest, SpanRoundTripsEveryField) {
   apmcov::v1::Span s;
   s.set_trace_id(0xFFFFFFFFFFFFFFFFull);
@@ -49,49 +47,6 @@ TEST(ProtoConvertTest, SpanRoundTripsEveryField) {
   EXPECT_EQ(pool.View(r.messaging_system), "kafka");
   EXPECT_EQ(pool.View(r.infra_hint), "ecs");
   EXPECT_TRUE(r.error);
-}
-
-TEST(ProtoConvertTest, CatalogAndObservations) {
-  apmcov::v1::CatalogService c;
-  c.set_name("checkout");
-  c.set_team("shop");
-  c.set_tier("1");
-  c.set_lifecycle("production");
-  c.set_infra("kubernetes");
-  c.add_languages("go");
-  c.add_envs("prod");
-  c.add_envs("staging");
-  c.set_customer_facing(true);
-  const CatalogServiceInfo info = CatalogFromProto(c);
-  EXPECT_EQ(info.name, "checkout");
-  EXPECT_EQ(info.team, "shop");
-  EXPECT_EQ(info.tier, "1");
-  EXPECT_EQ(info.lifecycle, "production");
-  EXPECT_EQ(info.infra, "kubernetes");
-  EXPECT_THAT(info.languages, ElementsAre("go"));
-  EXPECT_THAT(info.envs, ElementsAre("prod", "staging"));
-  EXPECT_TRUE(info.customer_facing);
-
-  apmcov::v1::ApmObservation o;
-  o.set_service("checkout");
-  o.set_traced(true);
-  o.set_usm(true);
-  o.set_span_count(9);
-  o.add_languages("go");
-  o.mutable_observed_at()->set_seconds(100);
-  ApmSeen seen = ApmSeenFromProto(o);
-  EXPECT_EQ(seen.env, "*");  // no env: the list's env-less view
-  EXPECT_TRUE(seen.traced);
-  EXPECT_TRUE(seen.usm);
-  EXPECT_EQ(seen.span_count, 9u);
-  EXPECT_THAT(seen.languages, ElementsAre("go"));
-  EXPECT_EQ(seen.last_seen_ns, 100'000'000'000);  // observed_at when last_seen is unset
-  o.set_env("prod");
-  o.mutable_last_seen()->set_seconds(50);
-  o.mutable_last_seen()->set_nanos(7);
-  seen = ApmSeenFromProto(o);
-  EXPECT_EQ(seen.env, "prod");
-  EXPECT_EQ(seen.last_seen_ns, 50'000'000'007);
 }
 
 }  // namespace

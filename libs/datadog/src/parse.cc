@@ -14,10 +14,12 @@
 #include "absl/strings/str_join.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace apmcov::datadog {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
@@ -44,11 +46,6 @@ std::string_view Str(element e, std::string_view key) {
 }
 
 std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AbslView(s)); }
-
-void SetTimestamp(int64_t unix_nanos, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(unix_nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(unix_nanos % 1'000'000'000));
-}
 
 std::vector<std::string> StringArray(element e, std::string_view key) {
   std::vector<std::string> out;
@@ -860,7 +857,7 @@ absl::StatusOr<ServiceDefinitionPage> ParseServiceDefinitions(std::string_view b
       std::string_view modified = Str(meta, "last-modified-time");
       if (!modified.empty()) {
         if (absl::StatusOr<int64_t> t = ParseRfc3339(modified); t.ok()) {
-          SetTimestamp(*t, svc->mutable_last_modified());
+          *svc->mutable_last_modified() = TimeUtil::NanosecondsToTimestamp(*t);
         }
       }
     }

@@ -21,11 +21,11 @@ namespace {
 namespace v1 = apmcov::v1;
 using bus::TopicPartition;
 
+using google::protobuf::util::TimeUtil;
 using testing::kSec;
 using testing::kT0;
 using testing::MakeJob;
 using testing::MakeSpan;
-using testing::SetTime;
 
 struct Dump {
   std::vector<store::ServiceRow> services;
@@ -86,7 +86,7 @@ class AnalyzerAppTest : public ::testing::Test {
     s.set_team("core");
     s.set_lifecycle(lifecycle);
     s.add_envs("prod");
-    SetTime(s.mutable_synced_at(), synced);
+    *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(synced);
     Publish(topics_.catalog, name, s);
   }
 
@@ -96,7 +96,7 @@ class AnalyzerAppTest : public ::testing::Test {
     e.set_snapshot_id(snapshot);
     e.set_count(count);
     e.set_job_id(job);
-    SetTime(e.mutable_synced_at(), synced);
+    *e.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(synced);
     Publish(topics_.catalog, std::string("\0snapshot-end", 13), e);
   }
 
@@ -670,7 +670,7 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
     o.set_env("prod");
     o.set_traced(traced);
     o.set_usm(usm);
-    SetTime(o.mutable_last_seen(), seen);
+    *o.mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(seen);
     Publish(topics_.apm_inventory, service + "\x1fprod", o);
   };
   observe("stopped-tracing", true, false, kT0 - 72 * 3600 * kSec);  // outside the 24 h lookback
@@ -775,7 +775,7 @@ TEST_F(AnalyzerAppTest, InfraAndLanguagesFromAggregatesSurviveSyncsThatSeeNoSpan
     o.set_source("spans_aggregate");
     for (const auto& l : languages) o.add_languages(l);
     for (const auto& h : hints) o.add_infra_hints(h);
-    SetTime(o.mutable_last_seen(), seen);
+    *o.mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(seen);
     Publish(topics_.apm_inventory, "payments\x1fstaging", o);
   };
   observe({"jvm"}, {"ecs"}, kT0 - 60 * kSec);
@@ -806,8 +806,8 @@ TEST_F(AnalyzerAppTest, FailedSyncJobIsStoredWithoutASnapshot) {
   job.set_trigger(v1::SYNC_TRIGGER_MANUAL);
   job.set_state(v1::SYNC_STATE_FAILED);
   job.set_error("403 from /api/v1/validate");
-  SetTime(job.mutable_updated_at(), kT0);
-  SetTime(job.mutable_finished_at(), kT0);
+  *job.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(kT0);
+  *job.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(kT0);
   Publish(topics_.sync_jobs, "j", job);
   Drain();
   auto got = *store_.LoadSyncJob("j");
@@ -824,7 +824,7 @@ TEST_F(AnalyzerAppTest, LagAfterARestartCountsFromTheCommittedOffset) {
     v1::SyncJob job;
     job.set_id(id);
     job.set_state(v1::SYNC_STATE_RUNNING);
-    SetTime(job.mutable_updated_at(), kT0);
+    *job.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(kT0);
     Publish(topics_.sync_jobs, id, job);
   }
   Drain();

@@ -1,22 +1,17 @@
-// Builders shared by the analyzer's unit and integration tests: spans as the collector
-// publishes them, and protobuf timestamps.
+// Builders shared by the analyzer's unit and integration tests: spans and sync jobs as the
+// collector publishes them.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "apmcov/v1/events.pb.h"
-#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace apmcov::analyzer::testing {
 
 inline constexpr int64_t kSec = 1'000'000'000;
 inline constexpr int64_t kT0 = 1'763'700'000 * kSec;  // event time of the tests' spans
-
-inline void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
-  ts->set_seconds(ns / kSec);
-  ts->set_nanos(static_cast<int32_t>(ns % kSec));
-}
 
 // A 1 ms span of `service` in prod (Go on Kubernetes, kept by flat sampling); `target` is the
 // peer a client span calls.
@@ -48,8 +43,9 @@ inline v1::SyncJob MakeJob(const std::string& id, v1::SyncState state, uint64_t 
   job.set_id(id);
   job.set_state(state);
   job.set_spans(spans);
-  if (started_ns != 0) SetTime(job.mutable_started_at(), started_ns);
-  if (finished_ns != 0) SetTime(job.mutable_finished_at(), finished_ns);
+  using google::protobuf::util::TimeUtil;
+  if (started_ns != 0) *job.mutable_started_at() = TimeUtil::NanosecondsToTimestamp(started_ns);
+  if (finished_ns != 0) *job.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(finished_ns);
   return job;
 }
 

@@ -28,11 +28,11 @@ namespace apmcov::analyzer {
 namespace {
 
 namespace v1 = apmcov::v1;
+using google::protobuf::util::TimeUtil;
 using testing::kSec;
 using testing::kT0;
 using testing::MakeJob;
 using testing::MakeSpan;
-using testing::SetTime;
 
 class AnalyzerIntegrationTest : public ::testing::Test {
  protected:
@@ -135,13 +135,13 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
     s.set_name(name);
     s.set_team("core");
     s.add_envs("prod");
-    SetTime(s.mutable_synced_at(), kT0);
+    *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0);
     Publish(topics_.catalog, name, s);
   }
   v1::CatalogSnapshotEnd end1;
   end1.set_snapshot_id("s1");
   end1.set_count(4);
-  SetTime(end1.mutable_synced_at(), kT0);
+  *end1.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0);
   Publish(topics_.catalog, std::string("\0snapshot-end", 13), end1);
   for (const char* name : {"frontend", "checkout", "payments"}) {
     v1::CatalogService s;
@@ -149,14 +149,14 @@ TEST_F(AnalyzerIntegrationTest, EndToEndThroughKafkaIntoPostgresAndReplayChanges
     s.set_name(name);
     s.set_team("core");
     s.add_envs("prod");
-    SetTime(s.mutable_synced_at(), kT0 + 60 * kSec);
+    *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0 + 60 * kSec);
     Publish(topics_.catalog, name, s);
   }
   v1::CatalogSnapshotEnd end2 = end1;
   end2.set_snapshot_id("s2");
   end2.set_count(3);
   end2.set_job_id("job-1");  // the span watermarks of job-1 wait for this snapshot
-  SetTime(end2.mutable_synced_at(), kT0 + 60 * kSec);
+  *end2.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0 + 60 * kSec);
   Publish(topics_.catalog, std::string("\0snapshot-end", 13), end2);
 
   v1::SpanBatch trace;
@@ -243,7 +243,7 @@ TEST_F(AnalyzerIntegrationTest, RecordsPostgresRejectsGoToTheDlqAndConsumptionGo
     s.set_snapshot_id("s1");
     s.set_name(name);
     s.add_envs("prod");
-    SetTime(s.mutable_synced_at(), synced_at);
+    *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(synced_at);
     return s;
   };
   Publish(topics_.catalog, "a", service("a", kT0), 0);
@@ -325,7 +325,7 @@ TEST_F(AnalyzerIntegrationTest, BinaryMigratesServesReadinessAndDrainsOnSigterm)
     v1::CatalogService s;
     s.set_snapshot_id("s1");
     s.set_name(name);
-    SetTime(s.mutable_synced_at(), kT0);
+    *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(kT0);
     Publish(topics_.catalog, name, s);
   }
   ASSERT_TRUE(producer_->Flush(std::chrono::seconds(30)).ok());
@@ -464,14 +464,14 @@ TEST_F(AnalyzerIntegrationTest, RetentionKeepsPostgresBoundedOverManySyncs) {
       s.set_name(name);
       s.set_team("core");
       s.add_envs("prod");
-      SetTime(s.mutable_synced_at(), t);
+      *s.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(t);
       Publish(topics_.catalog, name, s);
     }
     v1::CatalogSnapshotEnd end;
     end.set_snapshot_id(job);
     end.set_count(3);
     end.set_job_id(job);
-    SetTime(end.mutable_synced_at(), t);
+    *end.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(t);
     Publish(topics_.catalog, std::string("\0snapshot-end", 13), end);
     const uint64_t id = 7000 + static_cast<uint64_t>(n);
     v1::SpanBatch trace;

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
@@ -16,10 +17,7 @@
 namespace apmcov::gateway {
 namespace {
 
-void SetTime(google::protobuf::Timestamp* ts, int64_t ns) {
-  ts->set_seconds(ns / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
-}
+using google::protobuf::util::TimeUtil;
 
 void ToProto(const CoverageBucket& b, v1::CoverageBucket* out) {
   out->set_key(b.key);
@@ -32,8 +30,10 @@ void ToProto(const SyncJobRecord& j, v1::SyncJobView* out) {
   out->set_id(j.id);
   out->set_trigger(j.trigger);
   out->set_state(j.state);
-  if (j.started_at_ns) SetTime(out->mutable_started_at(), *j.started_at_ns);
-  if (j.finished_at_ns) SetTime(out->mutable_finished_at(), *j.finished_at_ns);
+  if (j.started_at_ns)
+    *out->mutable_started_at() = TimeUtil::NanosecondsToTimestamp(*j.started_at_ns);
+  if (j.finished_at_ns)
+    *out->mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(*j.finished_at_ns);
   out->set_api_calls(static_cast<uint64_t>(j.api_calls));
   out->set_pages(static_cast<uint64_t>(j.pages));
   out->set_spans(static_cast<uint64_t>(j.spans));
@@ -77,14 +77,14 @@ void ToProto(const ServiceView& s, v1::ServiceSummary* out) {
   out->set_instrumented(s.instrumented);
   out->set_usm_only(s.usm_only);
   out->set_span_count(static_cast<uint64_t>(s.span_count));
-  if (s.last_seen) SetTime(out->mutable_last_seen(), *s.last_seen);
+  if (s.last_seen) *out->mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(*s.last_seen);
 }
 
 void ToProto(const BrokenTraceRecord& t, v1::TraceSummary* out) {
   out->set_trace_id(std::to_string(t.trace_id));
   out->set_env(t.env);
   out->set_root_service(t.root_service.value_or(""));
-  SetTime(out->mutable_started_at(), t.started_at_ns);
+  *out->mutable_started_at() = TimeUtil::NanosecondsToTimestamp(t.started_at_ns);
   out->set_span_count(static_cast<uint64_t>(t.span_count));
   for (const auto& s : t.services) out->add_services(s);
   for (const auto& s : t.missing_services) out->add_missing_services(s);
@@ -97,7 +97,7 @@ void ToProto(const DependencyRow& d, v1::Dependency* out) {
   out->set_kind(d.kind);
   out->set_to_kind(d.to_kind);
   out->set_count(static_cast<uint64_t>(d.count));
-  SetTime(out->mutable_last_seen(), d.last_seen_ns);
+  *out->mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(d.last_seen_ns);
 }
 
 const Logger& Log() {
@@ -252,14 +252,15 @@ grpc::Status CoverageGrpcService::GetService(grpc::ServerContext* ctx,
     for (const auto& t : c.tags) out->add_tags(t);
     out->set_links_json(c.links_json);
     out->set_schema_version(c.schema_version);
-    if (d.row.removed_at_ns) SetTime(out->mutable_removed_at(), *d.row.removed_at_ns);
+    if (d.row.removed_at_ns)
+      *out->mutable_removed_at() = TimeUtil::NanosecondsToTimestamp(*d.row.removed_at_ns);
     for (const ApmServiceRow& a : d.apm) {
       auto* e = out->add_apm();
       e->set_env(a.env);
       e->set_traced(a.traced);
       e->set_usm_only(a.usm_only);
       e->set_span_count(a.span_count);
-      SetTime(e->mutable_last_seen(), a.last_seen_ns);
+      *e->mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(a.last_seen_ns);
     }
     for (const auto& dep : d.dependencies) ToProto(dep, out->add_dependencies());
     for (const auto& t : d.broken_traces) ToProto(t, out->add_broken_traces());
@@ -286,7 +287,7 @@ grpc::Status CoverageGrpcService::GetCoverageHistory(grpc::ServerContext* ctx,
     out->set_by(in->by().empty() ? "overall" : in->by());
     for (const auto& p : points) {
       auto* pt = out->add_points();
-      SetTime(pt->mutable_taken_at(), p.taken_at);
+      *pt->mutable_taken_at() = TimeUtil::NanosecondsToTimestamp(p.taken_at);
       for (const auto& b : p.buckets) ToProto(b, pt->add_buckets());
     }
     return absl::OkStatus();
@@ -321,7 +322,7 @@ grpc::Status CoverageGrpcService::GetTrace(grpc::ServerContext* ctx, const v1::G
       v->set_service(s.service);
       v->set_resource(s.resource);
       v->set_kind(s.kind);
-      SetTime(v->mutable_start(), s.start_ns);
+      *v->mutable_start() = TimeUtil::NanosecondsToTimestamp(s.start_ns);
       v->set_duration_ns(s.duration_ns);
       v->set_target(s.target);
     }
@@ -361,7 +362,7 @@ grpc::Status CoverageGrpcService::ListShadowServices(grpc::ServerContext* ctx,
       v->set_name(s.name);
       for (const auto& e : s.envs) v->add_envs(e);
       v->set_span_count(static_cast<uint64_t>(s.span_count));
-      if (s.last_seen) SetTime(v->mutable_last_seen(), *s.last_seen);
+      if (s.last_seen) *v->mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(*s.last_seen);
     }
     return absl::OkStatus();
   });

@@ -1,15 +1,6 @@
 #include "apmcov/coverage/proto_convert.h"
 
-#include "google/protobuf/timestamp.pb.h"
-
 namespace apmcov::coverage {
-namespace {
-
-int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
-}
-
-}  // namespace
 
 SpanFields FieldsFromProto(const apmcov::v1::Span& span) {
   SpanFields f;
@@ -32,32 +23,6 @@ SpanFields FieldsFromProto(const apmcov::v1::Span& span) {
   f.infra_hint = span.infra_hint();
   f.error = span.error();
   return f;
-}
-
-CatalogServiceInfo CatalogFromProto(const apmcov::v1::CatalogService& service) {
-  CatalogServiceInfo c;
-  c.name = service.name();
-  c.team = service.team();
-  c.tier = service.tier();
-  c.lifecycle = service.lifecycle();
-  c.infra = service.infra();
-  c.languages.assign(service.languages().begin(), service.languages().end());
-  c.envs.assign(service.envs().begin(), service.envs().end());
-  c.customer_facing = service.customer_facing();
-  return c;
-}
-
-ApmSeen ApmSeenFromProto(const apmcov::v1::ApmObservation& observation) {
-  ApmSeen a;
-  a.service = observation.service();
-  a.env = observation.env().empty() ? "*" : observation.env();
-  a.traced = observation.traced();
-  a.usm = observation.usm();
-  a.span_count = observation.span_count();
-  a.languages.assign(observation.languages().begin(), observation.languages().end());
-  a.last_seen_ns = observation.has_last_seen() ? Nanos(observation.last_seen())
-                                               : Nanos(observation.observed_at());
-  return a;
 }
 
 }  // namespace apmcov::coverage

@@ -1,9 +1,9 @@
-// Conversions from the events of protos/apmcov/v1/events.proto to the coverage domain types.
-// Target apmcov::coverage_proto (links apmcov::coverage and apmcov::protos); kept apart so the
-// pure logic library never depends on protobuf.
+// Spans as the analyzer consumes them (protos/apmcov/v1/events.proto) → the coverage domain's
+// SpanRecord. Target apmcov::coverage_proto (links apmcov::coverage and apmcov::protos); kept
+// apart so the pure logic library never depends on protobuf. Catalog and APM events have no
+// conversion here: they reach coverage through the stored rows (store_rows.h), one path.
 #pragma once
 
-#include "apmcov/coverage/coverage_report.h"
 #include "apmcov/coverage/span.h"
 #include "apmcov/v1/events.pb.h"
 
@@ -16,11 +16,5 @@ SpanFields FieldsFromProto(const apmcov::v1::Span& span);
 inline SpanRecord SpanFromProto(const apmcov::v1::Span& span, SpanInterner& interner) {
   return interner.Intern(FieldsFromProto(span));
 }
-
-// A catalog record as coverage input.
-CatalogServiceInfo CatalogFromProto(const apmcov::v1::CatalogService& service);
-
-// An APM observation as coverage input; last_seen falls back to observed_at when unset.
-ApmSeen ApmSeenFromProto(const apmcov::v1::ApmObservation& observation);
 
 }  // namespace apmcov::coverage
