@@ -8,9 +8,6 @@
 // (idempotent producer, acks=all) instead of a counting publisher.
 // Prints one JSON line.
 #include <prometheus/registry.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -27,6 +24,7 @@
 #include "apmcov/bus/kafka.h"
 #include "apmcov/bus/testing/kafka_dev_process.h"
 #include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/testing/ddsim_process.h"
 #include "app.h"
 
 namespace {
@@ -101,37 +99,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s --ddsim PATH/apmcov-ddsim [...]\n", argv[0]);
     return 2;
   }
-  int fds[2];
-  if (::pipe(fds) != 0) return 1;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    std::vector<std::string> args = {ddsim,
-                                     "serve",
-                                     "--seed=5",
-                                     "--services=" + std::to_string(services),
-                                     "--spans-per-second=" + sps,
-                                     "--backfill-minutes=" + std::to_string(minutes + 5),
-                                     "--http-port=0",
-                                     "--admin-port=0",
-                                     "--address=127.0.0.1",
-                                     "--rate-limits=unlimited",
-                                     "--log-level=warn"};
-    std::vector<char*> av;
-    for (auto& a : args) av.push_back(a.data());
-    av.push_back(nullptr);
-    ::execv(ddsim.c_str(), av.data());
-    std::_Exit(127);
-  }
-  ::close(fds[1]);
-  FILE* out = ::fdopen(fds[0], "r");
-  char line[256] = {};
-  if (std::fgets(line, sizeof(line), out) == nullptr) {
-    std::fprintf(stderr, "ddsim did not start\n");
+  auto ddsim_process = datadog::testing::DdsimProcess::Start(
+      {"serve", "--seed=5", "--services=" + std::to_string(services), "--spans-per-second=" + sps,
+       "--backfill-minutes=" + std::to_string(minutes + 5), "--http-port=0", "--admin-port=0",
+       "--address=127.0.0.1", "--rate-limits=unlimited", "--log-level=warn"},
+      ddsim);
+  if (!ddsim_process.ok()) {
+    std::fprintf(stderr, "ddsim did not start: %s\n",
+                 std::string(ddsim_process.status().message()).c_str());
     return 1;
   }
-  const std::string port = std::string(line).substr(std::string(line).find(':') + 1);
-  const std::string base = "http://127.0.0.1:" + std::to_string(std::stoi(port));
+  const std::string base = (*ddsim_process)->url();
 
   prometheus::Registry registry;
   collector::CollectorMetrics metrics(registry);
@@ -173,8 +151,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
+  ddsim_process->reset();  // stopped by its PID
 
   const int catalog_inventory = counter.calls["service_definitions"] +
                                 counter.calls["apm_services"] + counter.calls["spans_aggregate"];

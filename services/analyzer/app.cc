@@ -12,7 +12,11 @@
 #include <prometheus/histogram.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"

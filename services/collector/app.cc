@@ -11,6 +11,7 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/bus/proto.h"
 #include "google/protobuf/util/time_util.h"
 #include "internal.h"
 #include "inventory.h"
@@ -81,15 +82,8 @@ std::string App::NewJobId() {
 absl::Status App::Publish(const std::string& topic, const std::string& key,
                           const google::protobuf::Message& message,
                           std::optional<int32_t> partition) {
-  bus::OutgoingMessage out;
-  out.topic = topic;
-  out.key = key;
-  if (!message.SerializeToString(&out.value)) {
-    return absl::InternalError(absl::StrCat("cannot serialise ", message.GetTypeName()));
-  }
-  out.headers = {{"content-type", "application/x-protobuf"},
-                 {"type", message.GetDescriptor()->full_name()}};
-  out.partition = partition;
+  APMCOV_ASSIGN_OR_RETURN(bus::OutgoingMessage out,
+                          bus::MakeProtoMessage(topic, key, message, partition));
   absl::Status s = ports_.publisher.Publish(std::move(out));
   if (!s.ok()) {
     ports_.metrics.AddPublishError();

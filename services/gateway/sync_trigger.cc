@@ -4,6 +4,7 @@
 #include <random>
 
 #include "apmcov/base/status.h"
+#include "apmcov/bus/proto.h"
 #include "apmcov/v1/events.pb.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -37,15 +38,10 @@ absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by
   req.set_requested_by(requested_by);
   int64_t now = clock_.NowUnixNanos();
   *req.mutable_requested_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now);
-  bus::OutgoingMessage msg;
-  msg.topic = topic_;
-  msg.key = "sync";
   // Partition 0: its owner is the leading collector (design §3), whatever the partition count.
-  msg.partition = 0;
-  msg.value = req.SerializeAsString();
-  msg.headers = {{"content-type", "application/x-protobuf"},
-                 {"type", req.GetDescriptor()->full_name()}};
-  if (auto s = publisher_.Publish(std::move(msg)); !s.ok()) {
+  absl::StatusOr<bus::OutgoingMessage> msg = bus::MakeProtoMessage(topic_, "sync", req, 0);
+  if (!msg.ok()) return absl::InternalError(msg.status().message());
+  if (auto s = publisher_.Publish(*std::move(msg)); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("publishing the sync request: ", s.message()));
   }
   if (auto s = publisher_.Flush(flush_timeout_); !s.ok()) {

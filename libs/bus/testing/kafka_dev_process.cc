@@ -1,12 +1,8 @@
 #include "apmcov/bus/testing/kafka_dev_process.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,10 +19,10 @@
 #include "absl/strings/strip.h"
 #include "apmcov/base/status.h"
 
-extern char** environ;
-
 namespace apmcov::bus::testing {
 namespace {
+
+using ChildOutput = apmcov::testing::ChildProcess::Output;
 
 std::string ReadLine(const std::string& path) {
   std::ifstream in(path);
@@ -62,41 +58,17 @@ absl::StatusOr<std::unique_ptr<KafkaDevProcess>> KafkaDevProcess::Start(
   p->dir_ = tmpl;
   const std::string bootstrap_file = p->dir_ + "/bootstrap";
   const std::string control_file = p->dir_ + "/control";
-  std::vector<std::string> argv_s = {binary, "--bootstrap-file", bootstrap_file, "--control-file",
-                                     control_file};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "LOG_LEVEL=", 10) != 0) env_s.emplace_back(*e);
-  }
-  env_s.emplace_back("LOG_LEVEL=warn");
-  std::vector<char*> envp;
-  for (std::string& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  // fork + exec rather than posix_spawn so the child can ask for SIGTERM when its parent
-  // dies: a crashed or killed test never leaves a kafka-dev behind.
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(127);
-    int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, STDOUT_FILENO);
-    ::execve(binary.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  p->pid_ = pid;
+  std::vector<std::string> argv = {binary, "--bootstrap-file", bootstrap_file, "--control-file",
+                                   control_file};
+  argv.insert(argv.end(), args.begin(), args.end());
+  APMCOV_ASSIGN_OR_RETURN(
+      p->child_, apmcov::testing::ChildProcess::Start({.argv = std::move(argv),
+                                                       .env = {"LOG_LEVEL=warn"},
+                                                       .stdout_to = ChildOutput::kDiscard}));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
-      p->pid_ = -1;
-      return absl::InternalError(absl::StrCat(binary, " exited early with status ", status));
+    if (std::optional<int> status = p->child_->Exited()) {
+      return absl::InternalError(absl::StrCat(binary, " exited early with status ", *status));
     }
     if (std::filesystem::exists(bootstrap_file) && std::filesystem::exists(control_file)) {
       p->bootstraps_ = ReadLine(bootstrap_file);
@@ -109,24 +81,14 @@ absl::StatusOr<std::unique_ptr<KafkaDevProcess>> KafkaDevProcess::Start(
 }
 
 KafkaDevProcess::~KafkaDevProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  child_.reset();  // stopped by its PID before its directory goes
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
 }
+
+pid_t KafkaDevProcess::pid() const { return child_ ? child_->pid() : -1; }
 
 absl::StatusOr<std::string> KafkaDevControl(const std::string& address,
                                             const std::string& command) {

@@ -16,6 +16,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/datadog/parse.h"
+#include "apmcov/datadog/testing/ddsim_process.h"
 
 namespace apmcov::datadog {
 namespace {
@@ -25,52 +26,7 @@ using ::testing::HasSubstr;
 constexpr char kApiKey[] = "ddsim-api-key";
 constexpr char kAppKey[] = "ddsim-app-key";
 
-// Starts apmcov-ddsim and reads the port it prints; stops it by its pid.
-class Ddsim {
- public:
-  explicit Ddsim(std::vector<std::string> args) {
-    const char* dir = std::getenv("APMCOV_BINARY_DIR");
-    if (dir == nullptr) throw std::runtime_error("APMCOV_BINARY_DIR is not set (run under ctest)");
-    std::string bin = std::string(dir) + "/services/ddsim/apmcov-ddsim";
-    if (::access(bin.c_str(), X_OK) != 0) {
-      throw std::runtime_error(bin + " is missing: build the apmcov-ddsim target first");
-    }
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      std::vector<char*> argv{bin.data()};
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      std::_Exit(127);
-    }
-    ::close(fds[1]);
-    FILE* out = ::fdopen(fds[0], "r");
-    char line[256] = {};
-    if (std::fgets(line, sizeof(line), out) == nullptr) {
-      throw std::runtime_error("ddsim did not start (no port line)");
-    }
-    std::string s(line);
-    size_t colon = s.find(':');
-    port_ = std::stoi(s.substr(colon + 1));
-    out_ = out;
-  }
-  ~Ddsim() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    if (out_ != nullptr) std::fclose(out_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  FILE* out_ = nullptr;
-};
+using testing::DdsimProcess;
 
 struct Counting : ApiObserver {
   std::map<int, int> statuses;
@@ -82,11 +38,13 @@ struct Counting : ApiObserver {
 class DdsimTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ddsim_ = new Ddsim({"serve", "--seed=11", "--services=230", "--spans-per-second=400",
-                        "--backfill-minutes=20", "--http-port=0", "--admin-port=0",
-                        "--address=127.0.0.1", std::string("--api-key=") + kApiKey,
-                        std::string("--app-key=") + kAppKey, "--rate-limits=unlimited",
-                        "--log-level=warn"});
+    auto started = DdsimProcess::Start(
+        {"serve", "--seed=11", "--services=230", "--spans-per-second=400", "--backfill-minutes=20",
+         "--http-port=0", "--admin-port=0", "--address=127.0.0.1",
+         std::string("--api-key=") + kApiKey, std::string("--app-key=") + kAppKey,
+         "--rate-limits=unlimited", "--log-level=warn"});
+    if (!started.ok()) throw std::runtime_error(std::string(started.status().message()));
+    ddsim_ = started->release();
   }
   static void TearDownTestSuite() {
     delete ddsim_;
@@ -142,14 +100,14 @@ class DdsimTest : public ::testing::Test {
     return ids;
   }
 
-  static Ddsim* ddsim_;
+  static DdsimProcess* ddsim_;
   ManualClock clock_;
   Counting observer_;
   std::unique_ptr<CurlTransport> transport_;
   std::unique_ptr<DatadogHttpClient> client_;
 };
 
-Ddsim* DdsimTest::ddsim_ = nullptr;
+DdsimProcess* DdsimTest::ddsim_ = nullptr;
 
 TEST_F(DdsimTest, KeysAreValidatedAndABadKeyIsNamed) {
   EXPECT_TRUE(Source()->Validate().ok());

@@ -25,6 +25,7 @@
 #include "apmcov/bus/kafka.h"
 #include "apmcov/bus/testing/kafka_dev_process.h"
 #include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/testing/ddsim_process.h"
 #include "apmcov/v1/events.pb.h"
 
 namespace apmcov::collector {
@@ -38,44 +39,7 @@ std::string BinaryDir() {
   return dir;
 }
 
-// ddsim on port 0, stopped by its pid.
-class Ddsim {
- public:
-  explicit Ddsim(std::vector<std::string> args) {
-    std::string bin = BinaryDir() + "/services/ddsim/apmcov-ddsim";
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      std::vector<char*> av{bin.data()};
-      for (auto& a : args) av.push_back(a.data());
-      av.push_back(nullptr);
-      ::execv(bin.c_str(), av.data());
-      std::_Exit(127);
-    }
-    ::close(fds[1]);
-    out_ = ::fdopen(fds[0], "r");
-    char line[256] = {};
-    if (std::fgets(line, sizeof(line), out_) == nullptr) {
-      throw std::runtime_error(bin + " did not start");
-    }
-    std::string s(line);
-    port_ = std::stoi(s.substr(s.find(':') + 1));
-  }
-  ~Ddsim() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    std::fclose(out_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  FILE* out_ = nullptr;
-};
+using datadog::testing::DdsimProcess;
 
 struct RunResult {
   int exit_code = -1;
@@ -115,10 +79,12 @@ class CollectorE2E : public ::testing::Test {
       kafka_dev_ = kd->release();
       brokers_ = kafka_dev_->bootstraps();
     }
-    ddsim_ = new Ddsim({"serve", "--seed=21", "--services=150", "--spans-per-second=30",
-                        "--backfill-minutes=20", "--http-port=0", "--admin-port=0",
-                        "--address=127.0.0.1", "--api-key=key-a", "--app-key=key-b",
-                        "--rate-limits=unlimited,spans_list=1000000/2", "--log-level=warn"});
+    auto started = DdsimProcess::Start(
+        {"serve", "--seed=21", "--services=150", "--spans-per-second=30", "--backfill-minutes=20",
+         "--http-port=0", "--admin-port=0", "--address=127.0.0.1", "--api-key=key-a",
+         "--app-key=key-b", "--rate-limits=unlimited,spans_list=1000000/2", "--log-level=warn"});
+    if (!started.ok()) throw std::runtime_error(std::string(started.status().message()));
+    ddsim_ = started->release();
   }
   static void TearDownTestSuite() {
     delete ddsim_;
@@ -205,13 +171,13 @@ class CollectorE2E : public ::testing::Test {
   static std::string prefix_;
   static std::string brokers_;
   static bus::testing::KafkaDevProcess* kafka_dev_;
-  static Ddsim* ddsim_;
+  static DdsimProcess* ddsim_;
 };
 
 std::string CollectorE2E::prefix_;
 std::string CollectorE2E::brokers_;
 bus::testing::KafkaDevProcess* CollectorE2E::kafka_dev_ = nullptr;
-Ddsim* CollectorE2E::ddsim_ = nullptr;
+DdsimProcess* CollectorE2E::ddsim_ = nullptr;
 
 TEST_F(CollectorE2E, ABadKeyStopsAtStartWithTheMessage) {
   RunResult r = RunCollector(Args(), "wrong-key-4d1f");

@@ -4,8 +4,9 @@
 // Contract: Start() returns once the child has written its bootstrap list and control port;
 // the destructor stops exactly that child by PID (SIGTERM, then SIGKILL after 5 s) and removes
 // its temporary directory. The child also gets SIGTERM when the thread that started it exits
-// (PR_SET_PDEATHSIG), so a crashed test leaves nothing behind: start it from a thread that lives
-// as long as you need the cluster (the main thread). Not thread-safe.
+// (PR_SET_PDEATHSIG, apmcov::testing::ChildProcess), so a crashed test leaves nothing behind:
+// start it from a thread that lives as long as you need the cluster (the main thread). Not
+// thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "apmcov/base/testing/child_process.h"
 
 namespace apmcov::bus::testing {
 
@@ -30,7 +32,7 @@ class KafkaDevProcess {
 
   const std::string& bootstraps() const { return bootstraps_; }
   const std::string& control_address() const { return control_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const;
 
   // $APMCOV_BINARY_DIR/services/kafka-dev/apmcov-kafka-dev (ctest sets APMCOV_BINARY_DIR);
   // empty when the variable is unset.
@@ -38,7 +40,7 @@ class KafkaDevProcess {
 
  private:
   KafkaDevProcess() = default;
-  pid_t pid_ = -1;
+  std::unique_ptr<apmcov::testing::ChildProcess> child_;
   std::string dir_;
   std::string bootstraps_;
   std::string control_;
