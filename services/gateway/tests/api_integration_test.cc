@@ -23,6 +23,7 @@
 #include "gateway_test_env.h"
 #include "rest/client_input.h"
 #include "test_database.h"
+#include "usm_world.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -298,21 +299,7 @@ TEST_F(GatewayApiTest, StatsDoNotCountAServiceOnlyUsmStillSeesAsInstrumented) {
   absl::StatusOr<TestDatabase> db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
   const int64_t now = clock_.NowUnixNanos();
-  constexpr int64_t kSec = 1'000'000'000;
-  store::WriteBatch b;
-  for (const char* name : {"stopped-tracing", "traced"}) {
-    store::CatalogServiceRecord s;
-    s.snapshot_id = "s1";
-    s.name = name;
-    s.team = "core";
-    s.lifecycle = "production";
-    s.envs = {"prod"};
-    s.synced_at_ns = now;
-    b.catalog_services.push_back(s);
-  }
-  b.apm_observations = {{"stopped-tracing", "prod", true, false, 0, {}, {}, now - 72 * 3600 * kSec},
-                        {"stopped-tracing", "prod", false, true, 0, {}, {}, now - 60 * kSec},
-                        {"traced", "prod", true, false, 0, {}, {}, now - 3600 * kSec}};
+  const store::WriteBatch b = testing::StoppedTracingButSeenByUsm(now);
   store::PostgresCoverageStore writer(db->url());
   ASSERT_TRUE(writer.Apply(b).ok());
   ASSERT_EQ(db->QueryOne("SELECT traced FROM apm_services WHERE service = 'stopped-tracing'"), "t");

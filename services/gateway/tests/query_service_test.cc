@@ -11,6 +11,7 @@
 #include "apmcov/base/time.h"
 #include "apmcov/store/memory_read_model.h"
 #include "apmcov/store/memory_store.h"
+#include "usm_world.h"
 
 namespace apmcov::gateway {
 namespace {
@@ -176,20 +177,7 @@ TEST(QueryServiceUsmTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented)
   store::MemoryReadModel model(store);
   ManualClock clock;
   const int64_t now = clock.NowUnixNanos();
-  store::WriteBatch b;
-  for (const char* name : {"stopped-tracing", "traced"}) {
-    store::CatalogServiceRecord s;
-    s.snapshot_id = "s1";
-    s.name = name;
-    s.team = "core";
-    s.lifecycle = "production";
-    s.envs = {"prod"};
-    s.synced_at_ns = now;
-    b.catalog_services.push_back(s);
-  }
-  b.apm_observations = {{"stopped-tracing", "prod", true, false, 0, {}, {}, now - 72 * 3600 * kSec},
-                        {"stopped-tracing", "prod", false, true, 0, {}, {}, now - 60 * kSec},
-                        {"traced", "prod", true, false, 0, {}, {}, now - 3600 * kSec}};
+  const store::WriteBatch b = testing::StoppedTracingButSeenByUsm(now);
   ASSERT_TRUE(store.Apply(b).ok());
   ASSERT_TRUE((*store.LoadApmServices())[0].traced);  // the row still says "traced"
 
