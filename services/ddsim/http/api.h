@@ -6,6 +6,12 @@
 // benchmarks exercise the same code the server runs. Thread-safe: Handle() may be called
 // from many server threads at once.
 //
+// Layout: a request is classified once into an Endpoint of a Family (endpoint.h); api.cc
+// applies faults, keys and limits and dispatches on the family; each family is handled in a
+// file of its own (api_catalog.cc, api_spans.cc, api_trace.cc, api_agent.cc,
+// api_control.cc). Catalog rendering is catalog_render.h, injected faults faults.h, request
+// parameters params.h, the two error styles responses.h.
+//
 // ddsim is also a Datadog Agent (design §12): PUT or POST /v0.4/traces (msgpack) and GET /info,
 // without keys, rate limits or faults, like a local Agent. What it receives joins the org:
 // received spans are served by the spans list, search, aggregate and trace endpoints with the
@@ -26,32 +32,16 @@
 #include <vector>
 
 #include "apmcov/base/clock.h"
+#include "ddsim/http/endpoint.h"
+#include "ddsim/http/faults.h"
+#include "ddsim/http/message.h"
+#include "ddsim/http/params.h"
 #include "ddsim/http/rate_limiter.h"
 #include "ddsim/http/span_render.h"
 #include "ddsim/intake/received.h"
 #include "ddsim/traffic/traffic.h"
 
 namespace apmcov::ddsim {
-
-struct HttpRequest {
-  std::string method;                                      // "GET", "POST", ...
-  std::string path;                                        // without the query string
-  std::vector<std::pair<std::string, std::string>> query;  // percent-decoded
-  std::map<std::string, std::string> headers;              // lowercase names
-  std::string body;
-
-  const std::string* Query(const std::string& name) const;
-  const std::string* Header(const std::string& lowercase_name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  int64_t delay_ms = 0;          // the server waits this long before answering
-  bool drop_connection = false;  // the server closes the connection without answering
-};
 
 struct ApiOptions {
   std::string api_key;  // "" = any non-empty key is accepted
@@ -62,24 +52,6 @@ struct ApiOptions {
   size_t agent_max_spans = 200'000;        // received spans kept (oldest seconds evicted first)
   size_t agent_max_body_bytes = 25 << 20;  // a larger /v0.4/traces body answers 413
 };
-
-// Faults applied to the next API requests (never to /_ddsim/*). Counts are consumed in the
-// order below; rates are independent per request (seeded, reproducible).
-struct FaultPlan {
-  int64_t rate_limit_burst = 0;  // next N answer 429
-  int64_t server_errors = 0;     // next N answer server_error_status
-  int server_error_status = 503;
-  int64_t slow_requests = 0;  // next N wait slow_ms first
-  int64_t slow_ms = 0;
-  int64_t malformed = 0;  // next N bodies are invalid JSON
-  int64_t truncated = 0;  // next N bodies are cut in half
-  int64_t drop = 0;       // next N connections are closed without an answer
-  double server_error_rate = 0, rate_limit_rate = 0, malformed_rate = 0, slow_rate = 0;
-  std::string endpoint;  // only requests to this endpoint name ("" = all)
-  // Faults on given API request numbers (1-based, counted from when the plan was set).
-  std::vector<int64_t> server_error_at, rate_limit_at, malformed_at, drop_at;
-};
-absl::StatusOr<FaultPlan> ParseFaultPlan(std::string_view json);
 
 class DdsimApi {
  public:
@@ -97,8 +69,6 @@ class DdsimApi {
   std::map<std::string, std::map<int, int64_t>> RequestCounts();
   int64_t spans_served() const { return spans_served_.load(); }
 
-  // Endpoint name of a request ("spans_list", ...), "" when unknown.
-  static std::string EndpointName(const std::string& method, const std::string& path);
   // The largest body the server reads for a request to `path` (the Agent intake takes more).
   size_t MaxBodyBytes(const std::string& path) const;
 
@@ -106,12 +76,28 @@ class DdsimApi {
   int64_t agent_spans_received() const { return agent_spans_.load(); }
 
  private:
-  struct Slice;
+  // Spans whose start falls in one second, sorted by (start, span id). Keeps its buckets alive.
+  struct Slice {
+    std::shared_ptr<const Bucket> prev, cur;
+    std::vector<const Span*> spans;
+  };
   std::shared_ptr<const Slice> GetSlice(int64_t index);
   std::shared_ptr<const Bucket> PeekBucket(int64_t index);  // cached bucket or nullptr
 
-  HttpResponse Route(const HttpRequest& r, const std::string& endpoint);
-  HttpResponse Validate(const HttpRequest& r);
+  // Counts the answer in the request stats.
+  void Count(Endpoint endpoint, const HttpResponse& resp);
+  // An API request: faults, keys and rate limits, then its family.
+  HttpResponse ApiRequest(Endpoint endpoint, const HttpRequest& r);
+  // Dispatches an API request that passed keys and limits to its family.
+  HttpResponse Route(Endpoint endpoint, const HttpRequest& r);
+
+  // One handler per family (endpoint.h), each in http/api_<family>.cc.
+  HttpResponse ControlEndpoint(Endpoint endpoint, const HttpRequest& r);  // api_control.cc
+  HttpResponse AgentEndpoint(Endpoint endpoint, const HttpRequest& r);    // api_agent.cc
+  HttpResponse CatalogEndpoint(Endpoint endpoint, const HttpRequest& r);  // api_catalog.cc
+  HttpResponse SpansEndpoint(Endpoint endpoint, const HttpRequest& r);    // api_spans.cc
+  HttpResponse Trace(const std::string& id);                              // api_trace.cc
+
   HttpResponse ServiceDefinitions(const HttpRequest& r);
   HttpResponse ServiceDefinition(const HttpRequest& r, const std::string& name);
   HttpResponse CatalogEntities(const HttpRequest& r);
@@ -119,12 +105,11 @@ class DdsimApi {
   HttpResponse SpansList(const HttpRequest& r);
   HttpResponse SpansSearch(const HttpRequest& r);
   HttpResponse SpansAggregate(const HttpRequest& r);
-  HttpResponse Trace(const HttpRequest& r, const std::string& id);
+  HttpResponse ReceivedTrace(uint64_t lo, uint64_t hi, bool has_hi);
   HttpResponse GroundTruth(const HttpRequest& r);
   HttpResponse Faults(const HttpRequest& r);
   HttpResponse AgentTraces(const HttpRequest& r);
   HttpResponse AgentInfo(const HttpRequest& r);
-  HttpResponse ReceivedTrace(uint64_t lo, uint64_t hi, bool has_hi);
 
   struct SpanPageRequest {
     std::string query_text;
@@ -156,18 +141,12 @@ class DdsimApi {
   std::list<std::pair<int64_t, std::shared_ptr<const Bucket>>> buckets_;  // MRU first
   std::list<std::pair<int64_t, std::shared_ptr<const Slice>>> slices_;
 
-  std::mutex faults_mu_;
-  FaultPlan faults_;
-  int64_t fault_seq_ = 0;  // API requests since the plan was set
-  Rng fault_rng_{0xFA017};
+  FaultInjector faults_;
 
   std::mutex stats_mu_;
   std::map<std::string, std::map<int, int64_t>> stats_;
   std::atomic<int64_t> spans_served_{0};
   std::atomic<uint64_t> request_seq_{0};
 };
-
-// Parses a Datadog time: ISO 8601, epoch milliseconds, or `now`, `now-15m` (s, m, h, d, w).
-absl::StatusOr<int64_t> ParseDatadogTime(std::string_view text, int64_t now_ns);
 
 }  // namespace apmcov::ddsim
