@@ -17,6 +17,7 @@
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/datadog/parse.h"
 #include "apmcov/datadog/testing/ddsim_process.h"
+#include "source_contract.h"
 
 namespace apmcov::datadog {
 namespace {
@@ -25,8 +26,57 @@ using ::testing::HasSubstr;
 
 constexpr char kApiKey[] = "ddsim-api-key";
 constexpr char kAppKey[] = "ddsim-app-key";
+constexpr int64_t kSec = 1'000'000'000;
 
 using testing::DdsimProcess;
+
+}  // namespace
+
+namespace contract {
+
+// HttpDatadogSource against one ddsim for the whole suite (started on first use, from the
+// main thread, stopped at exit): 120 services, 400 spans a second for the last 20 minutes.
+struct DdsimBackend {
+  static constexpr const char* kName = "Ddsim";
+  DdsimBackend() {
+    static std::unique_ptr<DdsimProcess> ddsim = [] {
+      auto started = DdsimProcess::Start(
+          {"serve", "--seed=12", "--services=120", "--spans-per-second=400",
+           "--backfill-minutes=20", "--http-port=0", "--admin-port=0", "--address=127.0.0.1",
+           std::string("--api-key=") + kApiKey, std::string("--app-key=") + kAppKey,
+           "--rate-limits=unlimited", "--log-level=warn"});
+      if (!started.ok()) throw std::runtime_error(std::string(started.status().message()));
+      return std::move(*started);
+    }();
+    ClientOptions o;
+    o.base_url = ddsim->url();
+    o.site = ddsim->url();
+    o.api_key = kApiKey;
+    o.app_key = kAppKey;
+    client = std::make_unique<DatadogHttpClient>(o, transport, clock);
+    http = std::make_unique<HttpDatadogSource>(*client);
+    // Ten minutes back, three whole seconds: about 1,200 spans that are all generated.
+    now_s = RealClock().NowUnixNanos() / kSec;
+  }
+  DatadogSource& source() { return *http; }
+  int64_t window_from() const { return (now_s - 600) * kSec; }
+  int64_t window_to() const { return (now_s - 597) * kSec; }
+  // Before the traffic starts.
+  int64_t empty_from() const { return (now_s - 7200) * kSec; }
+  int64_t empty_to() const { return (now_s - 7190) * kSec; }
+
+  ManualClock clock;
+  CurlTransport transport;
+  std::unique_ptr<DatadogHttpClient> client;
+  std::unique_ptr<HttpDatadogSource> http;
+  int64_t now_s = 0;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Ddsim, SourceContractTest, DdsimBackend);
+
+}  // namespace contract
+
+namespace {
 
 struct Counting : ApiObserver {
   std::map<int, int> statuses;

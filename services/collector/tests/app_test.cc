@@ -1,5 +1,5 @@
-// The collector's sync logic on fakes: a scripted DatadogSource, a recording Publisher, a
-// LagProbe and a ManualClock. No network, no Kafka, no real waiting.
+// The collector's sync logic on fakes: the contract-tested FakeSource (libs/datadog), a
+// recording Publisher, a LagProbe and a ManualClock. No network, no Kafka, no real waiting.
 #include "app.h"
 
 #include <gmock/gmock.h>
@@ -14,125 +14,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/bus/memory_bus.h"
+#include "apmcov/datadog/testing/fake_source.h"
 
 namespace apmcov::collector {
 namespace {
 
+using datadog::testing::FakeSource;
 using ::testing::HasSubstr;
+using Method = FakeSource::Method;
 
 constexpr int64_t kSec = 1'000'000'000;
 
 // ---- fakes ----
-
-class FakeSource : public datadog::DatadogSource {
- public:
-  std::vector<v1::CatalogService> services;
-  std::vector<v1::Span> spans;  // the "world": served by window and cursor
-  std::vector<v1::ApmObservation> apm;
-  std::vector<datadog::AggregateBucket> buckets;
-  absl::Status validate = absl::OkStatus();
-  std::map<int, absl::Status> catalog_failures;  // page number -> error (once)
-  std::map<int, absl::Status> span_failures;     // n-th ListSpans call -> error (once)
-  absl::Status apm_status = absl::OkStatus();
-  std::vector<datadog::SpanQuery> span_queries;
-  int catalog_calls = 0;
-  // Blocks ListServiceDefinitions while set (to hold a sync open).
-  std::atomic<bool> hold{false};
-  std::atomic<bool> holding{false};
-
-  absl::Status Validate() override { return validate; }
-
-  absl::StatusOr<datadog::ServiceDefinitionPage> ListServiceDefinitions(int32_t page,
-                                                                        int32_t size) override {
-    ++catalog_calls;
-    while (hold) {
-      holding = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    holding = false;
-    if (auto it = catalog_failures.find(page); it != catalog_failures.end()) {
-      absl::Status s = it->second;
-      catalog_failures.erase(it);
-      return s;
-    }
-    datadog::ServiceDefinitionPage out;
-    for (size_t i = static_cast<size_t>(page) * size;
-         i < services.size() && i < static_cast<size_t>(page + 1) * size; ++i) {
-      out.services.push_back(services[i]);
-    }
-    out.raw_items = out.services.size();
-    out.has_more = out.raw_items == static_cast<size_t>(size);
-    return out;
-  }
-  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t offset,
-                                                                 int32_t limit) override {
-    ++entity_calls;
-    if (!entity_status.ok()) return entity_status;
-    datadog::CatalogEntityPage out;
-    for (size_t i = static_cast<size_t>(offset);
-         i < entities.size() && i < static_cast<size_t>(offset + limit); ++i) {
-      out.services.push_back(entities[i]);
-    }
-    out.raw_items = out.services.size();
-    if (static_cast<size_t>(offset + limit) < entities.size()) out.next_offset = offset + limit;
-    return out;
-  }
-  std::vector<v1::CatalogService> entities;  // v3 kind:service entities
-  absl::Status entity_status = absl::OkStatus();
-  int entity_calls = 0;
-  absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override {
-    if (!apm_status.ok()) return apm_status;
-    return apm;
-  }
-  absl::StatusOr<std::vector<datadog::AggregateBucket>> AggregateSpanCounts(
-      const datadog::AggregateQuery& q) override {
-    aggregates.push_back(q);
-    if (q.interval.empty()) {
-      last_aggregate = q;
-      return buckets;
-    }
-    // The density: a count timeseries of `spans`, scaled to misjudge it on purpose.
-    if (!density_status.ok()) return density_status;
-    const int64_t iv = std::stoll(q.interval) * 60'000'000'000;
-    datadog::AggregateBucket b;
-    for (int64_t t = q.from_unix_nano / iv * iv; t < q.to_unix_nano; t += iv) {
-      double n = 0;
-      for (const v1::Span& s : spans) {
-        const int64_t at = s.start_unix_nano();
-        if (at >= std::max(t, q.from_unix_nano) && at < std::min(t + iv, q.to_unix_nano)) ++n;
-      }
-      b.points.push_back({t, n * density_scale});
-      b.count += n * density_scale;
-    }
-    return std::vector<datadog::AggregateBucket>{b};
-  }
-  absl::StatusOr<datadog::SpanPage> ListSpans(const datadog::SpanQuery& q) override {
-    int call = static_cast<int>(span_queries.size());
-    span_queries.push_back(q);
-    if (auto it = span_failures.find(call); it != span_failures.end()) {
-      absl::Status s = it->second;
-      span_failures.erase(it);
-      return s;
-    }
-    std::vector<const v1::Span*> in;
-    for (const v1::Span& s : spans) {
-      if (s.start_unix_nano() >= q.from_unix_nano && s.start_unix_nano() < q.to_unix_nano) {
-        in.push_back(&s);
-      }
-    }
-    size_t offset = q.cursor.empty() ? 0 : std::stoul(q.cursor);
-    datadog::SpanPage page;
-    for (size_t i = offset; i < in.size() && i < offset + static_cast<size_t>(q.limit); ++i) {
-      *page.spans.Add() = *in[i];
-    }
-    if (page.spans.size() > 0) page.next_cursor = std::to_string(offset + page.spans.size());
-    return page;
-  }
-  datadog::AggregateQuery last_aggregate;  // the last inventory aggregate
-  std::vector<datadog::AggregateQuery> aggregates;
-  absl::Status density_status = absl::OkStatus();
-  double density_scale = 1.0;
-};
 
 class FakePublisher : public bus::Publisher {
  public:
@@ -262,6 +155,7 @@ absl::StatusOr<std::unique_ptr<bus::Subscriber>> Borrow(bus::Subscriber& s) {
 class AppTest : public ::testing::Test {
  protected:
   AppTest() : metrics_(registry_) {
+    source_.before_call = [this](const FakeSource::Call& c) { return BeforeCall(c); };
     config_.dd_api_key = "k";
     config_.dd_app_key = "a";
     config_.kafka_brokers = "x:1";
@@ -278,6 +172,41 @@ class AppTest : public ::testing::Test {
   }
 
   int64_t Now() const { return clock_.NowUnixNanos(); }
+
+  // The next call of `method` for which `match` holds answers `status` (once).
+  void FailOnce(Method method, std::function<bool(const FakeSource::Call&)> match,
+                absl::Status status) {
+    failures_.push_back({method, std::move(match), std::move(status)});
+  }
+  // Every call of `method` answers `status`.
+  void FailAlways(Method method, absl::Status status) { always_[method] = std::move(status); }
+  absl::Status BeforeCall(const FakeSource::Call& c) {
+    if (c.method == Method::kServiceDefinitions) {
+      while (hold_) {  // holds a sync open in its catalog
+        holding_ = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      holding_ = false;
+    }
+    if (auto it = always_.find(c.method); it != always_.end()) return it->second;
+    for (auto it = failures_.begin(); it != failures_.end(); ++it) {
+      if (it->method == c.method && it->match(c)) {
+        absl::Status s = it->status;
+        failures_.erase(it);
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  int CatalogCalls() const { return source_.calls(Method::kServiceDefinitions); }
+  // The last inventory aggregate (the density is a timeseries).
+  datadog::AggregateQuery LastInventoryAggregate() const {
+    for (auto it = source_.aggregate_queries.rbegin(); it != source_.aggregate_queries.rend();
+         ++it) {
+      if (it->interval.empty()) return *it;
+    }
+    return {};
+  }
 
   // `n` services named svc-0000...
   void AddServices(int n) {
@@ -316,6 +245,15 @@ class AppTest : public ::testing::Test {
   prometheus::Registry registry_;
   CollectorMetrics metrics_;
   FakeSource source_;
+  struct Failure {
+    Method method;
+    std::function<bool(const FakeSource::Call&)> match;
+    absl::Status status;
+  };
+  std::vector<Failure> failures_;
+  std::map<Method, absl::Status> always_;
+  std::atomic<bool> hold_{false};
+  std::atomic<bool> holding_{false};
   FakePublisher publisher_;
   FakeLag lag_;
 };
@@ -328,9 +266,17 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   a.set_env("*");
   a.set_traced(true);
   source_.apm.push_back(a);
-  source_.buckets = {{{{"service", "svc-10000"}, {"env", "prod"}}, 42},
-                     {{{"service", "svc-10001"}}, 0}};
   const int64_t now = Now();
+  // 42 spans of svc-10000 in prod two hours ago: in the inventory's lookback, before the
+  // span range. Spans without a service (below) count in no inventory bucket.
+  for (int i = 0; i < 42; ++i) {
+    v1::Span s;
+    s.set_service("svc-10000");
+    s.set_env("prod");
+    s.set_span_id(0xE000 + i);
+    s.set_start_unix_nano(now - 7200 * kSec + i * kSec);
+    source_.spans.push_back(s);
+  }
   const int64_t end = now - 60 * kSec;
   AddSpans(600, 5, now - 3600 * kSec, end);  // 3000 spans in the 59-minute range
   AddSpans(10, 2, end, now);                 // within the lag: not yet collected
@@ -339,7 +285,7 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
 
   // Catalog: 3 pages (100, 100, 50), 250 services then one end marker with count 250.
-  EXPECT_EQ(source_.catalog_calls, 3);
+  EXPECT_EQ(CatalogCalls(), 3);
   auto catalog = publisher_.On("apmcov.catalog");
   ASSERT_EQ(catalog.size(), 251u);
   std::set<std::string> names;
@@ -368,8 +314,8 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(obs.span_count(), 42u);
   EXPECT_TRUE(obs.traced());
   EXPECT_EQ(obs.source(), "spans_aggregate");
-  EXPECT_EQ(source_.last_aggregate.group_limit, 10000);
-  EXPECT_EQ(source_.last_aggregate.to_unix_nano - source_.last_aggregate.from_unix_nano,
+  EXPECT_EQ(LastInventoryAggregate().group_limit, 10000);
+  EXPECT_EQ(LastInventoryAggregate().to_unix_nano - LastInventoryAggregate().from_unix_nano,
             24 * 3600 * kSec);
 
   // Spans: every span of the range exactly once, batched by trace and keyed by its id.
@@ -455,7 +401,7 @@ TEST_F(AppTest, V3CatalogEntitiesJoinEverySnapshot) {
     SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
     EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
     EXPECT_EQ(r.catalog_services, 3u);
-    EXPECT_EQ(source_.entity_calls, sync);
+    EXPECT_EQ(source_.calls(Method::kCatalogEntities), sync);
     clock_.Advance(std::chrono::minutes(1));
   }
   std::map<std::string, v1::CatalogService> last;
@@ -471,11 +417,11 @@ TEST_F(AppTest, V3CatalogEntitiesJoinEverySnapshot) {
   EXPECT_EQ(last["svc-v3"].team(), "from-v3");
   EXPECT_EQ(last["svc-10000"].schema_version(), "") << "the definition wins over the entity";
 
-  source_.entity_status = absl::NotFoundError("no v3 catalog");
+  FailAlways(Method::kCatalogEntities, absl::NotFoundError("no v3 catalog"));
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
   EXPECT_TRUE(r.catalog_complete);
-  source_.entity_status = absl::UnavailableError("503");
+  FailAlways(Method::kCatalogEntities, absl::UnavailableError("503"));
   r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
   EXPECT_FALSE(r.catalog_complete) << "no end marker: nothing is wrongly removed";
@@ -483,7 +429,9 @@ TEST_F(AppTest, V3CatalogEntitiesJoinEverySnapshot) {
 
 TEST_F(AppTest, CatalogPageFailureMeansNoEndMarkerAndPartial) {
   AddServices(150);
-  source_.catalog_failures[1] = absl::UnavailableError("HTTP 503 after 5 attempts");
+  FailOnce(
+      Method::kServiceDefinitions, [](const FakeSource::Call& c) { return c.page == 1; },
+      absl::UnavailableError("HTTP 503 after 5 attempts"));
   auto app = MakeApp();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
@@ -503,7 +451,9 @@ TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
   const int64_t now = Now();
   AddSpans(3000, 4, now - 3600 * kSec, now - 60 * kSec);  // ~2034 spans (3 pages) per window
   // Calls 0-2 read the first window; call 4 (the second window's second page) is malformed.
-  source_.span_failures[4] = absl::InvalidArgumentError("malformed Datadog span page: data[7]");
+  FailOnce(
+      Method::kSpans, [](const FakeSource::Call& c) { return c.number == 4; },
+      absl::InvalidArgumentError("malformed Datadog span page: data[7]"));
   auto app = MakeApp();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
@@ -537,7 +487,7 @@ TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
 TEST_F(AppTest, PageBudgetStopsAndTheNextSyncResumes) {
   config_.span_page_budget = 2;
   config_.span_window_seconds = 3600;  // one window: no page goes to an empty one
-  source_.density_scale = 0.1;         // 4000 spans counted as 400: fits 2 pages
+  source_.count_scale = 0.1;           // 4000 spans counted as 400: fits 2 pages
   const int64_t now = Now();
   AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);  // 4000 spans in the first window
   auto app = MakeApp();
@@ -587,7 +537,9 @@ TEST_F(AppTest, PageBudgetStopsAndTheNextSyncResumes) {
 // a budget cut resumes as above.
 TEST_F(AppTest, WithoutTheDensityTheRangeIsReadWhole) {
   config_.span_page_budget = 2;
-  source_.density_status = absl::UnavailableError("aggregate down");
+  FailOnce(
+      Method::kAggregate, [](const FakeSource::Call& c) { return !c.aggregate->interval.empty(); },
+      absl::UnavailableError("aggregate down"));
   const int64_t now = Now();
   AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);
   auto app = MakeApp();
@@ -657,7 +609,7 @@ TEST_F(AppTest, ASliceThatOutrunsTheBudgetIsIncomplete) {
   config_.span_page_budget = 3;
   config_.span_backfill_minutes = 10;
   config_.span_slice_seed = 3;
-  source_.density_scale = 0.1;
+  source_.count_scale = 0.1;
   const int64_t now = Now();
   AddSpans(25'000, 4, now - 600 * kSec, now);  // ~167 spans/s, counted as ~17
   auto app = MakeApp();
@@ -729,9 +681,10 @@ TEST_F(AppTest, KafkaFlushFailureFailsTheSyncWithoutCheckpoint) {
 }
 
 TEST_F(AppTest, AllSourcesFailingIsFailed) {
-  source_.catalog_failures[0] = absl::PermissionDeniedError("check DD_API_KEY / DD_APP_KEY");
-  source_.apm_status = absl::PermissionDeniedError("403");
-  source_.span_failures[0] = absl::PermissionDeniedError("403");
+  FailAlways(Method::kServiceDefinitions,
+             absl::PermissionDeniedError("check DD_API_KEY / DD_APP_KEY"));
+  FailAlways(Method::kApmServices, absl::PermissionDeniedError("403"));
+  FailAlways(Method::kSpans, absl::PermissionDeniedError("403"));
   auto app = MakeApp();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_FAILED);
@@ -764,19 +717,19 @@ TEST_F(AppTest, CheckpointIsLoadedFromCollectorState) {
 TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
   AddServices(3);
   auto app = MakeApp();
-  source_.hold = true;
+  hold_ = true;
   app->Start();  // the scheduled first sync starts and blocks in the catalog
-  for (int i = 0; i < 2000 && !source_.holding; ++i) {
+  for (int i = 0; i < 2000 && !holding_; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_TRUE(source_.holding);
+  ASSERT_TRUE(holding_);
   v1::SyncRequest a, b;
   a.set_job_id("job-a");
   a.set_requested_by("gateway");
   b.set_job_id("job-b");
   app->Request(a);
   app->Request(b);
-  source_.hold = false;
+  hold_ = false;
   auto done = [&](const std::string& id) {
     for (const auto& j : publisher_.Jobs()) {
       if (j.id() == id && j.state() == v1::SYNC_STATE_SUCCEEDED) return true;
@@ -790,7 +743,7 @@ TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
   EXPECT_TRUE(done("job-a"));
   EXPECT_TRUE(done("job-b"));
   // Two syncs in all: the scheduled one and one for both requests (1 catalog call each).
-  EXPECT_EQ(source_.catalog_calls, 2);
+  EXPECT_EQ(CatalogCalls(), 2);
   bool queued_a = false;
   for (const auto& j : publisher_.Jobs()) {
     queued_a |= j.id() == "job-a" && j.state() == v1::SYNC_STATE_QUEUED;
@@ -854,12 +807,12 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
   FakeCommands commands;
   App::Ports ports{source_, publisher_, lag_, clock_, metrics_, &commands, {}};
   auto app = std::make_unique<App>(config_, ports);
-  source_.hold = true;
+  hold_ = true;
   app->Start();  // the scheduled first sync starts and blocks in the catalog
-  for (int i = 0; i < 2000 && !source_.holding; ++i) {
+  for (int i = 0; i < 2000 && !holding_; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_TRUE(source_.holding);
+  ASSERT_TRUE(holding_);
   v1::SyncRequest request;
   request.set_job_id("job-x");
   commands.Add(0, "apmcov.v1.SyncRequest", request.SerializeAsString());
@@ -875,7 +828,7 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
   // job-x is only queued (the running sync is the scheduled one): a crash now must replay it.
   EXPECT_LT(commands.LastCommit(), 1) << "committed before the requested sync started";
 
-  source_.hold = false;
+  hold_ = false;
   auto started = [&] {
     for (const auto& j : publisher_.Jobs()) {
       if (j.id() == "job-x" && j.state() != v1::SYNC_STATE_QUEUED) return true;
@@ -1041,7 +994,8 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
       << "the standby did not take over";
   EXPECT_TRUE(b.leader());
   b.Stop();
-  EXPECT_EQ(source_b.catalog_calls, 1) << "the standby synced before it led, or more than once";
+  EXPECT_EQ(source_b.calls(Method::kServiceDefinitions), 1)
+      << "the standby synced before it led, or more than once";
   ASSERT_FALSE(source_b.span_queries.empty());
   EXPECT_EQ(source_b.span_queries.front().from_unix_nano, handed_over)
       << "the new leader did not resume at the checkpoint the old one left";
@@ -1073,10 +1027,10 @@ TEST_F(AppTest, AnUnreadableCheckpointKeepsTheCollectorUnreadyAndRetrying) {
   ASSERT_TRUE(WaitFor([&] { return attempts > 0 && !app.Ready().ok(); }));
   EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("checkpoint cannot be read"));
   EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("brokers down"));
-  EXPECT_EQ(source_.catalog_calls, 0) << "synced without its checkpoint";
+  EXPECT_EQ(CatalogCalls(), 0) << "synced without its checkpoint";
   readable = true;
-  ASSERT_TRUE(WaitFor([&] { return app.Ready().ok() && source_.catalog_calls > 0; },
-                      std::chrono::seconds(20)));
+  ASSERT_TRUE(
+      WaitFor([&] { return app.Ready().ok() && CatalogCalls() > 0; }, std::chrono::seconds(20)));
   app.Stop();
   EXPECT_GE(attempts.load(), 2);
   ASSERT_FALSE(source_.span_queries.empty());

@@ -1,0 +1,184 @@
+// The DatadogSource contract suite (source.h), run against every implementation: FakeSource
+// (testing/fake_source.h) in datadog_fake_source_test (label unit) and HttpDatadogSource
+// against a real ddsim in datadog_ddsim_test (label integration).
+//
+// A Backend type provides:
+//   static constexpr const char* kName;
+//   DatadogSource& source();
+//   int64_t window_from(), window_to();  // a past span window with spans in it, at most a
+//                                        // few thousand, that no new span will join
+//   int64_t empty_from(), empty_to();    // a past window without any span
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "apmcov/datadog/source.h"
+
+namespace apmcov::datadog::contract {
+
+template <typename Backend>
+class SourceContractTest : public ::testing::Test {
+ protected:
+  DatadogSource& source() { return backend_.source(); }
+
+  // Every span of [from, to) by following cursors with pages of `limit`; fails on an error.
+  std::vector<v1::Span> ReadWindow(int64_t from, int64_t to, int32_t limit, int* pages) {
+    std::vector<v1::Span> out;
+    SpanQuery q{.query = "*", .from_unix_nano = from, .to_unix_nano = to, .limit = limit};
+    *pages = 0;
+    for (int i = 0; i < 10'000; ++i) {
+      auto page = source().ListSpans(q);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      ++*pages;
+      EXPECT_LE(page->spans.size(), limit);
+      for (const v1::Span& s : page->spans) out.push_back(s);
+      if (page->next_cursor.empty()) break;
+      q.cursor = page->next_cursor;
+    }
+    return out;
+  }
+
+  Backend backend_;
+};
+
+TYPED_TEST_SUITE_P(SourceContractTest);
+
+TYPED_TEST_P(SourceContractTest, ValidateAcceptsTheKeys) {
+  EXPECT_TRUE(this->source().Validate().ok());
+}
+
+TYPED_TEST_P(SourceContractTest, DefinitionPagesListEveryServiceOnceWhateverThePageSize) {
+  auto read = [&](int32_t size) {
+    std::vector<std::string> names;
+    for (int32_t page = 0; page < 1000; ++page) {
+      auto p = this->source().ListServiceDefinitions(page, size);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) break;
+      EXPECT_LE(p->raw_items, static_cast<size_t>(size));
+      EXPECT_EQ(p->has_more, p->raw_items == static_cast<size_t>(size));
+      EXPECT_LE(p->services.size(), p->raw_items);
+      for (const auto& s : p->services) names.push_back(s.name());
+      if (!p->has_more) break;
+    }
+    return names;
+  };
+  const std::vector<std::string> small = read(7), large = read(100);
+  EXPECT_FALSE(large.empty());
+  EXPECT_EQ(small, large);
+  EXPECT_EQ(std::set<std::string>(large.begin(), large.end()).size(), large.size());
+}
+
+TYPED_TEST_P(SourceContractTest, EntityPagesFollowNextOffsetToTheEnd) {
+  auto read = [&](int32_t limit) {
+    std::vector<std::string> names;
+    int64_t offset = 0;
+    for (int i = 0; i < 1000; ++i) {
+      auto p = this->source().ListCatalogEntities(offset, limit);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) break;
+      EXPECT_LE(p->raw_items, static_cast<size_t>(limit));
+      for (const auto& s : p->services) names.push_back(s.name());
+      if (!p->next_offset) break;
+      EXPECT_EQ(*p->next_offset, offset + static_cast<int64_t>(p->raw_items));
+      offset = *p->next_offset;
+    }
+    return names;
+  };
+  const std::vector<std::string> small = read(9), large = read(1000);
+  EXPECT_FALSE(large.empty());
+  EXPECT_EQ(small, large);
+}
+
+TYPED_TEST_P(SourceContractTest, ApmServicesAreOneObservationPerServiceForEveryEnv) {
+  auto apm = this->source().ListApmServices();
+  ASSERT_TRUE(apm.ok()) << apm.status();
+  ASSERT_FALSE(apm->empty());
+  std::set<std::string> names;
+  for (const v1::ApmObservation& o : *apm) {
+    EXPECT_FALSE(o.service().empty());
+    EXPECT_EQ(o.env(), "*");
+    EXPECT_EQ(o.source(), "service_list");
+    EXPECT_TRUE(names.insert(o.service()).second) << o.service() << " twice";
+  }
+}
+
+TYPED_TEST_P(SourceContractTest, SpanPagesCoverTheWindowOnceWhateverThePageSize) {
+  const int64_t from = this->backend_.window_from(), to = this->backend_.window_to();
+  int pages_large = 0, pages_small = 0;
+  const std::vector<v1::Span> large = this->ReadWindow(from, to, 1000, &pages_large);
+  const std::vector<v1::Span> small = this->ReadWindow(from, to, 250, &pages_small);
+  ASSERT_FALSE(large.empty());
+  std::multiset<uint64_t> a, b;
+  for (const v1::Span& s : large) {
+    EXPECT_GE(s.start_unix_nano(), from);
+    EXPECT_LT(s.start_unix_nano(), to);
+    a.insert(s.span_id());
+  }
+  for (const v1::Span& s : small) b.insert(s.span_id());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(std::set<uint64_t>(a.begin(), a.end()).size(), a.size()) << "a span twice";
+  EXPECT_GT(pages_small, pages_large);
+}
+
+TYPED_TEST_P(SourceContractTest, AnEmptyWindowIsOneEmptyPage) {
+  int pages = 0;
+  EXPECT_TRUE(this->ReadWindow(this->backend_.empty_from(), this->backend_.empty_to(), 1000, &pages)
+                  .empty());
+  EXPECT_EQ(pages, 1);
+}
+
+TYPED_TEST_P(SourceContractTest, AggregateCountsTheSpansTheListReturns) {
+  const int64_t from = this->backend_.window_from(), to = this->backend_.window_to();
+  int pages = 0;
+  const std::vector<v1::Span> listed = this->ReadWindow(from, to, 1000, &pages);
+  std::map<std::string, double> by_service;
+  for (const v1::Span& s : listed) by_service[s.service()] += 1;
+
+  AggregateQuery q;
+  q.from_unix_nano = from;
+  q.to_unix_nano = to;
+  q.group_by = {"service"};
+  auto buckets = this->source().AggregateSpanCounts(q);
+  ASSERT_TRUE(buckets.ok()) << buckets.status();
+  std::map<std::string, double> counted;
+  for (const AggregateBucket& b : *buckets) {
+    ASSERT_EQ(b.by.count("service"), 1u);
+    EXPECT_TRUE(b.points.empty());
+    counted[b.by.at("service")] += b.count;
+  }
+  EXPECT_EQ(counted, by_service);
+
+  // A timeseries: points from `from` floored to the interval, summing to the count.
+  q.group_by = {};
+  q.interval = "1s";
+  auto series = this->source().AggregateSpanCounts(q);
+  ASSERT_TRUE(series.ok()) << series.status();
+  ASSERT_EQ(series->size(), 1u);
+  double sum = 0;
+  int64_t last = -1;
+  for (const AggregateBucket::Point& p : series->front().points) {
+    EXPECT_GT(p.time_unix_nano, last);
+    EXPECT_EQ(p.time_unix_nano % 1'000'000'000, 0);
+    EXPECT_LT(p.time_unix_nano, to);
+    last = p.time_unix_nano;
+    sum += p.value;
+  }
+  EXPECT_EQ(series->front().points.front().time_unix_nano, from / 1'000'000'000 * 1'000'000'000);
+  EXPECT_EQ(sum, static_cast<double>(listed.size()));
+  EXPECT_EQ(series->front().count, sum);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(SourceContractTest, ValidateAcceptsTheKeys,
+                            DefinitionPagesListEveryServiceOnceWhateverThePageSize,
+                            EntityPagesFollowNextOffsetToTheEnd,
+                            ApmServicesAreOneObservationPerServiceForEveryEnv,
+                            SpanPagesCoverTheWindowOnceWhateverThePageSize,
+                            AnEmptyWindowIsOneEmptyPage, AggregateCountsTheSpansTheListReturns);
+
+}  // namespace apmcov::datadog::contract
