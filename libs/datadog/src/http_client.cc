@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <new>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -18,6 +19,7 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/datadog/parse.h"
+#include "nlohmann/json.hpp"
 
 namespace apmcov::datadog {
 namespace {
@@ -176,18 +178,12 @@ absl::StatusOr<std::string> ResolveBaseUrl(std::string_view site, std::string_vi
 }
 
 std::string UrlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  // libcurl's encoder: RFC 3986 unreserved characters kept, everything else %XX. The handle
+  // argument is unused since libcurl 7.82.
+  char* encoded = curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()));
+  if (encoded == nullptr) throw std::bad_alloc();
+  std::string out(encoded);
+  curl_free(encoded);
   return out;
 }
 
@@ -455,30 +451,33 @@ absl::StatusOr<std::vector<v1::ApmObservation>> HttpDatadogSource::ListApmServic
 
 absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCounts(
     const AggregateQuery& query) {
-  std::string body = R"({"data":{"type":"aggregate_request","attributes":{"filter":{"query":")";
-  AppendJsonEscaped(body, query.query);
-  absl::StrAppend(&body, R"(","from":")", EpochMillis(query.from_unix_nano), R"(","to":")",
-                  EpochMillis(query.to_unix_nano), R"("},"compute":[{"aggregation":"count",)");
+  using ojson = nlohmann::ordered_json;
+  ojson compute = {{"aggregation", "count"}};
   if (query.interval.empty()) {
-    body += R"("type":"total"}],"group_by":[)";
+    compute["type"] = "total";
   } else {
-    body += R"("type":"timeseries","interval":")";
-    AppendJsonEscaped(body, query.interval);
-    body += R"("}],"group_by":[)";
+    compute["type"] = "timeseries";
+    compute["interval"] = query.interval;
   }
+  ojson group_by = ojson::array();
   for (size_t i = 0; i < query.group_by.size(); ++i) {
-    if (i > 0) body.push_back(',');
-    body += R"({"facet":")";
-    AppendJsonEscaped(body, query.group_by[i]);
-    absl::StrAppend(&body, R"(","limit":)", query.group_limit);
-    if (i > 0 && !query.missing.empty()) {
-      body += R"(,"missing":")";
-      AppendJsonEscaped(body, query.missing);
-      body += "\"";
-    }
-    body += R"(,"sort":{"aggregation":"count","order":"desc"}})";
+    ojson g = {{"facet", query.group_by[i]}, {"limit", query.group_limit}};
+    if (i > 0 && !query.missing.empty()) g["missing"] = query.missing;
+    g["sort"] = {{"aggregation", "count"}, {"order", "desc"}};
+    group_by.push_back(std::move(g));
   }
-  body += R"(],"options":{"timezone":"UTC"}}}})";
+  const ojson request = {{"data",
+                          {{"type", "aggregate_request"},
+                           {"attributes",
+                            {{"filter",
+                              {{"query", query.query},
+                               {"from", EpochMillis(query.from_unix_nano)},
+                               {"to", EpochMillis(query.to_unix_nano)}}},
+                             {"compute", ojson::array({compute})},
+                             {"group_by", group_by},
+                             {"options", {{"timezone", "UTC"}}}}}}}};
+  // Invalid UTF-8 in the query is replaced, not thrown: the API answers for it.
+  std::string body = request.dump(-1, ' ', false, ojson::error_handler_t::replace);
   ApiCall call{.endpoint = "spans_aggregate",
                .method = "POST",
                .path = "/api/v2/spans/analytics/aggregate",

@@ -1,12 +1,16 @@
 #include "apmcov/datadog/parse.h"
 
+#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cctype>
+#include <charconv>
 #include <cstring>
+#include <new>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -177,23 +181,11 @@ absl::StatusOr<v1::CatalogService> NormaliseSchema(element schema) {
 }
 
 uint64_t ParseHex64(std::string_view s, bool* ok) {
-  *ok = !s.empty() && s.size() <= 16;
   uint64_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      *ok = false;
-      return 0;
-    }
-    v = (v << 4) | static_cast<uint64_t>(d);
-  }
-  return v;
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(s.data(), end, v, 16);
+  *ok = !s.empty() && s.size() <= 16 && r.ec == std::errc() && r.ptr == end;
+  return *ok ? v : 0;
 }
 
 // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
@@ -369,16 +361,9 @@ Attr AttrOf(std::string_view k) {
 
 // Decimal uint64 without allocation; false for anything ParseDecimalId would reject.
 bool FastDecimal(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(s.data(), end, *out);
+  return !s.empty() && r.ec == std::errc() && r.ptr == end;
 }
 
 class SpanPageParser {
@@ -810,17 +795,15 @@ absl::StatusOr<uint64_t> ParseDecimalId(std::string_view text, std::string_view 
         absl::StrCat(AbslView(field), " \"", AbslView(text), "\" has more than 20 digits"));
   }
   uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return absl::InvalidArgumentError(
-          absl::StrCat(AbslView(field), " \"", AbslView(text), "\" is not a decimal number"));
-    }
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(AbslView(field), " \"", AbslView(text), "\" does not fit in 64 bits"));
-    }
-    v = v * 10 + d;
+  const char* end = text.data() + text.size();
+  auto r = std::from_chars(text.data(), end, v);
+  if (r.ec == std::errc::result_out_of_range) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(field), " \"", AbslView(text), "\" does not fit in 64 bits"));
+  }
+  if (r.ec != std::errc() || r.ptr != end) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(field), " \"", AbslView(text), "\" is not a decimal number"));
   }
   return v;
 }
@@ -866,6 +849,44 @@ absl::StatusOr<ServiceDefinitionPage> ParseServiceDefinitions(std::string_view b
   return page;
 }
 
+namespace {
+
+// page[offset] of a `links.next` URL (relative or absolute), read with libcurl's URL parser;
+// nullopt when it has none.
+std::optional<int64_t> OffsetOfNextLink(std::string_view next) {
+  CURLU* url = curl_url();
+  if (url == nullptr) throw std::bad_alloc();
+  // A relative link resolves against any base: only the query matters.
+  std::optional<int64_t> offset;
+  char* query = nullptr;
+  if (curl_url_set(url, CURLUPART_URL, "https://api.invalid/", 0) == CURLUE_OK &&
+      curl_url_set(url, CURLUPART_URL, std::string(next).c_str(), 0) == CURLUE_OK &&
+      curl_url_get(url, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
+    std::string_view rest(query);
+    while (!rest.empty()) {
+      const size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      const size_t eq = pair.find('=');
+      int length = 0;
+      char* key = curl_easy_unescape(nullptr, pair.data(),
+                                     static_cast<int>(pair.substr(0, eq).size()), &length);
+      const bool is_offset = key != nullptr && std::string_view(key, length) == "page[offset]";
+      curl_free(key);
+      if (!is_offset || eq == std::string_view::npos) continue;
+      int64_t v = 0;
+      std::string_view value = pair.substr(eq + 1);
+      auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (r.ec == std::errc() && r.ptr == value.data() + value.size() && v >= 0) offset = v;
+    }
+    curl_free(query);
+  }
+  curl_url_cleanup(url);
+  return offset;
+}
+
+}  // namespace
+
 absl::StatusOr<CatalogEntityPage> ParseCatalogEntities(std::string_view body) {
   simdjson::dom::parser parser;
   APMCOV_ASSIGN_OR_RETURN(element root, ParseDom(parser, body, "catalog entity page"));
@@ -891,20 +912,7 @@ absl::StatusOr<CatalogEntityPage> ParseCatalogEntities(std::string_view body) {
   }
   std::string_view next;
   if (!root["links"]["next"].get_string().get(next) && !next.empty()) {
-    size_t pos = next.find("page%5Boffset%5D=");
-    size_t len = 17;
-    if (pos == std::string_view::npos) {
-      pos = next.find("page[offset]=");
-      len = 13;
-    }
-    if (pos != std::string_view::npos) {
-      int64_t off = 0;
-      for (size_t i = pos + len;
-           i < next.size() && std::isdigit(static_cast<unsigned char>(next[i])); ++i) {
-        off = off * 10 + (next[i] - '0');
-      }
-      page.next_offset = off;
-    }
+    page.next_offset = OffsetOfNextLink(next);
   }
   return page;
 }

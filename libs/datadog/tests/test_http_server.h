@@ -1,18 +1,21 @@
-// A small HTTP/1.1 server for client tests: binds 127.0.0.1 on a free port, serves each
-// connection on its own thread with keep-alive, and answers every request with a handler's
-// response (optionally gzip-compressed, optionally after a delay). Records requests and counts
-// connections so tests can assert what the client sent. Not for production use.
+// An HTTP/1.1 server for client tests, on libmicrohttpd: binds 127.0.0.1 on a free port,
+// serves each connection on its own thread with keep-alive, and answers every request with a
+// handler's response (optionally gzip-compressed, optionally after a delay). Records requests
+// and counts connections so tests can assert what the client sent. Not for production use.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
+
+struct MHD_Daemon;
+struct MHD_Connection;
 
 namespace apmcov::datadog::testing {
 
@@ -47,19 +50,17 @@ class TestHttpServer {
   std::vector<TestRequest> requests() const;
 
  private:
-  void AcceptLoop();
-  void Serve(int fd);
+  struct Exchange;   // one request in progress
+  struct Callbacks;  // libmicrohttpd's callbacks (test_http_server.cc)
 
   Handler handler_;
-  int listen_fd_ = -1;
+  struct MHD_Daemon* daemon_ = nullptr;
   uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
   mutable std::mutex mu_;
+  std::condition_variable stop_cv_;  // wakes delayed answers when the server stops
+  bool stopping_ = false;
   std::vector<TestRequest> requests_;
-  std::vector<int> conn_fds_;
-  std::vector<std::thread> threads_;
-  std::thread acceptor_;
 };
 
 }  // namespace apmcov::datadog::testing
