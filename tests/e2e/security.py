@@ -6,7 +6,7 @@
 - oversized URLs, headers and bodies are refused (413, 414, 431 or 400);
 - invalid UTF-8 (stray bytes, overlong encodings, surrogates), NUL (%00) and huge page_token
   values in query and path parameters answer 400 invalid_argument naming the parameter, never
-  5xx, and every answer carries X-Request-Id (issue 13);
+  5xx, and every answer carries X-Request-Id;
 - gRPC TriggerSync without (or with a wrong) `authorization: Bearer` token is UNAUTHENTICATED.
 """
 

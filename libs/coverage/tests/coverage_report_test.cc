@@ -256,51 +256,5 @@ TEST(CoverageTest, RejectsBadInput) {
 }  // namespace apmcov::coverage
 
 namespace apmcov::coverage {
-namespace {
-
-TEST(SpanTallyTest, TalliesSpansPerServiceAndEnv) {
-  StringPool pool;
-  SpanInterner interner(pool);
-  SpanTally tally(pool);
-  SpanFields a = testing::Fields(1, 1, 0, "checkout", 100);
-  a.language = "go";
-  a.infra_hint = "kubernetes";
-  SpanFields b = testing::Fields(1, 2, 1, "checkout", 200);
-  b.language = "python";
-  SpanFields c = testing::Fields(2, 1, 0, "checkout", 50);
-  c.env = "";
-  c.language = "go";
-  tally.Add(interner.Intern(a));
-  tally.Add(interner.Intern(b));
-  tally.Add(interner.Intern(a));
-  tally.Add(interner.Intern(c));
-  EXPECT_EQ(tally.size(), 2u);
-  std::vector<ApmSeen> seen = tally.Drain();
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].service, "checkout");
-  EXPECT_EQ(seen[0].env, "*");
-  EXPECT_EQ(seen[0].span_count, 1u);
-  EXPECT_THAT(seen[0].infra_hints, ElementsAre("host"));
-  EXPECT_EQ(seen[1].env, "prod");
-  EXPECT_TRUE(seen[1].traced);
-  EXPECT_EQ(seen[1].span_count, 3u);
-  EXPECT_EQ(seen[1].last_seen_ns, 201 * testing::kSec);
-  EXPECT_THAT(seen[1].languages, ElementsAre("go", "python"));
-  EXPECT_THAT(seen[1].infra_hints, ElementsAre("host", "kubernetes"));
-  EXPECT_EQ(tally.size(), 0u);
-  EXPECT_THAT(tally.Drain(), IsEmpty());
-
-  // Fed into the coverage computation, the tally makes checkout instrumented in prod.
-  CatalogServiceInfo info;
-  info.name = "checkout";
-  auto r = ComputeCoverage(std::vector<CatalogServiceInfo>{info}, seen,
-                           {.now_ns = 300 * testing::kSec, .lookback_ns = 3600 * testing::kSec});
-  ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->services[0].instrumented);
-  EXPECT_THAT(r->services[0].envs, ElementsAre("prod"));
-  EXPECT_EQ(r->services[0].infra, "kubernetes");
-  EXPECT_THAT(r->services[0].languages, ElementsAre("go", "python"));
-}
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace apmcov::coverage

@@ -36,7 +36,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/span.h"
@@ -71,31 +70,6 @@ struct ApmSeen {
 struct CoverageOptions {
   int64_t now_ns = 0;
   int64_t lookback_ns = int64_t{24} * 3600 * 1'000'000'000;  // APM_LOOKBACK_HOURS
-};
-
-// Tallies decoded spans into APM observations per (service, env): the "spans seen" half of
-// instrumentation, with the languages and infra hints the dimensions need. The analyzer calls
-// Add() for every decoded span (whatever its retention) and Drain()s into apm_services upserts
-// (adding span_count, unioning languages/hints, max last_seen). Spans without env are tallied
-// under "*"; an empty infra hint is recorded as "host". Holds the pool by reference.
-class SpanTally {
- public:
-  explicit SpanTally(const StringPool& pool) : pool_(pool) {}
-  void Add(const SpanRecord& span);
-  // Observations since the last Drain (traced = true, last_seen = the latest span end),
-  // sorted by (service, env); then starts afresh.
-  std::vector<ApmSeen> Drain();
-  size_t size() const { return entries_.size(); }
-
- private:
-  struct Entry {
-    uint64_t span_count = 0;
-    int64_t last_seen_ns = 0;
-    std::vector<StrId> languages;    // distinct, few
-    std::vector<StrId> infra_hints;  // distinct, few
-  };
-  const StringPool& pool_;
-  absl::flat_hash_map<uint64_t, Entry> entries_;  // (service << 32 | env) → tally
 };
 
 inline constexpr std::string_view kUnknownKey = "unknown";
