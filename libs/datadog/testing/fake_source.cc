@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace apmcov::datadog::testing {
 namespace {
@@ -23,23 +24,13 @@ std::optional<std::string> FacetValue(const v1::Span& s, const std::string& face
   return std::nullopt;
 }
 
+// An aggregate interval ("30s", "1m", "1h") in nanoseconds, by Abseil's duration syntax.
 absl::StatusOr<int64_t> IntervalNanos(const std::string& text) {
-  int64_t n = 0;
-  const char* end = text.data() + text.size() - (text.empty() ? 0 : 1);
-  auto r = std::from_chars(text.data(), end, n);
-  if (text.size() < 2 || r.ec != std::errc() || r.ptr != end || n <= 0) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("bad interval \"", text, "\""));
   }
-  switch (text.back()) {
-    case 's':
-      return n * 1'000'000'000LL;
-    case 'm':
-      return n * 60'000'000'000LL;
-    case 'h':
-      return n * 3'600'000'000'000LL;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("bad interval unit in \"", text, "\""));
-  }
+  return absl::ToInt64Nanoseconds(d);
 }
 
 }  // namespace

@@ -42,6 +42,28 @@ void AppendQueryParam(std::string& out, std::string_view key, std::string_view v
   enc(value);
 }
 
+namespace {
+
+// Nanoseconds of one `unit` (s, m, h, d; w when `weeks`), 0 for any other.
+int64_t UnitNanos(char unit, bool weeks) {
+  switch (unit) {
+    case 's':
+      return 1'000'000'000LL;
+    case 'm':
+      return 60'000'000'000LL;
+    case 'h':
+      return 3'600'000'000'000LL;
+    case 'd':
+      return 86'400'000'000'000LL;
+    case 'w':
+      return weeks ? 7 * 86'400'000'000'000LL : 0;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> ParseInterval(std::string_view s) {
   if (s.size() < 2) return absl::InvalidArgumentError(Cat("bad interval \"", s, "\""));
   int64_t n = 0;
@@ -49,18 +71,9 @@ absl::StatusOr<int64_t> ParseInterval(std::string_view s) {
   if (r.ec != std::errc() || r.ptr != s.data() + s.size() - 1 || n <= 0) {
     return absl::InvalidArgumentError(Cat("bad interval \"", s, "\""));
   }
-  switch (s.back()) {
-    case 's':
-      return n * 1'000'000'000LL;
-    case 'm':
-      return n * 60'000'000'000LL;
-    case 'h':
-      return n * 3'600'000'000'000LL;
-    case 'd':
-      return n * 86'400'000'000'000LL;
-    default:
-      return absl::InvalidArgumentError(Cat("bad interval unit in \"", s, "\""));
-  }
+  const int64_t unit = UnitNanos(s.back(), /*weeks=*/false);
+  if (unit == 0) return absl::InvalidArgumentError(Cat("bad interval unit in \"", s, "\""));
+  return n * unit;
 }
 
 absl::StatusOr<int64_t> ParseDatadogTime(std::string_view text, int64_t now_ns) {
@@ -77,26 +90,8 @@ absl::StatusOr<int64_t> ParseDatadogTime(std::string_view text, int64_t now_ns) 
     if (r.ec != std::errc() || r.ptr != rest.data() + rest.size() - 1) {
       return absl::InvalidArgumentError(Cat("bad date math \"", text, "\""));
     }
-    int64_t unit;
-    switch (rest.back()) {
-      case 's':
-        unit = 1'000'000'000LL;
-        break;
-      case 'm':
-        unit = 60'000'000'000LL;
-        break;
-      case 'h':
-        unit = 3'600'000'000'000LL;
-        break;
-      case 'd':
-        unit = 86'400'000'000'000LL;
-        break;
-      case 'w':
-        unit = 7 * 86'400'000'000'000LL;
-        break;
-      default:
-        return absl::InvalidArgumentError(Cat("bad date math unit in \"", text, "\""));
-    }
+    const int64_t unit = UnitNanos(rest.back(), /*weeks=*/true);
+    if (unit == 0) return absl::InvalidArgumentError(Cat("bad date math unit in \"", text, "\""));
     return sign == '-' ? now_ns - n * unit : now_ns + n * unit;
   }
   if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
