@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config ccache clang-format clang
+  build-essential cmake ninja-build pkg-config ccache clang-format clang clang-tidy
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librdkafka-dev libpqxx-dev libpq-dev libpistache-dev prometheus-cpp-dev

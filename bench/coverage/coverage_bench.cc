@@ -156,7 +156,7 @@ class Generator {
         c_.spans[ci].target = c_.shadows[Uniform(c_.shadows.size())];
       } else {
         const int callee = static_cast<int>(Uniform(kServices));
-        c_.spans[ci].target = c_.targets[3 * callee + Uniform(3)];
+        c_.spans[ci].target = c_.targets[3 * static_cast<size_t>(callee) + Uniform(3)];
         if (Instrumented(callee)) {
           if (!Chance(0.02)) Serve(trace, client, callee, at + 100'000, depth + 1);
         } else if (Chance(0.3)) {

@@ -64,7 +64,7 @@ void ReferenceDetector::Judge(const Trace& trace) {
   }
   std::vector<std::string> kinds;
   for (const auto& [id, s] : by_id) {
-    if (s->parent_id != 0 && !by_id.count(s->parent_id)) kinds.push_back("orphan_span");
+    if (s->parent_id != 0 && !by_id.count(s->parent_id)) kinds.emplace_back("orphan_span");
     const bool client = s->kind == "client" || s->kind == "producer";
     const bool store = !s->db_system.empty() || !s->messaging_system.empty() || s->type == "db" ||
                        s->type == "sql" || s->type == "cache" || s->type == "redis" ||
@@ -74,13 +74,13 @@ void ReferenceDetector::Judge(const Trace& trace) {
     if (t.empty()) continue;
     auto c = children.find(id);
     if (c == children.end() || c->second.empty()) {
-      kinds.push_back(instrumented_.count(t) ? "propagation_break" : "uninstrumented_callee");
+      kinds.emplace_back(instrumented_.count(t) ? "propagation_break" : "uninstrumented_callee");
     } else if (std::none_of(c->second.begin(), c->second.end(),
                             [&](const ReferenceSpan* x) { return x->service == t; })) {
-      kinds.push_back("uninstrumented_hop");
+      kinds.emplace_back("uninstrumented_hop");
     }
   }
-  if (!has_root) kinds.push_back("missing_root");
+  if (!has_root) kinds.emplace_back("missing_root");
   static const std::map<std::string, int> index = {{"missing_root", 0},
                                                    {"orphan_span", 1},
                                                    {"propagation_break", 2},

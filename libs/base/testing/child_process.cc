@@ -41,10 +41,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(Options option
         absl::StrCat(options.argv.empty() ? "(no binary)" : options.argv[0], " is not executable"));
   }
   std::vector<char*> argv;
+  argv.reserve(options.argv.size() + 1);
   for (std::string& a : options.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_s = ChildEnvironment(options.env);
   std::vector<char*> envp;
+  envp.reserve(env_s.size() + 1);
   for (std::string& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
   int out[2] = {-1, -1};

@@ -19,14 +19,14 @@
     }                                                                 \
   } while (false)
 
-// `lhs` = the value of `rexpr` (an absl::StatusOr<T>), or return its status.
+// `lhs` = `rexpr`'s value, or return its status. NOLINTBEGIN(bugprone-macro-parentheses)
 #define APMCOV_ASSIGN_OR_RETURN(lhs, rexpr) \
   APMCOV_ASSIGN_OR_RETURN_IMPL_(APMCOV_STATUS_CONCAT_(apmcov_statusor_, __LINE__), lhs, rexpr)
 #define APMCOV_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                  \
   if (!tmp.ok()) return std::move(tmp).status();       \
   lhs = std::move(tmp).value()
-
+// NOLINTEND(bugprone-macro-parentheses) as `lhs` is a declaration and `tmp` a name
 namespace apmcov {
 
 // Debian's Abseil is built with its own absl::string_view (not std::string_view): convert
