@@ -4,7 +4,7 @@
 
 namespace apmcov::bus {
 
-TopicNames::TopicNames(std::string prefix)
+TopicNames::TopicNames(const std::string& prefix)
     : catalog(prefix + "catalog"),
       apm_inventory(prefix + "apm-inventory"),
       spans(prefix + "spans"),

@@ -23,7 +23,7 @@ namespace apmcov::bus {
 // The topics of design §3 under a configurable prefix (default "apmcov."):
 // catalog, apm-inventory, spans, sync-jobs, commands, collector-state, dlq.
 struct TopicNames {
-  explicit TopicNames(std::string prefix = "apmcov.");
+  explicit TopicNames(const std::string& prefix = "apmcov.");
   std::string catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq;
   std::vector<std::string> All() const;
 };
