@@ -426,6 +426,7 @@ std::string DdsimApi::EndpointName(const std::string& method, const std::string&
   // The Agent intake, whatever the method (a wrong one answers 405).
   if (path == "/v0.4/traces") return "agent_traces";
   if (path == "/info") return "agent_info";
+  if (std::string s = ScorecardEndpoints::EndpointName(method, path); !s.empty()) return s;
   if (method == "GET") {
     if (path == "/api/v1/validate") return "validate";
     if (path == "/api/v2/services/definitions") return "service_definitions";
@@ -487,6 +488,8 @@ HttpResponse DdsimApi::Handle(const HttpRequest& r) {
     const std::string& p = r.path;
     if (p == "/_ddsim/ground-truth" || p == "/__truth") {
       resp = GroundTruth(r);
+    } else if (p == "/_ddsim/scorecards") {
+      resp.body = scorecards_.ReceivedJson();
     } else if (p == "/_ddsim/faults") {
       resp = Faults(r);
     } else if (p == "/_ddsim/stats" || p == "/__stats") {
@@ -612,6 +615,7 @@ HttpResponse DdsimApi::Route(const HttpRequest& r, const std::string& endpoint) 
   if (endpoint == "spans_aggregate") return SpansAggregate(r);
   if (endpoint == "trace")
     return Trace(r, r.path.substr(std::string_view("/api/v2/trace/").size()));
+  if (endpoint.rfind("scorecard_", 0) == 0) return scorecards_.Handle(r, endpoint);
   return Legacy(404, "Not Found");
 }
 
