@@ -716,6 +716,7 @@ TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
             std::string::npos)
       << Metrics();
   EXPECT_NE(Metrics().find("apmcov_analyzer_traces_judged_total 2"), std::string::npos);
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_broken_total 1"), std::string::npos);
   auto job = **store_.LoadSyncJob("job-1");
   EXPECT_EQ(job.edge_cut_traces, 2);
   // The denominators of the estimates: two judged traces rooted in frontend, one broken.
