@@ -383,6 +383,10 @@ absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const Catal
   APMCOV_ASSIGN_OR_RETURN(SortSpec sort, ParseSort(q.sort));
   if (q.q.size() > 200) return BadParam("q", "longer than 200 characters");
   const std::string needle = Lower(q.q);
+  // ?infra=k8s finds the services the infra dimension counts under kubernetes (INFRA_ALIASES).
+  const std::string infra = q.infra.empty() || q.infra == kUnknown
+                                ? q.infra
+                                : coverage::CanonicalInfra(options_.infra_aliases, q.infra);
   auto matches_many = [](const std::vector<std::string>& values, const std::string& want) {
     return values.empty() ? want == kUnknown : Has(values, want);
   };
@@ -391,7 +395,7 @@ absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const Catal
     if (s.deprecated && !incl.value_or(false)) continue;
     if (!q.team.empty() && KeyOr(s.team) != q.team) continue;
     if (!q.env.empty() && !matches_many(s.envs, q.env)) continue;
-    if (!q.infra.empty() && KeyOr(s.infra) != q.infra) continue;
+    if (!infra.empty() && KeyOr(s.infra) != infra) continue;
     if (!q.language.empty() && !matches_many(s.languages, q.language)) continue;
     if (!q.tier.empty() && KeyOr(s.tier) != q.tier) continue;
     if (apm && s.instrumented != *apm) continue;
