@@ -9,6 +9,10 @@ collector, analyzer with SCORECARDS_ENABLED, gateway).
                               service; a second snapshot sends only what changed
 
 Both run on one stack when called with `all` (the default).
+
+    test_gate.py forbidden    the application key lacks apm_service_catalog_write (ddsim answers
+                              403 to Scorecards writes): the push is disabled with one error,
+                              and syncs and coverage go on
 """
 
 from __future__ import annotations
@@ -245,12 +249,48 @@ def check_second_snapshot(stack: Stack, f: Failures, before: dict) -> None:
     f.check(after["rule_posts"] == before["rule_posts"], "no rule created again")
 
 
+def run_forbidden(f: Failures) -> None:
+    opts = StackOptions(seed=23, services=30, spans_per_second=60, backfill_minutes=4,
+                        ddsim_env={"APP_KEY_SCORECARD_WRITE": "false"})
+    with GateStack(opts, label="e2e-gate-forbidden") as stack:
+        for _ in range(2):  # two snapshots: the second must not ask Datadog again
+            job = stack.wait_job(stack.trigger_sync(), 300)
+            stack.settle(timeout=300)
+        stack.wait_for(lambda: stack.metric_sum(stack.metrics("analyzer"),
+                                                "apmcov_analyzer_scorecard_push_disabled") == 1,
+                       120, "the Scorecards push to be disabled", interval=1.0)
+        got = scorecards_received(stack)
+        f.check(got["outcomes"] == [] and got["results_received"] == 0, f"nothing recorded: {got}")
+        requests = stack.ddsim_stats()["requests"]
+        creates = requests.get("scorecard_rules_create", {}).get("by_status", {})
+        f.check(creates == {"403": 1}, f"one refused rule creation, never retried: {creates}")
+        f.check("scorecard_outcomes" not in requests, f"no outcome sent: {requests}")
+        text = open(os.path.join(stack.logs, "analyzer.log"), errors="replace").read()
+        f.check(text.count("Scorecards push disabled") == 1,
+                f"one clear error: {text.count('Scorecards push disabled')} in the analyzer log")
+        f.check("apm_service_catalog_write" in text, "the error names the missing scope")
+        st = stack.get_json("/api/stats")
+        f.check(st["total_services"] > 0 and st["last_sync"]["id"] == job["id"],
+                f"collection goes on: {st['total_services']} services, last sync "
+                f"{st['last_sync'] and st['last_sync']['id']} == {job['id']}")
+        stack.check_alive()
+        if f.items:
+            stack.failed = True
+
+
 def main(argv: list[str]) -> int:
     which = argv[1] if len(argv) > 1 else "all"
-    if which not in ("all", "cli", "scorecards"):
-        print(f"unknown case {which!r}: cli, scorecards or all", file=sys.stderr)
+    if which not in ("all", "cli", "scorecards", "forbidden"):
+        print(f"unknown case {which!r}: cli, scorecards, forbidden or all", file=sys.stderr)
         return 2
     f = Failures()
+    if which == "forbidden":
+        started = time.monotonic()
+        run_forbidden(f)
+        log(f"e2e gate (forbidden): {len(f.items)} failures in {time.monotonic() - started:.0f} s")
+        for item in f.items:
+            print(f"  - {item[:2000]}")
+        return 1 if f.items else 0
     opts = StackOptions(seed=17, services=60, spans_per_second=100, backfill_minutes=5)
     started = time.monotonic()
     with GateStack(opts, label="e2e-gate") as stack:
