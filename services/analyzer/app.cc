@@ -63,7 +63,8 @@ struct App::Impl {
                                              options.max_spans_in_flight}),
         detector(pool, coverage::DetectorOptions{options.whole_trace_retention}),
         gate(options.catalog_wait),
-        refresher({options.apm_lookback_ns, options.directory_refresh, options.snapshot_wait},
+        refresher({options.apm_lookback_ns, options.directory_refresh, options.snapshot_wait,
+                   options.infra_aliases, ports.on_coverage_snapshot},
                   ports.store, ports.clock, retrier, metrics, detector,
                   [this](const store::WriteBatch& b, std::string_view what) {
                     return ApplyWithRetry(b, what);
@@ -398,6 +399,7 @@ struct App::Impl {
       batch.dependencies.push_back(std::move(d));
     }
     if (!verdict.broken()) return;
+    metrics.traces_broken->Increment();
     for (const auto& g : verdict.gaps) metrics.gaps[static_cast<size_t>(g.kind)]->Increment();
     batch.broken_traces.push_back(BrokenTraceRecordFrom(verdict, pool, ports.clock.NowUnixNanos()));
   }

@@ -53,6 +53,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/bus.h"
+#include "apmcov/coverage/coverage_report.h"
 #include "apmcov/store/coverage_store.h"
 #include "config.h"
 
@@ -79,6 +81,9 @@ struct AppPorts {
   // End offsets of the partitions this member owns: the lag gauge, and the apm-inventory
   // offsets a span watermark waits for (catalog before judging, above).
   bus::LagProbe& lag_probe;
+  // Called with the report of each coverage snapshot this member writes (the Scorecards push,
+  // design §13); must not block. Empty: nothing is called.
+  std::function<void(const coverage::CoverageReport&)> on_coverage_snapshot = nullptr;
 };
 
 class App {

@@ -1,5 +1,9 @@
 #include "config.h"
 
+#include "apmcov/base/status.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/key_guard.h"
+
 namespace apmcov::analyzer {
 
 AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
@@ -9,6 +13,12 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
   c.database_url = r.String("DATABASE_URL", "", Secret::kYes);
   c.group_id = r.String("ANALYZER_GROUP_ID", c.group_id);
   c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, 24 * 366);
+  auto aliases = coverage::ParseInfraAliases(r.String("INFRA_ALIASES", ""));
+  if (aliases.ok()) {
+    c.infra_aliases = *std::move(aliases);
+  } else {
+    r.AddError("INFRA_ALIASES", StdView(aliases.status().message()));
+  }
   c.trace_grace_seconds = r.Int("TRACE_GRACE_SECONDS", c.trace_grace_seconds, 0, 86400);
   c.clock_skew_seconds = r.Double("CLOCK_SKEW_SECONDS", c.clock_skew_seconds, 0, 3600);
   c.trace_edge_seconds = r.Double("TRACE_EDGE_SECONDS", c.trace_edge_seconds, 0, 3600);
@@ -31,6 +41,34 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
   c.retention_interval_seconds =
       r.Int("RETENTION_INTERVAL_SECONDS", c.retention_interval_seconds, 0, 86400);
   c.retention_batch_rows = r.Int("RETENTION_BATCH_ROWS", c.retention_batch_rows, 1, 100'000);
+  c.scorecards_enabled = r.Bool("SCORECARDS_ENABLED", false);
+  c.dashboard_url = r.String("DASHBOARD_URL", "");
+  while (!c.dashboard_url.empty() && c.dashboard_url.back() == '/') c.dashboard_url.pop_back();
+  if (!c.dashboard_url.empty() && c.dashboard_url.rfind("http://", 0) != 0 &&
+      c.dashboard_url.rfind("https://", 0) != 0) {
+    r.AddError("DASHBOARD_URL", "must be an http:// or https:// URL (the dashboard's address)");
+  }
+  if (c.scorecards_enabled) {
+    c.dd_api_key = r.String("DD_API_KEY", "", Secret::kYes);
+    c.dd_app_key = r.String("DD_APP_KEY", "", Secret::kYes);
+    c.dd_site = r.String("DD_SITE", c.dd_site);
+    const std::string base = r.String("DD_API_BASE_URL", "");
+    const bool allow_insecure = r.Bool("DD_API_ALLOW_INSECURE", false);
+    if (c.dd_api_key.empty()) r.AddError("DD_API_KEY", "is required with SCORECARDS_ENABLED=true");
+    if (c.dd_app_key.empty()) {
+      r.AddError("DD_APP_KEY",
+                 "is required with SCORECARDS_ENABLED=true (scope apm_service_catalog_write)");
+    }
+    absl::StatusOr<std::string> url = datadog::ResolveBaseUrl(c.dd_site, base);
+    if (!url.ok()) {
+      r.AddError("DD_API_BASE_URL", StdView(url.status().message()));
+    } else {
+      c.dd_api_base_url = *url;
+      absl::Status transport =
+          datadog::CheckKeyTransport(c.dd_api_key, c.dd_app_key, *url, allow_insecure);
+      if (!transport.ok()) r.AddError("DD_API_BASE_URL", StdView(transport.message()));
+    }
+  }
   if (c.database_url.empty()) {
     r.AddError("DATABASE_URL", "is required (postgresql://user:password@host:port/db)");
   }
@@ -42,6 +80,7 @@ AppOptions AppOptions::FromConfig(const AnalyzerConfig& c) {
   AppOptions o;
   o.topic_prefix = c.topic_prefix;
   o.apm_lookback_ns = c.apm_lookback_hours * 3600 * int64_t{1'000'000'000};
+  o.infra_aliases = c.infra_aliases;
   o.trace_grace_ns = c.trace_grace_seconds * int64_t{1'000'000'000};
   o.completeness.clock_skew_ns = static_cast<int64_t>(c.clock_skew_seconds * 1e9);
   o.completeness.edge_ns = static_cast<int64_t>(c.trace_edge_seconds * 1e9);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apmcov/base/config.h"
+#include "apmcov/coverage/infra_aliases.h"
 #include "apmcov/coverage/sampling.h"
 #include "apmcov/store/coverage_store.h"
 
@@ -21,6 +22,7 @@ struct AnalyzerConfig {
   std::string database_url;  // a secret for logging purposes
   std::string group_id = "apmcov-analyzer";
   int64_t apm_lookback_hours = 24;
+  coverage::InfraAliases infra_aliases = coverage::DefaultInfraAliases();  // INFRA_ALIASES
   int64_t trace_grace_seconds = 120;
   double clock_skew_seconds = 1;   // CLOCK_SKEW_SECONDS (fractions allowed)
   double trace_edge_seconds = 30;  // TRACE_EDGE_SECONDS
@@ -37,6 +39,13 @@ struct AnalyzerConfig {
   int64_t sync_job_retention_days = 30;      // SYNC_JOB_RETENTION_DAYS
   int64_t retention_interval_seconds = 600;  // RETENTION_INTERVAL_SECONDS; 0: never prune
   int64_t retention_batch_rows = 1000;       // RETENTION_BATCH_ROWS
+  // Datadog Scorecards (design §13): off unless SCORECARDS_ENABLED; then the Datadog keys and
+  // site are needed as by the collector.
+  bool scorecards_enabled = false;     // SCORECARDS_ENABLED
+  std::string dashboard_url;           // DASHBOARD_URL (links in the outcomes' remarks)
+  std::string dd_api_key, dd_app_key;  // secrets
+  std::string dd_site = "datadoghq.com";
+  std::string dd_api_base_url;  // DD_API_BASE_URL, resolved (https://api.<DD_SITE> by default)
 
   // Reads every variable; errors are recorded in `reader` (see ConfigReader::Finish()).
   static AnalyzerConfig Read(ConfigReader& reader);
@@ -46,6 +55,7 @@ struct AppOptions {
   std::string topic_prefix = "apmcov.";
   std::string consumer_name = "apmcov-analyzer";  // DeadLetter.consumer
   int64_t apm_lookback_ns = int64_t{24} * 3600 * 1'000'000'000;
+  coverage::InfraAliases infra_aliases = coverage::DefaultInfraAliases();
   int64_t trace_grace_ns = int64_t{120} * 1'000'000'000;
   // When a trace counts as complete within a read interval (CLOCK_SKEW_SECONDS,
   // TRACE_EDGE_SECONDS; design §7.1).

@@ -36,8 +36,8 @@ absl::StatusOr<coverage::CoverageReport> CoverageRefresher::ComputeReport(int64_
     apm = std::move(*a);
     return absl::OkStatus();
   }));
-  absl::StatusOr<coverage::CoverageReport> report =
-      coverage::ComputeCoverageFromRows(services, apm, {now_ns, options_.apm_lookback_ns});
+  absl::StatusOr<coverage::CoverageReport> report = coverage::ComputeCoverageFromRows(
+      services, apm, {now_ns, options_.apm_lookback_ns, options_.infra_aliases});
   if (!report.ok()) {
     return absl::InternalError(absl::StrCat("coverage: ", report.status().message()));
   }
@@ -129,6 +129,7 @@ absl::Status CoverageRefresher::WriteReadySnapshots(
                 {"rows", rows.coverage_rows.size()},
                 {"total_services", report.total_services},
                 {"instrumented_services", report.instrumented_services}});
+    if (options_.on_snapshot) options_.on_snapshot(report);
     job_watermarks_.erase(job.id);
     it = pending_.erase(it);
   }

@@ -40,6 +40,9 @@ class CoverageRefresher {
     int64_t apm_lookback_ns = 0;
     std::chrono::nanoseconds directory_refresh{0};
     std::chrono::nanoseconds snapshot_wait{0};
+    coverage::InfraAliases infra_aliases = coverage::DefaultInfraAliases();  // INFRA_ALIASES
+    // Called with the report of each snapshot this member writes (Scorecards); may be empty.
+    std::function<void(const coverage::CoverageReport&)> on_snapshot;
   };
   using ApplyFn = std::function<absl::Status(const store::WriteBatch&, std::string_view what)>;
 

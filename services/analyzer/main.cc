@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "apmcov/base/clock.h"
@@ -14,10 +16,13 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/process.h"
 #include "apmcov/bus/kafka.h"
+#include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/scorecards.h"
 #include "apmcov/store/postgres_store.h"
 #include "apmcov/telemetry/admin_server.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
+#include "scorecards.h"
 
 namespace {
 
@@ -113,8 +118,44 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  apmcov::analyzer::App app(apmcov::analyzer::AppOptions::FromConfig(config),
-                            {**subscriber, **publisher, store, clock, *registry, **probe});
+  // Datadog Scorecards (design §13): its own thread, store connection and HTTP client, so
+  // the push never holds up consumption.
+  std::unique_ptr<apmcov::store::PostgresCoverageStore> scorecard_store;
+  std::unique_ptr<apmcov::datadog::CurlTransport> dd_transport;
+  std::unique_ptr<apmcov::datadog::DatadogHttpClient> dd_client;
+  std::unique_ptr<apmcov::datadog::HttpScorecardApi> scorecard_api;
+  std::unique_ptr<apmcov::analyzer::ScorecardPusher> scorecards;
+  std::function<void(const apmcov::coverage::CoverageReport&)> on_snapshot;
+  if (config.scorecards_enabled) {
+    scorecard_store = std::make_unique<apmcov::store::PostgresCoverageStore>(config.database_url);
+    apmcov::datadog::TransportOptions transport_options;
+    transport_options.user_agent = "apmcov-analyzer/0.1";
+    dd_transport = std::make_unique<apmcov::datadog::CurlTransport>(transport_options);
+    apmcov::datadog::ClientOptions client_options;
+    client_options.base_url = config.dd_api_base_url;
+    client_options.site = apmcov::RedactUrlUserInfo(config.dd_api_base_url);
+    client_options.api_key = config.dd_api_key;
+    client_options.app_key = config.dd_app_key;
+    client_options.max_rate_limit_wait_s = 300;
+    dd_client =
+        std::make_unique<apmcov::datadog::DatadogHttpClient>(client_options, *dd_transport, clock);
+    scorecard_api = std::make_unique<apmcov::datadog::HttpScorecardApi>(*dd_client);
+    apmcov::analyzer::ScorecardOptions sc;
+    sc.dashboard_url = config.dashboard_url;
+    sc.lookback_ns = config.apm_lookback_hours * 3600 * int64_t{1'000'000'000};
+    scorecards = std::make_unique<apmcov::analyzer::ScorecardPusher>(
+        sc, *scorecard_store, *scorecard_api, clock, *registry);
+    scorecards->Start();
+    on_snapshot = [p = scorecards.get()](const apmcov::coverage::CoverageReport& r) {
+      p->Submit(r);
+    };
+    Log().Info("Scorecards push on", {{"scorecard", std::string(apmcov::analyzer::kScorecardName)},
+                                      {"site", client_options.site}});
+  }
+
+  apmcov::analyzer::App app(
+      apmcov::analyzer::AppOptions::FromConfig(config),
+      {**subscriber, **publisher, store, clock, *registry, **probe, on_snapshot});
   if (absl::Status s = app.Start(); !s.ok()) {
     Log().Error("start failed", {{"error", std::string(s.message())}});
     return 1;
@@ -134,6 +175,7 @@ int main(int argc, char** argv) {
   Log().Info("stopping", {{"signal", sig}});
   app.Stop();
   worker.join();
+  if (scorecards) scorecards->Stop();
   if (statsd) statsd->Stop();  // a last flush
   (*subscriber)->Close();
   (void)(*publisher)->Flush(std::chrono::seconds(5));

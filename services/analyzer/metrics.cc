@@ -41,6 +41,13 @@ AnalyzerMetrics::AnalyzerMetrics(prometheus::Registry& reg) {
                        .Help("Traces judged: complete within a read interval (design §7.1)")
                        .Register(reg)
                        .Add({});
+  traces_broken = &prometheus::BuildCounter()
+                       .Name("apmcov_analyzer_traces_broken_total")
+                       .Help(
+                           "Judged traces with at least one gap: over traces_judged, the broken "
+                           "rate (the chart's broken-rate alert)")
+                       .Register(reg)
+                       .Add({});
   judged_spans = &prometheus::BuildCounter()
                       .Name("apmcov_analyzer_judged_spans_total")
                       .Help(

@@ -49,6 +49,7 @@ struct AnalyzerMetrics {
   prometheus::Counter* traces_edge_cut;
   prometheus::Counter* late_spans;
   prometheus::Counter* traces_judged;
+  prometheus::Counter* traces_broken;  // judged with at least one gap
   prometheus::Counter* judged_spans;
   prometheus::Gauge* traces_in_flight;
   prometheus::Gauge* spans_in_flight;

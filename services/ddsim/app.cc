@@ -46,6 +46,7 @@ absl::StatusOr<DdsimConfig> ReadDdsimConfig(ConfigReader& reader, int64_t now_ns
   const std::string start = reader.String("TRAFFIC_START", "");
   c.api.api_key = reader.String("API_KEY", "", Secret::kSimulated);
   c.api.app_key = reader.String("APP_KEY", "", Secret::kSimulated);
+  c.api.scorecard_write_scope = reader.Bool("APP_KEY_SCORECARD_WRITE", true);
   const std::string limits = reader.String("RATE_LIMITS", "");
   c.api.aggregate_budget_ms = reader.Int("AGGREGATE_BUDGET_MS", 5000, 10, 600000);
   c.api.agent_max_spans =

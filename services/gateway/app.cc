@@ -28,6 +28,12 @@ GatewayConfig GatewayConfig::Read(ConfigReader& reader, const std::string& defau
   c.grpc_port = static_cast<uint16_t>(reader.Int("GRPC_PORT", 9090, 0, 65535));
   c.admin_port = static_cast<uint16_t>(reader.Int("ADMIN_PORT", 9103, 0, 65535));
   c.apm_lookback_hours = static_cast<int>(reader.Int("APM_LOOKBACK_HOURS", 24, 1, 24 * 365));
+  auto aliases = coverage::ParseInfraAliases(reader.String("INFRA_ALIASES", ""));
+  if (aliases.ok()) {
+    c.infra_aliases = *std::move(aliases);
+  } else {
+    reader.AddError("INFRA_ALIASES", StdView(aliases.status().message()));
+  }
   c.api_token = reader.String("GATEWAY_API_TOKEN", "", Secret::kYes);
   c.web_dir = reader.String("WEB_DIR", default_web_dir);
   c.catalog_cache_ms = static_cast<int>(reader.Int("GATEWAY_CACHE_MS", 1000, 0, 600000));
@@ -70,6 +76,7 @@ struct App::Impl {
         publisher(p),
         queries(s, clock,
                 QueryOptions{.apm_lookback = std::chrono::hours(c.apm_lookback_hours),
+                             .infra_aliases = c.infra_aliases,
                              .catalog_ttl = std::chrono::milliseconds(c.catalog_cache_ms),
                              .background_refresh = true}),
         sync(p, clock, c.topic_prefix),

@@ -15,6 +15,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/base/config.h"
 #include "apmcov/bus/bus.h"
+#include "apmcov/coverage/infra_aliases.h"
 #include "apmcov/store/read_model.h"
 
 namespace apmcov::gateway {
@@ -28,6 +29,7 @@ struct GatewayConfig {
   uint16_t grpc_port = 9090;
   uint16_t admin_port = 9103;
   int apm_lookback_hours = 24;
+  coverage::InfraAliases infra_aliases = coverage::DefaultInfraAliases();  // INFRA_ALIASES
   std::string api_token;  // GATEWAY_API_TOKEN; secret
   std::string web_dir;    // WEB_DIR
   int catalog_cache_ms = 1000;

@@ -289,6 +289,8 @@ class DeployFilesTest(unittest.TestCase):
         self.assertRegex(runtime, r"(?m)^HEALTHCHECK\s.*\n?.*curl.*healthz")
         self.assertNotRegex(runtime, r"-dev\b", "runtime stage installs a -dev package")
         self.assertRegex(stages[0], r"cmake .*-G Ninja")
+        # The command-line client ships in the image (CI gates run it with --entrypoint apmcov).
+        self.assertRegex(stages[0], r'ARG APMCOV_TARGETS="[^"]*\bapmcov"')
 
     def test_runtime_packages_script_maps_a_real_binary(self):
         script = os.path.join(ROOT, "deploy", "docker", "runtime-packages.sh")

@@ -49,7 +49,8 @@ KNOWN_ENV = {
     "MAX_CONSUMER_LAG_MESSAGES", "SPAN_QUERY", "WHOLE_TRACE_RETENTION", "TRACE_GRACE_SECONDS",
     "HTTP_PORT", "GRPC_PORT", "ADMIN_PORT", "LOG_LEVEL", "LOG_FORMAT", "GATEWAY_API_TOKEN",
     "DD_SERVICE", "DD_ENV", "DD_VERSION", "BROKEN_TRACE_RETENTION_DAYS",
-    "SYNC_JOB_RETENTION_DAYS", "RETENTION_INTERVAL_SECONDS",
+    "SYNC_JOB_RETENTION_DAYS", "RETENTION_INTERVAL_SECONDS", "INFRA_ALIASES",
+    "SCORECARDS_ENABLED", "DASHBOARD_URL",
 }
 SECRET_ENV = {"DD_API_KEY", "DD_APP_KEY", "DATABASE_URL", "GATEWAY_API_TOKEN"}
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -220,6 +221,11 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual(cm["MAX_CONSUMER_LAG_MESSAGES"], "2000000")
         self.assertEqual((cm["DD_SITE"], cm["LOG_LEVEL"], cm["TZ"], cm["DD_VERSION"]),
                          ("datadoghq.eu", "warn", "UTC", "1.4.2"))
+        self.assertEqual(cm["INFRA_ALIASES"], "openshift=kubernetes,vm=host")
+        analyzer = pod_spec(named(objs, "Deployment", "apmcov-apm-coverage-analyzer"))
+        env = {e["name"]: e.get("value") for e in analyzer["containers"][0]["env"]}
+        self.assertEqual((env["SCORECARDS_ENABLED"], env["DASHBOARD_URL"]),
+                         ("true", "https://apm-coverage.example.org"))
         # Ingress routes to the gateway's http port, with TLS.
         ing = named(objs, "Ingress", "apmcov-apm-coverage-gateway")
         self.assertEqual(ing["spec"]["ingressClassName"], "nginx")
@@ -460,6 +466,8 @@ class ChartScenarios(unittest.TestCase):
                       for w in by_kind(objs, "Deployment")}
         need = {"collector": {"DD_API_KEY", "DD_APP_KEY"}, "analyzer": {"DATABASE_URL"},
                 "gateway": {"DATABASE_URL", "GATEWAY_API_TOKEN"}}
+        if values["analyzer"]["scorecards"]["enabled"]:  # Scorecards: the Datadog keys too
+            need["analyzer"] = {"DATABASE_URL", "DD_API_KEY", "DD_APP_KEY"}
         for comp, env in need.items():
             container = pod_spec(components[comp])["containers"][0]
             got = {e["name"] for e in container["env"] if "valueFrom" in e}
@@ -575,20 +583,37 @@ class ChartScenarios(unittest.TestCase):
 
     def check_prometheus_rule(self, rule):
         alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
-        self.assertEqual(alerts, ["ApmCoverageTeamCoverageDropped", "ApmCoverageSyncsFailing",
-                                  "ApmCoverageSyncStale", "ApmCoverageConsumerLagGrowing",
-                                  "ApmCoverageTargetDown"])
-        promtool = shutil.which("promtool")
-        self.assertIsNotNone(promtool, "promtool not found: apt-get install prometheus")
-        with tempfile.TemporaryDirectory() as tmp:
-            with open(os.path.join(tmp, "rules.yaml"), "w", encoding="utf-8") as f:
-                yaml.safe_dump(rule["spec"], f)
-            shutil.copy(os.path.join(HERE, "alerts_test.yaml"), tmp)
-            for args in (["check", "rules", "rules.yaml"], ["test", "rules", "alerts_test.yaml"]):
-                p = subprocess.run([promtool] + args, cwd=tmp, capture_output=True, text=True,
-                                   timeout=120, check=False)
-                self.assertEqual(p.returncode, 0, "promtool %s:\n%s%s"
-                                 % (" ".join(args), p.stdout, p.stderr))
+        self.assertEqual(alerts, ["ApmCoverageTeamCoverageDropped", "ApmCoverageBrokenRateHigh",
+                                  "ApmCoverageSyncsFailing", "ApmCoverageSyncStale",
+                                  "ApmCoverageConsumerLagGrowing", "ApmCoverageTargetDown"])
+        run_promtool(self, rule)
+
+
+def run_promtool(test, rule):
+    """`promtool check rules` and `promtool test rules alerts_test.yaml` on the rendered
+    PrometheusRule's groups: each alert fires on its synthetic series and stays quiet below
+    its threshold or in another namespace."""
+    promtool = shutil.which("promtool")
+    test.assertIsNotNone(promtool, "promtool not found: apt-get install prometheus")
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "rules.yaml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump(rule["spec"], f)
+        shutil.copy(os.path.join(HERE, "alerts_test.yaml"), tmp)
+        for args in (["check", "rules", "rules.yaml"], ["test", "rules", "alerts_test.yaml"]):
+            p = subprocess.run([promtool] + args, cwd=tmp, capture_output=True, text=True,
+                               timeout=120, check=False)
+            test.assertEqual(p.returncode, 0, "promtool %s:\n%s%s"
+                             % (" ".join(args), p.stdout, p.stderr))
+
+
+class AlertRules(unittest.TestCase):
+    """The alerts as code on their own (ctest helm_alert_rules): the production values'
+    PrometheusRule, rendered by the chart's engine, through promtool."""
+
+    def test_alerts_fire_and_stay_quiet(self):
+        objs, _, _ = render_scenario("production")
+        rule = named(objs, "PrometheusRule", "apmcov-apm-coverage")
+        run_promtool(self, rule)
 
 
 class RenderedText(unittest.TestCase):
@@ -721,6 +746,10 @@ class ValuesSchema(unittest.TestCase):
             ({"analyzer": {"replicaCount": -1}}, r"analyzer.replicaCount"),
             ({"config": {"logLevel": "verbose"}}, r"config.logLevel: 'verbose' is not one of"),
             ({"config": {"logFormat": "xml"}}, r"config.logFormat"),
+            ({"config": {"infraAliases": "k8s"}}, r"config.infraAliases"),
+            ({"analyzer": {"scorecards": {"dashboardUrl": "apm.example.org"}}},
+             r"analyzer.scorecards.dashboardUrl"),
+            ({"prometheusRule": {"brokenRateThreshold": 2}}, r"prometheusRule.brokenRateThreshold"),
             ({"image": {"pullPolicy": "Sometimes"}}, r"image.pullPolicy"),
             ({"kafka": {"partitions": 0}}, r"kafka.partitions: 0 is less than"),
             ({"kafka": {"brokers": "kafka-without-port"}}, r"kafka.brokers"),

@@ -152,7 +152,8 @@ absl::StatusOr<CoverageReport> ComputeCoverage(std::span<const CatalogServiceInf
         s.instrumented_envs.push_back(e);
       }
     }
-    s.infra = !c.infra.empty() ? c.infra : InferInfra(ob.infra_hints);
+    s.infra = CanonicalInfra(options.infra_aliases,
+                             !c.infra.empty() ? c.infra : InferInfra(ob.infra_hints));
     std::set<std::string> langs;
     for (const std::string& l : c.languages) {
       if (!l.empty()) langs.insert(l);

@@ -195,6 +195,34 @@ TEST(CoverageTest, InfraFromTagElseSpanHintsElseUnknown) {
                                             "serverless 1/1", "unknown 2/1", "vm 1/1"));
 }
 
+// One platform, one bar: catalog spellings k8s, EKS and lambda join kubernetes and serverless
+// under the default aliases; an override moves vm under host.
+TEST(CoverageTest, InfraAliasesMergeSpellingsOfOnePlatform) {
+  CatalogServiceInfo k8s = Svc("k8s"), eks = Svc("eks"), kube = Svc("kube"), fn = Svc("fn"),
+                     vm = Svc("vm");
+  k8s.infra = "k8s";
+  eks.infra = "EKS";
+  kube.infra = "kubernetes";
+  fn.infra = "lambda";
+  vm.infra = "vm";
+  ApmSeen hinted = Seen("hinted", "prod", false, 3);
+  hinted.infra_hints = {"kubernetes"};
+  const std::vector<CatalogServiceInfo> catalog = {k8s, eks, kube, fn, vm, Svc("hinted")};
+  auto r = ComputeCoverage(catalog, std::vector<ApmSeen>{hinted},
+                           {.now_ns = kNow, .lookback_ns = 24 * kHour});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Find(*r, "eks").infra, "kubernetes");
+  EXPECT_EQ(Find(*r, "fn").infra, "serverless");
+  EXPECT_THAT(Rows(*r, "infra"), ElementsAre("kubernetes 4/1", "serverless 1/0", "vm 1/0"));
+
+  auto aliases = ParseInfraAliases("vm=host,lambda=lambda");
+  ASSERT_TRUE(aliases.ok()) << aliases.status();
+  r = ComputeCoverage(catalog, std::vector<ApmSeen>{hinted},
+                      {.now_ns = kNow, .lookback_ns = 24 * kHour, .infra_aliases = *aliases});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(Rows(*r, "infra"), ElementsAre("host 1/0", "kubernetes 4/1", "lambda 1/0"));
+}
+
 TEST(CoverageTest, LanguagesFromCatalogElseSpansEachCounted) {
   CatalogServiceInfo poly = Svc("poly");
   poly.languages = {"go", "python"};

@@ -42,6 +42,7 @@ struct MemoryCoverageStore::State {
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
   std::map<std::pair<std::string, int32_t>, PartitionWatermark> watermarks;
   std::map<std::pair<int64_t, std::string>, TraceJudgementCount> judgements;
+  std::map<std::pair<std::string, std::string>, ScorecardOutcomeRow> scorecard_outcomes;
 };
 
 }  // namespace apmcov::store

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -297,6 +298,45 @@ absl::StatusOr<std::vector<TraceJudgementCount>> MemoryCoverageStore::LoadJudgem
     if (c.hour_ns >= since_ns) out.push_back(c);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<BrokenTraceBlame>> MemoryCoverageStore::LoadBrokenTraceBlame(
+    int64_t since_ns) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::map<std::string, int64_t> blamed;
+  for (const auto& [id, t] : state_->traces) {
+    if (t.started_at_ns < since_ns) continue;
+    std::set<std::string> names(t.missing_services.begin(), t.missing_services.end());
+    for (const auto& g : t.gaps) {
+      if (g.kind == "propagation_break" && g.to_service && !g.to_service->empty()) {
+        names.insert(*g.to_service);
+      }
+    }
+    for (const auto& n : names) ++blamed[n];
+  }
+  std::vector<BrokenTraceBlame> out;
+  for (const auto& [service, count] : blamed) out.push_back({service, count});
+  return out;
+}
+
+absl::StatusOr<std::vector<ScorecardOutcomeRow>> MemoryCoverageStore::LoadScorecardOutcomes() {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  std::vector<ScorecardOutcomeRow> out;
+  for (const auto& [key, row] : state_->scorecard_outcomes) out.push_back(row);
+  return out;
+}
+
+absl::Status MemoryCoverageStore::SaveScorecardOutcomes(
+    const std::vector<ScorecardOutcomeRow>& rows) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = CheckAvailable(); !s.ok()) return s;
+  for (const auto& r : rows) {
+    if (absl::Status s = internal::ValidateScorecardOutcome(r); !s.ok()) return s;
+  }
+  for (const auto& r : rows) state_->scorecard_outcomes[{r.rule, r.service}] = r;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<DeadLetterKey>> MemoryCoverageStore::ClaimDeadLetters(

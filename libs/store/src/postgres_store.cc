@@ -772,6 +772,69 @@ absl::StatusOr<std::vector<DeadLetterKey>> PostgresCoverageStore::ClaimDeadLette
       });
 }
 
+absl::StatusOr<std::vector<BrokenTraceBlame>> PostgresCoverageStore::LoadBrokenTraceBlame(
+    int64_t since_ns) {
+  return impl_->Run("loading the services broken traces blame",
+                    [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<BrokenTraceBlame>> {
+                      pqxx::read_transaction tx(conn);
+                      std::vector<BrokenTraceBlame> out;
+                      // The services missing from each trace, and the callees of its propagation
+                      // breaks; each trace counts once per service.
+                      for (const auto& row : tx.exec_params(
+                               R"(SELECT service, count(DISTINCT trace_id) FROM (
+                      SELECT t.trace_id, unnest(t.missing_services) AS service
+                        FROM broken_traces t WHERE t.started_at >= (timestamptz 'epoch' + $1::bigint * interval '1 microsecond')
+                      UNION ALL
+                      SELECT g.trace_id, g.to_service FROM trace_gaps g
+                        JOIN broken_traces t ON t.trace_id = g.trace_id
+                       WHERE g.kind = 'propagation_break' AND g.to_service IS NOT NULL
+                         AND g.to_service <> ''
+                         AND t.started_at >= (timestamptz 'epoch' + $1::bigint * interval '1 microsecond')
+                    ) blamed GROUP BY service ORDER BY service COLLATE "C")",
+                               since_ns / 1000)) {
+                        out.push_back({row[0].as<std::string>(), row[1].as<int64_t>()});
+                      }
+                      return out;
+                    });
+}
+
+absl::StatusOr<std::vector<ScorecardOutcomeRow>> PostgresCoverageStore::LoadScorecardOutcomes() {
+  return impl_->Run(
+      "loading scorecard outcomes",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ScorecardOutcomeRow>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<ScorecardOutcomeRow> out;
+        for (const auto& row : tx.exec(
+                 "SELECT rule, service, state, remarks, " + EpochMicros("sent_at") +
+                 R"( FROM scorecard_outcomes ORDER BY rule COLLATE "C", service COLLATE "C")")) {
+          out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                         row[2].as<std::string>(), row[3].as<std::string>(), Micros(row[4])});
+        }
+        return out;
+      });
+}
+
+absl::Status PostgresCoverageStore::SaveScorecardOutcomes(
+    const std::vector<ScorecardOutcomeRow>& rows) {
+  for (const auto& r : rows) {
+    if (absl::Status s = internal::ValidateScorecardOutcome(r); !s.ok()) return s;
+  }
+  if (rows.empty()) return absl::OkStatus();
+  return impl_->Run("saving scorecard outcomes", [&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    for (const auto& r : rows) {
+      tx.exec_params(
+          "INSERT INTO scorecard_outcomes (rule, service, state, remarks, sent_at) "
+          "VALUES ($1, $2, $3, $4, (timestamptz 'epoch' + $5::bigint * interval '1 microsecond')) "
+          "ON CONFLICT (rule, service) DO UPDATE SET state = EXCLUDED.state, "
+          "remarks = EXCLUDED.remarks, sent_at = EXCLUDED.sent_at",
+          r.rule, r.service, r.state, r.remarks, r.sent_at_ns / 1000);
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PostgresCoverageStore::MarkDeadLettersPublished(
     const std::vector<DeadLetterKey>& keys) {
   if (keys.empty()) return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
 
 namespace apmcov::store {
@@ -189,6 +190,23 @@ std::vector<std::string> SortedUnion(const std::vector<std::string>& a,
   std::set<std::string> all(a.begin(), a.end());
   all.insert(b.begin(), b.end());
   return {all.begin(), all.end()};
+}
+
+absl::Status ValidateScorecardOutcome(const ScorecardOutcomeRow& row) {
+  if (row.rule.empty() || row.service.empty()) {
+    return absl::InvalidArgumentError("scorecard outcome: rule and service must not be empty");
+  }
+  if (row.state != "pass" && row.state != "fail" && row.state != "skip") {
+    return absl::InvalidArgumentError(absl::StrCat("scorecard outcome ", row.rule, "/", row.service,
+                                                   ": state '", row.state,
+                                                   "' is not pass, fail or skip"));
+  }
+  for (const std::string* s : {&row.rule, &row.service, &row.remarks}) {
+    if (s->find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError("scorecard outcome: NUL character");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace apmcov::store::internal

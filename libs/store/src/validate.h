@@ -9,6 +9,10 @@ namespace apmcov::store::internal {
 // values, negative counts), else OK.
 absl::Status ValidateBatch(const WriteBatch& batch);
 
+// InvalidArgument for a scorecard outcome with an empty rule or service, a state other than
+// pass, fail or skip, or a NUL character.
+absl::Status ValidateScorecardOutcome(const ScorecardOutcomeRow& row);
+
 // PostgreSQL text cannot hold NUL characters: both stores drop them. Returns `batch` itself
 // when it holds none (the common case), else a cleaned copy kept in `*storage`.
 const WriteBatch& WithoutNul(const WriteBatch& batch, WriteBatch* storage);

@@ -709,8 +709,48 @@ TYPED_TEST_P(CoverageStoreContract, PruneThinsOldCoverageSnapshotsToTheLastOfEac
   }
 }
 
+// --- Scorecards (design §13) ---
+
+TYPED_TEST_P(CoverageStoreContract, BrokenTraceBlameNamesMissingServicesAndPropagationBreaks) {
+  WriteBatch b;
+  BrokenTraceRecord old = TraceStartedAt(1, kT0 - kDay);   // before the window: not counted
+  BrokenTraceRecord a = TraceStartedAt(2, kT0);            // payments missing
+  BrokenTraceRecord c = TraceStartedAt(3, kT0 + kMinute);  // payments missing, a break at ledger
+  c.gaps.push_back({7, "propagation_break", "checkout", "ledger", "ledger", ""});
+  c.gaps.push_back({8, "propagation_break", "checkout", "ledger", "ledger", ""});
+  c.gaps.push_back({9, "orphan_span", "checkout", std::nullopt, "", ""});
+  c.gap_kinds = {"orphan_span", "propagation_break", "uninstrumented_callee"};
+  b.broken_traces = {old, a, c};
+  this->MustApply(b);
+  auto blame = this->store().LoadBrokenTraceBlame(kT0 - kMinute);
+  ASSERT_TRUE(blame.ok()) << blame.status();
+  EXPECT_EQ(*blame, (std::vector<BrokenTraceBlame>{{"ledger", 1}, {"payments", 2}}));
+  EXPECT_TRUE(this->store().LoadBrokenTraceBlame(kT0 + kDay)->empty());
+}
+
+TYPED_TEST_P(CoverageStoreContract, ScorecardOutcomesUpsertByRuleAndService) {
+  CoverageStore& s = this->store();
+  EXPECT_TRUE(s.LoadScorecardOutcomes()->empty());
+  ASSERT_TRUE(s.SaveScorecardOutcomes({{"Traces unbroken", "checkout", "fail", "3 traces", kT0},
+                                       {"APM instrumented", "checkout", "pass", "", kT0}})
+                  .ok());
+  ASSERT_TRUE(
+      s.SaveScorecardOutcomes({{"Traces unbroken", "checkout", "pass", "none", kT0 + kMinute}})
+          .ok());
+  EXPECT_EQ(*s.LoadScorecardOutcomes(),
+            (std::vector<ScorecardOutcomeRow>{
+                {"APM instrumented", "checkout", "pass", "", kT0},
+                {"Traces unbroken", "checkout", "pass", "none", kT0 + kMinute}}));
+  // A bad state stores nothing of its call.
+  absl::Status bad = s.SaveScorecardOutcomes(
+      {{"APM instrumented", "ads", "pass", "", kT0}, {"APM instrumented", "x", "maybe", "", kT0}});
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.LoadScorecardOutcomes()->size(), 2u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
-    CoverageStoreContract, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements,
+    CoverageStoreContract, BrokenTraceBlameNamesMissingServicesAndPropagationBreaks,
+    ScorecardOutcomesUpsertByRuleAndService, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements,
     PruneWorksInBatchesOfAtMostBatchRows, PruneDeletesDependenciesNotSeenWithinTheRetention,
     PruneDeletesOldSyncJobsAndDeadLetters, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
     PruneDeletesOldCatalogSnapshotsWithTheirMembers, NulCharactersAreDroppedNotFatal,

@@ -57,8 +57,8 @@ class AnalyzerAppTest : public ::testing::Test {
     app_.reset();
     subscriber_ = broker_.NewSubscriber(group);
     registry_ = std::make_shared<prometheus::Registry>();
-    app_ = std::make_unique<App>(
-        options_, AppPorts{*subscriber_, *dlq_publisher_, store_, clock_, *registry_, *probe_});
+    app_ = std::make_unique<App>(options_, AppPorts{*subscriber_, *dlq_publisher_, store_, clock_,
+                                                    *registry_, *probe_, on_snapshot_});
     ASSERT_TRUE(app_->Start().ok());
   }
 
@@ -191,6 +191,7 @@ class AnalyzerAppTest : public ::testing::Test {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<bus::Subscriber> subscriber_;
   std::unique_ptr<App> app_;
+  std::function<void(const coverage::CoverageReport&)> on_snapshot_;  // AppPorts
 };
 
 std::vector<std::string> Names(const std::vector<store::ServiceRow>& rows) {
@@ -496,6 +497,8 @@ TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
 }
 
 TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
+  std::vector<int64_t> pushed;  // what the Scorecards push is handed: each snapshot written, once
+  on_snapshot_ = [&](const coverage::CoverageReport& r) { pushed.push_back(r.total_services); };
   StartApp();
   PublishWorld();  // its watermarks carry job-1
   Publish(topics_.sync_jobs, "job-2",
@@ -503,6 +506,7 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   Drain();
   EXPECT_EQ((*store_.LoadSyncJob("job-2"))->state, "succeeded");
   EXPECT_TRUE(store_.LoadCoverageSnapshot(kT0 + 120 * kSec)->empty());
+  EXPECT_TRUE(pushed.empty());
 
   PublishCatalog("job-2");
   PublishWatermark(kT0 + 120 * kSec, "job-2");
@@ -516,6 +520,7 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   EXPECT_EQ(by.at("overall/all").instrumented, 2);
   EXPECT_EQ(by.at("env/prod").instrumented, 2);
   EXPECT_EQ(by.at("team/core").total, 3);
+  EXPECT_EQ(pushed, (std::vector<int64_t>{3}));
   EXPECT_NE(Metrics().find("apmcov_coverage_ratio{dimension=\"overall\",key=\"all\"} 0.66"),
             std::string::npos)
       << Metrics();
@@ -524,6 +529,7 @@ TEST_F(BrokenTraceTest, CoverageSnapshotWaitsForTheJobsWatermark) {
   StartApp("replaying-group");
   Drain();
   EXPECT_EQ(*store_.LoadCoverageSnapshot(kT0 + 120 * kSec), rows);
+  EXPECT_EQ(pushed, (std::vector<int64_t>{3}));  // a snapshot not written is not pushed
 }
 
 // The e2e bug: spans and the watermark of job-1 arrive before job-1's catalog. The watermark
@@ -716,6 +722,7 @@ TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
             std::string::npos)
       << Metrics();
   EXPECT_NE(Metrics().find("apmcov_analyzer_traces_judged_total 2"), std::string::npos);
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_broken_total 1"), std::string::npos);
   auto job = **store_.LoadSyncJob("job-1");
   EXPECT_EQ(job.edge_cut_traces, 2);
   // The denominators of the estimates: two judged traces rooted in frontend, one broken.

@@ -177,6 +177,8 @@ HttpResponse DdsimApi::Route(Endpoint endpoint, const HttpRequest& r) {
       return SpansEndpoint(endpoint, r);
     case Family::kTrace:
       return Trace(std::string(PathParameter(endpoint, r.path)));
+    case Family::kScorecards:
+      return scorecards_.Handle(endpoint, r);
     case Family::kNone:
     case Family::kControl:
     case Family::kAgent:

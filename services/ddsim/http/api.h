@@ -37,6 +37,7 @@
 #include "ddsim/http/message.h"
 #include "ddsim/http/params.h"
 #include "ddsim/http/rate_limiter.h"
+#include "ddsim/http/scorecards.h"
 #include "ddsim/http/span_render.h"
 #include "ddsim/intake/received.h"
 #include "ddsim/traffic/traffic.h"
@@ -51,6 +52,8 @@ struct ApiOptions {
   size_t bucket_cache = 16;                // generated buckets kept in memory
   size_t agent_max_spans = 200'000;        // received spans kept (oldest seconds evicted first)
   size_t agent_max_body_bytes = 25 << 20;  // a larger /v0.4/traces body answers 413
+  // The application key has apm_service_catalog_write (Scorecards writes; else 403).
+  bool scorecard_write_scope = true;
 };
 
 class DdsimApi {
@@ -134,6 +137,7 @@ class DdsimApi {
   // tracker's own entries (World::self_services).
   std::vector<const Service*> catalog_;
   ReceivedStore received_;
+  ScorecardEndpoints scorecards_{clock_, options_.scorecard_write_scope};
   std::atomic<int64_t> agent_payloads_{0}, agent_spans_{0}, agent_traces_{0},
       agent_dropped_spans_{0};
 

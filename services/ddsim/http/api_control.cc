@@ -20,6 +20,11 @@ HttpResponse DdsimApi::ControlEndpoint(Endpoint endpoint, const HttpRequest& r) 
       resp.body = StatsJson();
       return resp;
     }
+    case Endpoint::kScorecardsReceived: {
+      HttpResponse resp;
+      resp.body = scorecards_.ReceivedJson();
+      return resp;
+    }
     default:
       return Legacy(404, "Not Found");
   }

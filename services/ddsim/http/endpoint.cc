@@ -15,6 +15,7 @@ constexpr EndpointInfo kEndpoints[] = {
     {Endpoint::kGroundTruth, Family::kControl, "_ddsim", ""},
     {Endpoint::kFaults, Family::kControl, "_ddsim", ""},
     {Endpoint::kStats, Family::kControl, "_ddsim", ""},
+    {Endpoint::kScorecardsReceived, Family::kControl, "_ddsim", ""},
     {Endpoint::kControlUnknown, Family::kControl, "_ddsim", ""},
     {Endpoint::kAgentTraces, Family::kAgent, "agent_traces", ""},
     {Endpoint::kAgentInfo, Family::kAgent, "agent_info", ""},
@@ -27,6 +28,11 @@ constexpr EndpointInfo kEndpoints[] = {
     {Endpoint::kSpansSearch, Family::kSpans, "spans_search", "spans_search"},
     {Endpoint::kSpansAggregate, Family::kSpans, "spans_aggregate", "spans_aggregate"},
     {Endpoint::kTrace, Family::kTrace, "trace", "trace"},
+    {Endpoint::kScorecardRulesList, Family::kScorecards, "scorecard_rules_list",
+     "scorecard_rules_list"},
+    {Endpoint::kScorecardRulesCreate, Family::kScorecards, "scorecard_rules_create",
+     "scorecard_rules_create"},
+    {Endpoint::kScorecardOutcomes, Family::kScorecards, "scorecard_outcomes", "scorecard_outcomes"},
 };
 
 const EndpointInfo& Info(Endpoint e) {
@@ -56,6 +62,9 @@ constexpr Route kRoutes[] = {
     {"GET", "/api/v2/trace/", true, Endpoint::kTrace},
     {"POST", "/api/v2/spans/events/search", false, Endpoint::kSpansSearch},
     {"POST", "/api/v2/spans/analytics/aggregate", false, Endpoint::kSpansAggregate},
+    {"GET", "/api/v2/scorecard/rules", false, Endpoint::kScorecardRulesList},
+    {"POST", "/api/v2/scorecard/rules", false, Endpoint::kScorecardRulesCreate},
+    {"POST", "/api/v2/scorecard/outcomes", false, Endpoint::kScorecardOutcomes},
 };
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -69,6 +78,7 @@ Endpoint ClassifyEndpoint(std::string_view method, std::string_view path) {
     if (path == "/_ddsim/ground-truth" || path == "/__truth") return Endpoint::kGroundTruth;
     if (path == "/_ddsim/faults") return Endpoint::kFaults;
     if (path == "/_ddsim/stats" || path == "/__stats") return Endpoint::kStats;
+    if (path == "/_ddsim/scorecards") return Endpoint::kScorecardsReceived;
     return Endpoint::kControlUnknown;
   }
   for (const Route& r : kRoutes) {

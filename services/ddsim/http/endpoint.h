@@ -13,13 +13,14 @@
 namespace apmcov::ddsim {
 
 enum class Family {
-  kNone,     // no such endpoint: 404
-  kControl,  // ddsim's own /_ddsim/* surface: no keys, limits or faults
-  kAgent,    // the Datadog Agent intake: no keys, limits or faults
-  kKeys,     // /api/v1/validate
-  kCatalog,  // service definitions, catalog entities, the APM service list
-  kSpans,    // spans list, search and aggregate
-  kTrace,    // a trace by id
+  kNone,        // no such endpoint: 404
+  kControl,     // ddsim's own /_ddsim/* surface: no keys, limits or faults
+  kAgent,       // the Datadog Agent intake: no keys, limits or faults
+  kKeys,        // /api/v1/validate
+  kCatalog,     // service definitions, catalog entities, the APM service list
+  kSpans,       // spans list, search and aggregate
+  kTrace,       // a trace by id
+  kScorecards,  // Scorecards rules and outcomes (scorecards.h)
 };
 
 enum class Endpoint {
@@ -28,7 +29,8 @@ enum class Endpoint {
   kGroundTruth,
   kFaults,
   kStats,
-  kControlUnknown,  // any other /_ddsim/ or /__ path: 404
+  kScorecardsReceived,  // what the Scorecards endpoints received
+  kControlUnknown,      // any other /_ddsim/ or /__ path: 404
   // kAgent
   kAgentTraces,
   kAgentInfo,
@@ -45,6 +47,10 @@ enum class Endpoint {
   kSpansAggregate,
   // kTrace
   kTrace,
+  // kScorecards
+  kScorecardRulesList,
+  kScorecardRulesCreate,
+  kScorecardOutcomes,
 };
 
 // The endpoint a request is: the Agent intake whatever the method (a wrong one answers 405),

@@ -13,7 +13,9 @@ std::map<std::string, RateLimit> RateLimiter::Defaults() {
   return {{"spans_list", {300, 3600}},         {"spans_search", {300, 3600}},
           {"spans_aggregate", {300, 3600}},    {"trace", {60, 60}},
           {"service_definitions", {3000, 60}}, {"catalog_entity", {3000, 60}},
-          {"apm_services", {600, 60}},         {"validate", {6000, 60}}};
+          {"apm_services", {600, 60}},         {"validate", {6000, 60}},
+          {"scorecard_rules_list", {600, 60}}, {"scorecard_rules_create", {600, 60}},
+          {"scorecard_outcomes", {600, 60}}};
 }
 
 absl::StatusOr<std::map<std::string, RateLimit>> RateLimiter::ParseSpec(std::string_view spec) {

@@ -102,6 +102,20 @@ TEST_F(TruthTest, CoverageFollowsTheDesignDefinitions) {
     }
     EXPECT_EQ(sum, total) << dim;  // one key per service in these dimensions
   }
+  // Design §5's default infra aliases: the world tags some services infra:k8s and
+  // platform:lambda, and they count as kubernetes and serverless.
+  bool aliased_tags = false;
+  for (const auto& s : world_.services) {
+    aliased_tags |= s.catalogued() && !s.deprecated() &&
+                    (s.infra_tag == "infra:k8s" || s.infra_tag == "platform:lambda");
+  }
+  EXPECT_TRUE(aliased_tags);
+  std::set<std::string> infra_keys;
+  for (const auto& row : cov["by_infra"]) infra_keys.insert(row["key"]);
+  EXPECT_FALSE(infra_keys.count("k8s"));
+  EXPECT_FALSE(infra_keys.count("lambda"));
+  EXPECT_TRUE(infra_keys.count("kubernetes"));
+  EXPECT_TRUE(infra_keys.count("serverless"));
   std::set<std::string> lifecycle_keys;
   for (const auto& row : cov["by_lifecycle"]) lifecycle_keys.insert(row["key"]);
   EXPECT_TRUE(lifecycle_keys.count("unknown"));  // v1/v2 definitions have no lifecycle

@@ -179,10 +179,12 @@ ServiceView ToView(const coverage::ServiceCoverage& c) {
 
 absl::StatusOr<coverage::CoverageReport> Compute(std::span<const ServiceRow> services,
                                                  std::span<const ApmServiceRow> apm, int64_t now_ns,
-                                                 int64_t lookback_ns) {
+                                                 int64_t lookback_ns,
+                                                 const coverage::InfraAliases& infra_aliases) {
   coverage::CoverageOptions options;
   options.now_ns = now_ns;
   options.lookback_ns = lookback_ns;
+  options.infra_aliases = infra_aliases;
   auto report = coverage::ComputeCoverageFromRows(services, apm, options);
   if (!report.ok()) {
     return absl::InternalError(
@@ -194,9 +196,10 @@ absl::StatusOr<coverage::CoverageReport> Compute(std::span<const ServiceRow> ser
 }  // namespace
 
 absl::StatusOr<CatalogView> QueryService::BuildView(const store::CatalogState& data, int64_t now_ns,
-                                                    int64_t lookback_ns) {
+                                                    int64_t lookback_ns,
+                                                    const coverage::InfraAliases& infra_aliases) {
   APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport report,
-                          Compute(data.services, data.apm, now_ns, lookback_ns));
+                          Compute(data.services, data.apm, now_ns, lookback_ns, infra_aliases));
   CatalogView view;
   view.services.reserve(report.services.size());
   for (const auto& c : report.services) view.services.push_back(ToView(c));
@@ -287,10 +290,12 @@ SampleEstimate QueryService::EstimateSample(const store::SampleRows& rows, int64
 
 namespace {
 // One consistent snapshot of everything /api/stats shows.
-absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(store::ReadModel& store, int64_t now,
-                                                            int64_t lookback) {
+absl::StatusOr<std::shared_ptr<const CatalogView>> LoadView(
+    store::ReadModel& store, int64_t now, int64_t lookback,
+    const coverage::InfraAliases& infra_aliases) {
   APMCOV_ASSIGN_OR_RETURN(store::CatalogState data, store.LoadCatalog());
-  APMCOV_ASSIGN_OR_RETURN(CatalogView built, QueryService::BuildView(data, now, lookback));
+  APMCOV_ASSIGN_OR_RETURN(CatalogView built,
+                          QueryService::BuildView(data, now, lookback, infra_aliases));
   auto view = std::make_shared<CatalogView>(std::move(built));
   APMCOV_ASSIGN_OR_RETURN(view->broken_traces, store.CountTracesSince(now - lookback));
   APMCOV_ASSIGN_OR_RETURN(view->last_sync, store.LastFinishedSyncJob());
@@ -324,7 +329,7 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
       if (refresher_.joinable()) refresher_.join();  // the previous refresh has finished
       refresher_ = std::thread([this, lookback] {
         int64_t at = clock_.NowUnixNanos();
-        auto view = LoadView(store_, at, lookback);
+        auto view = LoadView(store_, at, lookback, options_.infra_aliases);
         std::lock_guard guard(mu_);
         if (view.ok()) {
           cached_ = *std::move(view);
@@ -336,7 +341,7 @@ absl::StatusOr<std::shared_ptr<const CatalogView>> QueryService::Catalog() {
     }
     return cached_;
   }
-  APMCOV_ASSIGN_OR_RETURN(cached_, LoadView(store_, now, lookback));
+  APMCOV_ASSIGN_OR_RETURN(cached_, LoadView(store_, now, lookback, options_.infra_aliases));
   ++generation_;
   cached_at_ns_ = now;
   return cached_;
@@ -378,6 +383,10 @@ absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const Catal
   APMCOV_ASSIGN_OR_RETURN(SortSpec sort, ParseSort(q.sort));
   if (q.q.size() > 200) return BadParam("q", "longer than 200 characters");
   const std::string needle = Lower(q.q);
+  // ?infra=k8s finds the services the infra dimension counts under kubernetes (INFRA_ALIASES).
+  const std::string infra = q.infra.empty() || q.infra == kUnknown
+                                ? q.infra
+                                : coverage::CanonicalInfra(options_.infra_aliases, q.infra);
   auto matches_many = [](const std::vector<std::string>& values, const std::string& want) {
     return values.empty() ? want == kUnknown : Has(values, want);
   };
@@ -386,7 +395,7 @@ absl::StatusOr<std::vector<const ServiceView*>> QueryService::Select(const Catal
     if (s.deprecated && !incl.value_or(false)) continue;
     if (!q.team.empty() && KeyOr(s.team) != q.team) continue;
     if (!q.env.empty() && !matches_many(s.envs, q.env)) continue;
-    if (!q.infra.empty() && KeyOr(s.infra) != q.infra) continue;
+    if (!infra.empty() && KeyOr(s.infra) != infra) continue;
     if (!q.language.empty() && !matches_many(s.languages, q.language)) continue;
     if (!q.tier.empty() && KeyOr(s.tier) != q.tier) continue;
     if (apm && s.instrumented != *apm) continue;
@@ -476,7 +485,8 @@ absl::StatusOr<ServiceDetailView> QueryService::GetService(const std::string& na
   int64_t lookback =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
   APMCOV_ASSIGN_OR_RETURN(coverage::CoverageReport one,
-                          Compute(std::span(&d.row, 1), d.apm, clock_.NowUnixNanos(), lookback));
+                          Compute(std::span(&d.row, 1), d.apm, clock_.NowUnixNanos(), lookback,
+                                  options_.infra_aliases));
   if (one.services.size() != 1) return absl::InternalError("coverage of one service: no row");
   d.service = ToView(one.services[0]);
   APMCOV_ASSIGN_OR_RETURN(d.dependencies, AllDependencies(name));

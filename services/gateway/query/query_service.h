@@ -39,13 +39,15 @@
 
 #include "absl/status/statusor.h"
 #include "apmcov/base/clock.h"
+#include "apmcov/coverage/infra_aliases.h"
 #include "apmcov/store/read_model.h"
 #include "query/model.h"
 
 namespace apmcov::gateway {
 
 struct QueryOptions {
-  std::chrono::hours apm_lookback{24};          // APM_LOOKBACK_HOURS
+  std::chrono::hours apm_lookback{24};                                     // APM_LOOKBACK_HOURS
+  coverage::InfraAliases infra_aliases = coverage::DefaultInfraAliases();  // INFRA_ALIASES
   std::chrono::milliseconds catalog_ttl{1000};  // how long a loaded catalog is reused
   size_t default_page_size = 50;
   size_t max_page_size = 1000;
@@ -126,8 +128,9 @@ class QueryService {
 
   // The merged view of one catalog, computed by libs/coverage's ComputeCoverageFromRows (design
   // §5), so the API and the analyzer's coverage snapshots share one definition.
-  static absl::StatusOr<CatalogView> BuildView(const store::CatalogState& data, int64_t now_ns,
-                                               int64_t lookback_ns);
+  static absl::StatusOr<CatalogView> BuildView(
+      const store::CatalogState& data, int64_t now_ns, int64_t lookback_ns,
+      const coverage::InfraAliases& infra_aliases = coverage::DefaultInfraAliases());
   // The sample estimate of design §7.1 from `rows` loaded over one lookback: rates with their
   // 95% Wilson intervals; per missing service and gap kind the denominator is every judged
   // trace; broken traces an hour = broken / sampled share / lookback hours (a function of the

@@ -391,6 +391,10 @@ TEST_F(QueryServiceTest, FiltersSelectTheRightServices) {
   EXPECT_THAT(list({.team = "unknown"}), ElementsAre("ledger"));
   EXPECT_THAT(list({.env = "staging"}), ElementsAre("cart", "search"));
   EXPECT_THAT(list({.infra = "vm"}), ElementsAre("billing"));
+  // Infra aliases: the filter names the platform however it is spelt.
+  EXPECT_THAT(list({.infra = "kubernetes"}), ElementsAre("api"));
+  EXPECT_THAT(list({.infra = "k8s"}), ElementsAre("api"));
+  EXPECT_THAT(list({.infra = "EKS"}), ElementsAre("api"));
   EXPECT_THAT(list({.language = "go"}), ElementsAre("api"));
   EXPECT_THAT(list({.tier = "1"}), ElementsAre("api"));
   EXPECT_THAT(list({.apm = "true"}), ElementsAre("api", "cart"));

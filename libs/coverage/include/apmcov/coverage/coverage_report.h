@@ -23,6 +23,8 @@
 //   infra: the catalog's infra tag value (lowercased by the collector) when set; else the
 //     infra hints of its observations (kubernetes, ecs, serverless, host): the first present
 //     of kubernetes, ecs, serverless, then host; "" hints count as host; else "unknown".
+//     Either way the value is then replaced by its canonical form under
+//     options.infra_aliases (k8s → kubernetes, lambda → serverless, ...).
 //   language: the catalog's (v2.2) languages when any; else the union of its observations'
 //     languages; counted under each; none → "unknown".
 // - Shadow services: names with APM data (traced or spans) absent from the catalog.
@@ -38,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "apmcov/coverage/gap_detector.h"
+#include "apmcov/coverage/infra_aliases.h"
 #include "apmcov/coverage/span.h"
 
 namespace apmcov::coverage {
@@ -70,6 +73,7 @@ struct ApmSeen {
 struct CoverageOptions {
   int64_t now_ns = 0;
   int64_t lookback_ns = int64_t{24} * 3600 * 1'000'000'000;  // APM_LOOKBACK_HOURS
+  InfraAliases infra_aliases = DefaultInfraAliases();        // INFRA_ALIASES
 };
 
 inline constexpr std::string_view kUnknownKey = "unknown";

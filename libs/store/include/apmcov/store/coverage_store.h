@@ -193,6 +193,17 @@ class CoverageStore {
   // Marks the keys' dead letters published. Idempotent; unknown keys are ignored.
   virtual absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) = 0;
 
+  // --- Scorecards (design §13) ---
+
+  // Services blamed by the broken traces that started at or after `since_ns` (see
+  // BrokenTraceBlame), sorted by service.
+  virtual absl::StatusOr<std::vector<BrokenTraceBlame>> LoadBrokenTraceBlame(int64_t since_ns) = 0;
+  // Every remembered outcome, sorted by (rule, service).
+  virtual absl::StatusOr<std::vector<ScorecardOutcomeRow>> LoadScorecardOutcomes() = 0;
+  // Upserts by (rule, service), in one transaction; idempotent, durable when OK. A state other
+  // than pass, fail or skip, or an empty rule or service, is InvalidArgument (nothing stored).
+  virtual absl::Status SaveScorecardOutcomes(const std::vector<ScorecardOutcomeRow>& rows) = 0;
+
   // Deletes one batch (at most `batch_rows` driving rows per table, batch_rows >= 1) of what
   // `policy` says is too old at `now_ns` (see Retention above).
   virtual absl::StatusOr<PruneResult> Prune(const RetentionPolicy& policy, int64_t now_ns,

@@ -39,6 +39,9 @@ class MemoryCoverageStore final : public CoverageStore {
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<PartitionWatermark>> LoadWatermarks() override;
   absl::StatusOr<std::vector<TraceJudgementCount>> LoadJudgements(int64_t since_ns) override;
+  absl::StatusOr<std::vector<BrokenTraceBlame>> LoadBrokenTraceBlame(int64_t since_ns) override;
+  absl::StatusOr<std::vector<ScorecardOutcomeRow>> LoadScorecardOutcomes() override;
+  absl::Status SaveScorecardOutcomes(const std::vector<ScorecardOutcomeRow>& rows) override;
   absl::StatusOr<std::vector<DeadLetterKey>> ClaimDeadLetters(
       const std::vector<DeadLetterKey>& keys) override;
   absl::Status MarkDeadLettersPublished(const std::vector<DeadLetterKey>& keys) override;

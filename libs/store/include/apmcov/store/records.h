@@ -104,6 +104,24 @@ struct TraceGapRecord {
 
 // A finalised trace with at least one gap (tables `broken_traces`, `trace_gaps`,
 // `trace_spans`).
+// The last Scorecards outcome sent to Datadog for one (rule, service) (design §13).
+struct ScorecardOutcomeRow {
+  std::string rule;     // rule name
+  std::string service;  // dd-service
+  std::string state;    // pass, fail, skip
+  std::string remarks;
+  int64_t sent_at_ns = 0;
+  bool operator==(const ScorecardOutcomeRow&) const = default;
+};
+
+// A catalog service named by broken traces as the one that broke them: missing from their path
+// (uninstrumented_hop, uninstrumented_callee) or the callee of a propagation_break.
+struct BrokenTraceBlame {
+  std::string service;
+  int64_t broken_traces = 0;  // distinct traces
+  bool operator==(const BrokenTraceBlame&) const = default;
+};
+
 struct BrokenTraceRecord {
   uint64_t trace_id = 0;  // lower 64 bits
   uint64_t trace_id_high = 0;
