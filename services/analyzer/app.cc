@@ -24,6 +24,7 @@
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/proto_convert.h"
 #include "apmcov/coverage/sampling.h"
+#include "apmcov/coverage/span_batch_decoder.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
 #include "catalog_gate.h"
@@ -45,6 +46,7 @@ namespace v1 = apmcov::v1;
 // that are finalised by the memory cap long before.
 constexpr int64_t kIntervalKeepNs = int64_t{6} * 3600 * 1'000'000'000;
 using bus::IncomingMessage;
+constexpr std::string_view kSpanBatchType = "apmcov.v1.SpanBatch";
 using bus::TopicPartition;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
@@ -106,7 +108,8 @@ struct App::Impl {
 
   // --- per-batch accumulators ---
   store::WriteBatch batch;
-  SpanSightings span_sightings;
+  SpanSightings span_sightings{pool};
+  coverage::DecodedSpanBatch decoded_batch;  // reused: no allocation per message
   JudgementCounts judgements;
   std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
 
@@ -256,25 +259,34 @@ struct App::Impl {
   }
 
   // --- spans and their watermarks ---
+  // Decoded straight into interned records (no v1::Span, no std::string per span).
   void HandleSpans(const IncomingMessage& m) {
-    auto b = Decode<v1::SpanBatch>(m);
-    if (!b) return;
-    auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
-    for (const v1::Span& span : b->spans()) {
-      const coverage::SpanRecord rec = coverage::SpanFromProto(span, interner);
-      assembler.Add(rec, m.partition, m.offset, sink);
-      if (span_sightings.Add(span)) refresher.NoteSpanService(span.service());
+    absl::Status decoded = bus::CheckProtoHeaders(m, kSpanBatchType);
+    if (decoded.ok()) {
+      decoded = coverage::DecodeSpanBatch(m.value, interner, &decoded_batch);
+      if (!decoded.ok())
+        decoded = absl::InvalidArgumentError(absl::StrCat(bus::Where(m), ": ", decoded.message()));
     }
-    metrics.spans_processed->Increment(static_cast<double>(b->spans_size()));
-    if (b->spans().empty() && b->watermark_unix_nano() > 0) {
+    if (!decoded.ok()) {
+      DeadLetter(m, Msg(decoded));
+      return;
+    }
+    const coverage::DecodedSpanBatch& b = decoded_batch;
+    auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
+    for (const coverage::SpanRecord& rec : b.spans) {
+      assembler.Add(rec, m.partition, m.offset, sink);
+      if (span_sightings.Add(rec)) refresher.NoteSpanService(std::string(pool.View(rec.service)));
+    }
+    metrics.spans_processed->Increment(static_cast<double>(b.spans.size()));
+    if (b.spans.empty() && b.watermark_unix_nano > 0) {
       // Every watermark goes through the gate, so they stay in order; one whose job's catalog
       // is complete (or that has no job) is applied at once.
-      if (!b->job_id().empty()) NoteJob(b->job_id());
-      CatalogGate::Watermark w{m.offset, b->watermark_unix_nano(), b->job_id(),
+      if (!b.job_id.empty()) NoteJob(b.job_id);
+      CatalogGate::Watermark w{m.offset, b.watermark_unix_nano, b.job_id,
                                ports.clock.NowUnixNanos()};
-      w.legacy = b->read_intervals().empty();
-      for (const v1::ReadInterval& r : b->read_intervals()) {
-        if (r.complete()) w.intervals.emplace_back(r.from_unix_nano(), r.to_unix_nano());
+      w.legacy = b.read_intervals.empty();
+      for (const auto& r : b.read_intervals) {
+        if (r.complete) w.intervals.emplace_back(r.from_unix_nano, r.to_unix_nano);
       }
       gate.Add(m.partition, std::move(w));
       // A snapshot the store says complete but this directory may not hold yet: released by
