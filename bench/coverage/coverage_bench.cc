@@ -23,7 +23,9 @@
 
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/span.h"
+#include "apmcov/coverage/span_batch_decoder.h"
 #include "apmcov/coverage/trace_assembler.h"
+#include "apmcov/v1/events.pb.h"
 #include "reference_detector.h"
 
 namespace {
@@ -257,6 +259,91 @@ CoreResult RunCore(const Corpus& c, const std::vector<SpanRecord>& records, Stri
   return r;
 }
 
+// The same events as the analyzer receives them: SpanBatch wire bytes, one batch per run of
+// consecutive spans of one trace (the collector's "spans of one trace from one page"), the
+// watermarks between them.
+struct WireEvent {
+  bool watermark = false;
+  int64_t watermark_ns = 0;
+  std::string bytes;
+  size_t spans = 0;
+};
+
+std::vector<WireEvent> EncodeBatches(const Corpus& c) {
+  std::vector<WireEvent> out;
+  apmcov::v1::SpanBatch batch;
+  auto flush = [&] {
+    if (batch.spans_size() == 0) return;
+    out.push_back({false, 0, batch.SerializeAsString(), static_cast<size_t>(batch.spans_size())});
+    batch.Clear();
+  };
+  for (const Event& e : c.events) {
+    if (e.watermark) {
+      flush();
+      out.push_back({true, e.watermark_ns, {}, 0});
+      continue;
+    }
+    const SpanFields& f = c.spans[e.span];
+    if (batch.spans_size() > 0 && batch.spans(0).trace_id() != f.trace_id_lo) flush();
+    apmcov::v1::Span* s = batch.add_spans();
+    s->set_trace_id(f.trace_id_lo);
+    s->set_trace_id_high(f.trace_id_hi);
+    s->set_span_id(f.span_id);
+    s->set_parent_id(f.parent_id);
+    s->set_start_unix_nano(f.start_ns);
+    s->set_duration_ns(f.duration_ns);
+    s->set_service(std::string(f.service));
+    s->set_env(std::string(f.env));
+    s->set_resource(std::string(f.resource));
+    s->set_type(std::string(f.type));
+    s->set_kind(std::string(f.kind));
+    s->set_retained_by(std::string(f.retained_by));
+    s->set_target(std::string(f.target));
+    s->set_db_system(std::string(f.db_system));
+    s->set_messaging_system(std::string(f.messaging_system));
+    s->set_language(std::string(f.language));
+    s->set_infra_hint(std::string(f.infra_hint));
+    s->set_error(f.error);
+  }
+  flush();
+  return out;
+}
+
+// Decoding (DecodeSpanBatch: wire bytes → interned records) + assembly + detection, as the
+// analyzer's consumer does it, on one thread.
+CoreResult RunFromWire(const std::vector<WireEvent>& events, StringPool& pool) {
+  SpanInterner interner(pool);
+  TraceAssembler assembler;
+  GapDetector detector(pool);
+  detector.SetDirectory(Directory());
+  TraceVerdict verdict;
+  DecodedSpanBatch decoded;
+  uint64_t broken = 0;
+  auto sink = [&](const AssembledTrace& t) {
+    detector.Judge(t, &verdict);
+    broken += verdict.broken();
+  };
+  CoreResult r;
+  const double wall = WallSeconds();
+  const double start = ThreadCpuSeconds();
+  int64_t offset = 0;
+  for (const WireEvent& e : events) {
+    if (e.watermark) {
+      r.max_in_flight_spans = std::max(r.max_in_flight_spans, assembler.spans_in_flight());
+      assembler.OnWatermark(0, e.watermark_ns, sink);
+      continue;
+    }
+    if (!DecodeSpanBatch(e.bytes, interner, &decoded).ok()) std::abort();
+    for (const SpanRecord& rec : decoded.spans) assembler.Add(rec, 0, offset, sink);
+    ++offset;
+  }
+  r.seconds = ThreadCpuSeconds() - start;
+  r.wall_seconds = WallSeconds() - wall;
+  r.detector = detector.counters();
+  r.assembler = assembler.counters();
+  return r;
+}
+
 struct RefResult {
   double seconds = 0;  // thread CPU time
   double wall_seconds = 0;
@@ -309,14 +396,22 @@ int main(int argc, char** argv) {
   records.reserve(corpus.spans.size());
   for (const SpanFields& f : corpus.spans) records.push_back(interner.Intern(f));
 
-  CoreResult best_core, best_intern;
+  const std::vector<WireEvent> wire = EncodeBatches(corpus);
+  size_t wire_bytes = 0, wire_batches = 0;
+  for (const WireEvent& e : wire) {
+    wire_bytes += e.bytes.size();
+    wire_batches += !e.watermark;
+  }
+
+  CoreResult best_core, best_intern, best_wire;
   RefResult best_ref;
-  best_core.seconds = best_intern.seconds = best_ref.seconds = 1e30;
+  best_core.seconds = best_intern.seconds = best_wire.seconds = best_ref.seconds = 1e30;
   if (!only.empty()) {
     for (int r = 0; r < repeats; ++r) {
       double cpu = 0;
       if (only == "core") cpu = RunCore(corpus, records, pool, false).seconds;
       if (only == "intern") cpu = RunCore(corpus, records, pool, true).seconds;
+      if (only == "wire") cpu = RunFromWire(wire, pool).seconds;
       if (only == "reference") cpu = RunReference(corpus).seconds;
       std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f}\n", only.c_str(), spans / cpu);
     }
@@ -327,6 +422,8 @@ int main(int argc, char** argv) {
     if (core.seconds < best_core.seconds) best_core = core;
     CoreResult with_intern = RunCore(corpus, records, pool, true);
     if (with_intern.seconds < best_intern.seconds) best_intern = with_intern;
+    CoreResult from_wire = RunFromWire(wire, pool);
+    if (from_wire.seconds < best_wire.seconds) best_wire = from_wire;
     RefResult ref = RunReference(corpus);
     if (ref.seconds < best_ref.seconds) best_ref = std::move(ref);
   }
@@ -335,6 +432,12 @@ int main(int argc, char** argv) {
                best_core.detector.traces_skipped_retention == best_ref.ref.skipped;
   for (size_t k = 0; k < kGapKindCount; ++k) {
     agree = agree && best_core.detector.gaps[k] == best_ref.ref.gaps[k];
+  }
+  // Decoding from the wire must not change a verdict.
+  bool wire_agrees = best_wire.detector.traces_judged == best_core.detector.traces_judged &&
+                     best_wire.detector.traces_broken == best_core.detector.traces_broken;
+  for (size_t k = 0; k < kGapKindCount; ++k) {
+    wire_agrees = wire_agrees && best_wire.detector.gaps[k] == best_core.detector.gaps[k];
   }
   const auto& d = best_core.detector;
   std::printf(
@@ -359,6 +462,14 @@ int main(int argc, char** argv) {
       "\"threads\":1,"
       "\"cores\":%u}\n",
       spans, best_intern.seconds, best_intern.wall_seconds, spans / best_intern.seconds, cores);
+  std::printf(
+      "{\"bench\":\"coverage_core\",\"impl\":\"apmcov::coverage+decode\",\"input\":\"SpanBatch "
+      "wire bytes\",\"spans\":%zu,\"batches\":%zu,\"wire_bytes\":%zu,\"cpu_seconds\":%.4f,"
+      "\"wall_seconds\":%.4f,\"spans_per_sec\":%.0f,\"pre_interned_spans_per_sec\":%.0f,"
+      "\"target_spans_per_sec\":5000000,\"agrees_with_pre_interned\":%s,\"threads\":1,"
+      "\"cores\":%u}\n",
+      spans, wire_batches, wire_bytes, best_wire.seconds, best_wire.wall_seconds,
+      spans / best_wire.seconds, spans / best_core.seconds, wire_agrees ? "true" : "false", cores);
   std::printf(
       "{\"bench\":\"coverage_core\",\"impl\":\"reference\",\"input\":\"string fields\","
       "\"spans\":%zu,\"cpu_seconds\":%.4f,\"wall_seconds\":%.4f,\"spans_per_sec\":%.0f,\"judged\":%"
@@ -392,5 +503,5 @@ int main(int argc, char** argv) {
         static_cast<double>(assembler.MemoryBytes()) / n, pool.bytes(), sizeof(SpanRecord),
         rss_after * 1024, cores);
   }
-  return agree ? 0 : 1;
+  return agree && wire_agrees ? 0 : 1;
 }

@@ -24,8 +24,10 @@
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/proto_convert.h"
 #include "apmcov/coverage/sampling.h"
+#include "apmcov/coverage/span_batch_decoder.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
+#include "batch_writer.h"
 #include "catalog_gate.h"
 #include "coverage_refresher.h"
 #include "dead_letters.h"
@@ -45,6 +47,7 @@ namespace v1 = apmcov::v1;
 // that are finalised by the memory cap long before.
 constexpr int64_t kIntervalKeepNs = int64_t{6} * 3600 * 1'000'000'000;
 using bus::IncomingMessage;
+constexpr std::string_view kSpanBatchType = "apmcov.v1.SpanBatch";
 using bus::TopicPartition;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
@@ -73,7 +76,11 @@ struct App::Impl {
                      metrics),
         pruner({options.retention, options.retention_interval, options.retention_batch_rows,
                 options.retention_budget},
-               ports.store, ports.clock, metrics, stop) {}
+               ports.store, ports.clock, metrics, stop),
+        writer(options.write_queue_depth,
+               [this](const store::WriteBatch& b, std::vector<store::CompletedSnapshot>* done) {
+                 return ApplySkippingRejected(b, "applying a batch", done);
+               }) {}
 
   // --- configuration and ports ---
   AppOptions options;
@@ -107,12 +114,17 @@ struct App::Impl {
 
   // --- per-batch accumulators ---
   store::WriteBatch batch;
-  SpanSightings span_sightings;
+  SpanSightings span_sightings{pool};
+  coverage::DecodedSpanBatch decoded_batch;  // reused: no allocation per message
   JudgementCounts judgements;
   std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
 
   int64_t data_loss_count = 0;
   int64_t last_lag_ns = 0;
+  absl::Status write_error;  // the first batch the writer failed; returned by RunOnce
+
+  // Last member: its thread (which writes through the members above) stops first.
+  BatchWriter writer;
 
   // --- rebalance ---
   void OnAssigned(const std::vector<TopicPartition>& tps) {
@@ -125,6 +137,9 @@ struct App::Impl {
     Log().Info("partitions assigned", {{"count", tps.size()}});
   }
   void OnRevoked(const std::vector<TopicPartition>& tps) {
+    // The batches written so far commit their offsets while the partitions are still ours.
+    writer.Drain();
+    (void)TakeWritten();  // a failure is kept in write_error for RunOnce
     size_t dropped = 0;
     offsets.Revoke(tps);
     for (const auto& tp : tps) {
@@ -257,25 +272,34 @@ struct App::Impl {
   }
 
   // --- spans and their watermarks ---
+  // Decoded straight into interned records (no v1::Span, no std::string per span).
   void HandleSpans(const IncomingMessage& m) {
-    auto b = Decode<v1::SpanBatch>(m);
-    if (!b) return;
-    auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
-    for (const v1::Span& span : b->spans()) {
-      const coverage::SpanRecord rec = coverage::SpanFromProto(span, interner);
-      assembler.Add(rec, m.partition, m.offset, sink);
-      if (span_sightings.Add(span)) refresher.NoteSpanService(span.service());
+    absl::Status decoded = bus::CheckProtoHeaders(m, kSpanBatchType);
+    if (decoded.ok()) {
+      decoded = coverage::DecodeSpanBatch(m.value, interner, &decoded_batch);
+      if (!decoded.ok())
+        decoded = absl::InvalidArgumentError(absl::StrCat(bus::Where(m), ": ", decoded.message()));
     }
-    metrics.spans_processed->Increment(static_cast<double>(b->spans_size()));
-    if (b->spans().empty() && b->watermark_unix_nano() > 0) {
+    if (!decoded.ok()) {
+      DeadLetter(m, Msg(decoded));
+      return;
+    }
+    const coverage::DecodedSpanBatch& b = decoded_batch;
+    auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
+    for (const coverage::SpanRecord& rec : b.spans) {
+      assembler.Add(rec, m.partition, m.offset, sink);
+      if (span_sightings.Add(rec)) refresher.NoteSpanService(std::string(pool.View(rec.service)));
+    }
+    metrics.spans_processed->Increment(static_cast<double>(b.spans.size()));
+    if (b.spans.empty() && b.watermark_unix_nano > 0) {
       // Every watermark goes through the gate, so they stay in order; one whose job's catalog
       // is complete (or that has no job) is applied at once.
-      if (!b->job_id().empty()) NoteJob(b->job_id());
-      CatalogGate::Watermark w{m.offset, b->watermark_unix_nano(), b->job_id(),
+      if (!b.job_id.empty()) NoteJob(b.job_id);
+      CatalogGate::Watermark w{m.offset, b.watermark_unix_nano, b.job_id,
                                ports.clock.NowUnixNanos()};
-      w.legacy = b->read_intervals().empty();
-      for (const v1::ReadInterval& r : b->read_intervals()) {
-        if (r.complete()) w.intervals.emplace_back(r.from_unix_nano(), r.to_unix_nano());
+      w.legacy = b.read_intervals.empty();
+      for (const auto& r : b.read_intervals) {
+        if (r.complete) w.intervals.emplace_back(r.from_unix_nano, r.to_unix_nano);
       }
       gate.Add(m.partition, std::move(w));
       // A snapshot the store says complete but this directory may not hold yet: released by
@@ -356,8 +380,9 @@ struct App::Impl {
   // directory if a snapshot completed, then release what may go on every partition.
   absl::Status ReleaseAllWatermarks() {
     if (gate.waiting() == 0 && !gate.directory_stale()) return absl::OkStatus();
+    APMCOV_RETURN_IF_ERROR(DrainWriter());  // the store is read below
     for (const std::string& job : gate.JobsWaitedFor()) LookUpCatalog(job);
-    APMCOV_RETURN_IF_ERROR(refresher.Refresh(span_sightings));
+    APMCOV_RETURN_IF_ERROR(Refresh());
     gate.DirectoryRebuilt();
     for (int32_t p : gate.partitions()) ReleaseWatermarks(p);
     return absl::OkStatus();
@@ -405,21 +430,33 @@ struct App::Impl {
   }
 
   // --- writing ---
-  absl::Status ApplyWithRetry(const store::WriteBatch& b, std::string_view what) {
+  // With `completed` (the writer's thread), the catalog snapshots the batch completed are
+  // handed back instead of acted on: the consumer thread acts on them (TakeWritten).
+  absl::Status ApplyWithRetry(const store::WriteBatch& b, std::string_view what,
+                              std::vector<store::CompletedSnapshot>* completed = nullptr) {
     return retrier.Run(what, [&]() -> absl::Status {
       const auto start = std::chrono::steady_clock::now();
       absl::StatusOr<store::ApplyResult> r = ports.store.Apply(b);
       metrics.db_write->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (!r.ok()) return r.status();
-      for (const auto& done : r->completed_snapshots) {
-        Log().Info("catalog snapshot complete",
-                   {{"snapshot_id", done.snapshot_id}, {"removed_services", done.removed}});
-        refresher.MarkDirty();
-        gate.OnSnapshotComplete(done.snapshot_id);
+      if (completed != nullptr) {
+        completed->insert(completed->end(), r->completed_snapshots.begin(),
+                          r->completed_snapshots.end());
+      } else {
+        OnSnapshotsCompleted(r->completed_snapshots);
       }
       return absl::OkStatus();
     });
+  }
+
+  void OnSnapshotsCompleted(const std::vector<store::CompletedSnapshot>& completed) {
+    for (const auto& done : completed) {
+      Log().Info("catalog snapshot complete",
+                 {{"snapshot_id", done.snapshot_id}, {"removed_services", done.removed}});
+      refresher.MarkDirty();
+      gate.OnSnapshotComplete(done.snapshot_id);
+    }
   }
 
   // Applies `batch` (the records of the non-span `messages`). When the store rejects a record
@@ -451,8 +488,9 @@ struct App::Impl {
   // messages per record, so no message to set aside). When the store rejects a record, the
   // records are applied one by one (watermarks last) and each rejected one is dropped with an
   // error log naming it, instead of failing the batch on every replay.
-  absl::Status ApplySkippingRejected(const store::WriteBatch& b, std::string_view what) {
-    absl::Status s = ApplyWithRetry(b, what);
+  absl::Status ApplySkippingRejected(const store::WriteBatch& b, std::string_view what,
+                                     std::vector<store::CompletedSnapshot>* completed) {
+    absl::Status s = ApplyWithRetry(b, what, completed);
     if (!store::IsRecordRejected(s)) return s;
     Log().Error("the store rejected a record; applying the batch record by record",
                 {{"error", Msg(s)}});
@@ -460,7 +498,7 @@ struct App::Impl {
       for (const auto& record : b.*member) {
         store::WriteBatch one;
         (one.*member).push_back(record);
-        absl::Status r = ApplyWithRetry(one, "applying one record");
+        absl::Status r = ApplyWithRetry(one, "applying one record", completed);
         if (store::IsRecordRejected(r)) {
           Log().Error("record dropped: the store rejected it",
                       {{"kind", kind}, {"record", describe(record)}, {"error", Msg(r)}});
@@ -506,13 +544,42 @@ struct App::Impl {
   }
 
   // --- commits, metrics, lag ---
-  void CommitOffsets() {
-    const std::map<TopicPartition, int64_t> to_commit = offsets.ToCommit(
+  // What the batch in hand makes safe to commit (once it is written).
+  std::map<TopicPartition, int64_t> OffsetsToCommit() {
+    return offsets.ToCommit(
         topics.spans,
         [this](int32_t partition, int64_t next) {
           return assembler.SafeCommitOffset(partition, next);
         },
         gate.OldestWaitingOffsets());
+  }
+
+  // The batches the writer finished, in order: their snapshots, watermarks and commits. The
+  // first failure is kept (and later jobs were not written, so nothing after it commits).
+  absl::Status TakeWritten() {
+    for (BatchWriter::Done& d : writer.TakeDone()) {
+      if (!d.status.ok()) {
+        if (write_error.ok()) write_error = d.status;
+        continue;
+      }
+      OnSnapshotsCompleted(d.completed_snapshots);
+      for (const auto& w : d.watermarks) {
+        int64_t& stored = stored_watermark[w.partition];
+        stored = std::max(stored, w.watermark_ns);
+      }
+      CommitOffsets(d.commit);
+    }
+    return write_error;
+  }
+
+  // Waits for the batches being written: before anything reads the store or writes it from
+  // this thread.
+  absl::Status DrainWriter() {
+    writer.Drain();
+    return TakeWritten();
+  }
+
+  void CommitOffsets(const std::map<TopicPartition, int64_t>& to_commit) {
     if (to_commit.empty()) return;
     if (absl::Status s = ports.subscriber.Commit(to_commit); !s.ok()) {
       // Not fatal: nothing is lost, the next batch commits again (or the new owner replays).
@@ -551,8 +618,17 @@ struct App::Impl {
     }
   }
 
+  // The directory from the store, once the batches being written are in it.
+  absl::Status Refresh() {
+    if (refresher.WouldLoad()) APMCOV_RETURN_IF_ERROR(DrainWriter());
+    return refresher.Refresh(span_sightings);
+  }
+
   // --- one poll ---
-  absl::StatusOr<size_t> RunOnce() {
+  // One poll. The batch's writes go to the writer thread; with `drain`, RunOnce returns only
+  // once they are written and their offsets committed.
+  absl::StatusOr<size_t> RunOnce(bool drain) {
+    APMCOV_RETURN_IF_ERROR(TakeWritten());
     absl::StatusOr<std::vector<IncomingMessage>> polled =
         ports.subscriber.Poll(options.max_batch_messages, options.poll_timeout);
     if (!polled.ok()) {
@@ -566,6 +642,8 @@ struct App::Impl {
       Log().Warn("poll failed", {{"error", Msg(polled.status())}});
       return size_t{0};
     }
+    APMCOV_RETURN_IF_ERROR(TakeWritten());  // a rebalance in the poll drained the writer
+    if (!restore_watermarks.empty()) APMCOV_RETURN_IF_ERROR(DrainWriter());
     APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
     const std::vector<IncomingMessage>& messages = *polled;
     // Catalog, inventory and sync jobs first: apply them (a catalog snapshot may complete) and
@@ -580,8 +658,11 @@ struct App::Impl {
         !batch.apm_observations.empty()) {
       refresher.MarkDirty();
     }
-    if (!batch.empty()) APMCOV_RETURN_IF_ERROR(ApplySettingAsideRejected(messages));
-    APMCOV_RETURN_IF_ERROR(refresher.Refresh(span_sightings));
+    if (!batch.empty()) {
+      APMCOV_RETURN_IF_ERROR(DrainWriter());
+      APMCOV_RETURN_IF_ERROR(ApplySettingAsideRejected(messages));
+    }
+    APMCOV_RETURN_IF_ERROR(Refresh());
     // Jobs whose catalog completed elsewhere, and watermarks whose wait is over.
     APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
     for (const IncomingMessage& m : messages) {
@@ -603,14 +684,18 @@ struct App::Impl {
     edge_cuts.clear();
 
     APMCOV_RETURN_IF_ERROR(dead_letters.Flush());
-    if (!batch.empty()) {
-      APMCOV_RETURN_IF_ERROR(ApplySkippingRejected(batch, "applying a batch"));
-      for (const auto& w : batch.watermarks) stored_watermark[w.partition] = w.watermark_ns;
-    }
+    // The batch boundary: its writes and the offsets they make safe go to the writer thread,
+    // in order; the offsets are committed once the transaction holding them committed.
+    BatchWriter::Job job{std::move(batch), OffsetsToCommit()};
     batch = store::WriteBatch{};
-    APMCOV_RETURN_IF_ERROR(refresher.Refresh(span_sightings));
-    APMCOV_RETURN_IF_ERROR(refresher.WriteReadySnapshots(offsets.OwnedPartitions(topics.spans)));
-    CommitOffsets();
+    if (!job.batch.empty() || !job.commit.empty()) writer.Enqueue(std::move(job));
+    APMCOV_RETURN_IF_ERROR(Refresh());
+    if (refresher.HasPendingSnapshots()) {
+      APMCOV_RETURN_IF_ERROR(DrainWriter());  // a snapshot is computed from the stored rows
+      APMCOV_RETURN_IF_ERROR(refresher.WriteReadySnapshots(offsets.OwnedPartitions(topics.spans)));
+    }
+    if (drain) APMCOV_RETURN_IF_ERROR(DrainWriter());
+    APMCOV_RETURN_IF_ERROR(TakeWritten());
     SyncMetrics();
     UpdateLag();
     pruner.MaybePrune();
@@ -640,11 +725,11 @@ absl::Status App::Start() {
   return impl_->refresher.Refresh(impl_->span_sightings);
 }
 
-absl::StatusOr<size_t> App::RunOnce() { return impl_->RunOnce(); }
+absl::StatusOr<size_t> App::RunOnce() { return impl_->RunOnce(/*drain=*/true); }
 
 absl::Status App::Run() {
   while (!impl_->stop.load()) {
-    absl::StatusOr<size_t> n = impl_->RunOnce();
+    absl::StatusOr<size_t> n = impl_->RunOnce(/*drain=*/false);
     if (!n.ok()) {
       if (absl::IsCancelled(n.status())) {
         Log().Warn(
@@ -655,6 +740,16 @@ absl::Status App::Run() {
       }
       return n.status();
     }
+  }
+  if (absl::Status s = impl_->DrainWriter(); !s.ok()) {
+    if (absl::IsCancelled(s)) {
+      Log().Warn(
+          "stopped during an outage: the batches being written were not committed and "
+          "will be replayed on restart",
+          {{"error", Msg(s)}});
+      return absl::OkStatus();
+    }
+    return s;
   }
   Log().Info("drained: last batch committed", {{"traces_in_flight", traces_in_flight()}});
   return absl::OkStatus();

@@ -63,6 +63,9 @@ struct AppOptions {
   std::vector<std::string> whole_trace_retention;
   size_t max_batch_messages = 5000;
   std::chrono::milliseconds poll_timeout{200};
+  // Batches queued for (or being written to) PostgreSQL by the writer thread while the next
+  // poll is processed; 1 writes each batch before the next poll is judged.
+  size_t write_queue_depth = 2;
   size_t max_traces_in_flight = 1'000'000;
   size_t max_spans_in_flight = 4'000'000;
   std::chrono::nanoseconds snapshot_wait = std::chrono::minutes(5);

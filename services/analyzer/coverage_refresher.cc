@@ -44,6 +44,11 @@ absl::StatusOr<coverage::CoverageReport> CoverageRefresher::ComputeReport(int64_
   return report;
 }
 
+bool CoverageRefresher::WouldLoad() const {
+  return !loaded_ || dirty_ ||
+         clock_.NowUnixNanos() - last_refresh_ns_ >= options_.directory_refresh.count();
+}
+
 absl::Status CoverageRefresher::Refresh(const SpanSightings& unstored) {
   const int64_t now = clock_.NowUnixNanos();
   if (loaded_ && !dirty_ && now - last_refresh_ns_ < options_.directory_refresh.count()) {

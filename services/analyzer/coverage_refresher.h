@@ -59,6 +59,11 @@ class CoverageRefresher {
   // of this poll, stored with the batch after this: a rebuild that does not know them yet
   // leaves the directory due again.
   absl::Status Refresh(const SpanSightings& unstored);
+  // Refresh() would read the store now (dirty, never loaded, or the refresh interval passed):
+  // the batches still being written must be in it first.
+  bool WouldLoad() const;
+  // Coverage snapshots waiting to be written (WriteReadySnapshots reads the store).
+  bool HasPendingSnapshots() const { return !pending_.empty(); }
 
   // --- coverage snapshots ---
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -170,42 +171,58 @@ void JudgementCounts::MoveTo(std::vector<store::TraceJudgementCount>& out) {
   counts_.clear();
 }
 
-bool SpanSightings::Add(const v1::Span& span) {
-  if (span.service().empty()) return false;
-  const std::string env = span.env().empty() ? "*" : span.env();
-  auto [it, inserted] = seen_.try_emplace({span.service(), env});
-  store::ApmObservationRecord& r = it->second;
-  if (inserted) {
-    r.service = span.service();
-    r.env = env;
-    r.traced = true;
-    r.last_seen_ns = span.start_unix_nano();
+bool SpanSightings::Add(const coverage::SpanRecord& span) {
+  if (span.service == coverage::kEmptyStr) return false;
+  // No env is "*", as in the stored rows: one sighting with a span that says "*" itself.
+  const coverage::StrId env = span.env == coverage::kEmptyStr ? pool_.Find("*") : span.env;
+  auto [it, inserted] = seen_.try_emplace({span.service, env});
+  Seen& r = it->second;
+  r.last_seen_ns = inserted ? span.start_ns : std::max(r.last_seen_ns, span.start_ns);
+  if (span.language != coverage::kEmptyStr &&
+      std::find(r.languages.begin(), r.languages.end(), span.language) == r.languages.end()) {
+    r.languages.push_back(span.language);
   }
-  r.last_seen_ns = std::max(r.last_seen_ns, span.start_unix_nano());
-  if (!span.language().empty() &&
-      std::find(r.languages.begin(), r.languages.end(), span.language()) == r.languages.end()) {
-    r.languages.push_back(span.language());
-  }
-  const std::string hint = span.infra_hint().empty() ? "host" : span.infra_hint();
-  if (std::find(r.infra_hints.begin(), r.infra_hints.end(), hint) == r.infra_hints.end()) {
-    r.infra_hints.push_back(hint);
+  if (std::find(r.infra_hints.begin(), r.infra_hints.end(), span.infra_hint) ==
+      r.infra_hints.end()) {
+    r.infra_hints.push_back(span.infra_hint);
   }
   return inserted;
 }
 
 std::vector<std::string> SpanSightings::services() const {
   std::vector<std::string> out;
-  for (const auto& [key, r] : seen_) out.push_back(key.first);
+  for (const auto& [key, r] : seen_) out.emplace_back(pool_.View(key.first));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 void SpanSightings::MoveTo(std::vector<store::ApmObservationRecord>& out) {
-  for (auto& [key, r] : seen_) {
-    std::sort(r.languages.begin(), r.languages.end());
-    std::sort(r.infra_hints.begin(), r.infra_hints.end());
-    out.push_back(std::move(r));
+  // In (service, env) order, as the records were when this was an ordered map.
+  std::vector<store::ApmObservationRecord> records;
+  records.reserve(seen_.size());
+  for (const auto& [key, r] : seen_) {
+    store::ApmObservationRecord o;
+    o.service = std::string(pool_.View(key.first));
+    o.env = key.second == coverage::kEmptyStr ? "*" : std::string(pool_.View(key.second));
+    o.traced = true;
+    o.last_seen_ns = r.last_seen_ns;
+    for (coverage::StrId l : r.languages) o.languages.emplace_back(pool_.View(l));
+    for (coverage::StrId h : r.infra_hints) {
+      o.infra_hints.emplace_back(h == coverage::kEmptyStr ? "host" : pool_.View(h));
+    }
+    std::sort(o.languages.begin(), o.languages.end());
+    std::sort(o.infra_hints.begin(), o.infra_hints.end());
+    // "" and a literal "host" are one hint.
+    o.infra_hints.erase(std::unique(o.infra_hints.begin(), o.infra_hints.end()),
+                        o.infra_hints.end());
+    records.push_back(std::move(o));
   }
   seen_.clear();
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.service, a.env) < std::tie(b.service, b.env);
+  });
+  for (auto& r : records) out.push_back(std::move(r));
 }
 
 }  // namespace apmcov::analyzer

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/span.h"
@@ -67,16 +68,24 @@ class JudgementCounts {
 // traced, with the languages and infra hints its spans carry, last seen at its latest start.
 class SpanSightings {
  public:
+  // Spans are interned records: their strings are looked up in `pool` (it must outlive this).
+  explicit SpanSightings(const coverage::StringPool& pool) : pool_(pool) {}
   // False for a span without a service, or whose (service, env) was already seen since the
-  // last MoveTo().
-  bool Add(const v1::Span& span);
+  // last MoveTo(). No allocation once a (service, env) was seen: the analyzer's hot path.
+  bool Add(const coverage::SpanRecord& span);
   // The services seen since the last MoveTo().
   std::vector<std::string> services() const;
   // Appends one observation per (service, env), languages and hints sorted, and starts again.
   void MoveTo(std::vector<store::ApmObservationRecord>& out);
 
  private:
-  std::map<std::pair<std::string, std::string>, store::ApmObservationRecord> seen_;
+  struct Seen {
+    int64_t last_seen_ns = 0;
+    std::vector<coverage::StrId> languages;
+    std::vector<coverage::StrId> infra_hints;  // kEmptyStr stands for "host"
+  };
+  const coverage::StringPool& pool_;
+  absl::flat_hash_map<std::pair<coverage::StrId, coverage::StrId>, Seen> seen_;
 };
 
 }  // namespace apmcov::analyzer

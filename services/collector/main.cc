@@ -21,6 +21,7 @@
 #include "apmcov/base/version.h"
 #include "apmcov/bus/kafka.h"
 #include "apmcov/datadog/http_client.h"
+#include "apmcov/datadog/parse.h"
 #include "apmcov/telemetry/admin_server.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
 #include "app.h"
@@ -135,7 +136,9 @@ int main(int argc, char** argv) {
   admin.AddReadinessCheck({"kafka", [&app] { return app.Ready(); }});
   if (absl::Status s = admin.Start(); !s.ok())
     return Fail(log, 1, "cannot start the admin server", s);
-  log.Info("collector started", {{"admin_port", static_cast<int64_t>(admin.port())}});
+  log.Info("collector started",
+           {{"admin_port", static_cast<int64_t>(admin.port())},
+            {"span_parser_kernel", std::string(datadog::SpanPageSimdjsonKernel())}});
   app.Start();
   int sig = WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});

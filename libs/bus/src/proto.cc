@@ -41,23 +41,32 @@ std::optional<std::string_view> MessageType(const IncomingMessage& message) {
   return message.Header(kTypeHeader);
 }
 
-absl::Status ParseProto(const IncomingMessage& in, google::protobuf::Message* out) {
-  const std::string where = absl::StrCat(in.topic, "/", in.partition, "@", in.offset);
+std::string Where(const IncomingMessage& in) {
+  return absl::StrCat(in.topic, "/", in.partition, "@", in.offset);
+}
+
+absl::Status CheckProtoHeaders(const IncomingMessage& in, std::string_view want) {
   std::optional<std::string_view> content_type = in.Header(kContentTypeHeader);
   if (content_type != kProtobufContentType) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": content-type is '", AbslView(content_type.value_or("<missing>")),
+        absl::StrCat(Where(in), ": content-type is '", AbslView(content_type.value_or("<missing>")),
                      "', want '", AbslView(kProtobufContentType), "'"));
   }
-  const std::string want = ProtoTypeName(*out);
   std::optional<std::string_view> type = MessageType(in);
-  if (type != std::string_view(want)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": type is '", AbslView(type.value_or("<missing>")), "', want '", want, "'"));
+  if (type != want) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(in), ": type is '",
+                                                   AbslView(type.value_or("<missing>")),
+                                                   "', want '", AbslView(want), "'"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ParseProto(const IncomingMessage& in, google::protobuf::Message* out) {
+  const std::string want = ProtoTypeName(*out);
+  APMCOV_RETURN_IF_ERROR(CheckProtoHeaders(in, want));
   if (!out->ParseFromString(in.value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": value does not parse as ", want, " (", in.value.size(), " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(Where(in), ": value does not parse as ", want,
+                                                   " (", in.value.size(), " bytes)"));
   }
   return absl::OkStatus();
 }

@@ -51,30 +51,33 @@ size_t StringPool::bytes() const {
 
 namespace {
 
-// A cheap hash of a string's length and its first and last 8 bytes.
-size_t EndsHash(std::string_view s) {
-  uint64_t a = 0;
-  uint64_t b = 0;
-  if (s.size() >= 8) {
-    std::memcpy(&a, s.data(), 8);
-    std::memcpy(&b, s.data() + s.size() - 8, 8);
-  } else {
-    std::memcpy(&a, s.data(), s.size());
+// A cheap hash of the whole string, 8 bytes at a time (names that differ only in the middle,
+// such as http://svc-12.prod.svc.cluster.local/v1 and http://svc-13..., must not collide).
+size_t TextHash(std::string_view s) {
+  uint64_t h = s.size() * 0x9E3779B97F4A7C15ull;
+  size_t i = 0;
+  uint64_t w;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 31;
   }
-  const uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ s.size();
+  if (i < s.size()) {
+    w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w) * 0xC2B2AE3D27D4EB4Full;
+  }
   return static_cast<size_t>(h ^ (h >> 29));
 }
 
-bool Same(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
-}
+bool Same(std::string_view a, std::string_view b) { return SpanInterner::SameText(a, b); }
 
 }  // namespace
 
 StrId SpanInterner::Cached(Last& last, std::string_view s) {
   if (s.empty()) return kEmptyStr;
   if (Same(s, last.text)) return last.id;
-  Last& slot = table_[EndsHash(s) & (kTableSize - 1)];
+  Last& slot = table_[TextHash(s) & (kTableSize - 1)];
   if (!Same(s, slot.text)) {
     slot.id = pool_.Intern(s);
     slot.text = pool_.View(slot.id);
@@ -91,17 +94,17 @@ SpanRecord SpanInterner::Intern(const SpanFields& f) {
   r.parent_id = f.parent_id;
   r.start_ns = f.start_ns;
   r.duration_ns = f.duration_ns;
-  r.service = Cached(service_, f.service);
-  r.env = Cached(env_, f.env);
-  r.resource = Cached(resource_, f.resource);
-  r.type = Cached(type_, f.type);
-  r.kind = Cached(kind_, f.kind);
-  r.retained_by = Cached(retained_by_, f.retained_by);
-  r.target = Cached(target_, f.target);
-  r.db_system = Cached(db_system_, f.db_system);
-  r.messaging_system = Cached(messaging_system_, f.messaging_system);
-  r.language = Cached(language_, f.language);
-  r.infra_hint = Cached(infra_hint_, f.infra_hint);
+  r.service = InternField(SpanField::kService, f.service);
+  r.env = InternField(SpanField::kEnv, f.env);
+  r.resource = InternField(SpanField::kResource, f.resource);
+  r.type = InternField(SpanField::kType, f.type);
+  r.kind = InternField(SpanField::kKind, f.kind);
+  r.retained_by = InternField(SpanField::kRetainedBy, f.retained_by);
+  r.target = InternField(SpanField::kTarget, f.target);
+  r.db_system = InternField(SpanField::kDbSystem, f.db_system);
+  r.messaging_system = InternField(SpanField::kMessagingSystem, f.messaging_system);
+  r.language = InternField(SpanField::kLanguage, f.language);
+  r.infra_hint = InternField(SpanField::kInfraHint, f.infra_hint);
   r.error = f.error;
   return r;
 }

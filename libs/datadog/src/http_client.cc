@@ -32,7 +32,11 @@ const Logger& Log() {
 std::once_flag g_curl_init;
 
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* body = static_cast<std::string*>(user);
+  // Keeps kJsonPadding bytes of spare capacity, so that a span page parses in place.
+  const size_t need = body->size() + size * n + kJsonPadding;
+  if (body->capacity() < need) body->reserve(std::max(need, 2 * body->capacity()));
+  body->append(data, size * n);
   return size * n;
 }
 
@@ -502,7 +506,7 @@ absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
                .scope = "apm_read"};
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
   absl::StatusOr<SpanPage> page = CallParsed<SpanPage>(
-      client_, std::move(call), [](const std::string& b) { return ParseSpanPage(b); });
+      client_, std::move(call), [](const std::string& b) { return ParseSpanPageInPlace(b); });
   if (page.ok() && page->spans.empty() && page->skipped.empty()) page->next_cursor.clear();
   return page;
 }

@@ -19,19 +19,25 @@
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "span_page_kernels.h"
 
 namespace apmcov::datadog {
-namespace {
-
-using google::protobuf::util::TimeUtil;
-using simdjson::dom::array;
-using simdjson::dom::element;
-using simdjson::dom::object;
+namespace internal {
 
 absl::Status Malformed(std::string_view what, std::string_view detail) {
   return absl::InvalidArgumentError(
       absl::StrCat("malformed Datadog ", AbslView(what), ": ", AbslView(detail)));
 }
+
+}  // namespace internal
+namespace {
+
+using internal::Malformed;
+
+using google::protobuf::util::TimeUtil;
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
 
 // Parses a whole body into a DOM element. The parser must outlive the element.
 absl::StatusOr<element> ParseDom(simdjson::dom::parser& parser, std::string_view body,
@@ -180,6 +186,10 @@ absl::StatusOr<v1::CatalogService> NormaliseSchema(element schema) {
   return svc;
 }
 
+}  // namespace
+
+namespace internal {
+
 uint64_t ParseHex64(std::string_view s, bool* ok) {
   uint64_t v = 0;
   const char* end = s.data() + s.size();
@@ -239,534 +249,7 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view s) {
   return ParseRfc3339(s);
 }
 
-// ---- span page (simdjson on-demand) ----
-
-namespace od = simdjson::ondemand;
-
-// Attributes a span may carry in `custom` (nested on dots) that we keep.
-enum Slot : int {
-  kPeerService,
-  kPeerHostname,
-  kOutHost,
-  kNetPeerName,
-  kServerAddress,
-  kNetworkDestinationName,
-  kHttpUrl,
-  kRpcService,
-  kMessagingDestinationName,
-  kTargetSlots,  // the slots above are the target order of design §6
-  kSpanKind = kTargetSlots,
-  kLanguage,
-  kDbSystem,
-  kMessagingSystem,
-  kTid,
-  kOperationName,
-  kEnv,
-  kSlotCount
-};
-
-struct SlotName {
-  std::string_view path;
-  Slot slot;
-};
-
-constexpr SlotName kSlotNames[] = {
-    {"peer.service", kPeerService},
-    {"peer.hostname", kPeerHostname},
-    {"out.host", kOutHost},
-    {"net.peer.name", kNetPeerName},
-    {"server.address", kServerAddress},
-    {"network.destination.name", kNetworkDestinationName},
-    {"http.url", kHttpUrl},
-    {"rpc.service", kRpcService},
-    {"messaging.destination.name", kMessagingDestinationName},
-    {"span.kind", kSpanKind},
-    {"language", kLanguage},
-    {"db.system", kDbSystem},
-    {"messaging.system", kMessagingSystem},
-    {"_dd.p.tid", kTid},
-    {"operation_name", kOperationName},
-    {"env", kEnv},
-};
-
-struct CustomFields {
-  std::string_view slots[kSlotCount];
-  int64_t duration = -1;
-  bool error = false;
-};
-
-// A field's key without copying it: the raw text when it has no escapes (always, for the keys
-// we look for), else the unescaped copy.
-simdjson::error_code KeyOf(od::field& field, std::string_view* out) {
-  const char* p = field.key().raw();
-  size_t n = 0;
-  while (p[n] != '"' && p[n] != '\\') ++n;  // stage 1 guarantees a closing quote
-  if (p[n] == '"') {
-    *out = std::string_view(p, n);
-    return simdjson::SUCCESS;
-  }
-  return field.unescaped_key().get(*out);
-}
-
-enum class Attr {
-  kOther,
-  kService,
-  kEnv,
-  kHost,
-  kType,
-  kResource,
-  kRetainedBy,
-  kStart,
-  kEnd,
-  kStatus,
-  kTraceId,
-  kSpanId,
-  kParentId,
-  kCustom,
-  kTags
-};
-
-Attr AttrOf(std::string_view k) {
-  switch (k.size()) {
-    case 3:
-      return k == "env" ? Attr::kEnv : Attr::kOther;
-    case 4:
-      if (k == "host") return Attr::kHost;
-      if (k == "type") return Attr::kType;
-      if (k == "tags") return Attr::kTags;
-      return Attr::kOther;
-    case 6:
-      if (k == "custom") return Attr::kCustom;
-      if (k == "status") return Attr::kStatus;
-      return Attr::kOther;
-    case 7:
-      if (k == "service") return Attr::kService;
-      if (k == "span_id") return Attr::kSpanId;
-      return Attr::kOther;
-    case 8:
-      return k == "trace_id" ? Attr::kTraceId : Attr::kOther;
-    case 9:
-      return k == "parent_id" ? Attr::kParentId : Attr::kOther;
-    case 10:
-      return k == "attributes" ? Attr::kCustom : Attr::kOther;
-    case 11:
-      return k == "retained_by" ? Attr::kRetainedBy : Attr::kOther;
-    case 13:
-      if (k == "resource_name") return Attr::kResource;
-      if (k == "end_timestamp") return Attr::kEnd;
-      return Attr::kOther;
-    case 15:
-      return k == "start_timestamp" ? Attr::kStart : Attr::kOther;
-    default:
-      return Attr::kOther;
-  }
-}
-
-// Decimal uint64 without allocation; false for anything ParseDecimalId would reject.
-bool FastDecimal(std::string_view s, uint64_t* out) {
-  const char* end = s.data() + s.size();
-  auto r = std::from_chars(s.data(), end, *out);
-  return !s.empty() && r.ec == std::errc() && r.ptr == end;
-}
-
-class SpanPageParser {
- public:
-  // `parser` is reused across pages so its buffers are allocated once per thread.
-  SpanPageParser(od::parser& parser, SpanPage* page) : parser_(parser), page_(page) {}
-
-  absl::Status Parse(simdjson::padded_string_view json) {
-    od::document doc;
-    if (auto err = parser_.iterate(json).get(doc)) return Fail("", err);
-    od::object root;
-    if (auto err = doc.get_object().get(root)) return Fail("top level", err);
-    bool saw_data = false;
-    for (auto field : root) {
-      std::string_view key;
-      if (auto err = field.unescaped_key().get(key)) return Fail("top level", err);
-      if (key == "data") {
-        saw_data = true;
-        od::array data;
-        if (auto err = field.value().get_array().get(data)) return Fail("data", err);
-        page_->spans.Reserve(page_->spans.size() + 1000);  // the API's maximum page
-        for (auto item : data) {
-          od::object obj;
-          if (auto err = item.get_object().get(obj)) return Fail(SpanWhere(), err);
-          APMCOV_RETURN_IF_ERROR(ParseSpan(obj));
-          if (!bad_.empty()) {
-            // One bad span costs only itself (design §7): the rest of the page is kept.
-            page_->spans.RemoveLast();
-            page_->skipped.push_back({bad_trace_, bad_span_, std::move(bad_)});
-            bad_.clear();
-          }
-          ++index_;
-        }
-      } else if (key == "meta") {
-        od::object meta;
-        if (field.value().get_object().get(meta)) continue;  // tolerate a meta of another shape
-        for (auto mf : meta) {
-          std::string_view mk;
-          if (mf.unescaped_key().get(mk)) continue;
-          if (mk == "status") {
-            std::string_view status;
-            if (!mf.value().get_string().get(status)) page_->partial = status == "timeout";
-            continue;
-          }
-          if (mk != "page") continue;
-          od::object pg;
-          if (mf.value().get_object().get(pg)) continue;
-          for (auto pf : pg) {
-            std::string_view pk;
-            if (pf.unescaped_key().get(pk) || pk != "after") continue;
-            std::string_view after;
-            if (!pf.value().get_string().get(after)) page_->next_cursor = std::string(after);
-          }
-        }
-      } else if (key == "errors") {
-        return Malformed("span page", "the body is an error response, not a page of spans");
-      }
-    }
-    if (!saw_data) return Malformed("span page", "no \"data\" array");
-    return absl::OkStatus();
-  }
-
- private:
-  std::string SpanWhere() const { return absl::StrCat("data[", index_, "]"); }
-
-  absl::Status Fail(std::string_view where, simdjson::error_code err) const {
-    return Malformed("span page",
-                     absl::StrCat(where.empty() ? "" : "at ", AbslView(where),
-                                  where.empty() ? "" : ": ", simdjson::error_message(err)));
-  }
-
-  // A string field; null counts as absent. Anything else is malformed.
-  absl::Status GetString(od::value v, std::string_view name, std::string_view* out) {
-    od::json_type t;
-    if (auto err = v.type().get(t))
-      return Fail(absl::StrCat(SpanWhere(), ".", AbslView(name)), err);
-    if (t == od::json_type::null) return absl::OkStatus();
-    if (t != od::json_type::string) {
-      Bad(absl::StrCat(".attributes.", AbslView(name), " is not a string"));
-      return absl::OkStatus();
-    }
-    if (auto err = v.get_string().get(*out)) return Fail(SpanWhere(), err);
-    return absl::OkStatus();
-  }
-
-  // Notes why the current span cannot be used (the first reason wins); parsing goes on so
-  // that its ids can be named, and the span is dropped once read.
-  void Bad(std::string reason) {
-    if (bad_.empty()) bad_ = absl::StrCat(SpanWhere(), std::move(reason));
-  }
-
-  absl::Status GetId(od::value v, std::string_view name, uint64_t* out, bool* present) {
-    od::json_type t;
-    if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
-    if (t == od::json_type::null) return absl::OkStatus();
-    if (t == od::json_type::number) {
-      if (v.get_uint64().get(*out)) {
-        Bad(absl::StrCat(".attributes.", AbslView(name), " is not an unsigned 64-bit integer"));
-        return absl::OkStatus();
-      }
-      *present = true;
-      return absl::OkStatus();
-    }
-    std::string_view s;
-    if (t != od::json_type::string || v.get_string().get(s)) {
-      Bad(absl::StrCat(".attributes.", AbslView(name), " is not a decimal string"));
-      return absl::OkStatus();
-    }
-    if (!FastDecimal(s, out)) {
-      absl::StatusOr<uint64_t> id = ParseDecimalId(s, absl::StrCat(".", AbslView(name)));
-      Bad(std::string(id.status().message()));
-      return absl::OkStatus();
-    }
-    *present = true;
-    return absl::OkStatus();
-  }
-
-  static constexpr uint32_t kAllSlots = (1u << std::size(kSlotNames)) - 1;
-
-  // Bit i of entry b: kSlotNames[i].path starts with byte b.
-  static const std::array<uint32_t, 256>& FirstByteMasks() {
-    static const std::array<uint32_t, 256> masks = [] {
-      std::array<uint32_t, 256> m{};
-      for (size_t i = 0; i < std::size(kSlotNames); ++i) {
-        m[static_cast<uint8_t>(kSlotNames[i].path[0])] |= 1u << i;
-      }
-      return m;
-    }();
-    return masks;
-  }
-
-  // Walks `custom` along the wanted paths only: `mask` holds the kSlotNames entries that go on
-  // below this object, `offset` how much of their path is already matched. Keys are matched in
-  // place (no path string is built), and values of unwanted keys are never touched, so the
-  // iterator skips them. Works for nested objects and flat dotted keys alike.
-  absl::Status WalkCustom(od::object obj, uint32_t mask, size_t offset, int depth) {
-    if (depth > 16) return absl::OkStatus();
-    for (auto result : obj) {
-      od::field field;
-      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
-      std::string_view key;
-      if (auto err = KeyOf(field, &key)) return Fail(SpanWhere(), err);
-      if (depth == 0 && (key == "duration" || key == "error")) {
-        APMCOV_RETURN_IF_ERROR(TopLevelNumberOrError(field.value(), key == "duration"));
-        continue;
-      }
-      uint32_t child = 0;
-      int leaf = -1;
-      // At the top (offset 0) most keys start with a byte no wanted path starts with.
-      const uint32_t candidates = offset == 0 && !key.empty()
-                                      ? mask & FirstByteMasks()[static_cast<uint8_t>(key[0])]
-                                      : mask;
-      for (uint32_t m = candidates; m != 0; m &= m - 1) {
-        const SlotName& sn = kSlotNames[std::countr_zero(m)];
-        std::string_view rest = sn.path.substr(offset);
-        // The first byte rules out most slots without a memcmp call.
-        if (rest.size() < key.size() || key.empty() || rest[0] != key[0] ||
-            rest.compare(0, key.size(), key) != 0) {
-          continue;
-        }
-        if (rest.size() == key.size()) {
-          leaf = sn.slot;
-        } else if (rest[key.size()] == '.') {
-          child |= m & (~m + 1);
-        }
-      }
-      if (leaf < 0 && child == 0) continue;
-      od::value& v = field.value();
-      od::json_type t;
-      if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
-      if (t == od::json_type::string && leaf >= 0) {
-        std::string_view s;
-        // Points into the parser's string buffer, valid until the next document.
-        if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
-        if (custom_.slots[leaf].empty()) custom_.slots[leaf] = s;
-      } else if (t == od::json_type::object && child != 0) {
-        od::object sub;
-        if (auto err = v.get_object().get(sub)) return Fail(SpanWhere(), err);
-        APMCOV_RETURN_IF_ERROR(WalkCustom(sub, child, offset + key.size() + 1, depth + 1));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // custom.duration (ns) or custom.error (a non-zero number, or an object holding any
-  // non-empty string such as error.message).
-  absl::Status TopLevelNumberOrError(od::value& v, bool duration) {
-    od::json_type t;
-    if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
-    if (t == od::json_type::number) {
-      int64_t i;
-      double d;
-      if (duration) {
-        if (!v.get_int64().get(i)) {
-          custom_.duration = i;
-        } else if (!v.get_double().get(d)) {
-          custom_.duration = static_cast<int64_t>(d);
-        }
-      } else if (!v.get_int64().get(i) && i != 0) {
-        custom_.error = true;
-      }
-    } else if (t == od::json_type::object && !duration) {
-      od::object obj;
-      if (auto err = v.get_object().get(obj)) return Fail(SpanWhere(), err);
-      APMCOV_RETURN_IF_ERROR(AnyNonEmptyString(obj, 0));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status AnyNonEmptyString(od::object obj, int depth) {
-    if (depth > 16) return absl::OkStatus();
-    for (auto result : obj) {
-      od::field field;
-      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
-      od::value& v = field.value();
-      od::json_type t;
-      if (auto err = v.type().get(t)) return Fail(SpanWhere(), err);
-      if (t == od::json_type::string) {
-        std::string_view s;
-        if (auto err = v.get_string().get(s)) return Fail(SpanWhere(), err);
-        if (!s.empty()) custom_.error = true;
-      } else if (t == od::json_type::object) {
-        od::object sub;
-        if (auto err = v.get_object().get(sub)) return Fail(SpanWhere(), err);
-        APMCOV_RETURN_IF_ERROR(AnyNonEmptyString(sub, depth + 1));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status ParseSpan(od::object item) {
-    custom_ = CustomFields{};
-    v1::Span* span = page_->spans.Add();
-    std::string_view service, env, host, type, resource, retained_by, start, end, status;
-    bool has_trace = false, has_span = false, has_parent = false;
-    bool saw_attributes = false;
-    bool kube = false, ecs = false, serverless = false;
-    uint64_t trace_id = 0, span_id = 0, parent_id = 0;
-    std::string_view tid_tag;
-    for (auto result : item) {
-      od::field field;
-      if (auto err = std::move(result).get(field)) return Fail(SpanWhere(), err);
-      std::string_view key;
-      if (auto err = KeyOf(field, &key)) return Fail(SpanWhere(), err);
-      if (key != "attributes") continue;
-      saw_attributes = true;
-      od::object attrs;
-      if (auto err = field.value().get_object().get(attrs)) {
-        return Fail(absl::StrCat(SpanWhere(), ".attributes"), err);
-      }
-      for (auto aresult : attrs) {
-        od::field af;
-        if (auto err = std::move(aresult).get(af)) return Fail(SpanWhere(), err);
-        std::string_view ak;
-        if (auto err = KeyOf(af, &ak)) return Fail(SpanWhere(), err);
-        od::value& v = af.value();
-        const Attr attr = AttrOf(ak);
-        if (attr == Attr::kOther) continue;
-        if (attr == Attr::kService) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &service));
-        } else if (attr == Attr::kEnv) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &env));
-        } else if (attr == Attr::kHost) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &host));
-        } else if (attr == Attr::kType) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &type));
-        } else if (attr == Attr::kResource) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &resource));
-        } else if (attr == Attr::kRetainedBy) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &retained_by));
-        } else if (attr == Attr::kStart) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &start));
-        } else if (attr == Attr::kEnd) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &end));
-        } else if (attr == Attr::kStatus) {
-          APMCOV_RETURN_IF_ERROR(GetString(v, ak, &status));
-        } else if (attr == Attr::kTraceId) {
-          APMCOV_RETURN_IF_ERROR(GetId(v, ak, &trace_id, &has_trace));
-        } else if (attr == Attr::kSpanId) {
-          APMCOV_RETURN_IF_ERROR(GetId(v, ak, &span_id, &has_span));
-        } else if (attr == Attr::kParentId) {
-          APMCOV_RETURN_IF_ERROR(GetId(v, ak, &parent_id, &has_parent));
-        } else if (attr == Attr::kCustom) {
-          od::object custom;
-          if (v.get_object().get(custom)) continue;  // null or another shape: nothing to take
-          APMCOV_RETURN_IF_ERROR(WalkCustom(custom, kAllSlots, 0, 0));
-        } else if (attr == Attr::kTags) {
-          od::array tags;
-          if (v.get_array().get(tags)) continue;
-          for (auto t : tags) {
-            // Prefix checks on the raw (still escaped) text: no copy per tag. The document is
-            // padded, so reading a prefix's length past a short tag stays in bounds, and the
-            // closing quote never matches a prefix character.
-            od::raw_json_string raw;
-            if (t.get_raw_json_string().get(raw)) continue;
-            const char* p = raw.raw();
-            auto has = [p](std::string_view prefix) {
-              return std::memcmp(p, prefix.data(), prefix.size()) == 0;
-            };
-            switch (p[0]) {  // one compare for the many tags that match no prefix
-              case 'k':
-                kube = kube || has("kube_");
-                break;
-              case 'e':
-                ecs = ecs || has("ecs_");
-                break;
-              case 't':
-                ecs = ecs || has("task_arn");
-                break;
-              case 'f':
-                serverless = serverless || has("function_arn");
-                break;
-              case 'a':
-                serverless = serverless || has("aws_lambda");
-                break;
-              case '_':
-                if (has("_dd.p.tid:")) {
-                  const char* v = p + 10;
-                  size_t n = 0;
-                  while (v[n] != '"' && n < 32) ++n;
-                  tid_tag = std::string_view(v, n);
-                }
-                break;
-              default:
-                break;
-            }
-          }
-        }
-      }
-    }
-    bad_trace_ = trace_id;
-    bad_span_ = span_id;
-    if (!saw_attributes) {
-      Bad(" has no attributes");
-    } else if (!has_trace || !has_span) {
-      Bad(absl::StrCat(" has no ", has_trace ? "span_id" : "trace_id"));
-    }
-    if (!bad_.empty()) return absl::OkStatus();
-    (void)has_parent;  // absent parent_id: treated as a root, as the API writes "0"
-    span->set_trace_id(trace_id);
-    span->set_span_id(span_id);
-    span->set_parent_id(parent_id);
-    span->set_service(std::string(service));
-    if (env.empty()) env = custom_.slots[kEnv];
-    span->set_env(std::string(env));
-    span->set_host(std::string(host));
-    span->set_type(std::string(type));
-    span->set_resource(std::string(resource));
-    span->set_retained_by(std::string(retained_by));
-    span->set_operation(std::string(custom_.slots[kOperationName]));
-    span->set_kind(std::string(custom_.slots[kSpanKind]));
-    span->set_language(std::string(custom_.slots[kLanguage]));
-    span->set_db_system(std::string(custom_.slots[kDbSystem]));
-    span->set_messaging_system(std::string(custom_.slots[kMessagingSystem]));
-    for (int s = 0; s < kTargetSlots; ++s) {
-      std::string_view t = custom_.slots[s];
-      if (t.empty()) continue;
-      span->set_target(std::string(s == kHttpUrl ? UrlHost(t) : t));
-      break;
-    }
-    std::string_view tid = custom_.slots[kTid].empty() ? tid_tag : custom_.slots[kTid];
-    if (!tid.empty()) {
-      bool ok;
-      uint64_t high = ParseHex64(tid, &ok);
-      if (!ok) {
-        Bad(absl::StrCat(" _dd.p.tid \"", AbslView(tid.substr(0, 40)), "\" is not 16 hex digits"));
-        return absl::OkStatus();
-      }
-      span->set_trace_id_high(high);
-    }
-    span->set_infra_hint(kube ? "kubernetes" : ecs ? "ecs" : serverless ? "serverless" : "");
-    span->set_error(custom_.error || status == "error");
-    int64_t start_ns = 0;
-    if (!start.empty()) {
-      absl::StatusOr<int64_t> t = ParseTimestamp(start);
-      if (!t.ok()) {
-        Bad(absl::StrCat(".attributes.start_timestamp: ", t.status().message()));
-        return absl::OkStatus();
-      }
-      start_ns = *t;
-    }
-    span->set_start_unix_nano(start_ns);
-    int64_t duration = custom_.duration;
-    if (duration < 0 && !end.empty() && start_ns != 0) {
-      absl::StatusOr<int64_t> e = ParseTimestamp(end);
-      if (e.ok() && *e >= start_ns) duration = *e - start_ns;
-    }
-    span->set_duration_ns(duration < 0 ? 0 : duration);
-    return absl::OkStatus();
-  }
-
-  od::parser& parser_;
-  SpanPage* page_;
-  CustomFields custom_;
-  size_t index_ = 0;
-  std::string bad_;  // why the span being parsed is unusable; empty when it is fine
-  uint64_t bad_trace_ = 0, bad_span_ = 0;
-};
-
-}  // namespace
+}  // namespace internal
 
 bool IsTruthy(std::string_view value) {
   std::string v = Lower(value);
@@ -1038,14 +521,50 @@ absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_v
   return out;
 }
 
+namespace {
+
+struct SpanPageKernel {
+  std::string_view name;
+  absl::Status (*parse)(std::string_view, size_t, SpanPage*);
+};
+
+// The best kernel compiled in that the running CPU (and OS) supports, as simdjson's own
+// runtime detection sees it (it honours SIMDJSON_FORCE_IMPLEMENTATION).
+SpanPageKernel ChooseSpanPageKernel() {
+  [[maybe_unused]] const std::string active = simdjson::get_active_implementation()->name();
+#if APMCOV_SIMDJSON_X86_KERNELS
+  if (active == "icelake") return {kernel_icelake::SimdjsonKernel(), kernel_icelake::ParseSpanPage};
+  if (active == "haswell") return {kernel_haswell::SimdjsonKernel(), kernel_haswell::ParseSpanPage};
+  if (active == "westmere") {
+    return {kernel_westmere::SimdjsonKernel(), kernel_westmere::ParseSpanPage};
+  }
+#endif
+  return {kernel_baseline::SimdjsonKernel(), kernel_baseline::ParseSpanPage};
+}
+
+const SpanPageKernel& ActiveSpanPageKernel() {
+  static const SpanPageKernel kernel = ChooseSpanPageKernel();
+  return kernel;
+}
+
+}  // namespace
+
+std::string_view SpanPageSimdjsonKernel() { return ActiveSpanPageKernel().name; }
+
+static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
+
 absl::Status ParseSpanPage(std::string_view body, SpanPage* page) {
-  thread_local std::string buffer;
-  buffer.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  buffer.assign(body.data(), body.size());
-  thread_local od::parser od_parser;
-  SpanPageParser parser(od_parser, page);
-  return parser.Parse(
-      simdjson::padded_string_view(buffer.data(), buffer.size(), buffer.capacity()));
+  return ActiveSpanPageKernel().parse(body, body.size(), page);
+}
+
+absl::Status ParseSpanPageInPlace(const std::string& body, SpanPage* page) {
+  return ActiveSpanPageKernel().parse(body, body.capacity(), page);
+}
+
+absl::StatusOr<SpanPage> ParseSpanPageInPlace(const std::string& body) {
+  SpanPage page;
+  APMCOV_RETURN_IF_ERROR(ParseSpanPageInPlace(body, &page));
+  return page;
 }
 
 absl::StatusOr<SpanPage> ParseSpanPage(std::string_view body) {

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <string>
 
@@ -396,6 +397,33 @@ TEST(SpanPage, AllFields) {
   auto timeout = ParseSpanPage(R"({"data":[],"meta":{"status":"timeout","page":{"after":"x"}}})");
   ASSERT_TRUE(timeout.ok());
   EXPECT_TRUE(timeout->partial);
+}
+
+TEST(SpanPage, EscapedAndSpacedStringsAreUnescaped) {
+  // Plain strings are read in place; escaped ones, and whitespace around values, take the
+  // general path. Both must give the same text.
+  auto page = ParseSpanPage(
+      SpanJson(R"("resource_name" : "GET /a\"b\\c\u00e9" ,"host":"h\/1" , )",
+               R"({"peer" : { "service" : "pay\u0020ments" } , "language" : "go" })", R"([])"));
+  ASSERT_TRUE(page.ok()) << page.status();
+  const v1::Span& s = page->spans[0];
+  EXPECT_EQ(s.resource(), "GET /a\"b\\c\xc3\xa9");
+  EXPECT_EQ(s.host(), "h/1");
+  EXPECT_EQ(s.target(), "pay ments");
+  EXPECT_EQ(s.language(), "go");
+}
+
+TEST(SpanPage, RunsTheBestSimdjsonKernelTheCpuSupports) {
+  // The parser is compiled once per kernel; the one chosen is simdjson's own pick for this
+  // CPU, so never "fallback" where AVX2 is available.
+  const std::string active = simdjson::get_active_implementation()->name();
+  const std::string_view ours = SpanPageSimdjsonKernel();
+  if (active == "icelake" || active == "haswell" || active == "westmere") {
+    EXPECT_EQ(ours, active);
+  } else {
+    EXPECT_EQ(ours, simdjson::builtin_implementation()->name());
+  }
+  EXPECT_TRUE(ParseSpanPage(R"({"data":[]})").ok());
 }
 
 TEST(SpanPage, InfraHintsAndTidTag) {

@@ -39,6 +39,14 @@ absl::Status PublishProto(Publisher& publisher, std::string topic, std::string k
 // The `type` header of a received message, if present.
 std::optional<std::string_view> MessageType(const IncomingMessage& message);
 
+// The headers of a protobuf value of type `want` ("apmcov.v1.SpanBatch"): InvalidArgument, as
+// ParseProto says it, when content-type is not protobuf or the type header names another type.
+// For consumers that decode the bytes themselves.
+absl::Status CheckProtoHeaders(const IncomingMessage& in, std::string_view want);
+
+// "<topic>/<partition>@<offset>": where a message came from, for errors and dead letters.
+std::string Where(const IncomingMessage& in);
+
 // Decodes `in` into `out`. InvalidArgument when content-type is not protobuf, when the type
 // header names another message than `out`'s type, or when the bytes do not parse; the message
 // says which, for the dead-letter record.

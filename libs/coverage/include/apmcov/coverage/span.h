@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -104,14 +105,57 @@ struct SpanFields {
   bool error = false;
 };
 
+// The interned string fields of a SpanRecord, one last-value cache each.
+enum class SpanField : uint8_t {
+  kService,
+  kEnv,
+  kResource,
+  kType,
+  kKind,
+  kRetainedBy,
+  kTarget,
+  kDbSystem,
+  kMessagingSystem,
+  kLanguage,
+  kInfraHint,
+  kCount
+};
+
 // Interns spans through two caches in front of the pool: the last string per field (runs of
 // spans from one trace or one service, the common case in a SpanBatch) and a direct-mapped
-// table keyed by a cheap hash of the string's ends, so the pool's full hash lookup runs only
+// table keyed by a cheap hash of the whole string, so the pool's full hash lookup runs only
 // on a miss. Holds the pool by reference.
 class SpanInterner {
  public:
   explicit SpanInterner(StringPool& pool) : pool_(pool) {}
   SpanRecord Intern(const SpanFields& f);
+  // One field of a span being decoded (SpanBatch wire bytes → SpanRecord without copies).
+  StrId InternField(SpanField field, std::string_view s) {
+    Last& last = last_[static_cast<size_t>(field)];
+    if (s.empty()) return kEmptyStr;
+    if (SameText(s, last.text)) return last.id;
+    return Cached(last, s);
+  }
+  // Equality of two strings without a library call: interned strings are short.
+  static bool SameText(std::string_view a, std::string_view b) {
+    const size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n < 8) {
+      for (size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) return false;
+      }
+      return true;
+    }
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, a.data() + i, 8);
+      std::memcpy(&y, b.data() + i, 8);
+      if (x != y) return false;
+    }
+    std::memcpy(&x, a.data() + n - 8, 8);  // the tail, overlapping
+    std::memcpy(&y, b.data() + n - 8, 8);
+    return x == y;
+  }
   StringPool& pool() { return pool_; }
 
  private:
@@ -123,8 +167,7 @@ class SpanInterner {
   static constexpr size_t kTableSize = 4096;  // power of two
   StringPool& pool_;
   std::vector<Last> table_ = std::vector<Last>(kTableSize);
-  Last service_, env_, resource_, type_, kind_, retained_by_, target_, db_system_,
-      messaging_system_, language_, infra_hint_;
+  Last last_[static_cast<size_t>(SpanField::kCount)];
 };
 
 }  // namespace apmcov::coverage

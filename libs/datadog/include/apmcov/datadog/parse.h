@@ -37,6 +37,14 @@ absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_v
 // GET /api/v2/spans/events or POST search body (simdjson on-demand; the hot path). Appends to
 // page->spans and sets next_cursor. `body` needs no padding (it is copied when too short).
 absl::Status ParseSpanPage(std::string_view body, SpanPage* page);
+// The same, parsed in place (no copy) when `body` has kJsonPadding bytes of spare capacity
+// (the HTTP client keeps that much on every response body).
+absl::Status ParseSpanPageInPlace(const std::string& body, SpanPage* page);
+absl::StatusOr<SpanPage> ParseSpanPageInPlace(const std::string& body);
+inline constexpr size_t kJsonPadding = 64;
+// simdjson's kernel the span-page parser runs ("icelake", "haswell", "westmere", "fallback"):
+// the best one compiled in that the running CPU supports, chosen at first use.
+std::string_view SpanPageSimdjsonKernel();
 absl::StatusOr<SpanPage> ParseSpanPage(std::string_view body);
 
 // A decimal unsigned 64-bit id ("18446744073709551615"). InvalidArgument naming `field` for

@@ -1,0 +1,245 @@
+#include "apmcov/coverage/span_batch_decoder.h"
+
+#include <google/protobuf/stubs/common.h>
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "apmcov/base/status.h"
+
+namespace apmcov::coverage {
+namespace {
+
+// Wire types of the protobuf encoding.
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
+
+// A cursor over one message's bytes; `base` is where the whole batch starts (for offsets in
+// error messages).
+class Reader {
+ public:
+  Reader(const char* p, const char* end, const char* base) : p_(p), end_(end), base_(base) {}
+
+  bool done() const { return p_ >= end_; }
+  size_t offset() const { return static_cast<size_t>(p_ - base_); }
+
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const auto byte = static_cast<uint8_t>(*p_++);
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;  // truncated, or longer than 10 bytes
+  }
+
+  bool Fixed64(uint64_t* v) {
+    if (end_ - p_ < 8) return false;
+    std::memcpy(v, p_, 8);  // little-endian on every target we build for
+    p_ += 8;
+    return true;
+  }
+
+  bool Len(std::string_view* v) {
+    uint64_t n;
+    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
+    *v = std::string_view(p_, n);
+    p_ += n;
+    return true;
+  }
+
+  bool Skip(uint32_t wire_type) {
+    uint64_t ignored;
+    std::string_view ignored_view;
+    switch (wire_type) {
+      case kVarint:
+        return Varint(&ignored);
+      case kFixed64:
+        return Fixed64(&ignored);
+      case kLen:
+        return Len(&ignored_view);
+      case kFixed32:
+        if (end_ - p_ < 4) return false;
+        p_ += 4;
+        return true;
+      default:
+        return false;  // groups (3, 4) are not used by proto3, anything else is corrupt
+    }
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+  const char* base_;
+};
+
+absl::Status Corrupt(std::string_view what, size_t offset) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("SpanBatch is not valid protobuf: ", AbslView(what), " at byte ", offset));
+}
+
+// proto3 strings are UTF-8 (protobuf's own parser rejects them otherwise, and PostgreSQL
+// would); nearly all are ASCII, checked 8 bytes at a time.
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & 0x8080808080808080ull) != 0) break;
+  }
+  for (; i < s.size(); ++i) {
+    if ((static_cast<uint8_t>(s[i]) & 0x80) != 0) {
+      return google::protobuf::internal::IsStructurallyValidUTF8(s.data() + i,
+                                                                 static_cast<int>(s.size() - i));
+    }
+  }
+  return true;
+}
+
+// Span field number → the SpanRecord string it fills, and the interner's cache for it.
+struct StringTarget {
+  bool kept = false;  // false: not a string field of SpanRecord (operation, host, ...)
+  SpanField field = SpanField::kCount;
+  size_t offset = 0;  // of the StrId in SpanRecord
+};
+
+constexpr std::array<StringTarget, 21> kStringTargets = [] {
+  std::array<StringTarget, 21> t{};
+  auto set = [&](size_t number, SpanField f, size_t offset) { t[number] = {true, f, offset}; };
+  set(5, SpanField::kService, offsetof(SpanRecord, service));
+  set(6, SpanField::kEnv, offsetof(SpanRecord, env));
+  set(7, SpanField::kResource, offsetof(SpanRecord, resource));
+  set(9, SpanField::kType, offsetof(SpanRecord, type));
+  set(10, SpanField::kKind, offsetof(SpanRecord, kind));
+  set(13, SpanField::kRetainedBy, offsetof(SpanRecord, retained_by));
+  set(15, SpanField::kLanguage, offsetof(SpanRecord, language));
+  set(16, SpanField::kTarget, offsetof(SpanRecord, target));
+  set(17, SpanField::kDbSystem, offsetof(SpanRecord, db_system));
+  set(18, SpanField::kMessagingSystem, offsetof(SpanRecord, messaging_system));
+  set(19, SpanField::kInfraHint, offsetof(SpanRecord, infra_hint));
+  return t;
+}();
+
+absl::Status DecodeSpan(Reader r, SpanInterner& interner, SpanRecord* span) {
+  while (!r.done()) {
+    const size_t at = r.offset();
+    uint64_t tag;
+    if (!r.Varint(&tag)) return Corrupt("a truncated span field tag", at);
+    const uint64_t number = tag >> 3;
+    const auto wire = static_cast<uint32_t>(tag & 7);
+    if (number == 0) return Corrupt("a span field numbered 0", at);
+    if (wire == kFixed64 && number >= 1 && number <= 4) {
+      uint64_t v;
+      if (!r.Fixed64(&v)) return Corrupt("a truncated span id", at);
+      if (number == 1) {
+        span->trace_id_lo = v;
+      } else if (number == 2) {
+        span->trace_id_hi = v;
+      } else if (number == 3) {
+        span->span_id = v;
+      } else {
+        span->parent_id = v;
+      }
+    } else if (wire == kLen && number < kStringTargets.size() && kStringTargets[number].kept) {
+      std::string_view s;
+      if (!r.Len(&s)) return Corrupt("a truncated span string", at);
+      if (!ValidUtf8(s)) return Corrupt(absl::StrCat("invalid UTF-8 in span field ", number), at);
+      const StringTarget& t = kStringTargets[number];
+      StrId id = interner.InternField(t.field, s);
+      std::memcpy(reinterpret_cast<char*>(span) + t.offset, &id, sizeof(id));
+    } else if (wire == kVarint && (number == 11 || number == 12 || number == 20)) {
+      uint64_t v;
+      if (!r.Varint(&v)) return Corrupt("a truncated span varint", at);
+      if (number == 11) {
+        span->start_ns = static_cast<int64_t>(v);
+      } else if (number == 12) {
+        span->duration_ns = static_cast<int64_t>(v);
+      } else {
+        span->error = v != 0;
+      }
+    } else if (wire == kLen && (number == 8 || number == 14)) {
+      std::string_view s;  // operation, host: not kept, but still proto3 strings
+      if (!r.Len(&s)) return Corrupt("a truncated span string", at);
+      if (!ValidUtf8(s)) return Corrupt(absl::StrCat("invalid UTF-8 in span field ", number), at);
+    } else if (!r.Skip(wire)) {
+      return Corrupt(absl::StrCat("an unreadable span field ", number), at);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeInterval(Reader r, DecodedSpanBatch::Interval* out) {
+  while (!r.done()) {
+    const size_t at = r.offset();
+    uint64_t tag, v;
+    if (!r.Varint(&tag)) return Corrupt("a truncated read interval tag", at);
+    const uint64_t number = tag >> 3;
+    const auto wire = static_cast<uint32_t>(tag & 7);
+    if (number == 0) return Corrupt("a read interval field numbered 0", at);
+    if (wire == kVarint && number >= 1 && number <= 3) {
+      if (!r.Varint(&v)) return Corrupt("a truncated read interval", at);
+      if (number == 1) {
+        out->from_unix_nano = static_cast<int64_t>(v);
+      } else if (number == 2) {
+        out->to_unix_nano = static_cast<int64_t>(v);
+      } else {
+        out->complete = v != 0;
+      }
+    } else if (!r.Skip(wire)) {
+      return Corrupt(absl::StrCat("an unreadable read interval field ", number), at);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecodeSpanBatch(std::string_view wire, SpanInterner& interner, DecodedSpanBatch* out) {
+  out->Clear();
+  const char* base = wire.data();
+  Reader r(base, base + wire.size(), base);
+  while (!r.done()) {
+    const size_t at = r.offset();
+    uint64_t tag;
+    if (!r.Varint(&tag)) return Corrupt("a truncated field tag", at);
+    const uint64_t number = tag >> 3;
+    const auto type = static_cast<uint32_t>(tag & 7);
+    if (number == 0) return Corrupt("a field numbered 0", at);
+    std::string_view bytes;
+    if (type == kLen && (number == 1 || number == 3 || number == 4 || number == 5)) {
+      if (!r.Len(&bytes)) return Corrupt("a truncated length-delimited field", at);
+      const char* begin = bytes.data();
+      if (number == 1) {
+        out->spans.emplace_back();
+        if (absl::Status s =
+                DecodeSpan(Reader(begin, begin + bytes.size(), base), interner, &out->spans.back());
+            !s.ok()) {
+          return s;
+        }
+      } else if (number == 5) {
+        out->read_intervals.emplace_back();
+        if (absl::Status s = DecodeInterval(Reader(begin, begin + bytes.size(), base),
+                                            &out->read_intervals.back());
+            !s.ok()) {
+          return s;
+        }
+      } else {
+        if (!ValidUtf8(bytes)) return Corrupt(absl::StrCat("invalid UTF-8 in field ", number), at);
+        if (number == 4) out->job_id.assign(bytes.data(), bytes.size());
+      }
+    } else if (type == kVarint && number == 2) {
+      uint64_t v;
+      if (!r.Varint(&v)) return Corrupt("a truncated watermark", at);
+      out->watermark_unix_nano = static_cast<int64_t>(v);
+    } else if (!r.Skip(type)) {
+      return Corrupt(absl::StrCat("an unreadable field ", number), at);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace apmcov::coverage

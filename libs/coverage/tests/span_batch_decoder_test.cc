@@ -1,0 +1,139 @@
+#include "apmcov/coverage/span_batch_decoder.h"
+
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "apmcov/coverage/proto_convert.h"
+#include "apmcov/v1/events.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace apmcov::coverage {
+namespace {
+
+bool SameRecord(const SpanRecord& a, const SpanRecord& b) {
+  return std::memcmp(&a, &b, sizeof(SpanRecord)) == 0;
+}
+
+void Fill(std::mt19937_64& rng, apmcov::v1::Span* s) {
+  static const char* kWords[] = {"",
+                                 "checkout",
+                                 "prod",
+                                 "GET /x",
+                                 "http",
+                                 "client",
+                                 "flat_sampled",
+                                 "go",
+                                 "payments:8443",
+                                 "pg",
+                                 "kafka",
+                                 "ecs",
+                                 "caf\xc3\xa9 \xe2\x82\xac",
+                                 "a-much-longer-resource-name /v1/items/{id}"};
+  auto w = [&] { return kWords[rng() % std::size(kWords)]; };
+  s->set_trace_id(rng());
+  if (rng() % 2) s->set_trace_id_high(rng());
+  s->set_span_id(rng());
+  if (rng() % 3) s->set_parent_id(rng());
+  s->set_service(w());
+  s->set_env(w());
+  s->set_resource(w());
+  s->set_operation(w());
+  s->set_type(w());
+  s->set_kind(w());
+  s->set_start_unix_nano(static_cast<int64_t>(rng() >> (rng() % 64)) * (rng() % 5 == 0 ? -1 : 1));
+  s->set_duration_ns(static_cast<int64_t>(rng() % 1'000'000'000));
+  s->set_retained_by(w());
+  s->set_host(w());
+  s->set_language(w());
+  s->set_target(w());
+  s->set_db_system(w());
+  s->set_messaging_system(w());
+  s->set_infra_hint(w());
+  s->set_error(rng() % 2);
+}
+
+TEST(SpanBatchDecoderTest, AgreesWithProtobufOnRandomBatches) {
+  std::mt19937_64 rng(3);
+  StringPool pool;
+  SpanInterner by_proto(pool), by_wire(pool);
+  DecodedSpanBatch out;
+  for (int round = 0; round < 200; ++round) {
+    apmcov::v1::SpanBatch b;
+    const int n = static_cast<int>(rng() % 20);
+    for (int i = 0; i < n; ++i) Fill(rng, b.add_spans());
+    if (rng() % 4 == 0) {
+      b.set_watermark_unix_nano(static_cast<int64_t>(rng() >> 1));
+      b.set_job_id("job-" + std::to_string(round));
+      b.set_window_id("w");
+      auto* iv = b.add_read_intervals();
+      iv->set_from_unix_nano(5);
+      iv->set_to_unix_nano(9);
+      iv->set_complete(true);
+    }
+    const std::string wire = b.SerializeAsString();
+    ASSERT_TRUE(DecodeSpanBatch(wire, by_wire, &out).ok());
+    ASSERT_EQ(out.spans.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      EXPECT_TRUE(SameRecord(out.spans[i], SpanFromProto(b.spans(i), by_proto))) << round;
+    }
+    EXPECT_EQ(out.watermark_unix_nano, b.watermark_unix_nano());
+    EXPECT_EQ(out.job_id, b.job_id());
+    ASSERT_EQ(out.read_intervals.size(), static_cast<size_t>(b.read_intervals_size()));
+    for (size_t i = 0; i < out.read_intervals.size(); ++i) {
+      EXPECT_EQ(out.read_intervals[i].from_unix_nano, b.read_intervals(i).from_unix_nano());
+      EXPECT_EQ(out.read_intervals[i].to_unix_nano, b.read_intervals(i).to_unix_nano());
+      EXPECT_EQ(out.read_intervals[i].complete, b.read_intervals(i).complete());
+    }
+  }
+}
+
+TEST(SpanBatchDecoderTest, SkipsUnknownFieldsOfEveryWireType) {
+  apmcov::v1::Span s;
+  s.set_trace_id(7);
+  s.set_service("web");
+  std::string span = s.SerializeAsString();
+  // field 99 as varint, fixed64, bytes and fixed32, inside the span and in the batch
+  const std::string unknown = std::string("\x98\x06\x01", 3) + std::string("\x99\x06", 2) +
+                              std::string(8, 'x') + std::string("\x9a\x06\x02zz", 5) +
+                              std::string("\x9d\x06", 2) + std::string(4, 'y');
+  span += unknown;
+  std::string wire = unknown + "\x0a" + static_cast<char>(span.size()) + span;
+  StringPool pool;
+  SpanInterner interner(pool);
+  DecodedSpanBatch out;
+  ASSERT_TRUE(DecodeSpanBatch(wire, interner, &out).ok());
+  ASSERT_EQ(out.spans.size(), 1u);
+  EXPECT_EQ(out.spans[0].trace_id_lo, 7u);
+  EXPECT_EQ(pool.View(out.spans[0].service), "web");
+  apmcov::v1::SpanBatch check;  // protobuf agrees that this is a valid batch
+  EXPECT_TRUE(check.ParseFromString(wire));
+}
+
+TEST(SpanBatchDecoderTest, RejectsWhatProtobufRejects) {
+  apmcov::v1::SpanBatch b;
+  b.add_spans()->set_service("checkout");
+  b.mutable_spans(0)->set_trace_id(1);
+  const std::string wire = b.SerializeAsString();
+  StringPool pool;
+  SpanInterner interner(pool);
+  DecodedSpanBatch out;
+  for (size_t cut = 1; cut < wire.size(); ++cut) {
+    const std::string truncated = wire.substr(0, cut);
+    apmcov::v1::SpanBatch check;
+    if (check.ParseFromString(truncated)) continue;
+    EXPECT_FALSE(DecodeSpanBatch(truncated, interner, &out).ok()) << "cut at " << cut;
+  }
+  std::string bad_utf8 = wire;
+  bad_utf8[bad_utf8.find("checkout")] = '\xff';
+  apmcov::v1::SpanBatch check;
+  EXPECT_FALSE(check.ParseFromString(bad_utf8));
+  absl::Status s = DecodeSpanBatch(bad_utf8, interner, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("UTF-8"));
+  EXPECT_FALSE(DecodeSpanBatch(std::string("\x0b\x00", 2), interner, &out).ok());  // a group
+}
+
+}  // namespace
+}  // namespace apmcov::coverage
