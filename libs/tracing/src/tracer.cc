@@ -288,11 +288,23 @@ Tracer& DisabledTracer() {
   return off;
 }
 
+ActiveSpanRef CurrentActiveSpan() {
+  ActiveSpanRef ref;
+  ref.state_ = t_active;
+  return ref;
+}
+
 ActiveSpanScope::ActiveSpanScope(const Span& span) : previous_(t_active) {
-  if (span.state_ == nullptr) return;
-  t_active = span.state_.get();
-  log_ids_.trace_id_low = span.state_->data.trace_id.low;
-  log_ids_.span_id = span.state_->data.span_id;
+  Enter(span.state_.get());
+}
+
+ActiveSpanScope::ActiveSpanScope(ActiveSpanRef span) : previous_(t_active) { Enter(span.state_); }
+
+void ActiveSpanScope::Enter(const SpanState* state) {
+  if (state == nullptr) return;
+  t_active = state;
+  log_ids_.trace_id_low = state->data.trace_id.low;
+  log_ids_.span_id = state->data.span_id;
   previous_log_ = SetThreadLogSpan(&log_ids_);
   set_ = true;
 }

@@ -290,6 +290,27 @@ TEST_F(TracerTest, ActiveSpanIdsReachTheLogHookAndAreRestored) {
   EXPECT_FALSE(DisabledTracer().enabled());
 }
 
+TEST_F(TracerTest, AnActiveSpanCarriedToAHelperThreadParentsItsSpans) {
+  Tracer tracer(Options(), &exporter_, clock_);
+  Span root = tracer.StartSpan("sync");
+  uint64_t parent_seen = 0;
+  {
+    ActiveSpanScope active(root);
+    ActiveSpanRef ref = CurrentActiveSpan();
+    std::thread([&] {
+      ActiveSpanScope inherited(ref);
+      Span call = tracer.StartSpan("http.request");
+      parent_seen = CurrentSpanIds()->span_id;
+    }).join();
+  }
+  root.Finish();
+  const std::vector<TraceChunk> got = Delivered();
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].size(), 2u);
+  EXPECT_EQ(got[0][0].parent_id, root.span_id());
+  EXPECT_EQ(parent_seen, root.span_id());
+}
+
 TEST_F(TracerTest, LinksAreSentAsDatadogSpanLinksJson) {
   Tracer tracer(Options(), &exporter_, clock_);
   SpanContext a;

@@ -148,14 +148,26 @@ Tracer& DisabledTracer();
 // active again). Scopes nest and must end in reverse order, on the thread that made them.
 // The span must outlive the scope. While it is active, log lines of this thread carry its ids
 // (libs/base SetThreadLogSpan: dd.trace_id, dd.span_id). An empty span changes nothing.
+// This thread's active span, to make it active on a helper thread that works inside it (a
+// prefetch, say). It refers to the span without owning it: valid while the span lives.
+class ActiveSpanRef {
+ private:
+  friend class ActiveSpanScope;
+  friend ActiveSpanRef CurrentActiveSpan();
+  const internal::SpanState* state_ = nullptr;
+};
+ActiveSpanRef CurrentActiveSpan();
+
 class ActiveSpanScope {
  public:
   explicit ActiveSpanScope(const Span& span);
+  explicit ActiveSpanScope(ActiveSpanRef span);
   ~ActiveSpanScope();
   ActiveSpanScope(const ActiveSpanScope&) = delete;
   ActiveSpanScope& operator=(const ActiveSpanScope&) = delete;
 
  private:
+  void Enter(const internal::SpanState* state);
   const internal::SpanState* previous_;
   LogSpanIds log_ids_;
   const LogSpanIds* previous_log_ = nullptr;
