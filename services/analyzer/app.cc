@@ -26,6 +26,7 @@
 #include "apmcov/coverage/sampling.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
+#include "batch_span.h"
 #include "catalog_gate.h"
 #include "coverage_refresher.h"
 #include "dead_letters.h"
@@ -402,11 +403,18 @@ struct App::Impl {
     batch.broken_traces.push_back(BrokenTraceRecordFrom(verdict, pool, ports.clock.NowUnixNanos()));
   }
 
+  tracing::Tracer& tracer() const {
+    return ports.tracer != nullptr ? *ports.tracer : tracing::DisabledTracer();
+  }
+
   // --- writing ---
   absl::Status ApplyWithRetry(const store::WriteBatch& b, std::string_view what) {
     return retrier.Run(what, [&]() -> absl::Status {
+      tracing::Span span = StartTransactionSpan(tracer(), what);
       const auto start = std::chrono::steady_clock::now();
       absl::StatusOr<store::ApplyResult> r = ports.store.Apply(b);
+      if (!r.ok()) span.SetError(StdView(r.status().message()));
+      span.Finish();
       metrics.db_write->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (!r.ok()) return r.status();
@@ -566,6 +574,8 @@ struct App::Impl {
     }
     APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
     const std::vector<IncomingMessage>& messages = *polled;
+    tracing::Span batch_span = StartBatchSpan(tracer(), messages);
+    tracing::ActiveSpanScope active(batch_span);
     // Catalog, inventory and sync jobs first: apply them (a catalog snapshot may complete) and
     // rebuild the directory before judging any trace of this poll or a later one. Topics are
     // not ordered among themselves anyway.

@@ -62,6 +62,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/bus.h"
 #include "apmcov/store/coverage_store.h"
+#include "apmcov/tracing/tracer.h"
 #include "config.h"
 
 namespace prometheus {
@@ -79,6 +80,8 @@ struct AppPorts {
   // End offsets of the partitions this member owns: the lag gauge, and the apm-inventory
   // offsets a span watermark waits for (catalog before judging, above).
   bus::LagProbe& lag_probe;
+  // Traces each processed batch and each store transaction (batch_span.h). Null: not traced.
+  tracing::Tracer* tracer = nullptr;
 };
 
 class App {
