@@ -8,9 +8,11 @@ A broken trace of the tracker is a propagation bug of ours (a hop that lost the 
 span whose parent never arrived): the test prints each one, with its gaps, and fails.
 
 The traces of a sync are read by the next sync (SPAN_LAG_SECONDS after they end) and judged
-once final (TRACE_GRACE_SECONDS later), so after the two syncs the test asks for more, a few
-seconds apart, until the report has judged traces rooted in the tracker's services (at most
-five, then it fails saying so).
+once final (TRACE_GRACE_SECONDS later), so after the two syncs the test waits that long and
+asks for one more, which reads and finalises the traces of both. It then requires that traces
+crossing the services were judged: the dependencies the analyzer records from judged traces
+include apmcov-collector → datadog-api (the sync's Datadog calls) and apmcov-analyzer's
+PostgreSQL transactions.
 """
 
 from __future__ import annotations
@@ -49,16 +51,12 @@ def main() -> int:
             stack.settle(timeout=240)
             log(f"sync {n} of 2 done")
             time.sleep(opts.span_lag_seconds + 3)
+        # The two syncs' traces are final once the watermark passes their end by the grace.
+        time.sleep(opts.trace_grace_seconds + 5)
+        stack.wait_job(stack.trigger_sync(), timeout=300)
+        stack.settle(timeout=240)
+        log("the judging sync is done")
         roots = judged_roots(stack)
-        for extra in range(5):
-            if roots.get("apmcov-gateway", (0, 0))[0] > 0 and roots.get("apmcov-collector",
-                                                                        (0, 0))[0] > 0:
-                break
-            log(f"judged traces rooted in the tracker so far: {roots}; one more sync")
-            time.sleep(opts.trace_grace_seconds)
-            stack.wait_job(stack.trigger_sync(), timeout=300)
-            stack.settle(timeout=240)
-            roots = judged_roots(stack)
         log(f"judged traces by root service (judged, broken): {roots}")
         agent = stack.ddsim_stats().get("agent", {})
         log(f"ddsim as an Agent: {agent}")
@@ -76,6 +74,17 @@ def main() -> int:
         for name in ("apmcov-gateway", "apmcov-collector"):
             if roots.get(name, (0, 0))[0] == 0:
                 failures.append(f"no trace rooted in {name} was judged: nothing was proven")
+        deps = [d for d in rest_pages(stack, "/api/dependencies", "dependencies",
+                                      {"page_size": "1000"}) if d.get("from_service") in OURS]
+        for d in deps:
+            log(f"dependency of the tracker: {d['from_service']} -> {d['to_name']} "
+                f"({d.get('kind')}, {d.get('count')})")
+        pairs = {(d["from_service"], d["to_name"]) for d in deps}
+        if ("apmcov-collector", "datadog-api") not in pairs:
+            failures.append("no judged trace holds the collector's Datadog calls "
+                            "(no apmcov-collector -> datadog-api dependency)")
+        if not any(f == "apmcov-analyzer" for f, _ in pairs):
+            failures.append("no judged trace holds the analyzer's PostgreSQL transactions")
 
         since = rfc3339(stack.traffic_start_ns)
         broken = [t for t in rest_pages(stack, "/api/traces", "traces",
