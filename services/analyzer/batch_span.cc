@@ -13,13 +13,20 @@ tracing::Span StartBatchSpan(tracing::Tracer& tracer,
                              const std::vector<bus::IncomingMessage>& messages) {
   if (!tracer.enabled() || messages.empty()) return tracing::Span();
   std::vector<std::optional<tracing::SpanContext>> senders;
-  senders.reserve(messages.size());
   std::set<std::string> topics;
+  // The records of one producer span come in a row with the same headers: each run of equal
+  // headers is parsed once (parsing every record cost ~10% of a batch's CPU in the bench).
+  std::optional<std::string_view> last_dd, last_tp;
+  bool any = false;
   for (const bus::IncomingMessage& m : messages) {
     topics.insert(m.topic);
-    if (!m.Header(tracing::kDatadogTraceIdHeader) && !m.Header(tracing::kTraceparentHeader)) {
-      continue;
-    }
+    const std::optional<std::string_view> dd = m.Header(tracing::kDatadogParentIdHeader);
+    const std::optional<std::string_view> tp = m.Header(tracing::kTraceparentHeader);
+    if (!dd && !tp && !m.Header(tracing::kDatadogTraceIdHeader)) continue;
+    if (any && dd == last_dd && tp == last_tp && dd.has_value()) continue;  // same sender
+    any = true;
+    last_dd = dd;
+    last_tp = tp;
     senders.push_back(tracing::Extract(tracing::ReadFrom(m.headers)));
   }
   const tracing::BatchParent where = tracing::ChooseBatchParent(senders);
@@ -31,7 +38,9 @@ tracing::Span StartBatchSpan(tracing::Tracer& tracer,
                                          .parent = where.parent ? &*where.parent : nullptr,
                                          .root = !where.parent.has_value()});
   span.SetTag(tracing::tags::kMessagingSystem, "kafka");
-  span.SetTag(tracing::tags::kMessagingDestination, resource);
+  // One destination only when the batch has one topic: a joined list would read as a topic
+  // of its own to whoever maps dependencies from these spans (the tracker itself included).
+  if (topics.size() == 1) span.SetTag(tracing::tags::kMessagingDestination, *topics.begin());
   span.SetMetric("messaging.batch.message_count", static_cast<double>(messages.size()));
   for (const tracing::SpanContext& link : where.links) span.AddLink(link);
   if (where.links_dropped > 0) {

@@ -1,7 +1,8 @@
 // The analyzer's spans (design §12), kept apart from the consumer loop so the loop only opens
 // them: a consumer span per processed batch and a client span per PostgreSQL transaction.
 //
-//  - StartBatchSpan: `kafka.consume` (span.kind consumer, resource = the topics of the batch),
+//  - StartBatchSpan: `kafka.consume` (span.kind consumer, resource = the topics of the batch,
+//    messaging.destination.name only when there is one),
 //    the child of the collector's producing span when the records' headers name one trace, or
 //    a trace of its own linking each producing span when the batch holds several senders
 //    (tracing::ChooseBatchParent). Records without trace headers (catalog, inventory, sync
