@@ -15,6 +15,8 @@ test asserts that the spans the Agent received for that trace form one tree:
 
 with no span whose parent is missing, unified service tags on every span, the 128-bit id on
 each chunk root, no Datadog key in any span, and log lines of the sync carrying its ids.
+A gRPC call with Datadog-style metadata must likewise give a `grpc.server` span under the
+caller's span.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ def main() -> int:
             stack.settle(timeout=240)
             time.sleep(2)
 
+            # gRPC, with the Datadog style this time (REST below uses W3C).
+            grpc_trace, grpc_caller = secrets.randbits(63) | 1, secrets.randbits(63) | 1
+            g = stack.grpc()
+            g.stub.GetStats(g.pb.GetStatsRequest(), timeout=30, metadata=[
+                ("x-datadog-trace-id", str(grpc_trace)), ("x-datadog-parent-id", str(grpc_caller)),
+                ("x-datadog-sampling-priority", "1")])
+
             trace_hi, trace_lo = secrets.randbits(64) | 1, secrets.randbits(63) | 1
             caller = secrets.randbits(63) | 1
             headers = {**stack.auth(),
@@ -84,6 +93,13 @@ def main() -> int:
             stack.settle(timeout=240)
             time.sleep(4)  # the exporters send every second
 
+            rpc = [s for s in agent.spans() if s["trace_id"] == grpc_trace]
+            f.check(len(rpc) == 1 and rpc[0]["name"] == "grpc.server"
+                    and rpc[0]["parent_id"] == grpc_caller
+                    and rpc[0]["resource"] == "apmcov.v1.CoverageService/GetStats"
+                    and (rpc[0].get("meta") or {}).get("rpc.service") == "apmcov.v1.CoverageService"
+                    and (rpc[0].get("meta") or {}).get("grpc.status.code") == "OK",
+                    f"the gRPC call is a server span under the caller's (metadata) {rpc[:1]}")
             spans = [s for s in agent.spans() if s["trace_id"] == trace_lo]
             log(f"the Agent received {len(agent.spans())} spans in {agent.payloads} payloads; "
                 f"{len(spans)} in the request's trace")
