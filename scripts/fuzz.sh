@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 fixtures=${APMCOV_FIXTURES_DIR:-$root/tests/fixtures/datadog}
 targets=(fuzz_span_page fuzz_service_definitions fuzz_aggregate fuzz_event_decode fuzz_rest_query
-  fuzz_grpc_query)
+  fuzz_grpc_query fuzz_trace_headers fuzz_agent_intake)
 
 if [[ ${1:-} == --list ]]; then
   printf '%s\n' "${targets[@]}"
@@ -120,6 +120,54 @@ os.makedirs(os.path.join(dst, "fuzz_grpc_query"), exist_ok=True)
 for i, (head, body) in enumerate(seeds):
     with open(os.path.join(dst, "fuzz_grpc_query", "seed-%02d" % i), "wb") as f:
         f.write(bytes([head]) + body)
+
+# fuzz_trace_headers: header lines "name: value" of each style, alone and together.
+header_seeds = [
+    "x-datadog-trace-id: 1234\nx-datadog-parent-id: 5678\nx-datadog-sampling-priority: 1\n"
+    "x-datadog-tags: _dd.p.tid=6568a1b200000000,_dd.p.dm=-3",
+    "traceparent: 00-6568a1b2000000000000000000000d2e-000000000000162e-01\n"
+    "tracestate: dd=s:2;p:000000000000162e;t.dm:-3,other=x",
+    "x-datadog-trace-id: 3374\nx-datadog-parent-id: 1\n"
+    "traceparent: 00-00000000000000000000000000000d2e-00000000000000ff-00\ntracestate: dd=s:-1",
+    "X-Datadog-Trace-Id: 1\nX-DATADOG-PARENT-ID: 2\nx-datadog-origin: synthetics",
+]
+os.makedirs(os.path.join(dst, "fuzz_trace_headers"), exist_ok=True)
+for i, text in enumerate(header_seeds):
+    with open(os.path.join(dst, "fuzz_trace_headers", "seed-%02d" % i), "w") as f:
+        f.write(text)
+
+# fuzz_agent_intake: v0.4 payloads (msgpack: an array of traces, each an array of span maps).
+def mp_str(s):
+    b = s.encode()
+    return (bytes([0xA0 | len(b)]) if len(b) < 32 else bytes([0xD9, len(b)])) + b
+
+def mp_int(n):
+    return bytes([0xCF]) + n.to_bytes(8, "big") if n >= 128 else bytes([n])
+
+def mp_map(pairs):
+    out = bytes([0x80 | len(pairs)])
+    for k, v in pairs:
+        out += mp_str(k) + v
+    return out
+
+def span(trace, sid, parent, service, extra=()):
+    return mp_map([("trace_id", mp_int(trace)), ("span_id", mp_int(sid)),
+                   ("parent_id", mp_int(parent)), ("service", mp_str(service)),
+                   ("name", mp_str("http.request")), ("resource", mp_str("GET /api/sync")),
+                   ("type", mp_str("web")), ("start", mp_int(1795300000000000000)),
+                   ("duration", mp_int(1500000)), ("error", mp_int(0)),
+                   ("meta", mp_map([("env", mp_str("demo")), ("span.kind", mp_str("server"))])),
+                   ("metrics", mp_map([("_sampling_priority_v1", mp_int(1))]))] + list(extra))
+
+payloads = [
+    bytes([0x90]),
+    bytes([0x91, 0x92]) + span(77, 1, 0, "apmcov-gateway") + span(77, 2, 1, "apmcov-collector"),
+    bytes([0x92, 0x91]) + span(5, 9, 0, "a") + bytes([0x90]),
+]
+os.makedirs(os.path.join(dst, "fuzz_agent_intake"), exist_ok=True)
+for i, body in enumerate(payloads):
+    with open(os.path.join(dst, "fuzz_agent_intake", "seed-%02d" % i), "wb") as f:
+        f.write(body)
 PY
 
 total_runs=0

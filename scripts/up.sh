@@ -14,6 +14,12 @@
 # admin ports COLLECTOR_ADMIN_PORT 9101, ANALYZER_ADMIN_PORT 9102, GATEWAY_ADMIN_PORT 9103,
 # DDSIM_ADMIN_PORT 9104. ddsim: DDSIM_SEED 42, DDSIM_SERVICES 200, DDSIM_SPANS_PER_SECOND 50,
 # DDSIM_BACKFILL_MINUTES 15.
+#
+# The tracker traces itself (design §12): with ddsim, tracing is on by default and ddsim is
+# the Agent (DD_TRACE_AGENT_URL=http://127.0.0.1:$DDSIM_PORT), so the dashboard lists the
+# tracker's own services, instrumented, and judges its traces. Against a real Datadog tracing
+# is off unless DD_AGENT_HOST (or DD_TRACE_AGENT_URL) names a Datadog Agent. DD_TRACE_ENABLED
+# set in the environment wins in both cases.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -131,6 +137,17 @@ else
   export SYNC_INTERVAL_MINUTES=${SYNC_INTERVAL_MINUTES:-5}
   export SPAN_PAGE_BUDGET=${SPAN_PAGE_BUDGET:-120}
   export SPAN_WINDOW_SECONDS=${SPAN_WINDOW_SECONDS:-120}
+  # ddsim is also a Datadog Agent: the stack watches itself.
+  export DD_TRACE_ENABLED=${DD_TRACE_ENABLED:-true}
+  export DD_TRACE_AGENT_URL=${DD_TRACE_AGENT_URL:-http://127.0.0.1:$ddsim_port}
+fi
+# A real Datadog: trace only towards an Agent someone named.
+if [[ -z ${DD_TRACE_ENABLED:-} ]]; then
+  if [[ -n ${DD_AGENT_HOST:-} || -n ${DD_TRACE_AGENT_URL:-} ]]; then
+    export DD_TRACE_ENABLED=true
+  else
+    export DD_TRACE_ENABLED=false
+  fi
 fi
 
 export LOG_FORMAT=${LOG_FORMAT:-text}
@@ -166,6 +183,7 @@ APM Coverage Tracker is running.
   Kafka       $KAFKA_BROKERS
   PostgreSQL  ${DATABASE_URL%%\?*}
   Logs        $logs/
+  Tracing     $(if [[ $DD_TRACE_ENABLED == true ]]; then echo "on, to ${DD_TRACE_AGENT_URL:-http://${DD_AGENT_HOST:-localhost}:${DD_TRACE_AGENT_PORT:-8126}}"; else echo off; fi)
 Press Ctrl-C to stop (or run: scripts/up.sh down).
 EOT
 

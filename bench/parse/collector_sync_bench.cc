@@ -7,8 +7,18 @@
 // With --kafka-dev the spans go to a private apmcov-kafka-dev through the Kafka adapter
 // (idempotent producer, acks=all) instead of a counting publisher.
 // Prints one JSON line.
+//
+// Tracing overhead (design §12, §11: at most 3%): with --tracing-rounds N the same sync runs
+// 2N times in the same process, alternately with tracing off and on (the sync span, a client
+// span per Datadog call with its headers injected, a producer span per page with the context
+// in every record's headers; exported by the AgentExporter to the same ddsim, which is also
+// an Agent), each on a fresh App reading the same range; it prints one more JSON line with
+// both rates (best round of each), their ratio, the medians over rounds of the on/off ratios
+// of the wall rate and of the CPU time per span, and the core count.
 #include <prometheus/registry.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,6 +35,8 @@
 #include "apmcov/bus/testing/kafka_dev_process.h"
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/datadog/testing/ddsim_process.h"
+#include "apmcov/tracing/agent_exporter.h"
+#include "apmcov/tracing/tracer.h"
 #include "app.h"
 
 namespace {
@@ -76,6 +88,20 @@ class CallCounter : public datadog::ApiObserver {
  private:
   datadog::ApiObserver& next_;
 };
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty()           ? 0
+         : v.size() % 2 == 1 ? v[v.size() / 2]
+                             : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
 
 std::string Arg(int argc, char** argv, const char* name, const char* def) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -170,5 +196,76 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(counting.messages()),
       static_cast<unsigned long long>(counting.bytes()),
       kafka ? "kafka-dev (messages/bytes not counted)" : "counting (no Kafka)");
-  return r.state == v1::SYNC_STATE_SUCCEEDED ? 0 : 1;
+  if (r.state != v1::SYNC_STATE_SUCCEEDED) return 1;
+  const int rounds = std::stoi(Arg(argc, argv, "--tracing-rounds", "0"));
+  if (rounds <= 0) return 0;
+
+  // Tracing off and on, same process, same range (a fixed end: the clock of a fresh App each).
+  auto agent = datadog::testing::DdsimProcess::Start(
+      {"serve", "--seed=5", "--services=" + std::to_string(services), "--spans-per-second=" + sps,
+       "--backfill-minutes=" + std::to_string(minutes + 5), "--http-port=0", "--admin-port=0",
+       "--address=127.0.0.1", "--rate-limits=unlimited", "--log-level=warn"},
+      ddsim);
+  if (!agent.ok()) return 1;
+  tracing::AgentExporterOptions eo;
+  eo.agent_url = (*agent)->url();
+  auto exporter = tracing::AgentExporter::Create(eo);
+  if (!exporter.ok()) return 1;
+  tracing::TracerOptions to;
+  to.service = "apmcov-collector";
+  to.env = "bench";
+  tracing::Tracer tracer(to, exporter->get(), clock);
+  // Wall time and this process's CPU time (every thread: prefetch, exporter) of one sync.
+  auto one = [&](bool on, uint64_t* spans, double* cpu) -> double {
+    datadog::ClientOptions co = o;
+    co.base_url = co.site = (*agent)->url();
+    co.tracer = on ? &tracer : nullptr;
+    datadog::DatadogHttpClient c(co, transport, clock, &metrics);
+    datadog::HttpDatadogSource s(c);
+    CountingPublisher sink;
+    collector::App a(cfg, {s, sink, lag, clock, metrics, nullptr, nullptr, on ? &tracer : nullptr});
+    const double cpu0 = ProcessCpuSeconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    const collector::SyncResult res = a.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    if (on) (void)(*exporter)->Flush(std::chrono::seconds(5));  // the export's cost counts
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    *cpu = ProcessCpuSeconds() - cpu0;
+    *spans = res.spans;
+    return res.state == v1::SYNC_STATE_SUCCEEDED ? secs : -1;
+  };
+  // Each round runs off and on back to back (the order alternates); the figures are the best
+  // wall rate of each mode, and the medians over rounds of the on/off ratios of the wall rate
+  // and of the CPU time per span (the machine is shared: the CPU ratio is the steadier one).
+  double best_rate[2] = {0, 0};
+  std::vector<double> wall_ratios, cpu_ratios;
+  for (int round = 0; round < rounds; ++round) {
+    double rate[2] = {0, 0}, cpu_per_span[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+      const bool on = (k == 0) == (round % 2 == 1);
+      uint64_t spans = 0;
+      double cpu = 0;
+      const double secs = one(on, &spans, &cpu);
+      if (secs <= 0 || spans == 0) return 1;
+      rate[on] = spans / secs;
+      cpu_per_span[on] = cpu / spans;
+      best_rate[on] = std::max(best_rate[on], rate[on]);
+    }
+    wall_ratios.push_back(rate[1] / rate[0]);
+    cpu_ratios.push_back(cpu_per_span[1] / cpu_per_span[0]);
+  }
+  (void)(*exporter)->Stop(std::chrono::seconds(5));
+  const tracing::ExporterStats st = (*exporter)->stats();
+  agent->reset();  // stopped by its PID
+  std::printf(
+      "{\"bench\":\"collector_sync_tracing_overhead\",\"cores\":%u,\"rounds\":%d,"
+      "\"off_spans_per_s\":%.0f,\"on_spans_per_s\":%.0f,\"on_off_ratio\":%.4f,"
+      "\"median_wall_ratio\":%.4f,\"median_cpu_per_span_ratio\":%.4f,"
+      "\"overhead_pct_cpu\":%.2f,\"target_pct\":3,\"tracer_spans_sent\":%llu,"
+      "\"tracer_spans_dropped\":%llu}\n",
+      std::thread::hardware_concurrency(), rounds, best_rate[0], best_rate[1],
+      best_rate[1] / best_rate[0], Median(wall_ratios), Median(cpu_ratios),
+      100.0 * (Median(cpu_ratios) - 1.0), static_cast<unsigned long long>(st.spans_sent),
+      static_cast<unsigned long long>(st.spans_dropped));
+  return 0;
 }

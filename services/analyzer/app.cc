@@ -27,6 +27,7 @@
 #include "apmcov/coverage/span_batch_decoder.h"
 #include "apmcov/coverage/trace_assembler.h"
 #include "apmcov/v1/events.pb.h"
+#include "batch_span.h"
 #include "batch_writer.h"
 #include "catalog_gate.h"
 #include "coverage_refresher.h"
@@ -78,8 +79,9 @@ struct App::Impl {
                 options.retention_budget},
                ports.store, ports.clock, metrics, stop),
         writer(options.write_queue_depth,
-               [this](const store::WriteBatch& b, std::vector<store::CompletedSnapshot>* done) {
-                 return ApplySkippingRejected(b, "applying a batch", done);
+               [this](const store::WriteBatch& b, const tracing::SpanContext& parent,
+                      std::vector<store::CompletedSnapshot>* done) {
+                 return ApplySkippingRejected(b, "applying a batch", done, &parent);
                }) {}
 
   // --- configuration and ports ---
@@ -429,14 +431,23 @@ struct App::Impl {
     batch.broken_traces.push_back(BrokenTraceRecordFrom(verdict, pool, ports.clock.NowUnixNanos()));
   }
 
+  tracing::Tracer& tracer() const {
+    return ports.tracer != nullptr ? *ports.tracer : tracing::DisabledTracer();
+  }
+
   // --- writing ---
   // With `completed` (the writer's thread), the catalog snapshots the batch completed are
   // handed back instead of acted on: the consumer thread acts on them (TakeWritten).
+  // `trace_parent`: the batch span when written on the writer's thread (batch_span.h).
   absl::Status ApplyWithRetry(const store::WriteBatch& b, std::string_view what,
-                              std::vector<store::CompletedSnapshot>* completed = nullptr) {
+                              std::vector<store::CompletedSnapshot>* completed = nullptr,
+                              const tracing::SpanContext* trace_parent = nullptr) {
     return retrier.Run(what, [&]() -> absl::Status {
+      tracing::Span span = StartTransactionSpan(tracer(), what, trace_parent);
       const auto start = std::chrono::steady_clock::now();
       absl::StatusOr<store::ApplyResult> r = ports.store.Apply(b);
+      if (!r.ok()) span.SetError(StdView(r.status().message()));
+      span.Finish();
       metrics.db_write->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       if (!r.ok()) return r.status();
@@ -489,8 +500,9 @@ struct App::Impl {
   // records are applied one by one (watermarks last) and each rejected one is dropped with an
   // error log naming it, instead of failing the batch on every replay.
   absl::Status ApplySkippingRejected(const store::WriteBatch& b, std::string_view what,
-                                     std::vector<store::CompletedSnapshot>* completed) {
-    absl::Status s = ApplyWithRetry(b, what, completed);
+                                     std::vector<store::CompletedSnapshot>* completed,
+                                     const tracing::SpanContext* trace_parent = nullptr) {
+    absl::Status s = ApplyWithRetry(b, what, completed, trace_parent);
     if (!store::IsRecordRejected(s)) return s;
     Log().Error("the store rejected a record; applying the batch record by record",
                 {{"error", Msg(s)}});
@@ -498,7 +510,7 @@ struct App::Impl {
       for (const auto& record : b.*member) {
         store::WriteBatch one;
         (one.*member).push_back(record);
-        absl::Status r = ApplyWithRetry(one, "applying one record", completed);
+        absl::Status r = ApplyWithRetry(one, "applying one record", completed, trace_parent);
         if (store::IsRecordRejected(r)) {
           Log().Error("record dropped: the store rejected it",
                       {{"kind", kind}, {"record", describe(record)}, {"error", Msg(r)}});
@@ -646,6 +658,8 @@ struct App::Impl {
     if (!restore_watermarks.empty()) APMCOV_RETURN_IF_ERROR(DrainWriter());
     APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
     const std::vector<IncomingMessage>& messages = *polled;
+    tracing::Span batch_span = StartBatchSpan(tracer(), messages);
+    tracing::ActiveSpanScope active(batch_span);
     // Catalog, inventory and sync jobs first: apply them (a catalog snapshot may complete) and
     // rebuild the directory before judging any trace of this poll or a later one. Topics are
     // not ordered among themselves anyway.
@@ -686,7 +700,7 @@ struct App::Impl {
     APMCOV_RETURN_IF_ERROR(dead_letters.Flush());
     // The batch boundary: its writes and the offsets they make safe go to the writer thread,
     // in order; the offsets are committed once the transaction holding them committed.
-    BatchWriter::Job job{std::move(batch), OffsetsToCommit()};
+    BatchWriter::Job job{std::move(batch), OffsetsToCommit(), batch_span.context()};
     batch = store::WriteBatch{};
     if (!job.batch.empty() || !job.commit.empty()) writer.Enqueue(std::move(job));
     APMCOV_RETURN_IF_ERROR(Refresh());

@@ -64,6 +64,7 @@
 #include "apmcov/bus/bus.h"
 #include "apmcov/coverage/coverage_report.h"
 #include "apmcov/store/coverage_store.h"
+#include "apmcov/tracing/tracer.h"
 #include "config.h"
 
 namespace prometheus {
@@ -84,6 +85,8 @@ struct AppPorts {
   // Called with the report of each coverage snapshot this member writes (the Scorecards push,
   // design §13); must not block. Empty: nothing is called.
   std::function<void(const coverage::CoverageReport&)> on_coverage_snapshot = nullptr;
+  // Traces each processed batch and each store transaction (batch_span.h). Null: not traced.
+  tracing::Tracer* tracer = nullptr;
 };
 
 class App {

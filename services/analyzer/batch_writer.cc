@@ -58,8 +58,9 @@ void BatchWriter::Loop() {
     }
     writing_ = 1;
     lock.unlock();
-    done.status =
-        job.batch.empty() ? absl::OkStatus() : write_(job.batch, &done.completed_snapshots);
+    done.status = job.batch.empty()
+                      ? absl::OkStatus()
+                      : write_(job.batch, job.trace_parent, &done.completed_snapshots);
     if (done.status.ok()) done.watermarks = std::move(job.batch.watermarks);
     lock.lock();
     writing_ = 0;

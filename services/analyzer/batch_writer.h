@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "apmcov/bus/bus.h"
 #include "apmcov/store/coverage_store.h"
+#include "apmcov/tracing/propagation.h"
 
 namespace apmcov::analyzer {
 
@@ -32,6 +33,9 @@ class BatchWriter {
   struct Job {
     store::WriteBatch batch;
     std::map<bus::TopicPartition, int64_t> commit;  // safe once `batch` is written
+    // The batch's consumer span (batch_span.h), parent of the transaction that writes it on
+    // the writer's thread, where no span is active. Invalid: not traced.
+    tracing::SpanContext trace_parent;
   };
   struct Done {
     absl::Status status;
@@ -40,8 +44,8 @@ class BatchWriter {
     std::vector<store::PartitionWatermark> watermarks;  // the batch's, now stored
   };
   // Writes a batch (retrying as it sees fit) and says which catalog snapshots it completed.
-  using WriteFn =
-      std::function<absl::Status(const store::WriteBatch&, std::vector<store::CompletedSnapshot>*)>;
+  using WriteFn = std::function<absl::Status(const store::WriteBatch&, const tracing::SpanContext&,
+                                             std::vector<store::CompletedSnapshot>*)>;
 
   // `depth`: jobs queued or being written at most; Enqueue() waits beyond that.
   BatchWriter(size_t depth, WriteFn write);

@@ -21,6 +21,7 @@
 #include "apmcov/store/postgres_store.h"
 #include "apmcov/telemetry/admin_server.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
+#include "apmcov/tracing/config.h"
 #include "app.h"
 #include "scorecards.h"
 
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   AnalyzerConfig config = AnalyzerConfig::Read(reader);
   const auto statsd_options =
       apmcov::telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-analyzer");
+  const auto tracing_config = apmcov::tracing::TracingConfig::Read(reader, "apmcov-analyzer");
   const auto& args = reader.positional();
   const bool migrate_only = !args.empty() && args[0] == "migrate";
   if (args.size() > 1 || (!args.empty() && !migrate_only)) {
@@ -153,9 +155,10 @@ int main(int argc, char** argv) {
                                       {"site", client_options.site}});
   }
 
-  apmcov::analyzer::App app(
-      apmcov::analyzer::AppOptions::FromConfig(config),
-      {**subscriber, **publisher, store, clock, *registry, **probe, on_snapshot});
+  apmcov::tracing::TracingSetup tracing(tracing_config, *registry, clock);  // off: a no-op
+  apmcov::analyzer::App app(apmcov::analyzer::AppOptions::FromConfig(config),
+                            {**subscriber, **publisher, store, clock, *registry, **probe,
+                             on_snapshot, &tracing.tracer()});
   if (absl::Status s = app.Start(); !s.ok()) {
     Log().Error("start failed", {{"error", std::string(s.message())}});
     return 1;
@@ -176,7 +179,8 @@ int main(int argc, char** argv) {
   app.Stop();
   worker.join();
   if (scorecards) scorecards->Stop();
-  if (statsd) statsd->Stop();  // a last flush
+  (void)tracing.Shutdown(std::chrono::seconds(2));  // the last spans, bounded
+  if (statsd) statsd->Stop();                       // a last flush
   (*subscriber)->Close();
   (void)(*publisher)->Flush(std::chrono::seconds(5));
   admin.Stop();

@@ -81,15 +81,29 @@ std::string App::NewJobId() {
 
 absl::Status App::Publish(const std::string& topic, const std::string& key,
                           const google::protobuf::Message& message,
-                          std::optional<int32_t> partition) {
-  APMCOV_ASSIGN_OR_RETURN(bus::OutgoingMessage out,
-                          bus::MakeProtoMessage(topic, key, message, partition));
+                          std::optional<int32_t> partition, bus::Headers extra_headers) {
+  APMCOV_ASSIGN_OR_RETURN(
+      bus::OutgoingMessage out,
+      bus::MakeProtoMessage(topic, key, message, partition, std::move(extra_headers)));
   absl::Status s = ports_.publisher.Publish(std::move(out));
   if (!s.ok()) {
     ports_.metrics.AddPublishError();
     return Annotate(s, absl::StrCat("publishing to ", topic));
   }
   return s;
+}
+
+tracing::Span App::StartProduceSpan(const std::string& topic, size_t messages,
+                                    bus::Headers* headers) const {
+  tracing::Tracer& t = tracer();
+  if (!t.enabled()) return tracing::Span();
+  tracing::Span span = t.StartSpan(
+      "kafka.produce", {.resource = topic, .type = "queue", .kind = tracing::kinds::kProducer});
+  span.SetTag(tracing::tags::kMessagingSystem, "kafka");
+  span.SetTag(tracing::tags::kMessagingDestination, topic);
+  span.SetMetric("messaging.batch.message_count", static_cast<double>(messages));
+  tracing::Inject(span.context(), tracing::WriteTo(headers));
+  return span;
 }
 
 absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const std::string& error) {
@@ -120,7 +134,8 @@ absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const st
   return absl::OkStatus();
 }
 
-std::string App::Request(const v1::SyncRequest& request) {
+std::string App::Request(const v1::SyncRequest& request,
+                         const std::optional<tracing::SpanContext>& parent) {
   v1::SyncRequest r = request;
   if (r.job_id().empty()) r.set_job_id(NewJobId());
   const std::string job_id = r.job_id();
@@ -137,6 +152,7 @@ std::string App::Request(const v1::SyncRequest& request) {
   {
     std::lock_guard lock(mu_);
     awaited_jobs_.insert(job_id);
+    if (parent && parent->valid()) request_parents_[job_id] = *parent;
     pending_.push_back(std::move(r));
   }
   cv_.notify_all();
@@ -309,8 +325,24 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
 }
 
 SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids,
-                        const std::string& requested_by) {
+                        const std::string& requested_by,
+                        const std::vector<tracing::SpanContext>& parents) {
   std::lock_guard sync_lock(sync_mu_);
+  // The sync's root span: the child of the request that asked for it (its record's context),
+  // else a trace of its own. Every Datadog call and produce of the sync is inside it.
+  tracing::Span span;
+  if (tracer().enabled()) {
+    const bool requested = !parents.empty();
+    span = tracer().StartSpan(
+        "collector.sync",
+        {.resource = trigger == v1::SYNC_TRIGGER_MANUAL ? "manual sync" : "scheduled sync",
+         .type = "worker",
+         .kind = requested ? tracing::kinds::kConsumer : tracing::kinds::kInternal,
+         .parent = requested ? &parents.front() : nullptr,
+         .root = !requested});
+    for (size_t i = 1; i < parents.size(); ++i) span.AddLink(parents[i]);
+  }
+  tracing::ActiveSpanScope active(span);
   {
     std::lock_guard lock(mu_);
     running_sync_ = true;
@@ -357,6 +389,13 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
   }
   const int64_t finished = ports_.clock.NowUnixNanos();
   const char* state_name = FinalStateName(result.state);
+  if (span.recording()) {
+    span.SetTag("sync.job_id", p.job.id());
+    span.SetTag("sync.state", state_name);
+    span.SetMetric("sync.pages", static_cast<double>(result.pages));
+    span.SetMetric("sync.spans", static_cast<double>(result.spans));
+    if (result.state == v1::SYNC_STATE_FAILED) span.SetError(result.error);
+  }
   ports_.metrics.ObserveSync(state_name, static_cast<double>(finished - p.started_ns) / 1e9,
                              finished / 1'000'000'000);
   CollectorMetrics::JobCounters c = ports_.metrics.Job();
@@ -469,8 +508,18 @@ void App::SchedulerLoop() {
       RunSync(v1::SYNC_TRIGGER_SCHEDULE);
     } else {
       std::vector<std::string> ids;
-      for (const v1::SyncRequest& r : requests) ids.push_back(r.job_id());
-      RunSync(v1::SYNC_TRIGGER_MANUAL, ids, requests[0].requested_by());
+      std::vector<tracing::SpanContext> parents;
+      {
+        std::lock_guard lock(mu_);
+        for (const v1::SyncRequest& r : requests) {
+          ids.push_back(r.job_id());
+          auto it = request_parents_.find(r.job_id());
+          if (it == request_parents_.end()) continue;
+          parents.push_back(it->second);
+          request_parents_.erase(it);
+        }
+      }
+      RunSync(v1::SYNC_TRIGGER_MANUAL, ids, requests[0].requested_by(), parents);
     }
   }
 }

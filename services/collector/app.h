@@ -24,6 +24,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/bus.h"
 #include "apmcov/datadog/source.h"
+#include "apmcov/tracing/tracer.h"
 #include "apmcov/v1/events.pb.h"
 #include "backpressure.h"
 #include "config.h"
@@ -48,6 +49,12 @@ class App {
     // Opens a subscriber of a fresh group, to read collector-state from its beginning; called
     // at every (re)gained leadership. Null: no checkpoint is ever read.
     std::function<absl::StatusOr<std::unique_ptr<bus::Subscriber>>()> open_state;
+    // Traces each sync (design §12): its root span (a child of the request that asked for it,
+    // from the `commands` record's headers; a scheduled sync is its own root), and a producer
+    // span per page of span batches and per round of watermarks, whose context goes in the
+    // records' headers for the analyzer. Null: not traced. (The Datadog API calls' client
+    // spans come from the DatadogHttpClient, given the same tracer by main().)
+    tracing::Tracer* tracer = nullptr;
   };
 
   App(CollectorConfig config, Ports ports);
@@ -64,13 +71,18 @@ class App {
 
   // Runs one sync now, on the calling thread. `job_ids` are the ids requested (the first is
   // the job's id; the others were coalesced into it); empty: a new scheduled id.
+  // `parents`: the trace contexts of the requests (the first is the sync span's parent, the
+  // others, coalesced requests, are links); empty: the sync starts its own trace.
   SyncResult RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids = {},
-                     const std::string& requested_by = "");
+                     const std::string& requested_by = "",
+                     const std::vector<tracing::SpanContext>& parents = {});
 
   // Records a SyncRequest (from the commands topic): publishes it as queued and wakes the
   // loop. Requests that arrive while a sync runs are coalesced into the next one. Returns the
   // job id (the request's, or a new one); JobRecorded(id) says when a sync took it up.
-  std::string Request(const v1::SyncRequest& request);
+  // `parent`: the trace context the request's record carried, if any.
+  std::string Request(const v1::SyncRequest& request,
+                      const std::optional<tracing::SpanContext>& parent = std::nullopt);
   // True once a sync published a state past `queued` for a job id Request() returned (or for
   // an id Request() never saw).
   bool JobRecorded(const std::string& job_id) const;
@@ -100,7 +112,15 @@ class App {
   absl::Status PublishJob(const JobProgress& job, v1::SyncState state, const std::string& error);
   absl::Status Publish(const std::string& topic, const std::string& key,
                        const google::protobuf::Message& message,
-                       std::optional<int32_t> partition = std::nullopt);
+                       std::optional<int32_t> partition = std::nullopt,
+                       bus::Headers extra_headers = {});
+  // A producer span (child of the sync span) for a group of records sent to `topic`, and the
+  // headers carrying its context (empty when tracing is off).
+  tracing::Span StartProduceSpan(const std::string& topic, size_t messages,
+                                 bus::Headers* headers) const;
+  tracing::Tracer& tracer() const {
+    return ports_.tracer != nullptr ? *ports_.tracer : tracing::DisabledTracer();
+  }
   absl::Status SyncCatalog(JobProgress& job, SyncResult& result, std::vector<std::string>& issues);
   absl::Status SyncInventory(JobProgress& job, SyncResult& result,
                              std::vector<std::string>& issues);
@@ -138,6 +158,7 @@ class App {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<v1::SyncRequest> pending_;
+  std::map<std::string, tracing::SpanContext> request_parents_;  // job id → its request's context
   std::set<std::string> awaited_jobs_;  // Request()ed ids not yet published past queued
   bool stopping_ = false;
   bool running_sync_ = false;

@@ -129,6 +129,7 @@ void App::OnCommandsRevoked(const std::vector<bus::TopicPartition>& tps) {
     checkpoint_status_ = absl::OkStatus();
     for (const v1::SyncRequest& r : pending_) awaited_jobs_.erase(r.job_id());
     pending_.clear();
+    request_parents_.clear();
     ports_.metrics.SetLeader(false);
     Log().Info("leadership released in a rebalance: standing by until reassigned",
                {{"topic", topics_.commands}});
@@ -180,7 +181,9 @@ void App::CommandLoop() {
     }
     for (const bus::IncomingMessage& m : *batch) {
       if (absl::StatusOr<v1::SyncRequest> req = DecodeCommand(m); req.ok()) {
-        commits.Request(m, Request(*req));
+        std::optional<tracing::SpanContext> parent;
+        if (tracer().enabled()) parent = tracing::Extract(tracing::ReadFrom(m.headers));
+        commits.Request(m, Request(*req, parent));
       } else {
         commits.NotARequest(m, std::string(req.status().message()));
       }

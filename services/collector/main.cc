@@ -24,6 +24,7 @@
 #include "apmcov/datadog/parse.h"
 #include "apmcov/telemetry/admin_server.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
+#include "apmcov/tracing/config.h"
 #include "app.h"
 
 namespace {
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   const Logger log("collector.main");
   collector::CollectorConfig cfg = collector::CollectorConfig::Read(reader);
   const auto statsd_options = telemetry::DogStatsdExporterOptions::Read(reader, kService);
+  const auto tracing_config = tracing::TracingConfig::Read(reader, kService);
   if (PrintUsageIfRequested(
           reader, kService,
           "Reads the Datadog API (service catalog, APM services, spans) and publishes it to Kafka\n"
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
         if (telemetry::AdminServer* a = admin_for_statsd.load()) a->RunScrapeHooks();
       });
   RealClock clock;
+  tracing::TracingSetup tracing(tracing_config, *registry, clock);  // off: a no-op tracer
   datadog::TransportOptions transport_options;
   transport_options.total_timeout_ms = cfg.http_timeout_seconds * 1000;
   datadog::CurlTransport transport(transport_options);
@@ -104,11 +107,12 @@ int main(int argc, char** argv) {
   client_options.api_key = cfg.dd_api_key;
   client_options.app_key = cfg.dd_app_key;
   client_options.max_retries = static_cast<int>(cfg.max_retries);
+  client_options.tracer = &tracing.tracer();
   datadog::DatadogHttpClient client(client_options, transport, clock, &metrics);
   datadog::HttpDatadogSource source(client);
 
-  collector::App app(
-      cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(), open_state});
+  collector::App app(cfg, {source, **publisher, **lag_probe, clock, metrics, commands.get(),
+                           open_state, &tracing.tracer()});
 
   if (absl::Status s = app.ValidateKeys(); !s.ok()) {
     if (absl::IsCancelled(s)) return Fail(log, 1, "stopped (SIGTERM) while checking the keys", s);
@@ -127,6 +131,7 @@ int main(int argc, char** argv) {
     }
     const collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
     std::fputs(collector::OnceSummaryLine(r).c_str(), stdout);
+    (void)tracing.Shutdown(std::chrono::seconds(2));  // the sync's spans, bounded
     return collector::OnceExitCode(r);
   }
 
@@ -143,7 +148,8 @@ int main(int argc, char** argv) {
   int sig = WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
   app.Stop();
-  if (statsd) statsd->Stop();  // a last flush
+  (void)tracing.Shutdown(std::chrono::seconds(2));  // the last spans, bounded
+  if (statsd) statsd->Stop();                       // a last flush
   admin.Stop();
   (void)(*publisher)->Flush(std::chrono::seconds(5));
   return 0;

@@ -96,7 +96,11 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       return false;
     }
     --pages_left;
-    next = std::async(std::launch::async, [this, q] { return ports_.source.ListSpans(q); });
+    // The fetch runs inside the sync's span, so its Datadog call is the sync's child.
+    next = std::async(std::launch::async, [this, q, active = tracing::CurrentActiveSpan()] {
+      tracing::ActiveSpanScope scope(active);
+      return ports_.source.ListSpans(q);
+    });
     return true;
   };
   // Everything that started before the last published span's millisecond was published
@@ -147,13 +151,20 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       }
       *batches[it->second].add_spans() = std::move(span);
     }
+    // One producer span per page: its context rides in every batch's headers, so the analyzer's
+    // batch span continues this sync's trace.
+    bus::Headers trace_headers;
+    tracing::Span produce = StartProduceSpan(topics_.spans, batches.size(), &trace_headers);
     for (const v1::SpanBatch& b : batches) {
-      if (absl::Status s = Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b);
+      if (absl::Status s = Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b,
+                                   std::nullopt, trace_headers);
           !s.ok()) {
+        produce.SetError(StdView(s.message()));
         out.fatal = s;
         return out;
       }
     }
+    produce.Finish();
     result.pages++;
     result.spans += n;
     p.job.set_pages(result.pages);
@@ -178,14 +189,18 @@ absl::Status App::PublishProgress(JobProgress& p, const std::string& window_id, 
                                   int64_t checkpoint) {
   // A watermark to every partition, then the checkpoint, each durable before the next step
   // so that a crash re-publishes at most this range.
+  bus::Headers trace_headers;
+  tracing::Span produce = StartProduceSpan(
+      topics_.spans, static_cast<size_t>(std::max(0, spans_partitions_)), &trace_headers);
   for (int32_t part = 0; part < spans_partitions_; ++part) {
     v1::SpanBatch mark;
     mark.set_watermark_unix_nano(watermark);
     mark.set_window_id(window_id);
     mark.set_job_id(p.job.id());
     for (const v1::ReadInterval& r : intervals) *mark.add_read_intervals() = r;
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part));
+    APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part, trace_headers));
   }
+  produce.Finish();
   if (absl::Status s =
           ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));
       !s.ok()) {

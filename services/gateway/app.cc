@@ -59,7 +59,7 @@ struct App::Impl {
   GatewayConfig config;
   store::ReadModel& store;
   bus::Publisher& publisher;
-  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<prometheus::Registry> registry;
   GatewayMetrics metrics{*registry};
   QueryService queries;
   SyncTrigger sync;
@@ -70,26 +70,29 @@ struct App::Impl {
   GrpcServer grpc_server;
   telemetry::AdminServer admin;
 
-  Impl(const GatewayConfig& c, store::ReadModel& s, bus::Publisher& p, const Clock& clock)
+  Impl(const GatewayConfig& c, store::ReadModel& s, bus::Publisher& p, const Clock& clock,
+       tracing::Tracer& tracer, std::shared_ptr<prometheus::Registry> r)
       : config(c),
         store(s),
         publisher(p),
+        registry(r != nullptr ? std::move(r) : std::make_shared<prometheus::Registry>()),
         queries(s, clock,
                 QueryOptions{.apm_lookback = std::chrono::hours(c.apm_lookback_hours),
                              .infra_aliases = c.infra_aliases,
                              .catalog_ttl = std::chrono::milliseconds(c.catalog_cache_ms),
                              .background_refresh = true}),
-        sync(p, clock, c.topic_prefix),
+        sync(p, clock, c.topic_prefix, std::chrono::seconds(5), tracer),
         sync_limit(c.sync_rate_per_second, c.sync_burst, clock),
         api(queries, sync, RestApiOptions{c.api_token, c.web_dir, &sync_limit}),
         rest(api, metrics,
              RestServerOptions{c.bind_address, c.http_port, c.http_threads, 64 * 1024,
-                               std::chrono::milliseconds(5000), std::chrono::milliseconds(10000)}),
+                               std::chrono::milliseconds(5000), std::chrono::milliseconds(10000)},
+             tracer),
         grpc_service(queries, sync, metrics,
                      GrpcServiceOptions{
                          c.api_token, std::chrono::milliseconds(c.watch_interval_ms),
                          c.grpc_max_watch_streams, std::chrono::seconds(c.grpc_watch_idle_seconds),
-                         std::chrono::seconds(c.grpc_watch_max_seconds), &sync_limit}),
+                         std::chrono::seconds(c.grpc_watch_max_seconds), &sync_limit, &tracer}),
         grpc_server(grpc_service,
                     GrpcServerOptions{c.grpc_max_receive_bytes, c.grpc_max_concurrent_streams,
                                       std::chrono::seconds(c.grpc_keepalive_seconds),
@@ -99,8 +102,9 @@ struct App::Impl {
 };
 
 App::App(const GatewayConfig& config, store::ReadModel& store, bus::Publisher& publisher,
-         const Clock& clock)
-    : impl_(std::make_unique<Impl>(config, store, publisher, clock)) {}
+         const Clock& clock, tracing::Tracer& tracer,
+         std::shared_ptr<prometheus::Registry> registry)
+    : impl_(std::make_unique<Impl>(config, store, publisher, clock, tracer, std::move(registry))) {}
 
 App::~App() { Stop(); }
 

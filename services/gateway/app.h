@@ -17,6 +17,7 @@
 #include "apmcov/bus/bus.h"
 #include "apmcov/coverage/infra_aliases.h"
 #include "apmcov/store/read_model.h"
+#include "apmcov/tracing/tracer.h"
 
 namespace apmcov::gateway {
 
@@ -55,8 +56,12 @@ struct GatewayConfig {
 
 class App {
  public:
+  // `tracer`: REST and gRPC server spans and the sync request's producer span (off by
+  // default). `registry`: where the metrics go (null: a new one), so main() can give the
+  // tracer's exporter the same registry.
   App(const GatewayConfig& config, store::ReadModel& store, bus::Publisher& publisher,
-      const Clock& clock);
+      const Clock& clock, tracing::Tracer& tracer = tracing::DisabledTracer(),
+      std::shared_ptr<prometheus::Registry> registry = nullptr);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;

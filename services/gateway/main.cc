@@ -1,5 +1,6 @@
 // apmcov-gateway: parses config, builds the real adapters (PostgreSQL read model, Kafka
 // publisher), hands them to App, runs until SIGTERM/SIGINT, stops in reverse order.
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <climits>
@@ -13,6 +14,7 @@
 #include "apmcov/bus/kafka.h"
 #include "apmcov/store/postgres_read_model.h"
 #include "apmcov/telemetry/dogstatsd_exporter.h"
+#include "apmcov/tracing/config.h"
 #include "app.h"
 
 namespace {
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   auto config = apmcov::gateway::GatewayConfig::Read(reader, DefaultWebDir());
   const auto statsd_options =
       apmcov::telemetry::DogStatsdExporterOptions::Read(reader, "apmcov-gateway");
+  const auto tracing_config = apmcov::tracing::TracingConfig::Read(reader, "apmcov-gateway");
   static const apmcov::Logger log("gateway.main");
   if (apmcov::PrintUsageIfRequested(
           reader, "apmcov-gateway",
@@ -55,7 +58,9 @@ int main(int argc, char** argv) {
     log.Error("kafka producer", {{"error", std::string(publisher.status().message())}});
     return 2;
   }
-  apmcov::gateway::App app(config, store, **publisher, clock);
+  auto registry = std::make_shared<prometheus::Registry>();
+  apmcov::tracing::TracingSetup tracing(tracing_config, *registry, clock);
+  apmcov::gateway::App app(config, store, **publisher, clock, tracing.tracer(), registry);
   if (auto s = app.Start(); !s.ok()) {
     log.Error("start failed", {{"error", std::string(s.message())}});
     return 1;
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
   int sig = apmcov::WaitForShutdownSignal();
   log.Info("stopping", {{"signal", sig}});
   app.Stop();
-  if (statsd) statsd->Stop();  // a last flush
+  (void)tracing.Shutdown(std::chrono::seconds(2));  // the last spans, bounded
+  if (statsd) statsd->Stop();                       // a last flush
   return 0;
 }

@@ -25,11 +25,12 @@ std::string NewJobId() {
 }
 
 SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::string topic_prefix,
-                         std::chrono::milliseconds flush_timeout)
+                         std::chrono::milliseconds flush_timeout, tracing::Tracer& tracer)
     : publisher_(publisher),
       clock_(clock),
       topic_(bus::TopicNames(std::move(topic_prefix)).commands),
-      flush_timeout_(flush_timeout) {}
+      flush_timeout_(flush_timeout),
+      tracer_(tracer) {}
 
 absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by) {
   v1::SyncRequest req;
@@ -38,13 +39,26 @@ absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by
   req.set_requested_by(requested_by);
   int64_t now = clock_.NowUnixNanos();
   *req.mutable_requested_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now);
+  tracing::Span span = tracer_.StartSpan(
+      "kafka.produce", {.resource = topic_, .type = "queue", .kind = tracing::kinds::kProducer});
+  span.SetTag(tracing::tags::kMessagingSystem, "kafka");
+  span.SetTag(tracing::tags::kMessagingDestination, topic_);
+  span.SetTag("sync.job_id", id);
+  bus::Headers trace_headers;
+  tracing::Inject(span.context(), tracing::WriteTo(&trace_headers));
   // Partition 0: its owner is the leading collector (design §3), whatever the partition count.
-  absl::StatusOr<bus::OutgoingMessage> msg = bus::MakeProtoMessage(topic_, "sync", req, 0);
-  if (!msg.ok()) return absl::InternalError(msg.status().message());
+  absl::StatusOr<bus::OutgoingMessage> msg =
+      bus::MakeProtoMessage(topic_, "sync", req, 0, std::move(trace_headers));
+  if (!msg.ok()) {
+    span.SetError(StdView(msg.status().message()));
+    return absl::InternalError(msg.status().message());
+  }
   if (auto s = publisher_.Publish(*std::move(msg)); !s.ok()) {
+    span.SetError(StdView(s.message()));
     return absl::UnavailableError(absl::StrCat("publishing the sync request: ", s.message()));
   }
   if (auto s = publisher_.Flush(flush_timeout_); !s.ok()) {
+    span.SetError(StdView(s.message()));
     return absl::UnavailableError(absl::StrCat("delivering the sync request: ", s.message()));
   }
   return id;

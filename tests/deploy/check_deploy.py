@@ -178,6 +178,35 @@ class ComposeTest(unittest.TestCase):
         self.assertIn(f"--api-key={collector['DD_API_KEY']}", ddsim_args)
         self.assertIn(f"--app-key={collector['DD_APP_KEY']}", ddsim_args)
 
+    def test_tracing_goes_to_ddsim_in_the_demo_and_to_an_agent_profile_with_datadog(self):
+        # Demo: the tracker's own traces go to ddsim, which is also an Agent (design §12).
+        for name in ("collector", "analyzer", "gateway"):
+            env = self.services[name]["environment"]
+            self.assertEqual(env["DD_TRACE_ENABLED"], "true", name)
+            self.assertEqual(env["DD_TRACE_AGENT_URL"], "http://ddsim:8081", name)
+            self.assertNotIn("DD_AGENT_HOST", env, name)
+        # Real Datadog: off unless asked; DD_AGENT_HOST names the optional datadog-agent.
+        compose = require_tool("docker-compose")
+        keys = dict(DD_API_KEY="0123456789abcdef0123456789abcdef",
+                    DD_APP_KEY="0123456789abcdef0123456789abcdef01234567")
+        both = [compose, "-f", COMPOSE, "-f", COMPOSE_DATADOG, "config"]
+        off = yaml.safe_load(run(both, env=clean_env(**keys)).stdout)["services"]
+        self.assertEqual(off["datadog-agent"].get("profiles"), ["datadog-agent"])
+        self.assertEqual(off["datadog-agent"]["environment"]["DD_APM_NON_LOCAL_TRAFFIC"], "true")
+        self.assertTrue(off["datadog-agent"].get("healthcheck", {}).get("test"))
+        for name in ("collector", "analyzer", "gateway"):
+            env = off[name]["environment"]
+            self.assertEqual(env["DD_TRACE_ENABLED"], "false", name)
+            self.assertEqual(env["DD_TRACE_AGENT_URL"], "", name)
+            self.assertEqual(env["DD_AGENT_HOST"], "", name)
+        on = run(both, env=clean_env(DD_AGENT_HOST="datadog-agent", DD_TRACE_ENABLED="true",
+                                     COMPOSE_PROFILES="datadog-agent", **keys))
+        self.assertEqual(on.returncode, 0, on.stderr)
+        for name in ("collector", "analyzer", "gateway"):
+            env = yaml.safe_load(on.stdout)["services"][name]["environment"]
+            self.assertEqual((env["DD_AGENT_HOST"], env["DD_TRACE_ENABLED"]),
+                             ("datadog-agent", "true"), name)
+
     def test_every_long_running_service_has_a_healthcheck(self):
         jobs = one_shot_services(self.services)
         self.assertIn("kafka-init", jobs)

@@ -51,6 +51,8 @@ KNOWN_ENV = {
     "DD_SERVICE", "DD_ENV", "DD_VERSION", "BROKEN_TRACE_RETENTION_DAYS",
     "SYNC_JOB_RETENTION_DAYS", "RETENTION_INTERVAL_SECONDS", "INFRA_ALIASES",
     "SCORECARDS_ENABLED", "DASHBOARD_URL",
+    # Design §12: the tracker's own tracing (DD_AGENT_HOST comes from the downward API).
+    "DD_TRACE_ENABLED", "DD_TRACE_SAMPLE_RATE", "DD_TRACE_AGENT_URL", "DD_AGENT_HOST",
 }
 SECRET_ENV = {"DD_API_KEY", "DD_APP_KEY", "DATABASE_URL", "GATEWAY_API_TOKEN"}
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -180,6 +182,9 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual(cm["SYNC_INTERVAL_MINUTES"], "15")
         self.assertIn("kubectl --namespace apm port-forward svc/apmcov-apm-coverage-gateway "
                       "8080:8080", notes)
+        self.assertEqual(cm["DD_TRACE_ENABLED"], "false")
+        self.assertNotIn("DD_TRACE_SAMPLE_RATE", cm)
+        self.assertNotIn("DD_TRACE_AGENT_URL", cm)
         # Each service keeps its binary's own admin port, so no two share a default.
         self.assertNotIn("ADMIN_PORT", cm)
         for name, port in ADMIN_PORTS.items():
@@ -217,6 +222,14 @@ class ChartScenarios(unittest.TestCase):
                 self.assertEqual(c["image"], "ghcr.io/apm-coverage/apm-coverage:1.4.2")
                 self.assertEqual(c["imagePullPolicy"], "Always")
         cm = named(objs, "ConfigMap", "apmcov-apm-coverage-config")["data"]
+        # Tracing into the node's Agent: on, every trace kept, no Agent URL (DD_AGENT_HOST).
+        self.assertEqual(cm["DD_TRACE_ENABLED"], "true")
+        self.assertNotIn("DD_TRACE_SAMPLE_RATE", cm)
+        self.assertNotIn("DD_TRACE_AGENT_URL", cm)
+        for d in by_kind(objs, "Deployment"):
+            for labels in (d["metadata"]["labels"], d["spec"]["template"]["metadata"]["labels"]):
+                self.assertEqual(labels["tags.datadoghq.com/env"], "prod-eu")
+                self.assertEqual(labels["tags.datadoghq.com/version"], "1.4.2")
         # 2000000 in a values file is a float64 in Helm: it must not render as 2e+06.
         self.assertEqual(cm["MAX_CONSUMER_LAG_MESSAGES"], "2000000")
         self.assertEqual((cm["DD_SITE"], cm["LOG_LEVEL"], cm["TZ"], cm["DD_VERSION"]),
@@ -263,6 +276,9 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual((decoded["DD_API_KEY"], decoded["DD_APP_KEY"]),
                          ("ddsim-demo-api-key", "ddsim-demo-app-key"))
         self.assertIn("DEMO MODE", notes)
+        # The stack traces itself into the simulator, which is also its Agent.
+        self.assertEqual((cm["DD_TRACE_ENABLED"], cm["DD_TRACE_SAMPLE_RATE"]), ("true", "0.5"))
+        self.assertEqual(cm["DD_TRACE_AGENT_URL"], "http://demo-apm-coverage-ddsim:8081")
         # The migration Job reads DATABASE_URL from its own hook Secret, created before it.
         job = named(objs, "Job", "demo-apm-coverage-migrate")
         hook_secret = named(objs, "Secret", "demo-apm-coverage-migrate")
@@ -410,6 +426,22 @@ class ChartScenarios(unittest.TestCase):
                 self.assertEqual(port, admin_port, "%s: %s not on the admin port" % (where, probe))
             dd_service = [e.get("value") for e in c["env"] if e["name"] == "DD_SERVICE"]
             self.assertEqual(dd_service, [c["command"][0]], where)
+            self.check_unified_tagging(w, c, where)
+
+    def check_unified_tagging(self, w, c, where):
+        """Design §12: tags.datadoghq.com labels on the Deployment and its pods, equal to what
+        the process reports (DD_SERVICE, DD_ENV, DD_VERSION), and DD_AGENT_HOST from the node."""
+        service = c["command"][0]
+        for labels in (w["metadata"]["labels"], w["spec"]["template"]["metadata"]["labels"]):
+            self.assertEqual(labels.get("tags.datadoghq.com/service"), service, where)
+            self.assertIn("tags.datadoghq.com/env", labels, where)
+            self.assertIn("tags.datadoghq.com/version", labels, where)
+        agent = [e for e in c["env"] if e["name"] == "DD_AGENT_HOST"]
+        if service == "apmcov-ddsim":
+            self.assertEqual(agent, [], "%s: the simulator sends no traces" % where)
+        else:
+            self.assertEqual(agent, [{"name": "DD_AGENT_HOST", "valueFrom": {
+                "fieldRef": {"fieldPath": "status.hostIP"}}}], where)
 
     def check_config_maps(self, objs, values):
         secrets = secret_values(values)
@@ -470,7 +502,8 @@ class ChartScenarios(unittest.TestCase):
             need["analyzer"] = {"DATABASE_URL", "DD_API_KEY", "DD_APP_KEY"}
         for comp, env in need.items():
             container = pod_spec(components[comp])["containers"][0]
-            got = {e["name"] for e in container["env"] if "valueFrom" in e}
+            got = {e["name"] for e in container["env"]
+                   if "secretKeyRef" in e.get("valueFrom", {})}
             if values.get("secretsAsFiles"):  # NAME_FILE naming the mounted Secret's files
                 got = {e["name"][:-len("_FILE")] for e in container["env"]
                        if e["name"].endswith("_FILE")}
@@ -776,6 +809,9 @@ class ValuesSchema(unittest.TestCase):
             ({"config": {"extraEnv": {"BAD-NAME": "x"}}}, r"config.extraEnv"),
             ({"ddsim": {"services": 5}}, r"ddsim.services: 5 is less than"),
             ({"ddsim": {"extraArgs": ["serve"]}}, r"ddsim.extraArgs.0"),
+            ({"tracing": {"enabled": "yes"}}, r"tracing.enabled"),
+            ({"tracing": {"sampleRate": 1.5}}, r"tracing.sampleRate"),
+            ({"tracing": {"agentUrl": "https://agent:8126"}}, r"tracing.agentUrl"),
         ]
         for overrides, pattern in bad:
             with self.subTest(overrides=overrides):

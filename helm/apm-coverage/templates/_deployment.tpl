@@ -11,6 +11,13 @@ One service's Deployment. Called with a dict:
   env        extra (dict NAME value) for this container, applied after the ConfigMap
   args       arguments after the binary (optional)
 */}}
+{{/* Unified service tagging labels: (dict "root" $ "binary" "apmcov-collector"). */}}
+{{- define "apm-coverage.ddTags" -}}
+tags.datadoghq.com/service: {{ .binary | quote }}
+tags.datadoghq.com/env: {{ .root.Values.config.env | quote }}
+tags.datadoghq.com/version: {{ default .root.Chart.AppVersion .root.Values.image.tag | quote }}
+{{- end -}}
+
 {{- define "apm-coverage.deployment" -}}
 {{- $root := .root -}}
 {{- $ctx := dict "root" $root "component" .component -}}
@@ -21,6 +28,7 @@ metadata:
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "apm-coverage.componentLabels" $ctx | nindent 4 }}
+    {{- include "apm-coverage.ddTags" (dict "root" $root "binary" .binary) | nindent 4 }}
 spec:
   {{- if not .hpa }}
   replicas: {{ int .replicas }}
@@ -33,6 +41,7 @@ spec:
     metadata:
       labels:
         {{- include "apm-coverage.selectorLabels" $ctx | nindent 8 }}
+        {{- include "apm-coverage.ddTags" (dict "root" $root "binary" .binary) | nindent 8 }}
         {{- with $root.Values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -69,6 +78,13 @@ spec:
               value: {{ .binary | quote }}
             - name: ADMIN_PORT
               value: {{ int .svc.adminPort | quote }}
+            {{- if ne .component "ddsim" }}
+            # The node's Datadog Agent (traces on 8126, DogStatsD on 8125), as Datadog documents.
+            - name: DD_AGENT_HOST
+              valueFrom:
+                fieldRef:
+                  fieldPath: status.hostIP
+            {{- end }}
             {{- range $name, $value := .env }}
             - name: {{ $name }}
               value: {{ $value | toString | quote }}

@@ -21,6 +21,7 @@ LogOptions& MutableOptions() {
 }
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+thread_local const LogSpanIds* t_log_span = nullptr;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -107,6 +108,14 @@ void ConfigureLogging(const LogOptions& options) {
 
 const LogOptions& CurrentLogOptions() { return MutableOptions(); }
 
+const LogSpanIds* SetThreadLogSpan(const LogSpanIds* ids) {
+  const LogSpanIds* previous = t_log_span;
+  t_log_span = ids;
+  return previous;
+}
+
+const LogSpanIds* ThreadLogSpan() { return t_log_span; }
+
 void AppendJsonEscaped(std::string& out, std::string_view text) {
   // Copies runs of plain characters at once: this is on ddsim's span-rendering hot path.
   static constexpr char kHex[] = "0123456789abcdef";
@@ -142,7 +151,8 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
 }
 
 std::string FormatLogLine(const LogOptions& options, int64_t unix_nanos, LogLevel level,
-                          std::string_view logger, std::string_view msg, LogFields fields) {
+                          std::string_view logger, std::string_view msg, LogFields fields,
+                          const LogSpanIds* span) {
   std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixNanos(unix_nanos),
                                     absl::UTCTimeZone());
   std::string out;
@@ -163,6 +173,10 @@ std::string FormatLogLine(const LogOptions& options, int64_t unix_nanos, LogLeve
     ident("service", options.identity.service);
     ident("env", options.identity.env);
     ident("version", options.identity.version);
+    if (span != nullptr && span->span_id != 0) {
+      absl::StrAppend(&out, ",\"dd.trace_id\":\"", span->trace_id_low, "\",\"dd.span_id\":\"",
+                      span->span_id, "\"");
+    }
     for (const LogField& f : fields) {
       out.append(",\"");
       AppendJsonEscaped(out, f.key);
@@ -173,6 +187,9 @@ std::string FormatLogLine(const LogOptions& options, int64_t unix_nanos, LogLeve
   } else {
     std::string upper = absl::AsciiStrToUpper(AbslView(LevelName(level)));
     absl::StrAppend(&out, ts, " ", upper, " [", AbslView(logger), "] ", AbslView(msg));
+    if (span != nullptr && span->span_id != 0) {
+      absl::StrAppend(&out, " dd.trace_id=", span->trace_id_low, " dd.span_id=", span->span_id);
+    }
     for (const LogField& f : fields) {
       absl::StrAppend(&out, " ", AbslView(f.key), "=");
       AppendValue(out, f.value, false);
@@ -192,7 +209,7 @@ void Logger::Log(LogLevel level, std::string_view msg, LogFields fields) const {
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  std::string line = FormatLogLine(options, now, level, name_, msg, fields);
+  std::string line = FormatLogLine(options, now, level, name_, msg, fields, t_log_span);
   line.push_back('\n');
   const char* p = line.data();
   size_t left = line.size();

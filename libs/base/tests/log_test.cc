@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace apmcov {
 namespace {
 
@@ -29,6 +31,42 @@ TEST(LogFormatTest, TextLine) {
   o.format = LogFormat::kText;
   std::string line = FormatLogLine(o, kTs, LogLevel::kInfo, "gw", "started", {{"port", 8080}});
   EXPECT_EQ(line, "2023-11-14T22:13:20.123Z INFO [gw] started port=8080");
+}
+
+TEST(LogFormatTest, SpanIdsGoInJsonAndTextLines) {
+  LogOptions o;
+  o.identity = {"apmcov-gateway", "", ""};
+  const LogSpanIds ids{12345678901234567890ULL, 42};
+  EXPECT_EQ(
+      FormatLogLine(o, kTs, LogLevel::kInfo, "gw", "hi", {{"k", 1}}, &ids),
+      "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"logger\":\"gw\","
+      "\"msg\":\"hi\",\"service\":\"apmcov-gateway\",\"dd.trace_id\":\"12345678901234567890\","
+      "\"dd.span_id\":\"42\",\"k\":1}");
+  o.format = LogFormat::kText;
+  EXPECT_EQ(FormatLogLine(o, kTs, LogLevel::kInfo, "gw", "hi", {}, &ids),
+            "2023-11-14T22:13:20.123Z INFO [gw] hi dd.trace_id=12345678901234567890 dd.span_id=42");
+}
+
+TEST(LogFormatTest, NoSpanNoIds) {
+  LogOptions o;
+  const LogSpanIds none{};
+  EXPECT_EQ(FormatLogLine(o, kTs, LogLevel::kInfo, "gw", "hi", {}, &none).find("dd."),
+            std::string::npos);
+}
+
+TEST(LogSpanTest, ThreadLocalNestsAndStaysOnItsThread) {
+  EXPECT_EQ(ThreadLogSpan(), nullptr);
+  const LogSpanIds outer{1, 2}, inner{1, 3};
+  const LogSpanIds* prev = SetThreadLogSpan(&outer);
+  EXPECT_EQ(prev, nullptr);
+  const LogSpanIds* prev2 = SetThreadLogSpan(&inner);
+  EXPECT_EQ(prev2, &outer);
+  EXPECT_EQ(ThreadLogSpan(), &inner);
+  std::thread([] { EXPECT_EQ(ThreadLogSpan(), nullptr); }).join();
+  SetThreadLogSpan(prev2);
+  EXPECT_EQ(ThreadLogSpan(), &outer);
+  SetThreadLogSpan(prev);
+  EXPECT_EQ(ThreadLogSpan(), nullptr);
 }
 
 TEST(LogLevelTest, Parse) {

@@ -277,6 +277,42 @@ absl::Status DatadogHttpClient::ErrorFor(const ApiCall& call, const HttpResponse
   return absl::UnknownError(what);
 }
 
+namespace {
+
+// scheme://[userinfo@]host[:port][/...] split into the scheme part and host[:port].
+std::pair<std::string_view, std::string_view> SchemeAndAuthority(std::string_view url) {
+  std::string_view scheme;
+  if (size_t p = url.find("://"); p != std::string_view::npos) {
+    scheme = url.substr(0, p + 3);
+    url.remove_prefix(p + 3);
+  }
+  std::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  return {scheme, authority};
+}
+
+}  // namespace
+
+std::string UrlForSpan(std::string_view base_url, std::string_view path) {
+  auto [scheme, authority] = SchemeAndAuthority(base_url);
+  const size_t authority_end =
+      static_cast<size_t>(authority.data() - base_url.data()) + authority.size();
+  std::string_view rest = base_url.substr(std::min(authority_end, base_url.size()));
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  path = path.substr(0, path.find_first_of("?#"));
+  return absl::StrCat(AbslView(scheme), AbslView(authority), AbslView(rest), AbslView(path));
+}
+
+std::string HostOf(std::string_view base_url) {
+  std::string_view authority = SchemeAndAuthority(base_url).second;
+  if (!authority.empty() && authority.front() == '[') {
+    return std::string(authority.substr(0, authority.find(']') + 1));
+  }
+  return std::string(authority.substr(0, authority.find(':')));
+}
+
 absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
   HttpRequest request;
   request.method = call.method;
@@ -297,12 +333,38 @@ absl::StatusOr<HttpResponse> DatadogHttpClient::Call(const ApiCall& call) {
     return absl::CancelledError(
         absl::StrCat("Datadog call ", call.endpoint, " cut short: the collector is stopping"));
   };
+  const bool traced = options_.tracer != nullptr && options_.tracer->enabled();
+  const size_t plain_headers = request.headers.size();
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
     if (!WaitForBucket(call.endpoint)) return cancelled();
+    tracing::Span span;
+    if (traced) {
+      span = options_.tracer->StartSpan("http.request",
+                                        {.resource = absl::StrCat(call.method, " ", call.path),
+                                         .type = "http",
+                                         .kind = tracing::kinds::kClient});
+      span.SetTag(tracing::tags::kPeerService, "datadog-api");
+      span.SetTag(tracing::tags::kOutHost, HostOf(options_.base_url));
+      span.SetTag("http.url", UrlForSpan(options_.base_url, call.path));
+      span.SetTag("http.method", call.method);
+      span.SetTag("datadog.endpoint", call.endpoint);
+      if (attempt > 0) span.SetMetric("http.retry", attempt);
+      request.headers.resize(plain_headers);
+      tracing::Inject(span.context(), tracing::WriteTo(&request.headers));
+    }
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<HttpResponse> response = transport_.Send(request);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (span.recording()) {
+      if (response.ok()) {
+        span.SetTag("http.status_code", std::to_string(response->status));
+        if (response->status >= 400) span.SetError(absl::StrCat("HTTP ", response->status));
+      } else {
+        span.SetError(StdView(response.status().message()));
+      }
+    }
+    span.Finish();
     if (observer_ != nullptr) {
       observer_->OnApiCall(call.endpoint, response.ok() ? response->status : 0, seconds);
     }

@@ -167,7 +167,9 @@ std::optional<SpanContext> ExtractW3c(const HeaderReader& headers) {
       !ParseLowerHex64(parent_hex, &ctx.span_id) || !ParseLowerHex64(flags_hex, &flags)) {
     return std::nullopt;
   }
-  if (!ctx.trace_id.valid() || ctx.span_id == 0) return std::nullopt;
+  // Zero low 64 bits are a valid W3C id but no Datadog one: the span's `trace_id` would be 0,
+  // which the Agent drops (and the Datadog headers could not carry it on). Found by fuzzing.
+  if (ctx.trace_id.low == 0 || ctx.span_id == 0) return std::nullopt;
   const bool sampled = (flags & 1) != 0;
 
   std::optional<int> dd_priority;

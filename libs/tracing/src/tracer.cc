@@ -32,6 +32,7 @@ struct SpanState {
   const Clock* clock = nullptr;
   SpanData data;  // ids always; the rest only when the trace is kept
   bool finished = false;
+  std::vector<SpanContext> links;
 };
 
 }  // namespace internal
@@ -147,8 +148,26 @@ void Span::SetError(std::string_view message, std::string_view type) {
   if (!type.empty()) state_->data.meta[std::string(tags::kErrorType)] = std::string(type);
 }
 
+void Span::AddLink(const SpanContext& linked) {
+  if (!recording() || !linked.valid()) return;
+  state_->links.push_back(linked);
+}
+
+void Span::WriteLinks() {
+  std::string json = "[";
+  for (const SpanContext& l : state_->links) {
+    if (json.size() > 1) json.push_back(',');
+    json += "{\"trace_id\":\"" + l.trace_id.Hex() + "\",\"span_id\":\"" + Hex16(l.span_id) + "\"";
+    if (l.sampling_priority) json += *l.sampling_priority > 0 ? ",\"flags\":1" : ",\"flags\":0";
+    json.push_back('}');
+  }
+  json.push_back(']');
+  state_->data.meta[std::string(tags::kSpanLinks)] = std::move(json);
+}
+
 void Span::Finish() {
   if (state_ == nullptr || state_->finished) return;
+  if (!state_->links.empty() && recording()) WriteLinks();
   SpanState& st = *state_;
   st.finished = true;
   Segment& seg = *st.segment;
@@ -263,11 +282,38 @@ Span Tracer::Start(std::string_view name, const StartOptions& options,
   return Span(std::move(st));
 }
 
-ActiveSpanScope::ActiveSpanScope(const Span& span) : previous_(t_active) {
-  t_active = span.state_.get();
+Tracer& DisabledTracer() {
+  static RealClock clock;
+  static Tracer off(TracerOptions(), nullptr, clock);
+  return off;
 }
 
-ActiveSpanScope::~ActiveSpanScope() { t_active = previous_; }
+ActiveSpanRef CurrentActiveSpan() {
+  ActiveSpanRef ref;
+  ref.state_ = t_active;
+  return ref;
+}
+
+ActiveSpanScope::ActiveSpanScope(const Span& span) : previous_(t_active) {
+  Enter(span.state_.get());
+}
+
+ActiveSpanScope::ActiveSpanScope(ActiveSpanRef span) : previous_(t_active) { Enter(span.state_); }
+
+void ActiveSpanScope::Enter(const SpanState* state) {
+  if (state == nullptr) return;
+  t_active = state;
+  log_ids_.trace_id_low = state->data.trace_id.low;
+  log_ids_.span_id = state->data.span_id;
+  previous_log_ = SetThreadLogSpan(&log_ids_);
+  set_ = true;
+}
+
+ActiveSpanScope::~ActiveSpanScope() {
+  if (!set_) return;
+  t_active = previous_;
+  SetThreadLogSpan(previous_log_);
+}
 
 std::optional<ActiveIds> CurrentSpanIds() {
   if (t_active == nullptr) return std::nullopt;

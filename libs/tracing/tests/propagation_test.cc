@@ -201,6 +201,18 @@ TEST(PropagationTest, MalformedHeadersAreIgnored) {
                   .has_value());
 }
 
+TEST(PropagationTest, AW3cIdWithZeroLow64BitsIsNotADatadogTrace) {
+  HeaderList h = {{"traceparent", "00-00000500000000000000000000000000-00000000000000ff-01"}};
+  EXPECT_FALSE(Extract(ReadFrom(h)).has_value());
+  // With valid Datadog headers beside it, those are used and the W3C trace is another one.
+  h.push_back({"x-datadog-trace-id", "7"});
+  h.push_back({"x-datadog-parent-id", "9"});
+  std::optional<SpanContext> c = Extract(ReadFrom(h));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->trace_id, (TraceId{0, 7}));
+  EXPECT_EQ(c->span_id, 9u);
+}
+
 TEST(PropagationTest, BadOptionalPartsAreDroppedAndTheRestKept) {
   HeaderList h = {{"x-datadog-trace-id", " 42 "},
                   {"x-datadog-parent-id", "7"},

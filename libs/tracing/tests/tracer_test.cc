@@ -267,5 +267,75 @@ TEST_F(TracerTest, WithoutAnExporterTracingIsOff) {
   EXPECT_FALSE(CurrentSpanIds().has_value());
 }
 
+TEST_F(TracerTest, ActiveSpanIdsReachTheLogHookAndAreRestored) {
+  Tracer tracer(Options(), &exporter_, clock_);
+  EXPECT_EQ(ThreadLogSpan(), nullptr);
+  Span outer = tracer.StartSpan("outer");
+  {
+    ActiveSpanScope a(outer);
+    ASSERT_NE(ThreadLogSpan(), nullptr);
+    EXPECT_EQ(ThreadLogSpan()->trace_id_low, outer.trace_id().low);
+    EXPECT_EQ(ThreadLogSpan()->span_id, outer.span_id());
+    Span inner = tracer.StartSpan("inner");
+    {
+      ActiveSpanScope b(inner);
+      EXPECT_EQ(ThreadLogSpan()->span_id, inner.span_id());
+      Span off;  // an empty span leaves the active one in place
+      ActiveSpanScope c(off);
+      EXPECT_EQ(ThreadLogSpan()->span_id, inner.span_id());
+    }
+    EXPECT_EQ(ThreadLogSpan()->span_id, outer.span_id());
+  }
+  EXPECT_EQ(ThreadLogSpan(), nullptr);
+  EXPECT_FALSE(DisabledTracer().enabled());
+}
+
+TEST_F(TracerTest, AnActiveSpanCarriedToAHelperThreadParentsItsSpans) {
+  Tracer tracer(Options(), &exporter_, clock_);
+  Span root = tracer.StartSpan("sync");
+  uint64_t parent_seen = 0;
+  {
+    ActiveSpanScope active(root);
+    ActiveSpanRef ref = CurrentActiveSpan();
+    std::thread([&] {
+      ActiveSpanScope inherited(ref);
+      Span call = tracer.StartSpan("http.request");
+      parent_seen = CurrentSpanIds()->span_id;
+    }).join();
+  }
+  root.Finish();
+  const std::vector<TraceChunk> got = Delivered();
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].size(), 2u);
+  EXPECT_EQ(got[0][0].parent_id, root.span_id());
+  EXPECT_EQ(parent_seen, root.span_id());
+}
+
+TEST_F(TracerTest, LinksAreSentAsDatadogSpanLinksJson) {
+  Tracer tracer(Options(), &exporter_, clock_);
+  SpanContext a;
+  a.trace_id = {0x1, 0x2};
+  a.span_id = 0x10;
+  a.sampling_priority = 1;
+  SpanContext b;
+  b.trace_id = {0, 0xabc};
+  b.span_id = 0x20;
+  {
+    Span s = tracer.StartSpan("kafka.consume", {.root = true});
+    s.AddLink(a);
+    s.AddLink(SpanContext{});  // invalid: ignored
+    s.AddLink(b);
+  }
+  Span plain = tracer.StartSpan("plain", {.root = true});
+  plain.Finish();
+  const std::vector<TraceChunk> got = Delivered();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0][0].meta.at(std::string(tags::kSpanLinks)),
+            "[{\"trace_id\":\"00000000000000010000000000000002\",\"span_id\":"
+            "\"0000000000000010\",\"flags\":1},{\"trace_id\":\"00000000000000000000000000000abc\","
+            "\"span_id\":\"0000000000000020\"}]");
+  EXPECT_EQ(got[1][0].meta.count(std::string(tags::kSpanLinks)), 0u);
+}
+
 }  // namespace
 }  // namespace apmcov::tracing

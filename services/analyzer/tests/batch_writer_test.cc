@@ -21,7 +21,8 @@ BatchWriter::Job JobAt(const std::string& name, int64_t offset) {
 
 TEST(BatchWriterTest, WritesInOrderAndHandsBackEachJobsCommit) {
   std::vector<std::string> written;
-  BatchWriter writer(2, [&](const store::WriteBatch& b, std::vector<store::CompletedSnapshot>*) {
+  BatchWriter writer(2, [&](const store::WriteBatch& b, const tracing::SpanContext&,
+                            std::vector<store::CompletedSnapshot>*) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     written.push_back(b.edge_cuts[0].job_id);
     return absl::OkStatus();
@@ -41,7 +42,8 @@ TEST(BatchWriterTest, WritesInOrderAndHandsBackEachJobsCommit) {
 
 TEST(BatchWriterTest, NothingAfterAFailureIsWrittenOrCommittable) {
   std::atomic<int> calls{0};
-  BatchWriter writer(4, [&](const store::WriteBatch& b, std::vector<store::CompletedSnapshot>*) {
+  BatchWriter writer(4, [&](const store::WriteBatch& b, const tracing::SpanContext&,
+                            std::vector<store::CompletedSnapshot>*) {
     ++calls;
     return b.edge_cuts[0].job_id == "bad" ? absl::InternalError("disk full") : absl::OkStatus();
   });
@@ -63,7 +65,8 @@ TEST(BatchWriterTest, NothingAfterAFailureIsWrittenOrCommittable) {
 TEST(BatchWriterTest, TheQueueIsBounded) {
   std::atomic<bool> release{false};
   std::atomic<int> started{0};
-  BatchWriter writer(2, [&](const store::WriteBatch&, std::vector<store::CompletedSnapshot>*) {
+  BatchWriter writer(2, [&](const store::WriteBatch&, const tracing::SpanContext&,
+                            std::vector<store::CompletedSnapshot>*) {
     ++started;
     while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return absl::OkStatus();

@@ -12,10 +12,13 @@
 
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "apmcov/tracing/propagation.h"
 #include "rest/client_input.h"
 
 namespace apmcov::gateway {
 namespace {
+
+constexpr char kGrpcServiceName[] = "apmcov.v1.CoverageService";
 
 using google::protobuf::util::TimeUtil;
 
@@ -166,6 +169,26 @@ template <class F>
 grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* ctx,
                                       const google::protobuf::Message& request, F&& body) {
   auto start = std::chrono::steady_clock::now();
+  tracing::Span span;
+  if (options_.tracer != nullptr && options_.tracer->enabled()) {
+    const auto& md = ctx->client_metadata();  // keys are lowercase in gRPC
+    const std::optional<tracing::SpanContext> parent =
+        tracing::Extract([&md](std::string_view name) -> std::optional<std::string_view> {
+          auto it = md.find(grpc::string_ref(name.data(), name.size()));
+          if (it == md.end()) return std::nullopt;
+          return std::string_view(it->second.data(), it->second.size());
+        });
+    span = options_.tracer->StartSpan("grpc.server",
+                                      {.resource = absl::StrCat(kGrpcServiceName, "/", method),
+                                       .type = "rpc",
+                                       .kind = tracing::kinds::kServer,
+                                       .parent = parent ? &*parent : nullptr,
+                                       .root = !parent.has_value()});
+    span.SetTag(tracing::tags::kRpcService, kGrpcServiceName);
+    span.SetTag("rpc.method", method);
+    span.SetTag("rpc.system", "grpc");
+  }
+  tracing::ActiveSpanScope active(span);
   grpc::Status st;
   if (ctx->deadline() <= std::chrono::system_clock::now()) {
     st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call ran");
@@ -191,6 +214,12 @@ grpc::Status CoverageGrpcService::Run(const char* method, grpc::ServerContext* c
   metrics_.ObserveGrpc(
       method, CodeName(st.error_code()),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (span.recording()) {
+    span.SetTag("grpc.status.code", CodeName(st.error_code()));
+    if (IsServerFault(static_cast<absl::StatusCode>(st.error_code()))) {
+      span.SetError(st.error_message(), CodeName(st.error_code()));
+    }
+  }
   return st;
 }
 

@@ -13,6 +13,10 @@
 // `watch_max_duration` old (then it ends OK; a client watches again if it still cares); at
 // most `max_watch_streams` run at once (RESOURCE_EXHAUSTED beyond).
 //
+// Traced (design §12): every call is a server span `grpc.server` (resource
+// "apmcov.v1.CoverageService/<Method>", rpc.service, grpc.status.code), child of the caller's
+// Datadog or W3C context read from the request metadata, active while the method runs.
+//
 // GrpcServer owns the grpc::Server: server reflection is on (grpcurl works); request size,
 // concurrent streams per connection, keepalive and idle connections are bounded by
 // GrpcServerOptions. Thread-safe.
@@ -24,6 +28,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "apmcov/tracing/tracer.h"
 #include "apmcov/v1/coverage_service.grpc.pb.h"
 #include "metrics.h"
 #include "query/query_service.h"
@@ -43,6 +48,7 @@ struct GrpcServiceOptions {
   std::chrono::milliseconds watch_idle{600'000};            // GRPC_WATCH_IDLE_SECONDS
   std::chrono::milliseconds watch_max_duration{3'600'000};  // GRPC_WATCH_MAX_SECONDS
   TokenBucket* sync_limit = nullptr;  // shared with REST; null = unlimited. Not owned.
+  tracing::Tracer* tracer = nullptr;  // null: not traced. Not owned.
 };
 
 class CoverageGrpcService final : public v1::CoverageService::Service {

@@ -4,11 +4,15 @@
 #include <pistache/http.h>
 #include <pistache/net.h>
 
+#include <cctype>
 #include <chrono>
+#include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
+#include "apmcov/tracing/propagation.h"
 #include "rest/client_input.h"
 #include "rest/json_views.h"
 
@@ -58,13 +62,38 @@ void AddSecurityHeaders(Http::ResponseWriter& w) {
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
-  Handler(RestApi* api, GatewayMetrics* metrics) : api_(api), metrics_(metrics) {}
+  Handler(RestApi* api, GatewayMetrics* metrics, tracing::Tracer* tracer)
+      : api_(api), metrics_(metrics), tracer_(tracer) {}
+
+  // The caller's trace context, from the raw headers (Pistache keeps unknown headers raw).
+  static std::optional<tracing::SpanContext> Extract(const Http::Request& request) {
+    std::map<std::string, std::string> lower;
+    for (const auto& [name, raw] : request.headers().rawList()) {
+      std::string n = name;
+      for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (n.starts_with("x-datadog-") || n == "traceparent" || n == "tracestate") {
+        lower[n] = raw.value();
+      }
+    }
+    if (lower.empty()) return std::nullopt;
+    return tracing::Extract(tracing::ReadFrom(lower));
+  }
 
   void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
     auto start = std::chrono::steady_clock::now();
     HttpRequest req;
     req.method = Http::methodString(request.method());
     req.path = request.resource();
+    tracing::Span span;
+    if (tracer_->enabled()) {
+      const std::optional<tracing::SpanContext> parent = Extract(request);
+      span = tracer_->StartSpan("http.request", {.type = "web",
+                                                 .kind = tracing::kinds::kServer,
+                                                 .parent = parent ? &*parent : nullptr,
+                                                 .root = !parent.has_value()});
+      span.SetTag("http.method", req.method);
+    }
+    tracing::ActiveSpanScope active(span);
     const auto& query = request.query();
     for (auto it = query.parameters_begin(); it != query.parameters_end(); ++it) {
       req.query[PercentDecode(it->first, true)] = PercentDecode(it->second, true);
@@ -99,6 +128,14 @@ class Handler : public Http::Handler {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_->ObserveHttp(resp.route, req.method, resp.status, secs);
+    if (span.recording()) {
+      span.SetResource(absl::StrCat(req.method, " ", resp.route));
+      span.SetTag("http.route", resp.route);
+      span.SetTag("http.url", req.path);  // the path only: a query may hold anything
+      span.SetTag("http.status_code", std::to_string(resp.status));
+      span.SetTag("http.request_id", req.request_id);
+      if (resp.status >= 500) span.SetError(absl::StrCat("HTTP ", resp.status));
+    }
   }
 
   // Sends the body part by part with chunked transfer encoding, so an export is never held
@@ -130,6 +167,7 @@ class Handler : public Http::Handler {
  private:
   RestApi* api_;
   GatewayMetrics* metrics_;
+  tracing::Tracer* tracer_;
 };
 
 }  // namespace
@@ -138,13 +176,16 @@ struct RestServer::Impl {
   RestApi* api;
   GatewayMetrics* metrics;
   RestServerOptions options;
+  tracing::Tracer* tracer = nullptr;
   std::unique_ptr<Http::Endpoint> endpoint;
   uint16_t port = 0;
   bool started = false;
 };
 
-RestServer::RestServer(RestApi& api, GatewayMetrics& metrics, RestServerOptions options)
+RestServer::RestServer(RestApi& api, GatewayMetrics& metrics, RestServerOptions options,
+                       tracing::Tracer& tracer)
     : impl_(std::make_unique<Impl>()) {
+  impl_->tracer = &tracer;
   impl_->api = &api;
   impl_->metrics = &metrics;
   impl_->options = std::move(options);
@@ -166,7 +207,8 @@ absl::Status RestServer::Start() {
                     .headerTimeout(impl_->options.header_timeout)
                     .bodyTimeout(impl_->options.body_timeout);
     impl_->endpoint->init(opts);
-    impl_->endpoint->setHandler(Http::make_handler<Handler>(impl_->api, impl_->metrics));
+    impl_->endpoint->setHandler(
+        Http::make_handler<Handler>(impl_->api, impl_->metrics, impl_->tracer));
     impl_->endpoint->serveThreaded();
     impl_->port = static_cast<uint16_t>(impl_->endpoint->getPort());
     impl_->started = true;

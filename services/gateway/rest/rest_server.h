@@ -2,6 +2,9 @@
 // Adds the security headers to every response (Content-Security-Policy without inline scripts,
 // X-Content-Type-Options: nosniff, Referrer-Policy, X-Frame-Options), enforces the request
 // size and header/body time limits, and records apmcov_http_* metrics per route template.
+// Traced (design §12): one server span `http.request` per request (resource "METHOD route"),
+// child of the caller's Datadog or W3C context when its headers carry one, active while the
+// API handles it (so a sync request's producer span and the log lines are inside it).
 // Start() once, Stop() is idempotent (the destructor calls it).
 #pragma once
 
@@ -11,6 +14,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "apmcov/tracing/tracer.h"
 #include "metrics.h"
 #include "rest/rest_api.h"
 
@@ -30,7 +34,8 @@ extern const char* const kContentSecurityPolicy;
 
 class RestServer {
  public:
-  RestServer(RestApi& api, GatewayMetrics& metrics, RestServerOptions options);
+  RestServer(RestApi& api, GatewayMetrics& metrics, RestServerOptions options,
+             tracing::Tracer& tracer = tracing::DisabledTracer());
   ~RestServer();
   RestServer(const RestServer&) = delete;
   RestServer& operator=(const RestServer&) = delete;

@@ -86,10 +86,26 @@ class Logger {
   std::string name_;
 };
 
+// Log correlation (design §12): the ids of the span active on the calling thread. libs/base
+// knows nothing of spans; the tracer (libs/tracing's ActiveSpanScope) sets these while a span
+// is active, and every line written meanwhile carries `dd.trace_id` (the low 64 bits of the
+// trace id, decimal, as Datadog's log pipeline reads it) and `dd.span_id` (decimal), both as
+// strings, so Datadog links the line to its trace. One thread-local pointer: reading it costs
+// nothing when tracing is off.
+struct LogSpanIds {
+  uint64_t trace_id_low = 0;
+  uint64_t span_id = 0;
+};
+// Makes `ids` (null: none) the calling thread's span ids and returns the previous ones (so
+// scopes nest: set the previous value back when the scope ends). `ids` must stay valid while set.
+const LogSpanIds* SetThreadLogSpan(const LogSpanIds* ids);
+const LogSpanIds* ThreadLogSpan();
+
 // Formats one line exactly as Logger::Log would write it (without the newline). Pure: the
-// timestamp is passed in. Exposed for tests.
+// timestamp and the span ids (null: none) are passed in. Exposed for tests.
 std::string FormatLogLine(const LogOptions& options, int64_t unix_nanos, LogLevel level,
-                          std::string_view logger, std::string_view msg, LogFields fields);
+                          std::string_view logger, std::string_view msg, LogFields fields,
+                          const LogSpanIds* span = nullptr);
 
 // Appends `text` to `out` as the inside of a JSON string (quotes not included).
 void AppendJsonEscaped(std::string& out, std::string_view text);

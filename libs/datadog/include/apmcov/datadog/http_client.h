@@ -11,7 +11,13 @@
 //    cancelled (shutdown).
 //  - HttpDatadogSource: the DatadogSource port over DatadogHttpClient.
 //
-// Keys are sent only as headers and never appear in a Status or a log line.
+// Keys are sent only as headers and never appear in a Status, a log line or a span.
+//
+// Traced (design §12) when ClientOptions::tracer is set: each HTTP attempt is a client span
+// `http.request` (resource "METHOD /path", peer.service datadog-api, out.host, http.url without
+// user-info and without the query, http.status_code, datadog.endpoint), child of the thread's
+// active span (the sync), and its context is injected into the request (Datadog and W3C
+// headers), as any traced client does.
 // None of these classes is thread-safe; each is owned by one sync thread.
 #pragma once
 
@@ -30,6 +36,7 @@
 #include "apmcov/base/clock.h"
 #include "apmcov/base/process.h"
 #include "apmcov/datadog/source.h"
+#include "apmcov/tracing/tracer.h"
 
 namespace apmcov::datadog {
 
@@ -84,6 +91,12 @@ absl::StatusOr<std::string> ResolveBaseUrl(std::string_view site, std::string_vi
 // Percent-encodes a query component (RFC 3986 unreserved characters kept).
 std::string UrlEncode(std::string_view text);
 
+// The URL a span records for a call: `base_url` + `path` with any user-info dropped and no
+// query (a query may carry anything; keys never travel there, but nothing is assumed).
+std::string UrlForSpan(std::string_view base_url, std::string_view path);
+// The host of `base_url` (no user-info, no port, IPv6 brackets kept); "" when there is none.
+std::string HostOf(std::string_view base_url);
+
 struct ClientOptions {
   std::string base_url;  // from ResolveBaseUrl
   std::string site;      // for messages ("datadoghq.com" or the override URL)
@@ -94,6 +107,7 @@ struct ClientOptions {
   double backoff_cap_s = 30.0;
   double max_rate_limit_wait_s = 900.0;  // a longer X-RateLimit-Reset fails the call instead
   uint32_t jitter_seed = 0;              // 0: random
+  tracing::Tracer* tracer = nullptr;     // null: calls are not traced. Not owned.
 };
 
 struct ApiCall {

@@ -19,9 +19,11 @@
 // ignored. Without valid Datadog headers, valid W3C headers are used.
 //
 // Malformed input is ignored, never thrown or crashed on: an invalid trace or parent id voids
-// that style; a bad sampling priority, x-datadog-tags list or tracestate entry is dropped on
-// its own and the rest kept; values longer than the limits below are ignored. Header names
-// are matched case-insensitively by the carrier adapters. All functions are thread-safe.
+// that style (a W3C trace id whose low 64 bits are zero is invalid here: Datadog's trace_id
+// is those 64 bits, and the Agent drops spans whose trace_id is 0); a bad sampling priority,
+// x-datadog-tags list or tracestate entry is dropped on its own and the rest kept; values longer
+// than the limits below are ignored. Header names are matched case-insensitively by the carrier
+// adapters. All functions are thread-safe.
 #pragma once
 
 #include <functional>

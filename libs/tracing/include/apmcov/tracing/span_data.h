@@ -69,6 +69,7 @@ inline constexpr std::string_view kOrigin = "_dd.origin";
 inline constexpr std::string_view kParentIdFromW3c = "_dd.parent_id";
 inline constexpr std::string_view kErrorMessage = "error.message";
 inline constexpr std::string_view kErrorType = "error.type";
+inline constexpr std::string_view kSpanLinks = "_dd.span_links";  // JSON (Span::AddLink)
 // Peer tags.
 inline constexpr std::string_view kPeerService = "peer.service";
 inline constexpr std::string_view kOutHost = "out.host";

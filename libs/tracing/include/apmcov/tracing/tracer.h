@@ -40,6 +40,7 @@
 #include <string_view>
 
 #include "apmcov/base/clock.h"
+#include "apmcov/base/log.h"
 #include "apmcov/tracing/propagation.h"
 #include "apmcov/tracing/sampler.h"
 
@@ -86,6 +87,11 @@ class Span {
   void SetType(std::string_view type);
   // Marks the span failed with a message (meta error.message; error.type when given).
   void SetError(std::string_view message, std::string_view type = {});
+  // A span link (to a span of this or another trace that caused this one, such as each
+  // producer of a consumed batch): sent as meta `_dd.span_links`, a JSON array of
+  // {"trace_id": 32 hex, "span_id": 16 hex[, "flags": 1|0 when the priority is known]}, the
+  // form the Agent reads from v0.4 payloads. Invalid contexts are ignored.
+  void AddLink(const SpanContext& linked);
   // Ends the span now (idempotent). Its chunk is exported once every span of it ended.
   void Finish();
 
@@ -93,6 +99,7 @@ class Span {
   friend class Tracer;
   friend class ActiveSpanScope;
   explicit Span(std::unique_ptr<internal::SpanState> state);
+  void WriteLinks();
   std::unique_ptr<internal::SpanState> state_;
 };
 
@@ -134,18 +141,37 @@ class Tracer {
   const Clock& clock_;
 };
 
+// A tracer that is off (no exporter): what components use when they are given none.
+Tracer& DisabledTracer();
+
 // Makes `span` the active span of this thread until the scope ends (then the previous one is
 // active again). Scopes nest and must end in reverse order, on the thread that made them.
-// The span must outlive the scope.
+// The span must outlive the scope. While it is active, log lines of this thread carry its ids
+// (libs/base SetThreadLogSpan: dd.trace_id, dd.span_id). An empty span changes nothing.
+// This thread's active span, to make it active on a helper thread that works inside it (a
+// prefetch, say). It refers to the span without owning it: valid while the span lives.
+class ActiveSpanRef {
+ private:
+  friend class ActiveSpanScope;
+  friend ActiveSpanRef CurrentActiveSpan();
+  const internal::SpanState* state_ = nullptr;
+};
+ActiveSpanRef CurrentActiveSpan();
+
 class ActiveSpanScope {
  public:
   explicit ActiveSpanScope(const Span& span);
+  explicit ActiveSpanScope(ActiveSpanRef span);
   ~ActiveSpanScope();
   ActiveSpanScope(const ActiveSpanScope&) = delete;
   ActiveSpanScope& operator=(const ActiveSpanScope&) = delete;
 
  private:
+  void Enter(const internal::SpanState* state);
   const internal::SpanState* previous_;
+  LogSpanIds log_ids_;
+  const LogSpanIds* previous_log_ = nullptr;
+  bool set_ = false;
 };
 
 // The ids of this thread's active span, for log correlation (dd.trace_id, dd.span_id);
