@@ -20,7 +20,6 @@ namespace apmcov::store {
 namespace {
 
 using internal::EpochMicros;
-using internal::SortedUnion;
 using internal::Text;
 using internal::TextArray;
 using internal::Timestamp;
@@ -329,21 +328,7 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
   for (const auto& o : b.apm_observations) {
     const int64_t seen = TruncateToMicros(o.last_seen_ns);
     auto [it, inserted] = merged.try_emplace({o.service, o.env});
-    ApmServiceRow& r = it->second;
-    if (inserted) {
-      r.service = o.service;
-      r.env = o.env;
-      r.first_seen_ns = r.last_seen_ns = seen;
-    }
-    r.first_seen_ns = std::min(r.first_seen_ns, seen);
-    r.last_seen_ns = std::max(r.last_seen_ns, seen);
-    r.span_count = std::max(r.span_count, o.span_count);
-    r.languages = SortedUnion(r.languages, o.languages);
-    r.infra_hints = SortedUnion(r.infra_hints, o.infra_hints);
-    r.traced = r.traced || o.traced;
-    r.usm_seen = r.usm_seen || o.usm;
-    r.usm_only = r.usm_seen && !r.traced;
-    if (o.traced) r.last_traced_ns = std::max(r.last_traced_ns.value_or(seen), seen);
+    internal::MergeApmObservation(it->second, o, seen, inserted);
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
