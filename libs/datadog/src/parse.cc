@@ -233,7 +233,7 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view s) {
     }
     if (i == s.size() - 1) {
       int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-      return ((days * 86400 + h * 3600 + mi * 60 + se) * 1'000'000'000) + frac;
+      return ((days * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + se) * 1'000'000'000) + frac;
     }
   }
   return ParseRfc3339(s);
@@ -454,8 +454,8 @@ class SpanPageParser {
 
   // Notes why the current span cannot be used (the first reason wins); parsing goes on so
   // that its ids can be named, and the span is dropped once read.
-  void Bad(std::string reason) {
-    if (bad_.empty()) bad_ = absl::StrCat(SpanWhere(), std::move(reason));
+  void Bad(const std::string& reason) {
+    if (bad_.empty()) bad_ = absl::StrCat(SpanWhere(), reason);
   }
 
   absl::Status GetId(od::value v, std::string_view name, uint64_t* out, bool* present) {

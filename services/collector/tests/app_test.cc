@@ -201,11 +201,11 @@ class AppTest : public ::testing::Test {
   int CatalogCalls() const { return source_.calls(Method::kServiceDefinitions); }
   // The last inventory aggregate (the density is a timeseries).
   datadog::AggregateQuery LastInventoryAggregate() const {
-    for (auto it = source_.aggregate_queries.rbegin(); it != source_.aggregate_queries.rend();
-         ++it) {
-      if (it->interval.empty()) return *it;
+    datadog::AggregateQuery last;
+    for (const datadog::AggregateQuery& q : source_.aggregate_queries) {
+      if (q.interval.empty()) last = q;
     }
-    return {};
+    return last;
   }
 
   // `n` services named svc-0000...
@@ -225,7 +225,8 @@ class AppTest : public ::testing::Test {
         v1::Span span;
         span.set_trace_id(trace);
         span.set_span_id(id++);
-        span.set_start_unix_nano(from + (to - from) * (t * per_trace + s) / (traces * per_trace));
+        span.set_start_unix_nano(from + (to - from) * (int64_t{t} * per_trace + s) /
+                                            (int64_t{traces} * per_trace));
         source_.spans.push_back(span);
       }
     }
@@ -316,7 +317,7 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(obs.source(), "spans_aggregate");
   EXPECT_EQ(LastInventoryAggregate().group_limit, 10000);
   EXPECT_EQ(LastInventoryAggregate().to_unix_nano - LastInventoryAggregate().from_unix_nano,
-            24 * 3600 * kSec);
+            int64_t{24} * 3600 * kSec);
 
   // Spans: every span of the range exactly once, batched by trace and keyed by its id.
   auto ids = PublishedSpanIds();
@@ -892,7 +893,7 @@ TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
 }
 
 ConfigReader::EnvLookup EnvOf(std::map<std::string, std::string> env) {
-  return [env](const std::string& k) -> std::optional<std::string> {
+  return [env = std::move(env)](const std::string& k) -> std::optional<std::string> {
     auto it = env.find(k);
     if (it == env.end()) return std::nullopt;
     return it->second;
