@@ -24,11 +24,11 @@ std::string NewJobId() {
   return buf;
 }
 
-SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::string topic_prefix,
-                         std::chrono::milliseconds flush_timeout)
+SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock,
+                         const std::string& topic_prefix, std::chrono::milliseconds flush_timeout)
     : publisher_(publisher),
       clock_(clock),
-      topic_(bus::TopicNames(std::move(topic_prefix)).commands),
+      topic_(bus::TopicNames(topic_prefix).commands),
       flush_timeout_(flush_timeout) {}
 
 absl::StatusOr<std::string> SyncTrigger::Trigger(const std::string& requested_by) {
