@@ -149,6 +149,7 @@ void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBat
       s.second += j.broken;
     }
     std::vector<std::string> rows;
+    rows.reserve(sums.size());
     for (const auto& [key, n] : sums) {
       rows.push_back("(" +
                      Join({Timestamp(key.first), Text(c, key.second), std::to_string(n.first),
@@ -163,6 +164,7 @@ void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBat
     std::map<std::string, int64_t> sums;
     for (const auto& e : b.edge_cuts) sums[e.job_id] += e.traces;
     std::vector<std::string> rows;
+    rows.reserve(sums.size());
     for (const auto& [job, n] : sums) {
       // A placeholder row when the job is not known yet: its records win (updated_at epoch).
       rows.push_back(
@@ -186,6 +188,7 @@ void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(latest.size());
   for (const auto& [id, j] : latest) {
     rows.push_back(
         "(" +
@@ -241,6 +244,7 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
       }
     }
     std::vector<std::string> member_rows;
+    member_rows.reserve(members.size());
     for (const auto& [snap, name] : members) {
       member_rows.push_back("(" + Text(c, snap) + "," + Text(c, name) + ")");
     }
@@ -309,11 +313,11 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
   std::sort(to_complete.begin(), to_complete.end());
   for (const auto& [id, synced_ns] : to_complete) {
     const std::string t = Timestamp(synced_ns);
-    const pqxx::result removed = tx.exec(
-        "WITH removed AS (UPDATE services SET removed_at = " + t +
-        " WHERE removed_at IS NULL AND last_synced < " + t +
-        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = " +
-        Text(c, id) + " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed");
+    const pqxx::result removed = tx.exec(absl::StrCat(
+        "WITH removed AS (UPDATE services SET removed_at = ", t,
+        " WHERE removed_at IS NULL AND last_synced < ", t,
+        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = ",
+        Text(c, id), " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed"));
     tx.exec("UPDATE catalog_snapshots SET completed_at = now() WHERE snapshot_id = " + Text(c, id));
     // A completed snapshot is never counted again: its member list is no longer needed.
     tx.exec("DELETE FROM catalog_snapshot_members WHERE snapshot_id = " + Text(c, id));
@@ -332,6 +336,7 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(merged.size());
   for (const auto& [key, r] : merged) {
     rows.push_back("(" +
                    Join({Text(c, r.service), Text(c, r.env), Timestamp(r.first_seen_ns),
@@ -499,6 +504,7 @@ void PostgresCoverageStore::Impl::WriteCoverage(pqxx::work& tx, const WriteBatch
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(latest.size());
   for (const auto& [key, r] : latest) {
     rows.push_back("(" +
                    Join({Timestamp(r->taken_at_ns), Text(c, r->dimension), Text(c, r->key),
@@ -731,6 +737,7 @@ absl::StatusOr<std::vector<DeadLetterKey>> PostgresCoverageStore::ClaimDeadLette
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DeadLetterKey>> {
         pqxx::work tx(conn);
         std::vector<std::string> rows;
+        rows.reserve(keys.size());
         for (const auto& k : keys) {
           rows.push_back("(" +
                          Join({Text(conn, k.topic), std::to_string(k.partition),
