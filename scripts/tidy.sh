@@ -65,6 +65,6 @@ status=0
 grep -E '(warning|error): ' "$log" | grep -v 'warnings generated' || true
 echo "tidy: ${#files[@]} file(s) in $(($(date +%s) - start)) s"
 if ((status != 0)); then
-  echo "tidy: clang-tidy reported problems in: $(grep -oE '^/[^:]+' "$log" | sort -u | tr '\n' ' ')" >&2
+  echo "tidy: clang-tidy reported problems in: $(grep -E '(warning|error): ' "$log" | grep -oE '^/[^:]+' | sort -u | tr '\n' ' ')" >&2
   exit 1
 fi

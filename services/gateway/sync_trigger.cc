@@ -24,11 +24,12 @@ std::string NewJobId() {
   return buf;
 }
 
-SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::string topic_prefix,
-                         std::chrono::milliseconds flush_timeout, tracing::Tracer& tracer)
+SyncTrigger::SyncTrigger(bus::Publisher& publisher, const Clock& clock,
+                         const std::string& topic_prefix, std::chrono::milliseconds flush_timeout,
+                         tracing::Tracer& tracer)
     : publisher_(publisher),
       clock_(clock),
-      topic_(bus::TopicNames(std::move(topic_prefix)).commands),
+      topic_(bus::TopicNames(topic_prefix).commands),
       flush_timeout_(flush_timeout),
       tracer_(tracer) {}
 

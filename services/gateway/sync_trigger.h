@@ -22,7 +22,7 @@ namespace apmcov::gateway {
 
 class SyncTrigger {
  public:
-  SyncTrigger(bus::Publisher& publisher, const Clock& clock, std::string topic_prefix,
+  SyncTrigger(bus::Publisher& publisher, const Clock& clock, const std::string& topic_prefix,
               std::chrono::milliseconds flush_timeout = std::chrono::seconds(5),
               tracing::Tracer& tracer = tracing::DisabledTracer());
 

@@ -243,7 +243,7 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view s) {
     }
     if (i == s.size() - 1) {
       int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-      return ((days * 86400 + h * 3600 + mi * 60 + se) * 1'000'000'000) + frac;
+      return ((days * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + se) * 1'000'000'000) + frac;
     }
   }
   return ParseRfc3339(s);

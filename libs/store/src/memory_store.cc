@@ -13,8 +13,6 @@
 namespace apmcov::store {
 namespace {
 
-using internal::SortedUnion;
-
 int64_t Micros(int64_t ns) { return TruncateToMicros(ns); }
 
 void SortSpans(std::vector<TraceSpanRecord>& spans) {
@@ -123,22 +121,7 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
   for (const ApmObservationRecord& o : batch.apm_observations) {
     const int64_t seen = Micros(o.last_seen_ns);
     auto [it, inserted] = next.apm.try_emplace({o.service, o.env});
-    ApmServiceRow& row = it->second;
-    if (inserted) {
-      row.service = o.service;
-      row.env = o.env;
-      row.first_seen_ns = seen;
-      row.last_seen_ns = seen;
-    }
-    row.first_seen_ns = std::min(row.first_seen_ns, seen);
-    row.last_seen_ns = std::max(row.last_seen_ns, seen);
-    row.span_count = std::max(row.span_count, o.span_count);
-    row.languages = SortedUnion(row.languages, o.languages);
-    row.infra_hints = SortedUnion(row.infra_hints, o.infra_hints);
-    row.traced = row.traced || o.traced;
-    row.usm_seen = row.usm_seen || o.usm;
-    row.usm_only = row.usm_seen && !row.traced;
-    if (o.traced) row.last_traced_ns = std::max(row.last_traced_ns.value_or(seen), seen);
+    internal::MergeApmObservation(it->second, o, seen, inserted);
   }
 
   for (const BrokenTraceRecord& in : batch.broken_traces) {

@@ -20,7 +20,6 @@ namespace apmcov::store {
 namespace {
 
 using internal::EpochMicros;
-using internal::SortedUnion;
 using internal::Text;
 using internal::TextArray;
 using internal::Timestamp;
@@ -150,6 +149,7 @@ void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBat
       s.second += j.broken;
     }
     std::vector<std::string> rows;
+    rows.reserve(sums.size());
     for (const auto& [key, n] : sums) {
       rows.push_back("(" +
                      Join({Timestamp(key.first), Text(c, key.second), std::to_string(n.first),
@@ -164,6 +164,7 @@ void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBat
     std::map<std::string, int64_t> sums;
     for (const auto& e : b.edge_cuts) sums[e.job_id] += e.traces;
     std::vector<std::string> rows;
+    rows.reserve(sums.size());
     for (const auto& [job, n] : sums) {
       // A placeholder row when the job is not known yet: its records win (updated_at epoch).
       rows.push_back(
@@ -187,6 +188,7 @@ void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(latest.size());
   for (const auto& [id, j] : latest) {
     rows.push_back(
         "(" +
@@ -242,6 +244,7 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
       }
     }
     std::vector<std::string> member_rows;
+    member_rows.reserve(members.size());
     for (const auto& [snap, name] : members) {
       member_rows.push_back("(" + Text(c, snap) + "," + Text(c, name) + ")");
     }
@@ -310,11 +313,11 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
   std::sort(to_complete.begin(), to_complete.end());
   for (const auto& [id, synced_ns] : to_complete) {
     const std::string t = Timestamp(synced_ns);
-    const pqxx::result removed = tx.exec(
-        "WITH removed AS (UPDATE services SET removed_at = " + t +
-        " WHERE removed_at IS NULL AND last_synced < " + t +
-        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = " +
-        Text(c, id) + " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed");
+    const pqxx::result removed = tx.exec(absl::StrCat(
+        "WITH removed AS (UPDATE services SET removed_at = ", t,
+        " WHERE removed_at IS NULL AND last_synced < ", t,
+        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = ",
+        Text(c, id), " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed"));
     tx.exec("UPDATE catalog_snapshots SET completed_at = now() WHERE snapshot_id = " + Text(c, id));
     // A completed snapshot is never counted again: its member list is no longer needed.
     tx.exec("DELETE FROM catalog_snapshot_members WHERE snapshot_id = " + Text(c, id));
@@ -329,24 +332,11 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
   for (const auto& o : b.apm_observations) {
     const int64_t seen = TruncateToMicros(o.last_seen_ns);
     auto [it, inserted] = merged.try_emplace({o.service, o.env});
-    ApmServiceRow& r = it->second;
-    if (inserted) {
-      r.service = o.service;
-      r.env = o.env;
-      r.first_seen_ns = r.last_seen_ns = seen;
-    }
-    r.first_seen_ns = std::min(r.first_seen_ns, seen);
-    r.last_seen_ns = std::max(r.last_seen_ns, seen);
-    r.span_count = std::max(r.span_count, o.span_count);
-    r.languages = SortedUnion(r.languages, o.languages);
-    r.infra_hints = SortedUnion(r.infra_hints, o.infra_hints);
-    r.traced = r.traced || o.traced;
-    r.usm_seen = r.usm_seen || o.usm;
-    r.usm_only = r.usm_seen && !r.traced;
-    if (o.traced) r.last_traced_ns = std::max(r.last_traced_ns.value_or(seen), seen);
+    internal::MergeApmObservation(it->second, o, seen, inserted);
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(merged.size());
   for (const auto& [key, r] : merged) {
     rows.push_back("(" +
                    Join({Text(c, r.service), Text(c, r.env), Timestamp(r.first_seen_ns),
@@ -514,6 +504,7 @@ void PostgresCoverageStore::Impl::WriteCoverage(pqxx::work& tx, const WriteBatch
   }
   auto& c = tx.conn();
   std::vector<std::string> rows;
+  rows.reserve(latest.size());
   for (const auto& [key, r] : latest) {
     rows.push_back("(" +
                    Join({Timestamp(r->taken_at_ns), Text(c, r->dimension), Text(c, r->key),
@@ -746,6 +737,7 @@ absl::StatusOr<std::vector<DeadLetterKey>> PostgresCoverageStore::ClaimDeadLette
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DeadLetterKey>> {
         pqxx::work tx(conn);
         std::vector<std::string> rows;
+        rows.reserve(keys.size());
         for (const auto& k : keys) {
           rows.push_back("(" +
                          Join({Text(conn, k.topic), std::to_string(k.partition),

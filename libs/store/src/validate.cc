@@ -209,4 +209,23 @@ absl::Status ValidateScorecardOutcome(const ScorecardOutcomeRow& row) {
   return absl::OkStatus();
 }
 
+void MergeApmObservation(ApmServiceRow& row, const ApmObservationRecord& o, int64_t seen_ns,
+                         bool first) {
+  if (first) {
+    row.service = o.service;
+    row.env = o.env;
+    row.first_seen_ns = seen_ns;
+    row.last_seen_ns = seen_ns;
+  }
+  row.first_seen_ns = std::min(row.first_seen_ns, seen_ns);
+  row.last_seen_ns = std::max(row.last_seen_ns, seen_ns);
+  row.span_count = std::max(row.span_count, o.span_count);
+  row.languages = SortedUnion(row.languages, o.languages);
+  row.infra_hints = SortedUnion(row.infra_hints, o.infra_hints);
+  row.traced = row.traced || o.traced;
+  row.usm_seen = row.usm_seen || o.usm;
+  row.usm_only = row.usm_seen && !row.traced;
+  if (o.traced) row.last_traced_ns = std::max(row.last_traced_ns.value_or(seen_ns), seen_ns);
+}
+
 }  // namespace apmcov::store::internal

@@ -21,4 +21,12 @@ const WriteBatch& WithoutNul(const WriteBatch& batch, WriteBatch* storage);
 std::vector<std::string> SortedUnion(const std::vector<std::string>& a,
                                      const std::vector<std::string>& b);
 
+// The APM merge rule, one for both stores: folds observation `o`, seen at `seen_ns` (already
+// truncated to the database's microseconds), into `row` (`first`: the row is new). A row
+// keeps every env's earliest and latest sighting, the largest span count, the union of
+// languages and infra hints, traced and USM flags that only ever turn on, and the latest
+// traced sighting.
+void MergeApmObservation(ApmServiceRow& row, const ApmObservationRecord& o, int64_t seen_ns,
+                         bool first);
+
 }  // namespace apmcov::store::internal

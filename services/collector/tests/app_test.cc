@@ -201,11 +201,11 @@ class AppTest : public ::testing::Test {
   int CatalogCalls() const { return source_.calls(Method::kServiceDefinitions); }
   // The last inventory aggregate (the density is a timeseries).
   datadog::AggregateQuery LastInventoryAggregate() const {
-    for (auto it = source_.aggregate_queries.rbegin(); it != source_.aggregate_queries.rend();
-         ++it) {
-      if (it->interval.empty()) return *it;
+    datadog::AggregateQuery last;
+    for (const datadog::AggregateQuery& q : source_.aggregate_queries) {
+      if (q.interval.empty()) last = q;
     }
-    return {};
+    return last;
   }
 
   // `n` services named svc-0000...
@@ -225,7 +225,8 @@ class AppTest : public ::testing::Test {
         v1::Span span;
         span.set_trace_id(trace);
         span.set_span_id(id++);
-        span.set_start_unix_nano(from + (to - from) * (t * per_trace + s) / (traces * per_trace));
+        span.set_start_unix_nano(from + (to - from) * (int64_t{t} * per_trace + s) /
+                                            (int64_t{traces} * per_trace));
         source_.spans.push_back(span);
       }
     }
@@ -316,7 +317,7 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   EXPECT_EQ(obs.source(), "spans_aggregate");
   EXPECT_EQ(LastInventoryAggregate().group_limit, 10000);
   EXPECT_EQ(LastInventoryAggregate().to_unix_nano - LastInventoryAggregate().from_unix_nano,
-            24 * 3600 * kSec);
+            int64_t{24} * 3600 * kSec);
 
   // Spans: every span of the range exactly once, batched by trace and keyed by its id.
   auto ids = PublishedSpanIds();
@@ -752,60 +753,30 @@ TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
 }
 
 // The commands topic as the collector's command thread sees it. Thread-safe.
-class FakeCommands : public bus::Subscriber {
- public:
-  absl::Status Subscribe(const std::vector<std::string>&, bus::RebalanceListener l) override {
-    listener = std::move(l);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t,
-                                                         std::chrono::milliseconds) override {
-    if (!assigned && listener.on_assigned) {  // the only member: it owns the one partition
-      assigned = true;
-      listener.on_assigned({{"apmcov.commands", 0}});
-    }
-    std::lock_guard lock(mu);
-    std::vector<bus::IncomingMessage> out;
-    out.swap(incoming);
-    return out;
-  }
-  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>& offsets) override {
-    std::lock_guard lock(mu);
-    for (const auto& [tp, offset] : offsets) commits.push_back(offset);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
-      const std::vector<bus::TopicPartition>&) override {
-    return std::map<bus::TopicPartition, int64_t>{};
-  }
-  void Close() override {}
-
-  void Add(int64_t offset, std::string type, std::string value) {
-    bus::IncomingMessage m;
-    m.topic = "apmcov.commands";
-    m.offset = offset;
-    m.key = "sync";
-    m.value = std::move(value);
-    m.headers = {{"type", std::move(type)}};
-    std::lock_guard lock(mu);
-    incoming.push_back(std::move(m));
-  }
-  int64_t LastCommit() {
-    std::lock_guard lock(mu);
-    return commits.empty() ? -1 : commits.back();
-  }
-
-  bus::RebalanceListener listener;
-  bool assigned = false;
-  std::mutex mu;
-  std::vector<bus::IncomingMessage> incoming;
-  std::vector<int64_t> commits;
-};
-
+// The commands arrive through the contract-tested MemoryBroker; its lag probe tells what the
+// collector's group committed.
 TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettered) {
   AddServices(3);
-  FakeCommands commands;
-  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, &commands, {}};
+  bus::MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("apmcov.commands", 1).ok());
+  auto commands = broker.NewSubscriber("apmcov.collector");
+  auto sender = broker.NewPublisher();
+  auto probe = broker.NewLagProbe();
+  auto send = [&](const std::string& type, const std::string& value) {
+    bus::OutgoingMessage m;
+    m.topic = "apmcov.commands";
+    m.key = "sync";
+    m.value = value;
+    m.headers = {{"type", type}};
+    m.partition = 0;
+    ASSERT_TRUE(sender->Publish(std::move(m)).ok());
+    ASSERT_TRUE(sender->Flush(std::chrono::seconds(5)).ok());
+  };
+  auto last_commit = [&]() -> int64_t {
+    auto lags = probe->PartitionLags("apmcov.collector", "apmcov.commands");
+    return lags.ok() && !lags->empty() ? lags->front().committed : -1;
+  };
+  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, commands.get(), {}};
   auto app = std::make_unique<App>(config_, ports);
   hold_ = true;
   app->Start();  // the scheduled first sync starts and blocks in the catalog
@@ -815,9 +786,9 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
   ASSERT_TRUE(holding_);
   v1::SyncRequest request;
   request.set_job_id("job-x");
-  commands.Add(0, "apmcov.v1.SyncRequest", request.SerializeAsString());
-  commands.Add(1, "apmcov.v1.SyncRequest", "\xff\xff not a protobuf");
-  commands.Add(2, "apmcov.v1.Nope", "");
+  send("apmcov.v1.SyncRequest", request.SerializeAsString());  // offset 0
+  send("apmcov.v1.SyncRequest", "\xff\xff not a protobuf");    // 1
+  send("apmcov.v1.Nope", "");                                  // 2
   auto dead = [&] { return publisher_.On("apmcov.dlq").size(); };
   for (int i = 0; i < 2000 && dead() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -826,7 +797,7 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
   EXPECT_EQ(dead(), 2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more command rounds
   // job-x is only queued (the running sync is the scheduled one): a crash now must replay it.
-  EXPECT_LT(commands.LastCommit(), 1) << "committed before the requested sync started";
+  EXPECT_LT(last_commit(), 1) << "committed before the requested sync started";
 
   hold_ = false;
   auto started = [&] {
@@ -835,11 +806,11 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
     }
     return false;
   };
-  for (int i = 0; i < 2000 && commands.LastCommit() != 3; ++i) {
+  for (int i = 0; i < 2000 && last_commit() != 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   app->Stop();
-  EXPECT_EQ(commands.LastCommit(), 3);
+  EXPECT_EQ(last_commit(), 3);
   EXPECT_TRUE(started()) << "the commit came before job-x was recorded as started";
 
   std::vector<v1::DeadLetter> letters;
@@ -892,7 +863,7 @@ TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
 }
 
 ConfigReader::EnvLookup EnvOf(std::map<std::string, std::string> env) {
-  return [env](const std::string& k) -> std::optional<std::string> {
+  return [env = std::move(env)](const std::string& k) -> std::optional<std::string> {
     auto it = env.find(k);
     if (it == env.end()) return std::nullopt;
     return it->second;

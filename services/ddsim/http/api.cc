@@ -6,9 +6,10 @@
 
 namespace apmcov::ddsim {
 
-DdsimApi::DdsimApi(const World& world, TrafficOptions traffic, ApiOptions options, Clock& clock)
+DdsimApi::DdsimApi(const World& world, const TrafficOptions& traffic, ApiOptions options,
+                   Clock& clock)
     : world_(world),
-      traffic_(std::move(traffic)),
+      traffic_(traffic),
       options_(std::move(options)),
       clock_(clock),
       renderer_(world),
@@ -127,11 +128,10 @@ HttpResponse DdsimApi::ApiRequest(Endpoint endpoint, const HttpRequest& r) {
     const std::string* app = r.Header("dd-application-key");
     if (api == nullptr || api->empty()) {
       resp = Legacy(403, "API key required");
-    } else if (!options_.api_key.empty() && *api != options_.api_key) {
-      resp = Legacy(403, "Forbidden");
-    } else if (endpoint != Endpoint::kValidate &&
-               (app == nullptr || app->empty() ||
-                (!options_.app_key.empty() && *app != options_.app_key))) {
+    } else if ((!options_.api_key.empty() && *api != options_.api_key) ||
+               (endpoint != Endpoint::kValidate &&
+                (app == nullptr || app->empty() ||
+                 (!options_.app_key.empty() && *app != options_.app_key)))) {
       resp = Legacy(403, "Forbidden");
     } else {
       const int64_t now_s = clock_.NowUnixNanos() / kBucketNanos;

@@ -58,7 +58,7 @@ struct ApiOptions {
 
 class DdsimApi {
  public:
-  DdsimApi(const World& world, TrafficOptions traffic, ApiOptions options, Clock& clock);
+  DdsimApi(const World& world, const TrafficOptions& traffic, ApiOptions options, Clock& clock);
 
   HttpResponse Handle(const HttpRequest& request);
 

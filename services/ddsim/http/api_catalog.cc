@@ -130,6 +130,7 @@ HttpResponse DdsimApi::ApmServices(const HttpRequest& r) {
     ids.push_back(i);
   }
   std::vector<std::pair<std::string, bool>> listed;  // name, traced
+  listed.reserve(ids.size());
   for (uint32_t i : ids)
     listed.emplace_back(world_.services[i].name, world_.services[i].reports_spans());
   // Services the Agent intake received (a generated name keeps what the world decided).

@@ -417,6 +417,7 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
   }
   // Per-level top-N: keep a group when each prefix is within its level's limit.
   std::vector<std::pair<std::vector<std::string>, const Counts*>> rows;
+  rows.reserve(counts.size());
   for (const auto& [k, v] : counts) rows.emplace_back(k, &v);
   std::vector<std::pair<std::vector<std::string>, const Counts*>> kept;
   std::function<void(size_t, const std::vector<size_t>&)> select =
