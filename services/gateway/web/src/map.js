@@ -2,7 +2,8 @@
 // layered (dagre) layout, bundled by esbuild. Services without APM are dashed red nodes, USM-only,
 // shadow services, datastores, queues and external hosts each look different; edges are coloured
 // by the gaps found on them and sized by traffic. A node opens its service page, an edge its
-// broken traces. The same edges are listed in a table below, for keyboards and screen readers.
+// broken traces; hovering a service fades everything but its neighbourhood. The same edges are
+// listed in a table below, for keyboards and screen readers.
 import cytoscape from 'cytoscape';
 import dagre from 'cytoscape-dagre';
 import { api, qs } from './api.js';
@@ -38,6 +39,7 @@ const STYLE = [
   { selector: 'edge.gap-uninstrumented', style: { 'line-color': '#d92d20', 'target-arrow-color': '#d92d20' } },
   { selector: 'edge.gap-propagation', style: { 'line-color': '#dc6803', 'target-arrow-color': '#dc6803', 'line-style': 'dashed' } },
   { selector: 'node:selected', style: { 'border-width': 4, 'border-color': '#f59e0b' } },
+  { selector: '.faded', style: { opacity: 0.12 } },
 ];
 
 function legend() {
@@ -142,6 +144,12 @@ export async function renderMap(main, navigate) {
       graph.style.cursor = ev.target.isNode() ? (nodeHref({ id: d.id, kind: d.kind }) ? 'pointer' : 'default') : (d.broken ? 'pointer' : 'default');
     });
     cy.on('mouseout', 'node, edge', () => { graph.title = ''; graph.style.cursor = 'default'; });
+    // Hovering a service lights up its callers, callees and their edges; the rest fades.
+    cy.on('mouseover', 'node', (ev) => {
+      cy.elements().addClass('faded');
+      ev.target.closedNeighborhood().removeClass('faded');
+    });
+    cy.on('mouseout', 'node', () => cy.elements().removeClass('faded'));
     graph.dataset.ready = 'true';
   }
   form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
