@@ -44,7 +44,7 @@ function statusBadge(r) {
 
 function namesCell(names, hrefOf) {
   if (!names.length) return '—';
-  const shown = names.slice(0, 5);
+  const shown = names.slice(0, 4);
   const parts = [];
   shown.forEach((n, i) => {
     if (i) parts.push(', ');
@@ -87,7 +87,7 @@ function rowCells(r, compact) {
     }, fmtPerHour(r.broken_traces_per_hour)),
     h('td', { 'data-col': 'callers' }, `${fmtInt(r.callers.length)}`, r.callers.length ? [': ', namesCell(r.callers, compact ? null : svc)] : ''),
   ];
-  if (!compact) cells.push(h('td', {}, namesCell(r.teams_affected, (t) => `/services${qs({ team: t })}`)));
+  if (!compact) cells.push(h('td', { 'data-col': 'teams' }, namesCell(r.teams_affected, (t) => `/services${qs({ team: t })}`)));
   cells.push(h('td', { 'data-col': 'examples' }, r.example_trace_ids.length
     ? r.example_trace_ids.map((id, i) => [i ? ' ' : '', link(`/traces/${id}`, id, { 'data-link': 'trace' })])
     : '—'));
