@@ -3,8 +3,9 @@
 // server does before any handler runs) and handed to CoverageGrpcService over QueryService and
 // the in-memory read model seeded with a few rows.
 //
-// First byte: bits 0-3 the method (mod 12; 11 is WatchSyncJobs, whose streaming handler needs a
-// live call, so its job_id goes to QueryService::GetSyncJob, the read it polls); bit 4 the store
+// First byte: bits 0-3 the method (mod 14; 11 is WatchSyncJobs, whose streaming handler needs a
+// live call, so its job_id goes to QueryService::GetSyncJob, the read it polls; 12
+// ListRecommendations, 13 GetServiceMap); bit 4 the store
 // is unavailable; bit 5 the broker fails the next delivery; bit 6 an API token is configured;
 // bit 7 the request carries the right bearer token.
 //
@@ -311,7 +312,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   faults.token_presented = head & 0x80;
   Call call(faults);
   const std::set<grpc::StatusCode> not_found{grpc::StatusCode::NOT_FOUND};
-  switch ((head & 0x0F) % 12) {
+  switch ((head & 0x0F) % 14) {
     case 0:
       Read(call, &CoverageGrpcService::GetStats, data, size);
       break;
@@ -356,6 +357,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 10:
       TriggerSync(call, data, size);
+      break;
+    case 12:
+      Read(call, &CoverageGrpcService::ListRecommendations, data, size);
+      break;
+    case 13:
+      Read(call, &CoverageGrpcService::GetServiceMap, data, size);
       break;
     default:
       WatchSyncJob(call, data, size);

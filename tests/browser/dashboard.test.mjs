@@ -215,6 +215,109 @@ test('sync now runs a new job to the end', async () => {
   await shot('sync-finished');
 });
 
+test('instrument next: rows match the API, sort, and link to services and traces', async () => {
+  await open('/instrument-next');
+  const api = await apiGet('/api/recommendations?limit=50');
+  await page.waitForSelector(`#instrument-next-total[data-total="${api.total}"]`);
+  const names = await page.$$eval('#instrument-next-table tbody tr', (trs) => trs.map((t) => t.dataset.name));
+  assert.deepEqual(names, api.recommendations.map((r) => r.name));
+  // The seeded world: payments (USM-only, customer-facing) broke trace 101, called by checkout.
+  const top = api.recommendations[0];
+  assert.equal(top.name, 'payments');
+  assert.equal(top.usm_only, true);
+  assert.deepEqual(top.example_trace_ids, ['101']);
+  const row = page.locator('#instrument-next-table tr[data-name="payments"]');
+  assert.equal(await row.locator('a[data-link="service"]').getAttribute('href'), '/services/payments');
+  assert.equal(await row.locator('a[data-link="traces"]').getAttribute('href'), '/traces?missing=payments');
+  assert.deepEqual(await row.locator('a[data-link="trace"]').evaluateAll((as) => as.map((a) => a.getAttribute('href'))),
+    ['/traces/101']);
+  // 1 broken trace / sampled share 0.25 / 24 h.
+  assert.equal(await row.locator('td[data-col="per-hour"]').textContent(), '0.2');
+  assert.ok((await row.locator('td[data-col="callers"]').textContent()).includes('checkout'));
+  assert.ok((await page.textContent('#sample-instrument-next')).startsWith('sampled 25.0% of retained traces'));
+  await shot('instrument-next');
+  // Sorted by name, then back to the ranking.
+  await page.click('button.sort[data-sort="name"]');
+  const byName = await page.$$eval('#instrument-next-table tbody tr', (trs) => trs.map((t) => t.dataset.name));
+  assert.deepEqual(byName, [...names].sort());
+  await page.click('button.sort[data-sort="rank"]');
+  // A team filter asks the API again.
+  await page.selectOption('#n-team', 'payments');
+  const payments = await apiGet('/api/recommendations?team=payments&limit=50');
+  await page.waitForSelector(`#instrument-next-total[data-total="${payments.total}"]`);
+  assert.deepEqual(await page.$$eval('#instrument-next-table tbody tr', (trs) => trs.map((t) => t.dataset.name)),
+    payments.recommendations.map((r) => r.name));
+  await row.locator('a[data-link="trace"]').first().click();
+  await page.waitForSelector('main[data-ready="/traces/101"]');
+
+  // The overview's top five are the API's.
+  await open('/');
+  const five = await apiGet('/api/recommendations?limit=5');
+  assert.deepEqual(await page.$$eval('#instrument-next-top-table tbody tr', (trs) => trs.map((t) => t.dataset.name)),
+    five.recommendations.map((r) => r.name));
+});
+
+// The graph as cytoscape holds it: node ids and kinds, red edges and their colour, and where a
+// node or an edge sits on the page (for real mouse clicks).
+function readGraph() {
+  const el = document.getElementById('map-graph');
+  const cy = el._cyreg.cy;
+  const box = el.getBoundingClientRect();
+  const at = (p) => ({ x: box.left + p.x, y: box.top + p.y });
+  return {
+    nodes: cy.nodes().map((n) => [n.id(), n.data('kind')]).sort(),
+    border: Object.fromEntries(cy.nodes().map((n) => [n.id(), [n.style('border-style'), n.style('border-color')]])),
+    red: cy.edges('.gap-uninstrumented').map((e) => [e.source().id(), e.target().id(), e.style('line-color')]).sort(),
+    edges: cy.edges().length,
+    nodeAt: Object.fromEntries(cy.nodes().map((n) => [n.id(), at(n.renderedPosition())])),
+    redAt: cy.edges('.gap-uninstrumented').map((e) => at(e.renderedMidpoint())),
+  };
+}
+
+test('service map: nodes and red edges match the API; a click opens a service or its broken traces', async () => {
+  await open('/map');
+  await page.waitForSelector('#map-graph[data-ready="true"]');
+  const api = await apiGet('/api/service-map');
+  const g = await page.evaluate(readGraph);
+  assert.deepEqual(g.nodes, api.nodes.map((n) => [n.id, n.kind]).sort());
+  assert.equal(g.edges, api.edges.length);
+  const uninstrumented = new Set(['uninstrumented_callee', 'uninstrumented_hop']);
+  const red = api.edges.filter((e) => e.gap_kinds.some((k) => uninstrumented.has(k)));
+  assert.ok(red.length > 0);
+  assert.deepEqual(g.red, red.map((e) => [e.from, e.to, 'rgb(217,45,32)']).sort());
+  for (const n of api.nodes) {
+    if (n.kind === 'uninstrumented') assert.deepEqual(g.border[n.id], ['dashed', 'rgb(217,45,32)'], n.id);
+    if (n.kind === 'usm_only') assert.equal(g.border[n.id][0], 'dotted', n.id);
+  }
+  assert.equal(Number(await page.getAttribute('#map-summary', 'data-edges')), api.edges.length);
+  assert.equal(await page.locator('#map-edges-table tbody tr[data-class="gap-uninstrumented"]').count(), red.length);
+  await shot('map');
+
+  // A red edge opens its broken traces.
+  await page.mouse.click(g.redAt[0].x, g.redAt[0].y);
+  await page.waitForSelector('main[data-ready="/traces"]');
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('service'), red[0].from);
+  assert.equal(url.searchParams.get('missing'), red[0].to);
+  await page.waitForSelector('#traces-table tr[data-trace="101"]');
+
+  // A service node opens its page.
+  await open('/map');
+  await page.waitForSelector('#map-graph[data-ready="true"]');
+  const again = await page.evaluate(readGraph);
+  await page.mouse.click(again.nodeAt.payments.x, again.nodeAt.payments.y);
+  await page.waitForSelector('main[data-ready="/services/payments"]');
+
+  // Filters ask the API again.
+  await open('/map');
+  await page.waitForSelector('#map-graph[data-ready="true"]');
+  await page.selectOption('#m-team', 'payments');
+  const team = await apiGet('/api/service-map?team=payments');
+  await page.waitForSelector(`#map-summary[data-edges="${team.edges.length}"]`);
+  await page.waitForSelector('#map-graph[data-ready="true"]');
+  assert.deepEqual((await page.evaluate(readGraph)).nodes, team.nodes.map((n) => [n.id, n.kind]).sort());
+});
+
 test('keyboard: the first Tab reaches the skip link; no console or CSP errors', async () => {
   await open('/');
   await page.keyboard.press('Tab');

@@ -162,7 +162,44 @@ def compare(stack: Stack, sync_started_ns: int, *, max_details: int = 3000, chec
         r, g = views["REST"], views["gRPC"]
         rep.eq(sorted(t["trace_id"] for t in g["traces"]), sorted(t["trace_id"] for t in r["traces"]),
                "gRPC ListTraces ids vs REST /api/traces ids")
+    _compare_recommendations(rep, stack, views["REST"]["traces"], truth_all, cov_truth)
     return rep
+
+
+def _compare_recommendations(rep: Report, stack: Stack, product_traces: list, truth: dict, cov_truth: dict) -> None:
+    """Instrument next against the truth: exactly the catalog services without APM are ranked;
+    each one's broken traces count at least the truth's broken traces naming it missing among
+    those the product listed before (syncs may add more since), and never one the product does
+    not show; every example trace names it; the order is the ranking's."""
+    rec = stack.get_json("/api/recommendations", {"limit": "500"})
+    cat = cov_truth["catalog"]
+    without = set(cat["services"]) - set(cat["instrumented"]) - set(cat["deprecated"])
+    rows = rec["recommendations"]
+    if len(without) <= 500:
+        rep.eq(sorted(r["name"] for r in rows), sorted(without), "instrument next: services without APM")
+    rep.eq(int(rec["total"]), len(without), "instrument next: total")
+    truth_broken = {t["trace_id"]: t for t in truth["traces"] if t["broken"]}
+    listed = Counter()
+    for t in product_traces:
+        e = truth_broken.get(t["trace_id"])
+        if e:
+            listed.update(set(e["missing_services"]))
+    by_missing = Counter()
+    for t in rest_pages(stack, "/api/traces", "traces", {"page_size": "1000"}):
+        by_missing.update(set(t["missing_services"]))
+    key = [(-int(r["broken_traces"]), -len(r["callers"]), not r["customer_facing"], r["name"]) for r in rows]
+    rep.check(key == sorted(key), "instrument next: rows out of the ranking's order")
+    bad = []
+    for r in rows:
+        n, got = r["name"], int(r["broken_traces"])
+        if got < listed[n] or got > by_missing[n]:
+            bad.append((n, listed[n], got, by_missing[n]))
+        for tid in r["example_trace_ids"]:
+            if n not in stack.get_json(f"/api/traces/{tid}")["missing_services"]:
+                bad.append((n, "example", tid))
+    rep.check(not bad, f"instrument next: broken traces outside [truth listed, product now] or bad examples: {bad[:10]}")
+    rep.counts["instrument_next"] = {"ranked": len(rows), "with_broken_traces": sum(1 for r in rows if r["broken_traces"]),
+                                     "truth_missing_services": len(listed)}
 
 
 def _compare_coverage(rep: Report, api: str, v: dict, truth: dict) -> None:

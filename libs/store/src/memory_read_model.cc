@@ -1,6 +1,7 @@
 #include "apmcov/store/memory_read_model.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
@@ -180,6 +181,119 @@ absl::StatusOr<DependencyPage> MemoryReadModel::ListDependencies(
                                    d.last_seen_ns, d.count});
     }
     return page;
+  });
+}
+
+absl::StatusOr<RecommendationPage> MemoryReadModel::RankRecommendations(
+    const RecommendationQuery& q) {
+  return Read([&](const State& st) -> absl::StatusOr<RecommendationPage> {
+    RecommendationPage page;
+    if (q.limit == 0) return page;
+    const int64_t since = TruncateToMicros(q.since_ns);
+    const std::set<std::string> members(q.env_members.begin(), q.env_members.end());
+    struct Facts {
+      const ServiceRow* service = nullptr;
+      std::set<uint64_t> traces;
+      std::vector<std::pair<std::pair<int64_t, uint64_t>, uint64_t>> examples;
+      std::set<std::string> callers, teams;
+    };
+    std::map<std::string, Facts> facts;
+    for (const std::string& name : q.candidates) {
+      auto it = st.services.find(name);
+      if (it != st.services.end() && !it->second.removed_at_ns) facts[name].service = &it->second;
+    }
+    auto live_team = [&](const std::string& name) -> std::string {
+      auto it = st.services.find(name);
+      return it == st.services.end() || it->second.removed_at_ns ? "" : it->second.catalog.team;
+    };
+    for (const auto& [id, t] : st.traces) {
+      if (t.started_at_ns < since || (!q.env.empty() && t.env != q.env)) continue;
+      for (const std::string& m : t.missing_services) {
+        auto f = facts.find(m);
+        if (f == facts.end() || !f->second.traces.insert(id).second) continue;
+        f->second.examples.push_back({{t.started_at_ns, id}, id});
+        for (const std::string& s : t.services) {
+          if (std::string team = live_team(s); !team.empty()) f->second.teams.insert(team);
+        }
+      }
+    }
+    for (const auto& [key, d] : st.dependencies) {
+      const auto& [from, to, kind] = key;
+      if (kind != "call" || from == to || d.last_seen_ns < since) continue;
+      auto f = facts.find(to);
+      if (f == facts.end()) continue;
+      f->second.callers.insert(from);
+      if (std::string team = live_team(from); !team.empty()) f->second.teams.insert(team);
+    }
+    std::vector<RecommendationRow> ranked;
+    for (auto& [name, f] : facts) {
+      if (!q.env.empty() && !members.count(name) && f.traces.empty()) continue;
+      RecommendationRow row;
+      row.name = name;
+      row.team = f.service->catalog.team;
+      row.customer_facing = f.service->catalog.customer_facing;
+      row.broken_traces = static_cast<int64_t>(f.traces.size());
+      row.callers.assign(f.callers.begin(), f.callers.end());
+      row.teams_affected.assign(f.teams.begin(), f.teams.end());
+      std::sort(f.examples.begin(), f.examples.end(), std::greater<>());
+      for (size_t i = 0; i < f.examples.size() && i < 3; ++i) {
+        row.example_trace_ids.push_back(f.examples[i].second);
+      }
+      ranked.push_back(std::move(row));
+    }
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      return std::make_tuple(-a.broken_traces, -static_cast<int64_t>(a.callers.size()),
+                             !a.customer_facing, std::cref(a.name)) <
+             std::make_tuple(-b.broken_traces, -static_cast<int64_t>(b.callers.size()),
+                             !b.customer_facing, std::cref(b.name));
+    });
+    page.total = static_cast<int64_t>(ranked.size());
+    if (ranked.size() > q.limit) ranked.resize(q.limit);
+    page.rows = std::move(ranked);
+    return page;
+  });
+}
+
+absl::StatusOr<ServiceMapRows> MemoryReadModel::LoadServiceMap(int64_t since_ns,
+                                                               const std::string& env,
+                                                               size_t limit) {
+  return Read([&](const State& st) -> absl::StatusOr<ServiceMapRows> {
+    ServiceMapRows out;
+    if (limit == 0) return out;
+    const int64_t since = TruncateToMicros(since_ns);
+    using Key = std::tuple<std::string, std::string, std::string>;
+    struct Edge {
+      ServiceMapEdgeRow row;
+      std::set<uint64_t> broken;
+      std::set<std::string> kinds;
+    };
+    std::map<Key, Edge> edges;
+    for (const auto& [key, d] : st.dependencies) {
+      if (d.last_seen_ns < since) continue;
+      Edge& e = edges[key];
+      e.row = {std::get<0>(key), std::get<1>(key), std::get<2>(key), d.to_kind, d.count, 0, {}};
+    }
+    for (const auto& [id, t] : st.traces) {
+      if (t.started_at_ns < since || (!env.empty() && t.env != env)) continue;
+      for (const TraceGapRecord& g : t.gaps) {
+        if (!g.to_service) continue;
+        Edge& e = edges[Key{g.from_service, *g.to_service, "call"}];
+        if (e.row.kind.empty())
+          e.row = {g.from_service, *g.to_service, "call", "service", 0, 0, {}};
+        e.broken.insert(id);
+        e.kinds.insert(g.kind);
+      }
+    }
+    for (auto& [key, e] : edges) {
+      if (out.edges.size() == limit) {
+        out.truncated = true;
+        break;
+      }
+      e.row.broken_traces = static_cast<int64_t>(e.broken.size());
+      e.row.gap_kinds.assign(e.kinds.begin(), e.kinds.end());
+      out.edges.push_back(std::move(e.row));
+    }
+    return out;
   });
 }
 

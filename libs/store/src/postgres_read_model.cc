@@ -2,8 +2,11 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -70,6 +73,15 @@ absl::Status ReadError() {
   absl::Status s = internal::StatusFromCurrentException("postgres read");
   if (absl::IsUnavailable(s)) return s;
   return absl::InternalError(s.message());
+}
+
+// A list of names as one text parameter (libpqxx 6 binds no arrays): a JSON array, unpacked in
+// SQL by JsonNames().
+std::string NamesParam(const std::vector<std::string>& names) {
+  return nlohmann::json(names).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+std::string JsonNames(const char* param) {
+  return absl::StrCat("ARRAY(SELECT jsonb_array_elements_text(", param, "::jsonb))");
 }
 
 }  // namespace
@@ -283,6 +295,146 @@ absl::StatusOr<DependencyPage> PostgresReadModel::ListDependencies(
     }
   }));
   return page;
+}
+
+absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
+    const RecommendationQuery& q) {
+  RecommendationPage page;
+  if (q.candidates.empty() || q.limit == 0) return page;
+  const int64_t since = MicrosParam(q.since_ns);
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    // $1 candidates, $2 since (µs), $3 env, $4 env members, $5 limit. The broken counts read
+    // the window's traces through the started_at index (nearly every missing service is a
+    // candidate, so a GIN && on the whole candidate list selects little and cost 5x more on
+    // 200k traces); the callers go through migration 0011's index.
+    const std::string rank_sql = absl::StrCat(
+        "WITH cand AS (SELECT name, team, customer_facing FROM services"
+        " WHERE removed_at IS NULL AND name = ANY(",
+        JsonNames("$1"),
+        ")),"
+        " bt AS (SELECT m AS name, count(DISTINCT b.trace_id) AS broken"
+        " FROM broken_traces b, unnest(b.missing_services) m"
+        " WHERE b.started_at >= ",
+        Ts("$2"),
+        " AND ($3 = '' OR b.env = $3) AND m IN (SELECT name FROM cand) GROUP BY m),"
+        " callers AS (SELECT d.to_name AS name, count(DISTINCT d.from_service) AS n"
+        " FROM dependencies d WHERE d.kind = 'call' AND d.to_name IN (SELECT name FROM cand)"
+        " AND d.from_service <> d.to_name AND d.last_seen >= ",
+        Ts("$2"),
+        " GROUP BY d.to_name),"
+        " ranked AS (SELECT c.name, c.team, c.customer_facing,"
+        " COALESCE(bt.broken, 0) AS broken, COALESCE(callers.n, 0) AS ncallers"
+        " FROM cand c LEFT JOIN bt ON bt.name = c.name LEFT JOIN callers ON callers.name = c.name"
+        " WHERE $3 = '' OR c.name = ANY(",
+        JsonNames("$4"),
+        ") OR bt.broken > 0)"
+        " SELECT name, team, customer_facing, broken, count(*) OVER () FROM ranked"
+        R"( ORDER BY broken DESC, ncallers DESC, customer_facing DESC, name COLLATE "C" LIMIT $5)");
+    std::vector<std::string> names;
+    for (const auto& r : tx.exec_params(rank_sql, NamesParam(q.candidates), since, q.env,
+                                        NamesParam(q.env_members), static_cast<int64_t>(q.limit))) {
+      RecommendationRow row;
+      row.name = FieldText(r[0]);
+      row.team = FieldText(r[1]);
+      row.customer_facing = r[2].as<bool>();
+      row.broken_traces = r[3].as<int64_t>();
+      page.total = r[4].as<int64_t>();
+      names.push_back(row.name);
+      page.rows.push_back(std::move(row));
+    }
+    if (names.empty()) return;
+    // The details of this page's rows only: $1 names, $2 since, $3 env.
+    const std::string names_json = NamesParam(names);
+    std::map<std::string, std::set<std::string>> callers, teams;
+    for (const auto& r : tx.exec_params(
+             absl::StrCat(
+                 "SELECT DISTINCT d.to_name, d.from_service, s.team FROM dependencies d"
+                 " LEFT JOIN services s ON s.name = d.from_service AND s.removed_at IS NULL"
+                 " WHERE d.kind = 'call' AND d.to_name = ANY(",
+                 JsonNames("$1"),
+                 ") AND d.from_service <> d.to_name AND d.last_seen >= ", Ts("$2")),
+             names_json, since)) {
+      callers[FieldText(r[0])].insert(FieldText(r[1]));
+      if (const std::string team = FieldText(r[2]); !team.empty()) {
+        teams[FieldText(r[0])].insert(team);
+      }
+    }
+    const std::string traces_of = absl::StrCat(
+        " FROM broken_traces b, unnest(b.missing_services) m WHERE b.missing_services && ",
+        JsonNames("$1"), " AND m = ANY(", JsonNames("$1"), ") AND b.started_at >= ", Ts("$2"),
+        " AND ($3 = '' OR b.env = $3)");
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT DISTINCT t.m, s.team FROM (SELECT m, b.services", traces_of,
+                          ") t, unnest(t.services) sv, services s"
+                          " WHERE s.name = sv AND s.removed_at IS NULL AND s.team <> ''"),
+             names_json, since, q.env)) {
+      teams[FieldText(r[0])].insert(FieldText(r[1]));
+    }
+    std::map<std::string, std::vector<uint64_t>> examples;
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("SELECT m, trace_id::text FROM (SELECT m, trace_id, row_number() OVER"
+                          " (PARTITION BY m ORDER BY started_at DESC, trace_id DESC) AS n"
+                          " FROM (SELECT DISTINCT m, b.trace_id, b.started_at",
+                          traces_of, ") t) x WHERE n <= 3 ORDER BY m, n"),
+             names_json, since, q.env)) {
+      examples[FieldText(r[0])].push_back(std::stoull(r[1].as<std::string>()));
+    }
+    for (RecommendationRow& row : page.rows) {
+      row.callers.assign(callers[row.name].begin(), callers[row.name].end());
+      row.teams_affected.assign(teams[row.name].begin(), teams[row.name].end());
+      row.example_trace_ids = std::move(examples[row.name]);
+    }
+  }));
+  return page;
+}
+
+absl::StatusOr<ServiceMapRows> PostgresReadModel::LoadServiceMap(int64_t since_ns,
+                                                                 const std::string& env,
+                                                                 size_t limit) {
+  ServiceMapRows out;
+  if (limit == 0) return out;
+  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+    // $1 since (µs), $2 env, $3 limit + 1 (to know whether more matched).
+    const std::string sql = absl::StrCat(
+        "WITH g AS (SELECT tg.from_service, tg.to_service AS to_name, 'call'::text AS kind,"
+        " count(DISTINCT tg.trace_id) AS broken, to_json(array_agg(DISTINCT tg.kind))::text AS"
+        " kinds FROM broken_traces b JOIN trace_gaps tg ON tg.trace_id = b.trace_id"
+        " WHERE b.started_at >= ",
+        Ts("$1"),
+        " AND ($2 = '' OR b.env = $2) AND tg.to_service IS NOT NULL"
+        " GROUP BY tg.from_service, tg.to_service),"
+        " d AS (SELECT from_service, to_name, kind, to_kind, count FROM dependencies"
+        " WHERE last_seen >= ",
+        Ts("$1"),
+        ")"
+        " SELECT * FROM (SELECT COALESCE(d.from_service, g.from_service) AS f,"
+        " COALESCE(d.to_name, g.to_name) AS t, COALESCE(d.kind, g.kind) AS k,"
+        " COALESCE(d.to_kind, 'service') AS tk, COALESCE(d.count, 0) AS traces,"
+        " COALESCE(g.broken, 0) AS broken, g.kinds"
+        " FROM d FULL OUTER JOIN g ON g.from_service = d.from_service AND g.to_name = d.to_name"
+        " AND g.kind = d.kind) e"
+        R"( ORDER BY f COLLATE "C", t COLLATE "C", k COLLATE "C" LIMIT $3)");
+    for (const auto& r :
+         tx.exec_params(sql, MicrosParam(since_ns), env, static_cast<int64_t>(limit) + 1)) {
+      ServiceMapEdgeRow e;
+      e.from_service = FieldText(r[0]);
+      e.to_name = FieldText(r[1]);
+      e.kind = FieldText(r[2]);
+      e.to_kind = FieldText(r[3]);
+      e.traces = r[4].as<int64_t>();
+      e.broken_traces = r[5].as<int64_t>();
+      if (!r[6].is_null()) {
+        e.gap_kinds = internal::ParseJsonStringArray(r[6].as<std::string>());
+        std::sort(e.gap_kinds.begin(), e.gap_kinds.end());
+      }
+      out.edges.push_back(std::move(e));
+    }
+  }));
+  if (out.edges.size() > limit) {
+    out.edges.resize(limit);
+    out.truncated = true;
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<CoverageRow>> PostgresReadModel::CoverageHistory(

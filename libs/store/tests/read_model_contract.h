@@ -18,6 +18,8 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "apmcov/store/coverage_store.h"
 #include "apmcov/store/read_model.h"
 #include "coverage_store_contract.h"
@@ -366,6 +368,191 @@ TYPED_TEST_P(ReadModelContract, SyncJobsNewestFirst) {
   EXPECT_EQ((*last)->id, "c");
 }
 
+// The world of "instrument next" and the service map: api (web) and front (edge) are traced;
+// billing, ledger, notify, quota, zeta and Alpha are the candidates the caller found without APM.
+inline WriteBatch InstrumentNextWorld() {
+  WriteBatch b;
+  auto svc = [&](const std::string& name, const std::string& team, bool cf) {
+    CatalogServiceRecord s = Svc("s1", name, kT0, team);
+    s.customer_facing = cf;
+    b.catalog_services.push_back(s);
+  };
+  svc("api", "web", true);
+  svc("front", "edge", true);
+  svc("billing", "pay", false);
+  svc("ledger", "pay", false);
+  svc("notify", "ops", true);
+  svc("quota", "ops", false);
+  svc("zeta", "", true);
+  svc("Alpha", "core", false);
+  auto trace = [&](uint64_t id, int64_t started, std::vector<std::string> services,
+                   std::vector<std::string> missing, const std::string& env) {
+    BrokenTraceRecord t = ListedTrace(id, started, std::move(services), std::move(missing),
+                                      {"uninstrumented_callee"}, env);
+    t.gaps.clear();
+    for (size_t i = 0; i < t.missing_services.size(); ++i) {
+      t.gaps.push_back({10 + i, "uninstrumented_callee", t.services[0], t.missing_services[i],
+                        t.missing_services[i] + ":80", ""});
+    }
+    b.broken_traces.push_back(t);
+  };
+  trace(1, kT0 - kHour, {"api"}, {"billing", "billing"}, "prod");
+  trace(2, kT0 - 2 * kHour, {"api", "front"}, {"billing"}, "prod");
+  trace(3, kT0 - 3 * kHour, {"front"}, {"billing", "ledger"}, "staging");
+  trace(4, kT0 - 30 * kMinute, {"api"}, {"billing"}, "prod");
+  trace(5, kT0 - 25 * kHour, {"api"}, {"ledger", "notify"}, "prod");  // before the window
+  trace(6, kT0 - 10 * kMinute, {"front"}, {"notify"}, "prod");
+  // A propagation break (no dependency row) and an orphan span (no callee) in trace 7.
+  BrokenTraceRecord seven =
+      ListedTrace(7, kT0 - kMinute, {"front"}, {}, {"orphan_span", "propagation_break"}, "staging");
+  seven.gaps = {{20, "propagation_break", "front", "api", "api", ""},
+                {21, "orphan_span", "front", std::nullopt, "", ""}};
+  b.broken_traces.push_back(seven);
+  uint64_t id = 100;
+  auto dep = [&](const std::string& from, const std::string& to, const std::string& kind,
+                 const std::string& to_kind, int64_t seen, int traces = 1) {
+    for (int i = 0; i < traces; ++i)
+      b.dependencies.push_back({from, to, kind, to_kind, id++, seen});
+  };
+  const int64_t recent = kT0 - 5 * kMinute;
+  dep("api", "billing", "call", "service", recent, 3);
+  dep("front", "billing", "call", "service", recent);
+  dep("billing", "billing", "call", "service", recent);  // a self-call is no caller
+  dep("api", "ledger", "call", "service", recent);
+  dep("front", "ledger", "call", "service", recent);
+  dep("front", "notify", "call", "service", recent);
+  dep("api", "quota", "call", "service", recent);
+  dep("front", "quota", "call", "service", kT0 - 30 * kHour);  // before the window
+  dep("api", "pg", "db", "datastore", recent, 2);
+  dep("front", "kafka", "messaging", "queue", recent);
+  dep("api", "api.stripe.com", "call", "external", recent);
+  return b;
+}
+
+inline std::vector<std::string> RankedNames(const RecommendationPage& p) {
+  std::vector<std::string> out;
+  for (const auto& r : p.rows) out.push_back(r.name);
+  return out;
+}
+
+TYPED_TEST_P(ReadModelContract, RecommendationsRankBrokenThenCallersThenCustomerFacing) {
+  this->MustApply(InstrumentNextWorld());
+  RecommendationQuery q;
+  q.candidates = {"quota", "billing", "ledger", "notify", "zeta", "Alpha", "nobody"};
+  q.since_ns = kT0 - 24 * kHour;
+  q.limit = 10;
+  absl::StatusOr<RecommendationPage> page = this->model().RankRecommendations(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  // billing: 4 broken traces; ledger and notify 1 each, ledger has two callers; quota, zeta and
+  // Alpha none, quota one caller; zeta is customer-facing, Alpha is not (though first by name).
+  EXPECT_EQ(RankedNames(*page),
+            (std::vector<std::string>{"billing", "ledger", "notify", "quota", "zeta", "Alpha"}));
+  EXPECT_EQ(page->total, 6);
+  const RecommendationRow& billing = page->rows[0];
+  EXPECT_EQ(billing.team, "pay");
+  EXPECT_FALSE(billing.customer_facing);
+  EXPECT_EQ(billing.broken_traces, 4);  // trace 1 lists it twice, counted once
+  EXPECT_EQ(billing.callers, (std::vector<std::string>{"api", "front"}));
+  EXPECT_EQ(billing.teams_affected, (std::vector<std::string>{"edge", "web"}));
+  EXPECT_EQ(billing.example_trace_ids, (std::vector<uint64_t>{4, 1, 2}));  // newest 3
+  const RecommendationRow& ledger = page->rows[1];
+  EXPECT_EQ(ledger.broken_traces, 1);
+  EXPECT_EQ(ledger.example_trace_ids, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(ledger.callers, (std::vector<std::string>{"api", "front"}));
+  const RecommendationRow& notify = page->rows[2];
+  EXPECT_TRUE(notify.customer_facing);
+  EXPECT_EQ(notify.callers, (std::vector<std::string>{"front"}));
+  EXPECT_EQ(notify.teams_affected, (std::vector<std::string>{"edge"}));
+  EXPECT_EQ(notify.example_trace_ids, (std::vector<uint64_t>{6}));
+  const RecommendationRow& quota = page->rows[3];
+  EXPECT_EQ(quota.broken_traces, 0);
+  EXPECT_EQ(quota.callers, (std::vector<std::string>{"api"}));  // front's call is too old
+  EXPECT_EQ(quota.teams_affected, (std::vector<std::string>{"web"}));
+  EXPECT_TRUE(quota.example_trace_ids.empty());
+  EXPECT_EQ(page->rows[4], (RecommendationRow{"zeta", "", true, 0, {}, {}, {}}));
+}
+
+TYPED_TEST_P(ReadModelContract, RecommendationsLimitAndFilter) {
+  this->MustApply(InstrumentNextWorld());
+  RecommendationQuery q;
+  q.candidates = {"quota", "billing", "ledger", "notify", "zeta", "Alpha"};
+  q.since_ns = kT0 - 24 * kHour;
+  q.limit = 2;
+  absl::StatusOr<RecommendationPage> top = this->model().RankRecommendations(q);
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(RankedNames(*top), (std::vector<std::string>{"billing", "ledger"}));
+  EXPECT_EQ(top->total, 6);
+  EXPECT_EQ(top->rows[0].example_trace_ids.size(), 3u);
+
+  // One env: its broken traces only; a candidate ranks when placed there or broke a trace there.
+  q.limit = 10;
+  q.env = "prod";
+  q.env_members = {"quota"};
+  absl::StatusOr<RecommendationPage> prod = this->model().RankRecommendations(q);
+  ASSERT_TRUE(prod.ok()) << prod.status();
+  EXPECT_EQ(RankedNames(*prod), (std::vector<std::string>{"billing", "notify", "quota"}));
+  EXPECT_EQ(prod->total, 3);
+  EXPECT_EQ(prod->rows[0].broken_traces, 3);
+  EXPECT_EQ(prod->rows[0].example_trace_ids, (std::vector<uint64_t>{4, 1, 2}));
+
+  // After every trace and call: customer-facing first, then by name.
+  q.env.clear();
+  q.env_members.clear();
+  q.since_ns = kT0 + kHour;
+  absl::StatusOr<RecommendationPage> later = this->model().RankRecommendations(q);
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(RankedNames(*later),
+            (std::vector<std::string>{"notify", "zeta", "Alpha", "billing", "ledger", "quota"}));
+  for (const auto& r : later->rows) EXPECT_TRUE(r.callers.empty() && r.broken_traces == 0);
+
+  q.candidates.clear();
+  EXPECT_EQ(this->model().RankRecommendations(q)->total, 0);
+}
+
+TYPED_TEST_P(ReadModelContract, ServiceMapEdgesFromDependenciesAndGaps) {
+  this->MustApply(InstrumentNextWorld());
+  absl::StatusOr<ServiceMapRows> map = this->model().LoadServiceMap(kT0 - 24 * kHour, "", 100);
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_FALSE(map->truncated);
+  std::vector<std::string> keys;
+  for (const auto& e : map->edges) {
+    keys.push_back(absl::StrCat(e.from_service, ">", e.to_name, ":", e.kind, ":", e.to_kind, ":",
+                                e.traces, ":", e.broken_traces, ":",
+                                absl::StrJoin(e.gap_kinds, "+")));
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "api>api.stripe.com:call:external:1:0:",
+                      "api>billing:call:service:3:3:uninstrumented_callee",
+                      "api>ledger:call:service:1:0:",
+                      "api>pg:db:datastore:2:0:",
+                      "api>quota:call:service:1:0:",
+                      "billing>billing:call:service:1:0:",
+                      "front>api:call:service:0:1:propagation_break",  // a gap, no dependency
+                      "front>billing:call:service:1:1:uninstrumented_callee",
+                      "front>kafka:messaging:queue:1:0:",
+                      "front>ledger:call:service:1:1:uninstrumented_callee",
+                      "front>notify:call:service:1:1:uninstrumented_callee",
+                  }));
+  absl::StatusOr<ServiceMapRows> staging =
+      this->model().LoadServiceMap(kT0 - 24 * kHour, "staging", 100);
+  ASSERT_TRUE(staging.ok()) << staging.status();
+  ASSERT_EQ(staging->edges.size(), 11u);
+  EXPECT_EQ(staging->edges[1].broken_traces, 0);  // api>billing broke prod traces only
+  EXPECT_TRUE(staging->edges[1].gap_kinds.empty());
+  EXPECT_EQ(staging->edges[7].to_name, "billing");
+  EXPECT_EQ(staging->edges[7].broken_traces, 1);  // trace 3
+  absl::StatusOr<ServiceMapRows> prod = this->model().LoadServiceMap(kT0 - 24 * kHour, "prod", 100);
+  ASSERT_TRUE(prod.ok()) << prod.status();
+  EXPECT_EQ(prod->edges.size(), 10u);  // front>api broke a staging trace only
+
+  absl::StatusOr<ServiceMapRows> two = this->model().LoadServiceMap(kT0 - 24 * kHour, "", 2);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_TRUE(two->truncated);
+  ASSERT_EQ(two->edges.size(), 2u);
+  EXPECT_EQ(two->edges[1], map->edges[1]);
+  EXPECT_TRUE(this->model().LoadServiceMap(kT0 + kHour, "", 100)->edges.empty());
+}
+
 TYPED_TEST_P(ReadModelContract, EmptyTablesReadEmpty) {
   EXPECT_TRUE(this->model().LoadCatalog()->services.empty());
   EXPECT_TRUE(this->model().LoadCatalog()->apm.empty());
@@ -374,12 +561,16 @@ TYPED_TEST_P(ReadModelContract, EmptyTablesReadEmpty) {
   EXPECT_TRUE(this->model().ListSyncJobs(10)->empty());
   EXPECT_FALSE(this->model().LastFinishedSyncJob()->has_value());
   EXPECT_EQ(*this->model().LoadSample(0, 0), SampleRows{});
+  EXPECT_TRUE(this->model().RankRecommendations({{"a"}, 0, "", {}, 10})->rows.empty());
+  EXPECT_TRUE(this->model().LoadServiceMap(0, "", 10)->edges.empty());
 }
 
 REGISTER_TYPED_TEST_SUITE_P(ReadModelContract, CatalogIsWhatTheStoreWrote, TracesFilterPageAndCount,
                             SampleRowsCoverTheirRangesOnly,
                             DependenciesPageInKeyOrderAndEachRowOnce,
                             CoverageHistoryOfOneDimensionByTimeThenKey, SyncJobsNewestFirst,
+                            RecommendationsRankBrokenThenCallersThenCustomerFacing,
+                            RecommendationsLimitAndFilter, ServiceMapEdgesFromDependenciesAndGaps,
                             EmptyTablesReadEmpty);
 
 }  // namespace apmcov::store::testing

@@ -397,6 +397,63 @@ grpc::Status CoverageGrpcService::ListShadowServices(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status CoverageGrpcService::ListRecommendations(grpc::ServerContext* ctx,
+                                                      const v1::ListRecommendationsRequest* in,
+                                                      v1::ListRecommendationsResponse* out) {
+  return Run("ListRecommendations", ctx, *in, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(
+        RecommendationsView v,
+        queries_.ListRecommendations(
+            {in->team(), in->env(), in->limit() ? std::to_string(in->limit()) : ""}));
+    for (const RecommendationView& r : v.recommendations) {
+      auto* p = out->add_recommendations();
+      p->set_name(r.name);
+      p->set_team(r.team);
+      p->set_customer_facing(r.customer_facing);
+      p->set_usm_only(r.usm_only);
+      p->set_broken_traces(static_cast<uint64_t>(r.broken_traces));
+      if (r.broken_traces_per_hour) p->set_broken_traces_per_hour(*r.broken_traces_per_hour);
+      for (const auto& c : r.callers) p->add_callers(c);
+      for (const auto& t : r.teams_affected) p->add_teams_affected(t);
+      for (uint64_t id : r.example_trace_ids) p->add_example_trace_ids(std::to_string(id));
+    }
+    out->set_total(static_cast<uint64_t>(v.total));
+    if (v.sampled_share) out->set_sampled_share(*v.sampled_share);
+    out->set_lookback_hours(static_cast<uint64_t>(v.lookback_hours));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CoverageGrpcService::GetServiceMap(grpc::ServerContext* ctx,
+                                                const v1::GetServiceMapRequest* in,
+                                                v1::ServiceMap* out) {
+  return Run("GetServiceMap", ctx, *in, [&]() -> absl::Status {
+    APMCOV_ASSIGN_OR_RETURN(ServiceMapView m,
+                            queries_.GetServiceMap({in->env(), in->team(), in->externals()}));
+    for (const ServiceMapNode& n : m.nodes) {
+      auto* p = out->add_nodes();
+      p->set_id(n.id);
+      p->set_label(n.label);
+      p->set_kind(n.kind);
+      p->set_team(n.team);
+      p->set_customer_facing(n.customer_facing);
+      for (const auto& name : n.names) p->add_names(name);
+    }
+    for (const ServiceMapEdge& e : m.edges) {
+      auto* p = out->add_edges();
+      p->set_from(e.from);
+      p->set_to(e.to);
+      p->set_kind(e.kind);
+      p->set_traces(static_cast<uint64_t>(e.traces));
+      p->set_broken_traces(static_cast<uint64_t>(e.broken_traces));
+      for (const auto& k : e.gap_kinds) p->add_gap_kinds(k);
+    }
+    out->set_truncated(m.truncated);
+    out->set_lookback_hours(static_cast<uint64_t>(m.lookback_hours));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status CoverageGrpcService::ListSyncJobs(grpc::ServerContext* ctx,
                                                const v1::ListSyncJobsRequest* in,
                                                v1::ListSyncJobsResponse* out) {

@@ -82,6 +82,10 @@ class CoverageGrpcService final : public v1::CoverageService::Service {
                            v1::TriggerSyncResponse*) override;
   grpc::Status WatchSyncJobs(grpc::ServerContext*, const v1::WatchSyncJobsRequest*,
                              grpc::ServerWriter<v1::SyncJobView>*) override;
+  grpc::Status ListRecommendations(grpc::ServerContext*, const v1::ListRecommendationsRequest*,
+                                   v1::ListRecommendationsResponse*) override;
+  grpc::Status GetServiceMap(grpc::ServerContext*, const v1::GetServiceMapRequest*,
+                             v1::ServiceMap*) override;
 
  private:
   template <class F>

@@ -115,4 +115,51 @@ struct DependenciesPageView {
   std::string next_page_token;              // "" on the last page
 };
 
+// "Instrument next" (design §8): one catalog service without APM (or USM-only), ranked.
+struct RecommendationView {
+  std::string name, team;
+  bool customer_facing = false;
+  bool usm_only = false;
+  int64_t broken_traces = 0;  // judged broken traces of the lookback naming it as missing
+  // broken_traces / sampled_share / lookback hours: an estimate for all retained traffic; none
+  // when no sync finished within the lookback (no sampled share).
+  std::optional<double> broken_traces_per_hour;
+  std::vector<std::string> callers;         // distinct services calling it, byte order
+  std::vector<std::string> teams_affected;  // teams of its callers and of its broken traces
+  std::vector<uint64_t> example_trace_ids;  // up to 3, newest first
+};
+
+struct RecommendationsView {
+  std::vector<RecommendationView> recommendations;  // ranked, at most `limit`
+  int64_t total = 0;                                // every service ranked, whatever the limit
+  std::optional<double> sampled_share;              // the sample the hourly estimates divide by
+  int64_t lookback_hours = 0;
+};
+
+// The service map (design §8). Node ids: a service's name; "datastore:<name>",
+// "queue:<name>"; "external:<caller>" (collapsed: every external host one caller calls) or
+// "external:<host>" (expanded).
+struct ServiceMapNode {
+  std::string id, label;
+  std::string kind;  // instrumented, uninstrumented, usm_only, shadow, datastore, queue, external
+  std::string team;
+  bool customer_facing = false;
+  std::vector<std::string> names;  // a collapsed external node: the hosts it stands for
+};
+
+struct ServiceMapEdge {
+  std::string from, to;  // node ids
+  std::string kind;      // call, db, queue
+  int64_t traces = 0;    // distinct traces the edge was seen in (dependencies)
+  int64_t broken_traces = 0;
+  std::vector<std::string> gap_kinds;
+};
+
+struct ServiceMapView {
+  std::vector<ServiceMapNode> nodes;  // by id
+  std::vector<ServiceMapEdge> edges;  // by (from, to, kind)
+  bool truncated = false;             // more edges than the gateway draws (max_map_edges)
+  int64_t lookback_hours = 0;
+};
+
 }  // namespace apmcov::gateway

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -667,6 +668,162 @@ absl::StatusOr<SyncJobRecord> QueryService::GetSyncJob(const std::string& id) {
                                             " s ago but never recorded by the collector"));
   }
   return absl::NotFoundError(absl::StrCat("sync job '", AbslView(id), "' not found"));
+}
+
+namespace {
+absl::Status CheckFilter(std::string_view param, const std::string& v) {
+  APMCOV_RETURN_IF_ERROR(NoNul(param, v));
+  if (v.size() > 512) return BadParam(param, "longer than 512 bytes");
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::StatusOr<RecommendationsView> QueryService::ListRecommendations(
+    const RecommendationsQuery& q) {
+  APMCOV_RETURN_IF_ERROR(CheckFilter("team", q.team));
+  APMCOV_RETURN_IF_ERROR(CheckFilter("env", q.env));
+  APMCOV_ASSIGN_OR_RETURN(
+      size_t limit,
+      ParseSize("limit", q.limit, options_.default_recommendations, options_.max_recommendations));
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  const int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  store::RecommendationQuery sq;
+  std::map<std::string, const ServiceView*> by_name;
+  for (const ServiceView& s : view->services) {
+    if (s.deprecated || s.instrumented) continue;
+    if (!q.team.empty() && KeyOr(s.team) != q.team) continue;
+    sq.candidates.push_back(s.name);
+    by_name[s.name] = &s;
+    if (!q.env.empty() && (s.envs.empty() ? q.env == kUnknown : Has(s.envs, q.env))) {
+      sq.env_members.push_back(s.name);
+    }
+  }
+  sq.since_ns = clock_.NowUnixNanos() - lookback;
+  sq.env = q.env;
+  sq.limit = limit;
+  RecommendationsView out;
+  out.sampled_share = view->sample.sampled_share;
+  out.lookback_hours =
+      std::chrono::duration_cast<std::chrono::hours>(options_.apm_lookback).count();
+  if (sq.candidates.empty()) return out;
+  APMCOV_ASSIGN_OR_RETURN(store::RecommendationPage page, store_.RankRecommendations(sq));
+  out.total = page.total;
+  const double hours = static_cast<double>(lookback) / 3600e9;
+  for (store::RecommendationRow& r : page.rows) {
+    RecommendationView v;
+    v.name = r.name;
+    v.team = r.team;
+    v.customer_facing = r.customer_facing;
+    if (auto it = by_name.find(r.name); it != by_name.end()) v.usm_only = it->second->usm_only;
+    v.broken_traces = r.broken_traces;
+    // The same estimate as the overview's (design §7.1): the sample scaled by the share of span
+    // time read, per hour of the lookback.
+    if (out.sampled_share && *out.sampled_share > 0 && hours > 0) {
+      v.broken_traces_per_hour = static_cast<double>(r.broken_traces) / *out.sampled_share / hours;
+    }
+    v.callers = std::move(r.callers);
+    v.teams_affected = std::move(r.teams_affected);
+    v.example_trace_ids = std::move(r.example_trace_ids);
+    out.recommendations.push_back(std::move(v));
+  }
+  return out;
+}
+
+absl::StatusOr<ServiceMapView> QueryService::GetServiceMap(const ServiceMapQuery& q) {
+  APMCOV_RETURN_IF_ERROR(CheckFilter("team", q.team));
+  APMCOV_RETURN_IF_ERROR(CheckFilter("env", q.env));
+  if (!q.externals.empty() && q.externals != "collapse" && q.externals != "expand") {
+    return BadParam("externals",
+                    absl::StrCat("must be collapse or expand, got '", AbslView(q.externals), "'"));
+  }
+  const bool expand = q.externals == "expand";
+  APMCOV_ASSIGN_OR_RETURN(auto view, Catalog());
+  const int64_t lookback =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.apm_lookback).count();
+  APMCOV_ASSIGN_OR_RETURN(
+      store::ServiceMapRows rows,
+      store_.LoadServiceMap(clock_.NowUnixNanos() - lookback, q.env, options_.max_map_edges));
+  std::map<std::string, const ServiceView*> catalog;
+  for (const ServiceView& s : view->services) catalog[s.name] = &s;
+  std::map<std::string, const ShadowServiceView*> shadows;
+  for (const ShadowServiceView& s : view->shadows) shadows[s.name] = &s;
+  auto service_node = [&](const std::string& name) {
+    ServiceMapNode n;
+    n.id = n.label = name;
+    if (auto it = catalog.find(name); it != catalog.end()) {
+      const ServiceView& s = *it->second;
+      n.kind = s.instrumented ? "instrumented" : s.usm_only ? "usm_only" : "uninstrumented";
+      n.team = s.team;
+      n.customer_facing = s.customer_facing;
+    } else {
+      n.kind = "shadow";
+    }
+    return n;
+  };
+  auto in_env = [&](const std::string& name) {
+    if (auto it = catalog.find(name); it != catalog.end()) {
+      const auto& envs = it->second->envs;
+      return envs.empty() ? q.env == kUnknown : Has(envs, q.env);
+    }
+    if (auto it = shadows.find(name); it != shadows.end()) return Has(it->second->envs, q.env);
+    return false;
+  };
+  auto of_team = [&](const std::string& name) {
+    auto it = catalog.find(name);
+    return KeyOr(it == catalog.end() ? "" : it->second->team) == q.team;
+  };
+  std::map<std::string, ServiceMapNode> nodes;
+  std::map<std::tuple<std::string, std::string, std::string>, ServiceMapEdge> edges;
+  for (const store::ServiceMapEdgeRow& r : rows.edges) {
+    const bool to_service = r.to_kind == "service";
+    if (!q.env.empty() && r.broken_traces == 0 && !in_env(r.from_service)) continue;
+    if (!q.team.empty() && !of_team(r.from_service) && !(to_service && of_team(r.to_name))) {
+      continue;
+    }
+    ServiceMapNode to;
+    if (to_service) {
+      to = service_node(r.to_name);
+    } else if (r.to_kind == "external" && !expand) {
+      to.id = "external:" + r.from_service;
+      to.kind = "external";
+    } else {
+      to.id = r.to_kind + ":" + r.to_name;
+      to.label = r.to_name;
+      to.kind = r.to_kind == "datastore" || r.to_kind == "queue" ? r.to_kind : "external";
+    }
+    ServiceMapNode& to_node = nodes.try_emplace(to.id, to).first->second;
+    if (to.kind == "external" && !expand) {
+      if (!Has(to_node.names, r.to_name)) to_node.names.push_back(r.to_name);
+    }
+    nodes.try_emplace(r.from_service, service_node(r.from_service));
+    const std::string kind = r.kind == "db" ? "db" : r.kind == "messaging" ? "queue" : "call";
+    ServiceMapEdge& e = edges[{r.from_service, to.id, kind}];
+    e.from = r.from_service;
+    e.to = to.id;
+    e.kind = kind;
+    e.traces += r.traces;
+    e.broken_traces += r.broken_traces;
+    for (const std::string& k : r.gap_kinds) {
+      if (!Has(e.gap_kinds, k)) e.gap_kinds.push_back(k);
+    }
+  }
+  ServiceMapView out;
+  out.truncated = rows.truncated;
+  out.lookback_hours =
+      std::chrono::duration_cast<std::chrono::hours>(options_.apm_lookback).count();
+  for (auto& [id, n] : nodes) {
+    std::sort(n.names.begin(), n.names.end());
+    if (n.kind == "external" && !expand) {
+      n.label = n.names.size() == 1 ? n.names[0] : absl::StrCat(n.names.size(), " external hosts");
+    }
+    out.nodes.push_back(std::move(n));
+  }
+  for (auto& [key, e] : edges) {
+    std::sort(e.gap_kinds.begin(), e.gap_kinds.end());
+    out.edges.push_back(std::move(e));
+  }
+  return out;
 }
 
 void QueryService::NoteAcceptedSyncJob(const std::string& id) {

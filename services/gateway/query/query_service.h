@@ -61,6 +61,10 @@ struct QueryOptions {
   // Dependencies: the default page holds every dependency of a typical organisation.
   size_t default_dependencies_page_size = 1000;
   size_t max_dependencies_page_size = 5000;
+  // Instrument next: rows by default and at most; the service map's edges at most.
+  size_t default_recommendations = 20;
+  size_t max_recommendations = 500;
+  size_t max_map_edges = 5000;
 };
 
 // GET /api/services parameters, as sent.
@@ -77,6 +81,17 @@ struct TracesQuery {
 // GET /api/dependencies parameters, as sent.
 struct DependenciesQuery {
   std::string service, page_size, page_token;
+};
+
+// GET /api/recommendations parameters, as sent.
+struct RecommendationsQuery {
+  std::string team, env, limit;
+};
+
+// GET /api/service-map parameters, as sent. externals: "" or "collapse" (one node per caller),
+// "expand" (one node per external host).
+struct ServiceMapQuery {
+  std::string env, team, externals;
 };
 
 // The catalog with APM facts merged, computed once per load.
@@ -118,6 +133,15 @@ class QueryService {
   // max_dependencies_page_size.
   absl::StatusOr<DependenciesPageView> ListDependencies(const DependenciesQuery& query);
   absl::StatusOr<std::vector<ShadowServiceView>> ListShadowServices();
+  // Instrument next (design §8): the live, non-deprecated catalog services without APM (USM-only
+  // included) of `team` (as /api/services filters it; "unknown" = none), ranked by the
+  // ReadModel over the lookback. env: only that env's broken traces count, and a service ranks
+  // when it is placed in that env or broke a trace there. limit: "" (20) or 1..500.
+  absl::StatusOr<RecommendationsView> ListRecommendations(const RecommendationsQuery& query);
+  // The service map over the lookback: edges of the ReadModel's LoadServiceMap, node kinds from
+  // the catalog view (coverage, design §5). env keeps the edges whose caller was seen in that
+  // env or that broke a trace there; team keeps the edges touching a service of that team.
+  absl::StatusOr<ServiceMapView> GetServiceMap(const ServiceMapQuery& query);
   // limit: "" (50) or 1..500.
   absl::StatusOr<std::vector<SyncJobRecord>> ListSyncJobs(const std::string& limit);
   // The stored job; else the synthetic queued job for an id accepted by NoteAcceptedSyncJob

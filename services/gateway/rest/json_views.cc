@@ -162,6 +162,53 @@ json ToJson(const DependenciesPageView& p) {
           {"next_page_token", p.next_page_token.empty() ? json(nullptr) : json(p.next_page_token)}};
 }
 
+json ToJson(const RecommendationView& r) {
+  json ids = json::array();
+  for (uint64_t id : r.example_trace_ids) ids.push_back(std::to_string(id));
+  return {{"name", r.name},
+          {"team", r.team},
+          {"customer_facing", r.customer_facing},
+          {"usm_only", r.usm_only},
+          {"broken_traces", r.broken_traces},
+          {"broken_traces_per_hour",
+           r.broken_traces_per_hour ? json(*r.broken_traces_per_hour) : json(nullptr)},
+          {"callers", r.callers},
+          {"teams_affected", r.teams_affected},
+          {"example_trace_ids", ids}};
+}
+
+json ToJson(const RecommendationsView& v) {
+  return {{"recommendations", List(v.recommendations)},
+          {"total", v.total},
+          {"sampled_share", v.sampled_share ? json(*v.sampled_share) : json(nullptr)},
+          {"lookback_hours", v.lookback_hours}};
+}
+
+json ToJson(const ServiceMapView& m) {
+  json nodes = json::array(), edges = json::array();
+  for (const ServiceMapNode& n : m.nodes) {
+    json o = {{"id", n.id},
+              {"label", n.label},
+              {"kind", n.kind},
+              {"team", n.team},
+              {"customer_facing", n.customer_facing}};
+    if (!n.names.empty()) o["names"] = n.names;
+    nodes.push_back(std::move(o));
+  }
+  for (const ServiceMapEdge& e : m.edges) {
+    edges.push_back({{"from", e.from},
+                     {"to", e.to},
+                     {"kind", e.kind},
+                     {"traces", e.traces},
+                     {"broken_traces", e.broken_traces},
+                     {"gap_kinds", e.gap_kinds}});
+  }
+  return {{"nodes", nodes},
+          {"edges", edges},
+          {"truncated", m.truncated},
+          {"lookback_hours", m.lookback_hours}};
+}
+
 json TraceDetailJson(const BrokenTraceRecord& t) {
   json out = ToJson(t);
   json spans = json::array();

@@ -24,6 +24,9 @@ nlohmann::json ToJson(const SampleEstimate& e);
 nlohmann::json ToJson(const ServicesPage& p);
 nlohmann::json ToJson(const TracesPageView& p);
 nlohmann::json ToJson(const DependenciesPageView& p);
+nlohmann::json ToJson(const RecommendationView& r);
+nlohmann::json ToJson(const RecommendationsView& v);
+nlohmann::json ToJson(const ServiceMapView& m);
 // One trace with its spans and gaps.
 nlohmann::json TraceDetailJson(const BrokenTraceRecord& t);
 nlohmann::json ToJson(const ServiceDetailView& d);

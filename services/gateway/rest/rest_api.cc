@@ -186,8 +186,9 @@ HttpResponse RestApi::Route(const HttpRequest& req) {
   if (!seg.empty() && seg[0] == "api") return Api(req, seg);
 
   // Dashboard.
-  bool page = seg.empty() || (seg.size() <= 2 && (seg[0] == "services" || seg[0] == "traces")) ||
-              (seg.size() == 1 && seg[0] == "sync");
+  bool page =
+      seg.empty() || (seg.size() <= 2 && (seg[0] == "services" || seg[0] == "traces")) ||
+      (seg.size() == 1 && (seg[0] == "sync" || seg[0] == "map" || seg[0] == "instrument-next"));
   if (seg.size() == 2 && seg[0] == "services" && seg[1] == "export") {
     if (req.method != "GET") return Error(405, "method_not_allowed", "use GET", "/services/export");
     if (auto bad = RejectUnknown(req, {SERVICE_FILTERS}, "/services/export")) return *bad;
@@ -418,6 +419,22 @@ HttpResponse RestApi::Api(const HttpRequest& req, const std::vector<std::string>
     auto page = queries_.ListDependencies(
         {Param(req, "service"), Param(req, "page_size"), Param(req, "page_token")});
     return page.ok() ? Json(200, ToJson(*page), route) : FromStatus(page.status(), route, req);
+  }
+  if (is({"api", "recommendations"})) {
+    const std::string route = "/api/recommendations";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"team", "env", "limit"}, route)) return *bad;
+    auto v =
+        queries_.ListRecommendations({Param(req, "team"), Param(req, "env"), Param(req, "limit")});
+    return v.ok() ? Json(200, ToJson(*v), route) : FromStatus(v.status(), route, req);
+  }
+  if (is({"api", "service-map"})) {
+    const std::string route = "/api/service-map";
+    if (auto r = get_only(route)) return *r;
+    if (auto bad = RejectUnknown(req, {"env", "team", "externals"}, route)) return *bad;
+    auto m =
+        queries_.GetServiceMap({Param(req, "env"), Param(req, "team"), Param(req, "externals")});
+    return m.ok() ? Json(200, ToJson(*m), route) : FromStatus(m.status(), route, req);
   }
   if (is({"api", "shadow-services"})) {
     const std::string route = "/api/shadow-services";

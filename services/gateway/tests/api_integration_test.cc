@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "apmcov/base/clock.h"
@@ -417,6 +420,9 @@ TEST_F(GatewayApiTest, EveryEndpointMatchesTheOpenApiDocument) {
       {"/api/traces/101", "/api/traces/{trace_id}"},
       {"/api/traces/102", "/api/traces/{trace_id}"},
       {"/api/dependencies", "/api/dependencies"},
+      {"/api/recommendations", "/api/recommendations"},
+      {"/api/service-map", "/api/service-map"},
+      {"/api/service-map?externals=expand", "/api/service-map"},
       {"/api/shadow-services", "/api/shadow-services"},
       {"/api/sync-jobs", "/api/sync-jobs"},
       {"/api/sync-jobs/job-1", "/api/sync-jobs/{id}"},
@@ -586,6 +592,133 @@ TEST_F(GatewayApiTest, DependenciesArePagedOverRestAndGrpcAlike) {
   EXPECT_EQ(stub_->ListDependencies(Ctx().get(), too_big, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Get("/api/dependencies?page_size=5001").status, 400);
+}
+
+TEST_F(GatewayApiTest, RecommendationsRankServicesWithoutApmOverRestAndGrpc) {
+  json all = GetJson("/api/recommendations?limit=500");
+  // Exactly the services the catalog reports without APM (USM-only included), nothing else.
+  std::set<std::string> want, got;
+  const json without = GetJson("/api/services?apm=false&page_size=1000");
+  for (const auto& s : without["services"]) want.insert(s["name"].get<std::string>());
+  for (const auto& r : all["recommendations"]) got.insert(r["name"].get<std::string>());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(all["total"], want.size());
+  EXPECT_EQ(all["sampled_share"], 0.25);
+  EXPECT_EQ(all["lookback_hours"], 24);
+  // payments broke trace 101 (checkout called it); everything else broke nothing.
+  const json& top = all["recommendations"][0];
+  EXPECT_EQ(top["name"], "payments");
+  EXPECT_EQ(top["team"], "payments");
+  EXPECT_EQ(top["usm_only"], true);
+  EXPECT_EQ(top["customer_facing"], true);
+  EXPECT_EQ(top["broken_traces"], 1);
+  EXPECT_NEAR(top["broken_traces_per_hour"].get<double>(), 1 / 0.25 / 24, 1e-9);
+  EXPECT_EQ(top["callers"], json::array({"checkout"}));
+  EXPECT_EQ(top["teams_affected"], json::array({"web"}));  // checkout's and inventory's team
+  EXPECT_EQ(top["example_trace_ids"], json::array({"101"}));
+  // The rest in the ranking's order: broken, callers, customer-facing, name.
+  auto key = [](const json& r) {
+    return std::make_tuple(-r["broken_traces"].get<int64_t>(),
+                           -static_cast<int64_t>(r["callers"].size()),
+                           !r["customer_facing"].get<bool>(), r["name"].get<std::string>());
+  };
+  for (size_t i = 1; i < all["recommendations"].size(); ++i) {
+    EXPECT_LT(key(all["recommendations"][i - 1]), key(all["recommendations"][i])) << i;
+    EXPECT_EQ(all["recommendations"][i]["broken_traces"], 0);
+    EXPECT_EQ(all["recommendations"][i]["broken_traces_per_hour"], 0.0);
+  }
+  json two = GetJson("/api/recommendations?limit=2");
+  ASSERT_EQ(two["recommendations"].size(), 2u);
+  EXPECT_EQ(two["recommendations"][1], all["recommendations"][1]);
+  EXPECT_EQ(two["total"], all["total"]);
+  json team = GetJson("/api/recommendations?team=payments");
+  ASSERT_EQ(team["recommendations"].size(), 1u);
+  EXPECT_EQ(team["recommendations"][0]["name"], "payments");
+  EXPECT_EQ(GetJson("/api/recommendations?env=nowhere")["recommendations"].size(), 0u);
+
+  // gRPC answers the same rows.
+  v1::ListRecommendationsRequest req;
+  req.set_limit(500);
+  v1::ListRecommendationsResponse resp;
+  ASSERT_TRUE(stub_->ListRecommendations(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(static_cast<size_t>(resp.recommendations_size()), all["recommendations"].size());
+  for (int i = 0; i < resp.recommendations_size(); ++i) {
+    const auto& r = resp.recommendations(i);
+    const json& j = all["recommendations"][i];
+    EXPECT_EQ(r.name(), j["name"]);
+    EXPECT_EQ(r.broken_traces(), j["broken_traces"].get<uint64_t>());
+    EXPECT_EQ(static_cast<size_t>(r.callers_size()), j["callers"].size());
+    ASSERT_TRUE(r.has_broken_traces_per_hour());
+    EXPECT_DOUBLE_EQ(r.broken_traces_per_hour(), j["broken_traces_per_hour"].get<double>());
+  }
+  EXPECT_EQ(resp.recommendations(0).example_trace_ids(0), "101");
+  EXPECT_EQ(resp.total(), all["total"].get<uint64_t>());
+  EXPECT_DOUBLE_EQ(resp.sampled_share(), 0.25);
+
+  // Bad parameters name themselves, over both.
+  for (const char* bad : {"limit=0", "limit=501", "limit=x"}) {
+    Response r = Get(std::string("/api/recommendations?") + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.Json()["error"]["message"].get<std::string>().rfind("limit:", 0), 0u) << r.body;
+  }
+  EXPECT_EQ(Get("/api/recommendations?sort=name").status, 400);
+  req.set_limit(501);
+  grpc::Status st = stub_->ListRecommendations(Ctx().get(), req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(st.error_message().rfind("limit:", 0), 0u) << st.error_message();
+}
+
+TEST_F(GatewayApiTest, ServiceMapOverRestAndGrpc) {
+  json m = GetJson("/api/service-map");
+  std::map<std::string, std::string> kinds;
+  for (const auto& n : m["nodes"]) kinds[n["id"]] = n["kind"];
+  const bool inventory_traced = GetJson("/api/services/inventory")["instrumented"].get<bool>();
+  EXPECT_EQ(kinds, (std::map<std::string, std::string>{
+                       {"checkout", "instrumented"},
+                       {"datastore:postgres", "datastore"},
+                       {"inventory", inventory_traced ? "instrumented" : "uninstrumented"},
+                       {"payments", "usm_only"},
+                       {"queue:kafka", "queue"}}));
+  ASSERT_EQ(m["edges"].size(), 3u);
+  EXPECT_EQ(m["edges"][0], json({{"from", "checkout"},
+                                 {"to", "datastore:postgres"},
+                                 {"kind", "db"},
+                                 {"traces", 40},
+                                 {"broken_traces", 0},
+                                 {"gap_kinds", json::array()}}));
+  EXPECT_EQ(m["edges"][1], json({{"from", "checkout"},
+                                 {"to", "payments"},
+                                 {"kind", "call"},
+                                 {"traces", 12},
+                                 {"broken_traces", 1},
+                                 {"gap_kinds", json::array({"uninstrumented_callee"})}}));
+  EXPECT_EQ(m["edges"][2]["to"], "queue:kafka");
+  EXPECT_EQ(m["edges"][2]["kind"], "queue");
+  EXPECT_EQ(m["truncated"], false);
+  // team: the edges touching it; env: the callers seen there, broken counts of that env.
+  json team = GetJson("/api/service-map?team=payments");
+  ASSERT_EQ(team["edges"].size(), 1u);
+  EXPECT_EQ(team["edges"][0]["to"], "payments");
+  json staging = GetJson("/api/service-map?env=staging");
+  ASSERT_EQ(staging["edges"].size(), 2u);  // checkout's; inventory was seen in prod only
+  EXPECT_EQ(staging["edges"][1]["broken_traces"], 0);
+
+  v1::GetServiceMapRequest req;
+  v1::ServiceMap resp;
+  ASSERT_TRUE(stub_->GetServiceMap(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.nodes_size(), 5);
+  ASSERT_EQ(resp.edges_size(), 3);
+  EXPECT_EQ(resp.edges(1).to(), "payments");
+  EXPECT_EQ(resp.edges(1).broken_traces(), 1u);
+  EXPECT_EQ(resp.edges(1).gap_kinds(0), "uninstrumented_callee");
+  EXPECT_EQ(resp.nodes(3).kind(), "usm_only");
+
+  Response bad = Get("/api/service-map?externals=all");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["error"]["message"].get<std::string>().rfind("externals:", 0), 0u);
+  req.set_externals("all");
+  EXPECT_EQ(stub_->GetServiceMap(Ctx().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(GatewayApiTest, ErrorsAreJsonAndNameTheParameter) {

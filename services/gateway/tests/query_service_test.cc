@@ -650,3 +650,132 @@ TEST_F(QueryServiceTest, BackgroundRefreshServesStaleThenFresh) {
 
 }  // namespace
 }  // namespace apmcov::gateway
+
+namespace apmcov::gateway {
+namespace {
+
+// Instrument next and the service map over the fixture's catalog: billing is USM-only, ledger
+// never seen, search traced only long ago; legacy is deprecated; ghost is a shadow service.
+class InstrumentNextTest : public QueryServiceTest {
+ protected:
+  InstrumentNextTest() {
+    Trace(1, now_ - 60 * kSec, {"api"}, {"billing"}, {"uninstrumented_callee"});
+    Trace(2, now_ - 120 * kSec, {"api", "cart"}, {"billing", "ledger"}, {"uninstrumented_hop"});
+    Trace(3, now_ - 30 * 3600 * kSec, {"api"}, {"search"}, {"uninstrumented_callee"});
+    Trace(4, now_ - 90 * kSec, {"api"}, {"legacy"}, {"uninstrumented_callee"});
+    Dependency("api", "search", "call", "service", 2);
+    Dependency("api", "ledger", "call", "service", 1);
+    Dependency("ghost", "ledger", "call", "service", 1);
+    Dependency("api", "billing", "call", "service", 1);
+    Dependency("api", "pg", "db", "datastore", 3);
+    Dependency("api", "stripe.com", "call", "external", 1);
+    Dependency("api", "paypal.com", "call", "external", 2);
+    Dependency("cart", "kafka", "messaging", "queue", 1);
+    SyncJobRecord j{"j", "schedule", "succeeded", now_ - 100 * kSec, now_ - 50 * kSec, 1, 1, 1, 0,
+                    "",  0};
+    j.sampled_seconds = 100;
+    j.skipped_seconds = 300;  // a quarter of the span time read
+    Job(j);
+  }
+  static std::vector<std::string> Ranked(const RecommendationsView& v) {
+    std::vector<std::string> out;
+    for (const auto& r : v.recommendations) out.push_back(r.name);
+    return out;
+  }
+};
+
+TEST_F(InstrumentNextTest, RanksServicesWithoutApmAndEstimatesPerHour) {
+  auto all = svc_.ListRecommendations({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  // legacy is deprecated, api and cart are instrumented; search's trace is older than the lookback.
+  EXPECT_THAT(Ranked(*all), ElementsAre("billing", "ledger", "search"));
+  EXPECT_EQ(all->total, 3);
+  ASSERT_TRUE(all->sampled_share.has_value());
+  EXPECT_DOUBLE_EQ(*all->sampled_share, 0.25);
+  EXPECT_EQ(all->lookback_hours, 24);
+  const RecommendationView& billing = all->recommendations[0];
+  EXPECT_TRUE(billing.usm_only);
+  EXPECT_TRUE(billing.customer_facing);
+  EXPECT_EQ(billing.team, "payments");
+  EXPECT_EQ(billing.broken_traces, 2);
+  ASSERT_TRUE(billing.broken_traces_per_hour.has_value());
+  EXPECT_DOUBLE_EQ(*billing.broken_traces_per_hour, 2 / 0.25 / 24);
+  EXPECT_THAT(billing.callers, ElementsAre("api"));
+  EXPECT_THAT(billing.teams_affected, ElementsAre("web"));
+  EXPECT_THAT(billing.example_trace_ids, ElementsAre(1u, 2u));
+  const RecommendationView& ledger = all->recommendations[1];
+  EXPECT_FALSE(ledger.usm_only);
+  EXPECT_THAT(ledger.callers, ElementsAre("api", "ghost"));
+  EXPECT_EQ(all->recommendations[2].broken_traces, 0);
+
+  EXPECT_THAT(Ranked(*svc_.ListRecommendations({"web", "", ""})), ElementsAre("search"));
+  EXPECT_THAT(Ranked(*svc_.ListRecommendations({"unknown", "", ""})), ElementsAre("ledger"));
+  EXPECT_THAT(Ranked(*svc_.ListRecommendations({"", "", "1"})), ElementsAre("billing"));
+  EXPECT_EQ(svc_.ListRecommendations({"", "", "1"})->total, 3);
+  // prod: billing and search are placed there; ledger broke a prod trace.
+  EXPECT_THAT(Ranked(*svc_.ListRecommendations({"", "prod", ""})),
+              ElementsAre("billing", "ledger", "search"));
+  EXPECT_THAT(Ranked(*svc_.ListRecommendations({"", "staging", ""})), ElementsAre("search"));
+  EXPECT_TRUE(svc_.ListRecommendations({"", "qa", ""})->recommendations.empty());
+}
+
+TEST_F(InstrumentNextTest, BadParametersAreNamed) {
+  for (const char* limit : {"0", "501", "x", "-1"}) {
+    auto r = svc_.ListRecommendations({"", "", limit});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << limit;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("limit: ")) << limit;
+  }
+  auto nul = svc_.ListRecommendations({"", std::string("pr\0d", 4), ""});
+  EXPECT_THAT(std::string(nul.status().message()), HasSubstr("env: "));
+  auto map = svc_.GetServiceMap({"", "", "all"});
+  EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(map.status().message()), HasSubstr("externals: "));
+  EXPECT_THAT(std::string(svc_.GetServiceMap({"", std::string(600, 't'), ""}).status().message()),
+              HasSubstr("team: "));
+}
+
+TEST_F(InstrumentNextTest, ServiceMapKindsExternalsAndFilters) {
+  auto map = svc_.GetServiceMap({});
+  ASSERT_TRUE(map.ok()) << map.status();
+  std::vector<std::string> nodes, edges;
+  for (const auto& n : map->nodes) nodes.push_back(n.id + "=" + n.kind);
+  for (const auto& e : map->edges) {
+    edges.push_back(e.from + ">" + e.to + ":" + e.kind + ":" + std::to_string(e.traces));
+  }
+  EXPECT_THAT(nodes,
+              ElementsAre("api=instrumented", "billing=usm_only", "cart=instrumented",
+                          "datastore:pg=datastore", "external:api=external", "ghost=shadow",
+                          "ledger=uninstrumented", "queue:kafka=queue", "search=uninstrumented"));
+  EXPECT_THAT(edges,
+              ElementsAre("api>billing:call:1", "api>datastore:pg:db:3", "api>external:api:call:3",
+                          "api>ledger:call:1", "api>search:call:2", "cart>queue:kafka:queue:1",
+                          "ghost>ledger:call:1"));
+  const ServiceMapNode& ext = map->nodes[4];
+  EXPECT_THAT(ext.names, ElementsAre("paypal.com", "stripe.com"));
+  EXPECT_EQ(ext.label, "2 external hosts");
+  EXPECT_EQ(map->nodes[1].team, "payments");
+  EXPECT_TRUE(map->nodes[1].customer_facing);
+  EXPECT_FALSE(map->truncated);
+
+  auto expanded = svc_.GetServiceMap({"", "", "expand"});
+  ASSERT_TRUE(expanded.ok());
+  std::vector<std::string> ext_ids;
+  for (const auto& n : expanded->nodes) {
+    if (n.kind == "external") ext_ids.push_back(n.id);
+  }
+  EXPECT_THAT(ext_ids, ElementsAre("external:paypal.com", "external:stripe.com"));
+
+  auto unknown_team = svc_.GetServiceMap({"", "unknown", ""});
+  ASSERT_TRUE(unknown_team.ok());
+  std::vector<std::string> unknown_edges;
+  for (const auto& e : unknown_team->edges) unknown_edges.push_back(e.from + ">" + e.to);
+  EXPECT_THAT(unknown_edges, ElementsAre("api>ledger", "ghost>ledger"));
+  // staging: cart was seen there (spans), api and ghost were not.
+  auto staging = svc_.GetServiceMap({"staging", "", ""});
+  ASSERT_TRUE(staging.ok());
+  ASSERT_EQ(staging->edges.size(), 1u);
+  EXPECT_EQ(staging->edges[0].to, "queue:kafka");
+}
+
+}  // namespace
+}  // namespace apmcov::gateway

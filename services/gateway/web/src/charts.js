@@ -15,13 +15,7 @@ import {
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement,
   PointElement, Tooltip, Legend);
 
-const charts = new Set();
-
-export function destroyCharts() {
-  for (const c of charts) c.destroy();
-  charts.clear();
-}
-
+// Each function returns its Chart; the page that drew it destroys it in its dispose().
 // Stacked bars of instrumented vs not, per bucket (top `limit` buckets by total).
 export function coverageBars(canvas, buckets, limit = 12) {
   const top = buckets.slice(0, limit);
@@ -43,7 +37,6 @@ export function coverageBars(canvas, buckets, limit = 12) {
       plugins: { legend: { position: 'bottom' } },
     },
   });
-  charts.add(chart);
   return chart;
 }
 
@@ -70,6 +63,5 @@ export function trendLine(canvas, points) {
       scales: { y: { min: 0, max: 100 } },
     },
   });
-  charts.add(chart);
   return chart;
 }

@@ -1,11 +1,14 @@
 // The dashboard: a small client-side router over the gateway's REST API.
+// Each page renders into <main> and returns { dispose() }, which releases what it holds (charts,
+// timers, the map); the router calls it before the next page renders.
 import './style.css';
-import { destroyCharts } from './charts.js';
 import { h } from './dom.js';
+import { renderInstrumentNext } from './instrument_next.js';
+import { renderMap } from './map.js';
 import { renderOverview } from './overview.js';
 import { renderServiceDetail } from './service_detail.js';
 import { renderServices } from './services.js';
-import { renderSync, stopSyncPolling } from './sync.js';
+import { renderSync } from './sync.js';
 import { renderTraceDetail, renderTraces } from './traces.js';
 
 const routes = [
@@ -15,12 +18,29 @@ const routes = [
   [/^\/traces\/?$/, 'traces', (m) => renderTraces(m)],
   [/^\/traces\/(\d+)$/, 'traces', (m, id) => renderTraceDetail(m, id)],
   [/^\/sync\/?$/, 'sync', (m) => renderSync(m)],
+  [/^\/instrument-next\/?$/, 'instrument-next', (m) => renderInstrumentNext(m)],
+  [/^\/map\/?$/, 'map', (m) => renderMap(m, navigate)],
 ];
+
+let current = null; // the rendered page's { dispose }
+let renders = 0;
+
+function disposeCurrent() {
+  const page = current;
+  current = null;
+  if (page && typeof page.dispose === 'function') {
+    try {
+      page.dispose();
+    } catch (e) {
+      console.error('dispose failed', e);
+    }
+  }
+}
 
 async function render() {
   const main = document.getElementById('main');
-  destroyCharts();
-  stopSyncPolling();
+  const mine = ++renders;
+  disposeCurrent();
   main.setAttribute('aria-busy', 'true');
   const path = location.pathname;
   let found = false;
@@ -33,9 +53,16 @@ async function render() {
       else a.removeAttribute('aria-current');
     }
     try {
-      await fn(main, ...m.slice(1));
+      const page = await fn(main, ...m.slice(1));
+      if (mine !== renders) {
+        // Another navigation began while this page loaded: it is already stale.
+        page?.dispose?.();
+        return;
+      }
+      current = page;
       document.title = `${main.querySelector('h1')?.textContent || 'APM Coverage'} · APM Coverage`;
     } catch (e) {
+      if (mine !== renders) return;
       main.replaceChildren(h('h1', {}, 'Error'), h('p', { role: 'alert', class: 'error' }, e.message || String(e)));
     }
     break;

@@ -1,6 +1,7 @@
 import { api } from './api.js';
 import { coverageBars, trendLine } from './charts.js';
 import { fmtInt, fmtPct, fmtTime, h, link, table } from './dom.js';
+import { instrumentNextTable } from './instrument_next.js';
 import { fmtShare, sampleNote } from './sample.js';
 
 function kpi(id, label, value, extra, note) {
@@ -40,8 +41,8 @@ function estimatesSection(sample) {
 }
 
 export async function renderOverview(main) {
-  const [stats, history, traces] = await Promise.all([
-    api.stats(), api.history('overall'), api.traces({ page_size: 10 })]);
+  const [stats, history, traces, next] = await Promise.all([
+    api.stats(), api.history('overall'), api.traces({ page_size: 10 }), api.recommendations({ limit: 5 })]);
   const dims = [
     dimensionSection('infra', 'Coverage by infrastructure', stats.by_infra, 'infra'),
     dimensionSection('team', 'Coverage by team', stats.by_team, 'team'),
@@ -60,6 +61,12 @@ export async function renderOverview(main) {
       kpi('broken', 'Broken traces (lookback)', stats.broken_traces, fmtInt(stats.broken_traces),
         sampleNote(stats.sample, 'sample-overview')),
       kpi('last-sync', 'Last sync', last ? last.id : '', last ? `${last.state}, ${fmtTime(last.finished_at)}` : 'never')),
+    h('section', { class: 'card', id: 'instrument-next-top', 'aria-labelledby': 'h-next' },
+      h('h2', { id: 'h-next' }, 'Instrument next'),
+      h('p', {}, `The ${next.recommendations.length} services without APM that break the most traces (of ${fmtInt(next.total)}). `,
+        link('/instrument-next', 'See the full ranking')),
+      sampleNote(stats.sample, 'sample-next'),
+      instrumentNextTable(next, { compact: true, caption: 'Top services to instrument' })),
     h('div', { class: 'grid' }, dims.map((d) => d.section)),
     h('section', { class: 'card', id: 'trend', 'aria-labelledby': 'h-trend' },
       h('h2', { id: 'h-trend' }, 'Coverage trend'),
@@ -86,6 +93,7 @@ export async function renderOverview(main) {
         traces.traces.map((t) => [
           link(`/traces/${t.trace_id}`, t.trace_id), fmtTime(t.started_at), t.root_service ?? '(no root)',
           t.missing_services.join(', ') || '—', t.gap_kinds.join(', ')]))));
-  for (const d of dims) d.draw();
-  if (history.points.length) trendLine(trendCanvas, history.points);
+  const charts = dims.map((d) => d.draw());
+  if (history.points.length) charts.push(trendLine(trendCanvas, history.points));
+  return { dispose: () => { for (const c of charts) c.destroy(); } };
 }

@@ -34,4 +34,5 @@ export async function renderServiceDetail(main, name) {
         s.broken_traces.map((t) => [link(`/traces/${t.trace_id}`, t.trace_id), fmtTime(t.started_at),
           t.missing_services.join(', ') || '—', t.gap_kinds.join(', ')]),
         { id: 'service-traces' })));
+  return { dispose() {} };
 }

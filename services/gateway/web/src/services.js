@@ -130,4 +130,5 @@ export async function renderServices(main, navigate) {
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, pageInfo, next));
   await load(0);
   void navigate;
+  return { dispose: () => clearTimeout(debounce) };
 }

@@ -2,14 +2,10 @@ import { api, ApiError } from './api.js';
 import { announce, fmtInt, fmtTime, h } from './dom.js';
 
 const TERMINAL = new Set(['succeeded', 'partial', 'failed']);
-let timers = [];
 
-export function stopSyncPolling() {
-  for (const t of timers) clearInterval(t);
-  timers = [];
-}
-
+// The page polls the job list and any job it started; dispose() stops every poll.
 export async function renderSync(main) {
+  const timers = [];
   const tbody = h('tbody');
   const progress = h('div', { id: 'sync-progress', role: 'status', 'aria-live': 'polite' });
   const tokenInput = h('input', { id: 'api-token', type: 'password', autocomplete: 'off', value: sessionStorage.getItem('apmcov-token') || '' });
@@ -72,6 +68,13 @@ export async function renderSync(main) {
       h('caption', {}, 'Sync jobs, newest first'),
       h('thead', {}, h('tr', {}, ['Job', 'Trigger', 'State', 'Started', 'Finished', 'API calls', 'Pages', 'Spans', 'Sampled s', 'Skipped s', 'Edge-cut traces', 'Error'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)));
-  await refresh();
   timers.push(setInterval(refresh, 2000));
+  const page = { dispose: () => { for (const t of timers) clearInterval(t); } };
+  try {
+    await refresh();
+  } catch (e) {
+    page.dispose();
+    throw e;
+  }
+  return page;
 }

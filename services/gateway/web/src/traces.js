@@ -58,6 +58,7 @@ export async function renderTraces(main) {
       tbody)),
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, next));
   await Promise.all([load(0), showSample]);
+  return { dispose() {} };
 }
 
 // Waterfall: one row per span in tree order (parent first, depth first, siblings by start; see
@@ -125,4 +126,5 @@ export async function renderTraceDetail(main, id) {
       h('h2', {}, 'Gaps'),
       h('ul', { id: 'gaps' }, t.gaps.map((g) => h('li', {}, `${g.kind} at span ${g.span_id}: ${g.from_service}`,
         g.to_service ? ` → ${g.to_service}` : '', g.peer ? ` (${g.peer})` : '')))));
+  return { dispose() {} };
 }

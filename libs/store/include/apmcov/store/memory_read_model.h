@@ -29,6 +29,9 @@ class MemoryReadModel final : public ReadModel {
   absl::StatusOr<DependencyPage> ListDependencies(const std::string& from_service,
                                                   const std::optional<DependencyCursor>& after,
                                                   size_t limit) override;
+  absl::StatusOr<RecommendationPage> RankRecommendations(const RecommendationQuery& query) override;
+  absl::StatusOr<ServiceMapRows> LoadServiceMap(int64_t since_ns, const std::string& env,
+                                                size_t limit) override;
   absl::StatusOr<std::vector<CoverageRow>> CoverageHistory(const std::string& dimension,
                                                            int64_t since_ns) override;
   absl::StatusOr<std::vector<SyncJobRecord>> ListSyncJobs(size_t limit) override;

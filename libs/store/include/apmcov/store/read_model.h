@@ -16,7 +16,9 @@
 //      a trace's spans by (start_ns, span_id), its gaps by (span_id, kind);
 //      dependencies by (from_service, to_name, kind);
 //      coverage history by (taken_at, key);
-//      ListSyncJobs newest first by (COALESCE(started_at, updated_at), id) descending.
+//      ListSyncJobs newest first by (COALESCE(started_at, updated_at), id) descending;
+//      RankRecommendations by (broken_traces desc, callers desc, customer_facing desc, name);
+//      LoadServiceMap's edges by (from, to, kind).
 //  - Keyset pages (ListTraces, ListDependencies): the rows strictly after the cursor in the
 //    order above (a cursor need not name a stored row), at most `limit` of them; `total`
 //    counts every row matching the filter, whatever the cursor.
@@ -96,6 +98,58 @@ struct SampleRows {
   bool operator==(const SampleRows&) const = default;
 };
 
+// What "instrument next" ranks (design §8): the catalog services the caller judged to be without
+// APM (coverage is libs/coverage's, design §5), and the window their broken traces count in.
+struct RecommendationQuery {
+  std::vector<std::string> candidates;  // live catalog service names; others are ignored
+  int64_t since_ns = 0;                 // broken traces started at or after; call edges last seen
+  // "" = every env. Else only broken traces of that env count, and a candidate is ranked when it
+  // is listed in env_members (the services the caller places in that env) or broke a trace there.
+  std::string env;
+  std::vector<std::string> env_members;
+  size_t limit = 0;
+};
+
+// One ranked service without APM.
+struct RecommendationRow {
+  std::string name, team;  // team as the catalog writes it ("" when none)
+  bool customer_facing = false;
+  // Distinct broken traces started in the window (env) that name it in missing_services.
+  int64_t broken_traces = 0;
+  // Distinct services that called it (call dependencies last seen in the window, itself
+  // excluded): services whose spans name it as their target, hence traced ones. Byte order.
+  std::vector<std::string> callers;
+  // Distinct non-empty catalog teams of its callers and of the services of its broken traces
+  // counted above. Byte order.
+  std::vector<std::string> teams_affected;
+  // Up to 3 of those broken traces, newest first (started_at, trace_id descending).
+  std::vector<uint64_t> example_trace_ids;
+  bool operator==(const RecommendationRow&) const = default;
+};
+
+struct RecommendationPage {
+  std::vector<RecommendationRow> rows;  // at most `limit`, in the ranking order
+  int64_t total = 0;                    // every candidate ranked, whatever the limit
+};
+
+// One edge of the service map (design §8): a dependency seen in the window, or a gap whose
+// caller and callee are known (to_service set) in a broken trace of the window, or both.
+struct ServiceMapEdgeRow {
+  std::string from_service, to_name;
+  std::string kind;     // call, db, messaging (as `dependencies` writes it)
+  std::string to_kind;  // service, datastore, queue, external
+  int64_t traces = 0;   // dependencies.count: distinct traces the edge was seen in; 0 = gaps only
+  // Distinct broken traces started in the window (env) with a gap from -> to, and their kinds.
+  int64_t broken_traces = 0;
+  std::vector<std::string> gap_kinds;  // sorted, distinct
+  bool operator==(const ServiceMapEdgeRow&) const = default;
+};
+
+struct ServiceMapRows {
+  std::vector<ServiceMapEdgeRow> edges;  // at most `limit`, by (from_service, to_name, kind)
+  bool truncated = false;                // more edges matched than `limit`
+};
+
 class ReadModel {
  public:
   virtual ~ReadModel() = default;
@@ -126,6 +180,18 @@ class ReadModel {
   virtual absl::StatusOr<DependencyPage> ListDependencies(
       const std::string& from_service, const std::optional<DependencyCursor>& after,
       size_t limit) = 0;
+
+  // "Instrument next": the candidates ranked by broken traces, then callers, then
+  // customer-facing, then name (byte order); at most `limit` rows, in one query plus one for the
+  // rows' details.
+  virtual absl::StatusOr<RecommendationPage> RankRecommendations(
+      const RecommendationQuery& query) = 0;
+
+  // The edges of the service map: dependencies with last_seen >= since_ns and the gaps with a
+  // to_service of broken traces started at or after since_ns (of `env`, "" = every env; the
+  // dependencies table has no env, so `env` narrows the broken counts only). At most `limit`.
+  virtual absl::StatusOr<ServiceMapRows> LoadServiceMap(int64_t since_ns, const std::string& env,
+                                                        size_t limit) = 0;
 
   // coverage_snapshots rows of one dimension with taken_at >= since_ns.
   virtual absl::StatusOr<std::vector<CoverageRow>> CoverageHistory(const std::string& dimension,
