@@ -137,7 +137,7 @@ double Round(const std::vector<bus::OutgoingMessage>& messages, tracing::Tracer*
   store::MemoryCoverageStore store;
   RealClock clock;
   prometheus::Registry registry;
-  analyzer::App app(options, {*subscriber, *dlq, store, clock, registry, *probe, tracer});
+  analyzer::App app(options, {*subscriber, *dlq, store, clock, registry, *probe, nullptr, tracer});
   if (!app.Start().ok()) return -1;
   const double cpu0 = ProcessCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
