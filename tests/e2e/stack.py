@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -46,10 +47,23 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_given_ports: set[int] = set()
+
+
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A port free now, never one this process handed out before nor one of `avoid`.
+
+    The port is released before a service binds it, so the kernel may hand the same number
+    to the next bind(0): to PostgreSQL's or kafka-dev's own pick (Stack.start re-picks what
+    they took) or to the next call here (remembered, so never twice)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports and port not in avoid:
+            _given_ports.add(port)
+            return port
+    raise OSError("no free port found in 100 tries")
 
 
 def binary(name: str) -> str:
@@ -276,6 +290,8 @@ class Stack:
         self.wait_for(lambda: os.path.exists(boot) and os.path.exists(ctl), 30, "kafka-dev bootstrap file")
         self.brokers = open(boot).read().strip()
         self.kafka_control = open(ctl).read().strip()
+        # PostgreSQL and kafka-dev picked their ports themselves, after ours were chosen.
+        self._repick_ports_taken_by([self.database_url, self.brokers, self.kafka_control])
         # ddsim: traffic starts at a whole minute, backfill_minutes ago.
         now = time.time_ns()
         self.traffic_start_ns = (now // (60 * NS) - o.backfill_minutes) * 60 * NS
@@ -307,6 +323,13 @@ class Stack:
             if name.startswith(("analyzer", "collector", "gateway")):
                 self.wait_ready(name, 90)
         log("stack ready")
+
+    def _repick_ports_taken_by(self, addresses: list[str]) -> None:
+        taken = frozenset(int(p) for p in re.findall(r":(\d{2,5})(?=[/,?]|$)", ",".join(addresses)))
+        for key, port in self.ports.items():
+            if port in taken:
+                self.ports[key] = free_port(taken)
+                log(f"port {port} ({key}) was taken by PostgreSQL or kafka-dev; using {self.ports[key]}")
 
     def _admin_port(self, name: str) -> int:
         key = name.replace("-", "_") + "_admin"
