@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/bench_stats.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/memory_bus.h"
 #include "apmcov/bus/proto.h"
@@ -101,19 +102,8 @@ std::vector<bus::OutgoingMessage> Messages(int traces, const std::string& topic,
   return out;
 }
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty()           ? 0
-         : v.size() % 2 == 1 ? v[v.size() / 2]
-                             : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
+using bench::Median;
+using bench::ProcessCpuSeconds;
 
 // Consumes `messages` with a fresh App; returns the seconds it took (-1 on error) and, in
 // *cpu, this process's CPU seconds meanwhile (the exporter's thread included: it is flushed).

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/bench_stats.h"
 #include "apmcov/base/clock.h"
 #include "apmcov/bus/kafka.h"
 #include "apmcov/bus/testing/kafka_dev_process.h"
@@ -89,19 +90,8 @@ class CallCounter : public datadog::ApiObserver {
   datadog::ApiObserver& next_;
 };
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty()           ? 0
-         : v.size() % 2 == 1 ? v[v.size() / 2]
-                             : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
+using bench::Median;
+using bench::ProcessCpuSeconds;
 
 std::string Arg(int argc, char** argv, const char* name, const char* def) {
   for (int i = 1; i + 1 < argc; ++i) {
