@@ -62,13 +62,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# build_project BUILD_DIR [TARGET...]: configure (once) and build (everything, or the given
+# build_project BUILD_DIR [TARGET...]: configure (when needed) and build (everything, or the given
 # targets) with -j${JOBS:-2}.
 build_project() {
   local build=$1
   shift
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
-  if [[ ! -f $build/build.ninja ]]; then
+  # Configure once, and again after `npm ci` changed node_modules: the dashboard bundle, ESLint
+  # and the browser tests are registered at configure time only if their npm packages exist.
+  if [[ ! -f $build/build.ninja || $root/node_modules/.package-lock.json -nt $build/CMakeCache.txt ]]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
   fi
   if (($#)); then
