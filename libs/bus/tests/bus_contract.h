@@ -369,7 +369,8 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOffsetIsDataLossThenEarliest) {
   }
   // 12 MiB of incompressible values: more than the ~5 MiB a kafka-dev partition keeps.
   for (int i = 0; i < 120; ++i) {
-    this->PublishOrDie(*pub, {topic, "", RandomBytes(100 * 1024, static_cast<uint32_t>(i)), {}, 0});
+    this->PublishOrDie(
+        *pub, {topic, "", RandomBytes(size_t{100} * 1024, static_cast<uint32_t>(i)), {}, 0});
   }
   ASSERT_TRUE(pub->Flush(seconds(60)).ok());
   auto [low, high] = this->Watermarks(topic, 0);
@@ -416,7 +417,8 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOnEveryPartitionResumesEach) {
   for (int i = 0; i < 70; ++i) {
     for (int32_t p = 0; p < kPartitions; ++p) {
       this->PublishOrDie(
-          *pub, {topic, "", RandomBytes(100 * 1024, static_cast<uint32_t>(i * 8 + p)), {}, p});
+          *pub,
+          {topic, "", RandomBytes(size_t{100} * 1024, static_cast<uint32_t>(i * 8 + p)), {}, p});
     }
   }
   ASSERT_TRUE(pub->Flush(seconds(60)).ok());

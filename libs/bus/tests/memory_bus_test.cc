@@ -13,7 +13,8 @@ namespace {
 struct MemoryBackend {
   static constexpr const char* kName = "memory";
   // The same retention as a kafka-dev partition (about 5 MiB).
-  std::optional<MemoryBroker> broker{std::in_place, MemoryBroker::Options{4, 5 * 1024 * 1024}};
+  std::optional<MemoryBroker> broker{std::in_place,
+                                     MemoryBroker::Options{4, size_t{5} * 1024 * 1024}};
 
   std::unique_ptr<Publisher> NewPublisher() { return broker->NewPublisher(); }
   std::unique_ptr<Subscriber> NewSubscriber(const std::string& group) {
@@ -27,7 +28,7 @@ struct MemoryBackend {
 struct DeliverOnFlushBackend : MemoryBackend {
   static constexpr const char* kName = "memory-deliver-on-flush";
   DeliverOnFlushBackend() {
-    MemoryBroker::Options options{4, 5 * 1024 * 1024};
+    MemoryBroker::Options options{4, size_t{5} * 1024 * 1024};
     options.deliver_on_flush = true;
     broker.emplace(options);
   }
