@@ -138,7 +138,7 @@ std::string App::Request(const v1::SyncRequest& request,
                          const std::optional<tracing::SpanContext>& parent) {
   v1::SyncRequest r = request;
   if (r.job_id().empty()) r.set_job_id(NewJobId());
-  const std::string job_id = r.job_id();
+  std::string job_id = r.job_id();
   v1::SyncJob queued;
   queued.set_id(r.job_id());
   queued.set_trigger(v1::SYNC_TRIGGER_MANUAL);
@@ -169,25 +169,50 @@ absl::Status App::LoadCheckpoint() {
   absl::StatusOr<std::unique_ptr<bus::Subscriber>> opened = ports_.open_state();
   if (!opened.ok()) return Annotate(opened.status(), "opening a reader of collector-state");
   bus::Subscriber& state = **opened;
-  // Quiet polls count only once partitions are assigned: a group's first join takes seconds.
-  auto assigned = std::make_shared<std::atomic<bool>>(false);
+  // Read to the end of every partition (partition EOF), then stop: no quiet timeout to wait
+  // out. A group's first join takes seconds on Kafka. An empty assignment (the topic does not
+  // exist yet) counts as read after two empty polls, in case its partitions come in a
+  // rebalance right after.
+  struct Progress {
+    bool assigned = false;
+    std::set<bus::TopicPartition> owned, ended;
+  };
+  auto progress = std::make_shared<Progress>();
   bus::RebalanceListener listener;
-  listener.on_assigned = [assigned](const std::vector<bus::TopicPartition>&) { *assigned = true; };
+  listener.on_assigned = [progress](const std::vector<bus::TopicPartition>& tps) {
+    progress->assigned = true;
+    progress->owned.insert(tps.begin(), tps.end());
+  };
+  listener.on_revoked = [progress](const std::vector<bus::TopicPartition>& tps) {
+    for (const bus::TopicPartition& tp : tps) {
+      progress->owned.erase(tp);
+      progress->ended.erase(tp);
+    }
+  };
+  listener.on_end_of_partition = [progress](const bus::TopicPartition& tp, int64_t) {
+    progress->ended.insert(tp);
+  };
+  int empty_polls = 0;  // in a row, once assigned
+  auto read_to_end = [&progress, &empty_polls] {
+    if (!progress->assigned) return false;
+    if (progress->owned.empty()) return empty_polls >= 2;
+    return std::includes(progress->ended.begin(), progress->ended.end(), progress->owned.begin(),
+                         progress->owned.end());
+  };
   APMCOV_RETURN_IF_ERROR(state.Subscribe({topics_.collector_state}, listener));
   std::optional<int64_t> best;
-  int quiet = 0;
   int64_t undecodable = 0;
-  constexpr int kAssignRounds = 60;  // one-second polls
-  for (int round = 0; quiet < 2; ++round) {
-    if (ports_.clock.Cancelled()) {  // SIGTERM: a minute of empty polls would outlive it
+  constexpr int kAssignRounds = 60;  // polls of at most one second
+  for (int round = 0; !read_to_end(); ++round) {
+    if (ports_.clock.Cancelled()) {  // SIGTERM: a minute of polls would outlive it
       state.Close();
       return absl::CancelledError("stopped while reading the checkpoint");
     }
-    if (!*assigned && round >= kAssignRounds) {
+    if (!progress->assigned && round >= kAssignRounds) {
       state.Close();
       return absl::UnavailableError(absl::StrCat(
           "no partition of ", topics_.collector_state, " was assigned in ", kAssignRounds,
-          " s: the checkpoint cannot be read (does the topic exist? is Kafka reachable?)"));
+          " polls: the checkpoint cannot be read (does the topic exist? is Kafka reachable?)"));
     }
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
         state.Poll(1000, std::chrono::milliseconds(1000));
@@ -197,12 +222,13 @@ absl::Status App::LoadCheckpoint() {
       return Annotate(batch.status(),
                       absl::StrCat("reading the checkpoint from ", topics_.collector_state));
     }
-    if (batch->empty()) {
-      if (*assigned) ++quiet;
-      continue;
+    empty_polls = batch->empty() && progress->assigned ? empty_polls + 1 : 0;
+    if (constexpr int kMaxEmptyPolls = 30; empty_polls >= kMaxEmptyPolls && !read_to_end()) {
+      state.Close();
+      return absl::UnavailableError(absl::StrCat("the end of ", topics_.collector_state,
+                                                 " was not reported after ", kMaxEmptyPolls,
+                                                 " empty polls: the checkpoint cannot be read"));
     }
-    quiet = 0;
-    *assigned = true;
     for (const bus::IncomingMessage& m : *batch) {
       if (m.key != kSource) continue;
       v1::CollectorCheckpoint cp;
@@ -476,7 +502,14 @@ bool App::AwaitLeadership(Clock::TimePoint& next) {
       Log().Error("cannot read the checkpoint: not syncing (unready) until it can be read",
                   {{"error", StdView(s.message())},
                    {"retry_in_seconds", static_cast<int64_t>(backoff.count())}});
-      cv_.wait_for(lock, backoff);
+      // On the injected clock, in steps of at most a second so that Stop() is not held up.
+      lock.unlock();
+      for (auto left = backoff; left.count() > 0; left -= std::chrono::seconds(1)) {
+        if (!ports_.clock.SleepFor(std::min(left, std::chrono::seconds(1)))) break;
+        std::lock_guard stop_lock(mu_);
+        if (stopping_ || !leader_) break;
+      }
+      lock.lock();
       backoff = std::min(backoff * 2, std::chrono::seconds(60));
     }
   }

@@ -23,6 +23,7 @@ const std::set<std::string>& ProtectedProperties() {
                                               "enable.auto.commit",
                                               "enable.auto.offset.store",
                                               "auto.offset.reset",
+                                              "enable.partition.eof",
                                               "group.id",
                                               "partitioner",
                                               "dr_msg_cb"};

@@ -206,6 +206,8 @@ absl::StatusOr<std::unique_ptr<KafkaSubscriber>> KafkaSubscriber::Create(
                                                       {"enable.auto.commit", "false"},
                                                       {"enable.auto.offset.store", "false"},
                                                       {"auto.offset.reset", "error"},
+                                                      // on_end_of_partition (ignored unset).
+                                                      {"enable.partition.eof", "true"},
                                                       // Kafka's pre-3.0 default: kafka-dev only
                                                       // drops a departed member after this.
                                                       {"session.timeout.ms", "10000"},
@@ -278,9 +280,17 @@ absl::StatusOr<std::vector<IncomingMessage>> KafkaSubscriber::Poll(
       impl_->pending = loss;
       return out;
     }
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      TopicPartition tp{m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "", m->partition};
+      const int64_t end = m->offset;
+      rd_kafka_message_destroy(m);
+      // A revoke served earlier in this poll may have taken the partition away.
+      if (!impl_->listener.on_end_of_partition || !impl_->owned.contains(tp)) continue;
+      impl_->listener.on_end_of_partition(tp, end);
+      return out;
+    }
     std::string reason = rd_kafka_message_errstr(m);
     rd_kafka_message_destroy(m);
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char buf[512];
       rd_kafka_fatal_error(impl_->rk.get(), buf, sizeof(buf));

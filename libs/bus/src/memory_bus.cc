@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
@@ -68,9 +70,95 @@ absl::StatusOr<std::pair<int64_t, int64_t>> MemoryBroker::Watermarks(const std::
   return std::make_pair(p.log_start, p.high());
 }
 
-void MemoryBroker::FailNextDeliveries(int count) {
+void MemoryBroker::FailNextDeliveries(int count, absl::Status status) {
+  if (count <= 0) return;
+  if (status.ok()) status = absl::UnavailableError("delivery failed (injected)");
   std::lock_guard<std::mutex> lock(mu_);
-  failing_deliveries_ += count;
+  failing_deliveries_ = count > std::numeric_limits<int>::max() - failing_deliveries_
+                            ? std::numeric_limits<int>::max()
+                            : failing_deliveries_ + count;
+  failure_status_ = std::move(status);
+}
+
+absl::Status MemoryBroker::AlterGroupOffsets(const std::string& group,
+                                             const std::map<TopicPartition, int64_t>& offsets) {
+  if (group.empty()) return absl::InvalidArgumentError("alter offsets: group id is empty");
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [tp, offset] : offsets) {
+    auto it = topics_.find(tp.topic);
+    if (it == topics_.end() || tp.partition < 0 ||
+        tp.partition >= static_cast<int32_t>(it->second.partitions.size())) {
+      return absl::NotFoundError(
+          absl::StrCat("alter offsets: unknown partition ", tp.topic, "/", tp.partition));
+    }
+    if (offset < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("alter offsets: negative offset ", offset,
+                                                     " for ", tp.topic, "/", tp.partition));
+    }
+  }
+  Group& g = groups_[group];
+  if (!g.members.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("alter offsets: group ", group, " has ", g.members.size(),
+                     " member(s); offsets of an active group cannot be altered"));
+  }
+  for (const auto& [tp, offset] : offsets) g.committed[tp] = offset;
+  cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBroker::DeleteRecords(const std::string& topic, int32_t partition,
+                                         int64_t before) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || partition < 0 ||
+      partition >= static_cast<int32_t>(it->second.partitions.size())) {
+    return absl::NotFoundError(
+        absl::StrCat("delete records: unknown partition ", topic, "/", partition));
+  }
+  Partition& p = it->second.partitions[static_cast<size_t>(partition)];
+  if (before > p.high()) {
+    return absl::OutOfRangeError(absl::StrCat("delete records: offset ", before, " of ", topic, "/",
+                                              partition, " is past the high watermark ", p.high()));
+  }
+  while (p.log_start < before) {
+    p.bytes -= MessageBytes(p.messages.front());
+    p.messages.pop_front();
+    ++p.log_start;
+  }
+  cv_.notify_all();
+  return absl::OkStatus();
+}
+
+int64_t MemoryBroker::AwaitCommitted(const std::string& group, const TopicPartition& tp,
+                                     int64_t offset, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto committed = [&]() -> int64_t {
+    auto g = groups_.find(group);
+    if (g == groups_.end()) return -1;
+    auto it = g->second.committed.find(tp);
+    return it == g->second.committed.end() ? -1 : it->second;
+  };
+  cv_.wait_for(lock, timeout, [&] { return committed() >= offset; });
+  return committed();
+}
+
+bool MemoryBroker::AwaitGroupStable(const std::string& group, size_t members,
+                                    std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] {
+    auto g = groups_.find(group);
+    if (g == groups_.end() || g->second.members.size() != members) return false;
+    return std::all_of(g->second.members.begin(), g->second.members.end(), [&](const auto& m) {
+      return m.second.generation_seen == g->second.generation;
+    });
+  });
+}
+
+void MemoryBroker::OnLagRead(
+    std::function<void(const std::string& group, const std::string& topic)> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lag_read_hook_ = std::move(hook);
 }
 
 int64_t MemoryBroker::data_loss_events() const {
@@ -137,12 +225,45 @@ class MemoryPublisher : public Publisher {
     } else {
       partition = static_cast<int32_t>(topic.round_robin++ % static_cast<uint32_t>(count));
     }
-    if (broker_.failing_deliveries_ > 0) {
-      --broker_.failing_deliveries_;
-      ++failed_;
+    if (broker_.options_.deliver_on_flush) {
+      lingering_.emplace_back(partition, std::move(message));
       return absl::OkStatus();
     }
-    MemoryBroker::Partition& p = topic.partitions[static_cast<size_t>(partition)];
+    DeliverLocked(partition, std::move(message));
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush(std::chrono::milliseconds /*timeout*/) override {
+    std::lock_guard<std::mutex> lock(broker_.mu_);
+    for (auto& [partition, message] : lingering_) DeliverLocked(partition, std::move(message));
+    lingering_.clear();
+    if (failed_ == 0) return absl::OkStatus();
+    const int64_t failed = std::exchange(failed_, 0);
+    const absl::Status first = std::exchange(failure_, absl::OkStatus());
+    return absl::Status(
+        first.code(), absl::StrCat(first.message(), " (", failed, " message(s) failed delivery)"));
+  }
+
+  absl::StatusOr<int32_t> PartitionCount(const std::string& topic) override {
+    if (topic.empty()) return absl::InvalidArgumentError("topic name is empty");
+    std::lock_guard<std::mutex> lock(broker_.mu_);
+    return static_cast<int32_t>(broker_.TopicLocked(topic).partitions.size());
+  }
+
+ private:
+  // Stores `message` in `partition` of its topic, or counts it failed when a failure was
+  // injected. broker_.mu_ held.
+  void DeliverLocked(int32_t partition, OutgoingMessage message) {
+    if (broker_.failing_deliveries_ > 0) {
+      if (broker_.failing_deliveries_ != std::numeric_limits<int>::max()) {
+        --broker_.failing_deliveries_;
+      }
+      if (failed_ == 0) failure_ = broker_.failure_status_;
+      ++failed_;
+      return;
+    }
+    MemoryBroker::Partition& p =
+        broker_.TopicLocked(message.topic).partitions[static_cast<size_t>(partition)];
     IncomingMessage in;
     in.topic = std::move(message.topic);
     in.partition = partition;
@@ -155,26 +276,12 @@ class MemoryPublisher : public Publisher {
     p.messages.push_back(std::move(in));
     broker_.TrimLocked(p);
     broker_.cv_.notify_all();
-    return absl::OkStatus();
   }
 
-  absl::Status Flush(std::chrono::milliseconds /*timeout*/) override {
-    std::lock_guard<std::mutex> lock(broker_.mu_);
-    if (failed_ == 0) return absl::OkStatus();
-    int64_t failed = failed_;
-    failed_ = 0;
-    return absl::UnavailableError(absl::StrCat(failed, " message(s) failed delivery"));
-  }
-
-  absl::StatusOr<int32_t> PartitionCount(const std::string& topic) override {
-    if (topic.empty()) return absl::InvalidArgumentError("topic name is empty");
-    std::lock_guard<std::mutex> lock(broker_.mu_);
-    return static_cast<int32_t>(broker_.TopicLocked(topic).partitions.size());
-  }
-
- private:
   MemoryBroker& broker_;
-  int64_t failed_ = 0;  // guarded by broker_.mu_
+  std::vector<std::pair<int32_t, OutgoingMessage>> lingering_;  // deliver_on_flush; ditto
+  int64_t failed_ = 0;                                          // guarded by broker_.mu_
+  absl::Status failure_;  // of the first failed delivery since the last Flush(); ditto
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +328,7 @@ class MemorySubscriber : public Subscriber {
         std::vector<TopicPartition> revoked = std::move(assignment_);
         assignment_ = group.assignment[member_id_];
         positions_.clear();
+        reported_end_.clear();
         lock.unlock();
         if (!revoked.empty() && listener_.on_revoked) {
           revoking_ = revoked;  // still committable inside the listener
@@ -241,6 +349,10 @@ class MemorySubscriber : public Subscriber {
         lock.unlock();
         if (listener_.on_assigned) listener_.on_assigned(assigned);
         lock.lock();
+        if (auto m = group.members.find(member_id_); m != group.members.end()) {
+          m->second.generation_seen = generation_;
+          broker_.cv_.notify_all();
+        }
         continue;
       }
       const size_t n = assignment_.size();
@@ -270,6 +382,26 @@ class MemorySubscriber : public Subscriber {
         }
       }
       if (n > 0) next_ = (next_ + 1) % n;
+      if (listener_.on_end_of_partition) {
+        // Partition EOF, as Kafka reports it: once per end reached, after the messages.
+        std::vector<std::pair<TopicPartition, int64_t>> ends;
+        for (const TopicPartition& tp : assignment_) {
+          const int64_t pos = positions_[tp];
+          if (pos !=
+              broker_.topics_[tp.topic].partitions[static_cast<size_t>(tp.partition)].high()) {
+            continue;
+          }
+          auto [it, fresh] = reported_end_.try_emplace(tp, pos);
+          if (!fresh && it->second == pos) continue;
+          it->second = pos;
+          ends.emplace_back(tp, pos);
+        }
+        if (!ends.empty()) {
+          lock.unlock();
+          for (const auto& [tp, end] : ends) listener_.on_end_of_partition(tp, end);
+          return out;
+        }
+      }
       if (!out.empty()) return out;
       if (broker_.cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
         if (std::chrono::steady_clock::now() >= deadline) return out;
@@ -303,6 +435,7 @@ class MemorySubscriber : public Subscriber {
     }
     MemoryBroker::Group& group = broker_.groups_[group_id_];
     for (const auto& [tp, offset] : next_offsets) group.committed[tp] = offset;
+    broker_.cv_.notify_all();
     return absl::OkStatus();
   }
 
@@ -341,6 +474,7 @@ class MemorySubscriber : public Subscriber {
   std::vector<TopicPartition> assignment_;
   std::vector<TopicPartition> revoking_;  // during on_revoked
   std::map<TopicPartition, int64_t> positions_;
+  std::map<TopicPartition, int64_t> reported_end_;  // the last end reported, per partition
   std::optional<absl::Status> pending_;
   size_t next_ = 0;
   bool closed_ = false;
@@ -354,6 +488,12 @@ class MemoryLagProbe : public LagProbe {
 
   absl::StatusOr<std::vector<PartitionLag>> PartitionLags(const std::string& group,
                                                           const std::string& topic) override {
+    std::function<void(const std::string&, const std::string&)> hook;
+    {
+      std::lock_guard<std::mutex> lock(broker_.mu_);
+      hook = broker_.lag_read_hook_;
+    }
+    if (hook) hook(group, topic);
     std::lock_guard<std::mutex> lock(broker_.mu_);
     auto t = broker_.topics_.find(topic);
     if (t == broker_.topics_.end()) {

@@ -369,7 +369,8 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOffsetIsDataLossThenEarliest) {
   }
   // 12 MiB of incompressible values: more than the ~5 MiB a kafka-dev partition keeps.
   for (int i = 0; i < 120; ++i) {
-    this->PublishOrDie(*pub, {topic, "", RandomBytes(100 * 1024, static_cast<uint32_t>(i)), {}, 0});
+    this->PublishOrDie(
+        *pub, {topic, "", RandomBytes(size_t{100} * 1024, static_cast<uint32_t>(i)), {}, 0});
   }
   ASSERT_TRUE(pub->Flush(seconds(60)).ok());
   auto [low, high] = this->Watermarks(topic, 0);
@@ -416,7 +417,8 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOnEveryPartitionResumesEach) {
   for (int i = 0; i < 70; ++i) {
     for (int32_t p = 0; p < kPartitions; ++p) {
       this->PublishOrDie(
-          *pub, {topic, "", RandomBytes(100 * 1024, static_cast<uint32_t>(i * 8 + p)), {}, p});
+          *pub,
+          {topic, "", RandomBytes(size_t{100} * 1024, static_cast<uint32_t>(i * 8 + p)), {}, p});
     }
   }
   ASSERT_TRUE(pub->Flush(seconds(60)).ok());
@@ -468,6 +470,67 @@ TYPED_TEST_P(BusContractTest, OutOfRangeOnEveryPartitionResumesEach) {
     EXPECT_EQ(*distinct.begin(), low) << "partition " << p;
     EXPECT_EQ(*distinct.rbegin(), high - 1) << "partition " << p;
   }
+}
+
+// Partition EOF: once a member was handed every message of a partition, on_end_of_partition
+// reports the partition's end (0 for an empty one), once per end reached; more messages are
+// reported as a new end once handed out. Poll() returns right after a report, so a reader that
+// wants everything written so far never waits out its timeout.
+TYPED_TEST_P(BusContractTest, EndOfPartitionIsReportedOncePerEndReached) {
+  auto pub = this->backend_.NewPublisher();
+  const std::string topic = this->NewTopic(*pub);
+  for (int i = 0; i < 3; ++i) this->PublishOrDie(*pub, {topic, "", absl::StrCat(i), {}, 1});
+  for (int i = 0; i < 2; ++i) this->PublishOrDie(*pub, {topic, "", absl::StrCat(i), {}, 3});
+  ASSERT_TRUE(pub->Flush(seconds(10)).ok());
+  std::map<TopicPartition, std::vector<int64_t>> ends;
+  std::map<TopicPartition, std::vector<int64_t>> offsets;  // handed out, per partition
+  auto sub = this->backend_.NewSubscriber(UniqueName("group"));
+  RebalanceListener listener;
+  listener.on_end_of_partition = [&](const TopicPartition& tp, int64_t end) {
+    ends[tp].push_back(end);
+  };
+  ASSERT_TRUE(sub->Subscribe({topic}, listener).ok());
+  auto poll = [&](milliseconds timeout) {
+    auto batch = sub->Poll(100, timeout);
+    EXPECT_TRUE(batch.ok()) << batch.status();
+    if (!batch.ok()) return;
+    for (const IncomingMessage& m : *batch) offsets[{m.topic, m.partition}].push_back(m.offset);
+    // Everything below a reported end was handed out by the poll that reported it, or before.
+    for (const auto& [tp, reported] : ends) {
+      EXPECT_GE(static_cast<int64_t>(offsets[tp].size()), reported.back()) << tp.partition;
+    }
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 3 * TypeParam::JoinTimeout();
+  while (ends.size() < kPartitions && std::chrono::steady_clock::now() < deadline) {
+    poll(milliseconds(200));
+  }
+  using Ends = std::vector<int64_t>;
+  auto ends_of = [&](int32_t p) { return ends[TopicPartition{topic, p}]; };
+  auto offsets_of = [&](int32_t p) { return offsets[TopicPartition{topic, p}]; };
+  EXPECT_EQ(ends_of(0), Ends{0});
+  EXPECT_EQ(ends_of(1), Ends{3});
+  EXPECT_EQ(ends_of(2), Ends{0});
+  EXPECT_EQ(ends_of(3), Ends{2});
+  EXPECT_EQ(offsets_of(1), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(offsets_of(3), (std::vector<int64_t>{0, 1}));
+
+  // Reached ends are not reported again.
+  poll(milliseconds(300));
+  EXPECT_EQ(ends_of(1), Ends{3});
+  EXPECT_EQ(ends_of(0), Ends{0});
+
+  // New messages: the new end is reported once they were handed out, and the poll that
+  // reports it returns well before its timeout.
+  for (int i = 3; i < 5; ++i) this->PublishOrDie(*pub, {topic, "", absl::StrCat(i), {}, 1});
+  ASSERT_TRUE(pub->Flush(seconds(10)).ok());
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5 && ends_of(1).size() < 2; ++i) poll(seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10))
+      << "Poll() waited out its timeout after reporting an end";
+  EXPECT_EQ(ends_of(1), (Ends{3, 5}));
+  EXPECT_EQ(offsets_of(1), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(ends_of(0), Ends{0}) << "an end reported again without new messages";
+  EXPECT_EQ(ends_of(3), Ends{2});
 }
 
 TYPED_TEST_P(BusContractTest, RebalanceSplitsPartitionsAndCallsListener) {
@@ -627,8 +690,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     UncommittedMessagesAreRedelivered, CommitInOnRevokedDuringCloseIsKept,
     ExplicitPartitionWinsOverKey, FlushedMessagesAreStoredAndCountedAsLag, LagProbeFollowsCommits,
     LagProbeWatermarksAreEachPartitionsRetainedRange, OutOfRangeOffsetIsDataLossThenEarliest,
-    OutOfRangeOnEveryPartitionResumesEach, RebalanceSplitsPartitionsAndCallsListener,
-    AMemberOnlyGetsAndCommitsThePartitionsItOwns,
+    OutOfRangeOnEveryPartitionResumesEach, EndOfPartitionIsReportedOncePerEndReached,
+    RebalanceSplitsPartitionsAndCallsListener, AMemberOnlyGetsAndCommitsThePartitionsItOwns,
     HundredThousandMessagesExactlyOnceAcrossTwoMembers);
 
 }  // namespace apmcov::bus::contract

@@ -1,6 +1,10 @@
 // The bus contract suite against MemoryBroker, plus fake-only behaviour.
 #include "apmcov/bus/memory_bus.h"
 
+#include <limits>
+#include <optional>
+#include <utility>
+
 #include "bus_contract.h"
 
 namespace apmcov::bus {
@@ -9,20 +13,32 @@ namespace {
 struct MemoryBackend {
   static constexpr const char* kName = "memory";
   // The same retention as a kafka-dev partition (about 5 MiB).
-  MemoryBroker broker{MemoryBroker::Options{4, 5 * 1024 * 1024}};
+  std::optional<MemoryBroker> broker{std::in_place,
+                                     MemoryBroker::Options{4, size_t{5} * 1024 * 1024}};
 
-  std::unique_ptr<Publisher> NewPublisher() { return broker.NewPublisher(); }
+  std::unique_ptr<Publisher> NewPublisher() { return broker->NewPublisher(); }
   std::unique_ptr<Subscriber> NewSubscriber(const std::string& group) {
-    return broker.NewSubscriber(group);
+    return broker->NewSubscriber(group);
   }
-  std::unique_ptr<LagProbe> NewLagProbe() { return broker.NewLagProbe(); }
+  std::unique_ptr<LagProbe> NewLagProbe() { return broker->NewLagProbe(); }
   static std::chrono::milliseconds JoinTimeout() { return std::chrono::seconds(5); }
+};
+
+// The same broker with deliver_on_flush, as the services' unit tests use it.
+struct DeliverOnFlushBackend : MemoryBackend {
+  static constexpr const char* kName = "memory-deliver-on-flush";
+  DeliverOnFlushBackend() {
+    MemoryBroker::Options options{4, size_t{5} * 1024 * 1024};
+    options.deliver_on_flush = true;
+    broker.emplace(options);
+  }
 };
 
 }  // namespace
 
 namespace contract {
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, BusContractTest, MemoryBackend);
+INSTANTIATE_TYPED_TEST_SUITE_P(MemoryDeliverOnFlush, BusContractTest, DeliverOnFlushBackend);
 }  // namespace contract
 
 namespace {
@@ -38,6 +54,167 @@ TEST(MemoryBrokerTest, InjectedDeliveryFailureIsReportedByNextFlushOnly) {
   EXPECT_TRUE(pub->Flush(std::chrono::seconds(1)).ok());
   int32_t p = PartitionForKey("k", 4);
   EXPECT_EQ(broker.Watermarks("t", p).value(), (std::pair<int64_t, int64_t>(0, 1)));
+}
+
+// An injected outage: every delivery fails with the status given, is never stored, and each
+// publisher's next Flush() says so once; then deliveries succeed again.
+TEST(MemoryBrokerTest, InjectedFailureStatusIsWhatFlushReports) {
+  MemoryBroker broker;
+  auto a = broker.NewPublisher();
+  auto b = broker.NewPublisher();
+  broker.FailNextDeliveries(3, absl::UnavailableError("all brokers down"));
+  ASSERT_TRUE(a->Publish({"t", "", "v", {}, 0}).ok());
+  ASSERT_TRUE(b->Publish({"t", "", "v", {}, 0}).ok());
+  ASSERT_TRUE(a->Publish({"t", "", "v", {}, 0}).ok());
+  ASSERT_TRUE(b->Publish({"t", "", "v", {}, 0}).ok());  // the 4th: delivered
+  absl::Status fa = a->Flush(std::chrono::seconds(1));
+  EXPECT_EQ(fa.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(fa.message()), ::testing::HasSubstr("all brokers down"));
+  EXPECT_THAT(std::string(fa.message()), ::testing::HasSubstr("2 message(s)"));
+  absl::Status fb = b->Flush(std::chrono::seconds(1));
+  EXPECT_THAT(std::string(fb.message()), ::testing::HasSubstr("1 message(s)"));
+  EXPECT_EQ(broker.Watermarks("t", 0).value(), (std::pair<int64_t, int64_t>(0, 1)));
+
+  broker.FailNextDeliveries(std::numeric_limits<int>::max(),
+                            absl::DeadlineExceededError("broker unreachable"));
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(a->Publish({"t", "", "v", {}, 0}).ok());
+  EXPECT_EQ(a->Flush(std::chrono::seconds(1)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(broker.Watermarks("t", 0).value(), (std::pair<int64_t, int64_t>(0, 1)))
+      << "a failed delivery was stored";
+}
+
+// A group's offsets moved by an admin (Kafka's AlterConsumerGroupOffsets): the lag probe and
+// the next member see them; a group with members is refused.
+TEST(MemoryBrokerTest, AlterGroupOffsetsMovesAnIdleGroup) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 2).ok());
+  auto pub = broker.NewPublisher();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(pub->Publish({"t", "", absl::StrCat(i), {}, 1}).ok());
+  auto probe = broker.NewLagProbe();
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 10);
+  ASSERT_TRUE(broker.AlterGroupOffsets("g", {{{"t", 1}, 7}}).ok());
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 3);
+  EXPECT_EQ(broker.AlterGroupOffsets("g", {{{"t", 2}, 1}}).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(broker.AlterGroupOffsets("g", {{{"t", 1}, -1}}).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto member = broker.NewSubscriber("g");
+  ASSERT_TRUE(member->Subscribe({"t"}).ok());
+  auto got = member->Poll(100, std::chrono::seconds(1));
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ(got->front().offset, 7);
+  absl::Status busy = broker.AlterGroupOffsets("g", {{{"t", 1}, 0}});
+  EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition) << busy;
+  EXPECT_THAT(std::string(busy.message()), ::testing::HasSubstr("1 member(s)"));
+}
+
+// DeleteRecords moves the log start like retention: the probe shows the new low watermark and
+// a member behind it gets DataLoss, then the earliest retained message.
+TEST(MemoryBrokerTest, DeleteRecordsMovesTheLowWatermark) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 1).ok());
+  auto pub = broker.NewPublisher();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(pub->Publish({"t", "", absl::StrCat(i), {}, 0}).ok());
+  ASSERT_TRUE(broker.AlterGroupOffsets("g", {{{"t", 0}, 2}}).ok());
+  ASSERT_TRUE(broker.DeleteRecords("t", 0, 6).ok());
+  ASSERT_TRUE(broker.DeleteRecords("t", 0, 4).ok());  // below the log start: nothing
+  EXPECT_EQ(broker.Watermarks("t", 0).value(), (std::pair<int64_t, int64_t>(6, 10)));
+  auto lags = broker.NewLagProbe()->PartitionLags("g", "t");
+  ASSERT_TRUE(lags.ok());
+  EXPECT_EQ(lags->front().low, 6);
+  EXPECT_EQ(lags->front().committed, 2);
+  EXPECT_EQ(broker.DeleteRecords("t", 0, 11).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(broker.DeleteRecords("t", 1, 1).code(), absl::StatusCode::kNotFound);
+  auto member = broker.NewSubscriber("g");
+  ASSERT_TRUE(member->Subscribe({"t"}).ok());
+  EXPECT_EQ(member->Poll(10, std::chrono::seconds(1)).status().code(), absl::StatusCode::kDataLoss);
+  auto rest = member->Poll(10, std::chrono::seconds(1));
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 4u);
+  EXPECT_EQ(rest->front().value, "6");
+}
+
+// The lag-read hook runs before each reading, outside the broker's lock: what it does to the
+// group shows in that very reading.
+TEST(MemoryBrokerTest, OnLagReadRunsBeforeEveryReading) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 1).ok());
+  auto pub = broker.NewPublisher();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(pub->Publish({"t", "", "v", {}, 0}).ok());
+  std::vector<int64_t> commits = {10, 60, 100};
+  std::vector<std::string> seen;
+  size_t next = 0;
+  broker.OnLagRead([&](const std::string& group, const std::string& topic) {
+    seen.push_back(group + "/" + topic);
+    if (next < commits.size()) {
+      ASSERT_TRUE(broker.AlterGroupOffsets(group, {{{topic, 0}, commits[next++]}}).ok());
+    }
+  });
+  auto probe = broker.NewLagProbe();
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 90);
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 40);
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 0);
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 0);
+  EXPECT_EQ(seen, std::vector<std::string>(4, "g/t"));
+  broker.OnLagRead(nullptr);
+  EXPECT_EQ(probe->GroupLag("g", "t").value_or(-1), 0);
+  EXPECT_EQ(seen.size(), 4u);
+}
+
+// deliver_on_flush: nothing of a publisher is visible before its Flush(), and a failure
+// injected meanwhile hits the delivery at Flush(), losing what was pending.
+TEST(MemoryBrokerTest, DeliverOnFlushShowsOnlyWhatWasFlushed) {
+  MemoryBroker::Options options;
+  options.deliver_on_flush = true;
+  MemoryBroker broker(options);
+  ASSERT_TRUE(broker.CreateTopic("t", 1).ok());
+  auto a = broker.NewPublisher();
+  auto b = broker.NewPublisher();
+  ASSERT_TRUE(a->Publish({"t", "", "a1", {}, {}}).ok());
+  ASSERT_TRUE(b->Publish({"t", "", "b1", {}, {}}).ok());
+  EXPECT_EQ(broker.Watermarks("t", 0).value(), (std::pair<int64_t, int64_t>(0, 0)));
+  ASSERT_TRUE(b->Flush(std::chrono::seconds(1)).ok());
+  EXPECT_EQ(broker.Watermarks("t", 0).value(), (std::pair<int64_t, int64_t>(0, 1)));
+  broker.FailNextDeliveries(1, absl::UnavailableError("broker gone"));
+  EXPECT_THAT(std::string(a->Flush(std::chrono::seconds(1)).message()),
+              ::testing::HasSubstr("broker gone (1 message(s) failed delivery)"));
+  EXPECT_TRUE(a->Flush(std::chrono::seconds(1)).ok()) << "the loss is reported once";
+  auto sub = broker.NewSubscriber("g");
+  ASSERT_TRUE(sub->Subscribe({"t"}).ok());
+  auto got = sub->Poll(10, std::chrono::seconds(1));
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->front().value, "b1");
+}
+
+// A group is stable once every member served the latest rebalance in a Poll().
+TEST(MemoryBrokerTest, AwaitGroupStableWaitsForEveryMembersPoll) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 2).ok());
+  auto a = broker.NewSubscriber("g");
+  auto b = broker.NewSubscriber("g");
+  ASSERT_TRUE(a->Subscribe({"t"}).ok());
+  EXPECT_FALSE(broker.AwaitGroupStable("g", 1, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(a->Poll(1, std::chrono::milliseconds(0)).ok());
+  EXPECT_TRUE(broker.AwaitGroupStable("g", 1, std::chrono::milliseconds(0)));
+  ASSERT_TRUE(b->Subscribe({"t"}).ok());
+  ASSERT_TRUE(b->Poll(1, std::chrono::milliseconds(0)).ok());
+  EXPECT_FALSE(broker.AwaitGroupStable("g", 2, std::chrono::milliseconds(0))) << "a has not polled";
+  ASSERT_TRUE(a->Poll(1, std::chrono::milliseconds(0)).ok());
+  EXPECT_TRUE(broker.AwaitGroupStable("g", 2, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(broker.AwaitGroupStable("g", 3, std::chrono::milliseconds(0)));
+}
+
+// AwaitCommitted wakes on the commit itself.
+TEST(MemoryBrokerTest, AwaitCommittedSeesCommitsAndAlteredOffsets) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 1).ok());
+  const TopicPartition tp{"t", 0};
+  EXPECT_EQ(broker.AwaitCommitted("g", tp, 1, std::chrono::milliseconds(0)), -1);
+  ASSERT_TRUE(broker.AlterGroupOffsets("g", {{tp, 3}}).ok());
+  EXPECT_EQ(broker.AwaitCommitted("g", tp, 1, std::chrono::milliseconds(0)), 3);
+  EXPECT_EQ(broker.AwaitCommitted("g", tp, 5, std::chrono::milliseconds(0)), 3);
 }
 
 TEST(MemoryBrokerTest, ErrorsNameWhatIsWrong) {

@@ -1,5 +1,6 @@
-// The collector's sync logic on fakes: the contract-tested FakeSource (libs/datadog), a
-// recording Publisher, a LagProbe and a ManualClock. No network, no Kafka, no real waiting.
+// The collector's sync logic on the contract-tested fakes: FakeSource (libs/datadog), the
+// MemoryBroker (libs/bus) and a ManualClock. No network, no Kafka, no sleeping: a test waits
+// for what the collector publishes or commits (the broker wakes it), never for time to pass.
 #include "app.h"
 
 #include <gmock/gmock.h>
@@ -8,9 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
 #include <set>
-#include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/bus/memory_bus.h"
@@ -25,136 +31,58 @@ using Method = FakeSource::Method;
 
 constexpr int64_t kSec = 1'000'000'000;
 
-// ---- fakes ----
+// ---- helpers ----
 
-class FakePublisher : public bus::Publisher {
- public:
-  std::vector<bus::OutgoingMessage> sent;     // acknowledged by a Flush
-  std::vector<bus::OutgoingMessage> pending;  // published, not yet flushed
-  absl::Status flush_status = absl::OkStatus();
-  int partitions = 4;
-  std::mutex mu;
+template <typename T>
+T Decode(const bus::IncomingMessage& m) {
+  T t;
+  EXPECT_TRUE(t.ParseFromString(m.value)) << m.topic << " offset " << m.offset;
+  return t;
+}
 
-  absl::Status Publish(bus::OutgoingMessage m) override {
-    std::lock_guard lock(mu);
-    pending.push_back(std::move(m));
-    return absl::OkStatus();
+// Subscribes `sub` to `topics` and keeps, per owned partition, whether it was read to its end.
+struct EndTracker {
+  bool assigned = false;
+  std::set<bus::TopicPartition> owned, ended;
+  bus::RebalanceListener Listener() {
+    bus::RebalanceListener l;
+    l.on_assigned = [this](const std::vector<bus::TopicPartition>& tps) {
+      assigned = true;
+      owned.insert(tps.begin(), tps.end());
+    };
+    l.on_revoked = [this](const std::vector<bus::TopicPartition>& tps) {
+      for (const auto& tp : tps) owned.erase(tp), ended.erase(tp);
+    };
+    l.on_end_of_partition = [this](const bus::TopicPartition& tp, int64_t) { ended.insert(tp); };
+    return l;
   }
-  absl::Status Flush(std::chrono::milliseconds) override {
-    std::lock_guard lock(mu);
-    if (!flush_status.ok()) {
-      pending.clear();  // lost
-      return flush_status;
-    }
-    for (auto& m : pending) sent.push_back(std::move(m));
-    pending.clear();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<int32_t> PartitionCount(const std::string&) override { return partitions; }
-
-  std::vector<bus::OutgoingMessage> On(const std::string& topic) {
-    std::lock_guard lock(mu);
-    std::vector<bus::OutgoingMessage> out;
-    for (const auto& m : sent) {
-      if (m.topic == topic) out.push_back(m);
-    }
-    return out;
-  }
-  template <typename T>
-  static T Decode(const bus::OutgoingMessage& m) {
-    T t;
-    EXPECT_TRUE(t.ParseFromString(m.value));
-    return t;
-  }
-  std::vector<v1::SyncJob> Jobs() {
-    std::vector<v1::SyncJob> out;
-    for (const auto& m : On("apmcov.sync-jobs")) out.push_back(Decode<v1::SyncJob>(m));
-    return out;
+  bool AtEnd() const {
+    return assigned && std::includes(ended.begin(), ended.end(), owned.begin(), owned.end());
   }
 };
 
-// Answers from `readings` in turn (then: no lag); `values` is shorthand for one partition
-// lagging by that many messages with nothing trimmed by retention.
-class FakeLag : public bus::LagProbe {
- public:
-  std::deque<int64_t> values;
-  std::deque<std::vector<bus::PartitionLag>> readings;
-  absl::StatusOr<std::vector<bus::PartitionLag>> PartitionLags(const std::string&,
-                                                               const std::string&) override {
-    if (!readings.empty()) {
-      auto r = readings.front();
-      readings.pop_front();
-      return r;
-    }
-    if (values.empty()) return std::vector<bus::PartitionLag>{};
-    const int64_t v = values.front();
-    values.pop_front();
-    return std::vector<bus::PartitionLag>{{0, 1'000'000 - v, 0, 1'000'000}};
-  }
-  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string&, int32_t) override {
-    return std::make_pair(int64_t{0}, int64_t{1'000'000});  // the collector never asks
-  }
-};
-
-class FakeSubscriber : public bus::Subscriber {
- public:
-  std::deque<std::vector<bus::IncomingMessage>> batches;
-  std::vector<std::string> topics;
-  absl::Status Subscribe(const std::vector<std::string>& t, bus::RebalanceListener) override {
-    topics = t;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t,
-                                                         std::chrono::milliseconds) override {
-    if (batches.empty()) return std::vector<bus::IncomingMessage>{};
-    auto b = std::move(batches.front());
-    batches.pop_front();
-    return b;
-  }
-  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>&) override {
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
-      const std::vector<bus::TopicPartition>&) override {
-    return std::map<bus::TopicPartition, int64_t>{};
-  }
-  void Close() override {}
-};
-
-// A subscriber that forwards to one owned elsewhere (Close() is not forwarded), so that a test
-// can hand the same fake to every checkpoint read.
-class BorrowedSubscriber : public bus::Subscriber {
- public:
-  explicit BorrowedSubscriber(bus::Subscriber& s) : s_(s) {}
-  absl::Status Subscribe(const std::vector<std::string>& t, bus::RebalanceListener l) override {
-    return s_.Subscribe(t, std::move(l));
-  }
-  absl::StatusOr<std::vector<bus::IncomingMessage>> Poll(size_t n,
-                                                         std::chrono::milliseconds t) override {
-    return s_.Poll(n, t);
-  }
-  absl::Status Commit(const std::map<bus::TopicPartition, int64_t>& o) override {
-    return s_.Commit(o);
-  }
-  absl::StatusOr<std::map<bus::TopicPartition, int64_t>> Committed(
-      const std::vector<bus::TopicPartition>& p) override {
-    return s_.Committed(p);
-  }
-  void Close() override {}
-
- private:
-  bus::Subscriber& s_;
-};
-
-absl::StatusOr<std::unique_ptr<bus::Subscriber>> Borrow(bus::Subscriber& s) {
-  return std::unique_ptr<bus::Subscriber>(std::make_unique<BorrowedSubscriber>(s));
+std::string FreshGroup() {
+  static std::atomic<int> n{0};
+  return absl::StrCat("test-reader-", ++n);
 }
 
 // ---- fixture ----
 
 class AppTest : public ::testing::Test {
  protected:
-  AppTest() : metrics_(registry_) {
+  AppTest() : metrics_(registry_), broker_(BrokerOptions()) {
+    // The topics exist, as in production; those whose order across records the tests read
+    // have one partition, spans and collector-state the cluster's default of 4.
+    for (const auto& [topic, partitions] :
+         std::map<std::string, int32_t>{{"apmcov.catalog", 1},
+                                        {"apmcov.apm-inventory", 1},
+                                        {"apmcov.sync-jobs", 1},
+                                        {"apmcov.dlq", 1},
+                                        {"apmcov.commands", 1},
+                                        {"apmcov.spans", 4},
+                                        {"apmcov.collector-state", 4}}) {
+      EXPECT_TRUE(broker_.CreateTopic(topic, partitions).ok()) << topic;
+    }
     source_.before_call = [this](const FakeSource::Call& c) { return BeforeCall(c); };
     config_.dd_api_key = "k";
     config_.dd_app_key = "a";
@@ -164,11 +92,98 @@ class AppTest : public ::testing::Test {
     config_.span_window_seconds = 600;
   }
 
-  // `state`, when given, is what every checkpoint read sees (borrowed, never closed for good).
-  std::unique_ptr<App> MakeApp(bus::Subscriber* state = nullptr) {
-    App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, {}};
-    if (state != nullptr) ports.open_state = [state] { return Borrow(*state); };
+  // Consumers see only what the collector flushed (FakePublisher's view before).
+  static bus::MemoryBroker::Options BrokerOptions() {
+    bus::MemoryBroker::Options options;
+    options.deliver_on_flush = true;
+    return options;
+  }
+
+  // Every checkpoint read a fresh group of the broker; counted in state_reads_.
+  std::function<absl::StatusOr<std::unique_ptr<bus::Subscriber>>()> OpenState() {
+    return [this]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
+      ++state_reads_;
+      return broker_.NewSubscriber(absl::StrCat("state-", state_reads_.load()));
+    };
+  }
+  // `read_state`: the checkpoint is read from the broker's collector-state.
+  std::unique_ptr<App> MakeApp(bool read_state = false) {
+    App::Ports ports{source_, *publisher_, *lag_, clock_, metrics_, nullptr, {}};
+    if (read_state) ports.open_state = OpenState();
     return std::make_unique<App>(config_, ports);
+  }
+
+  // Everything `topic` holds, by partition then offset, read through a fresh group up to the
+  // end of every partition (no waiting for quiet).
+  std::vector<bus::IncomingMessage> On(const std::string& topic) {
+    auto sub = broker_.NewSubscriber(FreshGroup());
+    EndTracker tracker;
+    EXPECT_TRUE(sub->Subscribe({topic}, tracker.Listener()).ok());
+    std::vector<bus::IncomingMessage> out;
+    while (!tracker.AtEnd()) {
+      auto batch = sub->Poll(100'000, std::chrono::seconds(10));
+      if (!batch.ok() || (batch->empty() && !tracker.AtEnd())) {
+        ADD_FAILURE() << "cannot read " << topic << " to its end: " << batch.status();
+        break;
+      }
+      for (auto& m : *batch) out.push_back(std::move(m));
+    }
+    sub->Close();
+    std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+      return std::tie(x.partition, x.offset) < std::tie(y.partition, y.offset);
+    });
+    return out;
+  }
+  std::vector<v1::SyncJob> Jobs() {
+    std::vector<v1::SyncJob> out;
+    for (const auto& m : On("apmcov.sync-jobs")) out.push_back(Decode<v1::SyncJob>(m));
+    return out;
+  }
+  // Waits until the records of `topic` (from its beginning) satisfy `done`: a subscriber of a
+  // fresh group blocks on the broker until records arrive; nothing sleeps.
+  bool AwaitRecords(const std::string& topic,
+                    const std::function<bool(const std::vector<bus::IncomingMessage>&)>& done,
+                    std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    auto sub = broker_.NewSubscriber(FreshGroup());
+    EXPECT_TRUE(sub->Subscribe({topic}).ok());
+    std::vector<bus::IncomingMessage> seen;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done(seen)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      auto batch = sub->Poll(10'000, left);
+      if (!batch.ok()) return false;
+      for (auto& m : *batch) seen.push_back(std::move(m));
+    }
+    return true;
+  }
+  // Until sync-jobs holds `count` final records (succeeded, partial or failed).
+  bool AwaitFinishedSyncs(size_t count) {
+    return AwaitRecords("apmcov.sync-jobs", [count](const std::vector<bus::IncomingMessage>& ms) {
+      size_t finished = 0;
+      for (const auto& m : ms) {
+        const v1::SyncState state = Decode<v1::SyncJob>(m).state();
+        finished += state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
+                    state == v1::SYNC_STATE_FAILED;
+      }
+      return finished >= count;
+    });
+  }
+
+  // While held, every catalog call waits (a sync stays open in its catalog).
+  void Hold() {
+    std::lock_guard lock(gate_mu_);
+    hold_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(gate_mu_);
+    hold_ = false;
+    gate_cv_.notify_all();
+  }
+  bool AwaitHolding() {
+    std::unique_lock lock(gate_mu_);
+    return gate_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return holding_; });
   }
 
   int64_t Now() const { return clock_.NowUnixNanos(); }
@@ -182,11 +197,14 @@ class AppTest : public ::testing::Test {
   void FailAlways(Method method, absl::Status status) { always_[method] = std::move(status); }
   absl::Status BeforeCall(const FakeSource::Call& c) {
     if (c.method == Method::kServiceDefinitions) {
-      while (hold_) {  // holds a sync open in its catalog
+      std::unique_lock lock(gate_mu_);
+      if (hold_) {
         holding_ = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        gate_cv_.notify_all();
+        // Bounded, so that a failed test cannot hang in App::Stop().
+        gate_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return !hold_; });
+        holding_ = false;
       }
-      holding_ = false;
     }
     if (auto it = always_.find(c.method); it != always_.end()) return it->second;
     for (auto it = failures_.begin(); it != failures_.end(); ++it) {
@@ -234,8 +252,8 @@ class AppTest : public ::testing::Test {
 
   std::multiset<uint64_t> PublishedSpanIds() {
     std::multiset<uint64_t> ids;
-    for (const auto& m : publisher_.On("apmcov.spans")) {
-      auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+    for (const auto& m : On("apmcov.spans")) {
+      auto b = Decode<v1::SpanBatch>(m);
       for (const auto& s : b.spans()) ids.insert(s.span_id());
     }
     return ids;
@@ -253,10 +271,14 @@ class AppTest : public ::testing::Test {
   };
   std::vector<Failure> failures_;
   std::map<Method, absl::Status> always_;
-  std::atomic<bool> hold_{false};
-  std::atomic<bool> holding_{false};
-  FakePublisher publisher_;
-  FakeLag lag_;
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool hold_ = false;     // guarded by gate_mu_
+  bool holding_ = false;  // ditto
+  bus::MemoryBroker broker_;
+  std::unique_ptr<bus::Publisher> publisher_ = broker_.NewPublisher();
+  std::unique_ptr<bus::LagProbe> lag_ = broker_.NewLagProbe();
+  std::atomic<int> state_reads_{0};
 };
 
 TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
@@ -287,12 +309,12 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
 
   // Catalog: 3 pages (100, 100, 50), 250 services then one end marker with count 250.
   EXPECT_EQ(CatalogCalls(), 3);
-  auto catalog = publisher_.On("apmcov.catalog");
+  auto catalog = On("apmcov.catalog");
   ASSERT_EQ(catalog.size(), 251u);
   std::set<std::string> names;
   std::string snapshot;
   for (size_t i = 0; i < 250; ++i) {
-    auto svc = FakePublisher::Decode<v1::CatalogService>(catalog[i]);
+    auto svc = Decode<v1::CatalogService>(catalog[i]);
     EXPECT_EQ(catalog[i].key, svc.name());
     names.insert(svc.name());
     snapshot = svc.snapshot_id();
@@ -300,7 +322,7 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
     EXPECT_EQ(catalog[i].headers[1].second, "apmcov.v1.CatalogService");
   }
   EXPECT_EQ(names.size(), 250u);
-  auto end_marker = FakePublisher::Decode<v1::CatalogSnapshotEnd>(catalog[250]);
+  auto end_marker = Decode<v1::CatalogSnapshotEnd>(catalog[250]);
   EXPECT_EQ(catalog[250].headers[1].second, "apmcov.v1.CatalogSnapshotEnd");
   EXPECT_EQ(catalog[250].key, std::string("\0snapshot-end", 13));
   EXPECT_EQ(end_marker.count(), 250u);
@@ -308,10 +330,10 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
 
   // Inventory: the list entry and the aggregate's counted bucket (a zero count observes
   // nothing); the aggregate covers the lookback with a high group limit.
-  auto inv = publisher_.On("apmcov.apm-inventory");
+  auto inv = On("apmcov.apm-inventory");
   ASSERT_EQ(inv.size(), 2u);
   EXPECT_EQ(inv[1].key, "svc-10000\x1fprod");
-  auto obs = FakePublisher::Decode<v1::ApmObservation>(inv[1]);
+  auto obs = Decode<v1::ApmObservation>(inv[1]);
   EXPECT_EQ(obs.span_count(), 42u);
   EXPECT_TRUE(obs.traced());
   EXPECT_EQ(obs.source(), "spans_aggregate");
@@ -323,28 +345,27 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   auto ids = PublishedSpanIds();
   EXPECT_EQ(ids.size(), 3000u);
   EXPECT_EQ(std::set<uint64_t>(ids.begin(), ids.end()).size(), 3000u);
-  for (const auto& m : publisher_.On("apmcov.spans")) {
-    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+  for (const auto& m : On("apmcov.spans")) {
+    auto b = Decode<v1::SpanBatch>(m);
     if (b.spans_size() == 0) continue;
     EXPECT_EQ(m.key, std::to_string(b.spans(0).trace_id()));
     for (const auto& s : b.spans()) EXPECT_EQ(s.trace_id(), b.spans(0).trace_id());
   }
   // 59 minutes in 10-minute windows: 6 windows, each ending with 4 watermarks, then a checkpoint.
   EXPECT_EQ(r.windows, 6u);
-  int watermarks = 0;
-  for (const auto& m : publisher_.On("apmcov.spans")) {
-    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+  std::map<int32_t, int> watermarks;  // per partition: every round reaches every partition
+  for (const auto& m : On("apmcov.spans")) {
+    auto b = Decode<v1::SpanBatch>(m);
     if (b.spans_size() == 0) {
-      ++watermarks;
-      ASSERT_TRUE(m.partition.has_value());
+      ++watermarks[m.partition];
       EXPECT_GT(b.watermark_unix_nano(), 0);
     }
   }
-  EXPECT_EQ(watermarks, 6 * 4);
+  EXPECT_EQ(watermarks, (std::map<int32_t, int>{{0, 6}, {1, 6}, {2, 6}, {3, 6}}));
   // Each window's watermark says it was read whole; together they cover the range.
   int64_t covered_to = now - 3600 * kSec;
-  for (const auto& m : publisher_.On("apmcov.spans")) {
-    auto b = FakePublisher::Decode<v1::SpanBatch>(m);
+  for (const auto& m : On("apmcov.spans")) {
+    auto b = Decode<v1::SpanBatch>(m);
     if (b.spans_size() != 0 || m.partition != 0) continue;
     ASSERT_EQ(b.read_intervals_size(), 1);
     EXPECT_EQ(b.read_intervals(0).from_unix_nano(), covered_to);
@@ -353,10 +374,9 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
     EXPECT_EQ(covered_to, b.watermark_unix_nano());
   }
   EXPECT_EQ(covered_to, end);
-  auto cps = publisher_.On("apmcov.collector-state");
+  auto cps = On("apmcov.collector-state");
   ASSERT_EQ(cps.size(), 6u);
-  EXPECT_EQ(FakePublisher::Decode<v1::CollectorCheckpoint>(cps.back()).span_window_end_unix_nano(),
-            end);
+  EXPECT_EQ(Decode<v1::CollectorCheckpoint>(cps.back()).span_window_end_unix_nano(), end);
   EXPECT_EQ(app->checkpoint(), end);
   for (const auto& q : source_.span_queries) {
     EXPECT_EQ(q.limit, 1000);
@@ -364,7 +384,7 @@ TEST_F(AppTest, FullSyncPublishesEverythingExactlyOnce) {
   }
 
   // Job events: running first, succeeded last, with the counts.
-  auto jobs = publisher_.Jobs();
+  auto jobs = Jobs();
   ASSERT_GE(jobs.size(), 2u);
   EXPECT_EQ(jobs.front().state(), v1::SYNC_STATE_RUNNING);
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_SUCCEEDED);
@@ -406,12 +426,12 @@ TEST_F(AppTest, V3CatalogEntitiesJoinEverySnapshot) {
     clock_.Advance(std::chrono::minutes(1));
   }
   std::map<std::string, v1::CatalogService> last;
-  for (const auto& m : publisher_.On("apmcov.catalog")) {
+  for (const auto& m : On("apmcov.catalog")) {
     if (m.key[0] == '\0') {
-      EXPECT_EQ(FakePublisher::Decode<v1::CatalogSnapshotEnd>(m).count(), 3u);
+      EXPECT_EQ(Decode<v1::CatalogSnapshotEnd>(m).count(), 3u);
       continue;
     }
-    auto svc = FakePublisher::Decode<v1::CatalogService>(m);
+    auto svc = Decode<v1::CatalogService>(m);
     last[svc.name()] = svc;
   }
   ASSERT_EQ(last.size(), 3u);
@@ -437,10 +457,10 @@ TEST_F(AppTest, CatalogPageFailureMeansNoEndMarkerAndPartial) {
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(r.error, HasSubstr("catalog page 1: HTTP 503"));
-  auto catalog = publisher_.On("apmcov.catalog");
+  auto catalog = On("apmcov.catalog");
   EXPECT_EQ(catalog.size(), 100u);  // the page read, and no end marker
   for (const auto& m : catalog) EXPECT_NE(m.key, std::string("\0snapshot-end", 13));
-  auto jobs = publisher_.Jobs();
+  auto jobs = Jobs();
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(jobs.back().error(), HasSubstr("catalog page 1"));
 }
@@ -466,7 +486,7 @@ TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
   EXPECT_GT(cut, first_window_end);
   EXPECT_LT(cut, first_window_end + 600 * kSec);
   EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
-  auto jobs = publisher_.Jobs();
+  auto jobs = Jobs();
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(jobs.back().error(), HasSubstr("malformed"));
   EXPECT_EQ(jobs.back().checkpoint_unix_nano(), cut);
@@ -502,12 +522,11 @@ TEST_F(AppTest, PageBudgetStopsAndTheNextSyncResumes) {
   const int64_t cut1 = now - 3600 * kSec + 299'850'000'000;
   ASSERT_TRUE(app->checkpoint().has_value());
   EXPECT_EQ(*app->checkpoint(), cut1);
-  auto cps = publisher_.On("apmcov.collector-state");
+  auto cps = On("apmcov.collector-state");
   ASSERT_EQ(cps.size(), 1u);
-  EXPECT_EQ(FakePublisher::Decode<v1::CollectorCheckpoint>(cps[0]).span_window_end_unix_nano(),
-            cut1);
-  auto marks = publisher_.On("apmcov.spans");
-  auto mark = FakePublisher::Decode<v1::SpanBatch>(marks.back());
+  EXPECT_EQ(Decode<v1::CollectorCheckpoint>(cps[0]).span_window_end_unix_nano(), cut1);
+  auto marks = On("apmcov.spans");
+  auto mark = Decode<v1::SpanBatch>(marks.back());
   EXPECT_EQ(mark.watermark_unix_nano(), cut1);
   ASSERT_EQ(mark.read_intervals_size(), 1);
   EXPECT_EQ(mark.read_intervals(0).from_unix_nano(), now - 3600 * kSec);
@@ -574,8 +593,8 @@ TEST_F(AppTest, SlicesWhenTheVolumeExceedsTheBudget) {
     EXPECT_GE(pages, 3u) << "sync " << sync;
     EXPECT_EQ(app->checkpoint(), to) << "the checkpoint keeps up with real time";
     // One watermark per partition at the range's end, carrying the complete slices.
-    auto spans = publisher_.On("apmcov.spans");
-    auto mark = FakePublisher::Decode<v1::SpanBatch>(spans.back());
+    auto spans = On("apmcov.spans");
+    auto mark = Decode<v1::SpanBatch>(spans.back());
     EXPECT_EQ(mark.watermark_unix_nano(), to);
     ASSERT_GE(mark.read_intervals_size(), 1);
     int64_t read_ns = 0;
@@ -595,7 +614,7 @@ TEST_F(AppTest, SlicesWhenTheVolumeExceedsTheBudget) {
       }
     }
     EXPECT_EQ(PublishedSpanIds().size() - spans_before, in_slices);
-    auto job = publisher_.Jobs().back();
+    auto job = Jobs().back();
     EXPECT_EQ(job.sampled_seconds(), static_cast<uint64_t>((read_ns + kSec / 2) / kSec));
     EXPECT_NEAR(static_cast<double>(job.sampled_seconds() + job.skipped_seconds()),
                 static_cast<double>(to - from) / kSec, 2.0);
@@ -618,38 +637,68 @@ TEST_F(AppTest, ASliceThatOutrunsTheBudgetIsIncomplete) {
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
   EXPECT_EQ(source_.span_queries.size(), 3u);
   EXPECT_EQ(app->checkpoint(), Now() - 60 * kSec);
-  auto mark = FakePublisher::Decode<v1::SpanBatch>(publisher_.On("apmcov.spans").back());
+  auto mark = Decode<v1::SpanBatch>(On("apmcov.spans").back());
   ASSERT_EQ(mark.read_intervals_size(), 1);
   EXPECT_FALSE(mark.read_intervals(0).complete());
-  EXPECT_EQ(publisher_.Jobs().back().sampled_seconds(), 0u);
+  EXPECT_EQ(Jobs().back().sampled_seconds(), 0u);
 }
 
+// The analyzer's group on the broker: 5000 messages behind on spans, then it commits between
+// the collector's readings (the lag-read hook plays the analyzer): 4000, 2000, then 10 behind.
 TEST_F(AppTest, BackpressureWaitsWhileTheAnalyzerLags) {
   config_.max_consumer_lag_messages = 1000;
   const int64_t now = Now();
   AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
-  lag_.values = {5000, 4000, 2000, 10};
+  for (int i = 0; i < 5000; ++i) {  // a backlog of (empty) batches on partition 0
+    ASSERT_TRUE(publisher_->Publish({"apmcov.spans", "", "", {}, 0}).ok());
+  }
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  std::deque<int64_t> commits = {0, 1000, 3000, 4990};
+  int readings = 0;
+  broker_.OnLagRead([&](const std::string& group, const std::string& topic) {
+    EXPECT_EQ(group, "apmcov-analyzer");
+    EXPECT_EQ(topic, "apmcov.spans");
+    ++readings;
+    if (commits.empty()) return;
+    EXPECT_TRUE(broker_.AlterGroupOffsets(group, {{{topic, 0}, commits.front()}}).ok());
+    commits.pop_front();
+  });
   auto app = MakeApp();
   auto before = clock_.TotalSlept();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
   EXPECT_EQ(clock_.TotalSlept() - before, std::chrono::seconds(3));
+  EXPECT_GE(readings, 4);
   EXPECT_EQ(PublishedSpanIds().size(), 20u);
 }
 
+// Retention trimmed partition 1 of spans to its last 10,000 messages (low 50,000): the
+// analyzer 6,000 behind there is too close to losing spans, 4,000 is not.
 TEST_F(AppTest, BackpressureWaitsWhileRetentionWouldOutrunTheAnalyzer) {
   config_.max_consumer_lag_messages = 2'000'000;  // far above what the log below retains
   const int64_t now = Now();
   AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
-  // Partition 1 retains 10,000 messages (low 50,000): 6,000 behind is too close, 4,000 is not.
-  lag_.readings = {{{0, 100, 0, 200}, {1, 54'000, 50'000, 60'000}},
-                   {{0, 100, 0, 200}, {1, 54'000, 50'000, 60'000}},
-                   {{0, 100, 0, 200}, {1, 56'000, 50'000, 60'000}}};
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(publisher_->Publish({"apmcov.spans", "", "", {}, 0}).ok());
+  }
+  for (int i = 0; i < 60'000; ++i) {
+    ASSERT_TRUE(publisher_->Publish({"apmcov.spans", "", "", {}, 1}).ok());
+  }
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  ASSERT_TRUE(broker_.DeleteRecords("apmcov.spans", 1, 50'000).ok());
+  std::deque<int64_t> commits = {54'000, 54'000, 56'000};
+  broker_.OnLagRead([&](const std::string& group, const std::string& topic) {
+    if (commits.empty()) return;
+    EXPECT_TRUE(
+        broker_.AlterGroupOffsets(group, {{{topic, 0}, 100}, {{topic, 1}, commits.front()}}).ok());
+    commits.pop_front();
+  });
   auto app = MakeApp();
   auto before = clock_.TotalSlept();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
   EXPECT_EQ(clock_.TotalSlept() - before, std::chrono::seconds(2));
+  EXPECT_TRUE(commits.empty());
   EXPECT_EQ(PublishedSpanIds().size(), 20u);
 }
 
@@ -673,12 +722,15 @@ TEST(BackpressureReasonTest, SummedLagAndRetentionHeadroom) {
 TEST_F(AppTest, KafkaFlushFailureFailsTheSyncWithoutCheckpoint) {
   const int64_t now = Now();
   AddSpans(10, 2, now - 3000 * kSec, now - 2900 * kSec);
-  publisher_.flush_status = absl::UnavailableError("all brokers down");
+  // Every delivery from now on fails: what each flush covered is lost.
+  broker_.FailNextDeliveries(std::numeric_limits<int>::max(),
+                             absl::UnavailableError("all brokers down"));
   auto app = MakeApp();
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   EXPECT_EQ(r.state, v1::SYNC_STATE_FAILED);
   EXPECT_THAT(r.error, HasSubstr("all brokers down"));
   EXPECT_FALSE(app->checkpoint().has_value());
+  EXPECT_TRUE(On("apmcov.collector-state").empty());
 }
 
 TEST_F(AppTest, AllSourcesFailingIsFailed) {
@@ -692,76 +744,81 @@ TEST_F(AppTest, AllSourcesFailingIsFailed) {
   EXPECT_THAT(r.error, HasSubstr("DD_API_KEY"));
 }
 
+// Checkpoints of collector-state (keys hash to different partitions): the latest of key
+// `datadog` wins, other keys are ignored, and the read ends at the end of every partition.
 TEST_F(AppTest, CheckpointIsLoadedFromCollectorState) {
-  FakeSubscriber state;
-  auto cp_msg = [](int64_t end, const std::string& key) {
+  auto publish_cp = [&](int64_t end, const std::string& key) {
     v1::CollectorCheckpoint cp;
     cp.set_source(key);
     cp.set_span_window_end_unix_nano(end);
-    bus::IncomingMessage m;
-    m.key = key;
-    m.value = cp.SerializeAsString();
-    return m;
+    ASSERT_TRUE(
+        publisher_->Publish({"apmcov.collector-state", key, cp.SerializeAsString(), {}, {}}).ok());
   };
   const int64_t now = Now();
-  state.batches.push_back({cp_msg(now - 900 * kSec, "datadog"), cp_msg(now - 10 * kSec, "other"),
-                           cp_msg(now - 600 * kSec, "datadog")});
-  auto app = MakeApp(&state);
+  publish_cp(now - 900 * kSec, "datadog");
+  publish_cp(now - 10 * kSec, "other");
+  publish_cp(now - 600 * kSec, "datadog");
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  ASSERT_NE(bus::PartitionForKey("datadog", 4), bus::PartitionForKey("other", 4));
+  auto app = MakeApp(/*read_state=*/true);
   ASSERT_TRUE(app->LoadCheckpoint().ok());
-  EXPECT_EQ(state.topics, std::vector<std::string>{"apmcov.collector-state"});
+  EXPECT_EQ(state_reads_.load(), 1);
   EXPECT_EQ(app->checkpoint(), now - 600 * kSec);
   app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   ASSERT_FALSE(source_.span_queries.empty());
   EXPECT_EQ(source_.span_queries[0].from_unix_nano, now - 600 * kSec);
 }
 
+// An empty collector-state: no checkpoint (the first sync reads SPAN_BACKFILL_MINUTES back),
+// known as soon as every partition reported its end.
+TEST_F(AppTest, AnEmptyCollectorStateMeansNoCheckpoint) {
+  auto app = MakeApp(/*read_state=*/true);
+  ASSERT_TRUE(app->LoadCheckpoint().ok());
+  EXPECT_FALSE(app->checkpoint().has_value());
+  app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  ASSERT_FALSE(source_.span_queries.empty());
+  EXPECT_EQ(source_.span_queries[0].from_unix_nano, Now() - 3600 * kSec);
+}
+
 TEST_F(AppTest, RequestsDuringASyncAreCoalescedIntoTheNextOne) {
   AddServices(3);
   auto app = MakeApp();
-  hold_ = true;
+  Hold();
   app->Start();  // the scheduled first sync starts and blocks in the catalog
-  for (int i = 0; i < 2000 && !holding_; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(holding_);
+  ASSERT_TRUE(AwaitHolding());
   v1::SyncRequest a, b;
   a.set_job_id("job-a");
   a.set_requested_by("gateway");
   b.set_job_id("job-b");
   app->Request(a);
   app->Request(b);
-  hold_ = false;
-  auto done = [&](const std::string& id) {
-    for (const auto& j : publisher_.Jobs()) {
+  Release();
+  auto done = [](const std::vector<bus::IncomingMessage>& ms, const std::string& id) {
+    for (const auto& m : ms) {
+      auto j = Decode<v1::SyncJob>(m);
       if (j.id() == id && j.state() == v1::SYNC_STATE_SUCCEEDED) return true;
     }
     return false;
   };
-  for (int i = 0; i < 2000 && !(done("job-a") && done("job-b")); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  EXPECT_TRUE(AwaitRecords("apmcov.sync-jobs",
+                           [&](const auto& ms) { return done(ms, "job-a") && done(ms, "job-b"); }));
   app->Stop();
-  EXPECT_TRUE(done("job-a"));
-  EXPECT_TRUE(done("job-b"));
   // Two syncs in all: the scheduled one and one for both requests (1 catalog call each).
   EXPECT_EQ(CatalogCalls(), 2);
   bool queued_a = false;
-  for (const auto& j : publisher_.Jobs()) {
+  for (const auto& j : Jobs()) {
     queued_a |= j.id() == "job-a" && j.state() == v1::SYNC_STATE_QUEUED;
   }
   EXPECT_TRUE(queued_a);
 }
 
-// The commands topic as the collector's command thread sees it. Thread-safe.
-// The commands arrive through the contract-tested MemoryBroker; its lag probe tells what the
-// collector's group committed.
+// The commands topic as the collector's command thread sees it, through the broker: its
+// lag probe tells what the collector's group committed.
 TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettered) {
   AddServices(3);
-  bus::MemoryBroker broker;
-  ASSERT_TRUE(broker.CreateTopic("apmcov.commands", 1).ok());
-  auto commands = broker.NewSubscriber("apmcov.collector");
-  auto sender = broker.NewPublisher();
-  auto probe = broker.NewLagProbe();
+  auto commands = broker_.NewSubscriber("apmcov.collector");
+  auto sender = broker_.NewPublisher();
+  const bus::TopicPartition commands_0{"apmcov.commands", 0};
   auto send = [&](const std::string& type, const std::string& value) {
     bus::OutgoingMessage m;
     m.topic = "apmcov.commands";
@@ -773,57 +830,57 @@ TEST_F(AppTest, ACommandIsCommittedOnlyOnceItsSyncStartedAndGarbageIsDeadLettere
     ASSERT_TRUE(sender->Flush(std::chrono::seconds(5)).ok());
   };
   auto last_commit = [&]() -> int64_t {
-    auto lags = probe->PartitionLags("apmcov.collector", "apmcov.commands");
+    auto lags = lag_->PartitionLags("apmcov.collector", "apmcov.commands");
     return lags.ok() && !lags->empty() ? lags->front().committed : -1;
   };
-  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, commands.get(), {}};
+  auto dead_letters = [&](size_t n) {
+    return AwaitRecords("apmcov.dlq", [n](const auto& ms) { return ms.size() >= n; });
+  };
+  App::Ports ports{source_, *publisher_, *lag_, clock_, metrics_, commands.get(), {}};
   auto app = std::make_unique<App>(config_, ports);
-  hold_ = true;
+  Hold();
   app->Start();  // the scheduled first sync starts and blocks in the catalog
-  for (int i = 0; i < 2000 && !holding_; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(holding_);
+  ASSERT_TRUE(AwaitHolding());
   v1::SyncRequest request;
   request.set_job_id("job-x");
   send("apmcov.v1.SyncRequest", request.SerializeAsString());  // offset 0
   send("apmcov.v1.SyncRequest", "\xff\xff not a protobuf");    // 1
   send("apmcov.v1.Nope", "");                                  // 2
-  auto dead = [&] { return publisher_.On("apmcov.dlq").size(); };
-  for (int i = 0; i < 2000 && dead() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  // Dead letters are flushed although the request before them still waits for its sync.
-  EXPECT_EQ(dead(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more command rounds
+  // Dead letters are flushed although the request before them still waits for its sync (the
+  // broker shows only what was flushed).
+  ASSERT_TRUE(dead_letters(2));
+  // One more command round after those: its dead letter shows that the rounds which read
+  // offsets 0..2 have finished (committing, if they wrongly did).
+  send("apmcov.v1.Other", "");  // 3
+  ASSERT_TRUE(dead_letters(3));
   // job-x is only queued (the running sync is the scheduled one): a crash now must replay it.
   EXPECT_LT(last_commit(), 1) << "committed before the requested sync started";
 
-  hold_ = false;
+  Release();
   auto started = [&] {
-    for (const auto& j : publisher_.Jobs()) {
+    for (const auto& j : Jobs()) {
       if (j.id() == "job-x" && j.state() != v1::SYNC_STATE_QUEUED) return true;
     }
     return false;
   };
-  for (int i = 0; i < 2000 && last_commit() != 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  EXPECT_EQ(broker_.AwaitCommitted("apmcov.collector", commands_0, 4, std::chrono::seconds(30)), 4);
   app->Stop();
-  EXPECT_EQ(last_commit(), 3);
+  EXPECT_EQ(last_commit(), 4);
   EXPECT_TRUE(started()) << "the commit came before job-x was recorded as started";
 
   std::vector<v1::DeadLetter> letters;
-  for (const auto& m : publisher_.On("apmcov.dlq")) {
-    letters.push_back(FakePublisher::Decode<v1::DeadLetter>(m));
+  for (const auto& m : On("apmcov.dlq")) {
+    letters.push_back(Decode<v1::DeadLetter>(m));
   }
-  ASSERT_EQ(letters.size(), 2u);
+  ASSERT_EQ(letters.size(), 3u);
   EXPECT_EQ(letters[0].topic(), "apmcov.commands");
   EXPECT_EQ(letters[0].offset(), 1);
   EXPECT_EQ(letters[0].original_value(), "\xff\xff not a protobuf");
   EXPECT_THAT(letters[0].error(), HasSubstr("do not parse"));
   EXPECT_EQ(letters[1].offset(), 2);
   EXPECT_THAT(letters[1].error(), HasSubstr("apmcov.v1.Nope"));
+  EXPECT_EQ(letters[2].offset(), 3);
+  EXPECT_THAT(letters[2].error(), HasSubstr("apmcov.v1.Other"));
 }
 
 TEST_F(AppTest, ApiObserverFeedsJobCounters) {
@@ -914,15 +971,6 @@ TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {
 }
 
 }  // namespace
-template <typename Cond>
-bool WaitFor(Cond cond, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 // Leadership through the group protocol on the contract-tested MemoryBroker: the member that
 // owns partition 0 of `commands` syncs, a second one stands by without a single API call, and
@@ -931,38 +979,34 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
   AddServices(3);
   const int64_t now = Now();
   AddSpans(30, 3, now - 3000 * kSec, now);
-  bus::MemoryBroker broker;
-  ASSERT_TRUE(broker.CreateTopic("apmcov.commands", 1).ok());
-  auto publisher = broker.NewPublisher();
-  auto lag = broker.NewLagProbe();
-  std::atomic<int> reads{0};
-  auto open_state = [&]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
-    return broker.NewSubscriber(absl::StrCat("state-", ++reads));
-  };
-  auto commands_a = broker.NewSubscriber("apmcov.collector");
-  auto commands_b = broker.NewSubscriber("apmcov.collector");
+  auto commands_a = broker_.NewSubscriber("apmcov.collector");
+  auto commands_b = broker_.NewSubscriber("apmcov.collector");
   prometheus::Registry registry_b;
   CollectorMetrics metrics_b(registry_b);
   FakeSource source_b;
   source_b.services = source_.services;
   source_b.spans = source_.spans;
 
-  App a(config_, {source_, *publisher, *lag, clock_, metrics_, commands_a.get(), open_state});
+  App a(config_, {source_, *publisher_, *lag_, clock_, metrics_, commands_a.get(), OpenState()});
   a.Start();
-  ASSERT_TRUE(WaitFor([&] { return a.checkpoint().has_value(); })) << "the leader never synced";
+  ASSERT_TRUE(AwaitFinishedSyncs(1)) << "the leader never synced";
+  EXPECT_TRUE(a.checkpoint().has_value());
   EXPECT_TRUE(a.leader());
-  App b(config_, {source_b, *publisher, *lag, clock_, metrics_b, commands_b.get(), open_state});
+  App b(config_, {source_b, *publisher_, *lag_, clock_, metrics_b, commands_b.get(), OpenState()});
   b.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // rebalances, command polls
+  // Both members served the rebalance b's join caused (their listeners ran).
+  ASSERT_TRUE(broker_.AwaitGroupStable("apmcov.collector", 2, std::chrono::seconds(30)));
   EXPECT_TRUE(a.leader());
   EXPECT_FALSE(b.leader());
   EXPECT_TRUE(b.Ready().ok()) << b.Ready();  // a standby is healthy
+  EXPECT_EQ(source_b.calls(Method::kServiceDefinitions), 0) << "the standby synced";
   const int64_t handed_over = *a.checkpoint();
 
   clock_.Advance(std::chrono::minutes(5));  // spans the next sync can read
   a.Stop();                                 // leaves the group: partition 0 moves to the standby
-  ASSERT_TRUE(WaitFor([&] { return b.checkpoint().has_value() && *b.checkpoint() > handed_over; }))
-      << "the standby did not take over";
+  ASSERT_TRUE(AwaitFinishedSyncs(2)) << "the standby did not take over";
+  ASSERT_TRUE(b.checkpoint().has_value());
+  EXPECT_GT(*b.checkpoint(), handed_over);
   EXPECT_TRUE(b.leader());
   b.Stop();
   EXPECT_EQ(source_b.calls(Method::kServiceDefinitions), 1)
@@ -973,49 +1017,76 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
 }
 
 // collector-state that cannot be read keeps the collector unready and retrying (with the reason
-// in /readyz): it never starts again from SPAN_BACKFILL_MINUTES behind the operator's back.
+// in /readyz), backing off on the injected clock: it never starts again from
+// SPAN_BACKFILL_MINUTES behind the operator's back. Each read attempt waits for the answer the
+// test gives it, so the test decides every step and nothing sleeps.
 TEST_F(AppTest, AnUnreadableCheckpointKeepsTheCollectorUnreadyAndRetrying) {
   AddServices(2);
-  std::atomic<bool> readable{false};
-  std::atomic<int> attempts{0};
-  FakeSubscriber state;
+  const int64_t cp_end = Now() - 600 * kSec;
   v1::CollectorCheckpoint cp;
   cp.set_source("datadog");
-  cp.set_span_window_end_unix_nano(Now() - 600 * kSec);
-  bus::IncomingMessage m;
-  m.key = "datadog";
-  m.value = cp.SerializeAsString();
-  state.batches.push_back({m});
-  App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, {}};
+  cp.set_span_window_end_unix_nano(cp_end);
+  ASSERT_TRUE(
+      publisher_->Publish({"apmcov.collector-state", "datadog", cp.SerializeAsString(), {}, {}})
+          .ok());
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<absl::Status> answers;  // guarded by mu
+  int attempts = 0;                  // ditto
+  App::Ports ports{source_, *publisher_, *lag_, clock_, metrics_, nullptr, {}};
   ports.open_state = [&]() -> absl::StatusOr<std::unique_ptr<bus::Subscriber>> {
-    ++attempts;
-    if (!readable) return absl::UnavailableError("brokers down");
-    return Borrow(state);
+    std::unique_lock lock(mu);
+    const int attempt = ++attempts;
+    cv.notify_all();
+    if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return !answers.empty(); })) {
+      return absl::DeadlineExceededError("the test gave no answer");
+    }
+    absl::Status answer = answers.front();
+    answers.pop_front();
+    if (!answer.ok()) return answer;
+    return broker_.NewSubscriber(absl::StrCat("state-", attempt));
+  };
+  auto answer = [&](absl::Status s) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(s));
+    cv.notify_all();
+  };
+  auto await_attempt = [&](int n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return attempts >= n; });
   };
   App app(config_, ports);
   ASSERT_TRUE(app.ProbeKafka().ok());
+  const auto slept_before = clock_.TotalSlept();
+  answer(absl::UnavailableError("brokers down"));
   app.Start();
-  ASSERT_TRUE(WaitFor([&] { return attempts > 0 && !app.Ready().ok(); }));
+  ASSERT_TRUE(await_attempt(2));  // the first failed; the second waits for its answer
   EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("checkpoint cannot be read"));
   EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("brokers down"));
+  EXPECT_EQ(clock_.TotalSlept() - slept_before, std::chrono::seconds(1));
+  answer(absl::UnavailableError("still down"));
+  ASSERT_TRUE(await_attempt(3));
+  EXPECT_THAT(std::string(app.Ready().message()), HasSubstr("still down"));
+  EXPECT_EQ(clock_.TotalSlept() - slept_before, std::chrono::seconds(1 + 2)) << "backs off";
   EXPECT_EQ(CatalogCalls(), 0) << "synced without its checkpoint";
-  readable = true;
-  ASSERT_TRUE(
-      WaitFor([&] { return app.Ready().ok() && CatalogCalls() > 0; }, std::chrono::seconds(20)));
+  answer(absl::OkStatus());
+  ASSERT_TRUE(AwaitFinishedSyncs(1));
+  EXPECT_TRUE(app.Ready().ok()) << app.Ready();
   app.Stop();
-  EXPECT_GE(attempts.load(), 2);
+  EXPECT_EQ(attempts, 3);
   ASSERT_FALSE(source_.span_queries.empty());
-  EXPECT_EQ(source_.span_queries.front().from_unix_nano, Now() - 600 * kSec);
+  EXPECT_EQ(source_.span_queries.front().from_unix_nano, cp_end);
 }
 
 // Checkpoints that exist but none of which decodes are an error, not "no checkpoint".
 TEST_F(AppTest, CheckpointsThatDoNotDecodeAreAnError) {
-  FakeSubscriber state;
-  bus::IncomingMessage m;
-  m.key = "datadog";
-  m.value = "\xff\xff\xff not a checkpoint";
-  state.batches.push_back({m});
-  auto app = MakeApp(&state);
+  ASSERT_TRUE(
+      publisher_
+          ->Publish({"apmcov.collector-state", "datadog", "\xff\xff\xff not a checkpoint", {}, {}})
+          .ok());
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  auto app = MakeApp(/*read_state=*/true);
   absl::Status s = app->LoadCheckpoint();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("SPAN_BACKFILL_MINUTES"));

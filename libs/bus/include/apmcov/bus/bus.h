@@ -86,10 +86,19 @@ struct TopicPartition {
   bool operator==(const TopicPartition& o) const = default;
 };
 
-// Called on rebalance: partitions taken away (commit what you can first) and given.
+// Called on rebalance: partitions taken away (commit what you can first) and given; and,
+// when set, on reaching the end of a partition.
 struct RebalanceListener {
   std::function<void(const std::vector<TopicPartition>&)> on_revoked;
   std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+  // Kafka's partition EOF: the member was handed every message of a partition it owns up to
+  // `end`, the partition's next offset to be written when the member got there. Reported
+  // once per end reached: again only after more messages arrived and were handed out, or
+  // after a (re)assignment; an empty partition reports 0 once assigned. Every message of the
+  // partition below `end` is returned by the Poll() it runs in or by an earlier one. While it
+  // is set, Poll() returns right after an end was reported (with what it gathered, maybe
+  // nothing), so a reader that wants everything written so far needs no quiet timeout.
+  std::function<void(const TopicPartition&, int64_t end)> on_end_of_partition;
 };
 
 // A consumer-group member. Contract:
@@ -100,7 +109,8 @@ struct RebalanceListener {
 //  - An offset-out-of-range event is reported as DataLoss status by Poll() (never silent)
 //    and consumption resumes at the earliest retained message.
 //  - The listener runs inside Poll() (and Close()), on the polling thread; on_revoked runs
-//    before the partitions are taken away, so Commit() works there.
+//    before the partitions are taken away, so Commit() works there. on_end_of_partition tells
+//    when a partition was read to its end (see RebalanceListener).
 //  - A member only gets and commits the partitions it owns: Poll() never returns a message of
 //    a partition revoked before it returns (a revoke served inside Poll() takes back what was
 //    gathered of it), and Commit() of a partition it does not own is FailedPrecondition (inside

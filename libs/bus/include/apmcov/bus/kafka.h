@@ -10,9 +10,11 @@
 //    it reads the group's committed offsets itself and starts partitions without one at the
 //    beginning; it runs with auto.offset.reset=error so that an out-of-range offset (data lost
 //    to retention) is never skipped silently: Poll() returns DataLoss, counts it, and seeks the
-//    partition to the earliest retained message. session.timeout.ms defaults to 10 s (not
-//    librdkafka's 45 s): kafka-dev only removes a member that left after its session timeout,
-//    so a restarted consumer would otherwise wait 45 s for its partitions.
+//    partition to the earliest retained message. enable.partition.eof=true: librdkafka's
+//    partition EOF events become RebalanceListener::on_end_of_partition (skipped when unset).
+//    session.timeout.ms defaults to 10 s (not librdkafka's 45 s): kafka-dev only removes a member
+//    that left after its session timeout, so a restarted consumer would otherwise wait 45 s for its
+//    partitions.
 //  - KafkaLagProbe: committed offsets of any group (through a consumer handle with that
 //    group.id that never subscribes) against the watermarks of a topic.
 // Errors: librdkafka codes become absl::Status (transport and broker availability: Unavailable;
@@ -39,8 +41,8 @@ struct KafkaConfig {
   std::string client_id = "apmcov";
   // Extra librdkafka properties (e.g. "linger.ms", "batch.num.messages", "security.protocol").
   // Properties the bus contracts depend on (enable.idempotence, acks, enable.auto.commit,
-  // enable.auto.offset.store, auto.offset.reset, group.id, partitioner, bootstrap.servers,
-  // client.id) cannot be overridden here.
+  // enable.auto.offset.store, auto.offset.reset, enable.partition.eof, group.id, partitioner,
+  // bootstrap.servers, client.id) cannot be overridden here.
   std::map<std::string, std::string> properties;
   std::chrono::milliseconds request_timeout{10000};  // for metadata, commits and offset lookups
 
