@@ -502,6 +502,47 @@ TEST(SpanPage, BadSpansAreSkippedAndTheRestOfThePageKept) {
   EXPECT_EQ(page->next_cursor, "CUR");
 }
 
+// A skipped span is named by the ids that could be read; an id that could not is 0, never
+// the digits before the first bad character.
+TEST(SpanPage, UnreadableIdsOfASkippedSpanAreZero) {
+  auto page = ParseSpanPage(R"({"data":[{"attributes":{"trace_id":"12a","span_id":"34"}}]})");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->skipped.size(), 1u);
+  EXPECT_EQ(page->skipped[0].trace_id, 0u);
+  EXPECT_EQ(page->skipped[0].span_id, 34u);
+  EXPECT_THAT(page->skipped[0].reason, HasSubstr("not a decimal number"));
+}
+
+// Ids are read eight digits at a time: every length, the 20th digit's overflow check, and
+// leading zeros beyond 20 digits give what a digit-by-digit reading gives.
+TEST(SpanPage, DecimalIdsOfEveryLength) {
+  const std::string ids[] = {"0",
+                             "7",
+                             "12345678",
+                             "123456789",
+                             "1234567890123456",
+                             "12345678901234567",
+                             "9999999999999999999",
+                             "10000000000000000000",
+                             "18446744073709551615",
+                             "0000000000000000000000018446744073709551615"};
+  for (const std::string& id : ids) {
+    auto page = ParseSpanPage(
+        absl::StrCat(R"({"data":[{"attributes":{"trace_id":")", id, R"(","span_id":"1"}}]})"));
+    ASSERT_TRUE(page.ok()) << id << ": " << page.status();
+    ASSERT_EQ(page->spans.size(), 1) << id;
+    EXPECT_EQ(page->spans[0].trace_id(), std::stoull(id)) << id;
+  }
+  for (const char* bad : {"18446744073709551616", "99999999999999999999", "1234567a", "12345678a",
+                          "1234567812345678:", "-1", "+1", " 1"}) {
+    auto page = ParseSpanPage(
+        absl::StrCat(R"({"data":[{"attributes":{"trace_id":")", bad, R"(","span_id":"1"}}]})"));
+    ASSERT_TRUE(page.ok()) << bad << ": " << page.status();
+    EXPECT_EQ(page->spans.size(), 0) << bad;
+    EXPECT_EQ(page->skipped.size(), 1u) << bad;
+  }
+}
+
 TEST(SpanPage, ToleratesNullsNumbersAndUnknowns) {
   auto page = ParseSpanPage(
       R"({"data":[{"attributes":{"trace_id":5,"span_id":"6","service":null,"custom":null,"tags":null,
