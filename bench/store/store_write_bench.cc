@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (r == 0) {
-      Print("apm_services_insert", apm_rows / s, apm_rows, 1, "seconds", s * 1000);
+      Print("apm_services_insert", apm_rows / s, apm_rows, 1, "ms", s * 1000);
       continue;
     }
     apm_rates.push_back(apm_rows / s);
