@@ -33,11 +33,12 @@
 #include "apmcov/tracing/tracer.h"
 #include "apmcov/v1/events.pb.h"
 #include "app.h"
+#include "fixtures.h"
 
 namespace {
 
 using namespace apmcov;
-constexpr int64_t kSec = 1'000'000'000;
+using analyzer::testing::kSec;
 
 std::string Arg(int argc, char** argv, const char* name, const char* def) {
   for (int i = 1; i + 1 < argc; ++i) {
@@ -46,24 +47,9 @@ std::string Arg(int argc, char** argv, const char* name, const char* def) {
   return def;
 }
 
-v1::Span MakeSpan(uint64_t trace, uint64_t id, uint64_t parent, int service, const char* kind,
-                  int64_t start, int target) {
-  v1::Span s;
-  s.set_trace_id(trace);
-  s.set_span_id(id);
-  s.set_parent_id(parent);
-  s.set_service("svc-" + std::to_string(service));
-  s.set_env("prod");
-  s.set_resource("GET /x");
-  s.set_type("web");
-  s.set_kind(kind);
-  s.set_start_unix_nano(start);
-  s.set_duration_ns(1'000'000);
-  s.set_retained_by("flat_sampled");
-  s.set_language("go");
-  if (target >= 0) s.set_target("svc-" + std::to_string(target));
-  return s;
-}
+// The spans are the analyzer tests' (services/analyzer/tests/fixtures.h).
+using analyzer::testing::MakeSpan;
+std::string Svc(int i) { return "svc-" + std::to_string(i); }
 
 // The messages a sync of `traces` traces of 6 spans publishes: one SpanBatch per trace, the
 // context of one producer span per page of 1,000 traces in their headers, then watermarks.
@@ -84,12 +70,12 @@ std::vector<bus::OutgoingMessage> Messages(int traces, const std::string& topic,
     const int64_t start = t0 + int64_t{t} * 10'000'000;
     v1::SpanBatch b;
     const int a = t % 50, c = (t + 1) % 50;
-    *b.add_spans() = MakeSpan(trace, 1, 0, a, "server", start, -1);
-    *b.add_spans() = MakeSpan(trace, 2, 1, a, "client", start + 1000, c);
-    *b.add_spans() = MakeSpan(trace, 3, 2, c, "server", start + 2000, -1);
-    *b.add_spans() = MakeSpan(trace, 4, 3, c, "client", start + 3000, (t + 2) % 50);
-    *b.add_spans() = MakeSpan(trace, 5, 4, (t + 2) % 50, "server", start + 4000, -1);
-    *b.add_spans() = MakeSpan(trace, 6, 5, (t + 2) % 50, "internal", start + 5000, -1);
+    *b.add_spans() = MakeSpan(trace, 1, 0, Svc(a), "server", start);
+    *b.add_spans() = MakeSpan(trace, 2, 1, Svc(a), "client", start + 1000, Svc(c));
+    *b.add_spans() = MakeSpan(trace, 3, 2, Svc(c), "server", start + 2000);
+    *b.add_spans() = MakeSpan(trace, 4, 3, Svc(c), "client", start + 3000, Svc((t + 2) % 50));
+    *b.add_spans() = MakeSpan(trace, 5, 4, Svc((t + 2) % 50), "server", start + 4000);
+    *b.add_spans() = MakeSpan(trace, 6, 5, Svc((t + 2) % 50), "internal", start + 5000);
     auto m = bus::MakeProtoMessage(topic, std::to_string(trace), b, std::nullopt, headers);
     if (m.ok()) out.push_back(*std::move(m));
   }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_join.h"
 #include "apmcov/tracing/batch_parent.h"
+#include "apmcov/tracing/db_span.h"
 
 namespace apmcov::analyzer {
 
@@ -63,13 +64,7 @@ tracing::Span StartBatchSpan(tracing::Tracer& tracer,
 
 tracing::Span StartTransactionSpan(tracing::Tracer& tracer, std::string_view what,
                                    const tracing::SpanContext* parent) {
-  if (!tracer.enabled()) return tracing::Span();
-  if (parent != nullptr && !parent->valid()) parent = nullptr;
-  tracing::Span span = tracer.StartSpan(
-      "postgresql.transaction",
-      {.resource = what, .type = "sql", .kind = tracing::kinds::kClient, .parent = parent});
-  span.SetTag(tracing::tags::kDbSystem, "postgresql");
-  return span;
+  return tracing::StartPostgresTransactionSpan(tracer, what, parent);
 }
 
 }  // namespace apmcov::analyzer

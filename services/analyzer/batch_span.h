@@ -8,7 +8,9 @@
 //    (tracing::ChooseBatchParent). Records without trace headers (catalog, inventory, sync
 //    jobs) count in messaging.batch.message_count but name no parent.
 //  - StartTransactionSpan: `postgresql.transaction` (span.kind client, type sql,
-//    db.system postgresql, resource = what the transaction writes), a child of the active span.
+//    db.system and peer.service postgresql, resource = what the transaction writes), a child
+//    of the active span: tracing::StartPostgresTransactionSpan (db_span.h), which the
+//    gateway's reads use too.
 // With the tracer off both return an empty span at the cost of one branch.
 #pragma once
 

@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "apmcov/base/status.h"
+#include "apmcov/bus/dead_letter.h"
 #include "apmcov/bus/proto.h"
-#include "google/protobuf/util/time_util.h"
 #include "logger.h"
 
 namespace apmcov::analyzer {
@@ -29,16 +29,7 @@ void DeadLetters::Add(const bus::IncomingMessage& m, const std::string& reason, 
       return;
     }
   }
-  v1::DeadLetter dl;
-  dl.set_topic(m.topic);
-  dl.set_partition(m.partition);
-  dl.set_offset(m.offset);
-  dl.set_error(reason);
-  dl.set_original_key(m.key);
-  dl.set_original_value(m.value);
-  dl.set_consumer(consumer_);
-  *dl.mutable_failed_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(now_ns);
-  pending_.push_back(std::move(dl));
+  pending_.push_back(bus::MakeDeadLetter(m, reason, consumer_, now_ns));
   Log().Warn(
       "message sent to the dead-letter topic",
       {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}, {"error", reason}});

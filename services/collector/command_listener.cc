@@ -5,14 +5,13 @@
 #include <utility>
 
 #include "apmcov/base/status.h"
+#include "apmcov/bus/dead_letter.h"
 #include "app.h"
-#include "google/protobuf/util/time_util.h"
 #include "internal.h"
 
 namespace apmcov::collector {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using internal::Log;
 
 // The SyncRequest `m` holds, or why it holds none (the dead letter's reason).
@@ -221,15 +220,8 @@ void App::CommandLoop() {
 }
 
 absl::Status App::DeadLetterCommand(const bus::IncomingMessage& m, const std::string& reason) {
-  v1::DeadLetter dl;
-  dl.set_topic(m.topic);
-  dl.set_partition(m.partition);
-  dl.set_offset(m.offset);
-  dl.set_error(reason);
-  dl.set_original_key(m.key);
-  dl.set_original_value(m.value);
-  dl.set_consumer("apmcov-collector");
-  *dl.mutable_failed_at() = TimeUtil::NanosecondsToTimestamp(ports_.clock.NowUnixNanos());
+  const v1::DeadLetter dl =
+      bus::MakeDeadLetter(m, reason, "apmcov-collector", ports_.clock.NowUnixNanos());
   Log().Warn("command sent to the dead-letter topic",
              {{"topic", m.topic}, {"offset", m.offset}, {"error", reason}});
   return Publish(topics_.dlq, m.key, dl);

@@ -49,7 +49,6 @@ int main(int argc, char** argv) {
   apmcov::LogEffectiveConfig(log, reader);
 
   apmcov::RealClock clock;
-  apmcov::store::PostgresReadModel store(config.database_url);
   apmcov::bus::KafkaConfig kafka;
   kafka.brokers = config.kafka_brokers;
   kafka.client_id = "apmcov-gateway";
@@ -60,6 +59,8 @@ int main(int argc, char** argv) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   apmcov::tracing::TracingSetup tracing(tracing_config, *registry, clock);
+  // Each read transaction is a client span under the request's server span (design §12).
+  apmcov::store::PostgresReadModel store(config.database_url, {.tracer = &tracing.tracer()});
   apmcov::gateway::App app(config, store, **publisher, clock, tracing.tracer(), registry);
   if (auto s = app.Start(); !s.ok()) {
     log.Error("start failed", {{"error", std::string(s.message())}});

@@ -38,7 +38,7 @@ absl::StatusOr<MigrationReport> RunMigrations(const std::string& database_url,
       pqxx::nontransaction nt(*conn);
       // Session lock: held across the per-migration transactions below, released on return
       // (or when the connection drops).
-      nt.exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
+      nt.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
       current = "creating schema_migrations";
       nt.exec(
           "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text "
@@ -60,8 +60,8 @@ absl::StatusOr<MigrationReport> RunMigrations(const std::string& database_url,
       current = absl::StrCat("applying migration ", m->version, "_", m->name);
       pqxx::work tx(*conn);
       tx.exec(m->sql);
-      tx.exec("INSERT INTO schema_migrations (version, name) VALUES (" +
-              std::to_string(m->version) + ", " + tx.quote(m->name) + ")");
+      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m->version,
+                     m->name);
       tx.commit();
       report.applied.push_back(m->version);
       applied.insert(m->version);
@@ -69,7 +69,7 @@ absl::StatusOr<MigrationReport> RunMigrations(const std::string& database_url,
     }
     report.current_version = applied.empty() ? 0 : *applied.rbegin();
     pqxx::nontransaction nt(*conn);
-    nt.exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLockKey) + ")");
+    nt.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
   } catch (...) {
     return internal::StatusFromCurrentException(current);
   }

@@ -5,6 +5,7 @@
 
 #include "apmcov/base/status.h"
 #include "apmcov/store/coverage_store.h"
+#include "pg_params.h"
 
 namespace apmcov::store::internal {
 
@@ -48,6 +49,9 @@ absl::Status StatusFromCurrentException(std::string_view what) {
           state);
     }
     return absl::InternalError(absl::StrCat(ctx, ": SQL error ", state, ": ", e.what()));
+  } catch (const NulInParameter& e) {
+    return RecordRejectedError(
+        absl::StrCat(ctx, ": ", e.what(), ", which PostgreSQL text cannot store"), "22021");
   } catch (const pqxx::failure& e) {
     return absl::UnavailableError(absl::StrCat(ctx, ": ", e.what()));
   } catch (const std::exception& e) {
@@ -55,28 +59,8 @@ absl::Status StatusFromCurrentException(std::string_view what) {
   }
 }
 
-std::string Text(pqxx::connection_base& c, std::string_view s) { return c.quote(std::string(s)); }
-
-std::string TextArray(pqxx::connection_base& c, const std::vector<std::string>& values) {
-  if (values.empty()) return "'{}'::text[]";
-  std::string out = "ARRAY[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += c.quote(values[i]);
-  }
-  out += "]::text[]";
-  return out;
-}
-
-std::string Timestamp(int64_t unix_nanos) {
-  // Floor division keeps times before 1970 exact too.
-  int64_t micros = unix_nanos / 1000;
-  if (unix_nanos % 1000 < 0) --micros;
-  return "(timestamptz 'epoch' + " + std::to_string(micros) + " * interval '1 microsecond')";
-}
-
 std::string EpochMicros(std::string_view column) {
-  return "(extract(epoch from " + std::string(column) + ") * 1000000)::bigint";
+  return absl::StrCat("(extract(epoch from ", AbslView(column), ") * 1000000)::bigint");
 }
 
 std::vector<std::string> ParseJsonStringArray(const std::string& json) {

@@ -1,6 +1,6 @@
-// libpqxx helpers shared by the PostgreSQL adapter and the migrations runner: exception →
-// absl::Status mapping at the edge, and SQL literal builders (values are always escaped by
-// libpq, never spliced raw).
+// libpqxx helpers shared by the PostgreSQL adapters and the migrations runner: exception →
+// absl::Status mapping at the edge, and column expressions. Values are bound parameters
+// (pg_params.h), never SQL text.
 #pragma once
 
 #include <pqxx/pqxx>
@@ -19,11 +19,6 @@ namespace apmcov::store::internal {
 // fault: retrying cannot help); anything else Internal. `what` says what was being done.
 absl::Status StatusFromCurrentException(std::string_view what);
 
-// SQL literals.
-std::string Text(pqxx::connection_base& c, std::string_view s);
-std::string TextArray(pqxx::connection_base& c, const std::vector<std::string>& values);
-// Unix nanoseconds as timestamptz, microsecond precision.
-std::string Timestamp(int64_t unix_nanos);
 // Reads a timestamptz column selected as EpochMicros("col").
 std::string EpochMicros(std::string_view column);
 std::vector<std::string> ParseJsonStringArray(const std::string& json);

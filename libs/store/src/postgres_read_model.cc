@@ -4,13 +4,14 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
+#include "apmcov/tracing/db_span.h"
+#include "pg_params.h"
 #include "pg_rows.h"
 #include "pg_util.h"
 
@@ -32,12 +33,8 @@ using internal::TraceColumns;
 using internal::TraceFromRow;
 
 // A bigint parameter of Unix microseconds as timestamptz.
-std::string Ts(const char* param) {
-  return absl::StrCat("(timestamptz 'epoch' + ", param, "::bigint * interval '1 microsecond')");
-}
-
-// Nanoseconds to the microseconds the Ts() parameters take: the floor, as TruncateToMicros.
-int64_t MicrosParam(int64_t ns) { return TruncateToMicros(ns) / 1000; }
+std::string Ts(const char* param) { return internal::TimestampOf(param); }
+using internal::MicrosParam;
 
 // ORDER BY names broken_traces.trace_id: a bare trace_id would be the text output column of the
 // same name, which sorts "9" after "10".
@@ -75,14 +72,12 @@ absl::Status ReadError() {
   return absl::InternalError(s.message());
 }
 
-// A list of names as one text parameter (libpqxx 6 binds no arrays): a JSON array, unpacked in
-// SQL by JsonNames().
+// A list of names as one text[] parameter (libpqxx 6 converts no arrays: the value is an array
+// literal, pg_params.h).
 std::string NamesParam(const std::vector<std::string>& names) {
-  return nlohmann::json(names).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return internal::TextArrayParam(names);
 }
-std::string JsonNames(const char* param) {
-  return absl::StrCat("ARRAY(SELECT jsonb_array_elements_text(", param, "::jsonb))");
-}
+std::string NamesOf(const char* param) { return absl::StrCat("(", param, "::text[])"); }
 
 }  // namespace
 
@@ -117,15 +112,33 @@ struct PostgresReadModel::Impl {
     cv.notify_one();
   }
 
-  // Runs `fn` in a read-only transaction on a pooled connection; library exceptions become
+  // Runs `fn` in a read-only transaction on a pooled connection, inside the transaction's
+  // client span (`what`: the ReadModel call, the span's resource); library exceptions become
   // Status here.
-  absl::Status Run(const std::function<void(pqxx::read_transaction&)>& fn) {
+  absl::Status Run(std::string_view what, const std::function<void(pqxx::read_transaction&)>& fn) {
+    tracing::Span span = options.tracer != nullptr
+                             ? tracing::StartPostgresTransactionSpan(*options.tracer, what)
+                             : tracing::Span();
+    absl::Status s = RunInTransaction(fn, span);
+    // The status code only: a server message may quote a value.
+    if (!s.ok()) span.SetError(absl::StatusCodeToString(s.code()));
+    return s;
+  }
+
+  absl::Status RunInTransaction(const std::function<void(pqxx::read_transaction&)>& fn,
+                                tracing::Span& span) {
     std::unique_ptr<pqxx::connection> conn = Acquire();
     try {
       if (!conn || !conn->is_open()) {
         conn = std::make_unique<pqxx::connection>(url);
         pqxx::nontransaction setup(*conn);
-        setup.exec0("SET statement_timeout = " + std::to_string(options.statement_timeout_ms));
+        // set_config: SET takes no parameters.
+        setup.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                          std::to_string(options.statement_timeout_ms));
+      }
+      if (span.recording()) {
+        const char* host = conn->hostname();
+        tracing::SetPostgresHost(span, host != nullptr ? host : "");
       }
       pqxx::read_transaction tx(*conn);
       fn(tx);
@@ -153,7 +166,7 @@ PostgresReadModel::~PostgresReadModel() = default;
 
 absl::StatusOr<CatalogState> PostgresReadModel::LoadCatalog() {
   CatalogState data;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("LoadCatalog", [&](pqxx::read_transaction& tx) {
     for (const auto& r : tx.exec(absl::StrCat("SELECT ", ServiceColumns(),
                                               R"( FROM services WHERE removed_at IS NULL
                                                   ORDER BY name COLLATE "C")"))) {
@@ -169,7 +182,7 @@ absl::StatusOr<CatalogState> PostgresReadModel::LoadCatalog() {
 
 absl::StatusOr<std::optional<ServiceRow>> PostgresReadModel::GetService(const std::string& name) {
   std::optional<ServiceRow> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("GetService", [&](pqxx::read_transaction& tx) {
     auto res = tx.exec_params(
         absl::StrCat("SELECT ", ServiceColumns(), " FROM services WHERE name = $1"), name);
     if (!res.empty()) out = ServiceFromRow(res[0]);
@@ -180,7 +193,7 @@ absl::StatusOr<std::optional<ServiceRow>> PostgresReadModel::GetService(const st
 absl::StatusOr<std::vector<ApmServiceRow>> PostgresReadModel::ApmRowsFor(
     const std::string& service) {
   std::vector<ApmServiceRow> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("ApmRowsFor", [&](pqxx::read_transaction& tx) {
     for (const auto& r : tx.exec_params(
              absl::StrCat("SELECT ", ApmColumns(),
                           R"( FROM apm_services WHERE service = $1 ORDER BY env COLLATE "C")"),
@@ -200,7 +213,7 @@ absl::StatusOr<TracePage> PostgresReadModel::ListTraces(const TraceFilter& f,
   const std::optional<int64_t> after_us =
       after ? std::optional<int64_t>(MicrosParam(after->started_at_ns)) : std::nullopt;
   const std::string after_id = after ? std::to_string(after->trace_id) : "0";
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("ListTraces", [&](pqxx::read_transaction& tx) {
     page.total = tx.exec_params1(absl::StrCat("SELECT count(*) FROM broken_traces", TraceWhere()),
                                  f.service, f.missing, f.kind, f.env, since)[0]
                      .as<int64_t>();
@@ -219,14 +232,14 @@ absl::StatusOr<TracePage> PostgresReadModel::ListTraces(const TraceFilter& f,
 
 absl::StatusOr<std::optional<BrokenTraceRecord>> PostgresReadModel::GetTrace(uint64_t trace_id) {
   std::optional<BrokenTraceRecord> out;
-  APMCOV_RETURN_IF_ERROR(
-      impl_->Run([&](pqxx::read_transaction& tx) { out = internal::ReadTrace(tx, trace_id); }));
+  APMCOV_RETURN_IF_ERROR(impl_->Run(
+      "GetTrace", [&](pqxx::read_transaction& tx) { out = internal::ReadTrace(tx, trace_id); }));
   return out;
 }
 
 absl::StatusOr<int64_t> PostgresReadModel::CountTracesSince(int64_t since_ns) {
   int64_t n = 0;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("CountTracesSince", [&](pqxx::read_transaction& tx) {
     n = tx.exec_params1(
               absl::StrCat("SELECT count(*) FROM broken_traces WHERE started_at >= ", Ts("$1")),
               MicrosParam(since_ns))[0]
@@ -238,7 +251,7 @@ absl::StatusOr<int64_t> PostgresReadModel::CountTracesSince(int64_t since_ns) {
 absl::StatusOr<SampleRows> PostgresReadModel::LoadSample(int64_t jobs_since_ns,
                                                          int64_t traces_since_ns) {
   SampleRows out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("LoadSample", [&](pqxx::read_transaction& tx) {
     auto jobs = tx.exec_params1(absl::StrCat("SELECT count(*), "
                                              "COALESCE(sum(sampled_seconds), 0)::bigint, "
                                              "COALESCE(sum(skipped_seconds), 0)::bigint "
@@ -279,7 +292,7 @@ absl::StatusOr<DependencyPage> PostgresReadModel::ListDependencies(
     const std::string& from_service, const std::optional<DependencyCursor>& after, size_t limit) {
   DependencyPage page;
   const DependencyCursor cursor = after.value_or(DependencyCursor{});
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("ListDependencies", [&](pqxx::read_transaction& tx) {
     page.total =
         tx.exec_params1("SELECT count(*) FROM dependencies WHERE ($1 = '' OR from_service = $1)",
                         from_service)[0]
@@ -302,7 +315,7 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
   RecommendationPage page;
   if (q.candidates.empty() || q.limit == 0) return page;
   const int64_t since = MicrosParam(q.since_ns);
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("RankRecommendations", [&](pqxx::read_transaction& tx) {
     // $1 candidates, $2 since (µs), $3 env, $4 env members, $5 limit. The broken counts read
     // the window's traces through the started_at index (nearly every missing service is a
     // candidate, so a GIN && on the whole candidate list selects little and cost 5x more on
@@ -310,7 +323,7 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
     const std::string rank_sql = absl::StrCat(
         "WITH cand AS (SELECT name, team, customer_facing FROM services"
         " WHERE removed_at IS NULL AND name = ANY(",
-        JsonNames("$1"),
+        NamesOf("$1"),
         ")),"
         " bt AS (SELECT m AS name, count(DISTINCT b.trace_id) AS broken"
         " FROM broken_traces b, unnest(b.missing_services) m"
@@ -326,7 +339,7 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
         " COALESCE(bt.broken, 0) AS broken, COALESCE(callers.n, 0) AS ncallers"
         " FROM cand c LEFT JOIN bt ON bt.name = c.name LEFT JOIN callers ON callers.name = c.name"
         " WHERE $3 = '' OR c.name = ANY(",
-        JsonNames("$4"),
+        NamesOf("$4"),
         ") OR bt.broken > 0)"
         " SELECT name, team, customer_facing, broken, count(*) OVER () FROM ranked"
         R"( ORDER BY broken DESC, ncallers DESC, customer_facing DESC, name COLLATE "C" LIMIT $5)");
@@ -344,16 +357,15 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
     }
     if (names.empty()) return;
     // The details of this page's rows only: $1 names, $2 since, $3 env.
-    const std::string names_json = NamesParam(names);
+    const std::string names_param = NamesParam(names);
     std::map<std::string, std::set<std::string>> callers, teams;
     for (const auto& r : tx.exec_params(
              absl::StrCat(
                  "SELECT DISTINCT d.to_name, d.from_service, s.team FROM dependencies d"
                  " LEFT JOIN services s ON s.name = d.from_service AND s.removed_at IS NULL"
                  " WHERE d.kind = 'call' AND d.to_name = ANY(",
-                 JsonNames("$1"),
-                 ") AND d.from_service <> d.to_name AND d.last_seen >= ", Ts("$2")),
-             names_json, since)) {
+                 NamesOf("$1"), ") AND d.from_service <> d.to_name AND d.last_seen >= ", Ts("$2")),
+             names_param, since)) {
       callers[FieldText(r[0])].insert(FieldText(r[1]));
       if (const std::string team = FieldText(r[2]); !team.empty()) {
         teams[FieldText(r[0])].insert(team);
@@ -361,13 +373,13 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
     }
     const std::string traces_of = absl::StrCat(
         " FROM broken_traces b, unnest(b.missing_services) m WHERE b.missing_services && ",
-        JsonNames("$1"), " AND m = ANY(", JsonNames("$1"), ") AND b.started_at >= ", Ts("$2"),
+        NamesOf("$1"), " AND m = ANY(", NamesOf("$1"), ") AND b.started_at >= ", Ts("$2"),
         " AND ($3 = '' OR b.env = $3)");
     for (const auto& r : tx.exec_params(
              absl::StrCat("SELECT DISTINCT t.m, s.team FROM (SELECT m, b.services", traces_of,
                           ") t, unnest(t.services) sv, services s"
                           " WHERE s.name = sv AND s.removed_at IS NULL AND s.team <> ''"),
-             names_json, since, q.env)) {
+             names_param, since, q.env)) {
       teams[FieldText(r[0])].insert(FieldText(r[1]));
     }
     std::map<std::string, std::vector<uint64_t>> examples;
@@ -376,7 +388,7 @@ absl::StatusOr<RecommendationPage> PostgresReadModel::RankRecommendations(
                           " (PARTITION BY m ORDER BY started_at DESC, trace_id DESC) AS n"
                           " FROM (SELECT DISTINCT m, b.trace_id, b.started_at",
                           traces_of, ") t) x WHERE n <= 3 ORDER BY m, n"),
-             names_json, since, q.env)) {
+             names_param, since, q.env)) {
       examples[FieldText(r[0])].push_back(std::stoull(r[1].as<std::string>()));
     }
     for (RecommendationRow& row : page.rows) {
@@ -393,7 +405,7 @@ absl::StatusOr<ServiceMapRows> PostgresReadModel::LoadServiceMap(int64_t since_n
                                                                  size_t limit) {
   ServiceMapRows out;
   if (limit == 0) return out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("LoadServiceMap", [&](pqxx::read_transaction& tx) {
     // $1 since (µs), $2 env, $3 limit + 1 (to know whether more matched).
     const std::string sql = absl::StrCat(
         "WITH g AS (SELECT tg.from_service, tg.to_service AS to_name, 'call'::text AS kind,"
@@ -440,7 +452,7 @@ absl::StatusOr<ServiceMapRows> PostgresReadModel::LoadServiceMap(int64_t since_n
 absl::StatusOr<std::vector<CoverageRow>> PostgresReadModel::CoverageHistory(
     const std::string& dimension, int64_t since_ns) {
   std::vector<CoverageRow> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("CoverageHistory", [&](pqxx::read_transaction& tx) {
     for (const auto& r : tx.exec_params(
              absl::StrCat("SELECT ", CoverageColumns(),
                           " FROM coverage_snapshots WHERE dimension = $1 AND taken_at >= ",
@@ -454,7 +466,7 @@ absl::StatusOr<std::vector<CoverageRow>> PostgresReadModel::CoverageHistory(
 
 absl::StatusOr<std::vector<SyncJobRecord>> PostgresReadModel::ListSyncJobs(size_t limit) {
   std::vector<SyncJobRecord> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("ListSyncJobs", [&](pqxx::read_transaction& tx) {
     for (const auto& r : tx.exec_params(absl::StrCat("SELECT ", SyncJobColumns(), R"( FROM sync_jobs
                         ORDER BY COALESCE(started_at, updated_at) DESC, id COLLATE "C" DESC
                         LIMIT $1)"),
@@ -467,7 +479,7 @@ absl::StatusOr<std::vector<SyncJobRecord>> PostgresReadModel::ListSyncJobs(size_
 
 absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::GetSyncJob(const std::string& id) {
   std::optional<SyncJobRecord> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("GetSyncJob", [&](pqxx::read_transaction& tx) {
     auto res = tx.exec_params(
         absl::StrCat("SELECT ", SyncJobColumns(), " FROM sync_jobs WHERE id = $1"), id);
     if (!res.empty()) out = SyncJobFromRow(res[0]);
@@ -477,7 +489,7 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::GetSyncJob(const
 
 absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::LastFinishedSyncJob() {
   std::optional<SyncJobRecord> out;
-  APMCOV_RETURN_IF_ERROR(impl_->Run([&](pqxx::read_transaction& tx) {
+  APMCOV_RETURN_IF_ERROR(impl_->Run("LastFinishedSyncJob", [&](pqxx::read_transaction& tx) {
     auto res = tx.exec(absl::StrCat("SELECT ", SyncJobColumns(), R"( FROM sync_jobs
                        WHERE finished_at IS NOT NULL
                        ORDER BY finished_at DESC, id COLLATE "C" DESC LIMIT 1)"));
@@ -487,7 +499,7 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresReadModel::LastFinishedSync
 }
 
 absl::Status PostgresReadModel::Ping() {
-  return impl_->Run([](pqxx::read_transaction& tx) { tx.exec("SELECT 1"); });
+  return impl_->Run("Ping", [](pqxx::read_transaction& tx) { tx.exec("SELECT 1"); });
 }
 
 }  // namespace apmcov::store

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
+#include "pg_params.h"
 #include "pg_rows.h"
 #include "pg_util.h"
 #include "validate.h"
@@ -19,41 +20,12 @@
 namespace apmcov::store {
 namespace {
 
+using internal::ArrayLiteral;
 using internal::EpochMicros;
-using internal::Text;
-using internal::TextArray;
-using internal::Timestamp;
-
-constexpr size_t kRowsPerStatement = 1000;
-
-std::string OptTimestamp(const std::optional<int64_t>& ns) {
-  return ns ? Timestamp(*ns) : std::string("NULL");
-}
-
-// Runs `prefix VALUES <rows...> suffix` in chunks of kRowsPerStatement rows.
-void InsertRows(pqxx::work& tx, const std::string& prefix, const std::vector<std::string>& rows,
-                const std::string& suffix) {
-  for (size_t begin = 0; begin < rows.size(); begin += kRowsPerStatement) {
-    const size_t end = std::min(rows.size(), begin + kRowsPerStatement);
-    std::string sql = prefix + " VALUES ";
-    for (size_t i = begin; i < end; ++i) {
-      if (i != begin) sql += ',';
-      sql += rows[i];
-    }
-    sql += ' ';
-    sql += suffix;
-    tx.exec(sql);
-  }
-}
-
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += ',';
-    out += parts[i];
-  }
-  return out;
-}
+using internal::ExecRows;
+using internal::MicrosParam;
+using internal::TextArrayParam;
+using internal::TimestampOf;
 
 int64_t Micros(const pqxx::field& f) { return f.as<int64_t>() * 1000; }
 uint64_t Unsigned(const pqxx::field& f) { return std::stoull(f.as<std::string>()); }
@@ -118,29 +90,27 @@ void PostgresCoverageStore::Impl::WriteWatermarks(pqxx::work& tx, const WriteBat
     auto [it, inserted] = highest.try_emplace({w.topic, w.partition}, &w);
     if (!inserted && it->second->watermark_ns <= w.watermark_ns) it->second = &w;
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows;
-  for (const auto& [key, w] : highest) {
-    std::string intervals = "ARRAY[";
-    for (size_t i = 0; i < w->read_intervals.size(); ++i) {
-      if (i > 0) intervals += ',';
-      intervals += std::to_string(w->read_intervals[i]);
-    }
-    intervals += "]::bigint[]";
-    rows.push_back("(" +
-                   Join({Text(c, key.first), std::to_string(key.second),
-                         std::to_string(w->watermark_ns), intervals}) +
-                   ")");
-  }
-  InsertRows(
-      tx, "INSERT INTO partition_watermarks (topic, partition, watermark_ns, read_intervals)", rows,
-      "ON CONFLICT (topic, partition) DO UPDATE SET watermark_ns = "
-      "EXCLUDED.watermark_ns, read_intervals = EXCLUDED.read_intervals, updated_at = "
-      "now() WHERE partition_watermarks.watermark_ns <= EXCLUDED.watermark_ns");
+  // read_intervals: one bigint[] literal per row, cast back per row.
+  ExecRows(tx,
+           "INSERT INTO partition_watermarks (topic, partition, watermark_ns, read_intervals) "
+           "SELECT u.topic, u.partition, u.watermark_ns, u.read_intervals::bigint[] "
+           "FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[]) "
+           "AS u(topic, partition, watermark_ns, read_intervals) "
+           "ON CONFLICT (topic, partition) DO UPDATE SET watermark_ns = "
+           "EXCLUDED.watermark_ns, read_intervals = EXCLUDED.read_intervals, updated_at = "
+           "now() WHERE partition_watermarks.watermark_ns <= EXCLUDED.watermark_ns",
+           4, highest, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+             const auto& [key, w] = entry;
+             ArrayLiteral intervals;
+             for (const int64_t v : w->read_intervals) intervals.Int(v);
+             c[0].Text(key.first);
+             c[1].Int(key.second);
+             c[2].Int(w->watermark_ns);
+             c[3].Text(intervals.Finish());
+           });
 }
 
 void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBatch& b) {
-  auto& c = tx.conn();
   if (!b.judgements.empty()) {
     std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> sums;
     for (const auto& j : b.judgements) {
@@ -148,31 +118,38 @@ void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBat
       s.first += j.judged;
       s.second += j.broken;
     }
-    std::vector<std::string> rows;
-    rows.reserve(sums.size());
-    for (const auto& [key, n] : sums) {
-      rows.push_back("(" +
-                     Join({Timestamp(key.first), Text(c, key.second), std::to_string(n.first),
-                           std::to_string(n.second)}) +
-                     ")");
-    }
-    InsertRows(tx, "INSERT INTO trace_judgements (hour, root_service, judged, broken)", rows,
-               "ON CONFLICT (hour, root_service) DO UPDATE SET judged = trace_judgements.judged "
-               "+ EXCLUDED.judged, broken = trace_judgements.broken + EXCLUDED.broken");
+    ExecRows(tx,
+             absl::StrCat("INSERT INTO trace_judgements (hour, root_service, judged, broken) "
+                          "SELECT ",
+                          TimestampOf("u.hour"),
+                          ", u.root_service, u.judged, u.broken FROM unnest($1::bigint[], "
+                          "$2::text[], $3::bigint[], $4::bigint[]) AS u(hour, root_service, "
+                          "judged, broken) "
+                          "ON CONFLICT (hour, root_service) DO UPDATE SET judged = "
+                          "trace_judgements.judged + EXCLUDED.judged, broken = "
+                          "trace_judgements.broken + EXCLUDED.broken"),
+             4, sums, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+               const auto& [key, n] = entry;
+               c[0].Int(MicrosParam(key.first));
+               c[1].Text(key.second);
+               c[2].Int(n.first);
+               c[3].Int(n.second);
+             });
   }
   if (!b.edge_cuts.empty()) {
     std::map<std::string, int64_t> sums;
     for (const auto& e : b.edge_cuts) sums[e.job_id] += e.traces;
-    std::vector<std::string> rows;
-    rows.reserve(sums.size());
-    for (const auto& [job, n] : sums) {
-      // A placeholder row when the job is not known yet: its records win (updated_at epoch).
-      rows.push_back(
-          "(" + Join({Text(c, job), "'running'", "'epoch'::timestamptz", std::to_string(n)}) + ")");
-    }
-    InsertRows(tx, "INSERT INTO sync_jobs (id, state, updated_at, edge_cut_traces)", rows,
-               "ON CONFLICT (id) DO UPDATE SET edge_cut_traces = sync_jobs.edge_cut_traces + "
-               "EXCLUDED.edge_cut_traces");
+    // A placeholder row when the job is not known yet: its records win (updated_at epoch).
+    ExecRows(tx,
+             "INSERT INTO sync_jobs (id, state, updated_at, edge_cut_traces) "
+             "SELECT u.id, 'running', timestamptz 'epoch', u.n "
+             "FROM unnest($1::text[], $2::bigint[]) AS u(id, n) "
+             "ON CONFLICT (id) DO UPDATE SET edge_cut_traces = sync_jobs.edge_cut_traces + "
+             "EXCLUDED.edge_cut_traces",
+             2, sums, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+               c[0].Text(entry.first);
+               c[1].Int(entry.second);
+             });
   }
 }
 
@@ -186,51 +163,60 @@ void PostgresCoverageStore::Impl::WriteSyncJobs(pqxx::work& tx, const WriteBatch
       latest[j.id] = j;
     }
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows;
-  rows.reserve(latest.size());
-  for (const auto& [id, j] : latest) {
-    rows.push_back(
-        "(" +
-        Join({Text(c, j.id), Text(c, j.trigger), Text(c, j.state), OptTimestamp(j.started_at_ns),
-              OptTimestamp(j.finished_at_ns), std::to_string(j.api_calls), std::to_string(j.pages),
-              std::to_string(j.spans), std::to_string(j.rate_limited_ms), Text(c, j.error),
-              Timestamp(j.updated_at_ns), std::to_string(j.sampled_seconds),
-              std::to_string(j.skipped_seconds)}) +
-        ")");
-  }
-  InsertRows(tx,
-             "INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, "
-             "pages, spans, rate_limited_ms, error, updated_at, sampled_seconds, "
-             "skipped_seconds)",
-             rows,
-             "ON CONFLICT (id) DO UPDATE SET trigger = EXCLUDED.trigger, state = EXCLUDED.state, "
-             "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
-             "api_calls = EXCLUDED.api_calls, pages = EXCLUDED.pages, spans = EXCLUDED.spans, "
-             "rate_limited_ms = EXCLUDED.rate_limited_ms, error = EXCLUDED.error, "
-             "updated_at = EXCLUDED.updated_at, sampled_seconds = EXCLUDED.sampled_seconds, "
-             "skipped_seconds = EXCLUDED.skipped_seconds "
-             "WHERE sync_jobs.updated_at <= EXCLUDED.updated_at");
+  ExecRows(tx,
+           absl::StrCat(
+               "INSERT INTO sync_jobs (id, trigger, state, started_at, finished_at, api_calls, "
+               "pages, spans, rate_limited_ms, error, updated_at, sampled_seconds, "
+               "skipped_seconds) SELECT u.id, u.trigger, u.state, ",
+               TimestampOf("u.started_at"), ", ", TimestampOf("u.finished_at"),
+               ", u.api_calls, u.pages, u.spans, u.rate_limited_ms, u.error, ",
+               TimestampOf("u.updated_at"),
+               ", u.sampled_seconds, u.skipped_seconds FROM unnest($1::text[], $2::text[], "
+               "$3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], "
+               "$9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u(id, "
+               "trigger, state, started_at, finished_at, api_calls, pages, spans, rate_limited_ms, "
+               "error, updated_at, sampled_seconds, skipped_seconds) "
+               "ON CONFLICT (id) DO UPDATE SET trigger = EXCLUDED.trigger, state = EXCLUDED.state, "
+               "started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
+               "api_calls = EXCLUDED.api_calls, pages = EXCLUDED.pages, spans = EXCLUDED.spans, "
+               "rate_limited_ms = EXCLUDED.rate_limited_ms, error = EXCLUDED.error, "
+               "updated_at = EXCLUDED.updated_at, sampled_seconds = EXCLUDED.sampled_seconds, "
+               "skipped_seconds = EXCLUDED.skipped_seconds "
+               "WHERE sync_jobs.updated_at <= EXCLUDED.updated_at"),
+           13, latest, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+             const SyncJobRecord& j = entry.second;
+             c[0].Text(j.id);
+             c[1].Text(j.trigger);
+             c[2].Text(j.state);
+             c[3].OptInt(MicrosParam(j.started_at_ns));
+             c[4].OptInt(MicrosParam(j.finished_at_ns));
+             c[5].Int(j.api_calls);
+             c[6].Int(j.pages);
+             c[7].Int(j.spans);
+             c[8].Int(j.rate_limited_ms);
+             c[9].Text(j.error);
+             c[10].Int(MicrosParam(j.updated_at_ns));
+             c[11].Int(j.sampled_seconds);
+             c[12].Int(j.skipped_seconds);
+           });
 }
 
 std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::work& tx,
                                                                          const WriteBatch& b) {
   std::vector<CompletedSnapshot> completed;
   if (b.catalog_services.empty() && b.snapshot_ends.empty()) return completed;
-  auto& c = tx.conn();
   std::set<std::string> touched;
   for (const auto& s : b.catalog_services) touched.insert(s.snapshot_id);
   for (const auto& e : b.snapshot_ends) touched.insert(e.snapshot_id);
 
   // Lock the snapshots' rows first, in a fixed order: an analyzer applying other members of the
   // same snapshot waits here, and then sees them when it counts (read committed).
-  std::vector<std::string> ids, lock_rows;
-  for (const auto& id : touched) {
-    ids.push_back(Text(c, id));
-    lock_rows.push_back("(" + Text(c, id) + ", timestamptz 'epoch')");
-  }
-  InsertRows(tx, "INSERT INTO catalog_snapshots (snapshot_id, synced_at)", lock_rows,
-             "ON CONFLICT (snapshot_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id");
+  ExecRows(tx,
+           "INSERT INTO catalog_snapshots (snapshot_id, synced_at) "
+           "SELECT u.id, timestamptz 'epoch' FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n) "
+           "ORDER BY u.n "
+           "ON CONFLICT (snapshot_id) DO UPDATE SET snapshot_id = EXCLUDED.snapshot_id",
+           1, touched, [](const std::string& id, std::vector<ArrayLiteral>& c) { c[0].Text(id); });
 
   if (!b.catalog_services.empty()) {
     std::map<std::string, const CatalogServiceRecord*> newest;
@@ -243,43 +229,59 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
         newest[s.name] = &s;
       }
     }
-    std::vector<std::string> member_rows;
-    member_rows.reserve(members.size());
-    for (const auto& [snap, name] : members) {
-      member_rows.push_back("(" + Text(c, snap) + "," + Text(c, name) + ")");
-    }
-    InsertRows(tx, "INSERT INTO catalog_snapshot_members (snapshot_id, name)", member_rows,
-               "ON CONFLICT DO NOTHING");
+    ExecRows(tx,
+             "INSERT INTO catalog_snapshot_members (snapshot_id, name) "
+             "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+             2, members, [](const auto& m, std::vector<ArrayLiteral>& c) {
+               c[0].Text(m.first);
+               c[1].Text(m.second);
+             });
 
-    std::vector<std::string> rows;
-    for (const auto& [name, p] : newest) {
-      const CatalogServiceRecord& s = *p;
-      const std::string links = s.links_json.empty() ? "[]" : s.links_json;
-      rows.push_back(
-          "(" +
-          Join({Text(c, s.name), Text(c, s.team), Text(c, s.application), Text(c, s.tier),
-                Text(c, s.lifecycle), Text(c, s.type), TextArray(c, s.languages),
-                TextArray(c, s.envs), Text(c, s.infra), s.customer_facing ? "true" : "false",
-                TextArray(c, s.tags), Text(c, links) + "::jsonb", Text(c, s.schema_version),
-                Text(c, s.description), Text(c, s.snapshot_id), Timestamp(s.synced_at_ns),
-                Timestamp(s.synced_at_ns)}) +
-          ")");
-    }
-    InsertRows(
+    // languages, envs, tags: one text[] literal per row, cast back per row.
+    ExecRows(
         tx,
-        "INSERT INTO services (name, team, application, tier, lifecycle, type, languages, envs, "
-        "infra, customer_facing, tags, links, schema_version, description, snapshot_id, "
-        "first_seen, last_synced)",
-        rows,
-        "ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, application = "
-        "EXCLUDED.application, tier = EXCLUDED.tier, lifecycle = EXCLUDED.lifecycle, type = "
-        "EXCLUDED.type, languages = EXCLUDED.languages, envs = EXCLUDED.envs, infra = "
-        "EXCLUDED.infra, customer_facing = EXCLUDED.customer_facing, tags = EXCLUDED.tags, links "
-        "= EXCLUDED.links, schema_version = EXCLUDED.schema_version, description = "
-        "EXCLUDED.description, snapshot_id = EXCLUDED.snapshot_id, first_seen = "
-        "LEAST(services.first_seen, EXCLUDED.first_seen), last_synced = EXCLUDED.last_synced, "
-        "removed_at = CASE WHEN services.removed_at > EXCLUDED.last_synced THEN "
-        "services.removed_at ELSE NULL END WHERE services.last_synced <= EXCLUDED.last_synced");
+        absl::StrCat(
+            "INSERT INTO services (name, team, application, tier, lifecycle, type, languages, "
+            "envs, infra, customer_facing, tags, links, schema_version, description, "
+            "snapshot_id, first_seen, last_synced) SELECT u.name, u.team, u.application, "
+            "u.tier, u.lifecycle, u.type, u.languages::text[], u.envs::text[], u.infra, "
+            "u.customer_facing, u.tags::text[], u.links::jsonb, u.schema_version, "
+            "u.description, u.snapshot_id, ",
+            TimestampOf("u.synced"), ", ", TimestampOf("u.synced"),
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[], "
+            "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS u(name, "
+            "team, application, tier, lifecycle, type, languages, envs, infra, "
+            "customer_facing, tags, links, schema_version, description, snapshot_id, synced) "
+            "ON CONFLICT (name) DO UPDATE SET team = EXCLUDED.team, application = "
+            "EXCLUDED.application, tier = EXCLUDED.tier, lifecycle = EXCLUDED.lifecycle, type = "
+            "EXCLUDED.type, languages = EXCLUDED.languages, envs = EXCLUDED.envs, infra = "
+            "EXCLUDED.infra, customer_facing = EXCLUDED.customer_facing, tags = EXCLUDED.tags, "
+            "links = EXCLUDED.links, schema_version = EXCLUDED.schema_version, description = "
+            "EXCLUDED.description, snapshot_id = EXCLUDED.snapshot_id, first_seen = "
+            "LEAST(services.first_seen, EXCLUDED.first_seen), last_synced = "
+            "EXCLUDED.last_synced, removed_at = CASE WHEN services.removed_at > "
+            "EXCLUDED.last_synced THEN services.removed_at ELSE NULL END WHERE "
+            "services.last_synced <= EXCLUDED.last_synced"),
+        16, newest, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+          const CatalogServiceRecord& s = *entry.second;
+          c[0].Text(s.name);
+          c[1].Text(s.team);
+          c[2].Text(s.application);
+          c[3].Text(s.tier);
+          c[4].Text(s.lifecycle);
+          c[5].Text(s.type);
+          c[6].TextList(s.languages);
+          c[7].TextList(s.envs);
+          c[8].Text(s.infra);
+          c[9].Bool(s.customer_facing);
+          c[10].TextList(s.tags);
+          c[11].Text(s.links_json.empty() ? "[]" : s.links_json);
+          c[12].Text(s.schema_version);
+          c[13].Text(s.description);
+          c[14].Text(s.snapshot_id);
+          c[15].Int(MicrosParam(s.synced_at_ns));
+        });
   }
 
   if (!b.snapshot_ends.empty()) {
@@ -292,19 +294,22 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
       }
     }
     for (const auto& [id, e] : ends) {
-      tx.exec("UPDATE catalog_snapshots SET expected = " + std::to_string(e.count) +
-              ", synced_at = GREATEST(synced_at, " + Timestamp(e.synced_at_ns) +
-              ") WHERE snapshot_id = " + Text(c, id));
+      tx.exec_params(absl::StrCat("UPDATE catalog_snapshots SET expected = $1::integer, "
+                                  "synced_at = GREATEST(synced_at, ",
+                                  TimestampOf("$2"), ") WHERE snapshot_id = $3"),
+                     static_cast<int64_t>(e.count), MicrosParam(e.synced_at_ns), id);
     }
   }
 
   // Count members of every touched, incomplete snapshot; complete those that hold exactly the
   // announced number.
-  const pqxx::result counted = tx.exec(
-      "UPDATE catalog_snapshots s SET received = (SELECT count(*) FROM catalog_snapshot_members "
-      "m WHERE m.snapshot_id = s.snapshot_id) WHERE s.completed_at IS NULL AND s.snapshot_id IN (" +
-      Join(ids) + ") RETURNING s.snapshot_id, s.expected, s.received, " +
-      EpochMicros("s.synced_at"));
+  const pqxx::result counted = tx.exec_params(
+      absl::StrCat("UPDATE catalog_snapshots s SET received = (SELECT count(*) FROM "
+                   "catalog_snapshot_members m WHERE m.snapshot_id = s.snapshot_id) WHERE "
+                   "s.completed_at IS NULL AND s.snapshot_id = ANY($1::text[]) RETURNING "
+                   "s.snapshot_id, s.expected, s.received, ",
+                   EpochMicros("s.synced_at")),
+      TextArrayParam({touched.begin(), touched.end()}));
   std::vector<std::tuple<std::string, int64_t>> to_complete;
   for (const auto& row : counted) {
     if (row[1].is_null() || row[1].as<int64_t>() != row[2].as<int64_t>()) continue;
@@ -312,15 +317,17 @@ std::vector<CompletedSnapshot> PostgresCoverageStore::Impl::WriteCatalog(pqxx::w
   }
   std::sort(to_complete.begin(), to_complete.end());
   for (const auto& [id, synced_ns] : to_complete) {
-    const std::string t = Timestamp(synced_ns);
-    const pqxx::result removed = tx.exec(absl::StrCat(
-        "WITH removed AS (UPDATE services SET removed_at = ", t,
-        " WHERE removed_at IS NULL AND last_synced < ", t,
-        " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE m.snapshot_id = ",
-        Text(c, id), " AND m.name = services.name) RETURNING 1) SELECT count(*) FROM removed"));
-    tx.exec("UPDATE catalog_snapshots SET completed_at = now() WHERE snapshot_id = " + Text(c, id));
+    // $1 the snapshot's synced_at (µs), $2 its id.
+    const pqxx::result removed = tx.exec_params(
+        absl::StrCat("WITH removed AS (UPDATE services SET removed_at = ", TimestampOf("$1"),
+                     " WHERE removed_at IS NULL AND last_synced < ", TimestampOf("$1"),
+                     " AND NOT EXISTS (SELECT 1 FROM catalog_snapshot_members m WHERE "
+                     "m.snapshot_id = $2 AND m.name = services.name) RETURNING 1) SELECT "
+                     "count(*) FROM removed"),
+        MicrosParam(synced_ns), id);
+    tx.exec_params("UPDATE catalog_snapshots SET completed_at = now() WHERE snapshot_id = $1", id);
     // A completed snapshot is never counted again: its member list is no longer needed.
-    tx.exec("DELETE FROM catalog_snapshot_members WHERE snapshot_id = " + Text(c, id));
+    tx.exec_params("DELETE FROM catalog_snapshot_members WHERE snapshot_id = $1", id);
     completed.push_back({id, removed[0][0].as<int64_t>()});
   }
   return completed;
@@ -334,35 +341,47 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
     auto [it, inserted] = merged.try_emplace({o.service, o.env});
     internal::MergeApmObservation(it->second, o, seen, inserted);
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows;
-  rows.reserve(merged.size());
-  for (const auto& [key, r] : merged) {
-    rows.push_back("(" +
-                   Join({Text(c, r.service), Text(c, r.env), Timestamp(r.first_seen_ns),
-                         Timestamp(r.last_seen_ns), std::to_string(r.span_count),
-                         TextArray(c, r.languages), TextArray(c, r.infra_hints),
-                         r.traced ? "true" : "false", r.usm_only ? "true" : "false",
-                         OptTimestamp(r.last_traced_ns), r.usm_seen ? "true" : "false"}) +
-                   ")");
-  }
-  auto union_of = [](const std::string& col) {
-    return "ARRAY(SELECT x FROM (SELECT DISTINCT unnest(apm_services." + col + " || EXCLUDED." +
-           col + ") AS x) d ORDER BY x COLLATE \"C\")";
+  auto union_of = [](const char* col) {
+    return absl::StrCat("ARRAY(SELECT x FROM (SELECT DISTINCT unnest(apm_services.", col,
+                        " || EXCLUDED.", col, ") AS x) d ORDER BY x COLLATE \"C\")");
   };
-  InsertRows(tx,
-             "INSERT INTO apm_services (service, env, first_seen, last_seen, span_count, "
-             "languages, infra_hints, traced, usm_only, last_traced, usm_seen)",
-             rows,
-             "ON CONFLICT (service, env) DO UPDATE SET first_seen = "
-             "LEAST(apm_services.first_seen, EXCLUDED.first_seen), last_seen = "
-             "GREATEST(apm_services.last_seen, EXCLUDED.last_seen), span_count = "
-             "GREATEST(apm_services.span_count, EXCLUDED.span_count), languages = " +
-                 union_of("languages") + ", infra_hints = " + union_of("infra_hints") +
-                 ", traced = apm_services.traced OR EXCLUDED.traced, usm_seen = "
-                 "apm_services.usm_seen OR EXCLUDED.usm_seen, usm_only = (apm_services.usm_seen "
-                 "OR EXCLUDED.usm_seen) AND NOT (apm_services.traced OR EXCLUDED.traced), "
-                 "last_traced = GREATEST(apm_services.last_traced, EXCLUDED.last_traced)");
+  // languages, infra_hints: one text[] literal per row, cast back per row.
+  ExecRows(
+      tx,
+      absl::StrCat("INSERT INTO apm_services (service, env, first_seen, last_seen, span_count, "
+                   "languages, infra_hints, traced, usm_only, last_traced, usm_seen) SELECT "
+                   "u.service, u.env, ",
+                   TimestampOf("u.first_seen"), ", ", TimestampOf("u.last_seen"),
+                   ", u.span_count, u.languages::text[], u.infra_hints::text[], u.traced, "
+                   "u.usm_only, ",
+                   TimestampOf("u.last_traced"),
+                   ", u.usm_seen FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], "
+                   "$5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::boolean[], "
+                   "$10::bigint[], $11::boolean[]) AS u(service, env, first_seen, last_seen, "
+                   "span_count, languages, infra_hints, traced, usm_only, last_traced, usm_seen) "
+                   "ON CONFLICT (service, env) DO UPDATE SET first_seen = "
+                   "LEAST(apm_services.first_seen, EXCLUDED.first_seen), last_seen = "
+                   "GREATEST(apm_services.last_seen, EXCLUDED.last_seen), span_count = "
+                   "GREATEST(apm_services.span_count, EXCLUDED.span_count), languages = ",
+                   union_of("languages"), ", infra_hints = ", union_of("infra_hints"),
+                   ", traced = apm_services.traced OR EXCLUDED.traced, usm_seen = "
+                   "apm_services.usm_seen OR EXCLUDED.usm_seen, usm_only = (apm_services.usm_seen "
+                   "OR EXCLUDED.usm_seen) AND NOT (apm_services.traced OR EXCLUDED.traced), "
+                   "last_traced = GREATEST(apm_services.last_traced, EXCLUDED.last_traced)"),
+      11, merged, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+        const ApmServiceRow& r = entry.second;
+        c[0].Text(r.service);
+        c[1].Text(r.env);
+        c[2].Int(MicrosParam(r.first_seen_ns));
+        c[3].Int(MicrosParam(r.last_seen_ns));
+        c[4].Uint(r.span_count);
+        c[5].TextList(r.languages);
+        c[6].TextList(r.infra_hints);
+        c[7].Bool(r.traced);
+        c[8].Bool(r.usm_only);
+        c[9].OptInt(MicrosParam(r.last_traced_ns));
+        c[10].Bool(r.usm_seen);
+      });
 }
 
 void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& b) {
@@ -374,50 +393,70 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
     auto [it, inserted] = first_detected.try_emplace(t.trace_id, t.detected_at_ns);
     if (!inserted) it->second = std::min(it->second, t.detected_at_ns);
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows, ids, gap_rows;
-  for (const auto& [id, p] : latest) {
-    const BrokenTraceRecord& t = *p;
-    const std::string tid = std::to_string(id);
-    ids.push_back(tid);
-    rows.push_back(
-        "(" +
-        Join({tid, std::to_string(t.trace_id_high), Text(c, t.env),
-              t.root_service ? Text(c, *t.root_service) : "NULL", Timestamp(t.started_at_ns),
-              std::to_string(t.duration_ns), std::to_string(t.span_count), TextArray(c, t.services),
-              TextArray(c, t.missing_services), TextArray(c, t.gap_kinds),
-              Timestamp(first_detected[id])}) +
-        ")");
-    for (const auto& g : t.gaps) {
-      gap_rows.push_back(
-          "(" +
-          Join({tid, std::to_string(g.span_id), Text(c, g.kind), Text(c, g.from_service),
-                g.to_service ? Text(c, *g.to_service) : "NULL", Text(c, g.peer),
-                Text(c, g.detail)}) +
-          ")");
-    }
-  }
-  InsertRows(tx,
-             "INSERT INTO broken_traces (trace_id, trace_id_high, env, root_service, started_at, "
-             "duration_ns, span_count, services, missing_services, gap_kinds, detected_at)",
-             rows,
-             "ON CONFLICT (trace_id) DO UPDATE SET trace_id_high = EXCLUDED.trace_id_high, env = "
-             "EXCLUDED.env, root_service = EXCLUDED.root_service, started_at = "
-             "EXCLUDED.started_at, duration_ns = EXCLUDED.duration_ns, span_count = "
-             "EXCLUDED.span_count, services = EXCLUDED.services, missing_services = "
-             "EXCLUDED.missing_services, gap_kinds = EXCLUDED.gap_kinds, detected_at = "
-             "LEAST(broken_traces.detected_at, EXCLUDED.detected_at)");
+  // services, missing_services, gap_kinds: one text[] literal per row, cast back per row.
+  ExecRows(
+      tx,
+      absl::StrCat(
+          "INSERT INTO broken_traces (trace_id, trace_id_high, env, root_service, started_at, "
+          "duration_ns, span_count, services, missing_services, gap_kinds, detected_at) SELECT "
+          "u.trace_id, u.trace_id_high, u.env, u.root_service, ",
+          TimestampOf("u.started_at"),
+          ", u.duration_ns, u.span_count, u.services::text[], u.missing_services::text[], "
+          "u.gap_kinds::text[], ",
+          TimestampOf("u.detected_at"),
+          " FROM unnest($1::numeric[], $2::numeric[], $3::text[], $4::text[], $5::bigint[], "
+          "$6::bigint[], $7::integer[], $8::text[], $9::text[], $10::text[], $11::bigint[]) AS "
+          "u(trace_id, trace_id_high, env, root_service, started_at, duration_ns, span_count, "
+          "services, missing_services, gap_kinds, detected_at) "
+          "ON CONFLICT (trace_id) DO UPDATE SET trace_id_high = EXCLUDED.trace_id_high, env = "
+          "EXCLUDED.env, root_service = EXCLUDED.root_service, started_at = "
+          "EXCLUDED.started_at, duration_ns = EXCLUDED.duration_ns, span_count = "
+          "EXCLUDED.span_count, services = EXCLUDED.services, missing_services = "
+          "EXCLUDED.missing_services, gap_kinds = EXCLUDED.gap_kinds, detected_at = "
+          "LEAST(broken_traces.detected_at, EXCLUDED.detected_at)"),
+      11, latest, [&](const auto& entry, std::vector<ArrayLiteral>& c) {
+        const auto& [id, p] = entry;
+        const BrokenTraceRecord& t = *p;
+        c[0].Uint(id);
+        c[1].Uint(t.trace_id_high);
+        c[2].Text(t.env);
+        c[3].OptText(t.root_service);
+        c[4].Int(MicrosParam(t.started_at_ns));
+        c[5].Int(t.duration_ns);
+        c[6].Int(t.span_count);
+        c[7].TextList(t.services);
+        c[8].TextList(t.missing_services);
+        c[9].TextList(t.gap_kinds);
+        c[10].Int(MicrosParam(first_detected[id]));
+      });
   // The latest judgement replaces the trace's gaps and spans.
-  for (size_t begin = 0; begin < ids.size(); begin += kRowsPerStatement) {
-    const std::vector<std::string> chunk(
-        ids.begin() + begin, ids.begin() + std::min(ids.size(), begin + kRowsPerStatement));
-    tx.exec("DELETE FROM trace_gaps WHERE trace_id IN (" + Join(chunk) + ")");
-    tx.exec("DELETE FROM trace_spans WHERE trace_id IN (" + Join(chunk) + ")");
+  ExecRows(tx,
+           "WITH ids AS (SELECT unnest($1::numeric[]) AS id), "
+           "g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT id FROM ids)) "
+           "DELETE FROM trace_spans WHERE trace_id IN (SELECT id FROM ids)",
+           1, latest,
+           [](const auto& entry, std::vector<ArrayLiteral>& c) { c[0].Uint(entry.first); });
+  struct Gap {
+    uint64_t trace_id;
+    const TraceGapRecord* gap;
+  };
+  std::vector<Gap> gaps;
+  for (const auto& [id, p] : latest) {
+    for (const auto& g : p->gaps) gaps.push_back({id, &g});
   }
-  InsertRows(tx,
-             "INSERT INTO trace_gaps (trace_id, span_id, kind, from_service, to_service, peer, "
-             "detail)",
-             gap_rows, "ON CONFLICT DO NOTHING");
+  ExecRows(tx,
+           "INSERT INTO trace_gaps (trace_id, span_id, kind, from_service, to_service, peer, "
+           "detail) SELECT * FROM unnest($1::numeric[], $2::numeric[], $3::text[], $4::text[], "
+           "$5::text[], $6::text[], $7::text[]) ON CONFLICT DO NOTHING",
+           7, gaps, [](const Gap& g, std::vector<ArrayLiteral>& c) {
+             c[0].Uint(g.trace_id);
+             c[1].Uint(g.gap->span_id);
+             c[2].Text(g.gap->kind);
+             c[3].Text(g.gap->from_service);
+             c[4].OptText(g.gap->to_service);
+             c[5].Text(g.gap->peer);
+             c[6].Text(g.gap->detail);
+           });
   // Spans are the bulk of the rows: COPY them (10x a multi-row INSERT). Their old rows were
   // just deleted and duplicates are dropped here (first wins, like the fake), so no key can
   // conflict unless another analyzer writes the same trace at this moment (a rebalance
@@ -448,23 +487,17 @@ void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteB
     auto [it, inserted] = trace_seen.try_emplace(static_cast<int64_t>(d.trace_id), d.seen_at_ns);
     if (!inserted) it->second = std::max(it->second, d.seen_at_ns);
   }
-  std::string traces = "{", seen_us = "{";
+  ArrayLiteral traces, seen_us;
   for (const auto& [trace, seen] : trace_seen) {
-    if (traces.size() > 1) {
-      traces += ',';
-      seen_us += ',';
-    }
-    traces += std::to_string(trace);
-    seen_us += std::to_string(seen / 1000);
+    traces.Int(trace);
+    seen_us.Int(seen / 1000);
   }
-  traces += '}';
-  seen_us += '}';
   std::set<int64_t> fresh;  // traces never counted before
   const pqxx::result r = tx.exec_params(
       "INSERT INTO dependency_counted_traces (trace_id, seen_at) "
       "SELECT t, to_timestamp(s / 1000000.0) FROM unnest($1::bigint[], $2::bigint[]) AS u(t, s) "
       "ON CONFLICT DO NOTHING RETURNING trace_id",
-      traces, seen_us);
+      traces.Finish(), seen_us.Finish());
   for (const auto& row : r) fresh.insert(row[0].as<int64_t>());
 
   using Edge = std::tuple<std::string, std::string, std::string>;
@@ -480,20 +513,26 @@ void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteB
     a.last_seen_ns = std::max(a.last_seen_ns, d.seen_at_ns);
     if (fresh.count(static_cast<int64_t>(d.trace_id)) > 0) a.new_traces.insert(d.trace_id);
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows;
-  for (const auto& [e, agg] : edges) {
-    const auto& [from, to, kind] = e;
-    rows.push_back("(" +
-                   Join({Text(c, from), Text(c, to), Text(c, kind), Text(c, agg.to_kind),
-                         Timestamp(agg.last_seen_ns), std::to_string(agg.new_traces.size())}) +
-                   ")");
-  }
-  InsertRows(
-      tx, "INSERT INTO dependencies (from_service, to_name, kind, to_kind, last_seen, count)", rows,
-      "ON CONFLICT (from_service, to_name, kind) DO UPDATE SET to_kind = "
-      "EXCLUDED.to_kind, last_seen = GREATEST(dependencies.last_seen, EXCLUDED.last_seen), "
-      "count = dependencies.count + EXCLUDED.count");
+  ExecRows(tx,
+           absl::StrCat("INSERT INTO dependencies (from_service, to_name, kind, to_kind, "
+                        "last_seen, count) SELECT u.from_service, u.to_name, u.kind, u.to_kind, ",
+                        TimestampOf("u.last_seen"),
+                        ", u.count FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                        "$5::bigint[], $6::bigint[]) AS u(from_service, to_name, kind, to_kind, "
+                        "last_seen, count) "
+                        "ON CONFLICT (from_service, to_name, kind) DO UPDATE SET to_kind = "
+                        "EXCLUDED.to_kind, last_seen = GREATEST(dependencies.last_seen, "
+                        "EXCLUDED.last_seen), count = dependencies.count + EXCLUDED.count"),
+           6, edges, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+             const auto& [e, agg] = entry;
+             const auto& [from, to, kind] = e;
+             c[0].Text(from);
+             c[1].Text(to);
+             c[2].Text(kind);
+             c[3].Text(agg.to_kind);
+             c[4].Int(MicrosParam(agg.last_seen_ns));
+             c[5].Int(static_cast<int64_t>(agg.new_traces.size()));
+           });
 }
 
 void PostgresCoverageStore::Impl::WriteCoverage(pqxx::work& tx, const WriteBatch& b) {
@@ -502,19 +541,23 @@ void PostgresCoverageStore::Impl::WriteCoverage(pqxx::work& tx, const WriteBatch
   for (const auto& r : b.coverage_rows) {
     latest[{TruncateToMicros(r.taken_at_ns), r.dimension, r.key}] = &r;
   }
-  auto& c = tx.conn();
-  std::vector<std::string> rows;
-  rows.reserve(latest.size());
-  for (const auto& [key, r] : latest) {
-    rows.push_back("(" +
-                   Join({Timestamp(r->taken_at_ns), Text(c, r->dimension), Text(c, r->key),
-                         std::to_string(r->total), std::to_string(r->instrumented)}) +
-                   ")");
-  }
-  InsertRows(tx, "INSERT INTO coverage_snapshots (taken_at, dimension, key, total, instrumented)",
-             rows,
-             "ON CONFLICT (taken_at, dimension, key) DO UPDATE SET total = EXCLUDED.total, "
-             "instrumented = EXCLUDED.instrumented");
+  ExecRows(tx,
+           absl::StrCat("INSERT INTO coverage_snapshots (taken_at, dimension, key, total, "
+                        "instrumented) SELECT ",
+                        TimestampOf("u.taken_at"),
+                        ", u.dimension, u.key, u.total, u.instrumented FROM unnest($1::bigint[], "
+                        "$2::text[], $3::text[], $4::integer[], $5::integer[]) AS u(taken_at, "
+                        "dimension, key, total, instrumented) "
+                        "ON CONFLICT (taken_at, dimension, key) DO UPDATE SET total = "
+                        "EXCLUDED.total, instrumented = EXCLUDED.instrumented"),
+           5, latest, [](const auto& entry, std::vector<ArrayLiteral>& c) {
+             const CoverageRow& r = *entry.second;
+             c[0].Int(MicrosParam(r.taken_at_ns));
+             c[1].Text(r.dimension);
+             c[2].Text(r.key);
+             c[3].Int(r.total);
+             c[4].Int(r.instrumented);
+           });
 }
 
 ApplyResult PostgresCoverageStore::Impl::ApplyInTx(pqxx::work& tx, const WriteBatch& b) {
@@ -631,18 +674,20 @@ absl::StatusOr<std::optional<SyncJobRecord>> PostgresCoverageStore::LoadSyncJob(
 
 absl::StatusOr<std::vector<CoverageRow>> PostgresCoverageStore::LoadCoverageSnapshot(
     int64_t taken_at_ns) {
-  return impl_->Run("loading a coverage snapshot",
-                    [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<CoverageRow>> {
-                      pqxx::read_transaction tx(conn);
-                      std::vector<CoverageRow> out;
-                      for (const auto& row : tx.exec(absl::StrCat(
-                               "SELECT ", internal::CoverageColumns(),
-                               " FROM coverage_snapshots WHERE taken_at = ", Timestamp(taken_at_ns),
-                               R"( ORDER BY dimension COLLATE "C", key COLLATE "C")"))) {
-                        out.push_back(internal::CoverageFromRow(row));
-                      }
-                      return out;
-                    });
+  return impl_->Run(
+      "loading a coverage snapshot",
+      [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<CoverageRow>> {
+        pqxx::read_transaction tx(conn);
+        std::vector<CoverageRow> out;
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT ", internal::CoverageColumns(),
+                              " FROM coverage_snapshots WHERE taken_at = ", TimestampOf("$1"),
+                              R"( ORDER BY dimension COLLATE "C", key COLLATE "C")"),
+                 MicrosParam(taken_at_ns))) {
+          out.push_back(internal::CoverageFromRow(row));
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<std::optional<SnapshotState>> PostgresCoverageStore::LoadSnapshotState(
@@ -651,10 +696,10 @@ absl::StatusOr<std::optional<SnapshotState>> PostgresCoverageStore::LoadSnapshot
   return impl_->Run("loading a catalog snapshot",
                     [&](pqxx::connection& conn) -> absl::StatusOr<Result> {
                       pqxx::read_transaction tx(conn);
-                      const pqxx::result r = tx.exec(
+                      const pqxx::result r = tx.exec_params(
                           "SELECT expected, received, completed_at IS NOT NULL FROM "
-                          "catalog_snapshots WHERE snapshot_id = " +
-                          tx.quote(snapshot_id));
+                          "catalog_snapshots WHERE snapshot_id = $1",
+                          snapshot_id);
                       if (r.empty()) return Result();
                       SnapshotState s;
                       s.snapshot_id = snapshot_id;
@@ -697,10 +742,11 @@ absl::StatusOr<std::vector<TraceJudgementCount>> PostgresCoverageStore::LoadJudg
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<TraceJudgementCount>> {
         pqxx::read_transaction tx(conn);
         std::vector<TraceJudgementCount> out;
-        for (const auto& row :
-             tx.exec("SELECT " + EpochMicros("hour") +
-                     ", root_service, judged, broken FROM trace_judgements WHERE hour >= " +
-                     Timestamp(since_ns) + " ORDER BY hour, root_service COLLATE \"C\"")) {
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT ", EpochMicros("hour"),
+                              ", root_service, judged, broken FROM trace_judgements WHERE hour >= ",
+                              TimestampOf("$1"), " ORDER BY hour, root_service COLLATE \"C\""),
+                 MicrosParam(since_ns))) {
           out.push_back({Micros(row[0]), row[1].as<std::string>(), row[2].as<int64_t>(),
                          row[3].as<int64_t>()});
         }
@@ -710,17 +756,24 @@ absl::StatusOr<std::vector<TraceJudgementCount>> PostgresCoverageStore::LoadJudg
 
 namespace {
 
-// "(topic, partition, offset)" row constructors for an IN list.
-std::string DeadLetterKeys(pqxx::connection_base& c, const std::vector<DeadLetterKey>& keys) {
-  std::vector<std::string> rows;
-  rows.reserve(keys.size());
+// The keys as three array parameters ($1 topics, $2 partitions, $3 offsets), and $4 errors
+// when `errors`.
+std::vector<std::string> DeadLetterParams(const std::vector<DeadLetterKey>& keys, bool errors) {
+  ArrayLiteral topics, partitions, offsets, messages;
   for (const auto& k : keys) {
-    rows.push_back("(" +
-                   Join({Text(c, k.topic), std::to_string(k.partition), std::to_string(k.offset)}) +
-                   ")");
+    topics.Text(k.topic);
+    partitions.Int(k.partition);
+    offsets.Int(k.offset);
+    if (errors) messages.Text(k.error);
   }
-  return Join(rows);
+  std::vector<std::string> out = {topics.Finish(), partitions.Finish(), offsets.Finish()};
+  if (errors) out.push_back(messages.Finish());
+  return out;
 }
+
+constexpr const char* kDeadLetterKeys =
+    "(topic, partition, \"offset\") IN (SELECT * FROM unnest($1::text[], $2::integer[], "
+    "$3::bigint[]))";
 
 }  // namespace
 
@@ -736,21 +789,16 @@ absl::StatusOr<std::vector<DeadLetterKey>> PostgresCoverageStore::ClaimDeadLette
       "claiming dead letters",
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<DeadLetterKey>> {
         pqxx::work tx(conn);
-        std::vector<std::string> rows;
-        rows.reserve(keys.size());
-        for (const auto& k : keys) {
-          rows.push_back("(" +
-                         Join({Text(conn, k.topic), std::to_string(k.partition),
-                               std::to_string(k.offset), Text(conn, k.error)}) +
-                         ")");
-        }
-        tx.exec("INSERT INTO dead_letters (topic, partition, \"offset\", error) VALUES " +
-                Join(rows) + " ON CONFLICT (topic, partition, \"offset\") DO NOTHING");
+        tx.exec_params(
+            "INSERT INTO dead_letters (topic, partition, \"offset\", error) SELECT * FROM "
+            "unnest($1::text[], $2::integer[], $3::bigint[], $4::text[]) "
+            "ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
+            pqxx::prepare::make_dynamic_params(DeadLetterParams(keys, true)));
         std::set<std::tuple<std::string, int32_t, int64_t>> published;
-        for (const auto& row :
-             tx.exec("SELECT topic, partition, \"offset\" FROM dead_letters WHERE (topic, "
-                     "partition, \"offset\") IN (" +
-                     DeadLetterKeys(conn, keys) + ") AND published_at IS NOT NULL")) {
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT topic, partition, \"offset\" FROM dead_letters WHERE ",
+                              kDeadLetterKeys, " AND published_at IS NOT NULL"),
+                 pqxx::prepare::make_dynamic_params(DeadLetterParams(keys, false)))) {
           published.emplace(row[0].as<std::string>(), row[1].as<int32_t>(), row[2].as<int64_t>());
         }
         tx.commit();
@@ -796,9 +844,9 @@ absl::StatusOr<std::vector<ScorecardOutcomeRow>> PostgresCoverageStore::LoadScor
       [&](pqxx::connection& conn) -> absl::StatusOr<std::vector<ScorecardOutcomeRow>> {
         pqxx::read_transaction tx(conn);
         std::vector<ScorecardOutcomeRow> out;
-        for (const auto& row : tx.exec(
-                 "SELECT rule, service, state, remarks, " + EpochMicros("sent_at") +
-                 R"( FROM scorecard_outcomes ORDER BY rule COLLATE "C", service COLLATE "C")")) {
+        for (const auto& row : tx.exec(absl::StrCat(
+                 "SELECT rule, service, state, remarks, ", EpochMicros("sent_at"),
+                 R"( FROM scorecard_outcomes ORDER BY rule COLLATE "C", service COLLATE "C")"))) {
           out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                          row[2].as<std::string>(), row[3].as<std::string>(), Micros(row[4])});
         }
@@ -832,10 +880,10 @@ absl::Status PostgresCoverageStore::MarkDeadLettersPublished(
   if (keys.empty()) return absl::OkStatus();
   return impl_->Run("marking dead letters published", [&](pqxx::connection& conn) {
     pqxx::work tx(conn);
-    tx.exec(
-        "UPDATE dead_letters SET published_at = now() WHERE published_at IS NULL AND "
-        "(topic, partition, \"offset\") IN (" +
-        DeadLetterKeys(conn, keys) + ")");
+    tx.exec_params(absl::StrCat("UPDATE dead_letters SET published_at = now() WHERE "
+                                "published_at IS NULL AND ",
+                                kDeadLetterKeys),
+                   pqxx::prepare::make_dynamic_params(DeadLetterParams(keys, false)));
     tx.commit();
     return absl::OkStatus();
   });
@@ -843,13 +891,15 @@ absl::Status PostgresCoverageStore::MarkDeadLettersPublished(
 
 namespace {
 
-// `DELETE FROM table` of at most `limit` rows matching `where` (rows another transaction holds
-// are skipped, not waited for), as the ctid list a data-modifying CTE can use.
-std::string DeleteBatch(const std::string& table, const std::string& where, size_t limit,
-                        const std::string& returning = "1") {
-  return "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table +
-         " AS c WHERE " + where + " LIMIT " + std::to_string(limit) +
-         " FOR UPDATE SKIP LOCKED)) RETURNING " + returning;
+// `DELETE FROM table` of at most $2 rows matching `where` (rows another transaction holds
+// are skipped, not waited for), as the ctid list a data-modifying CTE can use. `table`,
+// `where` and `returning` are SQL of this file; the values are the step's parameters: $1 the
+// cutoff (Unix microseconds), $2 the batch size.
+std::string DeleteBatch(std::string_view table, std::string_view where,
+                        std::string_view returning = "1") {
+  return absl::StrCat("DELETE FROM ", AbslView(table), " WHERE ctid = ANY(ARRAY(SELECT ctid FROM ",
+                      AbslView(table), " AS c WHERE ", AbslView(where),
+                      " LIMIT $2 FOR UPDATE SKIP LOCKED)) RETURNING ", AbslView(returning));
 }
 
 }  // namespace
@@ -857,70 +907,77 @@ std::string DeleteBatch(const std::string& table, const std::string& where, size
 absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& policy,
                                                          int64_t now_ns, size_t batch_rows) {
   if (batch_rows == 0) return absl::InvalidArgumentError("Prune: batch_rows must be at least 1");
-  const std::string trace_cut = Timestamp(now_ns - policy.broken_trace_ns);
-  const std::string job_cut = Timestamp(now_ns - policy.sync_job_ns);
-  const std::string snap_cut = Timestamp(now_ns - policy.snapshot_full_ns);
-  const std::string guard_cut = Timestamp(now_ns - policy.replay_guard_ns);
+  const int64_t trace_cut = MicrosParam(now_ns - policy.broken_trace_ns);
+  const int64_t job_cut = MicrosParam(now_ns - policy.sync_job_ns);
+  const int64_t snap_cut = MicrosParam(now_ns - policy.snapshot_full_ns);
+  const int64_t guard_cut = MicrosParam(now_ns - policy.replay_guard_ns);
+  const std::string cut = TimestampOf("$1");
   // The UTC day of c.taken_at, independent of the session's TimeZone.
   const std::string day = "(date_trunc('day', c.taken_at AT TIME ZONE 'UTC'))";
   struct Step {
     const char* table;
+    int64_t cut_us;   // $1
     std::string sql;  // returns one row: the count of deleted driving rows, then dependents'
     std::vector<const char*> dependents = {};  // tables whose rows go with the driving ones
   };
   const std::vector<Step> steps = {
       {"broken_traces",
-       "WITH v AS (" +
-           DeleteBatch("broken_traces", "c.started_at < " + trace_cut, batch_rows, "trace_id") +
+       trace_cut,
+       absl::StrCat(
+           "WITH v AS (",
+           DeleteBatch("broken_traces", absl::StrCat("c.started_at < ", cut), "trace_id"),
            "), g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT trace_id FROM v) "
            "RETURNING 1), s AS (DELETE FROM trace_spans WHERE trace_id IN (SELECT trace_id FROM "
            "v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM g), (SELECT "
-           "count(*) FROM s)",
+           "count(*) FROM s)"),
        {"trace_gaps", "trace_spans"}},
       {"catalog_snapshots",
-       "WITH v AS (" +
-           DeleteBatch("catalog_snapshots",
-                       "c.synced_at < " + job_cut + " AND c.synced_at > timestamptz 'epoch'",
-                       batch_rows, "snapshot_id") +
-           "), m AS (DELETE FROM catalog_snapshot_members WHERE snapshot_id IN (SELECT "
-           "snapshot_id FROM v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) "
-           "FROM m)",
+       job_cut,
+       absl::StrCat("WITH v AS (",
+                    DeleteBatch("catalog_snapshots",
+                                absl::StrCat("c.synced_at < ", cut,
+                                             " AND c.synced_at > timestamptz 'epoch'"),
+                                "snapshot_id"),
+                    "), m AS (DELETE FROM catalog_snapshot_members WHERE snapshot_id IN (SELECT "
+                    "snapshot_id FROM v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT "
+                    "count(*) FROM m)"),
        {"catalog_snapshot_members"}},
-      {"trace_judgements",
-       "WITH v AS (" + DeleteBatch("trace_judgements", "c.hour < " + trace_cut, batch_rows) +
-           ") SELECT count(*) FROM v"},
-      {"dependencies", "WITH v AS (" +
-                           DeleteBatch("dependencies", "c.last_seen < " + trace_cut, batch_rows) +
-                           ") SELECT count(*) FROM v"},
-      {"dependency_counted_traces",
-       "WITH v AS (" +
-           DeleteBatch("dependency_counted_traces", "c.seen_at < " + guard_cut, batch_rows) +
-           ") SELECT count(*) FROM v"},
-      {"sync_jobs",
-       "WITH v AS (" +
-           DeleteBatch("sync_jobs",
-                       "c.updated_at < " + job_cut + " AND c.updated_at > timestamptz 'epoch'",
-                       batch_rows) +
-           ") SELECT count(*) FROM v"},
-      {"dead_letters", "WITH v AS (" +
-                           DeleteBatch("dead_letters", "c.claimed_at < " + job_cut, batch_rows) +
-                           ") SELECT count(*) FROM v"},
-      {"coverage_snapshots",
-       "WITH v AS (" +
-           DeleteBatch("coverage_snapshots",
-                       "c.taken_at < " + snap_cut +
-                           " AND c.taken_at < (SELECT max(d.taken_at) FROM coverage_snapshots d "
-                           "WHERE d.taken_at >= " +
-                           day + " AT TIME ZONE 'UTC' AND d.taken_at < (" + day +
-                           " + interval '1 day') AT TIME ZONE 'UTC')",
-                       batch_rows) +
-           ") SELECT count(*) FROM v"},
+      {"trace_judgements", trace_cut,
+       absl::StrCat("WITH v AS (", DeleteBatch("trace_judgements", absl::StrCat("c.hour < ", cut)),
+                    ") SELECT count(*) FROM v")},
+      {"dependencies", trace_cut,
+       absl::StrCat("WITH v AS (", DeleteBatch("dependencies", absl::StrCat("c.last_seen < ", cut)),
+                    ") SELECT count(*) FROM v")},
+      {"dependency_counted_traces", guard_cut,
+       absl::StrCat("WITH v AS (",
+                    DeleteBatch("dependency_counted_traces", absl::StrCat("c.seen_at < ", cut)),
+                    ") SELECT count(*) FROM v")},
+      {"sync_jobs", job_cut,
+       absl::StrCat(
+           "WITH v AS (",
+           DeleteBatch("sync_jobs", absl::StrCat("c.updated_at < ", cut,
+                                                 " AND c.updated_at > timestamptz 'epoch'")),
+           ") SELECT count(*) FROM v")},
+      {"dead_letters", job_cut,
+       absl::StrCat("WITH v AS (",
+                    DeleteBatch("dead_letters", absl::StrCat("c.claimed_at < ", cut)),
+                    ") SELECT count(*) FROM v")},
+      {"coverage_snapshots", snap_cut,
+       absl::StrCat("WITH v AS (",
+                    DeleteBatch("coverage_snapshots",
+                                absl::StrCat("c.taken_at < ", cut,
+                                             " AND c.taken_at < (SELECT max(d.taken_at) FROM "
+                                             "coverage_snapshots d WHERE d.taken_at >= ",
+                                             day, " AT TIME ZONE 'UTC' AND d.taken_at < (", day,
+                                             " + interval '1 day') AT TIME ZONE 'UTC')")),
+                    ") SELECT count(*) FROM v")},
   };
   PruneResult result;
   for (const Step& step : steps) {
     absl::Status s = impl_->Run(absl::StrCat("pruning ", step.table), [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
-      const pqxx::row row = tx.exec1(step.sql);
+      const pqxx::row row =
+          tx.exec_params1(step.sql, step.cut_us, static_cast<int64_t>(batch_rows));
       tx.commit();
       const int64_t driving = row[0].as<int64_t>();
       if (static_cast<size_t>(driving) >= batch_rows) result.more = true;

@@ -203,7 +203,8 @@ absl::Status ValidateScorecardOutcome(const ScorecardOutcomeRow& row) {
   }
   for (const std::string* s : {&row.rule, &row.service, &row.remarks}) {
     if (s->find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError("scorecard outcome: NUL character");
+      return RecordRejectedError(
+          "scorecard outcome: NUL character, which PostgreSQL text cannot store");
     }
   }
   return absl::OkStatus();

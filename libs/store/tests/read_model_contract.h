@@ -12,8 +12,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "apmcov/store/coverage_store.h"
 #include "apmcov/store/read_model.h"
 #include "coverage_store_contract.h"
+#include "hostile_strings.h"
 
 namespace apmcov::store::testing {
 
@@ -553,6 +557,201 @@ TYPED_TEST_P(ReadModelContract, ServiceMapEdgesFromDependenciesAndGaps) {
   EXPECT_TRUE(this->model().LoadServiceMap(kT0 + kHour, "", 100)->edges.empty());
 }
 
+// Every write path with hostile strings (hostile_strings.h) in every text and list field, read
+// back identical: through the read model for what it reads, through the store for the rest
+// (watermarks, dead letters, scorecard outcomes, catalog snapshots).
+TYPED_TEST_P(ReadModelContract, HostileStringsRoundTripThroughEveryWritePath) {
+  const std::vector<std::string>& hostile = HostileStrings();
+  // Keys that must not be empty: each hostile string behind a prefix, and the string itself.
+  std::vector<std::string> keys;
+  for (const std::string& h : hostile) {
+    keys.push_back("k" + h);
+    if (!h.empty()) keys.push_back(h);
+  }
+  const std::set<std::string> sorted_set(hostile.begin(), hostile.end());
+  const std::vector<std::string> sorted(sorted_set.begin(), sorted_set.end());
+  const std::string snapshot = "snap {\"a\",NULL} '; --";
+  const std::string links = nlohmann::json::array({{{"name", hostile[1] + hostile[3] + hostile[8]},
+                                                    {"url", "https://x/?q=" + hostile[16]},
+                                                    {hostile[2], hostile[23]}}})
+                                .dump();
+  const int64_t hour = kT0 - kT0 % kHour;
+
+  WriteBatch b;
+  std::map<std::string, CatalogServiceRecord> services;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& h = hostile[i % hostile.size()];
+    CatalogServiceRecord s = Svc(snapshot, keys[i], kT0, h);
+    s.application = h;
+    s.tier = h;
+    s.lifecycle = h;
+    s.type = h;
+    s.infra = h;
+    s.schema_version = h;
+    s.description = h + "\n" + keys[i];
+    s.languages = hostile;
+    s.envs = {h, h + ","};
+    s.tags = {hostile.rbegin(), hostile.rend()};
+    s.links_json = links;
+    services[s.name] = s;
+    b.catalog_services.push_back(s);
+    b.apm_observations.push_back(Obs(keys[i], keys[i], true, true, i, kT0, hostile, {h}));
+    b.dependencies.push_back(
+        {keys[i], keys[(i + 1) % keys.size()], "call", "service", 100 + i, kT0});
+    b.coverage_rows.push_back({kT0, "team", h + keys[i], 3, 1});
+    b.judgements.push_back({hour, h + keys[i], 2, 1});
+    b.watermarks.push_back({keys[i], 1, kT0 + static_cast<int64_t>(i), {kT0, kT0 + 1}});
+    SyncJobRecord job = Job(keys[i], "failed", kT0 + kMinute);
+    job.error = h + " " + keys[i];
+    b.sync_jobs.push_back(job);
+  }
+  b.snapshot_ends.push_back({snapshot, static_cast<uint32_t>(keys.size()), kT0});
+  b.edge_cuts.push_back({hostile[8] + "job", 3});
+  BrokenTraceRecord t =
+      ListedTrace(77, kT0, sorted, sorted, {"orphan_span", "propagation_break"}, hostile[16]);
+  t.root_service = hostile[1];
+  t.gaps.clear();
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    t.gaps.push_back({100 + i, "propagation_break", hostile[i],
+                      i % 2 ? std::optional<std::string>(hostile[i]) : std::nullopt, hostile[i],
+                      hostile[(i + 1) % hostile.size()]});
+  }
+  t.spans.clear();
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    t.spans.push_back({200 + i, 100 + i, hostile[i], hostile[(i + 3) % hostile.size()],
+                       hostile[(i + 5) % hostile.size()], hostile[(i + 7) % hostile.size()],
+                       kT0 + static_cast<int64_t>(i), 5, hostile[(i + 11) % hostile.size()]});
+  }
+  b.broken_traces = {t};
+  this->MustApply(b);
+
+  // Catalog services, every field; the snapshot completed under its hostile id.
+  absl::StatusOr<CatalogState> catalog = this->model().LoadCatalog();
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  ASSERT_EQ(catalog->services.size(), services.size());
+  for (const ServiceRow& row : catalog->services) {
+    ASSERT_TRUE(services.contains(row.catalog.name)) << row.catalog.name;
+    CatalogServiceRecord want = services[row.catalog.name];
+    EXPECT_EQ(nlohmann::json::parse(row.catalog.links_json),
+              nlohmann::json::parse(want.links_json));
+    CatalogServiceRecord got = row.catalog;
+    got.links_json = want.links_json;
+    EXPECT_EQ(got, want) << want.name;
+    EXPECT_FALSE(row.removed_at_ns.has_value()) << want.name;
+    absl::StatusOr<std::optional<ServiceRow>> one = this->model().GetService(want.name);
+    ASSERT_TRUE(one.ok() && one->has_value()) << want.name;
+    EXPECT_EQ((*one)->catalog.team, want.team);
+  }
+  absl::StatusOr<std::optional<SnapshotState>> state = this->store().LoadSnapshotState(snapshot);
+  ASSERT_TRUE(state.ok() && state->has_value()) << state.status();
+  EXPECT_TRUE((*state)->completed);
+  EXPECT_EQ((*state)->received, keys.size());
+
+  // APM rows: lists sorted and distinct.
+  ASSERT_EQ(catalog->apm.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StatusOr<std::vector<ApmServiceRow>> rows = this->model().ApmRowsFor(keys[i]);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 1u) << keys[i];
+    EXPECT_EQ((*rows)[0].env, keys[i]);
+    EXPECT_EQ((*rows)[0].languages, sorted);
+    EXPECT_EQ((*rows)[0].infra_hints, std::vector<std::string>{hostile[i % hostile.size()]});
+    EXPECT_EQ((*rows)[0].span_count, i);
+  }
+
+  // The broken trace with its gaps and spans, found by its hostile env and names.
+  absl::StatusOr<std::optional<BrokenTraceRecord>> got = this->model().GetTrace(77);
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ(**got, t);
+  for (const std::string& h : {hostile[1], hostile[4], hostile[13], hostile[23]}) {
+    EXPECT_EQ(this->WalkTraces({.service = h, .env = hostile[16]}, 10, 1),
+              std::vector<uint64_t>{77})
+        << h;
+  }
+  EXPECT_EQ(this->WalkTraces({.missing = hostile[8]}, 10, 1), std::vector<uint64_t>{77});
+  EXPECT_EQ(this->WalkTraces({.service = "k"}, 10, 0), std::vector<uint64_t>{});
+
+  // Judgements and the sample's keys.
+  absl::StatusOr<SampleRows> sample = this->model().LoadSample(0, hour);
+  ASSERT_TRUE(sample.ok()) << sample.status();
+  std::set<std::string> roots;
+  for (const auto& j : sample->judgements) {
+    EXPECT_EQ(j.judged, 2) << j.root_service;
+    roots.insert(j.root_service);
+  }
+  std::set<std::string> want_roots;
+  for (const auto& j : b.judgements) want_roots.insert(j.root_service);
+  EXPECT_EQ(roots, want_roots);
+  std::vector<std::string> missing;
+  for (const auto& [m, n] : sample->broken_by_missing_service) missing.push_back(m);
+  EXPECT_EQ(missing, sorted);
+
+  // Dependencies, sync jobs (and the edge cut's placeholder), coverage history.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::vector<DependencyRow> deps = this->WalkDependencies(keys[i], 10, 1);
+    ASSERT_EQ(deps.size(), 1u) << keys[i];
+    EXPECT_EQ(deps[0].to_name, keys[(i + 1) % keys.size()]);
+    absl::StatusOr<std::optional<SyncJobRecord>> job = this->model().GetSyncJob(keys[i]);
+    ASSERT_TRUE(job.ok() && job->has_value()) << keys[i];
+    EXPECT_EQ(**job, b.sync_jobs[i]);
+  }
+  absl::StatusOr<std::optional<SyncJobRecord>> cut = this->model().GetSyncJob(hostile[8] + "job");
+  ASSERT_TRUE(cut.ok() && cut->has_value());
+  EXPECT_EQ((*cut)->edge_cut_traces, 3);
+  absl::StatusOr<std::vector<CoverageRow>> history = this->model().CoverageHistory("team", kT0);
+  ASSERT_TRUE(history.ok()) << history.status();
+  std::set<std::string> got_keys, want_keys;
+  for (const auto& r : *history) got_keys.insert(r.key);
+  for (const auto& r : b.coverage_rows) want_keys.insert(r.key);
+  EXPECT_EQ(got_keys, want_keys);
+  EXPECT_EQ(*this->store().LoadCoverageSnapshot(kT0), *history);
+
+  // Watermarks.
+  absl::StatusOr<std::vector<PartitionWatermark>> marks = this->store().LoadWatermarks();
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  std::map<std::string, PartitionWatermark> by_topic;
+  for (const auto& w : *marks) by_topic[w.topic] = w;
+  ASSERT_EQ(by_topic.size(), keys.size());
+  for (const auto& w : b.watermarks) EXPECT_EQ(by_topic[w.topic], w) << w.topic;
+
+  // Dead letters: claimed under hostile topics and errors, then marked published.
+  std::vector<DeadLetterKey> letters;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    letters.push_back({keys[i], static_cast<int32_t>(i % 3), 17, hostile[i % hostile.size()]});
+  }
+  absl::StatusOr<std::vector<DeadLetterKey>> claimed = this->store().ClaimDeadLetters(letters);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(*claimed, letters);
+  ASSERT_TRUE(this->store().MarkDeadLettersPublished(letters).ok());
+  EXPECT_TRUE(this->store().ClaimDeadLetters(letters)->empty());
+
+  // Scorecard outcomes.
+  std::vector<ScorecardOutcomeRow> outcomes;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    outcomes.push_back({"rule " + hostile[i % hostile.size()], keys[i], "fail",
+                        hostile[(i + 1) % hostile.size()], kT0});
+  }
+  ASSERT_TRUE(this->store().SaveScorecardOutcomes(outcomes).ok());
+  absl::StatusOr<std::vector<ScorecardOutcomeRow>> saved = this->store().LoadScorecardOutcomes();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->size(), outcomes.size());
+  std::map<std::pair<std::string, std::string>, ScorecardOutcomeRow> by_key;
+  for (const auto& o : *saved) by_key[{o.rule, o.service}] = o;
+  for (const auto& o : outcomes) EXPECT_EQ((by_key[{o.rule, o.service}]), o) << o.service;
+
+  // A NUL is refused as the record's fault where it cannot be dropped.
+  outcomes = {{"rule", "svc", "pass", std::string("a\0b", 3), kT0}};
+  absl::Status nul = this->store().SaveScorecardOutcomes(outcomes);
+  EXPECT_TRUE(IsRecordRejected(nul)) << nul;
+  EXPECT_NE(std::string(nul.message()).find("NUL"), std::string::npos) << nul;
+  WriteBatch nul_links;
+  nul_links.catalog_services = {Svc("s9", "n", kT0)};
+  nul_links.catalog_services[0].links_json = R"([{"name":"a\u0000"}])";
+  nul = this->store().Apply(nul_links).status();
+  EXPECT_TRUE(IsRecordRejected(nul)) << nul;
+  EXPECT_NE(std::string(nul.message()).find("\\u0000"), std::string::npos) << nul;
+}
+
 TYPED_TEST_P(ReadModelContract, EmptyTablesReadEmpty) {
   EXPECT_TRUE(this->model().LoadCatalog()->services.empty());
   EXPECT_TRUE(this->model().LoadCatalog()->apm.empty());
@@ -571,6 +770,6 @@ REGISTER_TYPED_TEST_SUITE_P(ReadModelContract, CatalogIsWhatTheStoreWrote, Trace
                             CoverageHistoryOfOneDimensionByTimeThenKey, SyncJobsNewestFirst,
                             RecommendationsRankBrokenThenCallersThenCustomerFacing,
                             RecommendationsLimitAndFilter, ServiceMapEdgesFromDependenciesAndGaps,
-                            EmptyTablesReadEmpty);
+                            EmptyTablesReadEmpty, HostileStringsRoundTripThroughEveryWritePath);
 
 }  // namespace apmcov::store::testing

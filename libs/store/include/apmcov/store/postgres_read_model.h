@@ -5,7 +5,8 @@
 // SQL (keyset on (from_service, to_name, kind) COLLATE "C" with LIMIT, on the index of
 // migration 0009), so no call reads more rows than it returns (plus one count).
 //
-// Thread-safe (each call borrows one pooled connection). Never logs the database URL.
+// Thread-safe (each call borrows one pooled connection). Never logs the database URL. Traced
+// when options.tracer is set: one client span per call (its one transaction).
 #pragma once
 
 #include <cstddef>
@@ -14,11 +15,19 @@
 
 #include "apmcov/store/read_model.h"
 
+namespace apmcov::tracing {
+class Tracer;
+}
+
 namespace apmcov::store {
 
 struct PostgresReadModelOptions {
   size_t pool_size = 4;
   int statement_timeout_ms = 5000;
+  // Not null: each call's transaction is a client span `postgresql.transaction` (design §12;
+  // tracing/db_span.h), resource = the ReadModel method, a child of the thread's active span
+  // (the request's server span), with out.host the server's host. Outlives the read model.
+  tracing::Tracer* tracer = nullptr;
 };
 
 class PostgresReadModel final : public ReadModel {
