@@ -475,6 +475,73 @@ TEST_F(BrokenTraceTest, RebalanceHandsInFlightTracesToTheNewOwnerWhole) {
   sub2->Close();
 }
 
+int64_t JudgedTotal(store::MemoryCoverageStore& store) {
+  const absl::StatusOr<std::vector<store::TraceJudgementCount>> counts = store.LoadJudgements(0);
+  EXPECT_TRUE(counts.ok()) << counts.status();
+  int64_t judged = 0;
+  if (counts.ok()) {
+    for (const auto& j : *counts) judged += j.judged;
+  }
+  return judged;
+}
+
+double MetricValue(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size()));
+}
+
+TEST_F(BrokenTraceTest, RevocationWithPollsQueuedForDecodingNeitherLosesNorCountsTwice) {
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishWorldSpans();
+  // Polled and handed to the decode thread, not processed: the newest poll stays queued.
+  ASSERT_GT(*app_->Step(), 0u);
+  EXPECT_EQ(MetricValue(Metrics(), "apmcov_analyzer_decode_queue_polls"), 1);
+  EXPECT_EQ(MetricValue(Metrics(), "apmcov_analyzer_spans_processed_total"), 0);
+
+  // A second member joins: every partition is revoked while the poll is queued.
+  auto sub2 = broker_.NewSubscriber("apmcov-analyzer");
+  prometheus::Registry registry2;
+  App second(options_, AppPorts{*sub2, *dlq_publisher_, store_, clock_, registry2, *probe_});
+  ASSERT_TRUE(second.Start().ok());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(app_->Step().ok());
+    ASSERT_TRUE(second.Step().ok());
+  }
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(app_->RunOnce().ok());
+    ASSERT_TRUE(second.RunOnce().ok());
+  }
+  EXPECT_GT(MetricValue(Metrics(), "apmcov_analyzer_decode_discarded_messages_total"), 0);
+  // Each trace judged exactly once, by whichever member re-read it, and stored whole.
+  EXPECT_EQ(JudgedTotal(store_), 2);
+  auto t = *store_.LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->span_count, 5);
+  ExpectWorldVerdict();
+  sub2->Close();
+}
+
+TEST_F(BrokenTraceTest, CrashWithPollsQueuedForDecodingReplaysExactlyOnce) {
+  options_.max_batch_messages = 1;  // one message a poll: several polls in the pipeline
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishWorldSpans();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(app_->Step().ok());
+  EXPECT_GE(MetricValue(Metrics(), "apmcov_analyzer_decode_queue_polls"), 1);
+  // Crash: whatever is queued for decoding or writing is lost without a commit.
+  StartApp();
+  Drain();
+  EXPECT_EQ(JudgedTotal(store_), 2);
+  auto t = *store_.LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->span_count, 5);
+  ExpectWorldVerdict();
+}
+
 TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
   StartApp();
   PublishWorld();
