@@ -58,7 +58,7 @@ std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 struct App::Impl {
   Impl(AppOptions o, AppPorts p)
       : options(std::move(o)),
-        ports(p),
+        ports(std::move(p)),
         topics(options.topic_prefix),
         metrics(ports.registry),
         retrier(ports.clock, stop, options.max_backoff),
@@ -758,7 +758,7 @@ struct App::Impl {
 };
 
 App::App(AppOptions options, AppPorts ports)
-    : impl_(std::make_unique<Impl>(std::move(options), ports)),
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(ports))),
       alive_(std::make_shared<Impl*>(impl_.get())) {}
 
 App::~App() { *alive_ = nullptr; }

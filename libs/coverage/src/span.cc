@@ -8,7 +8,7 @@
 
 namespace apmcov::coverage {
 namespace {
-constexpr size_t kMinChunk = 64 * 1024;
+constexpr size_t kMinChunk = size_t{64} * 1024;
 }  // namespace
 
 size_t StringPool::ViewHash::operator()(std::string_view s) const {

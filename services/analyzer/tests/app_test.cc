@@ -196,6 +196,7 @@ class AnalyzerAppTest : public ::testing::Test {
 
 std::vector<std::string> Names(const std::vector<store::ServiceRow>& rows) {
   std::vector<std::string> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.catalog.name);
   return out;
 }
@@ -746,8 +747,9 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
     *o.mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(seen);
     Publish(topics_.apm_inventory, service + "\x1fprod", o);
   };
-  observe("stopped-tracing", true, false, kT0 - 72 * 3600 * kSec);  // outside the 24 h lookback
-  observe("stopped-tracing", false, true, kT0 - 60 * kSec);         // USM still sees it
+  observe("stopped-tracing", true, false,
+          kT0 - int64_t{72} * 3600 * kSec);                  // outside the 24 h lookback
+  observe("stopped-tracing", false, true, kT0 - 60 * kSec);  // USM still sees it
   observe("traced", true, false, kT0 - 3600 * kSec);
   Publish(topics_.sync_jobs, "j", MakeJob("j", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0));
   Drain();
@@ -990,7 +992,7 @@ TEST_F(BrokenTraceTest, RetentionKeepsTheStoreBoundedOverManySyncs) {
   options_.retention_batch_rows = 2;  // several batches per run
   StartApp();
   constexpr int kSyncs = 40;  // 10 days, one sync every 6 hours
-  auto sync_at = [](int n) { return kT0 + n * 6 * kHour; };
+  auto sync_at = [](int n) { return kT0 + int64_t{n} * 6 * kHour; };
   auto job_of = [](int n) { return "job-" + std::to_string(n); };
   for (int n = 0; n < kSyncs; ++n) {
     const int64_t t = sync_at(n);
@@ -1068,7 +1070,7 @@ TEST_F(BrokenTraceTest, RetentionKeepsTheStoreBoundedOverManySyncs) {
 // A zero interval disables pruning; otherwise the first batch prunes, and then no prune runs
 // between two batches closer than the interval.
 TEST_F(BrokenTraceTest, RetentionRunsAtMostEveryInterval) {
-  constexpr int64_t kDay = 24 * 3600 * kSec;
+  constexpr int64_t kDay = int64_t{24} * 3600 * kSec;
   options_.retention.broken_trace_ns = kDay;
   options_.retention_interval = std::chrono::seconds(0);
   clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(kT0)));
@@ -1116,7 +1118,7 @@ TEST(AnalyzerConfigTest, ReadsDesignVariablesAndNamesBadOnes) {
   EXPECT_EQ(c.broken_trace_retention_days, 14);
   EXPECT_EQ(c.sync_job_retention_days, 30);
   EXPECT_EQ(c.retention_interval_seconds, 600);
-  EXPECT_EQ(AppOptions::FromConfig(c).retention.broken_trace_ns, 14 * 86400 * kSec);
+  EXPECT_EQ(AppOptions::FromConfig(c).retention.broken_trace_ns, int64_t{14} * 86400 * kSec);
   absl::Status s = reader.Finish();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find("APM_LOOKBACK_HOURS"), std::string::npos) << s;
