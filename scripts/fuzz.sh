@@ -16,8 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 fixtures=${APMCOV_FIXTURES_DIR:-$root/tests/fixtures/datadog}
-targets=(fuzz_span_page fuzz_service_definitions fuzz_aggregate fuzz_event_decode fuzz_rest_query
-  fuzz_grpc_query fuzz_trace_headers fuzz_agent_intake)
+targets=(fuzz_span_page fuzz_service_definitions fuzz_aggregate fuzz_event_decode
+  fuzz_span_batch_decoder fuzz_rest_query fuzz_grpc_query fuzz_trace_headers fuzz_agent_intake)
 
 if [[ ${1:-} == --list ]]; then
   printf '%s\n' "${targets[@]}"

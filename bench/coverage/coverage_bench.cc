@@ -225,66 +225,41 @@ struct CoreResult {
   size_t max_in_flight_spans = 0;
 };
 
-// Assembly + detection over pre-interned spans (`intern` = false) or from string fields.
-CoreResult RunCore(const Corpus& c, const std::vector<SpanRecord>& records, StringPool& pool,
-                   bool intern) {
-  SpanInterner interner(pool);
-  TraceAssembler assembler;
-  GapDetector detector(pool);
-  detector.SetDirectory(Directory());
-  TraceVerdict verdict;
-  uint64_t broken = 0;
-  auto sink = [&](const AssembledTrace& t) {
-    detector.Judge(t, &verdict);
-    broken += verdict.broken();
-  };
-  CoreResult r;
-  const double wall = WallSeconds();
-  const double start = ThreadCpuSeconds();
-  int64_t offset = 0;
-  for (const Event& e : c.events) {
-    if (e.watermark) {
-      r.max_in_flight_spans = std::max(r.max_in_flight_spans, assembler.spans_in_flight());
-      assembler.OnWatermark(0, e.watermark_ns, sink);
-    } else if (intern) {
-      assembler.Add(interner.Intern(c.spans[e.span]), 0, offset++, sink);
-    } else {
-      assembler.Add(records[e.span], 0, offset++, sink);
-    }
-  }
-  r.seconds = ThreadCpuSeconds() - start;
-  r.wall_seconds = WallSeconds() - wall;
-  r.detector = detector.counters();
-  r.assembler = assembler.counters();
-  return r;
-}
+// What the analyzer core is fed: pre-interned records, spans with string fields (interned as
+// they come), or SpanBatch wire bytes (decoded and interned by DecodeSpanBatch, as the
+// analyzer's consumer does).
+enum class Input { kRecords, kStringFields, kWire };
 
-// The same events as the analyzer receives them: SpanBatch wire bytes, one batch per run of
-// consecutive spans of one trace (the collector's "spans of one trace from one page"), the
-// watermarks between them.
-struct WireEvent {
+// The same events as the analyzer receives them: one SpanBatch per run of consecutive spans of
+// one trace (the collector's "spans of one trace from one page"), the watermarks between them.
+// `first`..`last` index Corpus::events; `bytes` is the batch's wire encoding.
+struct Batch {
   bool watermark = false;
   int64_t watermark_ns = 0;
+  size_t first = 0;
+  size_t last = 0;
   std::string bytes;
-  size_t spans = 0;
 };
 
-std::vector<WireEvent> EncodeBatches(const Corpus& c) {
-  std::vector<WireEvent> out;
+std::vector<Batch> EncodeBatches(const Corpus& c) {
+  std::vector<Batch> out;
   apmcov::v1::SpanBatch batch;
-  auto flush = [&] {
+  size_t first = 0;
+  auto flush = [&](size_t last) {
     if (batch.spans_size() == 0) return;
-    out.push_back({false, 0, batch.SerializeAsString(), static_cast<size_t>(batch.spans_size())});
+    out.push_back({false, 0, first, last, batch.SerializeAsString()});
     batch.Clear();
   };
-  for (const Event& e : c.events) {
+  for (size_t i = 0; i < c.events.size(); ++i) {
+    const Event& e = c.events[i];
     if (e.watermark) {
-      flush();
-      out.push_back({true, e.watermark_ns, {}, 0});
+      flush(i);
+      out.push_back({true, e.watermark_ns, i, i, {}});
       continue;
     }
     const SpanFields& f = c.spans[e.span];
-    if (batch.spans_size() > 0 && batch.spans(0).trace_id() != f.trace_id_lo) flush();
+    if (batch.spans_size() > 0 && batch.spans(0).trace_id() != f.trace_id_lo) flush(i);
+    if (batch.spans_size() == 0) first = i;
     apmcov::v1::Span* s = batch.add_spans();
     s->set_trace_id(f.trace_id_lo);
     s->set_trace_id_high(f.trace_id_hi);
@@ -305,13 +280,15 @@ std::vector<WireEvent> EncodeBatches(const Corpus& c) {
     s->set_infra_hint(std::string(f.infra_hint));
     s->set_error(f.error);
   }
-  flush();
+  flush(c.events.size());
   return out;
 }
 
-// Decoding (DecodeSpanBatch: wire bytes → interned records) + assembly + detection, as the
-// analyzer's consumer does it, on one thread.
-CoreResult RunFromWire(const std::vector<WireEvent>& events, StringPool& pool) {
+// Assembly + detection of every batch, fed as `input`, timed on this thread's CPU clock: the
+// one timing loop of every apmcov::coverage figure. Offsets advance per batch, as in the
+// analyzer (one Kafka message per batch).
+CoreResult RunCore(Input input, const Corpus& c, const std::vector<SpanRecord>& records,
+                   const std::vector<Batch>& batches, StringPool& pool) {
   SpanInterner interner(pool);
   TraceAssembler assembler;
   GapDetector detector(pool);
@@ -327,14 +304,28 @@ CoreResult RunFromWire(const std::vector<WireEvent>& events, StringPool& pool) {
   const double wall = WallSeconds();
   const double start = ThreadCpuSeconds();
   int64_t offset = 0;
-  for (const WireEvent& e : events) {
-    if (e.watermark) {
+  for (const Batch& b : batches) {
+    if (b.watermark) {
       r.max_in_flight_spans = std::max(r.max_in_flight_spans, assembler.spans_in_flight());
-      assembler.OnWatermark(0, e.watermark_ns, sink);
+      assembler.OnWatermark(0, b.watermark_ns, sink);
       continue;
     }
-    if (!DecodeSpanBatch(e.bytes, interner, &decoded).ok()) std::abort();
-    for (const SpanRecord& rec : decoded.spans) assembler.Add(rec, 0, offset, sink);
+    switch (input) {
+      case Input::kRecords:
+        for (size_t i = b.first; i < b.last; ++i) {
+          assembler.Add(records[c.events[i].span], 0, offset, sink);
+        }
+        break;
+      case Input::kStringFields:
+        for (size_t i = b.first; i < b.last; ++i) {
+          assembler.Add(interner.Intern(c.spans[c.events[i].span]), 0, offset, sink);
+        }
+        break;
+      case Input::kWire:
+        if (!DecodeSpanBatch(b.bytes, interner, &decoded).ok()) std::abort();
+        for (const SpanRecord& rec : decoded.spans) assembler.Add(rec, 0, offset, sink);
+        break;
+    }
     ++offset;
   }
   r.seconds = ThreadCpuSeconds() - start;
@@ -377,7 +368,7 @@ RefResult RunReference(const Corpus& c) {
 int main(int argc, char** argv) {
   size_t total = 3'000'000;
   int repeats = 3;
-  std::string only;  // core, intern, reference: profile one implementation
+  std::string only;  // core, intern, wire, reference: profile one implementation
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--spans=", 8) == 0) total = std::stoul(argv[i] + 8);
     if (std::strncmp(argv[i], "--repeats=", 10) == 0) repeats = std::stoi(argv[i] + 10);
@@ -396,12 +387,13 @@ int main(int argc, char** argv) {
   records.reserve(corpus.spans.size());
   for (const SpanFields& f : corpus.spans) records.push_back(interner.Intern(f));
 
-  const std::vector<WireEvent> wire = EncodeBatches(corpus);
+  const std::vector<Batch> batches = EncodeBatches(corpus);
   size_t wire_bytes = 0, wire_batches = 0;
-  for (const WireEvent& e : wire) {
-    wire_bytes += e.bytes.size();
-    wire_batches += !e.watermark;
+  for (const Batch& b : batches) {
+    wire_bytes += b.bytes.size();
+    wire_batches += !b.watermark;
   }
+  auto run = [&](Input input) { return RunCore(input, corpus, records, batches, pool); };
 
   CoreResult best_core, best_intern, best_wire;
   RefResult best_ref;
@@ -409,21 +401,28 @@ int main(int argc, char** argv) {
   if (!only.empty()) {
     for (int r = 0; r < repeats; ++r) {
       double cpu = 0;
-      if (only == "core") cpu = RunCore(corpus, records, pool, false).seconds;
-      if (only == "intern") cpu = RunCore(corpus, records, pool, true).seconds;
-      if (only == "wire") cpu = RunFromWire(wire, pool).seconds;
+      if (only == "core") cpu = run(Input::kRecords).seconds;
+      if (only == "intern") cpu = run(Input::kStringFields).seconds;
+      if (only == "wire") cpu = run(Input::kWire).seconds;
       if (only == "reference") cpu = RunReference(corpus).seconds;
       std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f}\n", only.c_str(), spans / cpu);
     }
     return 0;
   }
   for (int r = 0; r < repeats; ++r) {
-    CoreResult core = RunCore(corpus, records, pool, false);
-    if (core.seconds < best_core.seconds) best_core = core;
-    CoreResult with_intern = RunCore(corpus, records, pool, true);
-    if (with_intern.seconds < best_intern.seconds) best_intern = with_intern;
-    CoreResult from_wire = RunFromWire(wire, pool);
+    // From the wire and pre-interned back to back, so the two see the same neighbours.
+    CoreResult from_wire = run(Input::kWire);
     if (from_wire.seconds < best_wire.seconds) best_wire = from_wire;
+    CoreResult core = run(Input::kRecords);
+    if (core.seconds < best_core.seconds) best_core = core;
+    CoreResult with_intern = run(Input::kStringFields);
+    if (with_intern.seconds < best_intern.seconds) best_intern = with_intern;
+    std::printf(
+        "{\"bench\":\"coverage_from_wire\",\"repeat\":%d,\"from_wire_spans_per_sec\":%.0f,"
+        "\"pre_interned_spans_per_sec\":%.0f,\"from_wire_share\":%.3f,"
+        "\"decode_ns_per_span\":%.1f}\n",
+        r, spans / from_wire.seconds, spans / core.seconds, core.seconds / from_wire.seconds,
+        (from_wire.seconds - core.seconds) * 1e9 / static_cast<double>(spans));
     RefResult ref = RunReference(corpus);
     if (ref.seconds < best_ref.seconds) best_ref = std::move(ref);
   }

@@ -38,6 +38,7 @@
 #include "record_mapping.h"
 #include "retention.h"
 #include "retry.h"
+#include "span_decoder.h"
 
 namespace apmcov::analyzer {
 namespace {
@@ -48,7 +49,6 @@ namespace v1 = apmcov::v1;
 // that are finalised by the memory cap long before.
 constexpr int64_t kIntervalKeepNs = int64_t{6} * 3600 * 1'000'000'000;
 using bus::IncomingMessage;
-constexpr std::string_view kSpanBatchType = "apmcov.v1.SpanBatch";
 using bus::TopicPartition;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
@@ -58,11 +58,11 @@ std::string Msg(const absl::Status& s) { return std::string(s.message()); }
 struct App::Impl {
   Impl(AppOptions o, AppPorts p)
       : options(std::move(o)),
-        ports(p),
+        ports(std::move(p)),
         topics(options.topic_prefix),
         metrics(ports.registry),
         retrier(ports.clock, stop, options.max_backoff),
-        interner(pool),
+        decoder(options.decode_queue_depth, topics.spans, pool),
         assembler(coverage::AssemblerOptions{options.trace_grace_ns, options.max_traces_in_flight,
                                              options.max_spans_in_flight}),
         detector(pool, coverage::DetectorOptions{options.whole_trace_retention}),
@@ -94,7 +94,7 @@ struct App::Impl {
 
   // --- core ---
   coverage::StringPool pool;
-  coverage::SpanInterner interner;
+  SpanDecoder decoder;  // decodes `spans` messages on its own thread, into `pool`
   coverage::TraceAssembler assembler;
   coverage::GapDetector detector;
   coverage::TraceVerdict verdict;
@@ -117,7 +117,6 @@ struct App::Impl {
   // --- per-batch accumulators ---
   store::WriteBatch batch;
   SpanSightings span_sightings{pool};
-  coverage::DecodedSpanBatch decoded_batch;  // reused: no allocation per message
   JudgementCounts judgements;
   std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
 
@@ -142,6 +141,11 @@ struct App::Impl {
     // The batches written so far commit their offsets while the partitions are still ours.
     writer.Drain();
     (void)TakeWritten();  // a failure is kept in write_error for RunOnce
+    // Polls still queued for decoding hold messages of these partitions that were never
+    // processed, so never committed: the new owner re-reads them; processing them here would
+    // count them twice.
+    const size_t discarded = decoder.Discard(tps);
+    metrics.decode_discarded_messages->Increment(static_cast<double>(discarded));
     size_t dropped = 0;
     offsets.Revoke(tps);
     for (const auto& tp : tps) {
@@ -156,7 +160,9 @@ struct App::Impl {
     }
     metrics.CountRebalance("revoked", tps.size());
     CountOwnedSpansPartitions();
-    Log().Info("partitions revoked", {{"count", tps.size()}, {"traces_dropped", dropped}});
+    Log().Info("partitions revoked", {{"count", tps.size()},
+                                      {"traces_dropped", dropped},
+                                      {"queued_messages_discarded", discarded}});
   }
   void CountOwnedSpansPartitions() {
     metrics.owned_spans_partitions->Set(
@@ -274,19 +280,14 @@ struct App::Impl {
   }
 
   // --- spans and their watermarks ---
-  // Decoded straight into interned records (no v1::Span, no std::string per span).
-  void HandleSpans(const IncomingMessage& m) {
-    absl::Status decoded = bus::CheckProtoHeaders(m, kSpanBatchType);
-    if (decoded.ok()) {
-      decoded = coverage::DecodeSpanBatch(m.value, interner, &decoded_batch);
-      if (!decoded.ok())
-        decoded = absl::InvalidArgumentError(absl::StrCat(bus::Where(m), ": ", decoded.message()));
-    }
+  // Decoded by the decode thread straight into interned records (no v1::Span, no std::string
+  // per span); a message it could not decode goes to the dlq with the reason.
+  void HandleSpans(const IncomingMessage& m, const coverage::DecodedSpanBatch& b,
+                   const absl::Status& decoded) {
     if (!decoded.ok()) {
       DeadLetter(m, Msg(decoded));
       return;
     }
-    const coverage::DecodedSpanBatch& b = decoded_batch;
     auto sink = [this](const coverage::AssembledTrace& t) { OnTrace(t); };
     for (const coverage::SpanRecord& rec : b.spans) {
       assembler.Add(rec, m.partition, m.offset, sink);
@@ -474,14 +475,15 @@ struct App::Impl {
   // (store::IsRecordRejected: retrying can never help), the messages are applied one by one and
   // each rejected one goes to the dlq with the store's reason; consumption goes on. Outages are
   // retried as always.
-  absl::Status ApplySettingAsideRejected(const std::vector<IncomingMessage>& messages) {
+  absl::Status ApplySettingAsideRejected(const std::vector<IncomingMessage>& messages,
+                                         const DecodedPoll& poll) {
     absl::Status s = ApplyWithRetry(batch, "applying catalog and inventory");
     batch = store::WriteBatch{};
     if (!store::IsRecordRejected(s)) return s;
     Log().Warn("the store rejected a record; applying the batch message by message",
                {{"error", Msg(s)}});
     for (const IncomingMessage& m : messages) {
-      if (m.topic == topics.spans) continue;
+      if (m.topic == topics.spans || poll.Discarded(m)) continue;
       HandleRecordMessage(m);
       if (batch.empty()) continue;
       absl::Status one = ApplyWithRetry(batch, "applying one message");
@@ -637,34 +639,76 @@ struct App::Impl {
   }
 
   // --- one poll ---
-  // One poll. The batch's writes go to the writer thread; with `drain`, RunOnce returns only
-  // once they are written and their offsets committed.
+  // One poll, handed to the decode thread; then the polls decoded before it are processed,
+  // oldest first: all of them with `drain` (and then their writes are waited for, offsets
+  // committed), else all but the newest, which is decoded while the next poll's turn comes
+  // (unless the poll brought nothing: then nothing is left waiting).
   absl::StatusOr<size_t> RunOnce(bool drain) {
     APMCOV_RETURN_IF_ERROR(TakeWritten());
     absl::StatusOr<std::vector<IncomingMessage>> polled =
         ports.subscriber.Poll(options.max_batch_messages, options.poll_timeout);
+    size_t consumed = 0;
     if (!polled.ok()) {
       if (absl::IsDataLoss(polled.status())) {
         metrics.data_loss->Increment();
         ++data_loss_count;
         Log().Error("data loss: offset out of range, messages were lost to retention",
                     {{"error", Msg(polled.status())}});
-        return size_t{0};
+      } else {
+        Log().Warn("poll failed", {{"error", Msg(polled.status())}});
       }
-      Log().Warn("poll failed", {{"error", Msg(polled.status())}});
-      return size_t{0};
+    } else if (!polled->empty()) {
+      consumed = polled->size();
+      decoder.Submit(std::move(*polled));
     }
     APMCOV_RETURN_IF_ERROR(TakeWritten());  // a rebalance in the poll drained the writer
+    const size_t keep = drain || consumed == 0 ? 0 : 1;
+    bool processed = false;
+    while (decoder.Pending() > keep) {
+      metrics.decode_queue_polls->Set(static_cast<double>(decoder.Pending()));
+      std::optional<DecodedPoll> poll = decoder.Next();
+      if (!poll) break;
+      absl::Status s = ProcessPoll(*poll);
+      decoder.Recycle(std::move(*poll));
+      APMCOV_RETURN_IF_ERROR(s);
+      processed = true;
+    }
+    // Nothing to process: time still moves (watermarks whose catalog wait ran out, snapshots
+    // whose wait passed), as with a poll that brought nothing.
+    if (!processed) APMCOV_RETURN_IF_ERROR(ProcessPoll(DecodedPoll{}));
+    metrics.decode_queue_polls->Set(static_cast<double>(decoder.Pending()));
+    if (drain) APMCOV_RETURN_IF_ERROR(DrainWriter());
+    APMCOV_RETURN_IF_ERROR(TakeWritten());
+    SyncMetrics();
+    UpdateLag();
+    pruner.MaybePrune();
+    return consumed;
+  }
+
+  // Processes every poll still queued (a drain before stopping).
+  absl::Status RunOnceQueued() {
+    while (std::optional<DecodedPoll> poll = decoder.Next()) {
+      absl::Status s = ProcessPoll(*poll);
+      decoder.Recycle(std::move(*poll));
+      APMCOV_RETURN_IF_ERROR(s);
+    }
+    metrics.decode_queue_polls->Set(0);
+    return absl::OkStatus();
+  }
+
+  // One poll's messages: the catalog, inventory and sync-jobs records first, then the spans,
+  // then the batch's writes to the writer thread with the offsets they make safe.
+  absl::Status ProcessPoll(const DecodedPoll& poll) {
     if (!restore_watermarks.empty()) APMCOV_RETURN_IF_ERROR(DrainWriter());
     APMCOV_RETURN_IF_ERROR(RestoreWatermarks());
-    const std::vector<IncomingMessage>& messages = *polled;
+    const std::vector<IncomingMessage>& messages = poll.messages;
     tracing::Span batch_span = StartBatchSpan(tracer(), messages);
     tracing::ActiveSpanScope active(batch_span);
     // Catalog, inventory and sync jobs first: apply them (a catalog snapshot may complete) and
     // rebuild the directory before judging any trace of this poll or a later one. Topics are
     // not ordered among themselves anyway.
     for (const IncomingMessage& m : messages) {
-      if (m.topic == topics.spans) continue;
+      if (m.topic == topics.spans || poll.Discarded(m)) continue;
       HandleRecordMessage(m);
       offsets.Consumed({m.topic, m.partition}, m.offset);
     }
@@ -674,14 +718,15 @@ struct App::Impl {
     }
     if (!batch.empty()) {
       APMCOV_RETURN_IF_ERROR(DrainWriter());
-      APMCOV_RETURN_IF_ERROR(ApplySettingAsideRejected(messages));
+      APMCOV_RETURN_IF_ERROR(ApplySettingAsideRejected(messages, poll));
     }
     APMCOV_RETURN_IF_ERROR(Refresh());
     // Jobs whose catalog completed elsewhere, and watermarks whose wait is over.
     APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
-    for (const IncomingMessage& m : messages) {
-      if (m.topic != topics.spans) continue;
-      HandleSpans(m);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const IncomingMessage& m = messages[i];
+      if (m.topic != topics.spans || poll.Discarded(m)) continue;
+      HandleSpans(m, poll.batches[i], poll.errors[i]);
       offsets.Consumed({m.topic, m.partition}, m.offset);
     }
     APMCOV_RETURN_IF_ERROR(ReleaseAllWatermarks());
@@ -708,17 +753,12 @@ struct App::Impl {
       APMCOV_RETURN_IF_ERROR(DrainWriter());  // a snapshot is computed from the stored rows
       APMCOV_RETURN_IF_ERROR(refresher.WriteReadySnapshots(offsets.OwnedPartitions(topics.spans)));
     }
-    if (drain) APMCOV_RETURN_IF_ERROR(DrainWriter());
-    APMCOV_RETURN_IF_ERROR(TakeWritten());
-    SyncMetrics();
-    UpdateLag();
-    pruner.MaybePrune();
-    return messages.size();
+    return TakeWritten();
   }
 };
 
 App::App(AppOptions options, AppPorts ports)
-    : impl_(std::make_unique<Impl>(std::move(options), ports)),
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(ports))),
       alive_(std::make_shared<Impl*>(impl_.get())) {}
 
 App::~App() { *alive_ = nullptr; }
@@ -741,9 +781,11 @@ absl::Status App::Start() {
 
 absl::StatusOr<size_t> App::RunOnce() { return impl_->RunOnce(/*drain=*/true); }
 
+absl::StatusOr<size_t> App::Step() { return impl_->RunOnce(/*drain=*/false); }
+
 absl::Status App::Run() {
   while (!impl_->stop.load()) {
-    absl::StatusOr<size_t> n = impl_->RunOnce(/*drain=*/false);
+    absl::StatusOr<size_t> n = Step();
     if (!n.ok()) {
       if (absl::IsCancelled(n.status())) {
         Log().Warn(
@@ -755,7 +797,9 @@ absl::Status App::Run() {
       return n.status();
     }
   }
-  if (absl::Status s = impl_->DrainWriter(); !s.ok()) {
+  absl::Status s = impl_->RunOnceQueued();
+  if (s.ok()) s = impl_->DrainWriter();
+  if (!s.ok()) {
     if (absl::IsCancelled(s)) {
       Log().Warn(
           "stopped during an outage: the batches being written were not committed and "

@@ -19,7 +19,12 @@
 //    (on the Clock) until it succeeds or Stop() is requested; then Run() returns without
 //    committing, so nothing is lost.
 //  - Rebalance: revoked `spans` partitions drop their in-flight traces (the next owner re-reads
-//    them: they were never committed); assigned ones restore their applied watermark.
+//    them: they were never committed); assigned ones restore their applied watermark. Messages
+//    of revoked partitions still queued for decoding are discarded, never processed (they were
+//    not committed either), counted in apmcov_analyzer_decode_discarded_messages_total.
+//  - Decoding: `spans` messages are decoded on a thread of their own (span_decoder.h), one
+//    poll ahead of the consumer thread's assembly, behind a queue of decode_queue_depth polls
+//    (apmcov_analyzer_decode_queue_polls). The queue holds nothing that was committed.
 //  - A catalog snapshot whose end marker and every member are stored marks absent services
 //    removed (in the store, CoverageStore contract).
 //  - Coverage snapshot: when a sync job reaches succeeded or partial, and this member has
@@ -48,7 +53,7 @@
 //    in apmcov_analyzer_rows_pruned_total{table} and a finished run is logged with a summary.
 //    A failed prune is logged and tried again at the next interval; it never fails a batch.
 //    Every replica prunes; the store's batches skip rows another one holds.
-//  - Not thread-safe: Run()/RunOnce() on one thread; Stop() from any thread.
+//  - Not thread-safe: Run()/RunOnce()/Step() on one thread; Stop() from any thread.
 // Ports are held by reference and must outlive the App.
 #pragma once
 
@@ -99,12 +104,18 @@ class App {
   // Subscribes to the four input topics and loads the service directory from the store.
   absl::Status Start();
 
-  // Polls once and processes what came (store transaction, then commit). Returns the number of
-  // messages consumed. Errors: Cancelled when Stop() interrupted a retry; Internal for a store
-  // failure that retrying cannot fix.
+  // Polls once and processes what came and every poll still queued for decoding (store
+  // transaction, then commit). Returns the number of messages consumed. Errors: Cancelled when
+  // Stop() interrupted a retry; Internal for a store failure that retrying cannot fix.
   absl::StatusOr<size_t> RunOnce();
 
-  // RunOnce() until Stop(); the batch in hand is finished and committed first (drain).
+  // What Run() does in a loop: polls once and hands the poll to the decode thread, then
+  // processes the polls decoded before it, leaving the newest one decoding (none when the poll
+  // brought nothing). Its writes are left to the writer thread. Returns the messages polled.
+  absl::StatusOr<size_t> Step();
+
+  // Step() until Stop(); the polls queued are processed and their batches written and
+  // committed first (drain).
   absl::Status Run();
   void Stop();
 

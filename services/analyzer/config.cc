@@ -12,7 +12,7 @@ AnalyzerConfig AnalyzerConfig::Read(ConfigReader& r) {
   c.topic_prefix = r.String("KAFKA_TOPIC_PREFIX", c.topic_prefix);
   c.database_url = r.String("DATABASE_URL", "", Secret::kYes);
   c.group_id = r.String("ANALYZER_GROUP_ID", c.group_id);
-  c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, 24 * 366);
+  c.apm_lookback_hours = r.Int("APM_LOOKBACK_HOURS", c.apm_lookback_hours, 1, int64_t{24} * 366);
   auto aliases = coverage::ParseInfraAliases(r.String("INFRA_ALIASES", ""));
   if (aliases.ok()) {
     c.infra_aliases = *std::move(aliases);

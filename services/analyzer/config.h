@@ -66,6 +66,9 @@ struct AppOptions {
   // Batches queued for (or being written to) PostgreSQL by the writer thread while the next
   // poll is processed; 1 writes each batch before the next poll is judged.
   size_t write_queue_depth = 2;
+  // Polls queued for (or being decoded by) the decode thread; the consumer thread processes
+  // the oldest while the newest is decoded (span_decoder.h).
+  size_t decode_queue_depth = 2;
   size_t max_traces_in_flight = 1'000'000;
   size_t max_spans_in_flight = 4'000'000;
   std::chrono::nanoseconds snapshot_wait = std::chrono::minutes(5);

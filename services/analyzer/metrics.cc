@@ -20,6 +20,21 @@ AnalyzerMetrics::AnalyzerMetrics(prometheus::Registry& reg) {
                          .Help("Spans consumed from the spans topic")
                          .Register(reg)
                          .Add({});
+  decode_queue_polls = &prometheus::BuildGauge()
+                            .Name("apmcov_analyzer_decode_queue_polls")
+                            .Help(
+                                "Polls handed to the decode thread and not yet processed "
+                                "(queued, being decoded or decoded and waiting)")
+                            .Register(reg)
+                            .Add({});
+  decode_discarded_messages =
+      &prometheus::BuildCounter()
+           .Name("apmcov_analyzer_decode_discarded_messages_total")
+           .Help(
+               "Messages queued for decoding when their partition was revoked: never "
+               "processed, re-read by the new owner")
+           .Register(reg)
+           .Add({});
   traces_finalised = &prometheus::BuildCounter()
                           .Name("apmcov_analyzer_traces_finalised_total")
                           .Help("Traces finalised (judged or skipped), forced ones included")

@@ -60,6 +60,8 @@ struct AnalyzerMetrics {
   prometheus::Counter* catalog_wait_expired;
   prometheus::Gauge* watermarks_pending;
   prometheus::Gauge* services_total;
+  prometheus::Gauge* decode_queue_polls;           // submitted to the decode thread, not processed
+  prometheus::Counter* decode_discarded_messages;  // queued when their partition was revoked
 
  private:
   prometheus::Family<prometheus::Gauge>* lag_family_;

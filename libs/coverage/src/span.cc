@@ -8,7 +8,7 @@
 
 namespace apmcov::coverage {
 namespace {
-constexpr size_t kMinChunk = 64 * 1024;
+constexpr size_t kMinChunk = size_t{64} * 1024;
 }  // namespace
 
 size_t StringPool::ViewHash::operator()(std::string_view s) const {
@@ -16,12 +16,24 @@ size_t StringPool::ViewHash::operator()(std::string_view s) const {
 }
 
 StringPool::StringPool() {
-  views_.emplace_back();
+  Append(std::string_view());
   index_.emplace(std::string_view(), kEmptyStr);
+}
+
+void StringPool::Append(std::string_view stored) {
+  const size_t id = size_.load(std::memory_order_relaxed);
+  const uint64_t n = uint64_t{id} + 1;
+  const auto k = static_cast<size_t>(std::bit_width(n) - 1);
+  if (n == (uint64_t{1} << k)) {
+    segments_[k] = std::make_unique<std::string_view[]>(size_t{1} << k);
+  }
+  segments_[k][n - (uint64_t{1} << k)] = stored;
+  size_.store(id + 1, std::memory_order_release);
 }
 
 StrId StringPool::Intern(std::string_view s) {
   if (s.empty()) return kEmptyStr;
+  std::lock_guard lock(mu_);
   if (auto it = index_.find(s); it != index_.end()) return it->second;
   if (chunks_.empty() || chunk_size_ - chunk_used_ < s.size()) {
     chunk_size_ = std::max(kMinChunk, s.size());
@@ -33,57 +45,32 @@ StrId StringPool::Intern(std::string_view s) {
   std::memcpy(dst, s.data(), s.size());
   chunk_used_ += s.size();
   std::string_view stored(dst, s.size());
-  const auto id = static_cast<StrId>(views_.size());
-  views_.push_back(stored);
+  const auto id = static_cast<StrId>(size_.load(std::memory_order_relaxed));
+  Append(stored);
   index_.emplace(stored, id);
   return id;
 }
 
 StrId StringPool::Find(std::string_view s) const {
+  std::lock_guard lock(mu_);
   auto it = index_.find(s);
   return it == index_.end() ? kEmptyStr : it->second;
 }
 
 size_t StringPool::bytes() const {
-  return string_bytes_ + views_.capacity() * sizeof(std::string_view) +
+  std::lock_guard lock(mu_);
+  // The segments hold at most twice the views in use.
+  return string_bytes_ + 2 * size() * sizeof(std::string_view) +
          index_.capacity() * (sizeof(std::string_view) + sizeof(StrId) + 1);
 }
 
-namespace {
-
-// A cheap hash of the whole string, 8 bytes at a time (names that differ only in the middle,
-// such as http://svc-12.prod.svc.cluster.local/v1 and http://svc-13..., must not collide).
-size_t TextHash(std::string_view s) {
-  uint64_t h = s.size() * 0x9E3779B97F4A7C15ull;
-  size_t i = 0;
-  uint64_t w;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::memcpy(&w, s.data() + i, 8);
-    h = (h ^ w) * 0xC2B2AE3D27D4EB4Full;
-    h ^= h >> 31;
-  }
-  if (i < s.size()) {
-    w = 0;
-    std::memcpy(&w, s.data() + i, s.size() - i);
-    h = (h ^ w) * 0xC2B2AE3D27D4EB4Full;
-  }
-  return static_cast<size_t>(h ^ (h >> 29));
-}
-
-bool Same(std::string_view a, std::string_view b) { return SpanInterner::SameText(a, b); }
-
-}  // namespace
-
-StrId SpanInterner::Cached(Last& last, std::string_view s) {
-  if (s.empty()) return kEmptyStr;
-  if (Same(s, last.text)) return last.id;
-  Last& slot = table_[TextHash(s) & (kTableSize - 1)];
-  if (!Same(s, slot.text)) {
-    slot.id = pool_.Intern(s);
-    slot.text = pool_.View(slot.id);
-  }
-  last = slot;
-  return last.id;
+StrId SpanInterner::Insert(SpanField field, std::string_view s, uint64_t hash) {
+  Slot& slot = table_[Slot::Index(hash)];
+  slot.id = pool_.Intern(s);
+  slot.text = pool_.View(slot.id);
+  slot.hash = hash;
+  Remember(recent_[static_cast<size_t>(field)], {slot.text, slot.id});
+  return slot.id;
 }
 
 SpanRecord SpanInterner::Intern(const SpanFields& f) {

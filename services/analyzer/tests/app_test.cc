@@ -196,6 +196,7 @@ class AnalyzerAppTest : public ::testing::Test {
 
 std::vector<std::string> Names(const std::vector<store::ServiceRow>& rows) {
   std::vector<std::string> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.catalog.name);
   return out;
 }
@@ -475,6 +476,73 @@ TEST_F(BrokenTraceTest, RebalanceHandsInFlightTracesToTheNewOwnerWhole) {
   sub2->Close();
 }
 
+int64_t JudgedTotal(store::MemoryCoverageStore& store) {
+  const absl::StatusOr<std::vector<store::TraceJudgementCount>> counts = store.LoadJudgements(0);
+  EXPECT_TRUE(counts.ok()) << counts.status();
+  int64_t judged = 0;
+  if (counts.ok()) {
+    for (const auto& j : *counts) judged += j.judged;
+  }
+  return judged;
+}
+
+double MetricValue(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = text.find(key);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size()));
+}
+
+TEST_F(BrokenTraceTest, RevocationWithPollsQueuedForDecodingNeitherLosesNorCountsTwice) {
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishWorldSpans();
+  // Polled and handed to the decode thread, not processed: the newest poll stays queued.
+  ASSERT_GT(*app_->Step(), 0u);
+  EXPECT_EQ(MetricValue(Metrics(), "apmcov_analyzer_decode_queue_polls"), 1);
+  EXPECT_EQ(MetricValue(Metrics(), "apmcov_analyzer_spans_processed_total"), 0);
+
+  // A second member joins: every partition is revoked while the poll is queued.
+  auto sub2 = broker_.NewSubscriber("apmcov-analyzer");
+  prometheus::Registry registry2;
+  App second(options_, AppPorts{*sub2, *dlq_publisher_, store_, clock_, registry2, *probe_});
+  ASSERT_TRUE(second.Start().ok());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(app_->Step().ok());
+    ASSERT_TRUE(second.Step().ok());
+  }
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(app_->RunOnce().ok());
+    ASSERT_TRUE(second.RunOnce().ok());
+  }
+  EXPECT_GT(MetricValue(Metrics(), "apmcov_analyzer_decode_discarded_messages_total"), 0);
+  // Each trace judged exactly once, by whichever member re-read it, and stored whole.
+  EXPECT_EQ(JudgedTotal(store_), 2);
+  auto t = *store_.LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->span_count, 5);
+  ExpectWorldVerdict();
+  sub2->Close();
+}
+
+TEST_F(BrokenTraceTest, CrashWithPollsQueuedForDecodingReplaysExactlyOnce) {
+  options_.max_batch_messages = 1;  // one message a poll: several polls in the pipeline
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishWorldSpans();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(app_->Step().ok());
+  EXPECT_GE(MetricValue(Metrics(), "apmcov_analyzer_decode_queue_polls"), 1);
+  // Crash: whatever is queued for decoding or writing is lost without a commit.
+  StartApp();
+  Drain();
+  EXPECT_EQ(JudgedTotal(store_), 2);
+  auto t = *store_.LoadBrokenTrace(1001);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->span_count, 5);
+  ExpectWorldVerdict();
+}
+
 TEST_F(BrokenTraceTest, ReplayOfTheSameMessagesChangesNothing) {
   StartApp();
   PublishWorld();
@@ -679,8 +747,9 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
     *o.mutable_last_seen() = TimeUtil::NanosecondsToTimestamp(seen);
     Publish(topics_.apm_inventory, service + "\x1fprod", o);
   };
-  observe("stopped-tracing", true, false, kT0 - 72 * 3600 * kSec);  // outside the 24 h lookback
-  observe("stopped-tracing", false, true, kT0 - 60 * kSec);         // USM still sees it
+  observe("stopped-tracing", true, false,
+          kT0 - int64_t{72} * 3600 * kSec);                  // outside the 24 h lookback
+  observe("stopped-tracing", false, true, kT0 - 60 * kSec);  // USM still sees it
   observe("traced", true, false, kT0 - 3600 * kSec);
   Publish(topics_.sync_jobs, "j", MakeJob("j", v1::SYNC_STATE_SUCCEEDED, 0, 0, kT0));
   Drain();
@@ -923,7 +992,7 @@ TEST_F(BrokenTraceTest, RetentionKeepsTheStoreBoundedOverManySyncs) {
   options_.retention_batch_rows = 2;  // several batches per run
   StartApp();
   constexpr int kSyncs = 40;  // 10 days, one sync every 6 hours
-  auto sync_at = [](int n) { return kT0 + n * 6 * kHour; };
+  auto sync_at = [](int n) { return kT0 + int64_t{n} * 6 * kHour; };
   auto job_of = [](int n) { return "job-" + std::to_string(n); };
   for (int n = 0; n < kSyncs; ++n) {
     const int64_t t = sync_at(n);
@@ -1001,7 +1070,7 @@ TEST_F(BrokenTraceTest, RetentionKeepsTheStoreBoundedOverManySyncs) {
 // A zero interval disables pruning; otherwise the first batch prunes, and then no prune runs
 // between two batches closer than the interval.
 TEST_F(BrokenTraceTest, RetentionRunsAtMostEveryInterval) {
-  constexpr int64_t kDay = 24 * 3600 * kSec;
+  constexpr int64_t kDay = int64_t{24} * 3600 * kSec;
   options_.retention.broken_trace_ns = kDay;
   options_.retention_interval = std::chrono::seconds(0);
   clock_.Set(Clock::TimePoint(std::chrono::nanoseconds(kT0)));
@@ -1049,7 +1118,7 @@ TEST(AnalyzerConfigTest, ReadsDesignVariablesAndNamesBadOnes) {
   EXPECT_EQ(c.broken_trace_retention_days, 14);
   EXPECT_EQ(c.sync_job_retention_days, 30);
   EXPECT_EQ(c.retention_interval_seconds, 600);
-  EXPECT_EQ(AppOptions::FromConfig(c).retention.broken_trace_ns, 14 * 86400 * kSec);
+  EXPECT_EQ(AppOptions::FromConfig(c).retention.broken_trace_ns, int64_t{14} * 86400 * kSec);
   absl::Status s = reader.Finish();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find("APM_LOOKBACK_HOURS"), std::string::npos) << s;

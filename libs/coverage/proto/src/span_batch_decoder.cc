@@ -2,7 +2,6 @@
 
 #include <google/protobuf/stubs/common.h>
 
-#include <array>
 #include <cstddef>
 #include <cstring>
 
@@ -25,6 +24,10 @@ class Reader {
   size_t offset() const { return static_cast<size_t>(p_ - base_); }
 
   bool Varint(uint64_t* v) {
+    if (p_ < end_ && static_cast<uint8_t>(*p_) < 0x80) {  // tags and most lengths: one byte
+      *v = static_cast<uint8_t>(*p_++);
+      return true;
+    }
     uint64_t result = 0;
     for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
       const auto byte = static_cast<uint8_t>(*p_++);
@@ -100,73 +103,121 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
-// Span field number → the SpanRecord string it fills, and the interner's cache for it.
-struct StringTarget {
-  bool kept = false;  // false: not a string field of SpanRecord (operation, host, ...)
-  SpanField field = SpanField::kCount;
-  size_t offset = 0;  // of the StrId in SpanRecord
-};
+// The tag bytes of the Span fields the decoder reads (field number << 3 | wire type).
+constexpr uint64_t Tag(uint64_t number, WireType type) { return number << 3 | type; }
 
-constexpr std::array<StringTarget, 21> kStringTargets = [] {
-  std::array<StringTarget, 21> t{};
-  auto set = [&](size_t number, SpanField f, size_t offset) { t[number] = {true, f, offset}; };
-  set(5, SpanField::kService, offsetof(SpanRecord, service));
-  set(6, SpanField::kEnv, offsetof(SpanRecord, env));
-  set(7, SpanField::kResource, offsetof(SpanRecord, resource));
-  set(9, SpanField::kType, offsetof(SpanRecord, type));
-  set(10, SpanField::kKind, offsetof(SpanRecord, kind));
-  set(13, SpanField::kRetainedBy, offsetof(SpanRecord, retained_by));
-  set(15, SpanField::kLanguage, offsetof(SpanRecord, language));
-  set(16, SpanField::kTarget, offsetof(SpanRecord, target));
-  set(17, SpanField::kDbSystem, offsetof(SpanRecord, db_system));
-  set(18, SpanField::kMessagingSystem, offsetof(SpanRecord, messaging_system));
-  set(19, SpanField::kInfraHint, offsetof(SpanRecord, infra_hint));
-  return t;
-}();
+// Reads a string field at `r` and interns it through `field`'s cache into `*id`. UTF-8 is
+// checked only for text the interner has not met before: what it holds was checked once.
+enum class StringRead { kOk, kTruncated, kNotUtf8 };
+inline StringRead ReadInterned(Reader& r, SpanInterner& interner, SpanField field, StrId* id) {
+  std::string_view s;
+  if (!r.Len(&s)) return StringRead::kTruncated;
+  uint64_t hash = 0;
+  StrId found = interner.Lookup(field, s, &hash);
+  if (found == SpanInterner::kUnknown) {
+    if (!ValidUtf8(s)) return StringRead::kNotUtf8;
+    found = interner.Insert(field, s, hash);
+  }
+  *id = found;
+  return StringRead::kOk;
+}
 
 absl::Status DecodeSpan(Reader r, SpanInterner& interner, SpanRecord* span) {
   while (!r.done()) {
     const size_t at = r.offset();
     uint64_t tag;
     if (!r.Varint(&tag)) return Corrupt("a truncated span field tag", at);
-    const uint64_t number = tag >> 3;
-    const auto wire = static_cast<uint32_t>(tag & 7);
-    if (number == 0) return Corrupt("a span field numbered 0", at);
-    if (wire == kFixed64 && number >= 1 && number <= 4) {
-      uint64_t v;
-      if (!r.Fixed64(&v)) return Corrupt("a truncated span id", at);
-      if (number == 1) {
-        span->trace_id_lo = v;
-      } else if (number == 2) {
-        span->trace_id_hi = v;
-      } else if (number == 3) {
-        span->span_id = v;
-      } else {
-        span->parent_id = v;
+    StrId* target = nullptr;
+    SpanField field = SpanField::kCount;
+    uint64_t v = 0;
+    // One jump over the tags of the schema; anything else (other wire types for a known
+    // number, unknown numbers) goes to the generic skip below.
+    switch (tag) {
+      case Tag(1, kFixed64):
+      case Tag(2, kFixed64):
+      case Tag(3, kFixed64):
+      case Tag(4, kFixed64):
+        if (!r.Fixed64(&v)) return Corrupt("a truncated span id", at);
+        if (tag == Tag(1, kFixed64)) {
+          span->trace_id_lo = v;
+        } else if (tag == Tag(2, kFixed64)) {
+          span->trace_id_hi = v;
+        } else if (tag == Tag(3, kFixed64)) {
+          span->span_id = v;
+        } else {
+          span->parent_id = v;
+        }
+        continue;
+      case Tag(11, kVarint):
+      case Tag(12, kVarint):
+      case Tag(20, kVarint):
+        if (!r.Varint(&v)) return Corrupt("a truncated span varint", at);
+        if (tag == Tag(11, kVarint)) {
+          span->start_ns = static_cast<int64_t>(v);
+        } else if (tag == Tag(12, kVarint)) {
+          span->duration_ns = static_cast<int64_t>(v);
+        } else {
+          span->error = v != 0;
+        }
+        continue;
+      case Tag(5, kLen):
+        target = &span->service, field = SpanField::kService;
+        break;
+      case Tag(6, kLen):
+        target = &span->env, field = SpanField::kEnv;
+        break;
+      case Tag(7, kLen):
+        target = &span->resource, field = SpanField::kResource;
+        break;
+      case Tag(9, kLen):
+        target = &span->type, field = SpanField::kType;
+        break;
+      case Tag(10, kLen):
+        target = &span->kind, field = SpanField::kKind;
+        break;
+      case Tag(13, kLen):
+        target = &span->retained_by, field = SpanField::kRetainedBy;
+        break;
+      case Tag(15, kLen):
+        target = &span->language, field = SpanField::kLanguage;
+        break;
+      case Tag(16, kLen):
+        target = &span->target, field = SpanField::kTarget;
+        break;
+      case Tag(17, kLen):
+        target = &span->db_system, field = SpanField::kDbSystem;
+        break;
+      case Tag(18, kLen):
+        target = &span->messaging_system, field = SpanField::kMessagingSystem;
+        break;
+      case Tag(19, kLen):
+        target = &span->infra_hint, field = SpanField::kInfraHint;
+        break;
+      case Tag(8, kLen):
+      case Tag(14, kLen): {
+        std::string_view s;  // operation, host: not kept, but still proto3 strings
+        if (!r.Len(&s)) return Corrupt("a truncated span string", at);
+        if (!ValidUtf8(s)) {
+          return Corrupt(absl::StrCat("invalid UTF-8 in span field ", tag >> 3), at);
+        }
+        continue;
       }
-    } else if (wire == kLen && number < kStringTargets.size() && kStringTargets[number].kept) {
-      std::string_view s;
-      if (!r.Len(&s)) return Corrupt("a truncated span string", at);
-      if (!ValidUtf8(s)) return Corrupt(absl::StrCat("invalid UTF-8 in span field ", number), at);
-      const StringTarget& t = kStringTargets[number];
-      StrId id = interner.InternField(t.field, s);
-      std::memcpy(reinterpret_cast<char*>(span) + t.offset, &id, sizeof(id));
-    } else if (wire == kVarint && (number == 11 || number == 12 || number == 20)) {
-      uint64_t v;
-      if (!r.Varint(&v)) return Corrupt("a truncated span varint", at);
-      if (number == 11) {
-        span->start_ns = static_cast<int64_t>(v);
-      } else if (number == 12) {
-        span->duration_ns = static_cast<int64_t>(v);
-      } else {
-        span->error = v != 0;
+      default:
+        break;
+    }
+    if (target != nullptr) {
+      switch (ReadInterned(r, interner, field, target)) {
+        case StringRead::kOk:
+          continue;
+        case StringRead::kTruncated:
+          return Corrupt("a truncated span string", at);
+        case StringRead::kNotUtf8:
+          return Corrupt(absl::StrCat("invalid UTF-8 in span field ", tag >> 3), at);
       }
-    } else if (wire == kLen && (number == 8 || number == 14)) {
-      std::string_view s;  // operation, host: not kept, but still proto3 strings
-      if (!r.Len(&s)) return Corrupt("a truncated span string", at);
-      if (!ValidUtf8(s)) return Corrupt(absl::StrCat("invalid UTF-8 in span field ", number), at);
-    } else if (!r.Skip(wire)) {
-      return Corrupt(absl::StrCat("an unreadable span field ", number), at);
+    }
+    if ((tag >> 3) == 0) return Corrupt("a span field numbered 0", at);
+    if (!r.Skip(static_cast<uint32_t>(tag & 7))) {
+      return Corrupt(absl::StrCat("an unreadable span field ", tag >> 3), at);
     }
   }
   return absl::OkStatus();

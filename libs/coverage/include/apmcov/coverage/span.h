@@ -5,14 +5,25 @@
 // refers to. Interned strings are never freed and never move, so a std::string_view obtained
 // from View() stays valid for the pool's lifetime (the analyzer keeps one pool per process;
 // the interned vocabulary — services, envs, resources, targets — is bounded in practice).
-// Not thread-safe: one pool per consumer thread.
+//
+// Threads: a StringPool may be shared. Intern() and Find() take a lock (a SpanInterner in
+// front of the pool keeps them off the hot path); View() and size() take none: the id → view
+// table is append-only in segments that never move, so a thread may View() any id it received
+// through a synchronising hand-off (a queue, a mutex) from the thread that interned it. The
+// analyzer's decode thread interns; its assembly thread reads the ids of decoded spans and
+// interns the few names the detector derives. A SpanInterner is for one thread.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -23,7 +34,8 @@ namespace apmcov::coverage {
 using StrId = uint32_t;
 inline constexpr StrId kEmptyStr = 0;
 
-// Interns strings into stable, contiguous chunks. Intern() is O(1) amortised; View() is O(1).
+// Interns strings into stable, contiguous chunks. Intern() is O(1) amortised; View() is O(1)
+// and lock-free (see the header comment for threads).
 class StringPool {
  public:
   StringPool();
@@ -34,21 +46,32 @@ class StringPool {
   StrId Intern(std::string_view s);
   // The id of `s` when already interned, else kEmptyStr (never adds).
   StrId Find(std::string_view s) const;
-  // The string of `id`; `id` must come from this pool.
-  std::string_view View(StrId id) const { return views_[id]; }
+  // The string of `id`; `id` must come from this pool (see threads above).
+  std::string_view View(StrId id) const {
+    // Segment k holds ids [2^k - 1, 2^(k+1) - 1): the table grows without moving an entry.
+    const uint64_t n = uint64_t{id} + 1;
+    const int k = std::bit_width(n) - 1;
+    return segments_[static_cast<size_t>(k)][n - (uint64_t{1} << k)];
+  }
 
-  size_t size() const { return views_.size(); }  // distinct strings, "" included
-  size_t bytes() const;                          // memory held, approximately
+  // Distinct strings, "" included: every id handed out so far is below it.
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  size_t bytes() const;  // memory held, approximately
 
  private:
   struct ViewHash {
     size_t operator()(std::string_view s) const;
   };
+  static constexpr size_t kSegments = 33;  // enough for every StrId
+  void Append(std::string_view stored);    // under mu_
+
+  mutable std::mutex mu_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   size_t chunk_used_ = 0;
   size_t chunk_size_ = 0;
   size_t string_bytes_ = 0;  // all chunks
-  std::vector<std::string_view> views_;
+  std::array<std::unique_ptr<std::string_view[]>, kSegments> segments_;
+  std::atomic<size_t> size_{0};
   absl::flat_hash_map<std::string_view, StrId, ViewHash> index_;
 };
 
@@ -121,21 +144,46 @@ enum class SpanField : uint8_t {
   kCount
 };
 
-// Interns spans through two caches in front of the pool: the last string per field (runs of
-// spans from one trace or one service, the common case in a SpanBatch) and a direct-mapped
-// table keyed by a cheap hash of the whole string, so the pool's full hash lookup runs only
-// on a miss. Holds the pool by reference.
+// Interns spans through two caches in front of the pool: the last two strings per field (runs
+// of spans from one trace or one service, the common case in a SpanBatch) and a direct-mapped
+// table keyed by a hash of the whole string (computed once per string, with word loads only),
+// so the pool's locked lookup runs only on a miss. Holds the pool by reference; one thread.
 class SpanInterner {
  public:
+  // Lookup()'s answer for a string the caches do not hold (never an id).
+  static constexpr StrId kUnknown = UINT32_MAX;
+
   explicit SpanInterner(StringPool& pool) : pool_(pool) {}
   SpanRecord Intern(const SpanFields& f);
-  // One field of a span being decoded (SpanBatch wire bytes → SpanRecord without copies).
+  // One field of a span (trusted text: interned on a miss).
   StrId InternField(SpanField field, std::string_view s) {
-    Last& last = last_[static_cast<size_t>(field)];
-    if (s.empty()) return kEmptyStr;
-    if (SameText(s, last.text)) return last.id;
-    return Cached(last, s);
+    uint64_t hash = 0;
+    const StrId id = Lookup(field, s, &hash);
+    return id != kUnknown ? id : Insert(field, s, hash);
   }
+  // The id of `s` when the caches hold it, without a lock and without reading `s` more than
+  // once; else kUnknown, with `*hash` set for Insert(). A decoder checks a string it has not
+  // met before (UTF-8) between the two, so text seen before is never checked again.
+  StrId Lookup(SpanField field, std::string_view s, uint64_t* hash) {
+    if (s.empty()) return kEmptyStr;
+    Recent& recent = recent_[static_cast<size_t>(field)];
+    if (SameText(s, recent[0].text)) return recent[0].id;
+    if (SameText(s, recent[1].text)) {
+      std::swap(recent[0], recent[1]);
+      return recent[0].id;
+    }
+    const uint64_t h = TextHash(s);
+    const Slot& slot = table_[Slot::Index(h)];
+    if (slot.hash == h && SameText(s, slot.text)) {
+      Remember(recent, {slot.text, slot.id});
+      return slot.id;
+    }
+    *hash = h;
+    return kUnknown;
+  }
+  // Interns `s` after a Lookup() miss that gave `hash`, and caches it.
+  StrId Insert(SpanField field, std::string_view s, uint64_t hash);
+
   // Equality of two strings without a library call: interned strings are short.
   static bool SameText(std::string_view a, std::string_view b) {
     const size_t n = a.size();
@@ -146,28 +194,71 @@ class SpanInterner {
       }
       return true;
     }
-    uint64_t x, y;
     for (size_t i = 0; i + 8 <= n; i += 8) {
-      std::memcpy(&x, a.data() + i, 8);
-      std::memcpy(&y, b.data() + i, 8);
-      if (x != y) return false;
+      if (Load64(a.data() + i) != Load64(b.data() + i)) return false;
     }
-    std::memcpy(&x, a.data() + n - 8, 8);  // the tail, overlapping
-    std::memcpy(&y, b.data() + n - 8, 8);
-    return x == y;
+    return Load64(a.data() + n - 8) == Load64(b.data() + n - 8);  // the tail, overlapping
+  }
+  // A hash of the whole string, 8 bytes at a time with an overlapping last word, so no byte
+  // is copied (a variable-length copy of the tail stalled store-to-load forwarding) and names
+  // that differ only in the middle (http://svc-12.prod.svc.cluster.local/v1, svc-13) differ.
+  static uint64_t TextHash(std::string_view s) {
+    constexpr uint64_t kMul = 0xC2B2AE3D27D4EB4Full;
+    const char* p = s.data();
+    const size_t n = s.size();
+    uint64_t h = n * 0x9E3779B97F4A7C15ull;
+    if (n >= 8) {
+      for (size_t i = 0; i + 8 < n; i += 8) {
+        h = (h ^ Load64(p + i)) * kMul;
+        h ^= h >> 31;
+      }
+      h = (h ^ Load64(p + n - 8)) * kMul;
+    } else if (n >= 4) {
+      h = (h ^ (Load32(p) | (uint64_t{Load32(p + n - 4)} << 32))) * kMul;
+    } else if (n > 0) {
+      const uint64_t w = uint64_t{static_cast<uint8_t>(p[0])} |
+                         uint64_t{static_cast<uint8_t>(p[n / 2])} << 8 |
+                         uint64_t{static_cast<uint8_t>(p[n - 1])} << 16;
+      h = (h ^ w) * kMul;
+    }
+    return h ^ (h >> 29);
   }
   StringPool& pool() { return pool_; }
 
  private:
+  static uint64_t Load64(const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  static uint32_t Load32(const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
   struct Last {
     std::string_view text;  // a view into the pool
     StrId id = kEmptyStr;
   };
-  StrId Cached(Last& last, std::string_view s);
-  static constexpr size_t kTableSize = 4096;  // power of two
+  // The two strings of a field met last, most recent first: spans of a trace alternate
+  // between two kinds (server, client), two types, a caller and a callee.
+  using Recent = std::array<Last, 2>;
+  static void Remember(Recent& recent, Last last) {
+    recent[1] = recent[0];
+    recent[0] = last;
+  }
+  static constexpr int kTableBits = 12;
+  static constexpr size_t kTableSize = size_t{1} << kTableBits;
+  struct Slot {
+    uint64_t hash = 0;
+    std::string_view text;  // a view into the pool
+    StrId id = kEmptyStr;
+    // The top bits: the low bits of a product depend on the low bits of its factors only.
+    static size_t Index(uint64_t hash) { return static_cast<size_t>(hash >> (64 - kTableBits)); }
+  };
   StringPool& pool_;
-  std::vector<Last> table_ = std::vector<Last>(kTableSize);
-  Last last_[static_cast<size_t>(SpanField::kCount)];
+  std::vector<Slot> table_ = std::vector<Slot>(kTableSize);
+  Recent recent_[static_cast<size_t>(SpanField::kCount)];
 };
 
 }  // namespace apmcov::coverage
