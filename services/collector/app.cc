@@ -178,7 +178,7 @@ std::string App::Request(const v1::SyncRequest& request,
                          const std::optional<tracing::SpanContext>& parent) {
   v1::SyncRequest r = request;
   if (r.job_id().empty()) r.set_job_id(NewJobId());
-  const std::string job_id = r.job_id();
+  std::string job_id = r.job_id();
   v1::SyncJob queued;
   queued.set_id(r.job_id());
   queued.set_trigger(v1::SYNC_TRIGGER_MANUAL);

@@ -1,7 +1,6 @@
 #include "span_batches.h"
 
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <limits>
 #include <string>
@@ -27,8 +26,7 @@ size_t FieldBytes(size_t length) { return 1 + CodedOutputStream::VarintSize64(le
 uint8_t* WriteField(uint8_t tag, std::string_view bytes, uint8_t* out) {
   *out++ = tag;
   out = CodedOutputStream::WriteVarint64ToArray(bytes.size(), out);
-  std::memcpy(out, bytes.data(), bytes.size());
-  return out + bytes.size();
+  return out + bytes.copy(reinterpret_cast<char*>(out), bytes.size());
 }
 
 // v1::Span on the wire, written here without protobuf's reflection-free but general path: the
@@ -104,8 +102,7 @@ uint8_t* String(int number, const std::string& v, uint8_t* out) {
   if (v.empty()) return out;
   out = Tag(number, 2, out);
   out = CodedOutputStream::WriteVarint64ToArray(v.size(), out);
-  std::memcpy(out, v.data(), v.size());
-  return out + v.size();
+  return out + v.copy(reinterpret_cast<char*>(out), v.size());
 }
 uint8_t* Int64(int number, int64_t v, uint8_t* out) {
   if (v == 0) return out;

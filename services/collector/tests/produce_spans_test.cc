@@ -60,8 +60,7 @@ std::optional<tracing::SpanContext> ContextOf(const bus::OutgoingMessage& m) {
 
 class ProduceSpansTest : public ::testing::Test {
  protected:
-  ProduceSpansTest()
-      : metrics_(registry_), tracer_({.service = "apmcov-collector"}, &exporter_, clock_) {
+  ProduceSpansTest() : metrics_(registry_), tracer_(TracerOptions(), &exporter_, clock_) {
     config_.dd_api_key = "k";
     config_.dd_app_key = "a";
     config_.kafka_brokers = "x:1";
@@ -78,7 +77,8 @@ class ProduceSpansTest : public ::testing::Test {
       source_.apm.push_back(o);
     }
     // 2,500 spans of 500 traces in the range: three pages of span batches.
-    const int64_t from = clock_.NowUnixNanos() - 9 * 60 * kSec;
+    constexpr int64_t kNineMinutes = 540 * kSec;
+    const int64_t from = clock_.NowUnixNanos() - kNineMinutes;
     uint64_t id = 1;
     for (int t = 0; t < 500; ++t) {
       for (int s = 0; s < 5; ++s) {
@@ -90,6 +90,12 @@ class ProduceSpansTest : public ::testing::Test {
         source_.spans.push_back(span);
       }
     }
+  }
+
+  static tracing::TracerOptions TracerOptions() {
+    tracing::TracerOptions o;
+    o.service = "apmcov-collector";
+    return o;
   }
 
   std::unique_ptr<App> MakeApp(bool traced) {

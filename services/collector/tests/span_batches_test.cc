@@ -46,6 +46,7 @@ std::vector<std::pair<std::string, std::string>> Reference(
     *it->second.add_spans() = s;
   }
   std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(order.size());
   for (uint64_t t : order) out.emplace_back(std::to_string(t), batches[t].SerializeAsString());
   return out;
 }
