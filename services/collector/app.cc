@@ -79,31 +79,68 @@ std::string App::NewJobId() {
   return absl::StrCat("sync-", compact, "-", ++job_seq_);
 }
 
-absl::Status App::Publish(const std::string& topic, const std::string& key,
-                          const google::protobuf::Message& message,
-                          std::optional<int32_t> partition, bus::Headers extra_headers) {
-  APMCOV_ASSIGN_OR_RETURN(
-      bus::OutgoingMessage out,
-      bus::MakeProtoMessage(topic, key, message, partition, std::move(extra_headers)));
-  absl::Status s = ports_.publisher.Publish(std::move(out));
-  if (!s.ok()) {
-    ports_.metrics.AddPublishError();
-    return Annotate(s, absl::StrCat("publishing to ", topic));
+absl::Status App::AddProto(std::vector<bus::OutgoingBatch>& batches, const std::string& topic,
+                           std::string key, const google::protobuf::Message& message,
+                           std::optional<int32_t> partition) {
+  bus::OutgoingRecord r;
+  if (!message.SerializeToString(&r.value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serialise ", bus::ProtoTypeName(message), " for topic ", topic));
   }
-  return s;
+  r.key = std::move(key);
+  r.partition = partition;
+  const std::string& type = message.GetDescriptor()->full_name();
+  auto same_type = [&type](const bus::OutgoingBatch& b) {
+    for (const auto& [name, value] : b.headers) {
+      if (name == bus::kTypeHeader) return value == type;
+    }
+    return false;
+  };
+  if (batches.empty() || batches.back().topic != topic || !same_type(batches.back())) {
+    batches.push_back({topic, bus::ProtoHeaders(message), {}});
+  }
+  batches.back().records.push_back(std::move(r));
+  return absl::OkStatus();
 }
 
-tracing::Span App::StartProduceSpan(const std::string& topic, size_t messages,
-                                    bus::Headers* headers) const {
-  tracing::Tracer& t = tracer();
-  if (!t.enabled()) return tracing::Span();
-  tracing::Span span = t.StartSpan(
-      "kafka.produce", {.resource = topic, .type = "queue", .kind = tracing::kinds::kProducer});
-  span.SetTag(tracing::tags::kMessagingSystem, "kafka");
-  span.SetTag(tracing::tags::kMessagingDestination, topic);
-  span.SetMetric("messaging.batch.message_count", static_cast<double>(messages));
-  tracing::Inject(span.context(), tracing::WriteTo(headers));
-  return span;
+absl::Status App::Produce(const std::string& topic, std::vector<bus::OutgoingBatch> batches,
+                          const tracing::SpanContext* parent) {
+  size_t records = 0;
+  for (const bus::OutgoingBatch& b : batches) records += b.records.size();
+  if (records == 0) return absl::OkStatus();
+  tracing::Span span;
+  if (tracer().enabled()) {
+    span = tracer().StartSpan("kafka.produce",
+                              {.resource = topic,
+                               .type = "queue",
+                               .kind = tracing::kinds::kProducer,
+                               .parent = parent != nullptr && parent->valid() ? parent : nullptr});
+    span.SetTag(tracing::tags::kMessagingSystem, "kafka");
+    span.SetTag(tracing::tags::kMessagingDestination, topic);
+    span.SetMetric("messaging.batch.message_count", static_cast<double>(records));
+    // Once per batch, never per record: the records share their batch's headers.
+    bus::Headers trace_headers;
+    tracing::Inject(span.context(), tracing::WriteTo(&trace_headers));
+    for (bus::OutgoingBatch& b : batches) {
+      b.headers.insert(b.headers.end(), trace_headers.begin(), trace_headers.end());
+    }
+  }
+  for (bus::OutgoingBatch& b : batches) {
+    if (absl::Status s = ports_.publisher.PublishBatch(std::move(b)); !s.ok()) {
+      ports_.metrics.AddPublishError();
+      span.SetError(StdView(s.message()));
+      return Annotate(s, absl::StrCat("publishing to ", topic));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status App::Publish(const std::string& topic, const std::string& key,
+                          const google::protobuf::Message& message,
+                          std::optional<int32_t> partition, const tracing::SpanContext* parent) {
+  std::vector<bus::OutgoingBatch> batches;
+  APMCOV_RETURN_IF_ERROR(AddProto(batches, topic, key, message, partition));
+  return Produce(topic, std::move(batches), parent);
 }
 
 absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const std::string& error) {
@@ -120,12 +157,15 @@ absl::Status App::PublishJob(const JobProgress& p, v1::SyncState state, const st
       state == v1::SYNC_STATE_FAILED) {
     *job.mutable_finished_at() = TimeUtil::NanosecondsToTimestamp(now);
   }
-  APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, job.id(), job));
+  // The job and its coalesced copies: one group, one producer span.
+  std::vector<bus::OutgoingBatch> batches;
+  APMCOV_RETURN_IF_ERROR(AddProto(batches, topics_.sync_jobs, job.id(), job));
   for (const std::string& id : p.coalesced) {
     v1::SyncJob copy = job;
     copy.set_id(id);
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.sync_jobs, id, copy));
+    APMCOV_RETURN_IF_ERROR(AddProto(batches, topics_.sync_jobs, id, copy));
   }
+  APMCOV_RETURN_IF_ERROR(Produce(topics_.sync_jobs, std::move(batches)));
   {
     std::lock_guard lock(mu_);  // CommandLoop may commit these requests (after a flush)
     awaited_jobs_.erase(job.id());
@@ -145,7 +185,10 @@ std::string App::Request(const v1::SyncRequest& request,
   queued.set_state(v1::SYNC_STATE_QUEUED);
   queued.set_requested_by(r.requested_by());
   *queued.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(ports_.clock.NowUnixNanos());
-  if (absl::Status s = Publish(topics_.sync_jobs, r.job_id(), queued); !s.ok()) {
+  // Its producer span is the child of the request's (the record's context), if any.
+  if (absl::Status s = Publish(topics_.sync_jobs, r.job_id(), queued, std::nullopt,
+                               parent.has_value() ? &*parent : nullptr);
+      !s.ok()) {
     Log().Warn("cannot publish queued job",
                {{"job_id", r.job_id()}, {"error", StdView(s.message())}});
   }
@@ -303,36 +346,46 @@ absl::Status App::SyncCatalog(JobProgress& p, SyncResult& result,
     offset = *r->next_offset;
   }
   const int64_t now = ports_.clock.NowUnixNanos();
+  // The snapshot and its end marker: one group, one producer span.
+  std::vector<bus::OutgoingBatch> batches;
   for (auto& [name, svc] : services) {
     svc.set_snapshot_id(p.job.id());
     *svc.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(now);
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, name, svc));
+    APMCOV_RETURN_IF_ERROR(AddProto(batches, topics_.catalog, name, svc));
   }
-  result.catalog_services = services.size();
-  result.catalog_complete = complete;
   if (complete) {
     v1::CatalogSnapshotEnd end;
     end.set_snapshot_id(p.job.id());
     end.set_count(static_cast<uint32_t>(services.size()));
     end.set_job_id(p.job.id());
     *end.mutable_synced_at() = TimeUtil::NanosecondsToTimestamp(now);
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.catalog, kSnapshotEndKey, end));
-    ports_.metrics.SetCatalogServices(services.size());
+    APMCOV_RETURN_IF_ERROR(AddProto(batches, topics_.catalog, kSnapshotEndKey, end));
   }
+  APMCOV_RETURN_IF_ERROR(Produce(topics_.catalog, std::move(batches)));
+  result.catalog_services = services.size();
+  result.catalog_complete = complete;
+  if (complete) ports_.metrics.SetCatalogServices(services.size());
   return absl::OkStatus();
 }
 
 absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
                                 std::vector<std::string>& issues) {
   const int64_t now = ports_.clock.NowUnixNanos();
-  auto publish = [&](v1::ApmObservation& obs) -> absl::Status {
-    *obs.mutable_observed_at() = TimeUtil::NanosecondsToTimestamp(now);
-    ++result.apm_observations;
-    return Publish(topics_.apm_inventory, absl::StrCat(obs.service(), "\x1f", obs.env()), obs);
+  // Each list of observations: one group, one producer span.
+  auto publish = [&](std::vector<v1::ApmObservation>& list) -> absl::Status {
+    std::vector<bus::OutgoingBatch> batches;
+    for (v1::ApmObservation& obs : list) {
+      *obs.mutable_observed_at() = TimeUtil::NanosecondsToTimestamp(now);
+      APMCOV_RETURN_IF_ERROR(AddProto(batches, topics_.apm_inventory,
+                                      absl::StrCat(obs.service(), "\x1f", obs.env()), obs));
+    }
+    APMCOV_RETURN_IF_ERROR(Produce(topics_.apm_inventory, std::move(batches)));
+    result.apm_observations += list.size();
+    return absl::OkStatus();
   };
   absl::StatusOr<std::vector<v1::ApmObservation>> list = ports_.source.ListApmServices();
   if (list.ok()) {
-    for (v1::ApmObservation& obs : *list) APMCOV_RETURN_IF_ERROR(publish(obs));
+    APMCOV_RETURN_IF_ERROR(publish(*list));
   } else {
     issues.push_back(absl::StrCat("APM service list: ", list.status().message()));
   }
@@ -344,10 +397,8 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
     issues.push_back(absl::StrCat("spans aggregate: ", buckets.status().message()));
     return absl::OkStatus();
   }
-  for (v1::ApmObservation& obs : InventoryFromAggregate(*buckets)) {
-    APMCOV_RETURN_IF_ERROR(publish(obs));
-  }
-  return absl::OkStatus();
+  std::vector<v1::ApmObservation> observed = InventoryFromAggregate(*buckets);
+  return publish(observed);
 }
 
 SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_ids,

@@ -51,8 +51,10 @@ class App {
     std::function<absl::StatusOr<std::unique_ptr<bus::Subscriber>>()> open_state;
     // Traces each sync (design §12): its root span (a child of the request that asked for it,
     // from the `commands` record's headers; a scheduled sync is its own root), and a producer
-    // span per page of span batches and per round of watermarks, whose context goes in the
-    // records' headers for the analyzer. Null: not traced. (The Datadog API calls' client
+    // span per group of records published (a page of span batches, a round of watermarks, the
+    // checkpoint, the catalog, each inventory list, each job record with its coalesced copies,
+    // a dead letter), whose context goes in the records' headers for the analyzer. Null: not
+    // traced. (The Datadog API calls' client
     // spans come from the DatadogHttpClient, given the same tracer by main().)
     tracing::Tracer* tracer = nullptr;
   };
@@ -110,14 +112,25 @@ class App {
     int64_t started_ns = 0;
   };
   absl::Status PublishJob(const JobProgress& job, v1::SyncState state, const std::string& error);
+  // Every publish of the collector goes through Produce(): one producer span (design §12) for
+  // a group of records published together (a page of span batches, the catalog, a list of
+  // observations, a job and its coalesced copies, a round of watermarks), never one per
+  // record. The span is the child of `parent` when given, else of the thread's active span
+  // (the sync's), else a root; its context goes in every record's headers. Counts and
+  // annotates a failure.
+  absl::Status Produce(const std::string& topic, std::vector<bus::OutgoingBatch> batches,
+                       const tracing::SpanContext* parent = nullptr);
+  // Appends `message` serialised (key, partition) to the last of `batches` when that holds
+  // the same type, else to a new batch with the type's headers. InvalidArgument when it cannot
+  // be serialised.
+  static absl::Status AddProto(std::vector<bus::OutgoingBatch>& batches, const std::string& topic,
+                               std::string key, const google::protobuf::Message& message,
+                               std::optional<int32_t> partition = std::nullopt);
+  // One protobuf record, under a producer span of its own.
   absl::Status Publish(const std::string& topic, const std::string& key,
                        const google::protobuf::Message& message,
                        std::optional<int32_t> partition = std::nullopt,
-                       bus::Headers extra_headers = {});
-  // A producer span (child of the sync span) for a group of records sent to `topic`, and the
-  // headers carrying its context (empty when tracing is off).
-  tracing::Span StartProduceSpan(const std::string& topic, size_t messages,
-                                 bus::Headers* headers) const;
+                       const tracing::SpanContext* parent = nullptr);
   tracing::Tracer& tracer() const {
     return ports_.tracer != nullptr ? *ports_.tracer : tracing::DisabledTracer();
   }

@@ -4,14 +4,15 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/bus/proto.h"
 #include "app.h"
 #include "google/protobuf/util/time_util.h"
 #include "internal.h"
+#include "span_batches.h"
 #include "span_plan.h"
 
 namespace apmcov::collector {
@@ -138,33 +139,19 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       ports_.metrics.AddSpansUnparsed(skipped);
       p.job.set_spans_unparsed(p.job.spans_unparsed() + skipped);
     }
-    // One SpanBatch per trace, in first-seen order.
-    std::unordered_map<uint64_t, size_t> index;
-    std::vector<v1::SpanBatch> batches;
-    for (v1::Span& span : page->spans) {
-      last_start = std::max(last_start, span.start_unix_nano());
-      auto [it, inserted] = index.try_emplace(span.trace_id(), batches.size());
-      if (inserted) {
-        batches.emplace_back();
-        batches.back().set_window_id(window_id);
-        batches.back().set_job_id(p.job.id());
-      }
-      *batches[it->second].add_spans() = std::move(span);
+    // One SpanBatch per trace, in first-seen order, serialised straight from the page's spans.
+    // One producer span per page: its context rides in the batch's headers, which every record
+    // carries, so the analyzer's batch span continues this sync's trace.
+    PageBatches encoded = EncodeSpanBatches(page->spans, window_id, p.job.id());
+    last_start = std::max(last_start, encoded.last_start_unix_nano);
+    std::vector<bus::OutgoingBatch> batches(1);
+    batches[0].topic = topics_.spans;
+    batches[0].headers = bus::ProtoHeaders(v1::SpanBatch::default_instance());
+    batches[0].records = std::move(encoded.records);
+    if (absl::Status s = Produce(topics_.spans, std::move(batches)); !s.ok()) {
+      out.fatal = s;
+      return out;
     }
-    // One producer span per page: its context rides in every batch's headers, so the analyzer's
-    // batch span continues this sync's trace.
-    bus::Headers trace_headers;
-    tracing::Span produce = StartProduceSpan(topics_.spans, batches.size(), &trace_headers);
-    for (const v1::SpanBatch& b : batches) {
-      if (absl::Status s = Publish(topics_.spans, std::to_string(b.spans(0).trace_id()), b,
-                                   std::nullopt, trace_headers);
-          !s.ok()) {
-        produce.SetError(StdView(s.message()));
-        out.fatal = s;
-        return out;
-      }
-    }
-    produce.Finish();
     result.pages++;
     result.spans += n;
     p.job.set_pages(result.pages);
@@ -189,18 +176,17 @@ absl::Status App::PublishProgress(JobProgress& p, const std::string& window_id, 
                                   int64_t checkpoint) {
   // A watermark to every partition, then the checkpoint, each durable before the next step
   // so that a crash re-publishes at most this range.
-  bus::Headers trace_headers;
-  tracing::Span produce = StartProduceSpan(
-      topics_.spans, static_cast<size_t>(std::max(0, spans_partitions_)), &trace_headers);
+  // The round of watermarks: one group, one producer span.
+  v1::SpanBatch mark;
+  mark.set_watermark_unix_nano(watermark);
+  mark.set_window_id(window_id);
+  mark.set_job_id(p.job.id());
+  for (const v1::ReadInterval& r : intervals) *mark.add_read_intervals() = r;
+  std::vector<bus::OutgoingBatch> marks;
   for (int32_t part = 0; part < spans_partitions_; ++part) {
-    v1::SpanBatch mark;
-    mark.set_watermark_unix_nano(watermark);
-    mark.set_window_id(window_id);
-    mark.set_job_id(p.job.id());
-    for (const v1::ReadInterval& r : intervals) *mark.add_read_intervals() = r;
-    APMCOV_RETURN_IF_ERROR(Publish(topics_.spans, "", mark, part, trace_headers));
+    APMCOV_RETURN_IF_ERROR(AddProto(marks, topics_.spans, "", mark, part));
   }
-  produce.Finish();
+  APMCOV_RETURN_IF_ERROR(Produce(topics_.spans, std::move(marks)));
   if (absl::Status s =
           ports_.publisher.Flush(std::chrono::seconds(config_.kafka_flush_timeout_seconds));
       !s.ok()) {

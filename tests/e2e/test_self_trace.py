@@ -12,6 +12,7 @@ test asserts that the spans the Agent received for that trace form one tree:
         → http.request to ddsim (client, peer.service datadog-api, http.url without a query)
         → kafka.produce apmcov.spans (producer) → analyzer kafka.consume (consumer)
                                                      → postgresql.transaction (db.system)
+        → kafka.produce of the catalog, apm-inventory, sync-jobs and collector-state (producer)
 
 with no span whose parent is missing, unified service tags on every span, the 128-bit id on
 each chunk root, no Datadog key in any span, and log lines of the sync carrying its ids.
@@ -141,14 +142,28 @@ def main() -> int:
                             "http.url is ddsim's, without the query")
                     f.check(any(meta(c).get("http.url", "").endswith("/api/v2/spans/events")
                                 for c in calls), "the span pages were read inside the sync")
-                    batches = of("apmcov-collector", "kafka.produce", **{"span.kind": "producer"})
-                    f.check(bool(batches) and all(b["parent_id"] == sync["span_id"] for b in batches)
-                            and all(b["resource"] == "apmcov.spans" for b in batches),
+                    producers = of("apmcov-collector", "kafka.produce", **{"span.kind": "producer"})
+                    batches = [b for b in producers if b["resource"] == "apmcov.spans"]
+                    f.check(bool(batches) and all(b["parent_id"] == sync["span_id"] for b in batches),
                             f"{len(batches)} span-batch producer spans, children of the sync")
+                    # Every other publish of the sync has its producer span too (one per group
+                    # of records), a child of the sync; the queued job's is the request's child.
+                    for topic in ("apmcov.catalog", "apmcov.apm-inventory", "apmcov.sync-jobs",
+                                  "apmcov.collector-state"):
+                        group = [b for b in producers if b["resource"] == topic
+                                 and b["parent_id"] == sync["span_id"]]
+                        f.check(bool(group), f"{len(group)} {topic} producer span(s) under the sync")
+                    queued = [b for b in producers if b["resource"] == "apmcov.sync-jobs"
+                              and bool(produce) and b["parent_id"] == produce[0]["span_id"]]
+                    f.check(len(queued) == 1,
+                            "the queued job's producer span is the gateway producer span's child")
                     consumed = of("apmcov-analyzer", "kafka.consume", **{"span.kind": "consumer"})
-                    ids = {b["span_id"] for b in batches}
-                    f.check(bool(consumed) and all(c["parent_id"] in ids for c in consumed),
-                            f"{len(consumed)} analyzer batch spans, children of producer spans")
+                    ids = {b["span_id"] for b in producers}
+                    batch_ids = {b["span_id"] for b in batches}
+                    f.check(bool(consumed) and all(c["parent_id"] in ids for c in consumed)
+                            and any(c["parent_id"] in batch_ids for c in consumed),
+                            f"{len(consumed)} analyzer batch spans, children of producer spans "
+                            "(of span batches among them)")
                     db = of("apmcov-analyzer", "postgresql.transaction", **{"db.system": "postgresql"})
                     cids = {c["span_id"] for c in consumed}
                     f.check(bool(db) and all(d["parent_id"] in cids for d in db)

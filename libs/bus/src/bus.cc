@@ -17,6 +17,19 @@ std::vector<std::string> TopicNames::All() const {
   return {catalog, apm_inventory, spans, sync_jobs, commands, collector_state, dlq};
 }
 
+absl::Status Publisher::PublishBatch(OutgoingBatch batch) {
+  for (OutgoingRecord& r : batch.records) {
+    OutgoingMessage m;
+    m.topic = batch.topic;
+    m.key = std::move(r.key);
+    m.value = std::move(r.value);
+    m.headers = batch.headers;
+    m.partition = r.partition;
+    if (absl::Status s = Publish(std::move(m)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> LagProbe::GroupLag(const std::string& group, const std::string& topic) {
   absl::StatusOr<std::vector<PartitionLag>> lags = PartitionLags(group, topic);
   if (!lags.ok()) return lags.status();

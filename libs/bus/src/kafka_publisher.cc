@@ -1,7 +1,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +43,8 @@ struct KafkaPublisher::Impl {
 
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
+    // The value Produce() handed over (librdkafka neither copied nor frees it).
+    delete static_cast<std::string*>(m->_private);
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       self->delivered.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -66,7 +71,74 @@ struct KafkaPublisher::Impl {
     }
     Log().Warn("producer error", {{"error", reason}, {"code", rd_kafka_err2name(code)}});
   }
+
+  // Enqueues one record. The value is handed to librdkafka without a copy: it moves into a
+  // string the delivery report deletes (the message's opaque). `headers`: a template copied
+  // into the record (librdkafka owns the copy), or null. Waits up to kEnqueueTimeout for room.
+  absl::Status Produce(rd_kafka_topic_t* rkt, const std::string& topic,
+                       std::optional<int32_t> partition, const std::string& key,
+                       std::string&& value, const rd_kafka_headers_t* headers) {
+    if (partition.has_value() && *partition < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("publish: negative partition ", *partition));
+    }
+    auto owned = std::make_unique<std::string>(std::move(value));
+    const auto deadline = std::chrono::steady_clock::now() + kEnqueueTimeout;
+    for (;;) {
+      rd_kafka_headers_t* copy = headers != nullptr ? rd_kafka_headers_copy(headers) : nullptr;
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk.get(), RD_KAFKA_V_RKT(rkt),
+          RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
+          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+          RD_KAFKA_V_VALUE(owned->data(), owned->size()), RD_KAFKA_V_HEADERS(copy),
+          RD_KAFKA_V_OPAQUE(owned.get()), RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {  // the message owns the headers and the value
+        (void)owned.release();
+        break;
+      }
+      if (copy != nullptr) rd_kafka_headers_destroy(copy);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) {
+        return KafkaStatus(err, absl::StrCat("publish to ", topic));
+      }
+      rd_kafka_poll(rk.get(), 10);  // serve delivery reports to make room
+    }
+    // Serve delivery reports now and then so they never pile up between flushes.
+    if (published.fetch_add(1, std::memory_order_relaxed) % 1024 == 0) rd_kafka_poll(rk.get(), 0);
+    return absl::OkStatus();
+  }
 };
+
+namespace {
+
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+};
+struct HeadersDeleter {
+  void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); }
+};
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
+
+// librdkafka's native headers for `headers` (null when there are none).
+HeadersPtr NativeHeaders(const Headers& headers) {
+  if (headers.empty()) return nullptr;
+  HeadersPtr out(rd_kafka_headers_new(headers.size()));
+  for (const auto& [name, value] : headers) {
+    rd_kafka_header_add(out.get(), name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
+  return out;
+}
+
+absl::StatusOr<TopicPtr> TopicHandle(rd_kafka_t* rk, const std::string& topic) {
+  if (topic.empty()) return absl::InvalidArgumentError("publish: topic name is empty");
+  TopicPtr t(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
+  if (!t) {
+    return KafkaStatus(rd_kafka_last_error(), absl::StrCat("publish to ", topic));
+  }
+  return t;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Create(const KafkaConfig& config) {
   auto impl = std::make_unique<Impl>();
@@ -93,42 +165,28 @@ KafkaPublisher::~KafkaPublisher() {
     if (rd_kafka_flush(impl_->rk.get(), 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Log().Warn("messages still in flight at shutdown",
                  {{"count", rd_kafka_outq_len(impl_->rk.get())}});
+      // Their delivery reports (purged) free the values handed over.
+      rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_flush(impl_->rk.get(), 1000);
     }
   }
 }
 
 absl::Status KafkaPublisher::Publish(OutgoingMessage message) {
-  if (message.topic.empty()) return absl::InvalidArgumentError("publish: topic name is empty");
-  if (message.partition.has_value() && *message.partition < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("publish: negative partition ", *message.partition));
+  APMCOV_ASSIGN_OR_RETURN(TopicPtr rkt, TopicHandle(impl_->rk.get(), message.topic));
+  HeadersPtr headers = NativeHeaders(message.headers);
+  return impl_->Produce(rkt.get(), message.topic, message.partition, message.key,
+                        std::move(message.value), headers.get());
+}
+
+absl::Status KafkaPublisher::PublishBatch(OutgoingBatch batch) {
+  APMCOV_ASSIGN_OR_RETURN(TopicPtr rkt, TopicHandle(impl_->rk.get(), batch.topic));
+  // Written once; each record gets librdkafka's copy.
+  HeadersPtr headers = NativeHeaders(batch.headers);
+  for (OutgoingRecord& r : batch.records) {
+    APMCOV_RETURN_IF_ERROR(impl_->Produce(rkt.get(), batch.topic, r.partition, r.key,
+                                          std::move(r.value), headers.get()));
   }
-  rd_kafka_t* rk = impl_->rk.get();
-  const auto deadline = std::chrono::steady_clock::now() + kEnqueueTimeout;
-  for (;;) {
-    rd_kafka_headers_t* headers = nullptr;
-    if (!message.headers.empty()) {
-      headers = rd_kafka_headers_new(message.headers.size());
-      for (const auto& [name, value] : message.headers) {
-        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                            static_cast<ssize_t>(value.size()));
-      }
-    }
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(message.topic.c_str()),
-        RD_KAFKA_V_PARTITION(message.partition.value_or(RD_KAFKA_PARTITION_UA)),
-        RD_KAFKA_V_KEY(message.key.empty() ? nullptr : message.key.data(), message.key.size()),
-        RD_KAFKA_V_VALUE(message.value.data(), message.value.size()), RD_KAFKA_V_HEADERS(headers),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // headers are owned by the message now
-    if (headers != nullptr) rd_kafka_headers_destroy(headers);
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) {
-      return KafkaStatus(err, absl::StrCat("publish to ", message.topic));
-    }
-    rd_kafka_poll(rk, 10);  // serve delivery reports to make room
-  }
-  // Serve delivery reports now and then so they never pile up between flushes.
-  if (impl_->published.fetch_add(1, std::memory_order_relaxed) % 1024 == 0) rd_kafka_poll(rk, 0);
   return absl::OkStatus();
 }
 

@@ -11,6 +11,14 @@ std::string ProtoTypeName(const google::protobuf::Message& message) {
   return message.GetDescriptor()->full_name();
 }
 
+Headers ProtoHeaders(const google::protobuf::Message& message) {
+  Headers headers;
+  headers.reserve(2);
+  headers.emplace_back(kContentTypeHeader, kProtobufContentType);
+  headers.emplace_back(kTypeHeader, ProtoTypeName(message));
+  return headers;
+}
+
 absl::StatusOr<OutgoingMessage> MakeProtoMessage(std::string topic, std::string key,
                                                  const google::protobuf::Message& message,
                                                  std::optional<int32_t> partition,
@@ -23,8 +31,8 @@ absl::StatusOr<OutgoingMessage> MakeProtoMessage(std::string topic, std::string 
   out.topic = std::move(topic);
   out.key = std::move(key);
   out.partition = partition;
-  out.headers.emplace_back(kContentTypeHeader, kProtobufContentType);
-  out.headers.emplace_back(kTypeHeader, ProtoTypeName(message));
+  out.headers = ProtoHeaders(message);
+  out.headers.reserve(out.headers.size() + extra_headers.size());
   for (auto& h : extra_headers) out.headers.push_back(std::move(h));
   return out;
 }

@@ -184,6 +184,58 @@ TYPED_TEST_P(BusContractTest, HeadersKeyAndBinaryValueRoundTrip) {
   EXPECT_EQ(ParseProto(got[1], &wrong).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A batch: every record with the batch's headers, on the partition its key (or its explicit
+// partition) names, in order; large and empty values whole.
+TYPED_TEST_P(BusContractTest, BatchRecordsCarryTheSharedHeadersInOrder) {
+  auto pub = this->backend_.NewPublisher();
+  const std::string topic = this->NewTopic(*pub);
+  OutgoingBatch batch;
+  batch.topic = topic;
+  batch.headers = {{"content-type", "application/x-protobuf"},
+                   {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+                   {"bin", std::string("\0\xff", 2)}};
+  constexpr int kRecords = 50;
+  for (int i = 0; i < kRecords; ++i) {
+    OutgoingRecord r;
+    r.key = absl::StrCat("trace-", i % 7);
+    r.value = i == 3 ? RandomBytes(200000, 9) : absl::StrCat(r.key, ":", i / 7);
+    if (i == 10) r.value.clear();
+    if (i == 20) r.partition = 1;
+    batch.records.push_back(std::move(r));
+  }
+  const OutgoingBatch sent = batch;
+  ASSERT_TRUE(pub->PublishBatch(std::move(batch)).ok());
+  ASSERT_TRUE(pub->Flush(seconds(10)).ok());
+
+  auto sub = this->backend_.NewSubscriber(UniqueName("group"));
+  ASSERT_TRUE(sub->Subscribe({topic}).ok());
+  auto got = Drain(*sub, kRecords, TypeParam::JoinTimeout());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kRecords));
+  std::map<std::string, std::vector<std::string>> by_key_got, by_key_sent;
+  for (const OutgoingRecord& r : sent.records) by_key_sent[r.key].push_back(r.value);
+  for (const IncomingMessage& m : got) {
+    EXPECT_EQ(m.topic, topic);
+    EXPECT_EQ(m.headers, sent.headers) << m.key;
+    const bool explicit_partition = m.key == "trace-6" && m.value == "trace-6:2";
+    EXPECT_EQ(m.partition, explicit_partition ? 1 : PartitionForKey(m.key, kPartitions)) << m.key;
+    by_key_got[m.key].push_back(m.value);
+  }
+  // Per key, in publishing order (the explicit-partition record aside: it left its key's
+  // partition, so it may come before or after the others).
+  for (auto& [key, values] : by_key_sent) {
+    std::vector<std::string>& g = by_key_got[key];
+    if (key == "trace-6") {
+      std::erase(values, "trace-6:2");
+      std::erase(g, "trace-6:2");
+    }
+    EXPECT_EQ(g, values) << key;
+  }
+
+  OutgoingBatch bad;
+  bad.records.push_back({"k", "v", std::nullopt});
+  EXPECT_EQ(pub->PublishBatch(std::move(bad)).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TYPED_TEST_P(BusContractTest, NewMemberResumesAtCommittedOffset) {
   auto pub = this->backend_.NewPublisher();
   const std::string topic = this->NewTopic(*pub);
@@ -686,9 +738,10 @@ TYPED_TEST_P(BusContractTest, HundredThousandMessagesExactlyOnceAcrossTwoMembers
 
 REGISTER_TYPED_TEST_SUITE_P(
     BusContractTest, NewTopicHasFourPartitions, SameKeyKeepsOrderOnOnePartitionChosenByMurmur2,
-    HeadersKeyAndBinaryValueRoundTrip, NewMemberResumesAtCommittedOffset,
-    UncommittedMessagesAreRedelivered, CommitInOnRevokedDuringCloseIsKept,
-    ExplicitPartitionWinsOverKey, FlushedMessagesAreStoredAndCountedAsLag, LagProbeFollowsCommits,
+    HeadersKeyAndBinaryValueRoundTrip, BatchRecordsCarryTheSharedHeadersInOrder,
+    NewMemberResumesAtCommittedOffset, UncommittedMessagesAreRedelivered,
+    CommitInOnRevokedDuringCloseIsKept, ExplicitPartitionWinsOverKey,
+    FlushedMessagesAreStoredAndCountedAsLag, LagProbeFollowsCommits,
     LagProbeWatermarksAreEachPartitionsRetainedRange, OutOfRangeOffsetIsDataLossThenEarliest,
     OutOfRangeOnEveryPartitionResumesEach, EndOfPartitionIsReportedOncePerEndReached,
     RebalanceSplitsPartitionsAndCallsListener, AMemberOnlyGetsAndCommitsThePartitionsItOwns,

@@ -46,6 +46,22 @@ struct OutgoingMessage {
   std::optional<int32_t> partition;  // explicit partition (watermarks go to every partition)
 };
 
+// Records of one topic that carry the same headers: a page of span batches, each record with
+// the content type, the type and the producer span's trace context (design §12). The headers
+// are given once for all the records; the Kafka adapter writes them into librdkafka's native
+// headers once per batch (librdkafka copies them to each record) and hands each value over
+// without copying it.
+struct OutgoingRecord {
+  std::string key;  // empty = no key (any partition)
+  std::string value;
+  std::optional<int32_t> partition;  // explicit partition
+};
+struct OutgoingBatch {
+  std::string topic;
+  Headers headers;  // every record's
+  std::vector<OutgoingRecord> records;
+};
+
 struct IncomingMessage {
   std::string topic;
   int32_t partition = 0;
@@ -71,6 +87,11 @@ class Publisher {
  public:
   virtual ~Publisher() = default;
   virtual absl::Status Publish(OutgoingMessage message) = 0;
+  // Publishes every record of `batch`, in order, as Publish() publishes {topic, key, value,
+  // headers, partition} (same contract, same partitions). On an error the records before the
+  // failing one were published and the others not. The default calls Publish() per record,
+  // with a copy of the headers each.
+  virtual absl::Status PublishBatch(OutgoingBatch batch);
   virtual absl::Status Flush(std::chrono::milliseconds timeout) = 0;
   // Number of partitions of `topic` (for watermarks sent to every partition). Creates the
   // topic like Publish() does when it does not exist.

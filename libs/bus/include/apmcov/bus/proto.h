@@ -24,6 +24,10 @@ inline constexpr std::string_view kProtobufContentType = "application/x-protobuf
 // The `type` header value for `message`: its full name, "apmcov.v1.<Name>".
 std::string ProtoTypeName(const google::protobuf::Message& message);
 
+// The two headers every protobuf value carries (content-type, type) for values of `message`'s
+// type: the headers of an OutgoingBatch of such values.
+Headers ProtoHeaders(const google::protobuf::Message& message);
+
 // An OutgoingMessage holding `message` serialised, with both headers set (plus `extra_headers`
 // after them). InvalidArgument if the message cannot be serialised (missing required fields).
 absl::StatusOr<OutgoingMessage> MakeProtoMessage(std::string topic, std::string key,
