@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "apmcov/bus/memory_bus.h"
 #include "apmcov/datadog/testing/fake_source.h"
+#include "broker_reader.h"
 
 namespace apmcov::collector {
 namespace {
@@ -38,32 +39,6 @@ T Decode(const bus::IncomingMessage& m) {
   T t;
   EXPECT_TRUE(t.ParseFromString(m.value)) << m.topic << " offset " << m.offset;
   return t;
-}
-
-// Subscribes `sub` to `topics` and keeps, per owned partition, whether it was read to its end.
-struct EndTracker {
-  bool assigned = false;
-  std::set<bus::TopicPartition> owned, ended;
-  bus::RebalanceListener Listener() {
-    bus::RebalanceListener l;
-    l.on_assigned = [this](const std::vector<bus::TopicPartition>& tps) {
-      assigned = true;
-      owned.insert(tps.begin(), tps.end());
-    };
-    l.on_revoked = [this](const std::vector<bus::TopicPartition>& tps) {
-      for (const auto& tp : tps) owned.erase(tp), ended.erase(tp);
-    };
-    l.on_end_of_partition = [this](const bus::TopicPartition& tp, int64_t) { ended.insert(tp); };
-    return l;
-  }
-  bool AtEnd() const {
-    return assigned && std::includes(ended.begin(), ended.end(), owned.begin(), owned.end());
-  }
-};
-
-std::string FreshGroup() {
-  static std::atomic<int> n{0};
-  return absl::StrCat("test-reader-", ++n);
 }
 
 // ---- fixture ----
@@ -116,23 +91,7 @@ class AppTest : public ::testing::Test {
   // Everything `topic` holds, by partition then offset, read through a fresh group up to the
   // end of every partition (no waiting for quiet).
   std::vector<bus::IncomingMessage> On(const std::string& topic) {
-    auto sub = broker_.NewSubscriber(FreshGroup());
-    EndTracker tracker;
-    EXPECT_TRUE(sub->Subscribe({topic}, tracker.Listener()).ok());
-    std::vector<bus::IncomingMessage> out;
-    while (!tracker.AtEnd()) {
-      auto batch = sub->Poll(100'000, std::chrono::seconds(10));
-      if (!batch.ok() || (batch->empty() && !tracker.AtEnd())) {
-        ADD_FAILURE() << "cannot read " << topic << " to its end: " << batch.status();
-        break;
-      }
-      for (auto& m : *batch) out.push_back(std::move(m));
-    }
-    sub->Close();
-    std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
-      return std::tie(x.partition, x.offset) < std::tie(y.partition, y.offset);
-    });
-    return out;
+    return ReadToEnd(broker_, {topic});
   }
   std::vector<v1::SyncJob> Jobs() {
     std::vector<v1::SyncJob> out;

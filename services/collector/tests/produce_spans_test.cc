@@ -1,12 +1,11 @@
 // Design §12: every publish of the collector has a producer span, one per group of records
 // published together (never one per record), the child of the sync's span (or of the request's
-// context for a queued job), and every record carries its context in its headers. On fakes,
-// with the in-memory tracing exporter.
+// context for a queued job), and every record carries its context in its headers. On
+// MemoryBroker and FakeSource, with the in-memory tracing exporter.
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,50 +16,23 @@
 #include "apmcov/tracing/propagation.h"
 #include "apmcov/tracing/tracer.h"
 #include "app.h"
+#include "broker_reader.h"
 
 namespace apmcov::collector {
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
 
-// Keeps what was published; takes the bus's default PublishBatch (one Publish per record).
-class RecordingPublisher : public bus::Publisher {
- public:
-  absl::Status Publish(bus::OutgoingMessage m) override {
-    std::lock_guard lock(mu_);
-    sent_.push_back(std::move(m));
-    return absl::OkStatus();
-  }
-  absl::Status Flush(std::chrono::milliseconds) override { return absl::OkStatus(); }
-  absl::StatusOr<int32_t> PartitionCount(const std::string&) override { return 3; }
-  std::vector<bus::OutgoingMessage> sent() {
-    std::lock_guard lock(mu_);
-    return sent_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<bus::OutgoingMessage> sent_;
-};
-
-class NoLag : public bus::LagProbe {
- public:
-  absl::StatusOr<std::vector<bus::PartitionLag>> PartitionLags(const std::string&,
-                                                               const std::string&) override {
-    return std::vector<bus::PartitionLag>{};
-  }
-  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string&, int32_t) override {
-    return std::make_pair(int64_t{0}, int64_t{0});
-  }
-};
-
-std::optional<tracing::SpanContext> ContextOf(const bus::OutgoingMessage& m) {
+std::optional<tracing::SpanContext> ContextOf(const bus::IncomingMessage& m) {
   return tracing::Extract(tracing::ReadFrom(m.headers));
 }
 
 class ProduceSpansTest : public ::testing::Test {
  protected:
   ProduceSpansTest() : metrics_(registry_), tracer_(TracerOptions(), &exporter_, clock_) {
+    for (const std::string& topic : Topics()) {
+      EXPECT_TRUE(broker_.CreateTopic(topic, 3).ok()) << topic;
+    }
     config_.dd_api_key = "k";
     config_.dd_app_key = "a";
     config_.kafka_brokers = "x:1";
@@ -99,7 +71,7 @@ class ProduceSpansTest : public ::testing::Test {
   }
 
   std::unique_ptr<App> MakeApp(bool traced) {
-    App::Ports ports{source_, publisher_, lag_, clock_, metrics_, nullptr, {}};
+    App::Ports ports{source_, *publisher_, *lag_, clock_, metrics_, nullptr, {}};
     if (traced) ports.tracer = &tracer_;
     return std::make_unique<App>(config_, ports);
   }
@@ -108,6 +80,13 @@ class ProduceSpansTest : public ::testing::Test {
     EXPECT_TRUE(exporter_.Flush(std::chrono::seconds(1)).ok());
     return exporter_.AllSpans();
   }
+
+  static std::vector<std::string> Topics() {
+    return {"apmcov.catalog", "apmcov.apm-inventory", "apmcov.sync-jobs",
+            "apmcov.dlq",     "apmcov.spans",         "apmcov.collector-state"};
+  }
+  // Every record the collector delivered, on every topic it writes.
+  std::vector<bus::IncomingMessage> Sent() { return ReadToEnd(broker_, Topics()); }
 
   static bool IsProducer(const tracing::SpanData& s) {
     auto kind = s.meta.find("span.kind");
@@ -119,8 +98,9 @@ class ProduceSpansTest : public ::testing::Test {
   prometheus::Registry registry_;
   CollectorMetrics metrics_;
   datadog::testing::FakeSource source_;
-  RecordingPublisher publisher_;
-  NoLag lag_;
+  bus::MemoryBroker broker_;
+  std::unique_ptr<bus::Publisher> publisher_ = broker_.NewPublisher();
+  std::unique_ptr<bus::LagProbe> lag_ = broker_.NewLagProbe();
   tracing::InMemoryExporter exporter_{100000};
   tracing::Tracer tracer_;
 };
@@ -164,9 +144,9 @@ TEST_F(ProduceSpansTest,
   // Every record carries the context of a producer span of its own topic, and the span counts
   // the records it covers.
   std::map<uint64_t, int> records_per_producer;
-  const std::vector<bus::OutgoingMessage> sent = publisher_.sent();
+  const std::vector<bus::IncomingMessage> sent = Sent();
   ASSERT_FALSE(sent.empty());
-  for (const bus::OutgoingMessage& m : sent) {
+  for (const bus::IncomingMessage& m : sent) {
     std::optional<tracing::SpanContext> ctx = ContextOf(m);
     ASSERT_TRUE(ctx.has_value()) << m.topic << " record " << m.key << " has no trace context";
     auto it = producers.find(ctx->span_id);
@@ -206,7 +186,7 @@ TEST_F(ProduceSpansTest, AQueuedJobIsProducedUnderTheRequestsContext) {
   EXPECT_EQ(spans[0].resource, "apmcov.sync-jobs");
   EXPECT_EQ(spans[0].trace_id.low, parent.trace_id.low);
   EXPECT_EQ(spans[0].parent_id, parent.span_id);
-  const std::vector<bus::OutgoingMessage> sent = publisher_.sent();
+  const std::vector<bus::IncomingMessage> sent = Sent();
   ASSERT_EQ(sent.size(), 1u);
   std::optional<tracing::SpanContext> ctx = ContextOf(sent[0]);
   ASSERT_TRUE(ctx.has_value());
@@ -217,9 +197,9 @@ TEST_F(ProduceSpansTest, WithoutATracerNoRecordCarriesAContext) {
   auto app = MakeApp(false);
   SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   ASSERT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
-  const std::vector<bus::OutgoingMessage> sent = publisher_.sent();
+  const std::vector<bus::IncomingMessage> sent = Sent();
   ASSERT_FALSE(sent.empty());
-  for (const bus::OutgoingMessage& m : sent) {
+  for (const bus::IncomingMessage& m : sent) {
     EXPECT_FALSE(ContextOf(m).has_value()) << m.topic;
     EXPECT_EQ(m.headers.size(), 2u) << m.topic << ": content-type and type only";
   }
