@@ -17,7 +17,7 @@ test asserts that the spans the Agent received for that trace form one tree:
 with no span whose parent is missing, unified service tags on every span, the 128-bit id on
 each chunk root, no Datadog key in any span, and log lines of the sync carrying its ids.
 A gRPC call with Datadog-style metadata must likewise give a `grpc.server` span under the
-caller's span.
+caller's span, with the gateway's PostgreSQL reads as client spans under it.
 """
 
 from __future__ import annotations
@@ -94,13 +94,22 @@ def main() -> int:
             stack.settle(timeout=240)
             time.sleep(4)  # the exporters send every second
 
-            rpc = [s for s in agent.spans() if s["trace_id"] == grpc_trace]
-            f.check(len(rpc) == 1 and rpc[0]["name"] == "grpc.server"
-                    and rpc[0]["parent_id"] == grpc_caller
+            in_rpc = [s for s in agent.spans() if s["trace_id"] == grpc_trace]
+            rpc = [s for s in in_rpc if s["name"] == "grpc.server"]
+            f.check(len(rpc) == 1 and rpc[0]["parent_id"] == grpc_caller
                     and rpc[0]["resource"] == "apmcov.v1.CoverageService/GetStats"
                     and (rpc[0].get("meta") or {}).get("rpc.service") == "apmcov.v1.CoverageService"
                     and (rpc[0].get("meta") or {}).get("grpc.status.code") == "OK",
                     f"the gRPC call is a server span under the caller's (metadata) {rpc[:1]}")
+            # Its reads of PostgreSQL are client spans under it, and nothing else is in the trace.
+            reads = [s for s in in_rpc if s["name"] == "postgresql.transaction"]
+            f.check(len(reads) >= 1 and len(reads) + len(rpc) == len(in_rpc)
+                    and all(s["service"] == "apmcov-gateway" and rpc
+                            and s["parent_id"] == rpc[0]["span_id"]
+                            and (s.get("meta") or {}).get("db.system") == "postgresql"
+                            and (s.get("meta") or {}).get("span.kind") == "client"
+                            for s in reads),
+                    f"the gRPC call's PostgreSQL reads are client spans under it {in_rpc[:4]}")
             spans = [s for s in agent.spans() if s["trace_id"] == trace_lo]
             log(f"the Agent received {len(agent.spans())} spans in {agent.payloads} payloads; "
                 f"{len(spans)} in the request's trace")
@@ -160,10 +169,19 @@ def main() -> int:
                     consumed = of("apmcov-analyzer", "kafka.consume", **{"span.kind": "consumer"})
                     ids = {b["span_id"] for b in producers}
                     batch_ids = {b["span_id"] for b in batches}
+                    # A batch of one trace is the child of its first record's producer span and
+                    # links the trace's other producer spans in it (span batches among them).
+                    def linked(c):
+                        try:
+                            return {int(l["span_id"], 16)
+                                    for l in json.loads(meta(c).get("_dd.span_links", "[]"))}
+                        except (ValueError, KeyError, TypeError):
+                            return set()
+                    reached = {c["parent_id"] for c in consumed}.union(*(linked(c) for c in consumed))
                     f.check(bool(consumed) and all(c["parent_id"] in ids for c in consumed)
-                            and any(c["parent_id"] in batch_ids for c in consumed),
-                            f"{len(consumed)} analyzer batch spans, children of producer spans "
-                            "(of span batches among them)")
+                            and bool(reached & batch_ids) and reached <= ids,
+                            f"{len(consumed)} analyzer batch spans, children of producer spans, "
+                            "linking the others (span batches among them)")
                     db = of("apmcov-analyzer", "postgresql.transaction", **{"db.system": "postgresql"})
                     cids = {c["span_id"] for c in consumed}
                     f.check(bool(db) and all(d["parent_id"] in cids for d in db)
