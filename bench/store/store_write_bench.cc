@@ -109,19 +109,25 @@ int main(int argc, char** argv) {
   PostgresCoverageStore store(db->url());
   const int64_t t0 = 1'795'300'000 * kSec;
 
-  // Broken traces: rows = traces + gaps + spans.
-  std::vector<double> trace_rates, trace_row_rates;
-  const double rows_per_batch = traces * (1.0 + 4 + 10);
-  for (int r = 0; r < rounds + 1; ++r) {  // round 0 warms the connection and the caches
-    const WriteBatch b = Traces(1 + static_cast<uint64_t>(r) * traces, traces, t0);
+  // Seconds one Apply took; -1 (and the reason on stderr) when it failed.
+  auto TimedApply = [](auto& store, const WriteBatch& b) -> double {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<ApplyResult> applied = store.Apply(b);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!applied.ok()) {
       std::fprintf(stderr, "store bench: %s\n", std::string(applied.status().message()).c_str());
-      return 1;
+      return -1;
     }
+    return s;
+  };
+  // Broken traces: rows = traces + gaps + spans.
+  std::vector<double> trace_rates, trace_row_rates;
+  const double rows_per_batch = traces * (1.0 + 4 + 10);
+  for (int r = 0; r < rounds + 1; ++r) {  // round 0 warms the connection and the caches
+    const WriteBatch b = Traces(1 + static_cast<uint64_t>(r) * traces, traces, t0);
+    const double s = TimedApply(store, b);
+    if (s < 0) return 1;
     if (r == 0) continue;
     trace_rates.push_back(traces / s);
     trace_row_rates.push_back(rows_per_batch / s);
@@ -133,14 +139,8 @@ int main(int argc, char** argv) {
   std::vector<double> apm_rates;
   for (int r = 0; r < rounds + 1; ++r) {
     const WriteBatch b = Apm(apm_rows, t0 + r * kSec);
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<ApplyResult> applied = store.Apply(b);
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!applied.ok()) {
-      std::fprintf(stderr, "store bench: %s\n", std::string(applied.status().message()).c_str());
-      return 1;
-    }
+    const double s = TimedApply(store, b);
+    if (s < 0) return 1;
     if (r == 0) {
       Print("apm_services_insert", apm_rows / s, apm_rows, 1, "ms", s * 1000);
       continue;
