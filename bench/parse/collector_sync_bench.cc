@@ -15,7 +15,9 @@
 // which every record carries; exported by the AgentExporter to the same ddsim, which is also
 // an Agent), each on a fresh App reading the same range; it prints one more JSON line with
 // both rates (best round of each), their ratio, the medians over rounds of the on/off ratios
-// of the wall rate and of the CPU time per span, and the core count.
+// of the wall rate and of the CPU time per span, and the core count. With --tracing-control
+// both sides of every round run with tracing off (an A/A run): the "overhead" it prints is
+// the bench's own noise floor, to read the on/off figure against.
 #include <prometheus/registry.h>
 #include <sys/resource.h>
 
@@ -108,6 +110,13 @@ std::string Arg(int argc, char** argv, const char* name, const char* def) {
   return def;
 }
 
+bool HasFlag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,6 +205,7 @@ int main(int argc, char** argv) {
       kafka ? "kafka-dev (messages/bytes not counted)" : "counting (no Kafka)");
   if (r.state != v1::SYNC_STATE_SUCCEEDED) return 1;
   const int rounds = std::stoi(Arg(argc, argv, "--tracing-rounds", "0"));
+  const bool control = HasFlag(argc, argv, "--tracing-control");
   if (rounds <= 0) return 0;
 
   // Tracing off and on, same process, same range (a fixed end: the clock of a fresh App each).
@@ -240,14 +250,15 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     double rate[2] = {0, 0}, cpu_per_span[2] = {0, 0};
     for (int k = 0; k < 2; ++k) {
-      const bool on = (k == 0) == (round % 2 == 1);
+      const bool side = (k == 0) == (round % 2 == 1);  // which side's figures this run fills
+      const bool on = side && !control;
       uint64_t spans = 0;
       double cpu = 0;
       const double secs = one(on, &spans, &cpu);
       if (secs <= 0 || spans == 0) return 1;
-      rate[on] = spans / secs;
-      cpu_per_span[on] = cpu / spans;
-      best_rate[on] = std::max(best_rate[on], rate[on]);
+      rate[side] = spans / secs;
+      cpu_per_span[side] = cpu / spans;
+      best_rate[side] = std::max(best_rate[side], rate[side]);
     }
     wall_ratios.push_back(rate[1] / rate[0]);
     cpu_ratios.push_back(cpu_per_span[1] / cpu_per_span[0]);
@@ -256,13 +267,13 @@ int main(int argc, char** argv) {
   const tracing::ExporterStats st = (*exporter)->stats();
   agent->reset();  // stopped by its PID
   std::printf(
-      "{\"bench\":\"collector_sync_tracing_overhead\",\"cores\":%u,\"rounds\":%d,"
+      "{\"bench\":\"collector_sync_tracing_overhead\",\"cores\":%u,\"rounds\":%d,\"control\":%s,"
       "\"off_spans_per_s\":%.0f,\"on_spans_per_s\":%.0f,\"on_off_ratio\":%.4f,"
       "\"median_wall_ratio\":%.4f,\"median_cpu_per_span_ratio\":%.4f,"
       "\"overhead_pct_cpu\":%.2f,\"target_pct\":3,\"tracer_spans_sent\":%llu,"
       "\"tracer_spans_dropped\":%llu}\n",
-      std::thread::hardware_concurrency(), rounds, best_rate[0], best_rate[1],
-      best_rate[1] / best_rate[0], Median(wall_ratios), Median(cpu_ratios),
+      std::thread::hardware_concurrency(), rounds, control ? "true" : "false", best_rate[0],
+      best_rate[1], best_rate[1] / best_rate[0], Median(wall_ratios), Median(cpu_ratios),
       100.0 * (Median(cpu_ratios) - 1.0), static_cast<unsigned long long>(st.spans_sent),
       static_cast<unsigned long long>(st.spans_dropped));
   return 0;
