@@ -36,10 +36,12 @@ App::App(CollectorConfig config, Ports ports)
                                               : std::random_device{}()),
       leader_(ports.commands == nullptr),
       backpressure_({config_.analyzer_group, topics_.spans, config_.max_consumer_lag_messages},
-                    ports.lag_probe, ports.clock, ports.metrics, [this] {
+                    ports.lag_probe, ports.clock, ports.metrics,
+                    [this] {
                       std::lock_guard lock(mu_);
                       return stopping_;
-                    }) {}
+                    }),
+      fetcher_(ports.source) {}
 
 App::~App() { Stop(); }
 

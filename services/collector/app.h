@@ -29,6 +29,7 @@
 #include "backpressure.h"
 #include "config.h"
 #include "metrics.h"
+#include "page_fetcher.h"
 #include "span_plan.h"
 #include "sync_result.h"
 
@@ -186,6 +187,7 @@ class App {
   uint64_t job_seq_ = 0;
   std::mutex sync_mu_;  // one sync at a time
   Backpressure backpressure_;
+  PageFetcher fetcher_;  // before the threads that sync: destroyed after they are joined
   std::unique_ptr<std::thread> scheduler_;
   std::unique_ptr<std::thread> commands_;
 };

@@ -77,9 +77,16 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   q.to_unix_nano = to;
   q.limit = 1000;
   int64_t last_start = INT64_MIN;  // of the spans published so far
-  // The next page is fetched (HTTP + parse, on another thread) while this one is grouped
-  // and published: the cursor is known as soon as a page arrives.
-  std::future<absl::StatusOr<datadog::SpanPage>> next;
+  // The next page is fetched (HTTP + parse, on the fetch thread) while this one is grouped
+  // and published: the cursor is known as soon as a page arrives. A fetch still running when
+  // this returns is waited for: it runs inside the sync's span, which must outlive it.
+  std::future<absl::StatusOr<PageFetcher::Page>> next;
+  struct AwaitAbandoned {
+    std::future<absl::StatusOr<PageFetcher::Page>>& page;
+    ~AwaitAbandoned() {
+      if (page.valid()) page.wait();
+    }
+  } await_abandoned{next};
   auto start_fetch = [&]() -> bool {
     if (!leader()) {  // stopped on purpose, like the budget: the next leader resumes
       out.stop = "leadership moved to another collector";
@@ -98,10 +105,7 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
     }
     --pages_left;
     // The fetch runs inside the sync's span, so its Datadog call is the sync's child.
-    next = std::async(std::launch::async, [this, q, active = tracing::CurrentActiveSpan()] {
-      tracing::ActiveSpanScope scope(active);
-      return ports_.source.ListSpans(q);
-    });
+    next = fetcher_.Fetch(q, tracing::CurrentActiveSpan());
     return true;
   };
   // Everything that started before the last published span's millisecond was published
@@ -114,13 +118,14 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   };
   if (!start_fetch()) return out;
   while (true) {
-    absl::StatusOr<datadog::SpanPage> page = next.get();
-    if (!page.ok()) {
+    absl::StatusOr<PageFetcher::Page> fetched = next.get();
+    if (!fetched.ok()) {
       out.stop = absl::StrCat("spans ", FormatRfc3339(from), " to ", FormatRfc3339(to), ": ",
-                              page.status().message());
+                              fetched.status().message());
       cut_at();
       return out;
     }
+    PageFetcher::Page page = *std::move(fetched);
     const uint64_t n = static_cast<uint64_t>(page->spans.size());
     const uint64_t skipped = page->skipped.size();
     // A short page that Datadog marks complete is the range's last: no extra empty call.
@@ -143,6 +148,7 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
     // One producer span per page: its context rides in the batch's headers, which every record
     // carries, so the analyzer's batch span continues this sync's trace.
     PageBatches encoded = EncodeSpanBatches(page->spans, window_id, p.job.id());
+    fetcher_.Recycle(std::move(page));  // encoded: the next fetch may read into it
     last_start = std::max(last_start, encoded.last_start_unix_nano);
     std::vector<bus::OutgoingBatch> batches(1);
     batches[0].topic = topics_.spans;

@@ -553,7 +553,7 @@ absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCou
       client_, std::move(call), [](const std::string& b) { return ParseAggregateBuckets(b); });
 }
 
-absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
+absl::Status HttpDatadogSource::ListSpans(const SpanQuery& query, SpanPage* page) {
   if (query.limit < 1 || query.limit > 1000) {
     return absl::InvalidArgumentError(
         absl::StrCat("span page limit ", query.limit, " is outside 1..1000"));
@@ -567,10 +567,15 @@ absl::StatusOr<SpanPage> HttpDatadogSource::ListSpans(const SpanQuery& query) {
                          {"sort", "timestamp"}},
                .scope = "apm_read"};
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
-  absl::StatusOr<SpanPage> page = CallParsed<SpanPage>(
-      client_, std::move(call), [](const std::string& b) { return ParseSpanPageInPlace(b); });
-  if (page.ok() && page->spans.empty() && page->skipped.empty()) page->next_cursor.clear();
-  return page;
+  // Parsed straight into `page` (a 2xx body that does not parse is asked for again).
+  call.read_body = [page](const HttpResponse& r) {
+    page->Clear();
+    return ParseSpanPageInPlace(r.body, page);
+  };
+  absl::StatusOr<HttpResponse> r = client_.Call(call);
+  if (!r.ok()) return r.status();
+  if (page->spans.empty() && page->skipped.empty()) page->next_cursor.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace apmcov::datadog

@@ -164,7 +164,7 @@ absl::StatusOr<std::vector<AggregateBucket>> FakeSource::AggregateSpanCounts(
   return out;
 }
 
-absl::StatusOr<SpanPage> FakeSource::ListSpans(const SpanQuery& q) {
+absl::Status FakeSource::ListSpans(const SpanQuery& q, SpanPage* out) {
   span_queries.push_back(q);
   if (q.limit < 1 || q.limit > 1000) return absl::InvalidArgumentError("limit must be 1..1000");
   if (absl::Status s = Before({.method = Method::kSpans, .spans = &q}); !s.ok()) return s;
@@ -176,7 +176,8 @@ absl::StatusOr<SpanPage> FakeSource::ListSpans(const SpanQuery& q) {
       return absl::InvalidArgumentError(absl::StrCat("invalid cursor \"", q.cursor, "\""));
     }
   }
-  SpanPage page;
+  out->Clear();
+  SpanPage& page = *out;
   for (; next < spans.size() && page.spans.size() < q.limit; ++next) {
     const v1::Span& s = spans[next];
     if (s.start_unix_nano() >= q.from_unix_nano && s.start_unix_nano() < q.to_unix_nano) {
@@ -185,7 +186,7 @@ absl::StatusOr<SpanPage> FakeSource::ListSpans(const SpanQuery& q) {
   }
   // Like Datadog and ddsim: a cursor after every non-empty page, so an empty page ends.
   if (page.spans.size() > 0) page.next_cursor = std::to_string(next);
-  return page;
+  return absl::OkStatus();
 }
 
 }  // namespace apmcov::datadog::testing

@@ -174,11 +174,48 @@ TYPED_TEST_P(SourceContractTest, AggregateCountsTheSpansTheListReturns) {
   EXPECT_EQ(series->front().count, sum);
 }
 
+// A page read into a SpanPage that held another page (the collector recycles its pages) is
+// exactly that page: nothing of the previous one is left, its cursor included.
+TYPED_TEST_P(SourceContractTest, APageReadIntoAUsedPageHoldsOnlyThatPage) {
+  auto wire = [](const SpanPage& p) {
+    std::vector<std::string> out;
+    for (const v1::Span& s : p.spans) out.push_back(s.SerializeAsString());
+    return out;
+  };
+  const SpanQuery large{.query = "*",
+                        .from_unix_nano = this->backend_.window_from(),
+                        .to_unix_nano = this->backend_.window_to(),
+                        .limit = 50};
+  SpanQuery small = large;
+  small.limit = 3;
+  auto fresh = this->source().ListSpans(small);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_GT(fresh->spans.size(), 0);
+
+  SpanPage page;
+  ASSERT_TRUE(this->source().ListSpans(large, &page).ok());
+  ASSERT_GT(page.spans.size(), fresh->spans.size());  // the used page held more spans
+  ASSERT_TRUE(this->source().ListSpans(small, &page).ok());
+  EXPECT_EQ(wire(page), wire(*fresh));
+  EXPECT_EQ(page.next_cursor, fresh->next_cursor);
+  EXPECT_EQ(page.partial, fresh->partial);
+  EXPECT_TRUE(page.skipped.empty());
+
+  const SpanQuery empty{.query = "*",
+                        .from_unix_nano = this->backend_.empty_from(),
+                        .to_unix_nano = this->backend_.empty_to(),
+                        .limit = 50};
+  ASSERT_TRUE(this->source().ListSpans(empty, &page).ok());
+  EXPECT_EQ(page.spans.size(), 0);
+  EXPECT_TRUE(page.next_cursor.empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(SourceContractTest, ValidateAcceptsTheKeys,
                             DefinitionPagesListEveryServiceOnceWhateverThePageSize,
                             EntityPagesFollowNextOffsetToTheEnd,
                             ApmServicesAreOneObservationPerServiceForEveryEnv,
                             SpanPagesCoverTheWindowOnceWhateverThePageSize,
-                            AnEmptyWindowIsOneEmptyPage, AggregateCountsTheSpansTheListReturns);
+                            AnEmptyWindowIsOneEmptyPage, AggregateCountsTheSpansTheListReturns,
+                            APageReadIntoAUsedPageHoldsOnlyThatPage);
 
 }  // namespace apmcov::datadog::contract

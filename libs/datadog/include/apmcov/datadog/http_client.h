@@ -172,7 +172,8 @@ class HttpDatadogSource final : public DatadogSource {
   absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override;
   absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
       const AggregateQuery& query) override;
-  absl::StatusOr<SpanPage> ListSpans(const SpanQuery& query) override;
+  using DatadogSource::ListSpans;
+  absl::Status ListSpans(const SpanQuery& query, SpanPage* page) override;
 
  private:
   DatadogHttpClient& client_;

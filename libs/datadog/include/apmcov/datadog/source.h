@@ -56,6 +56,15 @@ struct SpanPage {
     std::string reason;
   };
   std::vector<SkippedSpan> skipped;
+
+  // Empties the page and keeps its storage: the cleared spans (and their strings' buffers)
+  // are reused by the next page read into it.
+  void Clear() {
+    spans.Clear();
+    next_cursor.clear();
+    partial = false;
+    skipped.clear();
+  }
 };
 
 struct SpanQuery {
@@ -110,7 +119,16 @@ class DatadogSource {
   virtual absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
       const AggregateQuery& query) = 0;
 
-  virtual absl::StatusOr<SpanPage> ListSpans(const SpanQuery& query) = 0;
+  // GET /api/v2/spans/events: one page into `page`, which it replaces (SpanPage::Clear: a
+  // page read into the same SpanPage again allocates only for what outgrows the last one).
+  // After an error the page's content is unspecified.
+  virtual absl::Status ListSpans(const SpanQuery& query, SpanPage* page) = 0;
+  // The same, into a new page.
+  absl::StatusOr<SpanPage> ListSpans(const SpanQuery& query) {
+    SpanPage page;
+    if (absl::Status s = ListSpans(query, &page); !s.ok()) return s;
+    return page;
+  }
 };
 
 // Receives what the HTTP adapter does, for metrics and job progress. Called on the caller's
