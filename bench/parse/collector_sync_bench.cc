@@ -9,15 +9,15 @@
 // Prints one JSON line.
 //
 // Tracing overhead (design §12, §11: at most 3%): with --tracing-rounds N the same sync runs
-// 2N times in the same process, alternately with tracing off and on (the sync span, a client
-// span per Datadog call with its headers injected, a producer span per group of records
-// published (a page of span batches, the catalog, ...) with its context in the batch's headers,
-// which every record carries; exported by the AgentExporter to the same ddsim, which is also
-// an Agent), each on a fresh App reading the same range; it prints one more JSON line with
-// both rates (best round of each), their ratio, the medians over rounds of the on/off ratios
-// of the wall rate and of the CPU time per span, and the core count. With --tracing-control
-// both sides of every round run with tracing off (an A/A run): the "overhead" it prints is
-// the bench's own noise floor, to read the on/off figure against.
+// 3N more times in the same process: each round tracing off, on and off again, in an order
+// cycling through the six permutations, each on a fresh App reading the same ddsim. On means
+// the sync span, a client span per Datadog call with its headers injected, a producer span
+// per group of records published (a page of span batches, the catalog, ...) with its
+// context in the batch's headers; exported by the AgentExporter to a second ddsim acting as
+// the Agent. It prints one JSON line per side (rusage medians per million spans) and one with
+// the best wall rate of each side, the medians over rounds of on/off and of off-again/off
+// (the A/A control: the bench's own bias in the same run) for the wall rate and the CPU time
+// per span, and the core count.
 #include <prometheus/registry.h>
 #include <sys/resource.h>
 
@@ -110,13 +110,6 @@ std::string Arg(int argc, char** argv, const char* name, const char* def) {
   return def;
 }
 
-bool HasFlag(int argc, char** argv, const char* name) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,7 +177,6 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   collector::SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ddsim_process->reset();  // stopped by its PID
 
   const int catalog_inventory = counter.calls["service_definitions"] +
                                 counter.calls["apm_services"] + counter.calls["spans_aggregate"];
@@ -205,14 +197,16 @@ int main(int argc, char** argv) {
       kafka ? "kafka-dev (messages/bytes not counted)" : "counting (no Kafka)");
   if (r.state != v1::SYNC_STATE_SUCCEEDED) return 1;
   const int rounds = std::stoi(Arg(argc, argv, "--tracing-rounds", "0"));
-  const bool control = HasFlag(argc, argv, "--tracing-control");
   if (rounds <= 0) return 0;
 
   // Tracing off and on, same process, same range (a fixed end: the clock of a fresh App each).
+  // Every sync reads the same ddsim; the spans go to a second one acting only as the Agent, as
+  // a real Agent is not the Datadog API (spans sent to the API's ddsim would join the org that
+  // the next syncs read, and its intake would compete with the reads they time).
   auto agent = datadog::testing::DdsimProcess::Start(
-      {"serve", "--seed=5", "--services=" + std::to_string(services), "--spans-per-second=" + sps,
-       "--backfill-minutes=" + std::to_string(minutes + 5), "--http-port=0", "--admin-port=0",
-       "--address=127.0.0.1", "--rate-limits=unlimited", "--log-level=warn"},
+      {"serve", "--seed=5", "--services=10", "--spans-per-second=1", "--backfill-minutes=1",
+       "--http-port=0", "--admin-port=0", "--address=127.0.0.1", "--rate-limits=unlimited",
+       "--log-level=warn"},
       ddsim);
   if (!agent.ok()) return 1;
   tracing::AgentExporterOptions eo;
@@ -224,57 +218,105 @@ int main(int argc, char** argv) {
   to.env = "bench";
   tracing::Tracer tracer(to, exporter->get(), clock);
   // Wall time and this process's CPU time (every thread: prefetch, exporter) of one sync.
-  auto one = [&](bool on, uint64_t* spans, double* cpu) -> double {
+  // Per sync, the rusage deltas that tell where CPU time goes besides the code: system time,
+  // page faults, context switches (voluntary: waits; involuntary: preemption).
+  struct Usage {
+    double user = 0, sys = 0, minflt = 0, nvcsw = 0, nivcsw = 0;
+  };
+  auto usage_now = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return Usage{u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6,
+                 u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6, static_cast<double>(u.ru_minflt),
+                 static_cast<double>(u.ru_nvcsw), static_cast<double>(u.ru_nivcsw)};
+  };
+  std::vector<Usage> per_side[3];
+  auto one = [&](bool on, uint64_t* spans, double* cpu, Usage* used) -> double {
     datadog::ClientOptions co = o;
-    co.base_url = co.site = (*agent)->url();
+    co.base_url = co.site = base;
     co.tracer = on ? &tracer : nullptr;
     datadog::DatadogHttpClient c(co, transport, clock, &metrics);
     datadog::HttpDatadogSource s(c);
     CountingPublisher sink;
     collector::App a(cfg, {s, sink, lag, clock, metrics, nullptr, nullptr, on ? &tracer : nullptr});
     const double cpu0 = ProcessCpuSeconds();
+    const Usage u0 = usage_now();
     const auto t0 = std::chrono::steady_clock::now();
     const collector::SyncResult res = a.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
     if (on) (void)(*exporter)->Flush(std::chrono::seconds(5));  // the export's cost counts
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     *cpu = ProcessCpuSeconds() - cpu0;
+    const Usage u1 = usage_now();
+    const double n = std::max<double>(1, res.spans) / 1e6;  // per million spans
+    *used = Usage{(u1.user - u0.user) / n, (u1.sys - u0.sys) / n, (u1.minflt - u0.minflt) / n,
+                  (u1.nvcsw - u0.nvcsw) / n, (u1.nivcsw - u0.nivcsw) / n};
     *spans = res.spans;
     return res.state == v1::SYNC_STATE_SUCCEEDED ? secs : -1;
   };
-  // Each round runs off and on back to back (the order alternates); the figures are the best
-  // wall rate of each mode, and the medians over rounds of the on/off ratios of the wall rate
-  // and of the CPU time per span (the machine is shared: the CPU ratio is the steadier one).
-  double best_rate[2] = {0, 0};
-  std::vector<double> wall_ratios, cpu_ratios;
+  // Each round runs three syncs: tracing off, on, and off again (the A/A control), in an order
+  // that cycles through the six permutations, so that no side always runs first or after the
+  // same one. Figures: the best wall rate of each side, and the medians over rounds of
+  // on/off and off-again/off, for the wall rate and for the CPU time per span (the machine is
+  // shared: the CPU ratio is the steadier one). The A/A median is the bench's own bias and
+  // noise in the same run: the tracing overhead is the on/off median against it.
+  constexpr int kOff = 0, kOn = 1, kOffAgain = 2;
+  constexpr int kOrders[6][3] = {{kOff, kOn, kOffAgain}, {kOn, kOffAgain, kOff},
+                                 {kOffAgain, kOff, kOn}, {kOff, kOffAgain, kOn},
+                                 {kOn, kOff, kOffAgain}, {kOffAgain, kOn, kOff}};
+  double best_rate[3] = {0, 0, 0};
+  std::vector<double> wall_on, cpu_on, wall_aa, cpu_aa;
   for (int round = 0; round < rounds; ++round) {
-    double rate[2] = {0, 0}, cpu_per_span[2] = {0, 0};
-    for (int k = 0; k < 2; ++k) {
-      const bool side = (k == 0) == (round % 2 == 1);  // which side's figures this run fills
-      const bool on = side && !control;
+    double rate[3] = {0, 0, 0}, cpu_per_span[3] = {0, 0, 0};
+    for (int side : kOrders[round % 6]) {
       uint64_t spans = 0;
       double cpu = 0;
-      const double secs = one(on, &spans, &cpu);
+      Usage used;
+      const double secs = one(side == kOn, &spans, &cpu, &used);
+      per_side[side].push_back(used);
       if (secs <= 0 || spans == 0) return 1;
       rate[side] = spans / secs;
       cpu_per_span[side] = cpu / spans;
       best_rate[side] = std::max(best_rate[side], rate[side]);
     }
-    wall_ratios.push_back(rate[1] / rate[0]);
-    cpu_ratios.push_back(cpu_per_span[1] / cpu_per_span[0]);
+    wall_on.push_back(rate[kOn] / rate[kOff]);
+    cpu_on.push_back(cpu_per_span[kOn] / cpu_per_span[kOff]);
+    wall_aa.push_back(rate[kOffAgain] / rate[kOff]);
+    cpu_aa.push_back(cpu_per_span[kOffAgain] / cpu_per_span[kOff]);
+  }
+  // Medians per side, per million spans read: where a CPU difference lands (user code, the
+  // kernel, page faults, waits, preemption).
+  for (int side : {kOff, kOn, kOffAgain}) {
+    auto med = [&](double Usage::*field) {
+      std::vector<double> v;
+      for (const Usage& u : per_side[side]) v.push_back(u.*field);
+      return Median(v);
+    };
+    std::printf(
+        "{\"bench\":\"collector_sync_tracing_usage\",\"side\":\"%s\",\"per_million_spans\":{"
+        "\"user_s\":%.4f,\"sys_s\":%.4f,\"minor_faults\":%.0f,\"voluntary_switches\":%.0f,"
+        "\"involuntary_switches\":%.0f}}\n",
+        side == kOn    ? "on"
+        : side == kOff ? "off"
+                       : "off again",
+        med(&Usage::user), med(&Usage::sys), med(&Usage::minflt), med(&Usage::nvcsw),
+        med(&Usage::nivcsw));
   }
   (void)(*exporter)->Stop(std::chrono::seconds(5));
   const tracing::ExporterStats st = (*exporter)->stats();
   agent->reset();  // stopped by its PID
+  auto pct = [](double ratio) { return 100.0 * (ratio - 1.0); };
   std::printf(
-      "{\"bench\":\"collector_sync_tracing_overhead\",\"cores\":%u,\"rounds\":%d,\"control\":%s,"
-      "\"off_spans_per_s\":%.0f,\"on_spans_per_s\":%.0f,\"on_off_ratio\":%.4f,"
+      "{\"bench\":\"collector_sync_tracing_overhead\",\"cores\":%u,\"rounds\":%d,"
+      "\"off_spans_per_s\":%.0f,\"on_spans_per_s\":%.0f,\"off_again_spans_per_s\":%.0f,"
       "\"median_wall_ratio\":%.4f,\"median_cpu_per_span_ratio\":%.4f,"
-      "\"overhead_pct_cpu\":%.2f,\"target_pct\":3,\"tracer_spans_sent\":%llu,"
-      "\"tracer_spans_dropped\":%llu}\n",
-      std::thread::hardware_concurrency(), rounds, control ? "true" : "false", best_rate[0],
-      best_rate[1], best_rate[1] / best_rate[0], Median(wall_ratios), Median(cpu_ratios),
-      100.0 * (Median(cpu_ratios) - 1.0), static_cast<unsigned long long>(st.spans_sent),
+      "\"aa_median_wall_ratio\":%.4f,\"aa_median_cpu_per_span_ratio\":%.4f,"
+      "\"overhead_pct_cpu\":%.2f,\"aa_pct_cpu\":%.2f,\"overhead_minus_aa_pct_cpu\":%.2f,"
+      "\"target_pct\":3,\"tracer_spans_sent\":%llu,\"tracer_spans_dropped\":%llu}\n",
+      std::thread::hardware_concurrency(), rounds, best_rate[kOff], best_rate[kOn],
+      best_rate[kOffAgain], Median(wall_on), Median(cpu_on), Median(wall_aa), Median(cpu_aa),
+      pct(Median(cpu_on)), pct(Median(cpu_aa)), pct(Median(cpu_on)) - pct(Median(cpu_aa)),
+      static_cast<unsigned long long>(st.spans_sent),
       static_cast<unsigned long long>(st.spans_dropped));
   return 0;
 }
