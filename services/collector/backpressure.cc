@@ -40,6 +40,10 @@ Backpressure::Backpressure(Options options, bus::LagProbe& probe, Clock& clock,
       stopping_(std::move(stopping)) {}
 
 absl::Status Backpressure::Wait() {
+  if (last_go_) {
+    const Clock::Duration since = clock_.Now() - *last_go_;
+    if (since >= Clock::Duration::zero() && since < kProbeInterval) return absl::OkStatus();
+  }
   double waited = 0;
   constexpr double kMaxWaitSeconds = 600;
   std::string reason;
@@ -55,6 +59,7 @@ absl::Status Backpressure::Wait() {
     metrics_.SetAnalyzerLag(total);
     reason = BackpressureReason(*lags, options_.max_lag_messages);
     if (reason.empty()) {
+      last_go_ = clock_.Now();
       if (waited > 0) Log().Info("resuming: analyzer caught up", {{"paused_seconds", waited}});
       return absl::OkStatus();
     }

@@ -3,12 +3,18 @@
 // rule (pure); Backpressure::Wait() applies it before each span page: it reads where the
 // group stands on every `spans` partition (LagProbe), and while the rule says pause it waits
 // in 1 s steps of the Clock, counted in apmcov_collector_backpressure_wait_seconds_total, up
-// to ten minutes. Thread-safe as far as its collaborators are (the collector calls it from the
-// sync thread only).
+// to ten minutes. A reading that said "publish on" holds for kProbeInterval: against Kafka a
+// reading is a metadata request, an offset fetch and two offset lists per partition (about 50
+// round trips with 24 partitions), which before every page capped a sync at a few dozen
+// pages a second; what the collector publishes within the interval (under a second of
+// reading) is far inside both limits. Thread-safe as far as its collaborators are (the collector
+// calls it from the sync thread only).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,12 +51,15 @@ class Backpressure {
   // when the collector stops meanwhile; ResourceExhausted after ten minutes of pause.
   absl::Status Wait();
 
+  static constexpr std::chrono::milliseconds kProbeInterval{500};
+
  private:
   const Options options_;
   bus::LagProbe& probe_;
   Clock& clock_;
   CollectorMetrics& metrics_;
   const std::function<bool()> stopping_;
+  std::optional<Clock::TimePoint> last_go_;  // of the last reading that said publish on
 };
 
 }  // namespace apmcov::collector

@@ -661,6 +661,46 @@ TEST_F(AppTest, BackpressureWaitsWhileRetentionWouldOutrunTheAnalyzer) {
   EXPECT_EQ(PublishedSpanIds().size(), 20u);
 }
 
+// A reading that said publish on holds for kProbeInterval of the clock (a Kafka reading is
+// dozens of round trips); a pause always reads again; a clock set back reads again.
+TEST_F(AppTest, BackpressureReadsTheLagAtMostOncePerProbeInterval) {
+  int readings = 0;
+  broker_.OnLagRead([&](const std::string&, const std::string&) { ++readings; });
+  Backpressure bp({"apmcov-analyzer", "apmcov.spans", 1000}, *lag_, clock_, metrics_,
+                  [] { return false; });
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 1);
+  for (int page = 0; page < 10; ++page) ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 1);
+  clock_.Advance(Backpressure::kProbeInterval - std::chrono::milliseconds(1));
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 1);
+  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 2);
+  clock_.Set(clock_.Now() - std::chrono::seconds(30));
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 3);
+
+  // The analyzer falls behind: every Wait reads until it has caught up again.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(publisher_->Publish({"apmcov.spans", "", "", {}, 0}).ok());
+  }
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  clock_.Advance(Backpressure::kProbeInterval);
+  std::deque<int64_t> commits = {0, 4990};
+  broker_.OnLagRead([&](const std::string& group, const std::string& topic) {
+    ++readings;
+    if (commits.empty()) return;
+    EXPECT_TRUE(broker_.AlterGroupOffsets(group, {{{topic, 0}, commits.front()}}).ok());
+    commits.pop_front();
+  });
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 5);  // behind (pause 1 s), then caught up
+  ASSERT_TRUE(bp.Wait().ok());
+  EXPECT_EQ(readings, 5);
+}
+
 TEST(BackpressureReasonTest, SummedLagAndRetentionHeadroom) {
   using bus::PartitionLag;
   // Under the limit, nothing trimmed.
