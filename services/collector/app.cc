@@ -259,6 +259,7 @@ absl::Status App::LoadCheckpoint() {
           "no partition of ", topics_.collector_state, " was assigned in ", kAssignRounds,
           " polls: the checkpoint cannot be read (does the topic exist? is Kafka reachable?)"));
     }
+    const size_t ended_before = progress->ended.size();
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
         state.Poll(1000, std::chrono::milliseconds(1000));
     if (!batch.ok()) {
@@ -267,7 +268,10 @@ absl::Status App::LoadCheckpoint() {
       return Annotate(batch.status(),
                       absl::StrCat("reading the checkpoint from ", topics_.collector_state));
     }
-    empty_polls = batch->empty() && progress->assigned ? empty_polls + 1 : 0;
+    // A poll that only reported a partition's end is progress too (Kafka reports one end a
+    // poll: 64 partitions are 64 polls without a message).
+    const bool idle = batch->empty() && progress->ended.size() == ended_before;
+    empty_polls = idle && progress->assigned ? empty_polls + 1 : 0;
     if (constexpr int kMaxEmptyPolls = 30; empty_polls >= kMaxEmptyPolls && !read_to_end()) {
       state.Close();
       return absl::UnavailableError(absl::StrCat("the end of ", topics_.collector_state,

@@ -383,9 +383,11 @@ class MemorySubscriber : public Subscriber {
       }
       if (n > 0) next_ = (next_ + 1) % n;
       if (listener_.on_end_of_partition) {
-        // Partition EOF, as Kafka reports it: once per end reached, after the messages.
+        // Partition EOF, as Kafka reports it: once per end reached, after the messages, and
+        // one end a poll (Kafka's are events of their own: the adapter returns after each).
         std::vector<std::pair<TopicPartition, int64_t>> ends;
         for (const TopicPartition& tp : assignment_) {
+          if (!ends.empty()) break;
           const int64_t pos = positions_[tp];
           if (pos !=
               broker_.topics_[tp.topic].partitions[static_cast<size_t>(tp.partition)].high()) {

@@ -45,7 +45,7 @@ T Decode(const bus::IncomingMessage& m) {
 
 class AppTest : public ::testing::Test {
  protected:
-  AppTest() : metrics_(registry_), broker_(BrokerOptions()) {
+  explicit AppTest(int32_t state_partitions = 4) : metrics_(registry_), broker_(BrokerOptions()) {
     // The topics exist, as in production; those whose order across records the tests read
     // have one partition, spans and collector-state the cluster's default of 4.
     for (const auto& [topic, partitions] :
@@ -55,7 +55,7 @@ class AppTest : public ::testing::Test {
                                         {"apmcov.dlq", 1},
                                         {"apmcov.commands", 1},
                                         {"apmcov.spans", 4},
-                                        {"apmcov.collector-state", 4}}) {
+                                        {"apmcov.collector-state", state_partitions}}) {
       EXPECT_TRUE(broker_.CreateTopic(topic, partitions).ok()) << topic;
     }
     source_.before_call = [this](const FakeSource::Call& c) { return BeforeCall(c); };
@@ -766,6 +766,26 @@ TEST_F(AppTest, CheckpointIsLoadedFromCollectorState) {
   app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
   ASSERT_FALSE(source_.span_queries.empty());
   EXPECT_EQ(source_.span_queries[0].from_unix_nano, now - 600 * kSec);
+}
+
+// collector-state with more partitions than the 30 idle polls the read allows: each reports its
+// end in a poll of its own (as on Kafka), which is progress, not idleness.
+class AppTestManyStatePartitions : public AppTest {
+ protected:
+  AppTestManyStatePartitions() : AppTest(64) {}
+};
+
+TEST_F(AppTestManyStatePartitions, ACheckpointIsReadFromACollectorStateOfManyPartitions) {
+  v1::CollectorCheckpoint cp;
+  cp.set_source("datadog");
+  cp.set_span_window_end_unix_nano(Now() - 700 * kSec);
+  ASSERT_TRUE(
+      publisher_->Publish({"apmcov.collector-state", "datadog", cp.SerializeAsString(), {}, {}})
+          .ok());
+  ASSERT_TRUE(publisher_->Flush(std::chrono::seconds(1)).ok());
+  auto app = MakeApp(/*read_state=*/true);
+  ASSERT_TRUE(app->LoadCheckpoint().ok());
+  EXPECT_EQ(app->checkpoint(), Now() - 700 * kSec);
 }
 
 // An empty collector-state: no checkpoint (the first sync reads SPAN_BACKFILL_MINUTES back),

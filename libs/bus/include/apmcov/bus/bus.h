@@ -131,7 +131,8 @@ struct RebalanceListener {
 //    and consumption resumes at the earliest retained message.
 //  - The listener runs inside Poll() (and Close()), on the polling thread; on_revoked runs
 //    before the partitions are taken away, so Commit() works there. on_end_of_partition tells
-//    when a partition was read to its end (see RebalanceListener).
+//    when a partition was read to its end (see RebalanceListener); Poll() returns after
+//    each such report, one a poll: a poll that brought only an end is progress, not idleness.
 //  - A member only gets and commits the partitions it owns: Poll() never returns a message of
 //    a partition revoked before it returns (a revoke served inside Poll() takes back what was
 //    gathered of it), and Commit() of a partition it does not own is FailedPrecondition (inside
