@@ -144,13 +144,16 @@ class App {
   struct RangeRead {
     bool complete = false;  // every page of the range was read and published
     bool budget = false;    // stopped by SPAN_PAGE_BUDGET
+    bool paused = false;    // cut to publish progress before a backpressure pause
     int64_t read_to = 0;    // every span starting before it was published
     std::string stop;       // why it stopped early
     absl::Status fatal;     // publishing failed: the sync fails
   };
   absl::StatusOr<std::vector<DensityBucket>> ReadDensity(int64_t from, int64_t to);
+  // `cut_on_pause`: a backpressure pause after spans were published cuts the read (paused,
+  // read_to) instead of waiting, so that the caller can publish their watermark first.
   RangeRead ReadRange(JobProgress& job, SyncResult& result, const std::string& window_id,
-                      int64_t from, int64_t to, uint64_t& pages_left);
+                      int64_t from, int64_t to, uint64_t& pages_left, bool cut_on_pause);
   absl::Status PublishProgress(JobProgress& job, const std::string& window_id, int64_t watermark,
                                const std::vector<v1::ReadInterval>& intervals, int64_t checkpoint);
   void SchedulerLoop();

@@ -39,7 +39,7 @@ Backpressure::Backpressure(Options options, bus::LagProbe& probe, Clock& clock,
       metrics_(metrics),
       stopping_(std::move(stopping)) {}
 
-absl::Status Backpressure::Wait() {
+absl::Status Backpressure::Wait(bool may_cut) {
   if (last_go_) {
     const Clock::Duration since = clock_.Now() - *last_go_;
     if (since >= Clock::Duration::zero() && since < kProbeInterval) return absl::OkStatus();
@@ -63,6 +63,7 @@ absl::Status Backpressure::Wait() {
       if (waited > 0) Log().Info("resuming: analyzer caught up", {{"paused_seconds", waited}});
       return absl::OkStatus();
     }
+    if (may_cut) return absl::AbortedError(reason);
     if (stopping_()) return absl::CancelledError("collector stopping");
     if (waited >= kMaxWaitSeconds) {
       return absl::ResourceExhaustedError(absl::StrCat(

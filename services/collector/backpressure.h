@@ -49,7 +49,11 @@ class Backpressure {
   // Returns once publishing may go on: OK when the rule says so (at once or after a pause),
   // and when the lag cannot be read (delivery itself reports an unreachable Kafka); Cancelled
   // when the collector stops meanwhile; ResourceExhausted after ten minutes of pause.
-  absl::Status Wait();
+  // With `may_cut`, a reading that says pause returns Aborted (the reason) at once instead of
+  // waiting: the caller has published spans the analyzer cannot commit before it gets their
+  // watermark, so waiting for its commits would wait for ever; it publishes its progress,
+  // then waits here without `may_cut`.
+  absl::Status Wait(bool may_cut = false);
 
   static constexpr std::chrono::milliseconds kProbeInterval{500};
 

@@ -68,7 +68,7 @@ absl::StatusOr<std::vector<DensityBucket>> App::ReadDensity(int64_t from, int64_
 }
 
 App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::string& window_id,
-                              int64_t from, int64_t to, uint64_t& pages_left) {
+                              int64_t from, int64_t to, uint64_t& pages_left, bool cut_on_pause) {
   RangeRead out;
   out.read_to = from;
   datadog::SpanQuery q;
@@ -99,8 +99,12 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       out.budget = true;
       return false;
     }
-    if (absl::Status s = backpressure_.Wait(); !s.ok()) {
+    // The analyzer commits a window's spans only once their watermark is published: a pause
+    // with spans of this range published but not yet watermarked would wait for commits that
+    // cannot come. Those are cut here and watermarked by the caller, which then waits.
+    if (absl::Status s = backpressure_.Wait(cut_on_pause && last_start != INT64_MIN); !s.ok()) {
       out.stop = std::string(s.message());
+      out.paused = s.code() == absl::StatusCode::kAborted;
       return false;
     }
     --pages_left;
@@ -259,7 +263,7 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
     while (start < end) {
       const int64_t wend = std::min(start + window, end);
       const std::string window_id = absl::StrCat(start, "-", wend);
-      RangeRead r = ReadRange(p, result, window_id, start, wend, pages_left);
+      RangeRead r = ReadRange(p, result, window_id, start, wend, pages_left, /*cut_on_pause=*/true);
       APMCOV_RETURN_IF_ERROR(r.fatal);
       if (r.read_to > start) {
         APMCOV_RETURN_IF_ERROR(PublishProgress(p, window_id, r.read_to,
@@ -267,6 +271,15 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
         sampled_ns += r.read_to - start;
         result.checkpoint_unix_nano = r.read_to;
         result.windows++;
+      }
+      if (!r.complete && r.paused && r.read_to > start) {
+        // Watermarked up to the cut: the analyzer can judge and commit what it holds while
+        // the next read waits out the pause.
+        Log().Info(
+            "progress published before a backpressure pause",
+            {{"job_id", p.job.id()}, {"read_to", FormatRfc3339(r.read_to)}, {"reason", r.stop}});
+        start = r.read_to;
+        continue;
       }
       if (!r.complete) {
         issues.push_back(absl::StrCat(r.stop, " at ", FormatRfc3339(r.read_to),
@@ -280,7 +293,10 @@ absl::Status App::SyncSpans(JobProgress& p, SyncResult& result, std::vector<std:
     std::vector<v1::ReadInterval> intervals;
     uint64_t incomplete = 0;
     for (const TimeRange& slice : plan.slices) {
-      RangeRead r = ReadRange(p, result, window_id, slice.from_ns, slice.to_ns, pages_left);
+      // Slices are watermarked together at the end: a pause waits (an over-budget range is
+      // read a slice at a time, far from what the analyzer holds in flight).
+      RangeRead r = ReadRange(p, result, window_id, slice.from_ns, slice.to_ns, pages_left,
+                              /*cut_on_pause=*/false);
       APMCOV_RETURN_IF_ERROR(r.fatal);
       if (!r.complete && r.read_to == slice.from_ns && r.budget) break;  // nothing read
       intervals.push_back(Interval(slice.from_ns, slice.to_ns, r.complete));

@@ -45,7 +45,8 @@ T Decode(const bus::IncomingMessage& m) {
 
 class AppTest : public ::testing::Test {
  protected:
-  explicit AppTest(int32_t state_partitions = 4) : metrics_(registry_), broker_(BrokerOptions()) {
+  explicit AppTest(int32_t state_partitions = 4, bool deliver_on_flush = true)
+      : metrics_(registry_), broker_(BrokerOptions(deliver_on_flush)) {
     // The topics exist, as in production; those whose order across records the tests read
     // have one partition, spans and collector-state the cluster's default of 4.
     for (const auto& [topic, partitions] :
@@ -68,9 +69,9 @@ class AppTest : public ::testing::Test {
   }
 
   // Consumers see only what the collector flushed (FakePublisher's view before).
-  static bus::MemoryBroker::Options BrokerOptions() {
+  static bus::MemoryBroker::Options BrokerOptions(bool deliver_on_flush) {
     bus::MemoryBroker::Options options;
-    options.deliver_on_flush = true;
+    options.deliver_on_flush = deliver_on_flush;
     return options;
   }
 
@@ -699,6 +700,56 @@ TEST_F(AppTest, BackpressureReadsTheLagAtMostOncePerProbeInterval) {
   EXPECT_EQ(readings, 5);  // behind (pause 1 s), then caught up
   ASSERT_TRUE(bp.Wait().ok());
   EXPECT_EQ(readings, 5);
+}
+
+// Records visible as soon as published (no flush needed), so that the analyzer's lag grows
+// while a window is being read.
+class AppTestUnflushedRecordsVisible : public AppTest {
+ protected:
+  AppTestUnflushedRecordsVisible() : AppTest(4, /*deliver_on_flush=*/false) {}
+};
+
+// The analyzer commits a window's spans only once their watermark is published (the lag-read
+// hook plays it: each partition committed up to its last watermark). A pause in the middle of
+// a window must not wait for those commits, which would never come: the collector watermarks
+// what it has published, then waits, and the sync publishes every span.
+TEST_F(AppTestUnflushedRecordsVisible, ABackpressurePauseInAWindowPublishesItsProgressFirst) {
+  config_.max_consumer_lag_messages = 300;
+  config_.span_window_seconds = 3600;  // the whole range is one window
+  const int64_t now = Now();
+  AddSpans(2000, 2, now - 3000 * kSec, now - 2900 * kSec);  // 4 pages of 500 traces
+  auto before_call = source_.before_call;
+  source_.before_call = [&, before_call](const FakeSource::Call& c) {
+    if (c.method == Method::kSpans) clock_.Advance(std::chrono::seconds(1));  // a page's time
+    return before_call(c);
+  };
+  int commits = 0;
+  broker_.OnLagRead([&](const std::string& group, const std::string& topic) {
+    std::map<bus::TopicPartition, int64_t> next;
+    for (const auto& m : On(topic)) {
+      if (Decode<v1::SpanBatch>(m).watermark_unix_nano() > 0) {
+        next[{m.topic, m.partition}] = m.offset + 1;
+      }
+    }
+    if (next.empty()) return;
+    ++commits;
+    EXPECT_TRUE(broker_.AlterGroupOffsets(group, next).ok());
+  });
+  auto app = MakeApp();
+  const auto slept_before = clock_.TotalSlept();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+  EXPECT_LT(clock_.TotalSlept() - slept_before, std::chrono::seconds(60));
+  EXPECT_GT(commits, 0);
+  std::set<uint64_t> ids;
+  int watermarks = 0;
+  for (const auto& m : On("apmcov.spans")) {
+    auto b = Decode<v1::SpanBatch>(m);
+    for (const auto& span : b.spans()) ids.insert(span.span_id());
+    watermarks += b.watermark_unix_nano() > 0 && m.partition == 0;
+  }
+  EXPECT_EQ(ids.size(), 4000u);
+  EXPECT_GE(watermarks, 2);  // the cut's, then the window's end
 }
 
 TEST(BackpressureReasonTest, SummedLagAndRetentionHeadroom) {
