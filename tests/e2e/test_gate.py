@@ -225,8 +225,16 @@ def check_scorecards(stack: Stack, f: Failures, job: dict) -> None:
         states[(k[0], v["state"])] = states.get((k[0], v["state"]), 0) + 1
     log(f"scorecard outcomes: {len(outcomes)} for {len(truth['catalog']['services'])} catalog services; "
         f"{sorted(states.items())}; {len(either)} blamed only after T_cut")
+    # Every state the truth holds appears (the outcomes equal the truth, checked above). Which
+    # states the generated org holds depends on the window: at 100 spans/s over five minutes
+    # every judged service can have a broken trace, so a state absent from the truth is logged,
+    # not failed.
     for rule in (RULE_INSTRUMENTED, RULE_UNBROKEN):
         for st in ("pass", "fail", "skip"):
+            expected = sum(1 for k, w in want.items() if k[0] == rule and w == st and k not in either)
+            if expected == 0:
+                log(f"{rule}: the truth of this window has no {st} outcome")
+                continue
             f.check(states.get((rule, st), 0) > 0, f"{rule}: some outcome is {st}")
     link = f'<a href="{DASHBOARD}/services/'
     f.check(all(link in v["remarks"] for v in outcomes.values()), "every remark links to the dashboard")
