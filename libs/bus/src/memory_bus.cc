@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -385,9 +386,8 @@ class MemorySubscriber : public Subscriber {
       if (listener_.on_end_of_partition) {
         // Partition EOF, as Kafka reports it: once per end reached, after the messages, and
         // one end a poll (Kafka's are events of their own: the adapter returns after each).
-        std::vector<std::pair<TopicPartition, int64_t>> ends;
+        std::optional<std::pair<TopicPartition, int64_t>> end;
         for (const TopicPartition& tp : assignment_) {
-          if (!ends.empty()) break;
           const int64_t pos = positions_[tp];
           if (pos !=
               broker_.topics_[tp.topic].partitions[static_cast<size_t>(tp.partition)].high()) {
@@ -396,11 +396,12 @@ class MemorySubscriber : public Subscriber {
           auto [it, fresh] = reported_end_.try_emplace(tp, pos);
           if (!fresh && it->second == pos) continue;
           it->second = pos;
-          ends.emplace_back(tp, pos);
+          end.emplace(tp, pos);
+          break;
         }
-        if (!ends.empty()) {
+        if (end) {
           lock.unlock();
-          for (const auto& [tp, end] : ends) listener_.on_end_of_partition(tp, end);
+          listener_.on_end_of_partition(end->first, end->second);
           return out;
         }
       }
