@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "apmcov/base/clock.h"
+#include "ddsim/http/aggregate_memo.h"
 #include "ddsim/http/endpoint.h"
 #include "ddsim/http/faults.h"
 #include "ddsim/http/message.h"
@@ -144,6 +145,8 @@ class DdsimApi {
   std::mutex cache_mu_;
   std::list<std::pair<int64_t, std::shared_ptr<const Bucket>>> buckets_;  // MRU first
   std::list<std::pair<int64_t, std::shared_ptr<const Slice>>> slices_;
+  // An hour and a bit of seconds per aggregate shape: the collector's inventory lookback.
+  AggregateMemo aggregate_memo_{4000, 8};
 
   FaultInjector faults_;
 

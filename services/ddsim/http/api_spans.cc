@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "ddsim/http/api.h"
 #include "ddsim/http/json_writer.h"
@@ -357,12 +358,12 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
     int64_t total = 0;
     std::map<int64_t, int64_t> by_time[4];
   };
-  std::map<std::vector<std::string>, Counts> counts;
+  absl::flat_hash_map<std::vector<std::string>, Counts> counts;
   bool timeout = false;
   std::string scratch;
   std::vector<std::string> key(groups.size());
-  // Counts one matching span; `value(field, scratch, &out)` reads its fields.
-  auto tally = [&](int64_t start_ns, const auto& value) {
+  // The group key of one matching span into `key`; false when the span is left out.
+  auto group_key = [&](const auto& value) {
     for (size_t g = 0; g < groups.size(); ++g) {
       std::string_view v;
       if (value(groups[g].field, scratch, &v)) {
@@ -370,17 +371,34 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
       } else if (groups[g].missing) {
         key[g] = *groups[g].missing;
       } else {
-        return;
+        return false;
       }
     }
-    Counts& ct = counts[key];
-    ++ct.total;
+    return true;
+  };
+  // Adds `n` spans starting at `start_ns` to `ct`.
+  auto add = [&](Counts& ct, int64_t start_ns, int64_t n) {
+    ct.total += n;
     for (size_t ci = 0; ci < computes.size() && ci < 4; ++ci) {
       if (computes[ci].timeseries) {
-        ++ct.by_time[ci][start_ns / computes[ci].interval_ns * computes[ci].interval_ns];
+        ct.by_time[ci][start_ns / computes[ci].interval_ns * computes[ci].interval_ns] += n;
       }
     }
   };
+  // Counts one matching span; `value(field, scratch, &out)` reads its fields.
+  auto tally = [&](int64_t start_ns, const auto& value) {
+    if (group_key(value)) add(counts[key], start_ns, 1);
+  };
+  // A second wholly inside [lo, hi) falls in one timeseries point when every interval is a
+  // whole number of seconds: its counts come from the memo (aggregate_memo.h).
+  const bool memoisable = std::all_of(computes.begin(), computes.end(), [](const Compute& c) {
+    return !c.timeseries || c.interval_ns % kBucketNanos == 0;
+  });
+  std::string shape = query_text;
+  for (const GroupBy& gb : groups) {
+    Append(shape, "\x1f", gb.facet, "\x1e", gb.missing ? "=" + *gb.missing : "");
+  }
+  absl::flat_hash_map<const std::vector<std::string>*, Counts> memo_counts;
   // Each bucket once: a trace's spans start in its own bucket or the next one.
   for (int64_t s = lo / kBucketNanos - 1; s <= (hi - 1) / kBucketNanos && lo < hi; ++s) {
     if (std::chrono::steady_clock::now() - t0 >
@@ -388,17 +406,52 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
       timeout = true;
       break;
     }
+    const bool whole[2] = {
+        memoisable && s * kBucketNanos >= lo && (s + 1) * kBucketNanos <= hi,
+        memoisable && (s + 1) * kBucketNanos >= lo && (s + 2) * kBucketNanos <= hi};
     // Long aggregates must not evict the buckets span paging is working through.
-    auto c = PeekBucket(s);
-    if (c == nullptr) c = GenerateBucket(world_, traffic_, s);
-    for (const auto* bk : {c.get()}) {
-      for (const Span& sp : bk->spans) {
-        if (sp.start_ns < lo || sp.start_ns >= hi) continue;
-        if (!query->Matches(world_, sp)) continue;
-        tally(sp.start_ns, [&](SpanField f, std::string& sc, std::string_view* v) {
-          return SpanFieldValue(world_, sp, f, sc, v);
-        });
+    std::shared_ptr<const Bucket> c;
+    auto bucket = [&] {
+      if (c == nullptr) c = PeekBucket(s);
+      if (c == nullptr) c = GenerateBucket(world_, traffic_, s);
+      return c;
+    };
+    if (whole[0] || whole[1]) {
+      std::shared_ptr<const AggregateMemo::Piece> piece = aggregate_memo_.Find(shape, s);
+      if (piece == nullptr) {
+        AggregateMemo::Tallies tallies;
+        for (const Span& sp : bucket()->spans) {
+          const int64_t h = sp.start_ns / kBucketNanos - s;
+          if (h < 0 || h > 1 || !query->Matches(world_, sp)) continue;
+          auto value = [&](SpanField f, std::string& sc, std::string_view* v) {
+            return SpanFieldValue(world_, sp, f, sc, v);
+          };
+          if (group_key(value)) ++tallies[key][h];
+        }
+        piece = aggregate_memo_.Store(shape, s, tallies);
       }
+      for (int h = 0; h < 2; ++h) {
+        if (!whole[h]) continue;
+        for (const auto& [k, n] : piece->by_second[h]) {
+          add(memo_counts[k.get()], (s + h) * kBucketNanos, n);
+        }
+      }
+      if (whole[0] && whole[1]) continue;
+    }
+    for (const Span& sp : bucket()->spans) {
+      if (sp.start_ns < lo || sp.start_ns >= hi) continue;
+      if (whole[sp.start_ns / kBucketNanos - s == 1 ? 1 : 0]) continue;
+      if (!query->Matches(world_, sp)) continue;
+      tally(sp.start_ns, [&](SpanField f, std::string& sc, std::string_view* v) {
+        return SpanFieldValue(world_, sp, f, sc, v);
+      });
+    }
+  }
+  for (auto& [k, memo] : memo_counts) {
+    Counts& ct = counts[*k];
+    ct.total += memo.total;
+    for (size_t ci = 0; ci < 4; ++ci) {
+      for (const auto& [time, n] : memo.by_time[ci]) ct.by_time[ci][time] += n;
     }
   }
   // Spans the Agent intake received count like generated ones.

@@ -2,6 +2,7 @@
 // limiting, faults, trace by id, and the ground truth against an independent recomputation
 // from the served spans.
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "apmcov/base/time.h"
@@ -28,6 +29,20 @@ size_t DirectCount(DdsimApi& api, const World& w, int64_t from_s, int64_t to_s,
       if (s.start_ns >= from_s * kBucketNanos && s.start_ns < to_s * kBucketNanos &&
           query->Matches(w, s))
         ++n;
+    }
+  }
+  return n;
+}
+
+// Spans the generator made with start in [from_ns, to_ns) matching `q`, by service.
+std::map<std::string, int64_t> DirectCountByService(DdsimApi& api, const World& w, int64_t from_ns,
+                                                    int64_t to_ns, const std::string& q) {
+  auto query = SpanQuery::Parse(q);
+  std::map<std::string, int64_t> n;
+  for (int64_t b = from_ns / kBucketNanos - 1; b <= (to_ns - 1) / kBucketNanos; ++b) {
+    for (const Span& s : api.GetBucket(b)->spans) {
+      if (s.start_ns >= from_ns && s.start_ns < to_ns && query->Matches(w, s))
+        ++n[w.services[s.service].name];
     }
   }
   return n;
@@ -357,6 +372,48 @@ TEST_F(ServerTest, AggregateTimeseriesCountsPerInterval) {
   EXPECT_GE(j["data"][0]["attributes"]["compute"]["c0"].size(), 2u);
   EXPECT_EQ(static_cast<size_t>(sum),
             DirectCount(h_.api(), h_.world(), kNowSeconds - 180, kNowSeconds - 60));
+}
+
+// An aggregate asked again is answered from the per-bucket memo (aggregate_memo.h): the same
+// counts as the first time and as a direct count, with bounds off whole seconds (the edge
+// seconds are counted span by span); another query over the same seconds is its own shape.
+TEST_F(ServerTest, AggregateAskedAgainCountsTheSameFromTheMemo) {
+  const int64_t from_ms = (kNowSeconds - 40) * 1000 + 317, to_ms = (kNowSeconds - 5) * 1000 + 842;
+  auto ask = [&](const std::string& query) {
+    json body = {
+        {"data",
+         {{"type", "aggregate_request"},
+          {"attributes",
+           {{"filter",
+             {{"query", query}, {"from", std::to_string(from_ms)}, {"to", std::to_string(to_ms)}}},
+            {"compute",
+             {{{"aggregation", "count"}, {"type", "total"}},
+              {{"aggregation", "count"}, {"type", "timeseries"}, {"interval", "10s"}}}},
+            {"group_by", {{{"facet", "service"}, {"limit", 10000}}}}}}}}};
+    Reply r = c_.Post("/api/v2/spans/analytics/aggregate", body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    EXPECT_EQ(j["meta"]["status"], "done");
+    std::map<std::string, int64_t> by_service;
+    for (const auto& b : j["data"]) {
+      const int64_t total = b["attributes"]["compute"]["c0"].get<int64_t>();
+      int64_t points = 0;
+      for (const auto& p : b["attributes"]["compute"]["c1"]) points += p["value"].get<int64_t>();
+      EXPECT_EQ(points, total) << b.dump();
+      by_service[b["attributes"]["by"]["service"].get<std::string>()] = total;
+    }
+    return std::make_pair(by_service, j["data"]);
+  };
+  const auto [first, first_data] = ask("*");
+  const auto [again, again_data] = ask("*");
+  EXPECT_EQ(again_data, first_data);
+  EXPECT_EQ(first, DirectCountByService(h_.api(), h_.world(), from_ms * 1'000'000,
+                                        to_ms * 1'000'000, "*"));
+  const std::string prod = "env:prod";
+  const auto [filtered, filtered_data] = ask(prod);
+  EXPECT_EQ(filtered, DirectCountByService(h_.api(), h_.world(), from_ms * 1'000'000,
+                                           to_ms * 1'000'000, prod));
+  EXPECT_NE(filtered, first);
 }
 
 TEST_F(ServerTest, TraceByIdInDecimalAndHex) {
