@@ -7,6 +7,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
-  (void)apmcov::datadog::ParseAggregateBuckets(body);
+  (void)apmcov::datadog::ParseAggregate(body);
   return 0;
 }

@@ -397,13 +397,20 @@ absl::Status App::SyncInventory(JobProgress&, SyncResult& result,
   }
   // One aggregate over the lookback for counts, envs, languages and infra (design §7.2): a
   // constant number of calls whatever the volume, and nothing taken from sampled spans.
-  absl::StatusOr<std::vector<datadog::AggregateBucket>> buckets = ports_.source.AggregateSpanCounts(
+  absl::StatusOr<datadog::AggregateResult> counted = ports_.source.AggregateSpanCounts(
       InventoryQuery(now - ToNanos(std::chrono::hours(config_.apm_lookback_hours)), now));
-  if (!buckets.ok()) {
-    issues.push_back(absl::StrCat("spans aggregate: ", buckets.status().message()));
+  if (!counted.ok()) {
+    issues.push_back(absl::StrCat("spans aggregate: ", counted.status().message()));
     return absl::OkStatus();
   }
-  std::vector<v1::ApmObservation> observed = InventoryFromAggregate(*buckets);
+  if (counted->partial) {
+    // What it counted is true (those services sent spans); the counts are lower bounds and a
+    // service may be missing, which the sync's state says.
+    issues.push_back(
+        "spans aggregate: Datadog stopped counting early (meta.status \"timeout\"): span "
+        "counts are lower bounds and services may be missing");
+  }
+  std::vector<v1::ApmObservation> observed = InventoryFromAggregate(counted->buckets);
   return publish(observed);
 }
 

@@ -51,10 +51,14 @@ absl::StatusOr<std::vector<DensityBucket>> App::ReadDensity(int64_t from, int64_
   q.to_unix_nano = to;
   q.group_by = {};
   q.interval = absl::StrCat(interval / kMinuteNanos, "m");
-  APMCOV_ASSIGN_OR_RETURN(std::vector<datadog::AggregateBucket> buckets,
-                          ports_.source.AggregateSpanCounts(q));
+  APMCOV_ASSIGN_OR_RETURN(datadog::AggregateResult counted, ports_.source.AggregateSpanCounts(q));
+  if (counted.partial) {
+    // Counts too low could place the slices wrongly: no density rather than a wrong one.
+    return absl::UnavailableError(
+        "Datadog stopped counting early (the aggregate's meta.status is \"timeout\")");
+  }
   std::vector<DensityBucket> density;
-  for (const datadog::AggregateBucket& b : buckets) {
+  for (const datadog::AggregateBucket& b : counted.buckets) {
     for (const datadog::AggregateBucket::Point& p : b.points) {
       // A point counts spans of [time, time + interval) that lie in the range.
       const int64_t lo = std::max(p.time_unix_nano, from);

@@ -515,7 +515,7 @@ absl::StatusOr<std::vector<v1::ApmObservation>> HttpDatadogSource::ListApmServic
       client_, std::move(call), [](const std::string& b) { return ParseApmServices(b); });
 }
 
-absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCounts(
+absl::StatusOr<AggregateResult> HttpDatadogSource::AggregateSpanCounts(
     const AggregateQuery& query) {
   using ojson = nlohmann::ordered_json;
   ojson compute = {{"aggregation", "count"}};
@@ -549,8 +549,8 @@ absl::StatusOr<std::vector<AggregateBucket>> HttpDatadogSource::AggregateSpanCou
                .path = "/api/v2/spans/analytics/aggregate",
                .body = std::move(body),
                .scope = "apm_read"};
-  return CallParsed<std::vector<AggregateBucket>>(
-      client_, std::move(call), [](const std::string& b) { return ParseAggregateBuckets(b); });
+  return CallParsed<AggregateResult>(client_, std::move(call),
+                                     [](const std::string& b) { return ParseAggregate(b); });
 }
 
 absl::Status HttpDatadogSource::ListSpans(const SpanQuery& query, SpanPage* page) {

@@ -447,7 +447,7 @@ absl::StatusOr<std::vector<v1::ApmObservation>> ParseApmServices(std::string_vie
   return out;
 }
 
-absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_view body) {
+absl::StatusOr<AggregateResult> ParseAggregate(std::string_view body) {
   simdjson::dom::parser parser;
   APMCOV_ASSIGN_OR_RETURN(element root, ParseDom(parser, body, "spans aggregate"));
   array data;
@@ -457,7 +457,10 @@ absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_v
       return Malformed("spans aggregate", "no \"data\" array of buckets");
     }
   }
-  std::vector<AggregateBucket> out;
+  AggregateResult result;
+  std::string_view status;
+  result.partial = !root["meta"]["status"].get_string().get(status) && status == "timeout";
+  std::vector<AggregateBucket>& out = result.buckets;
   size_t i = 0;
   for (element b : data) {
     element attrs;
@@ -518,7 +521,7 @@ absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_v
     out.push_back(std::move(bucket));
     ++i;
   }
-  return out;
+  return result;
 }
 
 namespace {

@@ -85,8 +85,7 @@ absl::StatusOr<std::vector<v1::ApmObservation>> FakeSource::ListApmServices() {
   return apm;
 }
 
-absl::StatusOr<std::vector<AggregateBucket>> FakeSource::AggregateSpanCounts(
-    const AggregateQuery& q) {
+absl::StatusOr<AggregateResult> FakeSource::AggregateSpanCounts(const AggregateQuery& q) {
   aggregate_queries.push_back(q);
   if (absl::Status s = Before({.method = Method::kAggregate, .aggregate = &q}); !s.ok()) return s;
   int64_t interval = 0;
@@ -143,7 +142,8 @@ absl::StatusOr<std::vector<AggregateBucket>> FakeSource::AggregateSpanCounts(
     }
     kept = std::move(next);
   }
-  std::vector<AggregateBucket> out;
+  AggregateResult result{.partial = aggregates_partial};
+  std::vector<AggregateBucket>& out = result.buckets;
   if (q.group_by.empty() && groups.empty()) groups[{}];  // one bucket, even when empty
   for (const auto& [key, g] : groups) {
     if (!q.group_by.empty() && kept.count(key) == 0) continue;
@@ -161,7 +161,7 @@ absl::StatusOr<std::vector<AggregateBucket>> FakeSource::AggregateSpanCounts(
     }
     out.push_back(std::move(b));
   }
-  return out;
+  return result;
 }
 
 absl::Status FakeSource::ListSpans(const SpanQuery& q, SpanPage* out) {

@@ -481,7 +481,8 @@ TEST_F(ClientTest, AggregatePostsGroupByWithHighLimit) {
   q.to_unix_nano = 2'000'000'000'000;
   auto buckets = source_->AggregateSpanCounts(q);
   ASSERT_TRUE(buckets.ok()) << buckets.status();
-  EXPECT_EQ((*buckets)[0].count, 1220);
+  EXPECT_EQ(buckets->buckets[0].count, 1220);
+  EXPECT_FALSE(buckets->partial);
   auto reqs = server_->requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "POST");

@@ -201,7 +201,8 @@ TEST_F(DdsimTest, InventoryAndAggregate) {
   auto buckets = source->AggregateSpanCounts(q);
   ASSERT_TRUE(buckets.ok()) << buckets.status();
   double total = 0;
-  for (const auto& b : *buckets) {
+  EXPECT_FALSE(buckets->partial);
+  for (const auto& b : buckets->buckets) {
     EXPECT_FALSE(b.by.at("service").empty());
     total += b.count;
   }

@@ -86,7 +86,7 @@ TEST(FakeSourceTest, AggregateGroupsNestWithMissingAndLimitAndScale) {
   double total = 0;
   std::set<std::string> services;
   bool missing_env = false;
-  for (const AggregateBucket& bk : *buckets) {
+  for (const AggregateBucket& bk : buckets->buckets) {
     services.insert(bk.by.at("service"));
     EXPECT_EQ(bk.by.at("kube_cluster_name"), "N/A");  // a facet the fake does not know
     if (bk.by.at("env") == "N/A") missing_env = true;

@@ -160,25 +160,25 @@ TEST(ErrorBodiesFixture, LegacyStrings) {
 }
 
 TEST(AggregateFixture, TimeseriesC0IsSummed) {
-  auto buckets = ParseAggregateBuckets(LoadFixture("spans_aggregate_ok.json").body);
+  auto buckets = ParseAggregate(LoadFixture("spans_aggregate_ok.json").body);
   ASSERT_TRUE(buckets.ok()) << buckets.status();
-  ASSERT_EQ(buckets->size(), 1u);
-  EXPECT_EQ((*buckets)[0].count, 154 + 513 + 357 + 196);
-  EXPECT_TRUE((*buckets)[0].by.empty());
+  ASSERT_EQ(buckets->buckets.size(), 1u);
+  EXPECT_EQ(buckets->buckets[0].count, 154 + 513 + 357 + 196);
+  EXPECT_TRUE(buckets->buckets[0].by.empty());
 }
 
 TEST(Aggregate, TimeseriesPointsKeepTheirTimes) {
-  auto b = ParseAggregateBuckets(
+  auto b = ParseAggregate(
       R"({"data":[{"attributes":{"by":{},"compute":{"c0":[{"time":"2026-12-05T10:00:00.000Z",)"
       R"("value":7},{"time":"2026-12-05T10:01:00.000Z","value":null},)"
       R"({"time":"2026-12-05T10:02:00.000Z","value":5}]}}}]})");
   ASSERT_TRUE(b.ok()) << b.status();
-  ASSERT_EQ(b->size(), 1u);
-  EXPECT_EQ((*b)[0].count, 12);
-  ASSERT_EQ((*b)[0].points.size(), 2u);
-  EXPECT_EQ((*b)[0].points[0].time_unix_nano, 1796464800000000000ll);
-  EXPECT_EQ((*b)[0].points[1].time_unix_nano, 1796464800000000000ll + 120'000'000'000ll);
-  EXPECT_EQ((*b)[0].points[1].value, 5);
+  ASSERT_EQ(b->buckets.size(), 1u);
+  EXPECT_EQ(b->buckets[0].count, 12);
+  ASSERT_EQ(b->buckets[0].points.size(), 2u);
+  EXPECT_EQ(b->buckets[0].points[0].time_unix_nano, 1796464800000000000ll);
+  EXPECT_EQ(b->buckets[0].points[1].time_unix_nano, 1796464800000000000ll + 120'000'000'000ll);
+  EXPECT_EQ(b->buckets[0].points[1].value, 5);
 }
 
 TEST(OtherFixtures, ValidateAndScalarAreParseableJson) {
@@ -310,22 +310,35 @@ TEST(ApmServices, ParallelArrays) {
 }
 
 TEST(Aggregate, GroupedComputeAndComputes) {
-  auto b = ParseAggregateBuckets(R"({"data":[
+  auto b = ParseAggregate(R"({"data":[
     {"type":"bucket","attributes":{"by":{"service":"a","env":"prod"},"compute":{"c0":12}}},
     {"type":"bucket","attributes":{"by":{"service":"b","env":"dev"},"computes":{"c0":3.0}}},
     {"type":"bucket","attributes":{"by":{"service":"c"},"computes":{"count":7}}}]})");
   ASSERT_TRUE(b.ok()) << b.status();
-  ASSERT_EQ(b->size(), 3u);
-  EXPECT_EQ((*b)[0].by.at("service"), "a");
-  EXPECT_EQ((*b)[0].by.at("env"), "prod");
-  EXPECT_EQ((*b)[0].count, 12);
-  EXPECT_EQ((*b)[1].count, 3);
-  EXPECT_EQ((*b)[2].count, 7);
-  EXPECT_THAT(Msg(ParseAggregateBuckets(R"({"data":[{"attributes":{"by":{}}}]})").status()),
+  ASSERT_EQ(b->buckets.size(), 3u);
+  EXPECT_EQ(b->buckets[0].by.at("service"), "a");
+  EXPECT_EQ(b->buckets[0].by.at("env"), "prod");
+  EXPECT_EQ(b->buckets[0].count, 12);
+  EXPECT_EQ(b->buckets[1].count, 3);
+  EXPECT_EQ(b->buckets[2].count, 7);
+  EXPECT_THAT(Msg(ParseAggregate(R"({"data":[{"attributes":{"by":{}}}]})").status()),
               HasSubstr("no compute"));
-  EXPECT_THAT(
-      Msg(ParseAggregateBuckets(R"({"data":[{"attributes":{"compute":{"c0":"x"}}}]})").status()),
-      HasSubstr("not a number"));
+  EXPECT_THAT(Msg(ParseAggregate(R"({"data":[{"attributes":{"compute":{"c0":"x"}}}]})").status()),
+              HasSubstr("not a number"));
+  EXPECT_FALSE(b->partial);
+}
+
+// meta.status "timeout": Datadog stopped counting early; the counts it has are kept.
+TEST(Aggregate, ATimeoutIsPartial) {
+  auto t = ParseAggregate(R"({"data":[{"attributes":{"by":{"service":"a"},"compute":{"c0":5}}}],)"
+                          R"("meta":{"elapsed":5012,"status":"timeout"}})");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->partial);
+  ASSERT_EQ(t->buckets.size(), 1u);
+  EXPECT_EQ(t->buckets[0].count, 5);
+  auto done = ParseAggregate(R"({"data":[],"meta":{"elapsed":3,"status":"done"}})");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_FALSE(done->partial);
 }
 
 // ---- spans: synthetic cases ----

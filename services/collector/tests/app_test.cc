@@ -531,6 +531,32 @@ TEST_F(AppTest, WithoutTheDensityTheRangeIsReadWhole) {
   EXPECT_GT(r.sampled_seconds, 290);
 }
 
+// Datadog's "timeout" answer (meta.status; counts that are lower bounds): it is no density
+// (the range is read whole, nothing skipped) and no complete inventory (what it counted is
+// published, the sync says it is partial). The next sync, answered in full, succeeds.
+TEST_F(AppTest, APartialAggregateIsNeitherADensityNorACompleteInventory) {
+  source_.aggregates_partial = true;
+  const int64_t now = Now();
+  AddSpans(1000, 4, now - 3600 * kSec, now - 3000 * kSec);
+  for (v1::Span& span : source_.spans) span.set_service("checkout");
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("span density: Datadog stopped counting early"));
+  EXPECT_THAT(r.error, HasSubstr("spans aggregate: Datadog stopped counting early"));
+  EXPECT_EQ(PublishedSpanIds().size(), 4000u);
+  EXPECT_EQ(r.skipped_seconds, 0);
+  auto inv = On("apmcov.apm-inventory");
+  ASSERT_EQ(inv.size(), 1u);
+  EXPECT_EQ(Decode<v1::ApmObservation>(inv[0]).service(), "checkout");
+  EXPECT_EQ(Decode<v1::ApmObservation>(inv[0]).span_count(), 4000u);
+
+  source_.aggregates_partial = false;
+  clock_.Advance(std::chrono::minutes(1));
+  SyncResult again = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(again.state, v1::SYNC_STATE_SUCCEEDED) << again.error;
+}
+
 // 20x the budget's volume: complete slices within the budget, the checkpoint at the end of
 // the range every time (never behind), the rest skipped on purpose and said so.
 TEST_F(AppTest, SlicesWhenTheVolumeExceedsTheBudget) {

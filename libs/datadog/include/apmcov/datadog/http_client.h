@@ -170,8 +170,7 @@ class HttpDatadogSource final : public DatadogSource {
                                                                int32_t page_size) override;
   absl::StatusOr<CatalogEntityPage> ListCatalogEntities(int64_t offset, int32_t limit) override;
   absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override;
-  absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
-      const AggregateQuery& query) override;
+  absl::StatusOr<AggregateResult> AggregateSpanCounts(const AggregateQuery& query) override;
   using DatadogSource::ListSpans;
   absl::Status ListSpans(const SpanQuery& query, SpanPage* page) override;
 

@@ -31,8 +31,8 @@ absl::StatusOr<CatalogEntityPage> ParseCatalogEntities(std::string_view body);
 absl::StatusOr<std::vector<v1::ApmObservation>> ParseApmServices(std::string_view body);
 
 // POST /api/v2/spans/analytics/aggregate body; accepts `compute` and `computes`, a c0 that is
-// a number or a timeseries (summed).
-absl::StatusOr<std::vector<AggregateBucket>> ParseAggregateBuckets(std::string_view body);
+// a number or a timeseries (summed); partial when meta.status is "timeout".
+absl::StatusOr<AggregateResult> ParseAggregate(std::string_view body);
 
 // GET /api/v2/spans/events or POST search body (simdjson on-demand; the hot path). Appends to
 // page->spans and sets next_cursor. `body` needs no padding (it is copied when too short).

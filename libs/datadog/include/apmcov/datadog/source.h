@@ -99,6 +99,13 @@ struct AggregateBucket {
   std::vector<Point> points;  // only for a timeseries
 };
 
+// A spans aggregate's answer. `partial`: Datadog stopped counting before the end
+// (meta.status "timeout"): the counts are lower bounds and whole groups may be missing.
+struct AggregateResult {
+  std::vector<AggregateBucket> buckets;
+  bool partial = false;
+};
+
 class DatadogSource {
  public:
   virtual ~DatadogSource() = default;
@@ -116,8 +123,7 @@ class DatadogSource {
   virtual absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() = 0;
 
   // POST /api/v2/spans/analytics/aggregate, count grouped by `group_by`.
-  virtual absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
-      const AggregateQuery& query) = 0;
+  virtual absl::StatusOr<AggregateResult> AggregateSpanCounts(const AggregateQuery& query) = 0;
 
   // GET /api/v2/spans/events: one page into `page`, which it replaces (SpanPage::Clear: a
   // page read into the same SpanPage again allocates only for what outgrows the last one).

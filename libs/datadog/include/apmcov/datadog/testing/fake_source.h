@@ -56,6 +56,8 @@ class FakeSource final : public DatadogSource {
   // Aggregates report counts times this (Datadog's counts are estimates; a test can make
   // them wrong on purpose).
   double count_scale = 1.0;
+  // Aggregates answer as Datadog does when it stops counting early (meta.status "timeout").
+  bool aggregates_partial = false;
 
   // Seen before every call; a non-OK status is the call's answer.
   std::function<absl::Status(const Call&)> before_call;
@@ -70,8 +72,7 @@ class FakeSource final : public DatadogSource {
                                                                int32_t page_size) override;
   absl::StatusOr<CatalogEntityPage> ListCatalogEntities(int64_t offset, int32_t limit) override;
   absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override;
-  absl::StatusOr<std::vector<AggregateBucket>> AggregateSpanCounts(
-      const AggregateQuery& query) override;
+  absl::StatusOr<AggregateResult> AggregateSpanCounts(const AggregateQuery& query) override;
   using DatadogSource::ListSpans;
   absl::Status ListSpans(const SpanQuery& query, SpanPage* page) override;
 
