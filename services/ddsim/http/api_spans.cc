@@ -399,6 +399,12 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
     Append(shape, "\x1f", gb.facet, "\x1e", gb.missing ? "=" + *gb.missing : "");
   }
   absl::flat_hash_map<const std::vector<std::string>*, Counts> memo_counts;
+  // The field reader of a generated span, for group_key and tally.
+  auto fields_of = [this](const Span& sp) {
+    return [this, &sp](SpanField f, std::string& sc, std::string_view* v) {
+      return SpanFieldValue(world_, sp, f, sc, v);
+    };
+  };
   // Each bucket once: a trace's spans start in its own bucket or the next one.
   for (int64_t s = lo / kBucketNanos - 1; s <= (hi - 1) / kBucketNanos && lo < hi; ++s) {
     if (std::chrono::steady_clock::now() - t0 >
@@ -423,10 +429,7 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
         for (const Span& sp : bucket()->spans) {
           const int64_t h = sp.start_ns / kBucketNanos - s;
           if (h < 0 || h > 1 || !query->Matches(world_, sp)) continue;
-          auto value = [&](SpanField f, std::string& sc, std::string_view* v) {
-            return SpanFieldValue(world_, sp, f, sc, v);
-          };
-          if (group_key(value)) ++tallies[key][h];
+          if (group_key(fields_of(sp))) ++tallies[key][h];
         }
         piece = aggregate_memo_.Store(shape, s, tallies);
       }
@@ -442,9 +445,7 @@ HttpResponse DdsimApi::SpansAggregate(const HttpRequest& r) {
       if (sp.start_ns < lo || sp.start_ns >= hi) continue;
       if (whole[sp.start_ns / kBucketNanos - s == 1 ? 1 : 0]) continue;
       if (!query->Matches(world_, sp)) continue;
-      tally(sp.start_ns, [&](SpanField f, std::string& sc, std::string_view* v) {
-        return SpanFieldValue(world_, sp, f, sc, v);
-      });
+      tally(sp.start_ns, fields_of(sp));
     }
   }
   for (auto& [k, memo] : memo_counts) {
