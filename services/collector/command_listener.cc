@@ -108,6 +108,7 @@ void App::OnCommandsAssigned(const std::vector<bus::TopicPartition>& tps) {
     }
     leader_ = lead;
     ports_.metrics.SetLeader(lead);
+    ports_.metrics.SetStandby(!lead);
   }
   cv_.notify_all();
 }
@@ -115,6 +116,7 @@ void App::OnCommandsAssigned(const std::vector<bus::TopicPartition>& tps) {
 void App::OnCommandsRevoked(const std::vector<bus::TopicPartition>& tps) {
   bool lost = false;
   for (const auto& tp : tps) lost |= tp.topic == topics_.commands && tp.partition == 0;
+  ports_.metrics.SetStandby(false);  // rejoining: neither role is settled until assigned
   if (!lost) return;
   {
     std::lock_guard lock(mu_);

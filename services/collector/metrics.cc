@@ -102,7 +102,13 @@ CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
                   .Name("apmcov_collector_leader")
                   .Help("1 while this collector leads (syncs), 0 while it stands by")
                   .Register(registry)
-                  .Add({})) {}
+                  .Add({})),
+      standby_(prometheus::BuildGauge()
+                   .Name("apmcov_collector_standby")
+                   .Help("1 while this collector is an assigned standby of the election group, "
+                         "0 while it leads or rejoins the group")
+                   .Register(registry)
+                   .Add({})) {}
 
 void CollectorMetrics::OnApiCall(const std::string& endpoint, int http_status, double seconds) {
   api_calls_.Add({{"endpoint", endpoint}, {"status", std::to_string(http_status)}}).Increment();
@@ -148,6 +154,8 @@ void CollectorMetrics::ObserveSampling(double sampled_seconds, double skipped_se
 }
 void CollectorMetrics::SetCheckpointLag(double seconds) { checkpoint_lag_.Set(seconds); }
 void CollectorMetrics::SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
+
+void CollectorMetrics::SetStandby(bool standby) { standby_.Set(standby ? 1 : 0); }
 
 CollectorMetrics::JobCounters CollectorMetrics::Job() const {
   return {job_calls_.load(), job_waits_.load(), job_wait_ms_.load()};

@@ -41,6 +41,9 @@ class CollectorMetrics final : public datadog::ApiObserver {
   // How far the span checkpoint is behind real time.
   void SetCheckpointLag(double seconds);
   void SetLeader(bool leader);
+  // 1 while this collector holds an assignment of the election group without partition 0 (a
+  // settled standby); 0 while it leads or while its membership is being negotiated.
+  void SetStandby(bool standby);
 
   struct JobCounters {
     uint64_t api_calls = 0, rate_limit_waits = 0, rate_limited_ms = 0;
@@ -69,6 +72,7 @@ class CollectorMetrics final : public datadog::ApiObserver {
   prometheus::Gauge& sampled_share_;
   prometheus::Gauge& checkpoint_lag_;
   prometheus::Gauge& leader_;
+  prometheus::Gauge& standby_;
   std::atomic<uint64_t> job_calls_{0}, job_waits_{0}, job_wait_ms_{0};
 };
 

@@ -48,11 +48,25 @@ class Faults:
         return out
 
     def slow_sync_start(self, slow_ms: int, n: int) -> str:
-        """Triggers a sync whose span pages are slowed down, and waits until it runs."""
-        self.s.set_faults({"slow_requests": n, "slow_ms": slow_ms, "endpoint": "spans_list"})
+        """Triggers a sync whose first `n` Datadog calls each take `slow_ms`, and waits until it
+        is seen running. Every endpoint is slowed, not only span pages: a sync after a sync may
+        read a single page, and the job row shows `running` only once the analyzer has written
+        it (a just-restarted analyzer first rejoins its group), so the sync must outlast both."""
+        self.s.set_faults({"slow_requests": n, "slow_ms": slow_ms})
         job = self.s.trigger_sync()
-        self.s.wait_for(lambda: any(j.get("id") == job and j.get("state") == "running" for j in self.s.jobs()),
-                        60, f"sync {job} running")
+        seen: dict[str, str] = {}
+
+        def running() -> bool:
+            state = next((j.get("state", "") for j in self.s.jobs() if j.get("id") == job), "")
+            if state not in ("", "queued", "running"):
+                seen["state"] = state
+                return True
+            return state == "running"
+
+        self.s.wait_for(running, 60, f"sync {job} running")
+        if seen:
+            raise StackError(f"sync {job} ended {seen['state']} before the fault could land in it: "
+                             f"slow more of its calls ({n} x {slow_ms} ms were not enough)")
         return job
 
     def sync(self, timeout: float = 300, accept=("succeeded",)) -> dict:
@@ -107,7 +121,7 @@ class Faults:
                            f"apmcov.dlq grew {before} -> {after}; analyzer alive, next sync succeeded"))
 
     def kill_analyzer(self) -> None:
-        job = self.slow_sync_start(1500 if not self.long else 3000, 3 if not self.long else 6)
+        job = self.slow_sync_start(1500 if not self.long else 3000, 6)
         time.sleep(1.0)
         pid = self.s.procs["analyzer"].pid
         self.s.procs["analyzer"].kill9()
@@ -126,10 +140,18 @@ class Faults:
             raise StackError(f"expected one leading collector, found {leading}")
         return leading[0]
 
+    def election_settled(self) -> bool:
+        """One collector leads and every other one is an assigned standby."""
+        live = self.s.live("collector")
+        roles = [(self.s.metric_sum(self.s.metrics(n), "apmcov_collector_leader"),
+                  self.s.metric_sum(self.s.metrics(n), "apmcov_collector_standby")) for n in live]
+        return sorted(roles) == sorted([(1, 0)] + [(0, 1)] * (len(live) - 1))
+
     def kill_collector(self) -> None:
         """SIGKILLs the leading collector mid-sync: the standby takes over from the checkpoint
-        and serves the next sync; the killed one comes back as the standby."""
-        job = self.slow_sync_start(1500 if not self.long else 3000, 3 if not self.long else 6)
+        and serves the next sync; the killed one comes back, and once the group has settled
+        (either may lead then) a sync runs again."""
+        job = self.slow_sync_start(1500 if not self.long else 3000, 6)
         time.sleep(1.0)
         name = self.leader()
         pid = self.s.procs[name].pid
@@ -142,13 +164,17 @@ class Faults:
             self.s.wait_for(lambda: self.leader() == standby[0], 90, f"{standby[0]} to lead")
             log(f"{standby[0]} leads")
             j = self.sync(timeout=600)
-            self.s.start_collector(name)  # back, as the standby
+            self.s.start_collector(name)  # back
             self.s.wait_ready(name, 90)
-            if self.leader() != standby[0]:
-                raise StackError("leadership moved back to the restarted collector mid-run")
+            # Its join rebalances the election group, and either member may come out leading
+            # (partition 0 goes where the assignor puts it). Until both are assigned a request
+            # may be read twice (offsets cannot be committed mid-rebalance) and coalesced with
+            # the next, so the faults after this one would not get a sync of their own.
+            self.s.wait_for(self.election_settled, 120, "the election group to settle")
+            log(f"{self.leader()} leads, {name} back")
             j2 = self.sync(timeout=600)
             counted = (f"{standby[0]} led within the session timeout; next sync {j['id']} {j['state']} "
-                       f"({j.get('spans')} spans), {name} back as standby, then {j2['state']}")
+                       f"({j.get('spans')} spans), {name} back and the group settled, then {j2['state']}")
         else:
             self.s.start_collector(name)
             self.s.wait_ready(name, 90)

@@ -1066,6 +1066,14 @@ TEST(CollectorConfigTest, RealLookingKeysTowardsPlainHttpElsewhereAreRefused) {
   EXPECT_TRUE(reader.Finish().ok()) << reader.Finish();
 }
 
+// The value of an unlabelled gauge in `registry` (-1 when it is not there).
+double GaugeValue(prometheus::Registry& registry, const std::string& name) {
+  for (const auto& fam : registry.Collect()) {
+    if (fam.name == name && fam.metric.size() == 1) return fam.metric[0].gauge.value;
+  }
+  return -1;
+}
+
 }  // namespace
 
 // Leadership through the group protocol on the contract-tested MemoryBroker: the member that
@@ -1095,6 +1103,11 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
   EXPECT_TRUE(a.leader());
   EXPECT_FALSE(b.leader());
   EXPECT_TRUE(b.Ready().ok()) << b.Ready();  // a standby is healthy
+  // The gauges say the election is settled: one leader, one assigned standby.
+  EXPECT_EQ(GaugeValue(registry_, "apmcov_collector_leader"), 1);
+  EXPECT_EQ(GaugeValue(registry_, "apmcov_collector_standby"), 0);
+  EXPECT_EQ(GaugeValue(registry_b, "apmcov_collector_leader"), 0);
+  EXPECT_EQ(GaugeValue(registry_b, "apmcov_collector_standby"), 1);
   EXPECT_EQ(source_b.calls(Method::kServiceDefinitions), 0) << "the standby synced";
   const int64_t handed_over = *a.checkpoint();
 
@@ -1104,6 +1117,8 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
   ASSERT_TRUE(b.checkpoint().has_value());
   EXPECT_GT(*b.checkpoint(), handed_over);
   EXPECT_TRUE(b.leader());
+  EXPECT_EQ(GaugeValue(registry_b, "apmcov_collector_leader"), 1);
+  EXPECT_EQ(GaugeValue(registry_b, "apmcov_collector_standby"), 0);
   b.Stop();
   EXPECT_EQ(source_b.calls(Method::kServiceDefinitions), 1)
       << "the standby synced before it led, or more than once";
