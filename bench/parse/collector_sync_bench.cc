@@ -17,7 +17,8 @@
 // the Agent. It prints one JSON line per side (rusage medians per million spans) and one with
 // the best wall rate of each side, the medians over rounds of on/off and of off-again/off
 // (the A/A control: the bench's own bias in the same run) for the wall rate and the CPU time
-// per span, and the core count.
+// per span, and the core count. With --tracing-export memory the spans stay in an in-memory
+// exporter instead: the instrumentation's cost without the export's.
 #include <prometheus/registry.h>
 #include <sys/resource.h>
 
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -40,6 +42,7 @@
 #include "apmcov/datadog/http_client.h"
 #include "apmcov/datadog/testing/ddsim_process.h"
 #include "apmcov/tracing/agent_exporter.h"
+#include "apmcov/tracing/memory_exporter.h"
 #include "apmcov/tracing/tracer.h"
 #include "app.h"
 
@@ -198,6 +201,13 @@ int main(int argc, char** argv) {
   if (r.state != v1::SYNC_STATE_SUCCEEDED) return 1;
   const int rounds = std::stoi(Arg(argc, argv, "--tracing-rounds", "0"));
   if (rounds <= 0) return 0;
+  // "agent": the spans go to an Agent (the figure of design §11); "memory": they stay in an
+  // in-memory exporter, so that the instrumentation's own cost shows apart from the export's.
+  const std::string export_to = Arg(argc, argv, "--tracing-export", "agent");
+  if (export_to != "agent" && export_to != "memory") {
+    std::fprintf(stderr, "--tracing-export must be agent or memory, not %s\n", export_to.c_str());
+    return 2;
+  }
 
   // Tracing off and on, same process, same range (a fixed end: the clock of a fresh App each).
   // Every sync reads the same ddsim; the spans go to a second one acting only as the Agent, as
@@ -216,7 +226,10 @@ int main(int argc, char** argv) {
   tracing::TracerOptions to;
   to.service = "apmcov-collector";
   to.env = "bench";
-  tracing::Tracer tracer(to, exporter->get(), clock);
+  tracing::InMemoryExporter in_memory(std::numeric_limits<size_t>::max());
+  tracing::TraceExporter& sink_of_spans =
+      export_to == "memory" ? static_cast<tracing::TraceExporter&>(in_memory) : **exporter;
+  tracing::Tracer tracer(to, &sink_of_spans, clock);
   // Wall time and this process's CPU time (every thread: prefetch, exporter) of one sync.
   // Per sync, the rusage deltas that tell where CPU time goes besides the code: system time,
   // page faults, context switches (voluntary: waits; involuntary: preemption).
@@ -243,7 +256,7 @@ int main(int argc, char** argv) {
     const Usage u0 = usage_now();
     const auto t0 = std::chrono::steady_clock::now();
     const collector::SyncResult res = a.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
-    if (on) (void)(*exporter)->Flush(std::chrono::seconds(5));  // the export's cost counts
+    if (on) (void)sink_of_spans.Flush(std::chrono::seconds(5));  // the export's cost counts
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     *cpu = ProcessCpuSeconds() - cpu0;
@@ -303,7 +316,7 @@ int main(int argc, char** argv) {
         med(&Usage::nivcsw));
   }
   (void)(*exporter)->Stop(std::chrono::seconds(5));
-  const tracing::ExporterStats st = (*exporter)->stats();
+  const tracing::ExporterStats st = sink_of_spans.stats();
   agent->reset();  // stopped by its PID
   auto pct = [](double ratio) { return 100.0 * (ratio - 1.0); };
   std::printf(
@@ -312,11 +325,12 @@ int main(int argc, char** argv) {
       "\"median_wall_ratio\":%.4f,\"median_cpu_per_span_ratio\":%.4f,"
       "\"aa_median_wall_ratio\":%.4f,\"aa_median_cpu_per_span_ratio\":%.4f,"
       "\"overhead_pct_cpu\":%.2f,\"aa_pct_cpu\":%.2f,\"overhead_minus_aa_pct_cpu\":%.2f,"
-      "\"target_pct\":3,\"tracer_spans_sent\":%llu,\"tracer_spans_dropped\":%llu}\n",
+      "\"target_pct\":3,\"export\":\"%s\",\"tracer_spans_sent\":%llu,"
+      "\"tracer_spans_dropped\":%llu}\n",
       std::thread::hardware_concurrency(), rounds, best_rate[kOff], best_rate[kOn],
       best_rate[kOffAgain], Median(wall_on), Median(cpu_on), Median(wall_aa), Median(cpu_aa),
       pct(Median(cpu_on)), pct(Median(cpu_aa)), pct(Median(cpu_on)) - pct(Median(cpu_aa)),
-      static_cast<unsigned long long>(st.spans_sent),
+      export_to.c_str(), static_cast<unsigned long long>(st.spans_sent),
       static_cast<unsigned long long>(st.spans_dropped));
   return 0;
 }
