@@ -8,8 +8,9 @@ sync's range holds ~20x what its pages can carry. Then, against ddsim's ground t
 - zero false positives: every trace the product reports is broken in the truth, with exactly
   its gap kinds and missing services;
 - the span checkpoint stays within one sync interval of real time;
-- the estimated broken rate's 95% interval (/api/stats `sample`) holds the truth's rate over
-  the same ranges;
+- the estimated broken rate (/api/stats `sample`) is near the truth's rate over the same
+  ranges: within the 99.9% Wilson interval of the sample in one run; its 95% interval holds
+  the truth about 19 times in 20 over seeds (--seeds);
 - coverage (every breakdown, flags, shadow services) equals the truth exactly, although most
   spans were never read.
 
@@ -21,6 +22,7 @@ sync's range holds ~20x what its pages can carry. Then, against ddsim's ground t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -58,6 +60,20 @@ def options(seed: int) -> StackOptions:
 
 def metric(stack: Stack, name: str, metric_name: str) -> float:
     return stack.metric_sum(stack.metrics(name), metric_name)
+
+
+Z_999 = 3.2905  # two-sided 99.9%
+
+
+def wilson(broken: int, n: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval of broken/n at normal quantile z (0..1 when n is 0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = broken / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def run(seed: int, syncs: int = SYNCS) -> tuple[bool, bool | None, dict]:
@@ -126,6 +142,16 @@ def run(seed: int, syncs: int = SYNCS) -> tuple[bool, bool | None, dict]:
         if rep.check("broken_rate_low" in s, f"/api/stats has no sample estimate: {sorted(stats)}"):
             held = s["broken_rate_low"] <= truth_rate <= s["broken_rate_high"]
             figures["held"] = held
+            # One run: the product's 95% interval misses the truth about one time in twenty
+            # by design, so a single run fails only when the estimate is grossly off: outside
+            # the 99.9% Wilson interval of the same sample. The 95% level's calibration is
+            # what --seeds counts.
+            n = int(s.get("judged_traces") or 0)
+            lo, hi = wilson(round(float(s.get("broken_rate") or 0) * n), n, Z_999)
+            figures.update(low_999=round(lo, 4), high_999=round(hi, 4))
+            rep.check(lo <= truth_rate <= hi,
+                      f"the truth's broken rate {truth_rate:.4f} is outside even the 99.9% interval "
+                      f"[{lo:.4f}, {hi:.4f}] of the estimate {s.get('broken_rate')} ({n} traces judged)")
         # Sampling efficiency: spans of judged traces per span read, not counting the traces
         # still waiting for a later watermark (the last syncs' slices).
         text = stack.metrics("analyzer")
@@ -162,8 +188,9 @@ def main(argv: list[str]) -> int:
               f"(fewer than {int(0.85 * ran)} would be a bug)")
         return 0 if held >= int(0.85 * ran) else 1
     ok, held, figures = run(args.seed)
-    print(f"volume: {'ok' if ok and held else 'FAILED'} {figures}")
-    return 0 if ok and held else 1
+    print(f"volume: {'ok' if ok else 'FAILED'} {figures} "
+          f"(the 95% interval {'held' if held else 'missed'} the truth)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
