@@ -143,8 +143,11 @@ class Faults:
     def election_settled(self) -> bool:
         """One collector leads and every other one is an assigned standby."""
         live = self.s.live("collector")
-        roles = [(self.s.metric_sum(self.s.metrics(n), "apmcov_collector_leader"),
-                  self.s.metric_sum(self.s.metrics(n), "apmcov_collector_standby")) for n in live]
+        roles = []
+        for n in live:
+            text = self.s.metrics(n)  # one scrape per collector, both gauges from it
+            roles.append((self.s.metric_sum(text, "apmcov_collector_leader"),
+                          self.s.metric_sum(text, "apmcov_collector_standby")))
         return sorted(roles) == sorted([(1, 0)] + [(0, 1)] * (len(live) - 1))
 
     def kill_collector(self) -> None:
