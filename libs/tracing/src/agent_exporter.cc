@@ -137,16 +137,27 @@ AgentExporter::~AgentExporter() { Stop(std::chrono::milliseconds(500)).IgnoreErr
 bool AgentExporter::Export(TraceChunk chunk) {
   if (chunk.empty()) return true;
   const size_t spans = chunk.size();
+  auto refuse_locked = [&] {
+    if (!stopping_ && queued_spans_ + spans <= options_.max_queued_spans) return false;
+    stats_.spans_dropped += spans;
+    if (metrics_) metrics_->spans_dropped.Increment(static_cast<double>(spans));
+    return true;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refuse_locked()) return false;  // no encoding for a chunk that cannot be queued
+  }
+  // Encoded here, on the thread that finished the spans, rather than on the flusher: the
+  // queue holds compact bytes, and the spans' many small blocks are freed by the thread that
+  // used them (the collector's tracing overhead, design §11, was lower so).
+  EncodedChunk encoded{EncodeChunkV04(chunk), spans};
+  chunk = TraceChunk();
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || queued_spans_ + spans > options_.max_queued_spans) {
-      stats_.spans_dropped += spans;
-      if (metrics_) metrics_->spans_dropped.Increment(static_cast<double>(spans));
-      return false;
-    }
+    if (refuse_locked()) return false;  // filled up or stopped while encoding
     queued_spans_ += spans;
-    queue_.push_back(std::move(chunk));
+    queue_.push_back(std::move(encoded));
     ++accepted_;
     // Half full: send now rather than at the next tick, to keep room for bursts.
     wake = queued_spans_ * 2 >= options_.max_queued_spans &&
@@ -164,7 +175,7 @@ void AgentExporter::Run() {
              queued_spans_ * 2 >= options_.max_queued_spans;
     });
     if (!queue_.empty()) {
-      std::deque<TraceChunk> batch;
+      std::deque<EncodedChunk> batch;
       batch.swap(queue_);
       queued_spans_ = 0;
       const uint64_t count = batch.size();
@@ -181,27 +192,19 @@ void AgentExporter::Run() {
   done_.notify_all();
 }
 
-bool AgentExporter::SendBatch(std::deque<TraceChunk>& batch) {
-  // Encode chunk by chunk, then cut payloads at max_payload_bytes (a chunk larger than that
-  // goes alone: the Agent's own limit is far larger).
-  std::vector<std::string> encoded;
-  std::vector<size_t> span_counts;
-  encoded.reserve(batch.size());
-  for (const TraceChunk& c : batch) {
-    encoded.push_back(EncodeChunkV04(c));
-    span_counts.push_back(c.size());
-  }
-  batch.clear();
+bool AgentExporter::SendBatch(const std::deque<EncodedChunk>& batch) {
+  // Payloads cut at max_payload_bytes (a chunk larger than that goes alone: the Agent's own
+  // limit is far larger).
   bool all_ok = true;
   size_t i = 0;
-  while (i < encoded.size()) {
+  while (i < batch.size()) {
     std::vector<const std::string*> part;
     size_t bytes = 0, spans = 0;
-    while (i < encoded.size() &&
-           (part.empty() || bytes + encoded[i].size() <= options_.max_payload_bytes)) {
-      part.push_back(&encoded[i]);
-      bytes += encoded[i].size();
-      spans += span_counts[i];
+    while (i < batch.size() &&
+           (part.empty() || bytes + batch[i].bytes.size() <= options_.max_payload_bytes)) {
+      part.push_back(&batch[i].bytes);
+      bytes += batch[i].bytes.size();
+      spans += batch[i].spans;
       ++i;
     }
     const std::string payload = AssemblePayloadV04(part);

@@ -1,12 +1,14 @@
-// AgentExporter: the real TraceExporter. Finished chunks wait in a bounded in-memory queue; a
-// background flusher thread sends them every `flush_interval` (sooner when the queue is half
-// full) as msgpack `PUT <agent>/v0.4/traces` over libcurl, with the headers the Agent reads:
-// Content-Type: application/msgpack, Datadog-Meta-Lang: cpp, Datadog-Meta-Lang-Version,
-// Datadog-Meta-Tracer-Version, X-Datadog-Trace-Count. Payloads are split so that none
-// exceeds `max_payload_bytes`. The exporter contract is in exporter.h: Export() never waits
-// for the network (it takes a mutex for a push), a full queue drops and counts, a failed
-// request is counted and not retried, Flush()/Stop() honour their deadline (a request in
-// flight is aborted when Stop()'s deadline passes).
+// AgentExporter: the real TraceExporter. Export() encodes a finished chunk to msgpack on the
+// caller's thread (about 1 µs a span: 2-3 ms for a collector sync's 2,553 spans) and queues
+// the bytes in a bounded in-memory queue; a background flusher thread sends them every
+// `flush_interval` (sooner when the queue is half full) as msgpack `PUT <agent>/v0.4/traces`
+// over libcurl, with the headers the Agent reads: Content-Type: application/msgpack,
+// Datadog-Meta-Lang: cpp, Datadog-Meta-Lang-Version, Datadog-Meta-Tracer-Version,
+// X-Datadog-Trace-Count. Payloads are split so that none exceeds `max_payload_bytes`. The
+// exporter contract is in exporter.h: Export() never waits for the network (it takes a mutex
+// for a push), a full queue drops and counts (before encoding), a failed request is counted
+// and not retried, Flush()/Stop() honour their deadline (a request in flight is aborted when
+// Stop()'s deadline passes).
 #pragma once
 
 #include <atomic>
@@ -56,8 +58,13 @@ class AgentExporter final : public TraceExporter {
   struct Sender;  // libcurl, used by the flusher thread only
   AgentExporter(AgentExporterOptions options, std::shared_ptr<ExporterMetrics> metrics);
   void Run();
+  // One chunk as Export() encoded it (msgpack v0.4, see msgpack_v04.h).
+  struct EncodedChunk {
+    std::string bytes;
+    size_t spans = 0;
+  };
   // Sends `batch` (already taken off the queue); returns false when a request failed.
-  bool SendBatch(std::deque<TraceChunk>& batch);
+  bool SendBatch(const std::deque<EncodedChunk>& batch);
 
   const AgentExporterOptions options_;
   const std::shared_ptr<ExporterMetrics> metrics_;
@@ -66,7 +73,7 @@ class AgentExporter final : public TraceExporter {
   mutable std::mutex mu_;
   std::condition_variable wake_;  // the flusher: a flush was asked, the queue filled, stop
   std::condition_variable done_;  // Flush() callers: a batch finished
-  std::deque<TraceChunk> queue_;
+  std::deque<EncodedChunk> queue_;
   size_t queued_spans_ = 0;
   uint64_t accepted_ = 0;      // chunks accepted by Export() so far
   uint64_t processed_ = 0;     // chunks the flusher finished with (sent or lost)
