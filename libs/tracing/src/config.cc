@@ -28,6 +28,9 @@ TracingConfig TracingConfig::Read(ConfigReader& reader, std::string_view default
   c.service = reader.String("DD_SERVICE", default_service);
   c.env = reader.String("DD_ENV", "");
   c.version = reader.String("DD_VERSION", "");
+  c.partial_flush_min_spans = static_cast<size_t>(
+      reader.Int("DD_TRACE_PARTIAL_FLUSH_MIN_SPANS", TracerOptions().partial_flush_min_spans, 0,
+                 AgentExporterOptions().max_queued_spans / 2));
   if (!url.empty()) {
     c.agent_url = url;
   } else {
@@ -48,6 +51,7 @@ TracerOptions TracingConfig::ToTracerOptions() const {
   o.env = env;
   o.version = version;
   o.sampler = Sampler(sample_rate, sample_rate_set);
+  o.partial_flush_min_spans = partial_flush_min_spans;
   return o;
 }
 

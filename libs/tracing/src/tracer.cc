@@ -16,6 +16,7 @@ namespace internal {
 // propagates with it. Shared by its spans; the last one to finish exports the chunk.
 struct Segment {
   TraceExporter* exporter = nullptr;
+  size_t partial_flush_min_spans = 0;  // TracerOptions::partial_flush_min_spans
   TraceId trace_id;
   SamplingDecision decision;
   std::string origin;
@@ -177,7 +178,11 @@ void Span::Finish() {
   {
     std::lock_guard<std::mutex> lock(seg.mu);
     if (keep) seg.finished.push_back(std::move(st.data));
-    if (--seg.open > 0 || !keep) return;
+    const bool last = --seg.open == 0;
+    if (!keep) return;
+    const bool partial = !last && seg.partial_flush_min_spans > 0 &&
+                         seg.finished.size() >= seg.partial_flush_min_spans;
+    if (!last && !partial) return;
     chunk.swap(seg.finished);
   }
   EnsureChunkRootTags(seg, chunk);
@@ -220,6 +225,7 @@ Span Tracer::Start(std::string_view name, const StartOptions& options,
   } else {
     auto seg = std::make_shared<Segment>();
     seg->exporter = exporter_;
+    seg->partial_flush_min_spans = options_.partial_flush_min_spans;
     chunk_root = true;
     if (remote) {
       const SpanContext& p = *options.parent;

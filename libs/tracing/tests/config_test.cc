@@ -61,6 +61,10 @@ TEST(TracingConfigTest, ServiceTagsAndSampleRate) {
   EXPECT_EQ(o.version, "2.0");
   EXPECT_TRUE(o.sampler.rule());
   EXPECT_EQ(o.sampler.rate(), 0.25);
+  EXPECT_EQ(o.partial_flush_min_spans, 500u);  // the default
+  EXPECT_EQ(
+      Read({{"DD_TRACE_PARTIAL_FLUSH_MIN_SPANS", "0"}}).ToTracerOptions().partial_flush_min_spans,
+      0u);
 }
 
 TEST(TracingConfigTest, BadValuesNameTheirVariable) {
@@ -69,6 +73,9 @@ TEST(TracingConfigTest, BadValuesNameTheirVariable) {
   EXPECT_NE(s.message().find("DD_TRACE_AGENT_URL"), absl::string_view::npos) << s;
   Read({{"DD_TRACE_SAMPLE_RATE", "1.5"}}, &s);
   EXPECT_NE(s.message().find("DD_TRACE_SAMPLE_RATE"), absl::string_view::npos) << s;
+  // Above half the exporter's queue a trace's partial chunks could not be queued together.
+  Read({{"DD_TRACE_PARTIAL_FLUSH_MIN_SPANS", "6000"}}, &s);
+  EXPECT_NE(s.message().find("DD_TRACE_PARTIAL_FLUSH_MIN_SPANS"), absl::string_view::npos) << s;
   Read({{"DD_TRACE_ENABLED", "maybe"}}, &s);
   EXPECT_NE(s.message().find("DD_TRACE_ENABLED"), absl::string_view::npos) << s;
   // A bad URL does not matter while tracing is off.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "apmcov/tracing/exporter.h"
@@ -213,6 +214,52 @@ TEST_F(TracerTest, SpansStartedAfterTheirChunkWasSentFormAChunkWithItsOwnRootTag
   ASSERT_EQ(got[1].size(), 1u);
   EXPECT_EQ(got[1][0].metrics.at("_sampling_priority_v1"), 1);
   EXPECT_EQ(got[1][0].meta.at("_dd.p.tid"), got[0][0].trace_id.HighHex());
+}
+
+TEST_F(TracerTest, PartialFlushSendsFinishedSpansOfALongTraceInChunksOfTheirOwn) {
+  TracerOptions o = Options();
+  o.partial_flush_min_spans = 3;
+  Tracer tracer(o, &exporter_, clock_);
+  Span root = tracer.StartSpan("sync");
+  for (int i = 0; i < 7; ++i) tracer.StartChild(root, "http.request").Finish();
+  // Two chunks of three went while the root was open; the seventh call waits for it.
+  EXPECT_EQ(exporter_.Queued().size(), 2u);
+  root.Finish();
+  const std::vector<TraceChunk> got = Delivered();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].size(), 3u);
+  EXPECT_EQ(got[1].size(), 3u);
+  ASSERT_EQ(got[2].size(), 2u);
+  const SpanData& r = got[2][1];
+  EXPECT_EQ(r.parent_id, 0u);
+  std::set<uint64_t> ids;
+  for (const TraceChunk& chunk : got) {
+    for (const SpanData& s : chunk) {
+      EXPECT_EQ(s.trace_id, r.trace_id);
+      if (&s != &r) EXPECT_EQ(s.parent_id, r.span_id);
+      ids.insert(s.span_id);
+    }
+    // Every chunk carries the trace-level tags once, on a span whose parent is not in it.
+    int tagged = 0;
+    for (const SpanData& s : chunk) {
+      if (s.metrics.count("_sampling_priority_v1") == 0) continue;
+      ++tagged;
+      EXPECT_EQ(s.meta.at("_dd.p.tid"), r.trace_id.HighHex());
+    }
+    EXPECT_EQ(tagged, 1);
+  }
+  EXPECT_EQ(ids.size(), 8u);  // each span once
+
+  // Off: the whole trace goes as one chunk when its root ends.
+  o.partial_flush_min_spans = 0;
+  InMemoryExporter whole;
+  Tracer one_chunk(o, &whole, clock_);
+  Span root2 = one_chunk.StartSpan("sync");
+  for (int i = 0; i < 7; ++i) one_chunk.StartChild(root2, "http.request").Finish();
+  EXPECT_TRUE(whole.Queued().empty());
+  root2.Finish();
+  ASSERT_EQ(whole.Queued().size(), 1u);
+  EXPECT_EQ(whole.Queued()[0].size(), 8u);
 }
 
 TEST_F(TracerTest, AFullExporterDropsTheChunkAndCountsItsSpans) {

@@ -6,6 +6,8 @@
 //   DD_TRACE_AGENT_PORT    its trace port (default 8126)
 //   DD_TRACE_SAMPLE_RATE   0..1, the share of traces kept where they start (default 1)
 //   DD_SERVICE, DD_ENV, DD_VERSION   unified service tags
+//   DD_TRACE_PARTIAL_FLUSH_MIN_SPANS  finished spans of a still-open trace sent as a chunk of
+//                          their own (default 500, 0 = off, at most half the exporter's queue)
 //
 //   auto tracing_config = tracing::TracingConfig::Read(reader, "apmcov-collector");
 //   ... reader.Finish() ...
@@ -40,6 +42,7 @@ struct TracingConfig {
   std::string service, env, version;
   double sample_rate = 1;
   bool sample_rate_set = false;
+  size_t partial_flush_min_spans = TracerOptions().partial_flush_min_spans;
 
   // OK when disabled, or when the URL is http://host[:port].
   absl::Status Validate() const;

@@ -55,6 +55,11 @@ struct TracerOptions {
   bool trace_id_128 = true;
   // Random 64-bit ids, never 0. Tests pass a deterministic source.
   std::function<uint64_t()> id_source;
+  // Partial flush (DD_TRACE_PARTIAL_FLUSH_MIN_SPANS): once this many spans of a trace chunk
+  // have finished while others are still open, they are exported as a chunk of their own, so
+  // that a long operation (a sync making thousands of calls) holds a bounded number of
+  // finished spans rather than all of them until its root ends. 0 turns it off.
+  size_t partial_flush_min_spans = 500;
 };
 
 class TraceExporter;  // exporter.h
