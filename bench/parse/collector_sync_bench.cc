@@ -14,11 +14,12 @@
 // the sync span, a client span per Datadog call with its headers injected, a producer span
 // per group of records published (a page of span batches, the catalog, ...) with its
 // context in the batch's headers; exported by the AgentExporter to a second ddsim acting as
-// the Agent. It prints one JSON line per side (rusage medians per million spans) and one with
-// the best wall rate of each side, the medians over rounds of on/off and of off-again/off
-// (the A/A control: the bench's own bias in the same run) for the wall rate and the CPU time
-// per span, and the core count. With --tracing-export none the spans are counted and freed
-// where they finish, never encoded or sent: the instrumentation's cost without the export's.
+// the Agent. It prints one JSON line per side (rusage medians per million spans, and the CPU
+// the API's ddsim and the Agent took meanwhile) and one with the best wall rate of each side,
+// the medians over rounds of on/off and of off-again/off (the A/A control: the bench's own
+// bias in the same run) for the wall rate and the CPU time per span, and the core count.
+// With --tracing-export none the spans are counted and freed where they finish, never
+// encoded or sent: the instrumentation's cost without the export's.
 #include <prometheus/registry.h>
 #include <sys/resource.h>
 
@@ -253,15 +254,21 @@ int main(int argc, char** argv) {
   // Wall time and this process's CPU time (every thread: prefetch, exporter) of one sync.
   // Per sync, the rusage deltas that tell where CPU time goes besides the code: system time,
   // page faults, context switches (voluntary: waits; involuntary: preemption).
+  // Besides: the CPU the API's ddsim and the Agent's took meanwhile (other processes on the
+  // same cores: an Agent busy with the spans competes with the sync for them).
   struct Usage {
-    double user = 0, sys = 0, minflt = 0, nvcsw = 0, nivcsw = 0;
+    double user = 0, sys = 0, minflt = 0, nvcsw = 0, nivcsw = 0, api_cpu = 0, agent_cpu = 0;
   };
-  auto usage_now = [] {
+  auto usage_now = [&] {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return Usage{u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6,
-                 u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6, static_cast<double>(u.ru_minflt),
-                 static_cast<double>(u.ru_nvcsw), static_cast<double>(u.ru_nivcsw)};
+                 u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6,
+                 static_cast<double>(u.ru_minflt),
+                 static_cast<double>(u.ru_nvcsw),
+                 static_cast<double>(u.ru_nivcsw),
+                 bench::ChildCpuSeconds((*ddsim_process)->pid()),
+                 bench::ChildCpuSeconds((*agent)->pid())};
   };
   std::vector<Usage> per_side[3];
   auto one = [&](bool on, uint64_t* spans, double* cpu, Usage* used) -> double {
@@ -282,8 +289,10 @@ int main(int argc, char** argv) {
     *cpu = ProcessCpuSeconds() - cpu0;
     const Usage u1 = usage_now();
     const double n = std::max<double>(1, res.spans) / 1e6;  // per million spans
-    *used = Usage{(u1.user - u0.user) / n, (u1.sys - u0.sys) / n, (u1.minflt - u0.minflt) / n,
-                  (u1.nvcsw - u0.nvcsw) / n, (u1.nivcsw - u0.nivcsw) / n};
+    *used = Usage{(u1.user - u0.user) / n,          (u1.sys - u0.sys) / n,
+                  (u1.minflt - u0.minflt) / n,      (u1.nvcsw - u0.nvcsw) / n,
+                  (u1.nivcsw - u0.nivcsw) / n,      (u1.api_cpu - u0.api_cpu) / n,
+                  (u1.agent_cpu - u0.agent_cpu) / n};
     *spans = res.spans;
     return res.state == v1::SYNC_STATE_SUCCEEDED ? secs : -1;
   };
@@ -328,12 +337,12 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"bench\":\"collector_sync_tracing_usage\",\"side\":\"%s\",\"per_million_spans\":{"
         "\"user_s\":%.4f,\"sys_s\":%.4f,\"minor_faults\":%.0f,\"voluntary_switches\":%.0f,"
-        "\"involuntary_switches\":%.0f}}\n",
+        "\"involuntary_switches\":%.0f,\"api_ddsim_cpu_s\":%.4f,\"agent_cpu_s\":%.4f}}\n",
         side == kOn    ? "on"
         : side == kOff ? "off"
                        : "off again",
         med(&Usage::user), med(&Usage::sys), med(&Usage::minflt), med(&Usage::nvcsw),
-        med(&Usage::nivcsw));
+        med(&Usage::nivcsw), med(&Usage::api_cpu), med(&Usage::agent_cpu));
   }
   (void)(*exporter)->Stop(std::chrono::seconds(5));
   const tracing::ExporterStats st = sink_of_spans.stats();
