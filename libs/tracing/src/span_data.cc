@@ -4,6 +4,33 @@
 
 namespace apmcov::tracing {
 
+std::pmr::memory_resource* SpanMemory() {
+  // Never destroyed: spans may outlive any tracer (an exporter's copies, tests' fakes).
+  static auto* pool = new std::pmr::synchronized_pool_resource();
+  return pool;
+}
+
+void SpanData::SetMeta(std::string_view key, std::string_view value) {
+  if (auto it = meta.find(key); it != meta.end()) {
+    it->second.assign(value);
+  } else {
+    meta.emplace(key, value);
+  }
+}
+
+void SpanData::SetMetric(std::string_view key, double value) {
+  if (auto it = metrics.find(key); it != metrics.end()) {
+    it->second = value;
+  } else {
+    metrics.emplace(key, value);
+  }
+}
+
+std::string_view SpanData::MetaOr(std::string_view key, std::string_view otherwise) const {
+  auto it = meta.find(key);
+  return it != meta.end() ? std::string_view(it->second) : otherwise;
+}
+
 std::string Hex16(uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(16, '0');

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <memory_resource>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -36,6 +37,10 @@ struct SpanState {
   std::vector<SpanContext> links;
 };
 
+void SpanStateDelete::operator()(SpanState* state) const {
+  std::pmr::polymorphic_allocator<>(SpanMemory()).delete_object(state);
+}
+
 }  // namespace internal
 
 namespace {
@@ -63,23 +68,23 @@ uint64_t RandomId() {
 // Trace-level tags on `span`, the chunk's root: what the Agent and the next reader of the
 // trace need from every chunk.
 void AddChunkRootTags(const Segment& seg, SpanData& span) {
-  if (seg.trace_id.high != 0) span.meta[std::string(tags::kTraceIdHigh)] = seg.trace_id.HighHex();
-  for (const auto& [k, v] : seg.trace_tags) span.meta[k] = v;
-  if (!seg.origin.empty()) span.meta[std::string(tags::kOrigin)] = seg.origin;
-  span.meta[std::string(tags::kLanguage)] = "cpp";
-  span.metrics[std::string(tags::kSamplingPriority)] = seg.decision.priority;
+  if (seg.trace_id.high != 0) span.SetMeta(tags::kTraceIdHigh, seg.trace_id.HighHex());
+  for (const auto& [k, v] : seg.trace_tags) span.SetMeta(k, v);
+  if (!seg.origin.empty()) span.SetMeta(tags::kOrigin, seg.origin);
+  span.SetMeta(tags::kLanguage, "cpp");
+  span.SetMetric(tags::kSamplingPriority, seg.decision.priority);
   if (!seg.decision.decision_maker.empty()) {  // decided here, not taken from the caller
-    span.metrics[std::string(seg.decision.by_rule ? tags::kRuleSampleRate
-                                                  : tags::kAgentSampleRate)] = seg.decision.rate;
+    span.SetMetric(seg.decision.by_rule ? tags::kRuleSampleRate : tags::kAgentSampleRate,
+                   seg.decision.rate);
   }
-  span.metrics[std::string(tags::kProcessId)] = static_cast<double>(::getpid());
+  span.SetMetric(tags::kProcessId, static_cast<double>(::getpid()));
 }
 
 // A chunk that does not hold its local root (spans started after the root's chunk was sent)
 // gets the trace-level tags on its own root: the span whose parent is not in the chunk.
 void EnsureChunkRootTags(const Segment& seg, TraceChunk& chunk) {
   for (const SpanData& s : chunk) {
-    if (s.metrics.count(std::string(tags::kSamplingPriority)) > 0) return;
+    if (s.metrics.find(tags::kSamplingPriority) != s.metrics.end()) return;
   }
   std::unordered_set<uint64_t> ids;
   for (const SpanData& s : chunk) ids.insert(s.span_id);
@@ -94,7 +99,7 @@ void EnsureChunkRootTags(const Segment& seg, TraceChunk& chunk) {
 }  // namespace
 
 Span::Span() = default;
-Span::Span(std::unique_ptr<SpanState> state) : state_(std::move(state)) {}
+Span::Span(internal::SpanStatePtr state) : state_(std::move(state)) {}
 Span::Span(Span&& other) noexcept = default;
 Span::~Span() { Finish(); }
 
@@ -127,26 +132,26 @@ SpanContext Span::context() const {
 }
 
 void Span::SetTag(std::string_view key, std::string_view value) {
-  if (recording()) state_->data.meta[std::string(key)] = std::string(value);
+  if (recording()) state_->data.SetMeta(key, value);
 }
 
 void Span::SetMetric(std::string_view key, double value) {
-  if (recording()) state_->data.metrics[std::string(key)] = value;
+  if (recording()) state_->data.SetMetric(key, value);
 }
 
 void Span::SetResource(std::string_view resource) {
-  if (recording()) state_->data.resource = std::string(resource);
+  if (recording()) state_->data.resource.assign(resource);
 }
 
 void Span::SetType(std::string_view type) {
-  if (recording()) state_->data.type = std::string(type);
+  if (recording()) state_->data.type.assign(type);
 }
 
 void Span::SetError(std::string_view message, std::string_view type) {
   if (!recording()) return;
   state_->data.error = 1;
-  state_->data.meta[std::string(tags::kErrorMessage)] = std::string(message);
-  if (!type.empty()) state_->data.meta[std::string(tags::kErrorType)] = std::string(type);
+  state_->data.SetMeta(tags::kErrorMessage, message);
+  if (!type.empty()) state_->data.SetMeta(tags::kErrorType, type);
 }
 
 void Span::AddLink(const SpanContext& linked) {
@@ -163,7 +168,7 @@ void Span::WriteLinks() {
     json.push_back('}');
   }
   json.push_back(']');
-  state_->data.meta[std::string(tags::kSpanLinks)] = std::move(json);
+  state_->data.SetMeta(tags::kSpanLinks, json);
 }
 
 void Span::Finish() {
@@ -216,14 +221,17 @@ Span Tracer::Start(std::string_view name, const StartOptions& options,
   const bool remote = options.parent != nullptr && options.parent->valid() && !options.root;
   if (local_parent == nullptr && !remote && !options.root) local_parent = t_active;
 
-  auto st = std::make_unique<SpanState>();
+  // The span's state and its chunk's in SpanMemory() too: nothing a span holds comes from
+  // (or goes back to) the traced code's heap.
+  std::pmr::polymorphic_allocator<> memory(SpanMemory());
+  internal::SpanStatePtr st(memory.new_object<SpanState>());
   st->clock = &clock_;
   bool chunk_root = false;
   if (local_parent != nullptr && local_parent->segment != nullptr) {
     st->segment = local_parent->segment;
     st->data.parent_id = local_parent->data.span_id;
   } else {
-    auto seg = std::make_shared<Segment>();
+    auto seg = std::allocate_shared<Segment>(std::pmr::polymorphic_allocator<Segment>(memory));
     seg->exporter = exporter_;
     seg->partial_flush_min_spans = options_.partial_flush_min_spans;
     chunk_root = true;
@@ -243,7 +251,7 @@ Span Tracer::Start(std::string_view name, const StartOptions& options,
       }
       st->data.parent_id = p.span_id;
       if (!p.datadog_parent_hex.empty()) {
-        st->data.meta[std::string(tags::kParentIdFromW3c)] = p.datadog_parent_hex;
+        st->data.SetMeta(tags::kParentIdFromW3c, p.datadog_parent_hex);
       }
     } else {
       seg->trace_id.low = NewId();
@@ -274,16 +282,16 @@ Span Tracer::Start(std::string_view name, const StartOptions& options,
   if (!seg.decision.keep()) return Span(std::move(st));
 
   SpanData& d = st->data;
-  d.service = options.service.empty() ? options_.service : std::string(options.service);
-  d.name = std::string(name);
-  d.resource = options.resource.empty() ? d.name : std::string(options.resource);
-  d.type = std::string(options.type);
+  d.service.assign(options.service.empty() ? std::string_view(options_.service) : options.service);
+  d.name.assign(name);
+  d.resource.assign(options.resource.empty() ? name : options.resource);
+  d.type.assign(options.type);
   d.start_ns = options.start_ns.value_or(clock_.NowUnixNanos());
-  if (!options_.env.empty()) d.meta[std::string(tags::kEnv)] = options_.env;
-  if (!options_.version.empty() && d.service == options_.service) {
-    d.meta[std::string(tags::kVersion)] = options_.version;
+  if (!options_.env.empty()) d.SetMeta(tags::kEnv, options_.env);
+  if (!options_.version.empty() && std::string_view(d.service) == options_.service) {
+    d.SetMeta(tags::kVersion, options_.version);
   }
-  if (!options.kind.empty()) d.meta[std::string(tags::kSpanKind)] = std::string(options.kind);
+  if (!options.kind.empty()) d.SetMeta(tags::kSpanKind, options.kind);
   if (chunk_root) AddChunkRootTags(seg, d);
   return Span(std::move(st));
 }

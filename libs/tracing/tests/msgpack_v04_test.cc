@@ -45,7 +45,7 @@ TEST(MsgpackV04Test, ExtremeValuesKeepTheirTypes) {
   s.resource = "SELECT * FROM \"t\" WHERE x = 'ü €'\n";
   s.start_ns = std::numeric_limits<int64_t>::max();
   s.duration_ns = 0;
-  s.meta[std::string("k\0ey", 4)] = std::string("v\0al", 4);
+  s.SetMeta(std::string_view("k\0ey", 4), std::string_view("v\0al", 4));
   s.meta[""] = "";
   s.metrics["neg"] = -1e300;
   s.metrics["tiny"] = std::numeric_limits<double>::denorm_min();

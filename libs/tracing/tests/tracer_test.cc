@@ -80,7 +80,7 @@ TEST_F(TracerTest, ChildrenShareTheTraceAndTheChunkGoesWhenTheLastSpanEnds) {
   EXPECT_EQ(c.meta.at("peer.service"), "datadog-api");
   EXPECT_EQ(c.metrics.at("http.page_spans"), 1000);
   // Trace-level tags on the chunk root only.
-  EXPECT_EQ(r.meta.at("_dd.p.tid"), r.trace_id.HighHex());
+  EXPECT_EQ(r.MetaOr("_dd.p.tid"), r.trace_id.HighHex());
   EXPECT_EQ(r.meta.at("_dd.p.dm"), "-0");
   EXPECT_EQ(r.meta.at("language"), "cpp");
   EXPECT_EQ(r.metrics.at("_sampling_priority_v1"), 1);
@@ -213,7 +213,39 @@ TEST_F(TracerTest, SpansStartedAfterTheirChunkWasSentFormAChunkWithItsOwnRootTag
   ASSERT_EQ(got.size(), 2u);
   ASSERT_EQ(got[1].size(), 1u);
   EXPECT_EQ(got[1][0].metrics.at("_sampling_priority_v1"), 1);
-  EXPECT_EQ(got[1][0].meta.at("_dd.p.tid"), got[0][0].trace_id.HighHex());
+  EXPECT_EQ(got[1][0].MetaOr("_dd.p.tid"), got[0][0].trace_id.HighHex());
+}
+
+TEST_F(TracerTest, SpansAreMadeOfTracingsOwnMemoryAndStayThereWhenCopied) {
+  Tracer tracer(Options(), &exporter_, clock_);
+  {
+    Span s = tracer.StartSpan(
+        "http.request", {.resource = "GET /api/v2/spans/events/search", .kind = kinds::kClient});
+    s.SetTag("http.url", "https://api.datadoghq.com/api/v2/spans/events/search?page=a-cursor");
+    s.SetMetric("http.page_spans", 1000);
+  }
+  const std::vector<TraceChunk> got = Delivered();
+  ASSERT_EQ(got.size(), 1u);
+  const SpanData& delivered = got[0][0];
+  SpanData copy = delivered;
+  SpanData moved = std::move(copy);
+  for (const SpanData* d : {&delivered, static_cast<const SpanData*>(&moved)}) {
+    EXPECT_EQ(d->service.get_allocator().resource(), SpanMemory());
+    EXPECT_EQ(d->resource.get_allocator().resource(), SpanMemory());
+    EXPECT_EQ(d->meta.get_allocator().resource(), SpanMemory());
+    EXPECT_EQ(d->metrics.get_allocator().resource(), SpanMemory());
+    for (const auto& [k, v] : d->meta) {
+      EXPECT_EQ(k.get_allocator().resource(), SpanMemory()) << k;
+      EXPECT_EQ(v.get_allocator().resource(), SpanMemory()) << k;
+    }
+    // Tags are found by any string type, and SetMeta replaces.
+    EXPECT_EQ(d->MetaOr(std::string("span.kind")), "client");
+    EXPECT_EQ(d->meta.count(std::string_view("http.url")), 1u);
+    EXPECT_EQ(d->MetaOr("absent", "none"), "none");
+  }
+  moved.SetMeta("span.kind", "server");
+  EXPECT_EQ(moved.MetaOr("span.kind"), "server");
+  EXPECT_EQ(delivered.MetaOr("span.kind"), "client");
 }
 
 TEST_F(TracerTest, PartialFlushSendsFinishedSpansOfALongTraceInChunksOfTheirOwn) {
@@ -236,7 +268,9 @@ TEST_F(TracerTest, PartialFlushSendsFinishedSpansOfALongTraceInChunksOfTheirOwn)
   for (const TraceChunk& chunk : got) {
     for (const SpanData& s : chunk) {
       EXPECT_EQ(s.trace_id, r.trace_id);
-      if (&s != &r) EXPECT_EQ(s.parent_id, r.span_id);
+      if (&s != &r) {
+        EXPECT_EQ(s.parent_id, r.span_id);
+      }
       ids.insert(s.span_id);
     }
     // Every chunk carries the trace-level tags once, on a span whose parent is not in it.
@@ -244,7 +278,7 @@ TEST_F(TracerTest, PartialFlushSendsFinishedSpansOfALongTraceInChunksOfTheirOwn)
     for (const SpanData& s : chunk) {
       if (s.metrics.count("_sampling_priority_v1") == 0) continue;
       ++tagged;
-      EXPECT_EQ(s.meta.at("_dd.p.tid"), r.trace_id.HighHex());
+      EXPECT_EQ(s.MetaOr("_dd.p.tid"), r.trace_id.HighHex());
     }
     EXPECT_EQ(tagged, 1);
   }
@@ -377,11 +411,11 @@ TEST_F(TracerTest, LinksAreSentAsDatadogSpanLinksJson) {
   plain.Finish();
   const std::vector<TraceChunk> got = Delivered();
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0][0].meta.at(std::string(tags::kSpanLinks)),
+  EXPECT_EQ(got[0][0].MetaOr(tags::kSpanLinks),
             "[{\"trace_id\":\"00000000000000010000000000000002\",\"span_id\":"
             "\"0000000000000010\",\"flags\":1},{\"trace_id\":\"00000000000000000000000000000abc\","
             "\"span_id\":\"0000000000000020\"}]");
-  EXPECT_EQ(got[1][0].meta.count(std::string(tags::kSpanLinks)), 0u);
+  EXPECT_EQ(got[1][0].meta.count(tags::kSpanLinks), 0u);
 }
 
 }  // namespace

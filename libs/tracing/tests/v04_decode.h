@@ -73,7 +73,8 @@ inline std::vector<TraceChunk> DecodeV04(std::string_view payload) {
         } else if (key == "meta") {
           if (v.type != msgpack::type::MAP) throw std::runtime_error("meta is not a map");
           for (uint32_t m = 0; m < v.via.map.size; ++m) {
-            s.meta[Str(v.via.map.ptr[m].key, "meta key")] = Str(v.via.map.ptr[m].val, "meta value");
+            s.SetMeta(Str(v.via.map.ptr[m].key, "meta key"),
+                      Str(v.via.map.ptr[m].val, "meta value"));
           }
         } else if (key == "metrics") {
           if (v.type != msgpack::type::MAP) throw std::runtime_error("metrics is not a map");
@@ -82,7 +83,7 @@ inline std::vector<TraceChunk> DecodeV04(std::string_view payload) {
             if (mv.type != msgpack::type::FLOAT64) {
               throw std::runtime_error("metric value is not a float64");
             }
-            s.metrics[Str(v.via.map.ptr[m].key, "metric key")] = mv.via.f64;
+            s.SetMetric(Str(v.via.map.ptr[m].key, "metric key"), mv.via.f64);
           }
         } else {
           throw std::runtime_error("unexpected span key " + key);

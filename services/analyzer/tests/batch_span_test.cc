@@ -77,7 +77,7 @@ TEST_F(BatchSpanTest, SeveralSendersStartATraceWithLinks) {
   EXPECT_NE(spans[0].trace_id, a.trace_id);
   EXPECT_NE(spans[0].trace_id, b.trace_id);
   EXPECT_EQ(spans[0].meta.at("messaging.destination.name"), "apmcov.spans");
-  const std::string& links = spans[0].meta.at("_dd.span_links");
+  const std::string links(spans[0].MetaOr("_dd.span_links"));
   EXPECT_NE(links.find("0000000000000064"), std::string::npos);
   EXPECT_NE(links.find("00000000000000c8"), std::string::npos);
 }

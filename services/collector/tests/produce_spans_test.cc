@@ -121,7 +121,7 @@ TEST_F(ProduceSpansTest,
     if (s.name == "collector.sync") sync = &s;
     if (IsProducer(s)) {
       producers[s.span_id] = &s;
-      ++producers_per_topic[s.resource];
+      ++producers_per_topic[std::string(s.resource)];
     }
   }
   ASSERT_NE(sync, nullptr);
@@ -151,7 +151,7 @@ TEST_F(ProduceSpansTest,
     ASSERT_TRUE(ctx.has_value()) << m.topic << " record " << m.key << " has no trace context";
     auto it = producers.find(ctx->span_id);
     ASSERT_NE(it, producers.end()) << m.topic << ": the context names no producer span";
-    EXPECT_EQ(it->second->resource, m.topic);
+    EXPECT_EQ(std::string_view(it->second->resource), m.topic);
     EXPECT_EQ(ctx->trace_id.low, sync->trace_id.low);
     ++records_per_producer[ctx->span_id];
   }

@@ -40,9 +40,9 @@ SpanData Sd(uint64_t trace, uint64_t id, uint64_t parent, std::string service, s
   s.type = std::move(type);
   s.start_ns = kT * 1'000'000'000LL + offset_ms * 1'000'000LL;
   s.duration_ns = 4'000'000;
-  s.meta = std::move(meta);
-  s.meta["env"] = "test";
-  s.metrics = std::move(metrics);
+  for (const auto& [k, v] : meta) s.SetMeta(k, v);
+  s.SetMeta("env", "test");
+  for (const auto& [k, v] : metrics) s.SetMetric(k, v);
   return s;
 }
 

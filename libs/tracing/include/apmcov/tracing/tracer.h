@@ -66,7 +66,12 @@ class TraceExporter;  // exporter.h
 
 namespace internal {
 struct SpanState;
-}
+// Returns a span's state to SpanMemory() (span_data.h), where it came from.
+struct SpanStateDelete {
+  void operator()(SpanState* state) const;
+};
+using SpanStatePtr = std::unique_ptr<SpanState, SpanStateDelete>;
+}  // namespace internal
 
 // A span in progress: a move-only handle that finishes the span when destroyed (or on
 // Finish()). A default-constructed Span is empty: every method is a no-op.
@@ -103,9 +108,9 @@ class Span {
  private:
   friend class Tracer;
   friend class ActiveSpanScope;
-  explicit Span(std::unique_ptr<internal::SpanState> state);
+  explicit Span(internal::SpanStatePtr state);
   void WriteLinks();
-  std::unique_ptr<internal::SpanState> state_;
+  internal::SpanStatePtr state_;
 };
 
 struct StartOptions {
