@@ -40,7 +40,9 @@ fi
 
 as_pg() {
   if [[ $(id -u) -eq 0 ]]; then
-    su postgres -s /bin/sh -c "$*"
+    # From /: su keeps the caller's working directory, which postgres cannot enter in a private
+    # checkout (every call then warned "could not change directory"). Paths here are absolute.
+    (cd / && su postgres -s /bin/sh -c "$*")
   else
     sh -c "$*"
   fi
