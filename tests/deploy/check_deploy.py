@@ -184,6 +184,7 @@ class ComposeTest(unittest.TestCase):
             env = self.services[name]["environment"]
             self.assertEqual(env["DD_TRACE_ENABLED"], "true", name)
             self.assertEqual(env["DD_TRACE_AGENT_URL"], "http://ddsim:8081", name)
+            self.assertEqual(env["DD_TRACE_PARTIAL_FLUSH_MIN_SPANS"], "500", name)
             self.assertNotIn("DD_AGENT_HOST", env, name)
         # Real Datadog: off unless asked; DD_AGENT_HOST names the optional datadog-agent.
         compose = require_tool("docker-compose")

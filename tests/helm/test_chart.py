@@ -53,6 +53,7 @@ KNOWN_ENV = {
     "SCORECARDS_ENABLED", "DASHBOARD_URL",
     # Design §12: the tracker's own tracing (DD_AGENT_HOST comes from the downward API).
     "DD_TRACE_ENABLED", "DD_TRACE_SAMPLE_RATE", "DD_TRACE_AGENT_URL", "DD_AGENT_HOST",
+    "DD_TRACE_PARTIAL_FLUSH_MIN_SPANS",
 }
 SECRET_ENV = {"DD_API_KEY", "DD_APP_KEY", "DATABASE_URL", "GATEWAY_API_TOKEN"}
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -185,6 +186,7 @@ class ChartScenarios(unittest.TestCase):
         self.assertEqual(cm["DD_TRACE_ENABLED"], "false")
         self.assertNotIn("DD_TRACE_SAMPLE_RATE", cm)
         self.assertNotIn("DD_TRACE_AGENT_URL", cm)
+        self.assertEqual(cm["DD_TRACE_PARTIAL_FLUSH_MIN_SPANS"], "500")
         # Each service keeps its binary's own admin port, so no two share a default.
         self.assertNotIn("ADMIN_PORT", cm)
         for name, port in ADMIN_PORTS.items():
@@ -812,6 +814,7 @@ class ValuesSchema(unittest.TestCase):
             ({"tracing": {"enabled": "yes"}}, r"tracing.enabled"),
             ({"tracing": {"sampleRate": 1.5}}, r"tracing.sampleRate"),
             ({"tracing": {"agentUrl": "https://agent:8126"}}, r"tracing.agentUrl"),
+            ({"tracing": {"partialFlushMinSpans": 5001}}, r"tracing.partialFlushMinSpans"),
         ]
         for overrides, pattern in bad:
             with self.subTest(overrides=overrides):
