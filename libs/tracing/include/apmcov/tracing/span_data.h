@@ -38,12 +38,13 @@ inline constexpr int kAutoReject = 0;
 inline constexpr int kAutoKeep = 1;
 inline constexpr int kUserKeep = 2;
 
-// The memory every SpanData's strings and tags come from: a pool of tracing's own (thread-safe,
-// process-wide, never freed), so that the tracer neither takes its blocks from the heap the
-// traced code works in nor hands them back to it. Measured (README, performance): freeing a
-// sync's spans into the common heap slowed the sync's own code by a few percent, the tracer's
-// code taking under 0.3% of the samples. The pool keeps what it was given, so its size is the
-// peak of spans alive at once (bounded by partial flush and the exporter's queue).
+// The memory spans are made of (a SpanData's strings and tags; the tracer's span and chunk
+// state): a pool of tracing's own (thread-safe, process-wide, never freed), so that the tracer
+// neither takes its blocks from the heap the traced code works in nor hands them back to it.
+// Measured (README, performance): freeing a sync's spans into the common heap slowed the
+// sync's own code by a few percent, the tracer's code taking under 0.3% of the samples. The
+// pool keeps what it was given: its size is the peak of spans alive at once (bounded by
+// partial flush and the exporter's queue).
 std::pmr::memory_resource* SpanMemory();
 
 // Orders tags by their text, whatever string type holds it (lookups by std::string,
