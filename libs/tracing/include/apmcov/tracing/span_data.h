@@ -58,42 +58,32 @@ struct TagLess {
 // (every constructor puts them there; moves keep them there), so copies and moves between
 // spans never change pools. Tags are looked up by any string type (TagLess).
 struct SpanData {
-  using allocator_type = std::pmr::polymorphic_allocator<std::byte>;
   using String = std::pmr::string;
   using Meta = std::pmr::map<String, String, TagLess>;
   using Metrics = std::pmr::map<String, double, TagLess>;
 
-  SpanData() : SpanData(allocator_type(SpanMemory())) {}
-  explicit SpanData(const allocator_type& a)
-      : service(a), name(a), resource(a), type(a), meta(a), metrics(a) {}
-  SpanData(const SpanData& o) : SpanData(o, allocator_type(SpanMemory())) {}
-  SpanData(const SpanData& o, const allocator_type& a)
+  SpanData()
+      : service(SpanMemory()),
+        name(SpanMemory()),
+        resource(SpanMemory()),
+        type(SpanMemory()),
+        meta(SpanMemory()),
+        metrics(SpanMemory()) {}
+  // A copy in SpanMemory() too (a pmr container's own copy takes the default resource).
+  SpanData(const SpanData& o)
       : trace_id(o.trace_id),
         span_id(o.span_id),
         parent_id(o.parent_id),
-        service(o.service, a),
-        name(o.name, a),
-        resource(o.resource, a),
-        type(o.type, a),
+        service(o.service, SpanMemory()),
+        name(o.name, SpanMemory()),
+        resource(o.resource, SpanMemory()),
+        type(o.type, SpanMemory()),
         start_ns(o.start_ns),
         duration_ns(o.duration_ns),
         error(o.error),
-        meta(o.meta, a),
-        metrics(o.metrics, a) {}
+        meta(o.meta, SpanMemory()),
+        metrics(o.metrics, SpanMemory()) {}
   SpanData(SpanData&&) noexcept = default;
-  SpanData(SpanData&& o, const allocator_type& a)
-      : trace_id(o.trace_id),
-        span_id(o.span_id),
-        parent_id(o.parent_id),
-        service(std::move(o.service), a),
-        name(std::move(o.name), a),
-        resource(std::move(o.resource), a),
-        type(std::move(o.type), a),
-        start_ns(o.start_ns),
-        duration_ns(o.duration_ns),
-        error(o.error),
-        meta(std::move(o.meta), a),
-        metrics(std::move(o.metrics), a) {}
   SpanData& operator=(const SpanData&) = default;
   SpanData& operator=(SpanData&&) = default;
 
