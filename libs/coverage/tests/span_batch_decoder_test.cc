@@ -135,5 +135,40 @@ TEST(SpanBatchDecoderTest, RejectsWhatProtobufRejects) {
   EXPECT_FALSE(DecodeSpanBatch(std::string("\x0b\x00", 2), interner, &out).ok());  // a group
 }
 
+// A tag's varint is at most 5 bytes and 32 bits. protobuf reads a 5-byte tag with bits above 32
+// by dropping them (0x8a 80 80 80 10 is field 1, length-delimited, to it): read as 64 bits it
+// would be another, unknown, field, and the two parsers would see different batches. Found by
+// fuzz_span_batch_decoder; the decoder refuses such tags, at the top and inside a span.
+TEST(SpanBatchDecoderTest, RefusesTagsProtobufWouldTruncate) {
+  StringPool pool;
+  SpanInterner interner(pool);
+  DecodedSpanBatch out;
+  const std::string wide_tag("\x8a\x80\x80\x80\x10", 5);
+  apmcov::v1::SpanBatch theirs;
+  ASSERT_TRUE(theirs.ParseFromString(wide_tag + std::string("\x00", 1)));
+  ASSERT_EQ(theirs.spans_size(), 1);  // what protobuf makes of it
+  absl::Status s = DecodeSpanBatch(wide_tag + std::string("\x00", 1), interner, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("over-long field tag at byte 0"));
+
+  // Inside a span: 0x89 80 80 80 10 is trace_id (fixed64) to protobuf.
+  const std::string span = std::string("\x89\x80\x80\x80\x10", 5) + std::string(8, '\x07');
+  const std::string in_span = "\x0a" + std::string(1, static_cast<char>(span.size())) + span;
+  ASSERT_TRUE(theirs.ParseFromString(in_span));
+  EXPECT_NE(theirs.spans(0).trace_id(), 0u);
+  EXPECT_FALSE(DecodeSpanBatch(in_span, interner, &out).ok());
+
+  // Six bytes for a tag that fits in one: protobuf refuses it, and so does the decoder.
+  const std::string six("\x8a\x80\x80\x80\x80\x00\x00", 7);
+  EXPECT_FALSE(theirs.ParseFromString(six));
+  EXPECT_FALSE(DecodeSpanBatch(six, interner, &out).ok());
+
+  // A 5-byte tag within 32 bits is an ordinary tag to both.
+  const std::string five("\x8a\x80\x80\x80\x00\x00", 6);
+  ASSERT_TRUE(theirs.ParseFromString(five));
+  ASSERT_TRUE(DecodeSpanBatch(five, interner, &out).ok());
+  EXPECT_EQ(out.spans.size(), 1u);
+}
+
 }  // namespace
 }  // namespace apmcov::coverage

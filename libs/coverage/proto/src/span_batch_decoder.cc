@@ -3,6 +3,7 @@
 #include <google/protobuf/stubs/common.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +39,14 @@ class Reader {
       }
     }
     return false;  // truncated, or longer than 10 bytes
+  }
+
+  // A field tag: a varint of at most 5 bytes whose value fits 32 bits. protobuf's parser reads
+  // tags the same way but drops the bits above 32 of a 5-byte tag, so that a tag it would read
+  // as another field than ours is refused here rather than read differently.
+  bool Tag(uint64_t* v) {
+    const char* start = p_;
+    return Varint(v) && p_ - start <= 5 && *v <= UINT32_MAX;
   }
 
   bool Fixed64(uint64_t* v) {
@@ -126,7 +135,7 @@ absl::Status DecodeSpan(Reader r, SpanInterner& interner, SpanRecord* span) {
   while (!r.done()) {
     const size_t at = r.offset();
     uint64_t tag;
-    if (!r.Varint(&tag)) return Corrupt("a truncated span field tag", at);
+    if (!r.Tag(&tag)) return Corrupt("a truncated or over-long span field tag", at);
     StrId* target = nullptr;
     SpanField field = SpanField::kCount;
     uint64_t v = 0;
@@ -227,7 +236,7 @@ absl::Status DecodeInterval(Reader r, DecodedSpanBatch::Interval* out) {
   while (!r.done()) {
     const size_t at = r.offset();
     uint64_t tag, v;
-    if (!r.Varint(&tag)) return Corrupt("a truncated read interval tag", at);
+    if (!r.Tag(&tag)) return Corrupt("a truncated or over-long read interval tag", at);
     const uint64_t number = tag >> 3;
     const auto wire = static_cast<uint32_t>(tag & 7);
     if (number == 0) return Corrupt("a read interval field numbered 0", at);
@@ -256,7 +265,7 @@ absl::Status DecodeSpanBatch(std::string_view wire, SpanInterner& interner, Deco
   while (!r.done()) {
     const size_t at = r.offset();
     uint64_t tag;
-    if (!r.Varint(&tag)) return Corrupt("a truncated field tag", at);
+    if (!r.Tag(&tag)) return Corrupt("a truncated or over-long field tag", at);
     const uint64_t number = tag >> 3;
     const auto type = static_cast<uint32_t>(tag & 7);
     if (number == 0) return Corrupt("a field numbered 0", at);

@@ -1,9 +1,11 @@
 // SpanBatch wire bytes (protos/apmcov/v1/events.proto) → interned SpanRecords in one pass: the
 // string fields are interned straight from the message bytes, with no apmcov::v1::Span and no
 // std::string in between (the analyzer's hot path, design §11). Decodes the protobuf wire
-// format itself: unknown fields of any wire type are skipped, so a newer producer's fields do
-// no harm; anything that is not a well-formed SpanBatch is an InvalidArgument error naming the
-// byte offset, and `out` is then unspecified.
+// format itself: unknown fields of every proto3 wire type are skipped, so a newer producer's
+// fields do no harm; anything that is not a well-formed SpanBatch is an InvalidArgument error
+// naming the byte offset, and `out` is then unspecified. Where it and protobuf's parser both
+// accept the bytes they read the same batch; it is the stricter of the two on what no proto3
+// producer writes: groups, and field tags above 32 bits (which protobuf truncates).
 //
 // Not thread-safe (the interner is not); `out` is reused across messages so that steady-state
 // decoding allocates nothing.
