@@ -368,7 +368,8 @@ RefResult RunReference(const Corpus& c) {
 int main(int argc, char** argv) {
   size_t total = 3'000'000;
   int repeats = 3;
-  std::string only;  // core, intern, wire, reference: profile one implementation
+  // core, intern, wire, decode (DecodeSpanBatch alone, no assembly), reference: profile one
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--spans=", 8) == 0) total = std::stoul(argv[i] + 8);
     if (std::strncmp(argv[i], "--repeats=", 10) == 0) repeats = std::stoi(argv[i] + 10);
@@ -404,6 +405,16 @@ int main(int argc, char** argv) {
       if (only == "core") cpu = run(Input::kRecords).seconds;
       if (only == "intern") cpu = run(Input::kStringFields).seconds;
       if (only == "wire") cpu = run(Input::kWire).seconds;
+      if (only == "decode") {
+        SpanInterner in(pool);
+        DecodedSpanBatch d;
+        const double t0 = ThreadCpuSeconds();
+        for (const Batch& b : batches) {
+          if (b.watermark) continue;
+          if (!DecodeSpanBatch(b.bytes, in, &d).ok()) std::abort();
+        }
+        cpu = ThreadCpuSeconds() - t0;
+      }
       if (only == "reference") cpu = RunReference(corpus).seconds;
       std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f}\n", only.c_str(), spans / cpu);
     }

@@ -65,11 +65,11 @@ size_t StringPool::bytes() const {
 }
 
 StrId SpanInterner::Insert(SpanField field, std::string_view s, uint64_t hash) {
-  Slot& slot = table_[Slot::Index(hash)];
+  Entry& slot = table_[Index(hash)];
   slot.id = pool_.Intern(s);
-  slot.text = pool_.View(slot.id);
-  slot.hash = hash;
-  Remember(recent_[static_cast<size_t>(field)], {slot.text, slot.id});
+  slot.text = pool_.View(slot.id).data();
+  slot.key = KeyOf(s);
+  Remember(recent_[static_cast<size_t>(field)], slot);
   return slot.id;
 }
 

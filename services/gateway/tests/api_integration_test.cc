@@ -574,7 +574,7 @@ TEST_F(GatewayApiTest, DependenciesArePagedOverRestAndGrpcAlike) {
   // Tokens that this API did not issue for this list.
   const std::string services_token =
       GetJson("/api/services?page_size=1")["next_page_token"].get<std::string>();
-  for (const std::string bad : {std::string("bogus"), services_token}) {
+  for (const std::string& bad : {std::string("bogus"), services_token}) {
     Response r = Get("/api/dependencies?page_token=" + bad);
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(r.Json()["error"]["code"], "invalid_argument");

@@ -2,9 +2,11 @@
 
 #include <google/protobuf/stubs/common.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
@@ -131,91 +133,68 @@ inline StringRead ReadInterned(Reader& r, SpanInterner& interner, SpanField fiel
   return StringRead::kOk;
 }
 
+// What a span is before its fields are read. Copied in rather than value-initialised in place:
+// GCC clears a 96-byte SpanRecord with `rep stos`, whose start-up cost was 7% of decoding.
+constexpr SpanRecord kBlankSpan{};
+
+// What the decoder does with each tag byte value of a Span field: a table rather than a
+// switch, so that the eleven kept strings share one path and the span's fields cost a few
+// well-predicted compares instead of an indirect jump each (13% of decoding as a switch).
+enum class Action : uint8_t { kSkip, kId, kInt64, kError, kString, kUnkeptString };
+struct TagAction {
+  Action action = Action::kSkip;  // kSkip: any other tag, skipped by its wire type
+  uint8_t slot = 0;               // into kIds, kInt64s, or a SpanField for kString
+};
+constexpr uint64_t SpanRecord::*kIds[] = {&SpanRecord::trace_id_lo, &SpanRecord::trace_id_hi,
+                                          &SpanRecord::span_id, &SpanRecord::parent_id};
+constexpr int64_t SpanRecord::*kInt64s[] = {&SpanRecord::start_ns, &SpanRecord::duration_ns};
+constexpr StrId SpanRecord::*kStrings[] = {
+    &SpanRecord::service,  &SpanRecord::env,       &SpanRecord::resource,
+    &SpanRecord::type,     &SpanRecord::kind,      &SpanRecord::retained_by,
+    &SpanRecord::target,   &SpanRecord::db_system, &SpanRecord::messaging_system,
+    &SpanRecord::language, &SpanRecord::infra_hint};
+static_assert(std::size(kStrings) == static_cast<size_t>(SpanField::kCount));
+
+constexpr size_t kTagActions = 256;  // every tag of v1::Span's fields (numbers 1..20) is below
+constexpr std::array<TagAction, kTagActions> MakeTagActions() {
+  std::array<TagAction, kTagActions> t{};
+  auto set = [&t](uint64_t number, WireType type, Action action, SpanField field) {
+    t[Tag(number, type)] = {action, static_cast<uint8_t>(field)};
+  };
+  auto set_slot = [&t](uint64_t number, WireType type, Action action, uint8_t slot) {
+    t[Tag(number, type)] = {action, slot};
+  };
+  for (uint8_t i = 0; i < 4; ++i) set_slot(i + 1, kFixed64, Action::kId, i);  // 1..4
+  set_slot(11, kVarint, Action::kInt64, 0);
+  set_slot(12, kVarint, Action::kInt64, 1);
+  set_slot(20, kVarint, Action::kError, 0);
+  set(5, kLen, Action::kString, SpanField::kService);
+  set(6, kLen, Action::kString, SpanField::kEnv);
+  set(7, kLen, Action::kString, SpanField::kResource);
+  set(9, kLen, Action::kString, SpanField::kType);
+  set(10, kLen, Action::kString, SpanField::kKind);
+  set(13, kLen, Action::kString, SpanField::kRetainedBy);
+  set(15, kLen, Action::kString, SpanField::kLanguage);
+  set(16, kLen, Action::kString, SpanField::kTarget);
+  set(17, kLen, Action::kString, SpanField::kDbSystem);
+  set(18, kLen, Action::kString, SpanField::kMessagingSystem);
+  set(19, kLen, Action::kString, SpanField::kInfraHint);
+  set_slot(8, kLen, Action::kUnkeptString, 0);   // operation
+  set_slot(14, kLen, Action::kUnkeptString, 0);  // host
+  return t;
+}
+constexpr std::array<TagAction, kTagActions> kTagAction = MakeTagActions();
+
 absl::Status DecodeSpan(Reader r, SpanInterner& interner, SpanRecord* span) {
   while (!r.done()) {
     const size_t at = r.offset();
     uint64_t tag;
     if (!r.Tag(&tag)) return Corrupt("a truncated or over-long span field tag", at);
-    StrId* target = nullptr;
-    SpanField field = SpanField::kCount;
+    const TagAction a = tag < kTagActions ? kTagAction[tag] : TagAction{};
     uint64_t v = 0;
-    // One jump over the tags of the schema; anything else (other wire types for a known
-    // number, unknown numbers) goes to the generic skip below.
-    switch (tag) {
-      case Tag(1, kFixed64):
-      case Tag(2, kFixed64):
-      case Tag(3, kFixed64):
-      case Tag(4, kFixed64):
-        if (!r.Fixed64(&v)) return Corrupt("a truncated span id", at);
-        if (tag == Tag(1, kFixed64)) {
-          span->trace_id_lo = v;
-        } else if (tag == Tag(2, kFixed64)) {
-          span->trace_id_hi = v;
-        } else if (tag == Tag(3, kFixed64)) {
-          span->span_id = v;
-        } else {
-          span->parent_id = v;
-        }
-        continue;
-      case Tag(11, kVarint):
-      case Tag(12, kVarint):
-      case Tag(20, kVarint):
-        if (!r.Varint(&v)) return Corrupt("a truncated span varint", at);
-        if (tag == Tag(11, kVarint)) {
-          span->start_ns = static_cast<int64_t>(v);
-        } else if (tag == Tag(12, kVarint)) {
-          span->duration_ns = static_cast<int64_t>(v);
-        } else {
-          span->error = v != 0;
-        }
-        continue;
-      case Tag(5, kLen):
-        target = &span->service, field = SpanField::kService;
-        break;
-      case Tag(6, kLen):
-        target = &span->env, field = SpanField::kEnv;
-        break;
-      case Tag(7, kLen):
-        target = &span->resource, field = SpanField::kResource;
-        break;
-      case Tag(9, kLen):
-        target = &span->type, field = SpanField::kType;
-        break;
-      case Tag(10, kLen):
-        target = &span->kind, field = SpanField::kKind;
-        break;
-      case Tag(13, kLen):
-        target = &span->retained_by, field = SpanField::kRetainedBy;
-        break;
-      case Tag(15, kLen):
-        target = &span->language, field = SpanField::kLanguage;
-        break;
-      case Tag(16, kLen):
-        target = &span->target, field = SpanField::kTarget;
-        break;
-      case Tag(17, kLen):
-        target = &span->db_system, field = SpanField::kDbSystem;
-        break;
-      case Tag(18, kLen):
-        target = &span->messaging_system, field = SpanField::kMessagingSystem;
-        break;
-      case Tag(19, kLen):
-        target = &span->infra_hint, field = SpanField::kInfraHint;
-        break;
-      case Tag(8, kLen):
-      case Tag(14, kLen): {
-        std::string_view s;  // operation, host: not kept, but still proto3 strings
-        if (!r.Len(&s)) return Corrupt("a truncated span string", at);
-        if (!ValidUtf8(s)) {
-          return Corrupt(absl::StrCat("invalid UTF-8 in span field ", tag >> 3), at);
-        }
-        continue;
-      }
-      default:
-        break;
-    }
-    if (target != nullptr) {
-      switch (ReadInterned(r, interner, field, target)) {
+    if (a.action == Action::kString) {
+      switch (
+          ReadInterned(r, interner, static_cast<SpanField>(a.slot), &(span->*kStrings[a.slot]))) {
         case StringRead::kOk:
           continue;
         case StringRead::kTruncated:
@@ -223,6 +202,26 @@ absl::Status DecodeSpan(Reader r, SpanInterner& interner, SpanRecord* span) {
         case StringRead::kNotUtf8:
           return Corrupt(absl::StrCat("invalid UTF-8 in span field ", tag >> 3), at);
       }
+    }
+    if (a.action == Action::kId) {
+      if (!r.Fixed64(&v)) return Corrupt("a truncated span id", at);
+      span->*kIds[a.slot] = v;
+      continue;
+    }
+    if (a.action == Action::kInt64 || a.action == Action::kError) {
+      if (!r.Varint(&v)) return Corrupt("a truncated span varint", at);
+      if (a.action == Action::kError) {
+        span->error = v != 0;
+      } else {
+        span->*kInt64s[a.slot] = static_cast<int64_t>(v);
+      }
+      continue;
+    }
+    if (a.action == Action::kUnkeptString) {
+      std::string_view s;  // operation, host: not kept, but still proto3 strings
+      if (!r.Len(&s)) return Corrupt("a truncated span string", at);
+      if (!ValidUtf8(s)) return Corrupt(absl::StrCat("invalid UTF-8 in span field ", tag >> 3), at);
+      continue;
     }
     if ((tag >> 3) == 0) return Corrupt("a span field numbered 0", at);
     if (!r.Skip(static_cast<uint32_t>(tag & 7))) {
@@ -274,7 +273,7 @@ absl::Status DecodeSpanBatch(std::string_view wire, SpanInterner& interner, Deco
       if (!r.Len(&bytes)) return Corrupt("a truncated length-delimited field", at);
       const char* begin = bytes.data();
       if (number == 1) {
-        out->spans.emplace_back();
+        out->spans.push_back(kBlankSpan);
         if (absl::Status s =
                 DecodeSpan(Reader(begin, begin + bytes.size(), base), interner, &out->spans.back());
             !s.ok()) {

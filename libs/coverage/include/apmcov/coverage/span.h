@@ -146,8 +146,8 @@ enum class SpanField : uint8_t {
 
 // Interns spans through two caches in front of the pool: the last two strings per field (runs
 // of spans from one trace or one service, the common case in a SpanBatch) and a direct-mapped
-// table keyed by a hash of the whole string (computed once per string, with word loads only),
-// so the pool's locked lookup runs only on a miss. Holds the pool by reference; one thread.
+// table keyed by a hash of the whole string (with word loads only), so the pool's locked
+// lookup runs only on a miss. Holds the pool by reference; one thread.
 class SpanInterner {
  public:
   // Lookup()'s answer for a string the caches do not hold (never an id).
@@ -161,21 +161,23 @@ class SpanInterner {
     const StrId id = Lookup(field, s, &hash);
     return id != kUnknown ? id : Insert(field, s, hash);
   }
-  // The id of `s` when the caches hold it, without a lock and without reading `s` more than
-  // once; else kUnknown, with `*hash` set for Insert(). A decoder checks a string it has not
-  // met before (UTF-8) between the two, so text seen before is never checked again.
+  // The id of `s` when the caches hold it, without a lock and, for names up to 16 bytes,
+  // without reading pool memory; else kUnknown, with `*hash` set for Insert(). A decoder checks a
+  // string it has not met before (UTF-8) between the two, so text seen before is never checked
+  // again.
   StrId Lookup(SpanField field, std::string_view s, uint64_t* hash) {
     if (s.empty()) return kEmptyStr;
+    const Key k = KeyOf(s);
     Recent& recent = recent_[static_cast<size_t>(field)];
-    if (SameText(s, recent[0].text)) return recent[0].id;
-    if (SameText(s, recent[1].text)) {
+    if (recent[0].Holds(k, s)) return recent[0].id;
+    if (recent[1].Holds(k, s)) {
       std::swap(recent[0], recent[1]);
       return recent[0].id;
     }
-    const uint64_t h = TextHash(s);
-    const Slot& slot = table_[Slot::Index(h)];
-    if (slot.hash == h && SameText(s, slot.text)) {
-      Remember(recent, {slot.text, slot.id});
+    const uint64_t h = TextHash(k, s);
+    const Entry& slot = table_[Index(h)];
+    if (slot.Holds(k, s)) {
+      Remember(recent, slot);
       return slot.id;
     }
     *hash = h;
@@ -184,45 +186,6 @@ class SpanInterner {
   // Interns `s` after a Lookup() miss that gave `hash`, and caches it.
   StrId Insert(SpanField field, std::string_view s, uint64_t hash);
 
-  // Equality of two strings without a library call: interned strings are short.
-  static bool SameText(std::string_view a, std::string_view b) {
-    const size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n < 8) {
-      for (size_t i = 0; i < n; ++i) {
-        if (a[i] != b[i]) return false;
-      }
-      return true;
-    }
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-      if (Load64(a.data() + i) != Load64(b.data() + i)) return false;
-    }
-    return Load64(a.data() + n - 8) == Load64(b.data() + n - 8);  // the tail, overlapping
-  }
-  // A hash of the whole string, 8 bytes at a time with an overlapping last word, so no byte
-  // is copied (a variable-length copy of the tail stalled store-to-load forwarding) and names
-  // that differ only in the middle (http://svc-12.prod.svc.cluster.local/v1, svc-13) differ.
-  static uint64_t TextHash(std::string_view s) {
-    constexpr uint64_t kMul = 0xC2B2AE3D27D4EB4Full;
-    const char* p = s.data();
-    const size_t n = s.size();
-    uint64_t h = n * 0x9E3779B97F4A7C15ull;
-    if (n >= 8) {
-      for (size_t i = 0; i + 8 < n; i += 8) {
-        h = (h ^ Load64(p + i)) * kMul;
-        h ^= h >> 31;
-      }
-      h = (h ^ Load64(p + n - 8)) * kMul;
-    } else if (n >= 4) {
-      h = (h ^ (Load32(p) | (uint64_t{Load32(p + n - 4)} << 32))) * kMul;
-    } else if (n > 0) {
-      const uint64_t w = uint64_t{static_cast<uint8_t>(p[0])} |
-                         uint64_t{static_cast<uint8_t>(p[n / 2])} << 8 |
-                         uint64_t{static_cast<uint8_t>(p[n - 1])} << 16;
-      h = (h ^ w) * kMul;
-    }
-    return h ^ (h >> 29);
-  }
   StringPool& pool() { return pool_; }
 
  private:
@@ -236,28 +199,66 @@ class SpanInterner {
     std::memcpy(&v, p, 4);
     return v;
   }
-  struct Last {
-    std::string_view text;  // a view into the pool
+  // A string's length and its first and last 8 bytes, read with word loads that overlap
+  // rather than a byte loop (shorter strings are packed into `head`, every byte of them): two
+  // strings of up to 16 bytes are equal when their keys are, longer ones when their keys and
+  // middles are. Cached strings keep their key, so most compares touch no pool memory.
+  struct Key {
+    uint64_t head = 0;
+    uint64_t tail = 0;
+    size_t size = 0;
+    bool operator==(const Key&) const = default;
+  };
+  static Key KeyOf(std::string_view s) {
+    const char* p = s.data();
+    const size_t n = s.size();
+    if (n >= 8) return {Load64(p), Load64(p + n - 8), n};
+    if (n >= 4) return {Load32(p) | uint64_t{Load32(p + n - 4)} << 32, 0, n};
+    if (n == 0) return {};
+    return {uint64_t{static_cast<uint8_t>(p[0])} | uint64_t{static_cast<uint8_t>(p[n / 2])} << 8 |
+                uint64_t{static_cast<uint8_t>(p[n - 1])} << 16,
+            0, n};
+  }
+  // A hash of the whole string: of its key up to 16 bytes, of every word beyond, so that names
+  // that differ only in the middle (http://svc-12.prod.svc.cluster.local/v1, svc-13) differ.
+  static uint64_t TextHash(const Key& k, std::string_view s) {
+    constexpr uint64_t kMul = 0xC2B2AE3D27D4EB4Full;
+    uint64_t h = (k.size * 0x9E3779B97F4A7C15ull ^ k.head) * kMul;
+    h ^= h >> 31;
+    for (size_t i = 8; i + 8 < k.size; i += 8) {  // the middle words of a longer string
+      h = (h ^ Load64(s.data() + i)) * kMul;
+      h ^= h >> 31;
+    }
+    h = (h ^ k.tail) * kMul;
+    return h ^ (h >> 29);
+  }
+  // A cached string: its key, its text in the pool and its id.
+  struct Entry {
+    Key key;
+    const char* text = nullptr;
     StrId id = kEmptyStr;
+    bool Holds(const Key& k, std::string_view s) const {
+      if (!(k == key)) return false;
+      for (size_t i = 8; i + 8 < k.size; i += 8) {  // past 16 bytes: the middle words too
+        if (Load64(s.data() + i) != Load64(text + i)) return false;
+      }
+      return true;
+    }
   };
   // The two strings of a field met last, most recent first: spans of a trace alternate
   // between two kinds (server, client), two types, a caller and a callee.
-  using Recent = std::array<Last, 2>;
-  static void Remember(Recent& recent, Last last) {
+  using Recent = std::array<Entry, 2>;
+  static void Remember(Recent& recent, const Entry& last) {
     recent[1] = recent[0];
     recent[0] = last;
   }
+  // A direct-mapped table keyed by the hash's top bits (the low bits of a product depend on
+  // the low bits of its factors only).
   static constexpr int kTableBits = 12;
   static constexpr size_t kTableSize = size_t{1} << kTableBits;
-  struct Slot {
-    uint64_t hash = 0;
-    std::string_view text;  // a view into the pool
-    StrId id = kEmptyStr;
-    // The top bits: the low bits of a product depend on the low bits of its factors only.
-    static size_t Index(uint64_t hash) { return static_cast<size_t>(hash >> (64 - kTableBits)); }
-  };
+  static size_t Index(uint64_t hash) { return static_cast<size_t>(hash >> (64 - kTableBits)); }
   StringPool& pool_;
-  std::vector<Slot> table_ = std::vector<Slot>(kTableSize);
+  std::vector<Entry> table_ = std::vector<Entry>(kTableSize);
   Recent recent_[static_cast<size_t>(SpanField::kCount)];
 };
 
