@@ -65,18 +65,24 @@ uint32_t TraceAssembler::NewChunk() {
 
 void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offset,
                          TraceSink sink) {
-  auto [it, inserted] = index_.try_emplace(span.trace_id_lo, kNil);
-  if (inserted) {
-    auto p = partitions_.find(partition);
-    if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
-        SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
-      index_.erase(it);
-      ++counters_.late_spans_dropped;
-      return;
+  uint32_t slot = last_slot_;
+  if (slot == UINT32_MAX || !traces_[slot].live || traces_[slot].generation != last_generation_ ||
+      traces_[slot].lo != span.trace_id_lo) {
+    auto [it, inserted] = index_.try_emplace(span.trace_id_lo, kNil);
+    if (inserted) {
+      auto p = partitions_.find(partition);
+      if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
+          SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
+        index_.erase(it);
+        ++counters_.late_spans_dropped;
+        return;
+      }
+      it->second = NewTrace(span.trace_id_lo, partition, offset);
     }
-    it->second = NewTrace(span.trace_id_lo, partition, offset);
+    slot = it->second;
+    last_slot_ = slot;
+    last_generation_ = traces_[slot].generation;
   }
-  const uint32_t slot = it->second;
   Trace& t = traces_[slot];
   if (t.tail == kNil || t.tail_fill == kChunkSpans) {
     const uint32_t chunk = NewChunk();

@@ -165,6 +165,30 @@ TEST_F(AssemblerTest, DropsAndCountsSpansThatViolateTheWatermark) {
   EXPECT_EQ(assembler_.counters().late_spans_dropped, 1u);
 }
 
+// The assembler remembers the trace of the last span (a batch is one trace's spans): that
+// memory must end with the trace. Here the next span of the same trace comes after the trace
+// was judged and its slot went to another trace: it is late, not added to the new one.
+TEST_F(AssemblerTest, ASpanOfAJudgedTraceIsLateEvenRightAfterItsSiblings) {
+  Add(Fields(1, 1, 0, "a", 1000));
+  Add(Fields(1, 2, 1, "b", 1000));  // same trace, straight after: one trace, two spans
+  EXPECT_EQ(assembler_.traces_in_flight(), 1u);
+  Watermark(2000);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_THAT(out_[0].span_ids, ElementsAre(1u, 2u));
+  Add(Fields(1, 3, 1, "c", 1000));  // trace 1 again, its slot free: late
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 1u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  Add(Fields(2, 1, 0, "a", 1950));  // trace 2 takes the freed slot
+  Add(Fields(1, 4, 1, "d", 1000));  // trace 1 once more: still late, not trace 2's
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 2u);
+  EXPECT_EQ(assembler_.spans_in_flight(), 1u);
+  Add(Fields(2, 2, 1, "b", 1950));
+  Watermark(3000);
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[1].lo, 2u);
+  EXPECT_THAT(out_[1].span_ids, ElementsAre(1u, 2u));
+}
+
 TEST_F(AssemblerTest, ReplayedWatermarksDoNotJudgeTracesAgain) {
   assembler_.SetAppliedWatermark(0, 3000 * kSec);
   EXPECT_EQ(assembler_.LatestWatermark(0), 3000 * kSec);  // persisting it loses nothing

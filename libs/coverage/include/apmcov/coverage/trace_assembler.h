@@ -154,7 +154,11 @@ class TraceAssembler {
   std::vector<Trace> traces_;
   std::vector<uint32_t> free_traces_;
   absl::flat_hash_map<uint64_t, uint32_t> index_;  // trace_id_lo → slot
-  std::deque<QueueEntry> oldest_;                  // all live traces, oldest first (lazy)
+  // The trace the last span went to: a batch's spans are one trace's, so most spans skip the
+  // index (valid while that slot is live in the same generation).
+  uint32_t last_slot_ = UINT32_MAX;
+  uint32_t last_generation_ = 0;
+  std::deque<QueueEntry> oldest_;  // all live traces, oldest first (lazy)
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<SpanRecord> scratch_;  // a finalised trace's spans, deduplicated and sorted
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (span id, slab index)
