@@ -47,10 +47,10 @@
 namespace apmcov::tracing {
 
 struct TracerOptions {
-  std::string service;  // DD_SERVICE
-  std::string env;      // DD_ENV
-  std::string version;  // DD_VERSION
-  Sampler sampler;      // DD_TRACE_SAMPLE_RATE
+  std::string service;          // DD_SERVICE
+  std::string env;              // DD_ENV
+  std::string version;          // DD_VERSION
+  Sampler sampler = Sampler();  // DD_TRACE_SAMPLE_RATE
   // 128-bit trace ids (dd-trace's default: high = unix seconds << 32). false: 64-bit ids.
   bool trace_id_128 = true;
   // Random 64-bit ids, never 0. Tests pass a deterministic source.
