@@ -203,6 +203,10 @@ def main() -> int:
             everything = json.dumps(agent.spans())
             f.check(stack.dd_api_key not in everything and stack.dd_app_key not in everything,
                     "no Datadog key in any span")
+            # Every service that sent spans shows what its span pool holds.
+            for name in ("gateway", "collector", "analyzer"):
+                held = stack.metric_sum(stack.metrics(name), "apmcov_tracing_span_memory_bytes")
+                f.check(held > 0, f"{name}: apmcov_tracing_span_memory_bytes {held} > 0")
     if f.items:
         print(f"\n{len(f.items)} check(s) failed:\n  " + "\n  ".join(f.items), flush=True)
         return 1

@@ -222,6 +222,7 @@ bool AgentExporter::SendBatch(const std::deque<EncodedChunk>& batch) {
                          ? absl::CancelledError("trace exporter stopped past its deadline")
                          : sender_->Put(payload, part.size(), timeout);
     std::lock_guard<std::mutex> lock(mu_);
+    if (metrics_) metrics_->UpdateSpanMemory();
     if (!s.ok() && (capped || abort_.load())) cut_by_stop_deadline_ = true;
     if (s.ok()) {
       stats_.spans_sent += spans;

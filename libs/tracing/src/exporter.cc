@@ -1,4 +1,5 @@
 #include "apmcov/tracing/exporter_metrics.h"
+#include "apmcov/tracing/span_data.h"
 
 namespace apmcov::tracing {
 namespace {
@@ -18,6 +19,16 @@ ExporterMetrics::ExporterMetrics(prometheus::Registry& registry)
                                "tracing was stopping)")),
       send_errors(NewCounter(registry, "apmcov_tracing_send_errors_total",
                              "Trace payloads the Datadog Agent refused or could not be sent "
-                             "(their spans are lost)")) {}
+                             "(their spans are lost)")),
+      span_memory_bytes(prometheus::BuildGauge()
+                            .Name("apmcov_tracing_span_memory_bytes")
+                            .Help("Memory the tracer's span pool took from the heap and keeps "
+                                  "(the peak of this service's own spans alive at once)")
+                            .Register(registry)
+                            .Add({})) {}
+
+void ExporterMetrics::UpdateSpanMemory() {
+  span_memory_bytes.Set(static_cast<double>(SpanMemoryBytes()));
+}
 
 }  // namespace apmcov::tracing

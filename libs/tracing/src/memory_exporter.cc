@@ -32,14 +32,20 @@ absl::Status InMemoryExporter::DeliverLocked(std::unique_lock<std::mutex>& lock,
     --failing_flushes_;
     stats_.send_errors += 1;
     stats_.spans_lost += spans;
-    if (metrics_) metrics_->send_errors.Increment();
+    if (metrics_) {
+      metrics_->send_errors.Increment();
+      metrics_->UpdateSpanMemory();
+    }
     queued_.clear();
     queued_spans_ = 0;
     return absl::UnavailableError("the in-memory exporter was told to fail this delivery");
   }
   stats_.spans_sent += spans;
   stats_.traces_sent += queued_.size();
-  if (metrics_) metrics_->spans_sent.Increment(static_cast<double>(spans));
+  if (metrics_) {
+    metrics_->spans_sent.Increment(static_cast<double>(spans));
+    metrics_->UpdateSpanMemory();
+  }
   for (TraceChunk& c : queued_) received_.push_back(std::move(c));
   queued_.clear();
   queued_spans_ = 0;

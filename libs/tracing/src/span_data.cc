@@ -1,14 +1,50 @@
 #include "apmcov/tracing/span_data.h"
 
+#include <atomic>
 #include <charconv>
+#include <memory_resource>
 
 namespace apmcov::tracing {
 
+namespace {
+
+// The heap behind SpanMemory(), counting what the pool takes from it (and, should it ever
+// give any back, returns).
+class CountingHeap final : public std::pmr::memory_resource {
+ public:
+  size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  void* do_allocate(size_t bytes, size_t alignment) override {
+    void* p = std::pmr::new_delete_resource()->allocate(bytes, alignment);
+    bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    return p;
+  }
+  void do_deallocate(void* p, size_t bytes, size_t alignment) override {
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+    bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  std::atomic<size_t> bytes_{0};
+};
+
+CountingHeap& SpanHeap() {
+  static auto* heap = new CountingHeap();  // never destroyed, like the pool
+  return *heap;
+}
+
+}  // namespace
+
 std::pmr::memory_resource* SpanMemory() {
   // Never destroyed: spans may outlive any tracer (an exporter's copies, tests' fakes).
-  static auto* pool = new std::pmr::synchronized_pool_resource();
+  static auto* pool = new std::pmr::synchronized_pool_resource(&SpanHeap());
   return pool;
 }
+
+size_t SpanMemoryBytes() { return SpanHeap().bytes(); }
 
 void SpanData::SetMeta(std::string_view key, std::string_view value) {
   if (auto it = meta.find(key); it != meta.end()) {

@@ -100,6 +100,8 @@ TYPED_TEST_P(ExporterContractTest, FlushDeliversEveryChunkWithEveryField) {
   EXPECT_EQ(st.spans_dropped, 0u);
   EXPECT_EQ(st.send_errors, 0u);
   EXPECT_EQ(this->metrics_->spans_sent.Value(), 9);
+  // The span pool's size, read after the delivery: the chunks' spans were made of it.
+  EXPECT_GT(this->metrics_->span_memory_bytes.Value(), 0);
   // Nothing new: a flush with nothing queued is OK at once.
   EXPECT_TRUE(exporter->Flush(milliseconds(1)).ok());
   EXPECT_EQ(this->backend_.Delivered().size(), 3u);

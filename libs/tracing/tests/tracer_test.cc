@@ -248,6 +248,31 @@ TEST_F(TracerTest, SpansAreMadeOfTracingsOwnMemoryAndStayThereWhenCopied) {
   EXPECT_EQ(delivered.MetaOr("span.kind"), "client");
 }
 
+// SpanMemoryBytes() counts what the pool holds: it grows with spans alive at once, and keeps
+// what it took once they are gone (the next spans reuse it: a second burst of the same size
+// takes nothing more from the heap).
+TEST_F(TracerTest, SpanMemoryBytesGrowsWithSpansAliveAndIsReusedAfterThem) {
+  const std::string tag(64, 't');  // strings past the small-string buffer live in the pool
+  auto burst = [&] {  // 2,000 spans open at once, then delivered and gone with the exporter
+    InMemoryExporter exporter;
+    Tracer tracer(Options(), &exporter, clock_);
+    std::vector<Span> open;
+    for (int i = 0; i < 2000; ++i) {
+      open.push_back(tracer.StartSpan("burst", {.resource = tag + std::to_string(i)}));
+      open.back().SetTag("burst.tag", tag);
+    }
+    open.clear();
+    EXPECT_TRUE(exporter.Flush(seconds(1)).ok());
+    EXPECT_EQ(exporter.stats().spans_sent, 2000u);
+  };
+  const size_t before = SpanMemoryBytes();
+  burst();
+  const size_t after_first = SpanMemoryBytes();
+  EXPECT_GE(after_first, before + 2000 * 2 * tag.size());  // at least the spans' strings
+  burst();  // the same again: served by what the pool kept
+  EXPECT_LE(SpanMemoryBytes(), after_first + (after_first - before) / 10);
+}
+
 TEST_F(TracerTest, PartialFlushSendsFinishedSpansOfALongTraceInChunksOfTheirOwn) {
   TracerOptions o = Options();
   o.partial_flush_min_spans = 3;

@@ -1,10 +1,13 @@
 // The Prometheus side of ExporterStats (exporter.h), registered once per registry:
 //   apmcov_tracing_spans_sent_total, apmcov_tracing_spans_dropped_total,
-//   apmcov_tracing_send_errors_total.
-// Both exporters update it as they update their stats. Thread-safe (prometheus counters).
+//   apmcov_tracing_send_errors_total, and the gauge apmcov_tracing_span_memory_bytes
+//   (SpanMemoryBytes(), span_data.h).
+// Both exporters update it as they update their stats (the gauge after every delivery
+// attempt). Thread-safe (prometheus metrics).
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 namespace apmcov::tracing {
@@ -15,6 +18,10 @@ class ExporterMetrics {
   prometheus::Counter& spans_sent;
   prometheus::Counter& spans_dropped;
   prometheus::Counter& send_errors;
+  prometheus::Gauge& span_memory_bytes;
+
+  // Reads SpanMemoryBytes() into span_memory_bytes.
+  void UpdateSpanMemory();
 };
 
 }  // namespace apmcov::tracing

@@ -46,6 +46,10 @@ inline constexpr int kUserKeep = 2;
 // pool keeps what it was given: its size is the peak of spans alive at once (bounded by
 // partial flush and the exporter's queue).
 std::pmr::memory_resource* SpanMemory();
+// The bytes SpanMemory() holds from the heap: its pools (kept for the next spans once the
+// last ones are gone) and any block too large for them while in use. Exported as
+// apmcov_tracing_span_memory_bytes.
+size_t SpanMemoryBytes();
 
 // Orders tags by their text, whatever string type holds it (lookups by std::string,
 // string_view or a literal never build a key).
