@@ -11,6 +11,7 @@
 #include "apmcov/base/log.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
+#include "apmcov/bus/partition_ends.h"
 #include "apmcov/bus/proto.h"
 #include "google/protobuf/util/time_util.h"
 #include "internal.h"
@@ -218,33 +219,14 @@ absl::Status App::LoadCheckpoint() {
   // out. A group's first join takes seconds on Kafka. An empty assignment (the topic does not
   // exist yet) counts as read after two empty polls, in case its partitions come in a
   // rebalance right after.
-  struct Progress {
-    bool assigned = false;
-    std::set<bus::TopicPartition> owned, ended;
-  };
-  auto progress = std::make_shared<Progress>();
-  bus::RebalanceListener listener;
-  listener.on_assigned = [progress](const std::vector<bus::TopicPartition>& tps) {
-    progress->assigned = true;
-    progress->owned.insert(tps.begin(), tps.end());
-  };
-  listener.on_revoked = [progress](const std::vector<bus::TopicPartition>& tps) {
-    for (const bus::TopicPartition& tp : tps) {
-      progress->owned.erase(tp);
-      progress->ended.erase(tp);
-    }
-  };
-  listener.on_end_of_partition = [progress](const bus::TopicPartition& tp, int64_t) {
-    progress->ended.insert(tp);
-  };
+  bus::PartitionEnds ends;
   int empty_polls = 0;  // in a row, once assigned
-  auto read_to_end = [&progress, &empty_polls] {
-    if (!progress->assigned) return false;
-    if (progress->owned.empty()) return empty_polls >= 2;
-    return std::includes(progress->ended.begin(), progress->ended.end(), progress->owned.begin(),
-                         progress->owned.end());
+  auto read_to_end = [&ends, &empty_polls] {
+    if (!ends.assigned()) return false;
+    if (ends.owned() == 0) return empty_polls >= 2;
+    return ends.AllEnded();
   };
-  APMCOV_RETURN_IF_ERROR(state.Subscribe({topics_.collector_state}, listener));
+  APMCOV_RETURN_IF_ERROR(state.Subscribe({topics_.collector_state}, ends.Listener()));
   std::optional<int64_t> best;
   int64_t undecodable = 0;
   constexpr int kAssignRounds = 60;  // polls of at most one second
@@ -253,13 +235,13 @@ absl::Status App::LoadCheckpoint() {
       state.Close();
       return absl::CancelledError("stopped while reading the checkpoint");
     }
-    if (!progress->assigned && round >= kAssignRounds) {
+    if (!ends.assigned() && round >= kAssignRounds) {
       state.Close();
       return absl::UnavailableError(absl::StrCat(
           "no partition of ", topics_.collector_state, " was assigned in ", kAssignRounds,
           " polls: the checkpoint cannot be read (does the topic exist? is Kafka reachable?)"));
     }
-    const size_t ended_before = progress->ended.size();
+    const size_t ended_before = ends.ended();
     absl::StatusOr<std::vector<bus::IncomingMessage>> batch =
         state.Poll(1000, std::chrono::milliseconds(1000));
     if (!batch.ok()) {
@@ -270,8 +252,8 @@ absl::Status App::LoadCheckpoint() {
     }
     // A poll that only reported a partition's end is progress too (Kafka reports one end a
     // poll: 64 partitions are 64 polls without a message).
-    const bool idle = batch->empty() && progress->ended.size() == ended_before;
-    empty_polls = idle && progress->assigned ? empty_polls + 1 : 0;
+    const bool idle = batch->empty() && ends.ended() == ended_before;
+    empty_polls = idle && ends.assigned() ? empty_polls + 1 : 0;
     if (constexpr int kMaxEmptyPolls = 30; empty_polls >= kMaxEmptyPolls && !read_to_end()) {
       state.Close();
       return absl::UnavailableError(absl::StrCat("the end of ", topics_.collector_state,

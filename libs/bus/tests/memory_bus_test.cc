@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "apmcov/bus/partition_ends.h"
 #include "bus_contract.h"
 
 namespace apmcov::bus {
@@ -107,6 +108,39 @@ TEST(MemoryBrokerTest, AlterGroupOffsetsMovesAnIdleGroup) {
   absl::Status busy = broker.AlterGroupOffsets("g", {{{"t", 1}, 0}});
   EXPECT_EQ(busy.code(), absl::StatusCode::kFailedPrecondition) << busy;
   EXPECT_THAT(std::string(busy.message()), ::testing::HasSubstr("1 member(s)"));
+}
+
+// PartitionEnds: a member reads a topic to the end of every partition it owns, an empty one
+// included, and knows it without waiting for quiet.
+TEST(MemoryBrokerTest, PartitionEndsSaysWhenEveryOwnedPartitionWasReadToItsEnd) {
+  MemoryBroker broker;
+  ASSERT_TRUE(broker.CreateTopic("t", 2).ok());
+  auto pub = broker.NewPublisher();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub->Publish({"t", "", absl::StrCat(i), {}, 0}).ok());
+  auto member = broker.NewSubscriber("g");
+  PartitionEnds ends;
+  EXPECT_FALSE(ends.AllEnded());
+  ASSERT_TRUE(member->Subscribe({"t"}, ends.Listener()).ok());
+  size_t read = 0;
+  for (int poll = 0; poll < 10 && !ends.AllEnded(); ++poll) {
+    auto got = member->Poll(100, std::chrono::seconds(1));
+    ASSERT_TRUE(got.ok()) << got.status();
+    read += got->size();
+  }
+  EXPECT_TRUE(ends.AllEnded());
+  EXPECT_TRUE(ends.assigned());
+  EXPECT_EQ(ends.owned(), 2u);
+  EXPECT_EQ(ends.ended(), 2u);
+  EXPECT_EQ(read, 3u);
+  // A copy of the listener outlives its tracker safely (the state is shared).
+  RebalanceListener kept;
+  {
+    PartitionEnds gone;
+    kept = gone.Listener();
+  }
+  kept.on_assigned({{"t", 0}});
+  kept.on_end_of_partition({"t", 0}, 3);
+  kept.on_revoked({{"t", 0}});
 }
 
 // DeleteRecords moves the log start like retention: the probe shows the new low watermark and

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -15,29 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "apmcov/bus/memory_bus.h"
+#include "apmcov/bus/partition_ends.h"
 
 namespace apmcov::collector {
-
-// Which assigned partitions reported their end.
-struct EndTracker {
-  bool assigned = false;
-  std::set<bus::TopicPartition> owned, ended;
-  bus::RebalanceListener Listener() {
-    bus::RebalanceListener l;
-    l.on_assigned = [this](const std::vector<bus::TopicPartition>& tps) {
-      assigned = true;
-      owned.insert(tps.begin(), tps.end());
-    };
-    l.on_revoked = [this](const std::vector<bus::TopicPartition>& tps) {
-      for (const auto& tp : tps) owned.erase(tp), ended.erase(tp);
-    };
-    l.on_end_of_partition = [this](const bus::TopicPartition& tp, int64_t) { ended.insert(tp); };
-    return l;
-  }
-  bool AtEnd() const {
-    return assigned && std::includes(ended.begin(), ended.end(), owned.begin(), owned.end());
-  }
-};
 
 inline std::string FreshGroup() {
   static std::atomic<int> n{0};
@@ -48,14 +27,14 @@ inline std::string FreshGroup() {
 inline std::vector<bus::IncomingMessage> ReadToEnd(bus::MemoryBroker& broker,
                                                    const std::vector<std::string>& topics) {
   auto sub = broker.NewSubscriber(FreshGroup());
-  EndTracker tracker;
-  EXPECT_TRUE(sub->Subscribe(topics, tracker.Listener()).ok());
+  bus::PartitionEnds ends;
+  EXPECT_TRUE(sub->Subscribe(topics, ends.Listener()).ok());
   std::vector<bus::IncomingMessage> out;
-  while (!tracker.AtEnd()) {
-    const size_t ended = tracker.ended.size();
+  while (!ends.AllEnded()) {
+    const size_t ended = ends.ended();
     auto batch = sub->Poll(100'000, std::chrono::seconds(10));
     // A poll may bring only a partition's end (one end a poll, as on Kafka): that is progress.
-    if (!batch.ok() || (batch->empty() && tracker.ended.size() == ended && !tracker.AtEnd())) {
+    if (!batch.ok() || (batch->empty() && ends.ended() == ended && !ends.AllEnded())) {
       ADD_FAILURE() << "cannot read " << absl::StrJoin(topics, ",")
                     << " to its end: " << batch.status();
       break;
