@@ -186,18 +186,19 @@ std::string_view GapDetector::Resolve(std::string_view target) {
   return r.state == 1 ? pool_.View(r.name) : std::string_view();
 }
 
-void GapDetector::AddEdge(TraceVerdict* v, std::string_view from, std::string_view to,
-                          DependencyKind kind, PeerKind to_kind, int64_t seen_ns) {
-  // Views come from the pool, where equal strings share storage: compare pointers.
-  for (DependencyEdge& e : v->dependencies) {
-    if (e.kind == kind && e.from_service.data() == from.data() && e.to_name.data() == to.data() &&
-        e.to_name.size() == to.size() && e.from_service.size() == from.size()) {
+void GapDetector::AddEdge(TraceVerdict* v, StrId from, StrId to, DependencyKind kind,
+                          PeerKind to_kind, int64_t seen_ns) {
+  for (size_t i = 0; i < edge_keys_.size(); ++i) {
+    const EdgeKey& k = edge_keys_[i];
+    if (k.from == from && k.to == to && k.kind == kind) {
+      DependencyEdge& e = v->dependencies[i];
       ++e.count;
       e.last_seen_ns = std::max(e.last_seen_ns, seen_ns);
       return;
     }
   }
-  v->dependencies.push_back({from, to, kind, to_kind, 1, seen_ns});
+  edge_keys_.push_back({from, to, kind});
+  v->dependencies.push_back({pool_.View(from), pool_.View(to), kind, to_kind, 1, seen_ns});
 }
 
 GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdict* v) {
@@ -216,6 +217,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   v->gaps.clear();
   v->spans.clear();
   v->dependencies.clear();
+  edge_keys_.clear();
 
   const std::span<const SpanRecord> spans = trace.spans;
   const size_t n = spans.size();
@@ -290,19 +292,18 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
 
   for (uint32_t i = 0; i < n; ++i) {
     const SpanRecord& s = spans[i];
-    const std::string_view service = pool_.View(s.service);
     if (s.parent_id != 0 && nodes_[i].parent == kNil) {
       Gap g;
       g.kind = GapKind::kOrphanSpan;
       g.span_id = s.span_id;
-      g.from_service = service;
+      g.from_service = pool_.View(s.service);
       g.missing_parent_id = s.parent_id;
       v->gaps.push_back(g);
     }
     if (nodes_[i].resolved != kEmptyStr && !nodes_[i].has_target_child) {
       Gap g;
       g.span_id = s.span_id;
-      g.from_service = service;
+      g.from_service = pool_.View(s.service);
       g.has_to_service = true;
       g.to_service = pool_.View(nodes_[i].resolved);
       g.peer = pool_.View(s.target);
@@ -324,21 +325,21 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       const StrId to = s.target != kEmptyStr      ? s.target
                        : s.db_system != kEmptyStr ? s.db_system
                                                   : s.type;
-      AddEdge(v, service, pool_.View(to), DependencyKind::kDb, PeerKind::kDatastore, s.start_ns);
+      AddEdge(v, s.service, to, DependencyKind::kDb, PeerKind::kDatastore, s.start_ns);
     } else if (s.messaging_system != kEmptyStr || tc == kTypeQueue) {
       const StrId to = s.target != kEmptyStr             ? s.target
                        : s.messaging_system != kEmptyStr ? s.messaging_system
                                                          : s.type;
-      AddEdge(v, service, pool_.View(to), DependencyKind::kMessaging, PeerKind::kQueue, s.start_ns);
+      AddEdge(v, s.service, to, DependencyKind::kMessaging, PeerKind::kQueue, s.start_ns);
     } else if (kc == kKindClient && s.target != kEmptyStr) {
       const Resolution& r = ResolveId(s.target);
-      AddEdge(v, service, pool_.View(r.name), DependencyKind::kCall,
+      AddEdge(v, s.service, r.name, DependencyKind::kCall,
               r.state == 3 ? PeerKind::kExternal : PeerKind::kService, s.start_ns);
     } else if (const uint32_t p = nodes_[i].parent;
                p != kNil && spans[p].service != s.service &&
                KindClass(spans[p].kind) != kKindClient &&
                (kc == kKindServer || (kc == kKindUnset && tc == kTypeServerish))) {
-      AddEdge(v, pool_.View(spans[p].service), service, DependencyKind::kCall, PeerKind::kService,
+      AddEdge(v, spans[p].service, s.service, DependencyKind::kCall, PeerKind::kService,
               s.start_ns);
     }
   }

@@ -185,8 +185,9 @@ class GapDetector {
   }
   const Resolution& ResolveSlow(StrId target);
   uint32_t Lookup(uint64_t span_id) const;  // index of the span with this id, or UINT32_MAX
-  void AddEdge(TraceVerdict* v, std::string_view from, std::string_view to, DependencyKind kind,
-               PeerKind to_kind, int64_t seen_ns);
+  // Counts an edge from → to; names are looked up in the pool only for a new edge.
+  void AddEdge(TraceVerdict* v, StrId from, StrId to, DependencyKind kind, PeerKind to_kind,
+               int64_t seen_ns);
 
   StringPool& pool_;
   DetectorOptions options_;
@@ -209,6 +210,12 @@ class GapDetector {
   std::vector<std::pair<uint64_t, uint32_t>> table_;  // span id → index (open addressing)
   size_t table_mask_ = 0;
   std::vector<StrId> service_ids_;
+  struct EdgeKey {  // the ids of v->dependencies[i], compared as integers
+    StrId from;
+    StrId to;
+    DependencyKind kind;
+  };
+  std::vector<EdgeKey> edge_keys_;
 };
 
 }  // namespace apmcov::coverage
