@@ -66,7 +66,7 @@ uint32_t TraceAssembler::NewChunk() {
 void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offset,
                          TraceSink sink) {
   uint32_t slot = last_slot_;
-  if (slot == UINT32_MAX || !traces_[slot].live || traces_[slot].generation != last_generation_ ||
+  if (slot == kNil || !traces_[slot].live || traces_[slot].generation != last_generation_ ||
       traces_[slot].lo != span.trace_id_lo) {
     auto [it, inserted] = index_.try_emplace(span.trace_id_lo, kNil);
     if (inserted) {

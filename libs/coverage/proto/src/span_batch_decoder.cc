@@ -148,6 +148,7 @@ struct TagAction {
 constexpr uint64_t SpanRecord::*kIds[] = {&SpanRecord::trace_id_lo, &SpanRecord::trace_id_hi,
                                           &SpanRecord::span_id, &SpanRecord::parent_id};
 constexpr int64_t SpanRecord::*kInt64s[] = {&SpanRecord::start_ns, &SpanRecord::duration_ns};
+// Indexed by SpanField: the same order as the enum (the fuzzer compares every field).
 constexpr StrId SpanRecord::*kStrings[] = {
     &SpanRecord::service,  &SpanRecord::env,       &SpanRecord::resource,
     &SpanRecord::type,     &SpanRecord::kind,      &SpanRecord::retained_by,

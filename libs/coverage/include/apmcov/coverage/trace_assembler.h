@@ -156,7 +156,7 @@ class TraceAssembler {
   absl::flat_hash_map<uint64_t, uint32_t> index_;  // trace_id_lo → slot
   // The trace the last span went to: a batch's spans are one trace's, so most spans skip the
   // index (valid while that slot is live in the same generation).
-  uint32_t last_slot_ = UINT32_MAX;
+  uint32_t last_slot_ = kNil;
   uint32_t last_generation_ = 0;
   std::deque<QueueEntry> oldest_;  // all live traces, oldest first (lazy)
   absl::flat_hash_map<int32_t, Partition> partitions_;
