@@ -28,24 +28,19 @@ absl::Status InMemoryExporter::DeliverLocked(std::unique_lock<std::mutex>& lock,
   if (queued_.empty()) return absl::OkStatus();
   size_t spans = 0;
   for (const TraceChunk& c : queued_) spans += c.size();
+  if (metrics_) metrics_->UpdateSpanMemory();  // every delivery attempt, as AgentExporter
   if (failing_flushes_ > 0) {
     --failing_flushes_;
     stats_.send_errors += 1;
     stats_.spans_lost += spans;
-    if (metrics_) {
-      metrics_->send_errors.Increment();
-      metrics_->UpdateSpanMemory();
-    }
+    if (metrics_) metrics_->send_errors.Increment();
     queued_.clear();
     queued_spans_ = 0;
     return absl::UnavailableError("the in-memory exporter was told to fail this delivery");
   }
   stats_.spans_sent += spans;
   stats_.traces_sent += queued_.size();
-  if (metrics_) {
-    metrics_->spans_sent.Increment(static_cast<double>(spans));
-    metrics_->UpdateSpanMemory();
-  }
+  if (metrics_) metrics_->spans_sent.Increment(static_cast<double>(spans));
   for (TraceChunk& c : queued_) received_.push_back(std::move(c));
   queued_.clear();
   queued_spans_ = 0;
