@@ -42,11 +42,27 @@ uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset
   t.tail_fill = 0;
   t.span_count = 0;
   t.partition = partition;
+  t.arrival = arrivals_++;
   t.live = true;
   const QueueEntry entry{slot, t.generation, offset};
   oldest_.push_back(entry);
-  partitions_[partition].arrivals.push_back(entry);
+  Partition& p = partitions_[partition];
+  p.arrivals.push_back(entry);
+  ++p.live;
   return slot;
+}
+
+int64_t TraceAssembler::Deadline(const Trace& t) const {
+  return SaturatingAdd(t.last_end_ns, options_.grace_ns);
+}
+
+void TraceAssembler::File(Partition& p, int64_t deadline, DueEntry e) {
+  const int64_t key = deadline >> kDueShift;
+  if (p.last_bucket == nullptr || p.last_key != key) {
+    p.last_key = key;
+    p.last_bucket = &p.due[key];
+  }
+  p.last_bucket->push_back(e);
 }
 
 uint32_t TraceAssembler::NewChunk() {
@@ -98,6 +114,7 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
   ++t.span_count;
   if (t.hi == 0) t.hi = span.trace_id_hi;
   t.last_end_ns = std::max(t.last_end_ns, span.end_ns());
+  if (t.span_count == 1) File(partitions_[t.partition], Deadline(t), {slot, t.generation});
   ++spans_in_flight_;
   ++counters_.spans_added;
   EnforceCaps(sink);
@@ -128,6 +145,7 @@ void TraceAssembler::FreeTrace(uint32_t slot) {
   }
   spans_in_flight_ -= t.span_count;
   index_.erase(t.lo);
+  if (auto p = partitions_.find(t.partition); p != partitions_.end()) --p->second.live;
   t.live = false;
   ++t.generation;
   t.head = t.tail = kNil;
@@ -187,27 +205,47 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
   if (watermark_ns <= p.watermark) return;
   p.watermark = watermark_ns;
   const bool deliver = watermark_ns > p.applied;
-  // Walk this partition's traces oldest first, finalising the ones that became final and
-  // keeping the others (stale entries go).
-  std::deque<QueueEntry>& q = p.arrivals;
-  size_t keep = 0;
+  // Read the buckets this watermark reaches: an entry still live is final, or refiled by its
+  // grown deadline (into a later bucket, or kept in the watermark's own bucket).
   final_.clear();
-  for (size_t i = 0; i < q.size(); ++i) {
-    const QueueEntry e = q[i];
-    if (!IsLive(e)) continue;
-    const Trace& t = traces_[e.slot];
-    if (SaturatingAdd(t.last_end_ns, options_.grace_ns) <= watermark_ns) {
-      final_.push_back(e.slot);
-    } else {
-      q[keep++] = e;
+  const int64_t reach = watermark_ns >> kDueShift;
+  while (!p.due.empty() && p.due.begin()->first <= reach) {
+    auto bucket = p.due.begin();
+    std::vector<DueEntry> entries = std::move(bucket->second);
+    const int64_t key = bucket->first;
+    if (p.last_bucket == &bucket->second) p.last_bucket = nullptr;
+    p.due.erase(bucket);
+    std::vector<DueEntry> kept;  // the watermark's own bucket, not final yet
+    for (const DueEntry& e : entries) {
+      const Trace& t = traces_[e.slot];
+      if (!t.live || t.generation != e.generation) continue;
+      const int64_t deadline = Deadline(t);
+      if (deadline <= watermark_ns) {
+        final_.push_back(e.slot);
+      } else if ((deadline >> kDueShift) == key) {
+        kept.push_back(e);
+      } else {
+        File(p, deadline, e);
+      }
+    }
+    if (!kept.empty()) {
+      p.due.emplace(key, std::move(kept));
+      break;  // only the watermark's own bucket keeps entries: every later one is beyond
     }
   }
-  q.resize(keep);
+  // Oldest first, as the traces arrived.
+  std::sort(final_.begin(), final_.end(),
+            [this](uint32_t a, uint32_t b) { return traces_[a].arrival < traces_[b].arrival; });
   // Finalising is bound by reading cold span chunks: prefetch a few traces ahead.
   constexpr size_t kAhead = 3;
   for (size_t k = 0; k < final_.size(); ++k) {
     if (deliver && k + kAhead < final_.size()) Prefetch(final_[k + kAhead]);
     Finalise(final_[k], /*forced=*/false, deliver, sink);
+  }
+  std::deque<QueueEntry>& q = p.arrivals;
+  while (!q.empty() && !IsLive(q.front())) q.pop_front();
+  if (q.size() > 2 * p.live + 1024) {
+    std::erase_if(q, [this](const QueueEntry& e) { return !IsLive(e); });
   }
   while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
   if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
@@ -256,7 +294,10 @@ size_t TraceAssembler::MemoryBytes() const {
          order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) +
          final_.capacity() * sizeof(uint32_t) + [this] {
            size_t n = 0;
-           for (const auto& [id, p] : partitions_) n += p.arrivals.size() * sizeof(QueueEntry);
+           for (const auto& [id, p] : partitions_) {
+             n += p.arrivals.size() * sizeof(QueueEntry);
+             for (const auto& [key, entries] : p.due) n += entries.capacity() * sizeof(DueEntry);
+           }
            return n;
          }();
 }

@@ -1,5 +1,8 @@
 #include "apmcov/coverage/trace_assembler.h"
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -282,6 +285,81 @@ TEST_F(AssemblerTest, ReusesSlotsAfterFinalisation) {
   }
   Watermark(9500);
   EXPECT_EQ(assembler_.MemoryBytes(), bytes);  // no growth at steady state
+}
+
+// Traces whose spans keep arriving while watermarks pass, on three partitions, against a
+// plain model of the contract: a watermark finalises exactly the traces of its partition whose
+// last end + grace it reached, oldest first, and each trace whole.
+TEST_F(AssemblerTest, WatermarksFinaliseExactlyTheTracesTheyReachInArrivalOrder) {
+  struct ModelTrace {
+    int32_t partition;
+    int64_t last_end_ns;
+    uint64_t arrival;
+    std::vector<uint64_t> span_ids;
+  };
+  std::map<uint64_t, ModelTrace> live;  // by trace id
+  std::map<int32_t, int64_t> watermarks;
+  std::vector<Finalised> expected;
+  auto expect_watermark = [&](int32_t partition, int64_t w) {
+    if (watermarks.contains(partition) && w <= watermarks[partition]) return;
+    watermarks[partition] = w;
+    std::vector<std::pair<uint64_t, uint64_t>> due;  // (arrival, trace id)
+    for (const auto& [id, t] : live) {
+      if (t.partition == partition && t.last_end_ns + 120 * kSec <= w)
+        due.push_back({t.arrival, id});
+    }
+    std::sort(due.begin(), due.end());
+    for (const auto& [arrival, id] : due) {
+      std::vector<uint64_t> ids = live[id].span_ids;
+      std::sort(ids.begin(), ids.end());
+      expected.push_back({id, 0, partition, false, ids});
+      live.erase(id);
+    }
+  };
+  std::mt19937_64 rng(7);
+  auto uniform = [&rng](int64_t n) {
+    return static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+  };
+  uint64_t next_trace = 1, next_span = 1, arrivals = 0;
+  int64_t now_s = 10'000;
+  for (int step = 0; step < 20'000; ++step) {
+    now_s += uniform(2);
+    if (uniform(50) == 0) {  // a watermark, sometimes behind the partition's last one
+      const auto partition = static_cast<int32_t>(uniform(3));
+      const int64_t w = (now_s - uniform(90)) * kSec + uniform(kSec);
+      assembler_.OnWatermark(partition, w, Sink());
+      expect_watermark(partition, w);
+      continue;
+    }
+    uint64_t trace = 0;
+    if (!live.empty() && uniform(3) != 0) {  // a later span of a trace in flight
+      auto it = live.begin();
+      std::advance(it, uniform(static_cast<int64_t>(live.size())));
+      trace = it->first;
+    } else {
+      trace = next_trace++;
+      live[trace] = {static_cast<int32_t>(uniform(3)), INT64_MIN, arrivals++, {}};
+    }
+    ModelTrace& t = live[trace];
+    SpanFields f = Fields(trace, next_span++, 0, "a", now_s - uniform(20));
+    f.duration_ns = uniform(40) * kSec + uniform(kSec);
+    t.last_end_ns = std::max(t.last_end_ns, f.start_ns + f.duration_ns);
+    t.span_ids.push_back(f.span_id);
+    Add(f, t.partition, step);
+  }
+  for (int32_t partition = 0; partition < 3; ++partition) {
+    assembler_.OnWatermark(partition, INT64_MAX, Sink());
+    expect_watermark(partition, INT64_MAX);
+  }
+  ASSERT_EQ(out_.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(out_[i].lo, expected[i].lo);
+    EXPECT_EQ(out_[i].partition, expected[i].partition);
+    EXPECT_EQ(out_[i].span_ids, expected[i].span_ids);
+  }
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 0u);
 }
 
 class CappedAssemblerTest : public AssemblerTest {

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <span>
 #include <utility>
 #include <vector>
@@ -114,6 +115,7 @@ class TraceAssembler {
     uint64_t hi = 0;
     int64_t last_end_ns = 0;
     int64_t first_offset = 0;
+    uint64_t arrival = 0;  // order of arrival: a watermark finalises oldest first
     uint32_t head = kNil;  // chunks of kChunkSpans slab slots, linked in arrival order
     uint32_t tail = kNil;
     uint32_t tail_fill = 0;  // spans in the tail chunk
@@ -127,14 +129,31 @@ class TraceAssembler {
     uint32_t generation;
     int64_t offset;
   };
+  struct DueEntry {
+    uint32_t slot;
+    uint32_t generation;
+  };
+  // Traces by the watermark that may finalise them: bucket k holds traces whose deadline
+  // (last end + grace) was in [k << kDueShift, (k + 1) << kDueShift) when filed. Deadlines only
+  // grow, so an entry is filed once and moved later only when found not yet final: a
+  // watermark reads the traces it may finalise, not every trace in flight.
+  static constexpr int kDueShift = 30;  // about a second of event time per bucket
+  using DueBuckets = std::map<int64_t, std::vector<DueEntry>>;
   struct Partition {
     std::deque<QueueEntry> arrivals;  // live traces of this partition, oldest first (lazy)
+    size_t live = 0;                  // live traces of this partition
+    DueBuckets due;
+    // The bucket filed into last (map nodes never move, even when the map does), or null.
+    int64_t last_key = 0;
+    std::vector<DueEntry>* last_bucket = nullptr;
     int64_t watermark = INT64_MIN;
     int64_t applied = INT64_MIN;
   };
 
   bool IsLive(const QueueEntry& e) const;
   uint32_t NewTrace(uint64_t lo, int32_t partition, int64_t offset);
+  int64_t Deadline(const Trace& t) const;
+  static void File(Partition& p, int64_t deadline, DueEntry e);
   uint32_t NewChunk();
   void Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink);
   void FreeTrace(uint32_t slot);
@@ -158,6 +177,7 @@ class TraceAssembler {
   // index (valid while that slot is live in the same generation).
   uint32_t last_slot_ = kNil;
   uint32_t last_generation_ = 0;
+  uint64_t arrivals_ = 0;          // traces opened so far
   std::deque<QueueEntry> oldest_;  // all live traces, oldest first (lazy)
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<SpanRecord> scratch_;  // a finalised trace's spans, deduplicated and sorted
