@@ -7,8 +7,9 @@
 // client spans targeting services by name, hostname:port or URL, about 2% of traces with
 // dropped spans (orphans, missing roots), 3% kept by a span-level retention filter, 10% split
 // across two span windows, duplicates from replays. Event time advances 10 ms per trace and a
-// watermark (the start of the current trace minus 1 s) follows every 1,000 traces, so about
-// 12,000 traces (grace 120 s) are in flight in steady state.
+// watermark (the start of the current trace minus 1 s) follows every 1,000 traces
+// (--watermark-every=N: every N), so about 12,000 traces (grace 120 s) are in flight in steady
+// state.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,7 +72,7 @@ class Generator {
     for (int i = 0; i < 50; ++i) c_.resources.push_back("GET /api/v1/items/" + std::to_string(i));
   }
 
-  void Generate(size_t total_spans, bool watermarks) {
+  void Generate(size_t total_spans, bool watermarks, size_t watermark_every = 1000) {
     std::vector<std::vector<size_t>> deferred;  // second halves of split traces
     std::vector<size_t> deferred_due;
     int64_t now = int64_t{1'800'000'000} * kSec;
@@ -99,7 +100,8 @@ class Generator {
           ++d;
         }
       }
-      if (watermarks && c_.traces % 1000 == 0) c_.events.push_back({true, now - kSec, 0});
+      if (watermarks && c_.traces % watermark_every == 0)
+        c_.events.push_back({true, now - kSec, 0});
       now += kSec / 100;
     }
     for (auto& d : deferred) {
@@ -370,7 +372,11 @@ int main(int argc, char** argv) {
   int repeats = 3;
   // core, intern, wire, decode (DecodeSpanBatch alone, no assembly), reference: profile one
   std::string only;
+  size_t watermark_every = 1000;
   for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--watermark-every=", 18) == 0) {
+      watermark_every = std::max<size_t>(1, std::stoul(argv[i] + 18));
+    }
     if (std::strncmp(argv[i], "--spans=", 8) == 0) total = std::stoul(argv[i] + 8);
     if (std::strncmp(argv[i], "--repeats=", 10) == 0) repeats = std::stoi(argv[i] + 10);
     if (std::strncmp(argv[i], "--only=", 7) == 0) only = argv[i] + 7;
@@ -378,7 +384,7 @@ int main(int argc, char** argv) {
   const unsigned cores = std::thread::hardware_concurrency();
 
   Corpus corpus;
-  Generator(corpus).Generate(total, /*watermarks=*/true);
+  Generator(corpus).Generate(total, /*watermarks=*/true, watermark_every);
   size_t spans = 0;
   for (const Event& e : corpus.events) spans += !e.watermark;
 
@@ -416,7 +422,8 @@ int main(int argc, char** argv) {
         cpu = ThreadCpuSeconds() - t0;
       }
       if (only == "reference") cpu = RunReference(corpus).seconds;
-      std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f}\n", only.c_str(), spans / cpu);
+      std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f,\"watermark_every_traces\":%zu}\n",
+                  only.c_str(), spans / cpu, watermark_every);
     }
     return 0;
   }
@@ -457,7 +464,7 @@ int main(int argc, char** argv) {
       "\"judged\":%llu,\"broken\":%llu,\"skipped_retention\":%llu,\"duplicates\":%llu,"
       "\"gaps\":{\"missing_root\":%llu,\"orphan_span\":%llu,\"propagation_break\":%llu,"
       "\"uninstrumented_callee\":%llu,\"uninstrumented_hop\":%llu},\"max_spans_in_flight\":%zu,"
-      "\"threads\":1,\"cores\":%u}\n",
+      "\"watermark_every_traces\":%zu,\"threads\":1,\"cores\":%u}\n",
       spans, corpus.traces, best_core.seconds, best_core.wall_seconds, spans / best_core.seconds,
       static_cast<unsigned long long>(d.traces_judged),
       static_cast<unsigned long long>(d.traces_broken),
@@ -465,7 +472,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(best_core.assembler.duplicate_spans),
       static_cast<unsigned long long>(d.gaps[0]), static_cast<unsigned long long>(d.gaps[1]),
       static_cast<unsigned long long>(d.gaps[2]), static_cast<unsigned long long>(d.gaps[3]),
-      static_cast<unsigned long long>(d.gaps[4]), best_core.max_in_flight_spans, cores);
+      static_cast<unsigned long long>(d.gaps[4]), best_core.max_in_flight_spans, watermark_every,
+      cores);
   std::printf(
       "{\"bench\":\"coverage_core\",\"impl\":\"apmcov::coverage+intern\",\"input\":\"string "
       "fields\",\"spans\":%zu,\"cpu_seconds\":%.4f,\"wall_seconds\":%.4f,\"spans_per_sec\":%.0f,"
