@@ -28,6 +28,8 @@
 // - The sink runs synchronously inside Add()/OnWatermark(); the AssembledTrace's span view is
 //   valid only during the call. The sink must not call back into the assembler.
 // - Steady state allocates nothing per span: spans live in one slab with a free list.
+// - A watermark's cost is the traces it finalises, not the traces in flight: traces are filed
+//   by deadline (see Partition::due), so short span windows cost no scan of every trace.
 // - Not thread-safe: one assembler per consumer thread.
 #pragma once
 
