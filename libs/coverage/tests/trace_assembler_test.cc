@@ -362,6 +362,38 @@ TEST_F(AssemblerTest, WatermarksFinaliseExactlyTheTracesTheyReachInArrivalOrder)
   EXPECT_EQ(assembler_.counters().late_spans_dropped, 0u);
 }
 
+// Timestamps at the ends of int64 (hostile or broken input): deadlines saturate, the buckets
+// they are filed in lie far apart, and each trace is still final exactly when its deadline is
+// reached, never lost and never early.
+TEST_F(AssemblerTest, ExtremeTimestampsAreFinalisedByTheirOwnDeadline) {
+  SpanFields far_future = Fields(1, 1, 0, "a");
+  far_future.start_ns = INT64_MAX - 5;
+  far_future.duration_ns = 1'000;  // ends past INT64_MAX: saturates, final only at INT64_MAX
+  Add(far_future);
+  SpanFields before_epoch = Fields(2, 2, 0, "a");
+  before_epoch.start_ns = INT64_MIN + 10;  // deadline = start + 1 s + 120 s, far below 0
+  Add(before_epoch);
+  SpanFields negative = Fields(3, 3, 0, "a", 1000);
+  negative.duration_ns = -5 * kSec;  // ends before it starts: 995 s, final at 1115 s
+  Add(negative);
+  Add(Fields(4, 4, 0, "a", 2000));  // an ordinary trace, final at 2121 s
+  Watermark(-1);
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0].lo, 2u);
+  Watermark(1114);
+  EXPECT_EQ(out_.size(), 1u);
+  Watermark(1115);
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[1].lo, 3u);
+  assembler_.OnWatermark(0, INT64_MAX - 1, Sink());
+  ASSERT_EQ(out_.size(), 3u);
+  EXPECT_EQ(out_[2].lo, 4u);
+  assembler_.OnWatermark(0, INT64_MAX, Sink());
+  ASSERT_EQ(out_.size(), 4u);
+  EXPECT_EQ(out_[3].lo, 1u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+}
+
 class CappedAssemblerTest : public AssemblerTest {
  protected:
   CappedAssemblerTest()
