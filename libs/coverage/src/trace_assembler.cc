@@ -296,6 +296,8 @@ size_t TraceAssembler::MemoryBytes() const {
            size_t n = 0;
            for (const auto& [id, p] : partitions_) {
              n += p.arrivals.size() * sizeof(QueueEntry);
+             // A bucket is a tree node (its value and about four pointers) and its entries.
+             n += p.due.size() * (sizeof(DueBuckets::value_type) + 4 * sizeof(void*));
              for (const auto& [key, entries] : p.due) n += entries.capacity() * sizeof(DueEntry);
            }
            return n;
