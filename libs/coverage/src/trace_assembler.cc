@@ -1,6 +1,7 @@
 #include "apmcov/coverage/trace_assembler.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 namespace apmcov::coverage {
@@ -49,6 +50,7 @@ uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset
   Partition& p = partitions_[partition];
   p.arrivals.push_back(entry);
   ++p.live;
+  Tidy(p);
   return slot;
 }
 
@@ -63,6 +65,24 @@ void TraceAssembler::File(Partition& p, int64_t deadline, DueEntry e) {
     p.last_bucket = &p.due[key];
   }
   p.last_bucket->push_back(e);
+  ++p.filed;
+}
+
+void TraceAssembler::Tidy(Partition& p) {
+  const size_t limit = 2 * p.live + 1024;
+  auto stale = [this](const auto& e) {
+    return !traces_[e.slot].live || traces_[e.slot].generation != e.generation;
+  };
+  if (p.arrivals.size() > limit) std::erase_if(p.arrivals, stale);
+  if (p.filed > limit) {
+    p.filed = 0;
+    p.last_bucket = nullptr;
+    for (auto it = p.due.begin(); it != p.due.end();) {
+      std::erase_if(it->second, stale);
+      p.filed += it->second.size();
+      it = it->second.empty() ? p.due.erase(it) : std::next(it);
+    }
+  }
 }
 
 uint32_t TraceAssembler::NewChunk() {
@@ -215,6 +235,7 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
     const int64_t key = bucket->first;
     if (p.last_bucket == &bucket->second) p.last_bucket = nullptr;
     p.due.erase(bucket);
+    p.filed -= entries.size();
     std::vector<DueEntry> kept;  // the watermark's own bucket, not final yet
     for (const DueEntry& e : entries) {
       const Trace& t = traces_[e.slot];
@@ -229,6 +250,7 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
       }
     }
     if (!kept.empty()) {
+      p.filed += kept.size();
       p.due.emplace(key, std::move(kept));
       break;  // only the watermark's own bucket keeps entries: every later one is beyond
     }
@@ -244,9 +266,7 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
   }
   std::deque<QueueEntry>& q = p.arrivals;
   while (!q.empty() && !IsLive(q.front())) q.pop_front();
-  if (q.size() > 2 * p.live + 1024) {
-    std::erase_if(q, [this](const QueueEntry& e) { return !IsLive(e); });
-  }
+  Tidy(p);
   while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
   if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
 }

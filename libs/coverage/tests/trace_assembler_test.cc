@@ -428,5 +428,26 @@ TEST_F(CappedAssemblerTest, ForcesTheOldestTraceOutAndCountsIt) {
   EXPECT_EQ(assembler_.SafeCommitOffset(0, 9), 4);
 }
 
+// Without watermarks the caps force traces out one by one; what each leaves behind in the
+// partition's queue and deadline buckets (a bucket each here: their deadlines are a second
+// apart) is dropped as it piles up, so memory stays flat however long the flood lasts.
+TEST_F(CappedAssemblerTest, ForcedTracesLeaveNothingBehindWithoutWatermarks) {
+  uint64_t trace = 1;
+  auto flood = [&](int n) {
+    for (int i = 0; i < n; ++i, ++trace) {
+      Add(Fields(trace, 1, 0, "a", 1000 + static_cast<int64_t>(trace)));
+    }
+  };
+  flood(5'000);
+  const size_t bytes = assembler_.MemoryBytes();
+  flood(50'000);
+  EXPECT_EQ(assembler_.counters().traces_forced, trace - 1 - 2);
+  EXPECT_LT(assembler_.MemoryBytes(), bytes + 100'000);
+  // The two traces still in flight are final at their own deadline.
+  Watermark(1000 + static_cast<int64_t>(trace) + 1 + 120);
+  EXPECT_EQ(assembler_.traces_in_flight(), 0u);
+  EXPECT_EQ(out_.back().lo, trace - 1);
+}
+
 }  // namespace
 }  // namespace apmcov::coverage

@@ -145,6 +145,7 @@ class TraceAssembler {
     std::deque<QueueEntry> arrivals;  // live traces of this partition, oldest first (lazy)
     size_t live = 0;                  // live traces of this partition
     DueBuckets due;
+    size_t filed = 0;  // entries in `due`, stale ones included
     // The bucket filed into last (map nodes never move, even when the map does), or null.
     int64_t last_key = 0;
     std::vector<DueEntry>* last_bucket = nullptr;
@@ -156,6 +157,9 @@ class TraceAssembler {
   uint32_t NewTrace(uint64_t lo, int32_t partition, int64_t offset);
   int64_t Deadline(const Trace& t) const;
   static void File(Partition& p, int64_t deadline, DueEntry e);
+  // Drops the stale entries of `p`'s queue and buckets once they outnumber its live traces
+  // (traces forced out by the caps leave theirs behind until a watermark reaches them).
+  void Tidy(Partition& p);
   uint32_t NewChunk();
   void Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink);
   void FreeTrace(uint32_t slot);
