@@ -20,11 +20,6 @@ TraceAssembler::TraceAssembler(AssemblerOptions options) : options_(options) {
   if (options_.max_spans_in_flight == 0) options_.max_spans_in_flight = 1;
 }
 
-bool TraceAssembler::IsLive(const QueueEntry& e) const {
-  const Trace& t = traces_[e.slot];
-  return t.live && t.generation == e.generation;
-}
-
 uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset) {
   uint32_t slot;
   if (!free_traces_.empty()) {
@@ -70,9 +65,7 @@ void TraceAssembler::File(Partition& p, int64_t deadline, DueEntry e) {
 
 void TraceAssembler::Tidy(Partition& p) {
   const size_t limit = 2 * p.live + 1024;
-  auto stale = [this](const auto& e) {
-    return !traces_[e.slot].live || traces_[e.slot].generation != e.generation;
-  };
+  auto stale = [this](const auto& e) { return !IsLive(e); };
   if (p.arrivals.size() > limit) std::erase_if(p.arrivals, stale);
   if (p.filed > limit) {
     p.filed = 0;
@@ -238,9 +231,8 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
     p.filed -= entries.size();
     std::vector<DueEntry> kept;  // the watermark's own bucket, not final yet
     for (const DueEntry& e : entries) {
-      const Trace& t = traces_[e.slot];
-      if (!t.live || t.generation != e.generation) continue;
-      const int64_t deadline = Deadline(t);
+      if (!IsLive(e)) continue;
+      const int64_t deadline = Deadline(traces_[e.slot]);
       if (deadline <= watermark_ns) {
         final_.push_back(e.slot);
       } else if ((deadline >> kDueShift) == key) {

@@ -153,7 +153,11 @@ class TraceAssembler {
     int64_t applied = INT64_MIN;
   };
 
-  bool IsLive(const QueueEntry& e) const;
+  // Whether the trace a queue or bucket entry names is still the one in its slot.
+  template <class Entry>
+  bool IsLive(const Entry& e) const {
+    return traces_[e.slot].live && traces_[e.slot].generation == e.generation;
+  }
   uint32_t NewTrace(uint64_t lo, int32_t partition, int64_t offset);
   int64_t Deadline(const Trace& t) const;
   static void File(Partition& p, int64_t deadline, DueEntry e);
