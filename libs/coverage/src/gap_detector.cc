@@ -262,15 +262,15 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
     }
     if (s.service != kEmptyStr) service_ids_.push_back(s.service);
     // A client span that is not a datastore or queue call and whose target resolves to a
-    // catalog service is subject to the table of design §6.
-    if (KindClass(s.kind) == kKindClient && s.target != kEmptyStr && s.db_system == kEmptyStr &&
-        s.messaging_system == kEmptyStr) {
-      const uint8_t tc = TypeClassOf(s.type);
-      if (tc != kTypeDatastore && tc != kTypeQueue) {
-        const Resolution& r = ResolveId(s.target);
-        if (r.state == 1) nodes_[i].resolved = r.name;
-      }
-    }
+    // catalog service is subject to the table of design §6. Decided without a branch per test:
+    // in span-id order clients and servers alternate at random (the empty target resolves to
+    // nothing, so it is looked up like any other).
+    const uint8_t tc = TypeClassOf(s.type);
+    const bool call = (KindClass(s.kind) == kKindClient) & (s.target != kEmptyStr) &
+                      (s.db_system == kEmptyStr) & (s.messaging_system == kEmptyStr) &
+                      (tc != kTypeDatastore) & (tc != kTypeQueue);
+    const Resolution& r = ResolveId(s.target);
+    nodes_[i].resolved = call & (r.state == 1) ? r.name : kEmptyStr;
   }
   v->started_ns = min_start;
   v->duration_ns = max_end - min_start;
@@ -303,7 +303,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       g.missing_parent_id = s.parent_id;
       v->gaps.push_back(g);
     }
-    if (nodes_[i].resolved != kEmptyStr && !nodes_[i].has_target_child) {
+    if ((nodes_[i].resolved != kEmptyStr) & !nodes_[i].has_target_child) {  // one branch, rare
       Gap g;
       g.span_id = s.span_id;
       g.from_service = pool_.View(s.service);
