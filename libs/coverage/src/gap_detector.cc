@@ -270,7 +270,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
                       (s.db_system == kEmptyStr) & (s.messaging_system == kEmptyStr) &
                       (tc != kTypeDatastore) & (tc != kTypeQueue);
     const Resolution& r = ResolveId(s.target);
-    nodes_[i].resolved = call & (r.state == 1) ? r.name : kEmptyStr;
+    nodes_[i].resolved = (call & (r.state == 1)) ? r.name : kEmptyStr;
   }
   v->started_ns = min_start;
   v->duration_ns = max_end - min_start;
