@@ -265,8 +265,10 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
     // catalog service is subject to the table of design §6. Decided without a branch per test:
     // in span-id order clients and servers alternate at random (the empty target resolves to
     // nothing, so it is looked up like any other).
-    const uint8_t tc = TypeClassOf(s.type);
-    const bool call = (KindClass(s.kind) == kKindClient) & (s.target != kEmptyStr) &
+    nodes_[i].kind_class = KindClass(s.kind);
+    nodes_[i].type_class = TypeClassOf(s.type);
+    const uint8_t tc = nodes_[i].type_class;
+    const bool call = (nodes_[i].kind_class == kKindClient) & (s.target != kEmptyStr) &
                       (s.db_system == kEmptyStr) & (s.messaging_system == kEmptyStr) &
                       (tc != kTypeDatastore) & (tc != kTypeQueue);
     const Resolution& r = ResolveId(s.target);
@@ -322,8 +324,8 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
     }
 
     // Dependencies.
-    const uint8_t tc = TypeClassOf(s.type);
-    const uint8_t kc = KindClass(s.kind);
+    const uint8_t tc = nodes_[i].type_class;
+    const uint8_t kc = nodes_[i].kind_class;
     if (s.db_system != kEmptyStr || tc == kTypeDatastore) {
       const StrId to = s.target != kEmptyStr      ? s.target
                        : s.db_system != kEmptyStr ? s.db_system
@@ -339,8 +341,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
       AddEdge(v, s.service, r.name, DependencyKind::kCall,
               r.state == 3 ? PeerKind::kExternal : PeerKind::kService, s.start_ns);
     } else if (const uint32_t p = nodes_[i].parent;
-               p != kNil && spans[p].service != s.service &&
-               KindClass(spans[p].kind) != kKindClient &&
+               p != kNil && spans[p].service != s.service && nodes_[p].kind_class != kKindClient &&
                (kc == kKindServer || (kc == kKindUnset && tc == kTypeServerish))) {
       AddEdge(v, spans[p].service, s.service, DependencyKind::kCall, PeerKind::kService,
               s.start_ns);

@@ -205,6 +205,8 @@ class GapDetector {
     uint32_t child_count = 0;
     uint32_t first_child = UINT32_MAX;  // index of the first child (by span id)
     bool has_target_child = false;      // a child of service T
+    uint8_t kind_class = 0;             // KindClass(kind), TypeClassOf(type): read by both
+    uint8_t type_class = 0;             // passes, and kind_class by the children
   };
   std::vector<Node> nodes_;
   std::vector<std::pair<uint64_t, uint32_t>> table_;  // span id → index (open addressing)
