@@ -342,8 +342,7 @@ TEST_F(AssemblerTest, WatermarksFinaliseExactlyTheTracesTheyReachInArrivalOrder)
       f.start_ns =
           uniform(2) == 0 ? INT64_MAX - uniform(1000) * kSec : INT64_MIN + uniform(1000) * kSec;
     }
-    const int64_t end =
-        f.start_ns > INT64_MAX - f.duration_ns ? INT64_MAX : f.start_ns + f.duration_ns;
+    const int64_t end = saturating_add(f.start_ns, f.duration_ns);
     int32_t partition = 0;
     if (!live.empty() && uniform(3) != 0) {  // a later span of a trace in flight
       auto it = live.begin();
