@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <limits>
+#include <random>
 
 namespace apmcov::coverage {
 namespace {
@@ -18,6 +19,50 @@ TraceAssembler::TraceAssembler(AssemblerOptions options) : options_(options) {
   if (options_.grace_ns < 0) options_.grace_ns = 0;
   if (options_.max_traces_in_flight == 0) options_.max_traces_in_flight = 1;
   if (options_.max_spans_in_flight == 0) options_.max_spans_in_flight = 1;
+}
+
+uint64_t TraceAssembler::SlotIndex::NewSeed() {
+  std::random_device random;
+  return uint64_t{random()} << 32 | random();
+}
+
+void TraceAssembler::SlotIndex::Place(uint64_t entry) {
+  const size_t mask = table_.size() - 1;
+  size_t i = Home(static_cast<uint32_t>(entry >> 32));
+  while (table_[i] != 0) i = (i + 1) & mask;
+  table_[i] = entry;
+}
+
+void TraceAssembler::SlotIndex::Insert(uint64_t lo, uint32_t slot) {
+  if (2 * (size_ + 1) > table_.size()) {  // grow: at most half full
+    std::vector<uint64_t> old(table_.size() * 2);
+    old.swap(table_);
+    --shift_;
+    for (uint64_t e : old) {
+      if (e != 0) Place(e);
+    }
+  }
+  Place(uint64_t{Tag(lo)} << 32 | (uint64_t{slot} + 1));
+  ++size_;
+}
+
+void TraceAssembler::SlotIndex::Erase(uint64_t lo, uint32_t slot) {
+  const uint32_t tag = Tag(lo);
+  const uint64_t entry = uint64_t{tag} << 32 | (uint64_t{slot} + 1);
+  const size_t mask = table_.size() - 1;
+  size_t hole = Home(tag);
+  while (table_[hole] != entry) hole = (hole + 1) & mask;
+  // Move back every entry of the run after the hole that may sit there: one whose home is not
+  // cyclically within (hole, j].
+  for (size_t j = (hole + 1) & mask; table_[j] != 0; j = (j + 1) & mask) {
+    const size_t home = Home(static_cast<uint32_t>(table_[j] >> 32));
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    table_[hole] = table_[j];
+    hole = j;
+  }
+  table_[hole] = 0;
+  --size_;
 }
 
 uint32_t TraceAssembler::NewTrace(uint64_t lo, int32_t partition, int64_t offset) {
@@ -97,18 +142,17 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
   uint32_t slot = last_slot_;
   if (slot == kNil || !traces_[slot].live || traces_[slot].generation != last_generation_ ||
       traces_[slot].lo != span.trace_id_lo) {
-    auto [it, inserted] = index_.try_emplace(span.trace_id_lo, kNil);
-    if (inserted) {
+    slot = index_.Find(span.trace_id_lo, [this](uint32_t s) { return traces_[s].lo; });
+    if (slot == kNil) {
       auto p = partitions_.find(partition);
       if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
           SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
-        index_.erase(it);
         ++counters_.late_spans_dropped;
         return;
       }
-      it->second = NewTrace(span.trace_id_lo, partition, offset);
+      slot = NewTrace(span.trace_id_lo, partition, offset);
+      index_.Insert(span.trace_id_lo, slot);
     }
-    slot = it->second;
     last_slot_ = slot;
     last_generation_ = traces_[slot].generation;
   }
@@ -157,7 +201,7 @@ void TraceAssembler::FreeTrace(uint32_t slot) {
     free_chunk_ = t.head;
   }
   spans_in_flight_ -= t.span_count;
-  index_.erase(t.lo);
+  index_.Erase(t.lo, slot);
   if (auto p = partitions_.find(t.partition); p != partitions_.end()) --p->second.live;
   t.live = false;
   ++t.generation;
@@ -301,8 +345,8 @@ size_t TraceAssembler::RevokePartition(int32_t partition) {
 size_t TraceAssembler::MemoryBytes() const {
   return slab_.capacity() * sizeof(SpanRecord) + chunk_next_.capacity() * sizeof(uint32_t) +
          traces_.capacity() * sizeof(Trace) + free_traces_.capacity() * sizeof(uint32_t) +
-         index_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
-         oldest_.size() * sizeof(QueueEntry) + scratch_.capacity() * sizeof(SpanRecord) +
+         index_.MemoryBytes() + oldest_.size() * sizeof(QueueEntry) +
+         scratch_.capacity() * sizeof(SpanRecord) +
          order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) +
          final_.capacity() * sizeof(uint32_t) + [this] {
            size_t n = 0;

@@ -350,7 +350,7 @@ TEST_F(AssemblerTest, WatermarksFinaliseExactlyTheTracesTheyReachInArrivalOrder)
       f.trace_id_lo = it->first;
       partition = it->second.partition;
     } else {
-      f.trace_id_lo = next_trace++;
+      f.trace_id_lo = next_trace++ * 0x9E3779B97F4A7C15ull;  // distinct, spread like real ids
       partition = static_cast<int32_t>(uniform(3));
       if (watermarks.contains(partition) &&
           saturating_add(end, 120 * kSec) <= watermarks[partition]) {

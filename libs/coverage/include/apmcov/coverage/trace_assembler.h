@@ -153,6 +153,46 @@ class TraceAssembler {
     int64_t applied = INT64_MIN;
   };
 
+  // trace_id_lo → trace slot, for the traces in flight: open addressing with linear probing,
+  // at most half full. An entry is 32 bits of the id's hash and the slot + 1 (0: empty), 8
+  // bytes: a lookup or an erase reads one cache line of the table, where a hash map of
+  // (id, slot) pairs read its control bytes and its slot, and missed on both with ten
+  // thousand traces in flight. The id is confirmed on the trace, which the caller reads next
+  // anyway. Erasing shifts the entries after it back, their home known from their hash bits:
+  // no tombstones, no rebuilds but growth.
+  class SlotIndex {
+   public:
+    // The slot whose trace has id `lo` (`lo_of(slot)` gives a slot's id), or kNil.
+    template <class LoOf>
+    uint32_t Find(uint64_t lo, LoOf lo_of) const {
+      const uint32_t tag = Tag(lo);
+      for (size_t i = Home(tag);; i = (i + 1) & (table_.size() - 1)) {
+        const uint64_t e = table_[i];
+        if (e == 0) return kNil;
+        if (static_cast<uint32_t>(e >> 32) == tag && lo_of(static_cast<uint32_t>(e) - 1) == lo) {
+          return static_cast<uint32_t>(e) - 1;
+        }
+      }
+    }
+    void Insert(uint64_t lo, uint32_t slot);  // `lo` must not be in the index
+    void Erase(uint64_t lo, uint32_t slot);   // `lo` must be in the index, at `slot`
+    size_t size() const { return size_; }
+    size_t MemoryBytes() const { return table_.capacity() * sizeof(uint64_t); }
+
+   private:
+    uint32_t Tag(uint64_t lo) const {
+      return static_cast<uint32_t>(((lo ^ seed_) * 0x9E3779B97F4A7C15ull) >> 32);
+    }
+    size_t Home(uint32_t tag) const { return tag >> shift_; }  // the tag's top bits
+    void Place(uint64_t entry);
+
+    std::vector<uint64_t> table_ = std::vector<uint64_t>(16);
+    int shift_ = 28;  // 32 − log2(table size)
+    size_t size_ = 0;
+    uint64_t seed_ = NewSeed();  // so that crafted trace ids cannot pile onto one home
+    static uint64_t NewSeed();
+  };
+
   // Whether the trace a queue or bucket entry names is still the one in its slot.
   template <class Entry>
   bool IsLive(const Entry& e) const {
@@ -182,7 +222,7 @@ class TraceAssembler {
   size_t spans_in_flight_ = 0;
   std::vector<Trace> traces_;
   std::vector<uint32_t> free_traces_;
-  absl::flat_hash_map<uint64_t, uint32_t> index_;  // trace_id_lo → slot
+  SlotIndex index_;  // trace_id_lo → slot
   // The trace the last span went to: a batch's spans are one trace's, so most spans skip the
   // index (valid while that slot is live in the same generation).
   uint32_t last_slot_ = kNil;
