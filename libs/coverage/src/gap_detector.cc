@@ -188,7 +188,13 @@ std::string_view GapDetector::Resolve(std::string_view target) {
 
 void GapDetector::AddEdge(TraceVerdict* v, StrId from, StrId to, DependencyKind kind,
                           PeerKind to_kind, int64_t seen_ns) {
-  for (size_t i = 0; i < edge_keys_.size(); ++i) {
+  // Nearly every edge of a trace is new: a bit per hashed key says when one cannot be met yet,
+  // and only a set bit costs the scan.
+  const uint64_t key = (uint64_t{from} << 32 | to) + static_cast<uint64_t>(kind);
+  const uint64_t bit = uint64_t{1} << ((key * 0x9E3779B97F4A7C15ull) >> 58);
+  const bool maybe_seen = (edge_bits_ & bit) != 0;
+  edge_bits_ |= bit;
+  for (size_t i = 0; maybe_seen && i < edge_keys_.size(); ++i) {
     const EdgeKey& k = edge_keys_[i];
     if (k.from == from && k.to == to && k.kind == kind) {
       DependencyEdge& e = v->dependencies[i];
@@ -218,6 +224,7 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   v->spans.clear();
   v->dependencies.clear();
   edge_keys_.clear();
+  edge_bits_ = 0;
 
   const std::span<const SpanRecord> spans = trace.spans;
   const size_t n = spans.size();

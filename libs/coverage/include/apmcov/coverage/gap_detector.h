@@ -218,6 +218,7 @@ class GapDetector {
     DependencyKind kind;
   };
   std::vector<EdgeKey> edge_keys_;
+  uint64_t edge_bits_ = 0;  // a bit per hashed EdgeKey of the trace's edges so far
 };
 
 }  // namespace apmcov::coverage
