@@ -274,6 +274,23 @@ TEST_F(GapDetectorTest, MissingServicesAreSortedAndDistinct) {
   EXPECT_EQ(verdict_.gaps.size(), 5u);
 }
 
+TEST_F(GapDetectorTest, ServicesAreInNameOrderPastTheirFirstEightBytes) {
+  // An orphan makes the trace broken, so its services are listed. The names share prefixes of
+  // eight bytes and more, are shorter than eight, and are interned in no particular order.
+  std::vector<SpanFields> spans;
+  uint64_t id = 1;
+  for (const char* name : {"svc-9", "payments-worker", "svc-10", "pay", "payments", "payments-api",
+                           "svc-1", "payments-api", "a\x7f", "a", "caf\xc3\xa9", "cafe"}) {
+    spans.push_back(Fields(1, id, id == 1 ? 0 : 999, name));
+    ++id;
+  }
+  Judge(spans);
+  ASSERT_TRUE(verdict_.broken());
+  EXPECT_THAT(Strings(verdict_.services),
+              ElementsAre("a", "a\x7f", "cafe", "caf\xc3\xa9", "pay", "payments", "payments-api",
+                          "payments-worker", "svc-1", "svc-10", "svc-9"));
+}
+
 TEST_F(GapDetectorTest, SkipsTracesNotRetainedWhole) {
   SpanFields single = Client(Fields(1, 2, 1, "checkout"), "ledger");
   single.retained_by = "retention_filter";

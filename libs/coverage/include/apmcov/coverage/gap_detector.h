@@ -212,6 +212,7 @@ class GapDetector {
   std::vector<std::pair<uint64_t, uint32_t>> table_;  // span id → index (open addressing)
   size_t table_mask_ = 0;
   std::vector<StrId> service_ids_;
+  std::vector<std::pair<uint64_t, std::string_view>> by_name_;  // (name prefix, name)
   struct EdgeKey {  // the ids of v->dependencies[i], compared as integers
     StrId from;
     StrId to;
