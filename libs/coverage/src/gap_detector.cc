@@ -42,8 +42,8 @@ size_t Mix(uint64_t id) { return static_cast<size_t>((id * 0x9E3779B97F4A7C15ull
 
 uint32_t GapDetector::Lookup(uint64_t span_id) const {
   for (size_t h = Mix(span_id) & table_mask_;; h = (h + 1) & table_mask_) {
-    if (table_[h].second == kNil) return kNil;
-    if (table_[h].first == span_id) return table_[h].second;
+    if (table_[h].stamp != table_stamp_) return kNil;
+    if (table_[h].span_id == span_id) return table_[h].index;
   }
 }
 
@@ -253,12 +253,17 @@ GapDetector::Outcome GapDetector::Judge(const AssembledTrace& trace, TraceVerdic
   // loops' exits (a second slot now and then) were mispredicted often enough to cost 6%.
   size_t cap = 16;
   while (cap < 4 * n) cap <<= 1;
-  table_.assign(cap, {0, kNil});
+  // Slots of an earlier trace are empty by their stamp: the table is cleared only when it
+  // grows or the stamp wraps.
+  if (table_.size() < cap || ++table_stamp_ == 0) {
+    table_.assign(std::max(cap, table_.size()), TableSlot{});
+    table_stamp_ = 1;
+  }
   table_mask_ = cap - 1;
   for (uint32_t i = 0; i < n; ++i) {
     size_t h = Mix(spans[i].span_id) & table_mask_;
-    while (table_[h].second != kNil) h = (h + 1) & table_mask_;
-    table_[h] = {spans[i].span_id, i};
+    while (table_[h].stamp == table_stamp_) h = (h + 1) & table_mask_;
+    table_[h] = {spans[i].span_id, i, table_stamp_};
   }
 
   int64_t min_start = std::numeric_limits<int64_t>::max();

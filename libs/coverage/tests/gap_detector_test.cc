@@ -274,6 +274,23 @@ TEST_F(GapDetectorTest, MissingServicesAreSortedAndDistinct) {
   EXPECT_EQ(verdict_.gaps.size(), 5u);
 }
 
+TEST_F(GapDetectorTest, ParentsAreLookedUpInTheTraceBeingJudgedOnly) {
+  // The span-id table is reused from trace to trace: what an earlier, larger or smaller,
+  // trace put there must not be found.
+  std::vector<SpanFields> large;
+  for (uint64_t id = 1; id <= 40; ++id) large.push_back(Fields(1, id, id - 1, "checkout"));
+  Judge(large);
+  EXPECT_FALSE(verdict_.broken());
+  for (int round = 0; round < 3; ++round) {
+    Judge({Fields(3, 1, 0, "checkout"), Fields(3, 7, 1, "orders")});  // 7 where it was
+    EXPECT_FALSE(verdict_.broken());
+    Judge({Fields(2, 100, 0, "checkout"), Fields(2, 101, 7, "orders")});
+    EXPECT_THAT(Gaps(verdict_), ElementsAre(G{"orphan_span", 101, "orders", "<null>", ""}));
+    Judge(large);
+    EXPECT_FALSE(verdict_.broken());
+  }
+}
+
 TEST_F(GapDetectorTest, ServicesAreInNameOrderPastTheirFirstEightBytes) {
   // An orphan makes the trace broken, so its services are listed. The names share prefixes of
   // eight bytes and more, are shorter than eight, and are interned in no particular order.

@@ -209,7 +209,13 @@ class GapDetector {
     uint8_t type_class = 0;             // passes, and kind_class by the children
   };
   std::vector<Node> nodes_;
-  std::vector<std::pair<uint64_t, uint32_t>> table_;  // span id → index (open addressing)
+  struct TableSlot {
+    uint64_t span_id = 0;
+    uint32_t index = 0;
+    uint32_t stamp = 0;  // table_stamp_ when filled for the trace being judged, else empty
+  };
+  std::vector<TableSlot> table_;  // span id → index (open addressing)
+  uint32_t table_stamp_ = 0;
   size_t table_mask_ = 0;
   std::vector<StrId> service_ids_;
   std::vector<std::pair<uint64_t, std::string_view>> by_name_;  // (name prefix, name)
