@@ -155,7 +155,7 @@ class TraceAssembler {
 
   // trace_id_lo → trace slot, for the traces in flight: open addressing with linear probing,
   // at most half full. An entry is 32 bits of the id's hash and the slot + 1 (0: empty), 8
-  // bytes: a lookup or an erase reads one cache line of the table, where a hash map of
+  // bytes: a lookup or an erase reads one cache line of the table (rarely two), where a map of
   // (id, slot) pairs read its control bytes and its slot, and missed on both with ten
   // thousand traces in flight. The id is confirmed on the trace, which the caller reads next
   // anyway. Erasing shifts the entries after it back, their home known from their hash bits:
@@ -189,7 +189,7 @@ class TraceAssembler {
     std::vector<uint64_t> table_ = std::vector<uint64_t>(16);
     int shift_ = 28;  // 32 − log2(table size)
     size_t size_ = 0;
-    uint64_t seed_ = NewSeed();  // so that crafted trace ids cannot pile onto one home
+    uint64_t seed_ = NewSeed();  // per process: ids are not placed alike in every analyzer
     static uint64_t NewSeed();
   };
 
