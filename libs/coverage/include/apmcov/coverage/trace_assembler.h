@@ -43,6 +43,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "apmcov/coverage/huge_page_allocator.h"
 #include "apmcov/coverage/span.h"
 
 namespace apmcov::coverage {
@@ -213,14 +214,14 @@ class TraceAssembler {
 
   AssemblerOptions options_;
   AssemblerCounters counters_;
-  std::vector<SpanRecord> slab_;
+  std::vector<SpanRecord, HugePageAllocator<SpanRecord>> slab_;
   // Spans live in chunks of kChunkSpans consecutive slab slots, so a trace's spans are read
   // sequentially at finalisation; chunk_next_ links a trace's chunks, or the free chunks.
   static constexpr uint32_t kChunkSpans = 4;
   std::vector<uint32_t> chunk_next_;
   uint32_t free_chunk_ = kNil;
   size_t spans_in_flight_ = 0;
-  std::vector<Trace> traces_;
+  std::vector<Trace, HugePageAllocator<Trace>> traces_;
   std::vector<uint32_t> free_traces_;
   SlotIndex index_;  // trace_id_lo → slot
   // The trace the last span went to: a batch's spans are one trace's, so most spans skip the
