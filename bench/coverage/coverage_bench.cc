@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "apmcov/coverage/gap_detector.h"
 #include "apmcov/coverage/span.h"
 #include "apmcov/coverage/span_batch_decoder.h"
@@ -370,7 +371,8 @@ RefResult RunReference(const Corpus& c) {
 int main(int argc, char** argv) {
   size_t total = 3'000'000;
   int repeats = 3;
-  // core, intern, wire, decode (DecodeSpanBatch alone, no assembly), reference: profile one
+  // --only=MODE[,MODE...]: core, intern, wire, decode (DecodeSpanBatch alone, no assembly),
+  // reference: profile one, or compare several in turn within each repeat.
   std::string only;
   size_t watermark_every = 1000;
   for (int i = 1; i < argc; ++i) {
@@ -380,6 +382,15 @@ int main(int argc, char** argv) {
     if (std::strncmp(argv[i], "--spans=", 8) == 0) total = std::stoul(argv[i] + 8);
     if (std::strncmp(argv[i], "--repeats=", 10) == 0) repeats = std::stoi(argv[i] + 10);
     if (std::strncmp(argv[i], "--only=", 7) == 0) only = argv[i] + 7;
+  }
+  std::vector<std::string> modes;
+  if (!only.empty()) modes = absl::StrSplit(only, ',');
+  for (const std::string& mode : modes) {
+    if (mode != "core" && mode != "intern" && mode != "wire" && mode != "decode" &&
+        mode != "reference") {
+      std::fprintf(stderr, "coverage_bench: unknown --only mode '%s'\n", mode.c_str());
+      return 2;
+    }
   }
   const unsigned cores = std::thread::hardware_concurrency();
 
@@ -406,24 +417,30 @@ int main(int argc, char** argv) {
   RefResult best_ref;
   best_core.seconds = best_intern.seconds = best_wire.seconds = best_ref.seconds = 1e30;
   if (!only.empty()) {
+    // A comma-separated list runs its modes in turn within each repeat, so that they are
+    // compared in the same process and the same moments of a machine whose speed drifts.
     for (int r = 0; r < repeats; ++r) {
-      double cpu = 0;
-      if (only == "core") cpu = run(Input::kRecords).seconds;
-      if (only == "intern") cpu = run(Input::kStringFields).seconds;
-      if (only == "wire") cpu = run(Input::kWire).seconds;
-      if (only == "decode") {
-        SpanInterner in(pool);
-        DecodedSpanBatch d;
-        const double t0 = ThreadCpuSeconds();
-        for (const Batch& b : batches) {
-          if (b.watermark) continue;
-          if (!DecodeSpanBatch(b.bytes, in, &d).ok()) std::abort();
+      for (const std::string& mode : modes) {
+        double cpu = 0;
+        if (mode == "core") cpu = run(Input::kRecords).seconds;
+        if (mode == "intern") cpu = run(Input::kStringFields).seconds;
+        if (mode == "wire") cpu = run(Input::kWire).seconds;
+        if (mode == "decode") {
+          SpanInterner in(pool);
+          DecodedSpanBatch d;
+          const double t0 = ThreadCpuSeconds();
+          for (const Batch& b : batches) {
+            if (b.watermark) continue;
+            if (!DecodeSpanBatch(b.bytes, in, &d).ok()) std::abort();
+          }
+          cpu = ThreadCpuSeconds() - t0;
         }
-        cpu = ThreadCpuSeconds() - t0;
+        if (mode == "reference") cpu = RunReference(corpus).seconds;
+        std::printf(
+            "{\"only\":\"%s\",\"repeat\":%d,\"spans_per_sec\":%.0f,"
+            "\"watermark_every_traces\":%zu}\n",
+            mode.c_str(), r, spans / cpu, watermark_every);
       }
-      if (only == "reference") cpu = RunReference(corpus).seconds;
-      std::printf("{\"only\":\"%s\",\"spans_per_sec\":%.0f,\"watermark_every_traces\":%zu}\n",
-                  only.c_str(), spans / cpu, watermark_every);
     }
     return 0;
   }
