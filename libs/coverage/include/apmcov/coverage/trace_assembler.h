@@ -218,6 +218,7 @@ class TraceAssembler {
   // Spans live in chunks of kChunkSpans consecutive slab slots, so a trace's spans are read
   // sequentially at finalisation; chunk_next_ links a trace's chunks, or the free chunks.
   static constexpr uint32_t kChunkSpans = 4;
+  static constexpr int kChunksAhead = 3;  // free chunks prefetched ahead of their use
   std::vector<uint32_t> chunk_next_;
   uint32_t free_chunk_ = kNil;
   size_t spans_in_flight_ = 0;
