@@ -123,6 +123,14 @@ void TraceAssembler::Tidy(Partition& p) {
   }
 }
 
+template <int kWrite>
+void TraceAssembler::PrefetchChunk(uint32_t chunk) const {
+  const char* first = reinterpret_cast<const char*>(&slab_[size_t{chunk} * kChunkSpans]);
+  for (size_t line = 0; line < kChunkSpans * sizeof(SpanRecord); line += 64) {
+    __builtin_prefetch(first + line, kWrite);
+  }
+}
+
 uint32_t TraceAssembler::NewChunk() {
   uint32_t chunk;
   if (free_chunk_ != kNil) {
@@ -133,12 +141,7 @@ uint32_t TraceAssembler::NewChunk() {
     // allocations from now (a trace of a dozen spans takes three in a row), for writing.
     uint32_t ahead = free_chunk_;
     for (int k = 1; k < kChunksAhead && ahead != kNil; ++k) ahead = chunk_next_[ahead];
-    if (ahead != kNil) {
-      const char* first = reinterpret_cast<const char*>(&slab_[size_t{ahead} * kChunkSpans]);
-      for (size_t line = 0; line < kChunkSpans * sizeof(SpanRecord); line += 64) {
-        __builtin_prefetch(first + line, /*rw=*/1);
-      }
-    }
+    if (ahead != kNil) PrefetchChunk</*kWrite=*/1>(ahead);
   } else {
     chunk = static_cast<uint32_t>(chunk_next_.size());
     chunk_next_.push_back(kNil);
@@ -260,12 +263,7 @@ void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSin
 
 void TraceAssembler::Prefetch(uint32_t slot) const {
   const Trace& t = traces_[slot];
-  for (uint32_t c = t.head; c != kNil; c = chunk_next_[c]) {
-    const char* first = reinterpret_cast<const char*>(&slab_[size_t{c} * kChunkSpans]);
-    for (size_t line = 0; line < kChunkSpans * sizeof(SpanRecord); line += 64) {
-      __builtin_prefetch(first + line);
-    }
-  }
+  for (uint32_t c = t.head; c != kNil; c = chunk_next_[c]) PrefetchChunk</*kWrite=*/0>(c);
 }
 
 void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceSink sink) {

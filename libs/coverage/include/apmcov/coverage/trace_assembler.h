@@ -211,6 +211,9 @@ class TraceAssembler {
   void EnforceCaps(TraceSink sink);
   void CompactGlobalQueue();
   void Prefetch(uint32_t slot) const;  // hints the CPU to load a trace's span chunks
+  // Hints the CPU to load a chunk's slab lines, to write them when kWrite is 1.
+  template <int kWrite>
+  void PrefetchChunk(uint32_t chunk) const;
 
   AssemblerOptions options_;
   AssemblerCounters counters_;
