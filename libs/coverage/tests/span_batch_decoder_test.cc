@@ -1,5 +1,6 @@
 #include "apmcov/coverage/span_batch_decoder.h"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -85,6 +86,109 @@ TEST(SpanBatchDecoderTest, AgreesWithProtobufOnRandomBatches) {
       EXPECT_EQ(out.read_intervals[i].from_unix_nano, b.read_intervals(i).from_unix_nano());
       EXPECT_EQ(out.read_intervals[i].to_unix_nano, b.read_intervals(i).to_unix_nano());
       EXPECT_EQ(out.read_intervals[i].complete, b.read_intervals(i).complete());
+    }
+  }
+}
+
+// The bytes of one field of `s` as protobuf writes it (empty when it is at its default).
+std::string FieldBytes(const apmcov::v1::Span& s, const google::protobuf::FieldDescriptor* field) {
+  apmcov::v1::Span one = s;
+  const google::protobuf::Descriptor* d = apmcov::v1::Span::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (d->field(i) != field) one.GetReflection()->ClearField(&one, d->field(i));
+  }
+  return one.SerializeAsString();
+}
+
+std::string Varint(uint64_t v) {
+  std::string out;
+  for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
+  return out + static_cast<char>(v);
+}
+
+// The decoder reads the fields in protobuf's own order straight through and falls back to a
+// field-by-field loop at the first one out of that order: a span whose fields come shuffled,
+// some twice (the last one wins) and with unknown fields among them reads as protobuf reads it.
+TEST(SpanBatchDecoderTest, AgreesWithProtobufOnFieldsInAnyOrderOrRepeated) {
+  std::mt19937_64 rng(11);
+  StringPool pool;
+  SpanInterner by_proto(pool), by_wire(pool);
+  DecodedSpanBatch out;
+  const google::protobuf::Descriptor* d = apmcov::v1::Span::descriptor();
+  const std::string unknown("\x98\x06\x01", 3);  // field 99, varint
+  for (int round = 0; round < 300; ++round) {
+    apmcov::v1::Span a, b;
+    Fill(rng, &a);
+    Fill(rng, &b);
+    std::vector<std::string> fields;
+    for (int i = 0; i < d->field_count(); ++i) {
+      fields.push_back(FieldBytes(a, d->field(i)));
+      if (rng() % 4 == 0) fields.push_back(FieldBytes(b, d->field(i)));  // the same field again
+    }
+    if (round % 2 == 0) std::shuffle(fields.begin(), fields.end(), rng);  // else in order
+    if (rng() % 3 == 0) fields.insert(fields.begin() + rng() % fields.size(), unknown);
+    std::string span;
+    for (const std::string& f : fields) span += f;
+    const std::string wire = "\x0a" + Varint(span.size()) + span;
+    apmcov::v1::SpanBatch theirs;
+    ASSERT_TRUE(theirs.ParseFromString(wire));
+    ASSERT_TRUE(DecodeSpanBatch(wire, by_wire, &out).ok()) << round;
+    ASSERT_EQ(out.spans.size(), 1u);
+    EXPECT_TRUE(SameRecord(out.spans[0], SpanFromProto(theirs.spans(0), by_proto))) << round;
+  }
+}
+
+// A field the in-order pass cannot read is refused with the offset of its tag, as the
+// field-by-field loop refuses it: here a truncated two-byte-tag field (target, number 16).
+TEST(SpanBatchDecoderTest, RefusesAnUnreadableFieldAtItsTag) {
+  apmcov::v1::Span s;
+  s.set_trace_id(1);
+  s.set_service("checkout");
+  s.set_target("payments");
+  std::string span = s.SerializeAsString();
+  const size_t target_at = span.find("payments") - 3;  // its tag 0x82 0x01, its length
+  span.resize(span.size() - 3);                        // "payme"
+  const std::string wire = "\x0a" + Varint(span.size()) + span;
+  apmcov::v1::SpanBatch theirs;
+  EXPECT_FALSE(theirs.ParseFromString(wire));
+  StringPool pool;
+  SpanInterner interner(pool);
+  DecodedSpanBatch out;
+  absl::Status st = DecodeSpanBatch(wire, interner, &out);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), testing::HasSubstr("a truncated span string at byte " +
+                                                            std::to_string(2 + target_at)));
+}
+
+// Varints of every length from 1 to 10 bytes, read from one word or byte by byte depending on
+// how many bytes are left after them: alone in the batch (the last bytes) and followed by
+// other fields.
+TEST(SpanBatchDecoderTest, ReadsVarintsOfEveryLength) {
+  StringPool pool;
+  SpanInterner interner(pool);
+  DecodedSpanBatch out;
+  std::vector<int64_t> values = {0, -1, INT64_MIN, INT64_MAX};
+  for (int k = 1; k < 63; ++k) {
+    values.push_back(int64_t{1} << k);
+    values.push_back((int64_t{1} << k) - 1);
+    values.push_back(-(int64_t{1} << k));
+  }
+  for (const int64_t v : values) {
+    for (const bool alone : {true, false}) {
+      apmcov::v1::SpanBatch b;
+      apmcov::v1::Span* s = b.add_spans();
+      s->set_start_unix_nano(v);
+      if (!alone) {
+        s->set_duration_ns(v);
+        s->set_retained_by("flat_sampled");
+      }
+      const std::string wire = b.SerializeAsString();
+      ASSERT_TRUE(DecodeSpanBatch(wire, interner, &out).ok()) << v;
+      ASSERT_EQ(out.spans.size(), 1u);
+      EXPECT_EQ(out.spans[0].start_ns, v);
+      if (!alone) {
+        EXPECT_EQ(out.spans[0].duration_ns, v);
+      }
     }
   }
 }

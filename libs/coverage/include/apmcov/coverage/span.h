@@ -164,8 +164,9 @@ class SpanInterner {
   // The id of `s` when the caches hold it, without a lock and, for names up to 16 bytes,
   // without reading pool memory; else kUnknown, with `*hash` set for Insert(). A decoder checks a
   // string it has not met before (UTF-8) between the two, so text seen before is never checked
-  // again.
-  StrId Lookup(SpanField field, std::string_view s, uint64_t* hash) {
+  // again. Always inlined: the span decoder calls it for each of its eleven fields, and GCC
+  // left five of those calls out of line (4% more instructions in decoding).
+  [[gnu::always_inline]] StrId Lookup(SpanField field, std::string_view s, uint64_t* hash) {
     if (s.empty()) return kEmptyStr;
     const Key k = KeyOf(s);
     Recent& recent = recent_[static_cast<size_t>(field)];
