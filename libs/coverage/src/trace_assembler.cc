@@ -188,7 +188,12 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
   if (t.span_count == 1) File(partitions_[t.partition], Deadline(t), {slot, t.generation});
   ++spans_in_flight_;
   ++counters_.spans_added;
-  EnforceCaps(sink);
+  // Over a cap only. The global queue's dead entries are dropped where traces end: by a
+  // watermark (OnWatermark), a revoked partition, or here from its front.
+  if (index_.size() > options_.max_traces_in_flight ||
+      spans_in_flight_ > options_.max_spans_in_flight) {
+    EnforceCaps(sink);
+  }
 }
 
 void TraceAssembler::EnforceCaps(TraceSink sink) {
@@ -200,7 +205,6 @@ void TraceAssembler::EnforceCaps(TraceSink sink) {
     oldest_.pop_front();
     Finalise(slot, /*forced=*/true, /*deliver=*/true, sink);
   }
-  if (oldest_.size() > 2 * index_.size() + 1024) CompactGlobalQueue();
 }
 
 void TraceAssembler::CompactGlobalQueue() {
