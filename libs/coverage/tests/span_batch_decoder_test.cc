@@ -160,9 +160,8 @@ TEST(SpanBatchDecoderTest, RefusesAnUnreadableFieldAtItsTag) {
                                                             std::to_string(2 + target_at)));
 }
 
-// Varints of every length from 1 to 10 bytes, read from one word or byte by byte depending on
-// how many bytes are left after them: alone in the batch (the last bytes) and followed by
-// other fields.
+// Varints of every length from 1 to 10 bytes, read by the in-order pass: as the batch's last
+// bytes (a truncated read there must not pass its end) and followed by other fields.
 TEST(SpanBatchDecoderTest, ReadsVarintsOfEveryLength) {
   StringPool pool;
   SpanInterner interner(pool);
