@@ -190,15 +190,11 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
   ++counters_.spans_added;
   // Over a cap only. The global queue's dead entries are dropped where traces end: by a
   // watermark (OnWatermark), a revoked partition, or here from its front.
-  if (index_.size() > options_.max_traces_in_flight ||
-      spans_in_flight_ > options_.max_spans_in_flight) {
-    EnforceCaps(sink);
-  }
+  if (OverCap()) EnforceCaps(sink);
 }
 
 void TraceAssembler::EnforceCaps(TraceSink sink) {
-  while (index_.size() > options_.max_traces_in_flight ||
-         spans_in_flight_ > options_.max_spans_in_flight) {
+  while (OverCap()) {
     while (!oldest_.empty() && !IsLive(oldest_.front())) oldest_.pop_front();
     if (oldest_.empty()) return;  // unreachable: something is in flight
     const uint32_t slot = oldest_.front().slot;

@@ -208,7 +208,11 @@ class TraceAssembler {
   uint32_t NewChunk();
   void Finalise(uint32_t slot, bool forced, bool deliver, TraceSink sink);
   void FreeTrace(uint32_t slot);
-  void EnforceCaps(TraceSink sink);
+  bool OverCap() const {
+    return index_.size() > options_.max_traces_in_flight ||
+           spans_in_flight_ > options_.max_spans_in_flight;
+  }
+  void EnforceCaps(TraceSink sink);  // forces the oldest traces out while OverCap()
   void CompactGlobalQueue();
   void Prefetch(uint32_t slot) const;  // hints the CPU to load a trace's span chunks
   // Hints the CPU to load a chunk's slab lines, to write them when kWrite is 1.
