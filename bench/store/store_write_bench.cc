@@ -4,15 +4,21 @@
 //   broken_traces  batches of 500 broken traces of one consumed batch: each with 4 gaps and
 //                  10 spans (COPY), their services / missing services / gap kinds lists;
 //   apm_services   an upsert of 3,000 APM rows (service, env, languages, infra hints), first
-//                  as inserts then as updates (the merge of every column).
+//                  as inserts then as updates (the merge of every column);
+//   dependencies   what a consumed batch of 5,000 judged traces adds: 6 edges each over 400
+//                  services, one observation per (edge, trace), every trace new.
 //
-// Prints one JSON line per figure with rows/s (median of the rounds) and the core count.
+// Prints one JSON line per figure with rows/s (median of the rounds) and the core count; the
+// broken traces and dependencies also print this process's CPU per row (the client's side:
+// building the statements and the COPY, not the server's).
 //
 //   DATABASE_URL=... apmcov-bench-store-write [--rounds N] [--traces N] [--apm-rows N]
+//                                             [--dependency-traces N]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +91,28 @@ WriteBatch Apm(int rows, int64_t seen) {
   return b;
 }
 
+// `n` judged traces with ids from `first`, 6 edges each: what AppendDependencyRecords gives.
+WriteBatch Dependencies(uint64_t first, int n, int64_t t0) {
+  WriteBatch b;
+  for (int i = 0; i < n; ++i) {
+    for (int e = 0; e < 6; ++e) {
+      const bool db = e == 5;
+      b.dependencies.push_back(
+          {"service-" + Svc(i + e) + "-api",
+           db ? "postgres-orders.internal" : "service-" + Svc(i + e + 1) + "-api",
+           db ? "db" : "call", db ? "datastore" : "service", first + static_cast<uint64_t>(i),
+           t0 + i * 1'000'000});
+    }
+  }
+  return b;
+}
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void Print(const char* figure, double rows_per_s, double per_round_rows, int rounds,
            const char* extra_key, double extra) {
   std::printf(
@@ -95,12 +123,22 @@ void Print(const char* figure, double rows_per_s, double per_round_rows, int rou
   std::fflush(stdout);
 }
 
+// The client's CPU per row of a figure (median over rounds).
+void PrintCpu(const char* figure, double ns_per_row) {
+  std::printf(
+      "{\"bench\":\"store_write\",\"figure\":\"%s_client_cpu\",\"ns_per_row\":%.0f,"
+      "\"cores\":%u}\n",
+      figure, ns_per_row, std::thread::hardware_concurrency());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int rounds = Arg(argc, argv, "--rounds", 7);
   const int traces = Arg(argc, argv, "--traces", 500);
   const int apm_rows = Arg(argc, argv, "--apm-rows", 3000);
+  const int dependency_traces = Arg(argc, argv, "--dependency-traces", 5000);
   absl::StatusOr<store::testing::TestDatabase> db = store::testing::TestDatabase::Create();
   if (!db.ok()) {
     std::fprintf(stderr, "store bench: %s\n", std::string(db.status().message()).c_str());
@@ -122,18 +160,38 @@ int main(int argc, char** argv) {
     return s;
   };
   // Broken traces: rows = traces + gaps + spans.
-  std::vector<double> trace_rates, trace_row_rates;
+  std::vector<double> trace_rates, trace_row_rates, trace_cpu;
   const double rows_per_batch = traces * (1.0 + 4 + 10);
   for (int r = 0; r < rounds + 1; ++r) {  // round 0 warms the connection and the caches
     const WriteBatch b = Traces(1 + static_cast<uint64_t>(r) * traces, traces, t0);
+    const double cpu = ThreadCpuSeconds();
     const double s = TimedApply(store, b);
     if (s < 0) return 1;
     if (r == 0) continue;
+    trace_cpu.push_back((ThreadCpuSeconds() - cpu) / rows_per_batch * 1e9);
     trace_rates.push_back(traces / s);
     trace_row_rates.push_back(rows_per_batch / s);
   }
   Print("broken_traces", bench::Median(trace_row_rates), rows_per_batch, rounds, "traces_per_s",
         bench::Median(trace_rates));
+  PrintCpu("broken_traces", bench::Median(trace_cpu));
+
+  // Dependencies: every round's traces are new, so each counts on each of its edges.
+  std::vector<double> dep_rates, dep_cpu;
+  const double observations = dependency_traces * 6.0;
+  for (int r = 0; r < rounds + 1; ++r) {
+    const WriteBatch b = Dependencies(1'000'000'000 + static_cast<uint64_t>(r) * dependency_traces,
+                                      dependency_traces, t0);
+    const double cpu = ThreadCpuSeconds();
+    const double s = TimedApply(store, b);
+    if (s < 0) return 1;
+    if (r == 0) continue;
+    dep_cpu.push_back((ThreadCpuSeconds() - cpu) / observations * 1e9);
+    dep_rates.push_back(observations / s);
+  }
+  Print("dependencies", bench::Median(dep_rates), observations, rounds, "traces_per_s",
+        bench::Median(dep_rates) / 6);
+  PrintCpu("dependencies", bench::Median(dep_cpu));
 
   // APM rows: the first round inserts, the next ones update every row.
   std::vector<double> apm_rates;

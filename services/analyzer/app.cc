@@ -423,9 +423,7 @@ struct App::Impl {
     metrics.traces_judged->Increment();
     metrics.judged_spans->Increment(static_cast<double>(t.spans.size()));
     judgements.Add(verdict);
-    for (auto& d : DependencyRecordsFrom(verdict, t.trace_id_lo)) {
-      batch.dependencies.push_back(std::move(d));
-    }
+    AppendDependencyRecords(verdict, t.trace_id_lo, batch.dependencies);
     if (!verdict.broken()) return;
     metrics.traces_broken->Increment();
     for (const auto& g : verdict.gaps) metrics.gaps[static_cast<size_t>(g.kind)]->Increment();

@@ -109,16 +109,17 @@ bool SnapshotWorthy(const store::SyncJobRecord& job) {
   return job.state == "succeeded" || job.state == "partial";
 }
 
-std::vector<store::DependencyObservation> DependencyRecordsFrom(
-    const coverage::TraceVerdict& verdict, uint64_t trace_id) {
-  std::vector<store::DependencyObservation> out;
-  out.reserve(verdict.dependencies.size());
+void AppendDependencyRecords(const coverage::TraceVerdict& verdict, uint64_t trace_id,
+                             std::vector<store::DependencyObservation>& out) {
   for (const auto& d : verdict.dependencies) {
-    out.push_back({std::string(d.from_service), std::string(d.to_name),
-                   std::string(coverage::DependencyKindName(d.kind)),
-                   std::string(coverage::PeerKindName(d.to_kind)), trace_id, d.last_seen_ns});
+    store::DependencyObservation& o = out.emplace_back();
+    o.from_service = d.from_service;
+    o.to_name = d.to_name;
+    o.kind = coverage::DependencyKindName(d.kind);
+    o.to_kind = coverage::PeerKindName(d.to_kind);
+    o.trace_id = trace_id;
+    o.seen_at_ns = d.last_seen_ns;
   }
-  return out;
 }
 
 store::BrokenTraceRecord BrokenTraceRecordFrom(const coverage::TraceVerdict& verdict,

@@ -10,6 +10,8 @@
 #include <set>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/status.h"
 #include "pg_params.h"
@@ -465,14 +467,17 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
       tx, "trace_spans",
       std::vector<std::string>{"trace_id", "span_id", "parent_id", "service", "resource", "kind",
                                "type", "start_ns", "duration_ns", "target"});
+  absl::flat_hash_set<uint64_t> seen;  // a trace's span ids so far
   for (const auto& [id, p] : latest) {
     const std::string tid = std::to_string(id);
-    std::set<uint64_t> seen;
+    seen.clear();
     for (const auto& sp : p->spans) {
       if (!seen.insert(sp.span_id).second) continue;
-      copy << std::make_tuple(tid, std::to_string(sp.span_id), std::to_string(sp.parent_id),
-                              sp.service, sp.resource, sp.kind, sp.type, sp.start_ns,
-                              sp.duration_ns, sp.target);
+      const std::string span_id = std::to_string(sp.span_id);
+      const std::string parent_id = std::to_string(sp.parent_id);
+      // References, not copies: libpqxx converts and escapes each field itself.
+      copy << std::tie(tid, span_id, parent_id, sp.service, sp.resource, sp.kind, sp.type,
+                       sp.start_ns, sp.duration_ns, sp.target);
     }
   }
   copy.complete();
@@ -480,39 +485,59 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
 
 void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteBatch& b) {
   if (b.dependencies.empty()) return;
+  // A batch holds one observation per (edge, trace): tens of thousands at full rate, over a
+  // few hundred edges. They are grouped by hash on views of the batch's own strings (no copy
+  // per observation, no tree node per trace), then written in (from, to, kind) order, as
+  // before, so that concurrent analyzers upsert the same rows in the same order.
+  //
   // Each trace counts once for every edge it has, the first time it is written
   // (dependency_counted_traces, migration 0005): a replayed batch adds nothing.
-  std::map<int64_t, int64_t> trace_seen;  // trace id (signed) -> latest seen
+  absl::flat_hash_map<int64_t, int64_t> trace_seen;  // trace id (signed) -> latest seen
+  trace_seen.reserve(b.dependencies.size());
   for (const auto& d : b.dependencies) {
     auto [it, inserted] = trace_seen.try_emplace(static_cast<int64_t>(d.trace_id), d.seen_at_ns);
     if (!inserted) it->second = std::max(it->second, d.seen_at_ns);
   }
+  std::vector<std::pair<int64_t, int64_t>> traces_in_order(trace_seen.begin(), trace_seen.end());
+  std::sort(traces_in_order.begin(), traces_in_order.end());
   ArrayLiteral traces, seen_us;
-  for (const auto& [trace, seen] : trace_seen) {
+  for (const auto& [trace, seen] : traces_in_order) {
     traces.Int(trace);
     seen_us.Int(seen / 1000);
   }
-  std::set<int64_t> fresh;  // traces never counted before
+  absl::flat_hash_set<int64_t> fresh;  // traces never counted before
   const pqxx::result r = tx.exec_params(
       "INSERT INTO dependency_counted_traces (trace_id, seen_at) "
       "SELECT t, to_timestamp(s / 1000000.0) FROM unnest($1::bigint[], $2::bigint[]) AS u(t, s) "
       "ON CONFLICT DO NOTHING RETURNING trace_id",
       traces.Finish(), seen_us.Finish());
+  fresh.reserve(r.size());
   for (const auto& row : r) fresh.insert(row[0].as<int64_t>());
 
-  using Edge = std::tuple<std::string, std::string, std::string>;
+  using Edge = std::tuple<std::string_view, std::string_view, std::string_view>;
   struct Agg {
-    std::string to_kind;
+    Edge edge;
+    std::string_view to_kind;
     int64_t last_seen_ns = 0;
-    std::set<uint64_t> new_traces;
+    int64_t new_traces = 0;  // distinct fresh traces
   };
-  std::map<Edge, Agg> edges;
+  std::vector<Agg> edges;
+  absl::flat_hash_map<Edge, uint32_t> edge_index;
+  std::vector<std::pair<uint32_t, uint64_t>> counted;  // (edge, fresh trace), maybe repeated
   for (const auto& d : b.dependencies) {
-    Agg& a = edges[Edge{d.from_service, d.to_name, d.kind}];
-    a.to_kind = d.to_kind;
+    const Edge e{d.from_service, d.to_name, d.kind};
+    auto [it, inserted] = edge_index.try_emplace(e, static_cast<uint32_t>(edges.size()));
+    if (inserted) edges.push_back({e, {}, 0, 0});
+    Agg& a = edges[it->second];
+    a.to_kind = d.to_kind;  // the last observation's, as before
     a.last_seen_ns = std::max(a.last_seen_ns, d.seen_at_ns);
-    if (fresh.count(static_cast<int64_t>(d.trace_id)) > 0) a.new_traces.insert(d.trace_id);
+    if (fresh.contains(static_cast<int64_t>(d.trace_id)))
+      counted.emplace_back(it->second, d.trace_id);
   }
+  std::sort(counted.begin(), counted.end());
+  counted.erase(std::unique(counted.begin(), counted.end()), counted.end());
+  for (const auto& [edge, trace] : counted) ++edges[edge].new_traces;
+  std::sort(edges.begin(), edges.end(), [](const Agg& x, const Agg& y) { return x.edge < y.edge; });
   ExecRows(tx,
            absl::StrCat("INSERT INTO dependencies (from_service, to_name, kind, to_kind, "
                         "last_seen, count) SELECT u.from_service, u.to_name, u.kind, u.to_kind, ",
@@ -523,15 +548,14 @@ void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteB
                         "ON CONFLICT (from_service, to_name, kind) DO UPDATE SET to_kind = "
                         "EXCLUDED.to_kind, last_seen = GREATEST(dependencies.last_seen, "
                         "EXCLUDED.last_seen), count = dependencies.count + EXCLUDED.count"),
-           6, edges, [](const auto& entry, std::vector<ArrayLiteral>& c) {
-             const auto& [e, agg] = entry;
-             const auto& [from, to, kind] = e;
+           6, edges, [](const Agg& agg, std::vector<ArrayLiteral>& c) {
+             const auto& [from, to, kind] = agg.edge;
              c[0].Text(from);
              c[1].Text(to);
              c[2].Text(kind);
              c[3].Text(agg.to_kind);
              c[4].Int(MicrosParam(agg.last_seen_ns));
-             c[5].Int(static_cast<int64_t>(agg.new_traces.size()));
+             c[5].Int(agg.new_traces);
            });
 }
 
