@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,39 +160,47 @@ int main(int argc, char** argv) {
     }
     return s;
   };
+  // One figure: `rounds` Applies of make_batch(round) of `rows` rows each, after a round that
+  // warms the connection and the caches. The medians of rows/s and of the client's CPU per row.
+  struct Figure {
+    double rows_per_s = 0;
+    double cpu_ns_per_row = 0;
+  };
+  auto Measure = [&](auto make_batch, double rows) -> std::optional<Figure> {
+    std::vector<double> rates, cpu_ns;
+    for (int r = 0; r < rounds + 1; ++r) {
+      const WriteBatch b = make_batch(static_cast<uint64_t>(r));
+      const double cpu = ThreadCpuSeconds();
+      const double s = TimedApply(store, b);
+      if (s < 0) return std::nullopt;
+      if (r == 0) continue;
+      cpu_ns.push_back((ThreadCpuSeconds() - cpu) / rows * 1e9);
+      rates.push_back(rows / s);
+    }
+    return Figure{bench::Median(rates), bench::Median(cpu_ns)};
+  };
   // Broken traces: rows = traces + gaps + spans.
-  std::vector<double> trace_rates, trace_row_rates, trace_cpu;
   const double rows_per_batch = traces * (1.0 + 4 + 10);
-  for (int r = 0; r < rounds + 1; ++r) {  // round 0 warms the connection and the caches
-    const WriteBatch b = Traces(1 + static_cast<uint64_t>(r) * traces, traces, t0);
-    const double cpu = ThreadCpuSeconds();
-    const double s = TimedApply(store, b);
-    if (s < 0) return 1;
-    if (r == 0) continue;
-    trace_cpu.push_back((ThreadCpuSeconds() - cpu) / rows_per_batch * 1e9);
-    trace_rates.push_back(traces / s);
-    trace_row_rates.push_back(rows_per_batch / s);
-  }
-  Print("broken_traces", bench::Median(trace_row_rates), rows_per_batch, rounds, "traces_per_s",
-        bench::Median(trace_rates));
-  PrintCpu("broken_traces", bench::Median(trace_cpu));
+  const std::optional<Figure> broken =
+      Measure([&](uint64_t r) { return Traces(1 + r * static_cast<uint64_t>(traces), traces, t0); },
+              rows_per_batch);
+  if (!broken) return 1;
+  Print("broken_traces", broken->rows_per_s, rows_per_batch, rounds, "traces_per_s",
+        broken->rows_per_s / (1 + 4 + 10));
+  PrintCpu("broken_traces", broken->cpu_ns_per_row);
 
   // Dependencies: every round's traces are new, so each counts on each of its edges.
-  std::vector<double> dep_rates, dep_cpu;
   const double observations = dependency_traces * 6.0;
-  for (int r = 0; r < rounds + 1; ++r) {
-    const WriteBatch b = Dependencies(1'000'000'000 + static_cast<uint64_t>(r) * dependency_traces,
-                                      dependency_traces, t0);
-    const double cpu = ThreadCpuSeconds();
-    const double s = TimedApply(store, b);
-    if (s < 0) return 1;
-    if (r == 0) continue;
-    dep_cpu.push_back((ThreadCpuSeconds() - cpu) / observations * 1e9);
-    dep_rates.push_back(observations / s);
-  }
-  Print("dependencies", bench::Median(dep_rates), observations, rounds, "traces_per_s",
-        bench::Median(dep_rates) / 6);
-  PrintCpu("dependencies", bench::Median(dep_cpu));
+  const std::optional<Figure> deps = Measure(
+      [&](uint64_t r) {
+        return Dependencies(1'000'000'000 + r * static_cast<uint64_t>(dependency_traces),
+                            dependency_traces, t0);
+      },
+      observations);
+  if (!deps) return 1;
+  Print("dependencies", deps->rows_per_s, observations, rounds, "traces_per_s",
+        deps->rows_per_s / 6);
+  PrintCpu("dependencies", deps->cpu_ns_per_row);
 
   // APM rows: the first round inserts, the next ones update every row.
   std::vector<double> apm_rates;
