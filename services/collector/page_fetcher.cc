@@ -19,7 +19,7 @@ std::future<absl::StatusOr<PageFetcher::Page>> PageFetcher::Fetch(datadog::SpanQ
       [this, q = std::move(q), parent]() -> absl::StatusOr<Page> {
         tracing::ActiveSpanScope scope(parent);
         Page page = TakeSpare();
-        if (absl::Status s = source_.ListSpans(q, page.get()); !s.ok()) {
+        if (absl::Status s = source_.ScanSpans(q, page.get()); !s.ok()) {
           Recycle(std::move(page));
           return s;
         }

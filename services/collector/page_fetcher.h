@@ -1,14 +1,16 @@
-// PageFetcher: the one thread that reads span pages for a sync, a page ahead of the publishing
-// (App::ReadRange asks for the next page as soon as a page's cursor is known, then groups and
-// publishes that page while the next one is read and parsed).
+// PageFetcher: the one thread that reads span pages for a sync, a page ahead of the publishing.
+// A fetch is the Datadog call and the scan of its body (DatadogSource::ScanSpans: the JSON
+// index and the page's paging, not its spans). App::ReadRange asks for the next page as soon
+// as a page's cursor is known, then parses that page's spans (SpanPage::FinishParse), groups
+// and publishes them while the next page's call runs: the call's wait (the API's time, the
+// transfer) overlaps the parse instead of adding to it.
 //
 // Allocation is most of what a page costs besides parsing: a page is a thousand v1::Span
 // messages of up to thirteen strings each. So pages are recycled: the asker gives a page back
-// (Recycle) once it has published it, and the next fetch parses into it, reusing its cleared
-// spans and their strings' buffers (DatadogSource::ListSpans into a SpanPage). And one thread
-// reads every page for the App's life, rather than a thread per page: simdjson's
-// thread_local parser, sized to the largest page seen, and the pages' buffers stay on one
-// thread (one malloc arena, no thread start, no fresh parser and page faults per page).
+// (Recycle) once it has published it, and the next fetch reads into it, reusing its cleared
+// spans and their strings' buffers, its body's buffer and its JSON parser (sized to the
+// largest page it held). And one thread reads every page for the App's life, rather than a
+// thread per page (no thread start per page, one malloc arena for the pages' buffers).
 //
 // Contract: fetches run one at a time, in the order asked. A fetch runs inside `parent` (the
 // asker's active span, so that its Datadog call is that span's child): the span must outlive

@@ -81,9 +81,10 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   q.to_unix_nano = to;
   q.limit = 1000;
   int64_t last_start = INT64_MIN;  // of the spans published so far
-  // The next page is fetched (HTTP + parse, on the fetch thread) while this one is grouped
-  // and published: the cursor is known as soon as a page arrives. A fetch still running when
-  // this returns is waited for: it runs inside the sync's span, which must outlive it.
+  // The next page is fetched (the call and the scan of its body, on the fetch thread) while
+  // this one's spans are parsed, grouped and published: a fetched page's cursor is known
+  // before its spans are parsed. A fetch still running when this returns is waited for: it
+  // runs inside the sync's span, which must outlive it.
   std::future<absl::StatusOr<PageFetcher::Page>> next;
   struct AwaitAbandoned {
     std::future<absl::StatusOr<PageFetcher::Page>>& page;
@@ -124,26 +125,36 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
       out.read_to = std::clamp(last_start / kMsNanos * kMsNanos, from, to);
     }
   };
+  auto stop_at_error = [&](const absl::Status& s) {
+    out.stop =
+        absl::StrCat("spans ", FormatRfc3339(from), " to ", FormatRfc3339(to), ": ", s.message());
+    cut_at();
+  };
   if (!start_fetch()) return out;
   while (true) {
     absl::StatusOr<PageFetcher::Page> fetched = next.get();
     if (!fetched.ok()) {
-      out.stop = absl::StrCat("spans ", FormatRfc3339(from), " to ", FormatRfc3339(to), ": ",
-                              fetched.status().message());
-      cut_at();
+      stop_at_error(fetched.status());
       return out;
     }
     PageFetcher::Page page = *std::move(fetched);
-    const uint64_t n = static_cast<uint64_t>(page->spans.size());
-    const uint64_t skipped = page->skipped.size();
     // A short page that Datadog marks complete is the range's last: no extra empty call.
-    const bool last =
-        page->next_cursor.empty() || n + skipped == 0 || (n + skipped < 1000 && !page->partial);
+    const size_t items = page->items;
+    const bool last = page->next_cursor.empty() || items == 0 ||
+                      (items < static_cast<size_t>(q.limit) && !page->partial);
     bool stop_after_this = false;
     if (!last) {
       q.cursor = page->next_cursor;
       stop_after_this = !start_fetch();
     }
+    // The spans, parsed while the next page's call runs.
+    if (absl::Status s = page->FinishParse(); !s.ok()) {
+      fetcher_.Recycle(std::move(page));
+      stop_at_error(s);
+      return out;
+    }
+    const uint64_t n = static_cast<uint64_t>(page->spans.size());
+    const uint64_t skipped = page->skipped.size();
     for (const datadog::SpanPage::SkippedSpan& s : page->skipped) {
       Log().Warn("skipping a span that cannot be parsed",
                  {{"trace_id", s.trace_id}, {"span_id", s.span_id}, {"reason", s.reason}});

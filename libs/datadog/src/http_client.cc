@@ -554,6 +554,14 @@ absl::StatusOr<AggregateResult> HttpDatadogSource::AggregateSpanCounts(
 }
 
 absl::Status HttpDatadogSource::ListSpans(const SpanQuery& query, SpanPage* page) {
+  return ReadSpans(query, page, /*whole=*/true);
+}
+
+absl::Status HttpDatadogSource::ScanSpans(const SpanQuery& query, SpanPage* page) {
+  return ReadSpans(query, page, /*whole=*/false);
+}
+
+absl::Status HttpDatadogSource::ReadSpans(const SpanQuery& query, SpanPage* page, bool whole) {
   if (query.limit < 1 || query.limit > 1000) {
     return absl::InvalidArgumentError(
         absl::StrCat("span page limit ", query.limit, " is outside 1..1000"));
@@ -567,14 +575,15 @@ absl::Status HttpDatadogSource::ListSpans(const SpanQuery& query, SpanPage* page
                          {"sort", "timestamp"}},
                .scope = "apm_read"};
   if (!query.cursor.empty()) call.query.emplace_back("page[cursor]", query.cursor);
-  // Parsed straight into `page` (a 2xx body that does not parse is asked for again).
-  call.read_body = [page](const HttpResponse& r) {
+  // Parsed (or scanned, the body moved into the page) straight into `page`: a 2xx body that
+  // does not parse, or whose paging cannot be read, is asked for again.
+  call.read_body = [page, whole](HttpResponse& r) {
     page->Clear();
-    return ParseSpanPageInPlace(r.body, page);
+    return whole ? ParseSpanPageInPlace(r.body, page) : ScanSpanPage(&r.body, page);
   };
   absl::StatusOr<HttpResponse> r = client_.Call(call);
   if (!r.ok()) return r.status();
-  if (page->spans.empty() && page->skipped.empty()) page->next_cursor.clear();
+  if (page->items == 0) page->next_cursor.clear();
   return absl::OkStatus();
 }
 

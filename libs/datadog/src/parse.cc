@@ -529,21 +529,23 @@ namespace {
 struct SpanPageKernel {
   std::string_view name;
   absl::Status (*parse)(std::string_view, size_t, SpanPage*);
+  absl::Status (*scan)(std::string*, SpanPage*);
 };
 
 // The best kernel compiled in that the running CPU (and OS) supports, as simdjson's own
 // runtime detection sees it (it honours SIMDJSON_FORCE_IMPLEMENTATION).
+#define APMCOV_SPAN_PAGE_KERNEL(ns) \
+  SpanPageKernel { ns::SimdjsonKernel(), ns::ParseSpanPage, ns::ScanSpanPage }
 SpanPageKernel ChooseSpanPageKernel() {
   [[maybe_unused]] const std::string active = simdjson::get_active_implementation()->name();
 #if APMCOV_SIMDJSON_X86_KERNELS
-  if (active == "icelake") return {kernel_icelake::SimdjsonKernel(), kernel_icelake::ParseSpanPage};
-  if (active == "haswell") return {kernel_haswell::SimdjsonKernel(), kernel_haswell::ParseSpanPage};
-  if (active == "westmere") {
-    return {kernel_westmere::SimdjsonKernel(), kernel_westmere::ParseSpanPage};
-  }
+  if (active == "icelake") return APMCOV_SPAN_PAGE_KERNEL(kernel_icelake);
+  if (active == "haswell") return APMCOV_SPAN_PAGE_KERNEL(kernel_haswell);
+  if (active == "westmere") return APMCOV_SPAN_PAGE_KERNEL(kernel_westmere);
 #endif
-  return {kernel_baseline::SimdjsonKernel(), kernel_baseline::ParseSpanPage};
+  return APMCOV_SPAN_PAGE_KERNEL(kernel_baseline);
 }
+#undef APMCOV_SPAN_PAGE_KERNEL
 
 const SpanPageKernel& ActiveSpanPageKernel() {
   static const SpanPageKernel kernel = ChooseSpanPageKernel();
@@ -562,6 +564,10 @@ absl::Status ParseSpanPage(std::string_view body, SpanPage* page) {
 
 absl::Status ParseSpanPageInPlace(const std::string& body, SpanPage* page) {
   return ActiveSpanPageKernel().parse(body, body.capacity(), page);
+}
+
+absl::Status ScanSpanPage(std::string* body, SpanPage* page) {
+  return ActiveSpanPageKernel().scan(body, page);
 }
 
 absl::StatusOr<SpanPage> ParseSpanPageInPlace(const std::string& body) {

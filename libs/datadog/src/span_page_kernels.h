@@ -23,9 +23,11 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view s);
 // `fallback` on plain x86-64), and on x86-64 kernel_westmere, kernel_haswell, kernel_icelake.
 // `readable`: bytes readable from body.data() on (at least body.size()); with
 // kJsonPadding more than body.size() the body is parsed in place, else copied.
+// ScanSpanPage: the first step of a page read in two (parse.h).
 #define APMCOV_DECLARE_SPAN_PAGE_KERNEL(ns)                                           \
   namespace ns {                                                                      \
   absl::Status ParseSpanPage(std::string_view body, size_t readable, SpanPage* page); \
+  absl::Status ScanSpanPage(std::string* body, SpanPage* page);                       \
   std::string_view SimdjsonKernel();                                                  \
   }
 APMCOV_DECLARE_SPAN_PAGE_KERNEL(kernel_baseline)

@@ -184,8 +184,48 @@ absl::Status FakeSource::ListSpans(const SpanQuery& q, SpanPage* out) {
       *page.spans.Add() = s;
     }
   }
+  page.items = static_cast<size_t>(page.spans.size());
   // Like Datadog and ddsim: a cursor after every non-empty page, so an empty page ends.
   if (page.spans.size() > 0) page.next_cursor = std::to_string(next);
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A fake page's second step: the spans, held back since the scan, or the error asked for.
+class HeldSpans final : public SpanPageScan {
+ public:
+  void Hold(SpanPage* page, absl::Status finish) {
+    held_.Clear();
+    held_.Swap(&page->spans);
+    finish_ = std::move(finish);
+    pending_ = true;
+  }
+  absl::Status Finish(SpanPage* page) override {
+    if (!pending_) return absl::OkStatus();
+    pending_ = false;
+    if (!finish_.ok()) return finish_;
+    page->spans.Swap(&held_);
+    return absl::OkStatus();
+  }
+
+ private:
+  google::protobuf::RepeatedPtrField<v1::Span> held_;
+  absl::Status finish_;
+};
+
+}  // namespace
+
+absl::Status FakeSource::ScanSpans(const SpanQuery& q, SpanPage* out) {
+  if (absl::Status s = ListSpans(q, out); !s.ok()) return s;
+  const int number = calls(Method::kSpans) - 1;
+  auto* held = dynamic_cast<HeldSpans*>(out->scan.get());
+  if (held == nullptr) {
+    auto fresh = std::make_unique<HeldSpans>();
+    held = fresh.get();
+    out->scan = std::move(fresh);
+  }
+  held->Hold(out, finish_spans ? finish_spans(number) : absl::OkStatus());
   return absl::OkStatus();
 }
 

@@ -348,6 +348,30 @@ TEST_F(ClientTest, BodyCutShortIsAskedForAgain) {
   EXPECT_GE(Seconds(clock_.TotalSlept()), 0.5);  // the same backoff as a 5xx
 }
 
+// The collector's way (ScanSpans, then FinishParse): a body cut short fails the scan, so it is
+// asked for again too, before the page's cursor is handed out.
+TEST_F(ClientTest, BodyCutShortIsAskedForAgainWhenOnlyScanned) {
+  const std::string full = LoadFixture("spans_list_paginated_1.json").body;
+  std::atomic<int> n{0};
+  Start([&](const TestRequest&) {
+    TestResponse r;
+    r.body = n++ == 0 ? full.substr(0, full.size() - 3) : full;  // the end of meta cut off
+    return r;
+  });
+  SpanPage page;
+  ASSERT_TRUE(
+      source_->ScanSpans({.query = "*", .from_unix_nano = 0, .to_unix_nano = 1, .limit = 10}, &page)
+          .ok());
+  EXPECT_EQ(server_->requests().size(), 2u);
+  auto whole = ParseSpanPage(full);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(page.next_cursor, whole->next_cursor);
+  EXPECT_FALSE(page.next_cursor.empty());
+  EXPECT_EQ(page.items, static_cast<size_t>(whole->spans.size()));
+  ASSERT_TRUE(page.FinishParse().ok());
+  EXPECT_EQ(page.spans.size(), whole->spans.size());
+}
+
 TEST_F(ClientTest, BodyThatNeverParsesFailsAfterTheRetries) {
   Start(
       [&](const TestRequest&) {

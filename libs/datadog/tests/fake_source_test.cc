@@ -71,6 +71,25 @@ TEST(FakeSourceTest, BeforeCallAnswersWithAnErrorAndCountsCalls) {
   EXPECT_EQ(b.fake.calls(FakeSource::Method::kSpans), 0);
 }
 
+// ScanSpans holds the spans back until FinishParse, which answers what finish_spans says.
+TEST(FakeSourceTest, ScannedSpansWaitForTheFinishWhichCanFail) {
+  contract::FakeBackend b;
+  b.fake.finish_spans = [](int number) {
+    return number == 1 ? absl::InvalidArgumentError("malformed Datadog span page: data[3]")
+                       : absl::OkStatus();
+  };
+  SpanQuery q{.from_unix_nano = b.window_from(), .to_unix_nano = b.window_to(), .limit = 10};
+  SpanPage page;
+  ASSERT_TRUE(b.fake.ScanSpans(q, &page).ok());
+  EXPECT_EQ(page.spans.size(), 0);
+  EXPECT_EQ(page.items, 10u);
+  ASSERT_TRUE(page.FinishParse().ok());
+  EXPECT_EQ(page.spans.size(), 10);
+  q.cursor = page.next_cursor;
+  ASSERT_TRUE(b.fake.ScanSpans(q, &page).ok());
+  EXPECT_EQ(page.FinishParse().message(), "malformed Datadog span page: data[3]");
+}
+
 TEST(FakeSourceTest, AggregateGroupsNestWithMissingAndLimitAndScale) {
   contract::FakeBackend b;
   b.fake.spans[0].set_env("");  // counted under `missing`

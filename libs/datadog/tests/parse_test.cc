@@ -5,6 +5,8 @@
 #include <simdjson.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fixtures.h"
 
@@ -566,6 +568,121 @@ TEST(SpanPage, ToleratesNullsNumbersAndUnknowns) {
   EXPECT_EQ(page->spans[0].service(), "");
   EXPECT_EQ(page->spans[0].start_unix_nano(), 1704161045000000000ll);
   EXPECT_TRUE(page->next_cursor.empty());
+}
+
+// ---- a page read in two steps (ScanSpanPage, then FinishParse) ----
+
+// What the collector publishes of a page: its spans' bytes, skipped ids and reasons, paging.
+std::string Published(const SpanPage& page) {
+  std::string out;
+  for (const v1::Span& s : page.spans) absl::StrAppend(&out, s.SerializeAsString(), "|");
+  for (const SpanPage::SkippedSpan& s : page.skipped) {
+    absl::StrAppend(&out, "skip ", s.trace_id, " ", s.span_id, " ", s.reason, "|");
+  }
+  absl::StrAppend(&out, "cursor ", page.next_cursor, " partial ", page.partial, " items ",
+                  page.items);
+  return out;
+}
+
+// A body as the HTTP client leaves it: kJsonPadding bytes of spare capacity.
+std::string Padded(const std::string& json) {
+  std::string body;
+  body.reserve(json.size() + kJsonPadding);
+  body.assign(json);
+  return body;
+}
+
+TEST(SpanPageScan, ScanKnowsThePagingFirstAndTheFinishGivesWhatOnePassGives) {
+  const std::string with_bad =
+      R"({"data":[{"attributes":{"trace_id":"10","span_id":"11","service":"a"}},)"
+      R"({"attributes":{"trace_id":"12a","span_id":"34"}},)"
+      R"({"attributes":{"trace_id":"30","span_id":"31","service":"c"}}],)"
+      R"("meta":{"status":"timeout","page":{"after":"CUR"}}})";
+  std::vector<std::string> bodies = {with_bad, R"({"meta":{"page":{"after":"X"}},"data":[]})"};
+  for (const char* f : {"spans_list_ok.json", "spans_search_ok.json", "spans_list_paginated_1.json",
+                        "spans_list_paginated_3.json"}) {
+    bodies.push_back(LoadFixture(f).body);
+  }
+  for (const std::string& json : bodies) {
+    auto whole = ParseSpanPage(json);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    SpanPage page;
+    std::string body = Padded(json);
+    ASSERT_TRUE(ScanSpanPage(&body, &page).ok()) << json.substr(0, 80);
+    // Scanned: the paging is known, no span is parsed yet.
+    EXPECT_EQ(page.items, static_cast<size_t>(whole->spans.size()) + whole->skipped.size());
+    EXPECT_EQ(page.next_cursor, whole->next_cursor);
+    EXPECT_EQ(page.partial, whole->partial);
+    EXPECT_EQ(page.spans.size(), 0);
+    ASSERT_TRUE(page.scan != nullptr && page.scan->pending());
+    ASSERT_TRUE(page.FinishParse().ok());
+    EXPECT_EQ(Published(page), Published(*whole));
+    EXPECT_FALSE(page.scan->pending());
+    // A second finish has nothing left to do.
+    ASSERT_TRUE(page.FinishParse().ok());
+    EXPECT_EQ(Published(page), Published(*whole));
+  }
+}
+
+// The collector recycles pages: a page scanned again (its body and parser reused) gives the
+// new page only, and the finish may run on another thread than the scan.
+TEST(SpanPageScan, ARecycledPageScannedAgainHoldsOnlyTheNewPage) {
+  const std::string big = LoadFixture("spans_list_ok.json").body;
+  const std::string small =
+      R"({"data":[{"attributes":{"trace_id":"5","span_id":"6","service":"z"}}]})";
+  auto expect_small = ParseSpanPage(small);
+  ASSERT_TRUE(expect_small.ok());
+  SpanPage page;
+  std::string body = Padded(big);
+  ASSERT_TRUE(ScanSpanPage(&body, &page).ok());
+  ASSERT_TRUE(page.FinishParse().ok());
+  page.Clear();
+  body = Padded(small);
+  ASSERT_TRUE(ScanSpanPage(&body, &page).ok());
+  absl::Status finished;
+  std::thread([&] { finished = page.FinishParse(); }).join();
+  ASSERT_TRUE(finished.ok()) << finished;
+  EXPECT_EQ(Published(page), Published(*expect_small));
+  // Cleared after a scan, before its finish: the scan is dropped, not parsed into the page.
+  body = Padded(big);
+  ASSERT_TRUE(ScanSpanPage(&body, &page).ok());
+  page.Clear();
+  ASSERT_TRUE(page.FinishParse().ok());
+  EXPECT_EQ(page.spans.size(), 0);
+  EXPECT_EQ(page.items, 0u);
+}
+
+// What the scan rejects is asked for again by the client: a body cut short, an error body, a
+// body without data. The body is given back untouched (the client logs its size).
+TEST(SpanPageScan, TheScanRejectsAPageWhosePagingCannotBeReadAndGivesTheBodyBack) {
+  for (const std::string& json :
+       {std::string(R"({"data":[{"attributes":{"trace_id":"1","span_id":"1"}},)"),
+        std::string(R"({"data":[{"attributes":{"trace_id":"1","span_id":"1"}})"),
+        std::string(R"({"errors":["Rate limit exceeded"]})"), std::string(R"({"meta":{}})"),
+        std::string("not json")}) {
+    SpanPage page;
+    std::string body = Padded(json);
+    absl::Status s = ScanSpanPage(&body, &page);
+    EXPECT_FALSE(s.ok()) << json;
+    EXPECT_THAT(Msg(s), HasSubstr("malformed Datadog span page")) << json;
+    EXPECT_EQ(body, json);
+    EXPECT_TRUE(page.scan == nullptr || !page.scan->pending());
+  }
+}
+
+// Past the paging, an item that is not an object fails the finish (the whole-page parse fails
+// the same way), with where it was.
+TEST(SpanPageScan, AnItemThatIsNotAnObjectFailsTheFinishWithItsPlace) {
+  const std::string json =
+      R"({"data":[{"attributes":{"trace_id":"1","span_id":"2"}},7],"meta":{"page":{"after":"C"}}})";
+  SpanPage page;
+  std::string body = Padded(json);
+  ASSERT_TRUE(ScanSpanPage(&body, &page).ok());
+  EXPECT_EQ(page.items, 2u);
+  EXPECT_EQ(page.next_cursor, "C");
+  absl::Status s = page.FinishParse();
+  EXPECT_THAT(Msg(s), HasSubstr("data[1]"));
+  EXPECT_THAT(Msg(ParseSpanPage(json).status()), HasSubstr("data[1]"));
 }
 
 TEST(DecimalId, Bounds) {

@@ -212,12 +212,50 @@ TYPED_TEST_P(SourceContractTest, APageReadIntoAUsedPageHoldsOnlyThatPage) {
   EXPECT_TRUE(page.next_cursor.empty());
 }
 
+// A page read in two steps (ScanSpans, then FinishParse: the collector's way) is the page
+// ListSpans reads: its paging is known before its spans are parsed, page after page into the
+// same recycled SpanPage, and the window's last page is known from the scan alone.
+TYPED_TEST_P(SourceContractTest, AScannedPageFinishedIsThePageListSpansReads) {
+  auto wire = [](const SpanPage& p) {
+    std::string out;
+    for (const v1::Span& s : p.spans) out += s.SerializeAsString() + "|";
+    return out;
+  };
+  SpanQuery q{.query = "*",
+              .from_unix_nano = this->backend_.window_from(),
+              .to_unix_nano = this->backend_.window_to(),
+              .limit = 100};
+  SpanPage scanned;
+  int pages = 0;
+  size_t spans = 0;
+  for (; pages < 1000; ++pages) {
+    auto listed = this->source().ListSpans(q);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    ASSERT_TRUE(this->source().ScanSpans(q, &scanned).ok());
+    // The paging first, from the scan.
+    EXPECT_EQ(scanned.items, static_cast<size_t>(listed->spans.size()) + listed->skipped.size());
+    EXPECT_EQ(scanned.next_cursor, listed->next_cursor);
+    EXPECT_EQ(scanned.partial, listed->partial);
+    ASSERT_TRUE(scanned.FinishParse().ok());
+    EXPECT_EQ(wire(scanned), wire(*listed));
+    spans += static_cast<size_t>(scanned.spans.size());
+    if (scanned.next_cursor.empty() || scanned.items < static_cast<size_t>(q.limit)) break;
+    q.cursor = scanned.next_cursor;
+  }
+  int listed_pages = 0;
+  EXPECT_EQ(spans, this->ReadWindow(this->backend_.window_from(), this->backend_.window_to(), 100,
+                                    &listed_pages)
+                       .size());
+  EXPECT_GT(pages, 0);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(SourceContractTest, ValidateAcceptsTheKeys,
                             DefinitionPagesListEveryServiceOnceWhateverThePageSize,
                             EntityPagesFollowNextOffsetToTheEnd,
                             ApmServicesAreOneObservationPerServiceForEveryEnv,
                             SpanPagesCoverTheWindowOnceWhateverThePageSize,
                             AnEmptyWindowIsOneEmptyPage, AggregateCountsTheSpansTheListReturns,
-                            APageReadIntoAUsedPageHoldsOnlyThatPage);
+                            APageReadIntoAUsedPageHoldsOnlyThatPage,
+                            AScannedPageFinishedIsThePageListSpansReads);
 
 }  // namespace apmcov::datadog::contract

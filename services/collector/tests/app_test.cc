@@ -462,6 +462,46 @@ TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
   EXPECT_LE(ids.size() - distinct.size(), 1u);
 }
 
+// A page whose paging was read (its scan) but whose spans do not parse: the next page's call
+// has already started (it runs while a page is parsed) and is abandoned; the sync stops at the
+// last published span like for a failed call, and the next sync resumes there, losing nothing.
+TEST_F(AppTest, SpansThatDoNotParseAfterTheScanStopTheSyncAndTheNextSyncLosesNothing) {
+  const int64_t now = Now();
+  AddSpans(3000, 4, now - 3600 * kSec, now - 60 * kSec);  // ~2034 spans (3 pages) per window
+  // Calls 0-2 read the first window; call 4 (the second window's second page) is read, but
+  // its spans do not parse.
+  source_.finish_spans = [](int number) {
+    return number == 4 ? absl::InvalidArgumentError("malformed Datadog span page at data[7]")
+                       : absl::OkStatus();
+  };
+  auto app = MakeApp();
+  SyncResult r = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  source_.finish_spans = nullptr;
+  EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
+  EXPECT_THAT(r.error, HasSubstr("malformed Datadog span page at data[7]"));
+  EXPECT_EQ(r.windows, 2u);
+  // The page after the bad one was asked for while the bad one was parsed: one call spent.
+  ASSERT_EQ(source_.span_queries.size(), 6u);
+  EXPECT_FALSE(source_.span_queries[5].cursor.empty());
+  const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
+  ASSERT_TRUE(app->checkpoint().has_value());
+  const int64_t cut = *app->checkpoint();
+  EXPECT_GT(cut, first_window_end);
+  EXPECT_LT(cut, first_window_end + 600 * kSec);
+  EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
+  EXPECT_EQ(Jobs().back().checkpoint_unix_nano(), cut);
+
+  clock_.Advance(std::chrono::minutes(15));
+  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+  EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
+  EXPECT_EQ(source_.span_queries[6].from_unix_nano, cut);  // resumed there
+  EXPECT_TRUE(source_.span_queries[6].cursor.empty());
+  auto ids = PublishedSpanIds();
+  std::set<uint64_t> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
+  EXPECT_LE(ids.size() - distinct.size(), 1u);
+}
+
 // The density says the range fits, but the budget runs out (the density was misjudged): the
 // checkpoint moves to the last published span, and the next sync resumes right there, never
 // from the start of the window again.

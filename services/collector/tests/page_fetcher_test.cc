@@ -1,5 +1,6 @@
-// PageFetcher (page_fetcher.h): pages read in the order asked on one thread, recycled pages
-// read into again, errors handed back, and every fetch asked for finished before it goes.
+// PageFetcher (page_fetcher.h): pages read (scanned: the call and the paging) in the order
+// asked on one thread, their spans parsed by the asker, recycled pages read into again, errors
+// handed back, and every fetch asked for finished before it goes.
 #include "page_fetcher.h"
 
 #include <gtest/gtest.h>
@@ -28,6 +29,14 @@ void AddSpans(FakeSource& source, int n) {
   }
 }
 
+// The asker's part of a fetched page: its spans, parsed (on the asker's thread).
+Page Finished(absl::StatusOr<Page> page) {
+  EXPECT_TRUE(page.ok()) << page.status();
+  if (!page.ok()) return nullptr;
+  EXPECT_TRUE((*page)->FinishParse().ok());
+  return *std::move(page);
+}
+
 SpanQuery Query(int32_t limit, std::string cursor = "") {
   return SpanQuery{
       .query = "*", .from_unix_nano = 0, .to_unix_nano = 1000, .limit = limit, .cursor = cursor};
@@ -45,11 +54,11 @@ TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedOnOneThread) {
   std::vector<uint64_t> ids;
   std::string cursor;
   for (int page = 0; page < 4; ++page) {
-    absl::StatusOr<Page> p = fetcher.Fetch(Query(3, cursor), tracing::CurrentActiveSpan()).get();
-    ASSERT_TRUE(p.ok()) << p.status();
-    for (const v1::Span& s : (*p)->spans) ids.push_back(s.span_id());
-    cursor = (*p)->next_cursor;
-    fetcher.Recycle(*std::move(p));
+    Page p = Finished(fetcher.Fetch(Query(3, cursor), tracing::CurrentActiveSpan()).get());
+    ASSERT_NE(p, nullptr);
+    for (const v1::Span& s : p->spans) ids.push_back(s.span_id());
+    cursor = p->next_cursor;
+    fetcher.Recycle(std::move(p));
   }
   EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
   EXPECT_EQ(threads.size(), 1u);
@@ -60,21 +69,21 @@ TEST(PageFetcherTest, ARecycledPageIsReadIntoAndHoldsOnlyTheNewPage) {
   FakeSource source;
   AddSpans(source, 5);
   PageFetcher fetcher(source);
-  absl::StatusOr<Page> first = fetcher.Fetch(Query(5), {}).get();
-  ASSERT_TRUE(first.ok());
-  ASSERT_EQ((*first)->spans.size(), 5);
-  const datadog::SpanPage* storage = first->get();
-  fetcher.Recycle(*std::move(first));
+  Page first = Finished(fetcher.Fetch(Query(5), {}).get());
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->spans.size(), 5);
+  const datadog::SpanPage* storage = first.get();
+  fetcher.Recycle(std::move(first));
 
-  absl::StatusOr<Page> second = fetcher.Fetch(Query(2, "3"), {}).get();  // spans 4 and 5
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->get(), storage);  // the same page, read into again
-  ASSERT_EQ((*second)->spans.size(), 2);
-  EXPECT_EQ((*second)->spans[0].span_id(), 4u);
-  EXPECT_EQ((*second)->spans[1].span_id(), 5u);
-  EXPECT_EQ((*second)->spans[0].service(), "b");
-  EXPECT_EQ((*second)->spans[1].service(), "a-service-name-longer-than-sso");
-  EXPECT_EQ((*second)->next_cursor, "5");
+  Page second = Finished(fetcher.Fetch(Query(2, "3"), {}).get());  // spans 4 and 5
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second.get(), storage);  // the same page, read into again
+  ASSERT_EQ(second->spans.size(), 2);
+  EXPECT_EQ(second->spans[0].span_id(), 4u);
+  EXPECT_EQ(second->spans[1].span_id(), 5u);
+  EXPECT_EQ(second->spans[0].service(), "b");
+  EXPECT_EQ(second->spans[1].service(), "a-service-name-longer-than-sso");
+  EXPECT_EQ(second->next_cursor, "5");
 }
 
 TEST(PageFetcherTest, AFailedFetchAnswersItsErrorAndTheNextOneReads) {
@@ -86,9 +95,9 @@ TEST(PageFetcherTest, AFailedFetchAnswersItsErrorAndTheNextOneReads) {
   PageFetcher fetcher(source);
   absl::StatusOr<Page> failed = fetcher.Fetch(Query(10), {}).get();
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
-  absl::StatusOr<Page> read = fetcher.Fetch(Query(10), {}).get();
-  ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ((*read)->spans.size(), 3);
+  Page read = Finished(fetcher.Fetch(Query(10), {}).get());
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->spans.size(), 3);
 }
 
 TEST(PageFetcherTest, GoingAwayFinishesTheFetchesAskedFor) {
@@ -106,10 +115,10 @@ TEST(PageFetcherTest, GoingAwayFinishesTheFetchesAskedFor) {
   }
   ASSERT_EQ(a.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   ASSERT_EQ(b.wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  absl::StatusOr<Page> pa = a.get(), pb = b.get();
-  ASSERT_TRUE(pa.ok() && pb.ok());
-  EXPECT_EQ((*pa)->spans[0].span_id(), 1u);
-  EXPECT_EQ((*pb)->spans[0].span_id(), 2u);
+  Page pa = Finished(a.get()), pb = Finished(b.get());
+  ASSERT_TRUE(pa != nullptr && pb != nullptr);
+  EXPECT_EQ(pa->spans[0].span_id(), 1u);
+  EXPECT_EQ(pb->spans[0].span_id(), 2u);
 }
 
 }  // namespace

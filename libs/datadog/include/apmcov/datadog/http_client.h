@@ -118,10 +118,10 @@ struct ApiCall {
   std::string body;  // JSON for POST
   bool needs_app_key = true;
   std::string scope;  // the application-key scope the endpoint needs, for 403 messages
-  // Reads a 2xx body (the caller keeps what it parsed). An error means the body was cut short
-  // or garbled in transit: the call is retried like a 5xx, and the error returned after the
-  // last attempt.
-  std::function<absl::Status(const HttpResponse&)> read_body;
+  // Reads a 2xx body (the caller keeps what it parsed, and may take the body itself). An error
+  // means the body was cut short or garbled in transit: the call is retried like a 5xx, and
+  // the error returned after the last attempt.
+  std::function<absl::Status(HttpResponse&)> read_body;
 };
 
 // What the client knows of one rate-limit bucket.
@@ -173,8 +173,12 @@ class HttpDatadogSource final : public DatadogSource {
   absl::StatusOr<AggregateResult> AggregateSpanCounts(const AggregateQuery& query) override;
   using DatadogSource::ListSpans;
   absl::Status ListSpans(const SpanQuery& query, SpanPage* page) override;
+  absl::Status ScanSpans(const SpanQuery& query, SpanPage* page) override;
 
  private:
+  // `whole`: parse the spans in the call (ListSpans), else scan only (ScanSpans).
+  absl::Status ReadSpans(const SpanQuery& query, SpanPage* page, bool whole);
+
   DatadogHttpClient& client_;
 };
 

@@ -41,6 +41,12 @@ absl::Status ParseSpanPage(std::string_view body, SpanPage* page);
 // (the HTTP client keeps that much on every response body).
 absl::Status ParseSpanPageInPlace(const std::string& body, SpanPage* page);
 absl::StatusOr<SpanPage> ParseSpanPageInPlace(const std::string& body);
+// A page read in two steps (DatadogSource::ScanSpans). This first step takes `*body` (swapped
+// with the body the page held before: no copy) and reads what paging needs: simdjson's first
+// stage over the whole body, meta (next_cursor, partial), the count of items in `data`
+// (page->items) and the error-body check. page->FinishParse() then parses the spans from the
+// same index, on any thread. On an error `*body` is given back and nothing is pending.
+absl::Status ScanSpanPage(std::string* body, SpanPage* page);
 inline constexpr size_t kJsonPadding = 64;
 // simdjson's kernel the span-page parser runs ("icelake", "haswell", "westmere", "fallback"):
 // the best one compiled in that the running CPU supports, chosen at first use.

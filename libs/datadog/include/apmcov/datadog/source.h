@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,24 @@ struct CatalogEntityPage {
   std::optional<int64_t> next_offset;  // absent on the last page
 };
 
+struct SpanPage;
+
+// A span page read in two steps (DatadogSource::ScanSpans): the body and the JSON parser's state
+// between the scan, which found the page's cursor, and the parse of its spans. Owned by the
+// page, so a page read into again reuses both (the body's buffer, the parser's index).
+class SpanPageScan {
+ public:
+  virtual ~SpanPageScan() = default;
+  // Parses the spans of the body scanned last into `page` (the page it was scanned into):
+  // nothing to do when no scan is pending.
+  virtual absl::Status Finish(SpanPage* page) = 0;
+  bool pending() const { return pending_; }
+  void Discard() { pending_ = false; }
+
+ protected:
+  bool pending_ = false;
+};
+
 // One page of GET /api/v2/spans/events (cursor paging). `spans` is a RepeatedPtrField so a
 // page object reused across calls (after spans.Clear()) keeps its allocations.
 struct SpanPage {
@@ -56,6 +75,14 @@ struct SpanPage {
     std::string reason;
   };
   std::vector<SkippedSpan> skipped;
+  // Items in the page's `data`, spans and skipped ones alike: known once the page is scanned,
+  // before its spans are parsed (a page shorter than asked for is the last).
+  size_t items = 0;
+  // Set by a scan (DatadogSource::ScanSpans) until FinishParse.
+  std::unique_ptr<SpanPageScan> scan;
+
+  // Parses the spans a scan left for later; nothing to do for a page read whole (ListSpans).
+  absl::Status FinishParse() { return scan == nullptr ? absl::OkStatus() : scan->Finish(this); }
 
   // Empties the page and keeps its storage: the cleared spans (and their strings' buffers)
   // are reused by the next page read into it.
@@ -64,6 +91,8 @@ struct SpanPage {
     next_cursor.clear();
     partial = false;
     skipped.clear();
+    items = 0;
+    if (scan != nullptr) scan->Discard();
   }
 };
 
@@ -129,6 +158,15 @@ class DatadogSource {
   // page read into the same SpanPage again allocates only for what outgrows the last one).
   // After an error the page's content is unspecified.
   virtual absl::Status ListSpans(const SpanQuery& query, SpanPage* page) = 0;
+  // The same, but the page's spans may be left unparsed: the call returns once the page's
+  // paging is known (next_cursor, partial, items), and page->FinishParse() parses the spans,
+  // on any thread, so that the next page's call can start meanwhile. A body whose paging
+  // cannot be read is asked for again like any garbled answer; a span that cannot be parsed
+  // is skipped like in ListSpans; FinishParse fails only for a body that is not JSON after
+  // its paging (the call is not repeated then: the caller stops the read there).
+  virtual absl::Status ScanSpans(const SpanQuery& query, SpanPage* page) {
+    return ListSpans(query, page);
+  }
   // The same, into a new page.
   absl::StatusOr<SpanPage> ListSpans(const SpanQuery& query) {
     SpanPage page;

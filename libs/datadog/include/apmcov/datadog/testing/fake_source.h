@@ -61,6 +61,10 @@ class FakeSource final : public DatadogSource {
 
   // Seen before every call; a non-OK status is the call's answer.
   std::function<absl::Status(const Call&)> before_call;
+  // For a page read by ScanSpans (its spans held back until FinishParse, like a page scanned
+  // but not parsed): what FinishParse answers for the page of that 0-based spans call; OK or
+  // unset: the spans. A non-OK answer is a page whose paging read well and whose spans do not.
+  std::function<absl::Status(int number)> finish_spans;
 
   // What was asked, in order.
   std::vector<SpanQuery> span_queries;
@@ -75,6 +79,7 @@ class FakeSource final : public DatadogSource {
   absl::StatusOr<AggregateResult> AggregateSpanCounts(const AggregateQuery& query) override;
   using DatadogSource::ListSpans;
   absl::Status ListSpans(const SpanQuery& query, SpanPage* page) override;
+  absl::Status ScanSpans(const SpanQuery& query, SpanPage* page) override;
 
  private:
   absl::Status Before(Call call);
