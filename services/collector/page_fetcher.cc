@@ -4,7 +4,7 @@
 
 namespace apmcov::collector {
 
-PageFetcher::~PageFetcher() {
+PageFetcher::Worker::~Worker() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -13,26 +13,56 @@ PageFetcher::~PageFetcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::future<absl::StatusOr<PageFetcher::Page>> PageFetcher::Fetch(datadog::SpanQuery q,
-                                                                  tracing::ActiveSpanRef parent) {
-  std::packaged_task<absl::StatusOr<Page>()> fetch(
-      [this, q = std::move(q), parent]() -> absl::StatusOr<Page> {
-        tracing::ActiveSpanScope scope(parent);
-        Page page = TakeSpare();
-        if (absl::Status s = source_.ScanSpans(q, page.get()); !s.ok()) {
-          Recycle(std::move(page));
-          return s;
-        }
-        return page;
-      });
-  std::future<absl::StatusOr<Page>> page = fetch.get_future();
+void PageFetcher::Worker::Post(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
-    pending_.push_back(std::move(fetch));
+    tasks_.push_back(std::move(task));
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   }
   wake_.notify_one();
-  return page;
+}
+
+void PageFetcher::Worker::Run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+    if (tasks_.empty()) return;  // stopping, and every task posted is done
+    std::function<void()> task = std::move(tasks_.front());
+    tasks_.pop_front();
+    lock.unlock();
+    task();
+    lock.lock();
+  }
+}
+
+PageFetcher::Fetched PageFetcher::Fetch(datadog::SpanQuery q, tracing::ActiveSpanRef parent) {
+  // Shared: std::function needs copyable tasks.
+  auto head = std::make_shared<std::promise<absl::StatusOr<Head>>>();
+  auto parsed = std::make_shared<std::promise<absl::StatusOr<Page>>>();
+  Fetched out{head->get_future(), parsed->get_future()};
+  fetch_.Post([this, q = std::move(q), parent, head, parsed] {
+    auto page = std::make_shared<Page>(TakeSpare());
+    {
+      tracing::ActiveSpanScope scope(parent);
+      if (absl::Status s = source_.ScanSpans(q, page->get()); !s.ok()) {
+        Recycle(std::move(*page));
+        head->set_value(s);
+        parsed->set_value(s);
+        return;
+      }
+    }
+    const datadog::SpanPage& p = **page;
+    head->set_value(Head{p.next_cursor, p.items, p.partial});
+    parse_.Post([this, page, parsed] {
+      if (absl::Status s = (*page)->FinishParse(); !s.ok()) {
+        Recycle(std::move(*page));
+        parsed->set_value(s);
+        return;
+      }
+      parsed->set_value(std::move(*page));
+    });
+  });
+  return out;
 }
 
 void PageFetcher::Recycle(Page page) {
@@ -47,19 +77,6 @@ PageFetcher::Page PageFetcher::TakeSpare() {
   Page page = std::move(spare_.back());
   spare_.pop_back();
   return page;
-}
-
-void PageFetcher::Run() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    if (pending_.empty()) return;  // stopping, and every fetch asked for is done
-    std::packaged_task<absl::StatusOr<Page>()> fetch = std::move(pending_.front());
-    pending_.pop_front();
-    lock.unlock();
-    fetch();
-    lock.lock();
-  }
 }
 
 }  // namespace apmcov::collector

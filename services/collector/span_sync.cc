@@ -81,15 +81,16 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   q.to_unix_nano = to;
   q.limit = 1000;
   int64_t last_start = INT64_MIN;  // of the spans published so far
-  // The next page is fetched (the call and the scan of its body, on the fetch thread) while
-  // this one's spans are parsed, grouped and published: a fetched page's cursor is known
-  // before its spans are parsed. A fetch still running when this returns is waited for: it
-  // runs inside the sync's span, which must outlive it.
-  std::future<absl::StatusOr<PageFetcher::Page>> next;
+  // Pages are read ahead (PageFetcher): the next page's call starts as soon as this page's
+  // head (its paging) is known, while this page's spans are parsed on the parse thread and then
+  // grouped and published here. A fetch still running when this returns is waited for: its
+  // call runs inside the sync's span, which must outlive it.
+  PageFetcher::Fetched next;
   struct AwaitAbandoned {
-    std::future<absl::StatusOr<PageFetcher::Page>>& page;
+    PageFetcher::Fetched& fetch;
     ~AwaitAbandoned() {
-      if (page.valid()) page.wait();
+      if (fetch.head.valid()) fetch.head.wait();
+      if (fetch.page.valid()) fetch.page.wait();
     }
   } await_abandoned{next};
   auto start_fetch = [&]() -> bool {
@@ -132,27 +133,26 @@ App::RangeRead App::ReadRange(JobProgress& p, SyncResult& result, const std::str
   };
   if (!start_fetch()) return out;
   while (true) {
-    absl::StatusOr<PageFetcher::Page> fetched = next.get();
-    if (!fetched.ok()) {
-      stop_at_error(fetched.status());
+    absl::StatusOr<PageFetcher::Head> head = next.head.get();
+    if (!head.ok()) {
+      stop_at_error(head.status());
       return out;
     }
-    PageFetcher::Page page = *std::move(fetched);
+    std::future<absl::StatusOr<PageFetcher::Page>> this_page = std::move(next.page);
     // A short page that Datadog marks complete is the range's last: no extra empty call.
-    const size_t items = page->items;
-    const bool last = page->next_cursor.empty() || items == 0 ||
-                      (items < static_cast<size_t>(q.limit) && !page->partial);
+    const bool last = head->next_cursor.empty() || head->items == 0 ||
+                      (head->items < static_cast<size_t>(q.limit) && !head->partial);
     bool stop_after_this = false;
     if (!last) {
-      q.cursor = page->next_cursor;
+      q.cursor = head->next_cursor;
       stop_after_this = !start_fetch();
     }
-    // The spans, parsed while the next page's call runs.
-    if (absl::Status s = page->FinishParse(); !s.ok()) {
-      fetcher_.Recycle(std::move(page));
-      stop_at_error(s);
+    absl::StatusOr<PageFetcher::Page> parsed = this_page.get();
+    if (!parsed.ok()) {  // its paging read, its spans not
+      stop_at_error(parsed.status());
       return out;
     }
+    PageFetcher::Page page = *std::move(parsed);
     const uint64_t n = static_cast<uint64_t>(page->spans.size());
     const uint64_t skipped = page->skipped.size();
     for (const datadog::SpanPage::SkippedSpan& s : page->skipped) {

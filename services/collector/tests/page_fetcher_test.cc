@@ -1,11 +1,14 @@
-// PageFetcher (page_fetcher.h): pages read (scanned: the call and the paging) in the order
-// asked on one thread, their spans parsed by the asker, recycled pages read into again, errors
-// handed back, and every fetch asked for finished before it goes.
+// PageFetcher (page_fetcher.h): pages called for and scanned in the order asked on one thread,
+// their spans parsed on another, the next call running while a page is parsed, recycled pages
+// read into again, errors of either stage handed back, and every fetch and parse asked for
+// finished before it goes.
 #include "page_fetcher.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -29,53 +32,150 @@ void AddSpans(FakeSource& source, int n) {
   }
 }
 
-// The asker's part of a fetched page: its spans, parsed (on the asker's thread).
-Page Finished(absl::StatusOr<Page> page) {
-  EXPECT_TRUE(page.ok()) << page.status();
-  if (!page.ok()) return nullptr;
-  EXPECT_TRUE((*page)->FinishParse().ok());
-  return *std::move(page);
-}
-
 SpanQuery Query(int32_t limit, std::string cursor = "") {
   return SpanQuery{
       .query = "*", .from_unix_nano = 0, .to_unix_nano = 1000, .limit = limit, .cursor = cursor};
 }
 
-TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedOnOneThread) {
-  FakeSource source;
-  AddSpans(source, 10);
-  std::set<std::thread::id> threads;
-  source.before_call = [&](const FakeSource::Call&) {
-    threads.insert(std::this_thread::get_id());
+// A source whose pages' parses wait until released, and that notes the threads it runs on.
+class GatedSource final : public datadog::DatadogSource {
+ public:
+  explicit GatedSource(FakeSource& fake) : fake_(fake) {}
+  absl::Status Validate() override { return fake_.Validate(); }
+  absl::StatusOr<datadog::ServiceDefinitionPage> ListServiceDefinitions(int32_t n,
+                                                                        int32_t size) override {
+    return fake_.ListServiceDefinitions(n, size);
+  }
+  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t o, int32_t l) override {
+    return fake_.ListCatalogEntities(o, l);
+  }
+  absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override {
+    return fake_.ListApmServices();
+  }
+  absl::StatusOr<datadog::AggregateResult> AggregateSpanCounts(
+      const datadog::AggregateQuery& q) override {
+    return fake_.AggregateSpanCounts(q);
+  }
+  using DatadogSource::ListSpans;
+  absl::Status ListSpans(const SpanQuery& q, datadog::SpanPage* page) override {
+    return fake_.ListSpans(q, page);
+  }
+  absl::Status ScanSpans(const SpanQuery& q, datadog::SpanPage* page) override {
+    {
+      std::lock_guard lock(mu_);
+      scan_threads.insert(std::this_thread::get_id());
+    }
+    if (absl::Status s = fake_.ScanSpans(q, page); !s.ok()) return s;
+    // The fake's own second step, behind a gate.
+    page->scan = std::make_unique<Gate>(*this, std::move(page->scan));
     return absl::OkStatus();
+  }
+
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::set<std::thread::id> scan_threads, parse_threads;
+
+ private:
+  class Gate final : public datadog::SpanPageScan {
+   public:
+    Gate(GatedSource& source, std::unique_ptr<SpanPageScan> inner)
+        : source_(source), inner_(std::move(inner)) {
+      pending_ = true;
+    }
+    absl::Status Finish(datadog::SpanPage* page) override {
+      {
+        std::unique_lock lock(source_.mu_);
+        source_.parse_threads.insert(std::this_thread::get_id());
+        // Bounded, so that a failed test cannot hang.
+        source_.cv_.wait_for(lock, std::chrono::seconds(30), [this] { return source_.open_; });
+      }
+      pending_ = false;
+      return inner_->Finish(page);
+    }
+
+   private:
+    GatedSource& source_;
+    std::unique_ptr<SpanPageScan> inner_;
   };
+
+  FakeSource& fake_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// The asker's view of one fetch: the head, then the parsed page.
+Page Read(PageFetcher::Fetched f, PageFetcher::Head* head = nullptr) {
+  absl::StatusOr<PageFetcher::Head> h = f.head.get();
+  EXPECT_TRUE(h.ok()) << h.status();
+  if (head != nullptr && h.ok()) *head = *h;
+  absl::StatusOr<Page> p = f.page.get();
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : nullptr;
+}
+
+TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedCallsOnOneThreadParsesOnAnother) {
+  FakeSource fake;
+  AddSpans(fake, 10);
+  GatedSource source(fake);
+  source.Open();
   PageFetcher fetcher(source);
   std::vector<uint64_t> ids;
   std::string cursor;
   for (int page = 0; page < 4; ++page) {
-    Page p = Finished(fetcher.Fetch(Query(3, cursor), tracing::CurrentActiveSpan()).get());
+    PageFetcher::Head head;
+    Page p = Read(fetcher.Fetch(Query(3, cursor), tracing::CurrentActiveSpan()), &head);
     ASSERT_NE(p, nullptr);
+    EXPECT_EQ(head.items, static_cast<size_t>(p->spans.size()));
+    EXPECT_EQ(head.next_cursor, p->next_cursor);
     for (const v1::Span& s : p->spans) ids.push_back(s.span_id());
-    cursor = p->next_cursor;
+    cursor = head.next_cursor;
     fetcher.Recycle(std::move(p));
   }
   EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
-  EXPECT_EQ(threads.size(), 1u);
-  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  ASSERT_EQ(source.scan_threads.size(), 1u);
+  ASSERT_EQ(source.parse_threads.size(), 1u);
+  EXPECT_NE(*source.scan_threads.begin(), *source.parse_threads.begin());
+  EXPECT_EQ(source.scan_threads.count(std::this_thread::get_id()), 0u);
+  EXPECT_EQ(source.parse_threads.count(std::this_thread::get_id()), 0u);
+}
+
+// The point of the two stages: a page's head comes before its spans are parsed, and the next
+// page's call runs while they are.
+TEST(PageFetcherTest, TheNextCallRunsWhileAPageIsParsed) {
+  FakeSource fake;
+  AddSpans(fake, 6);
+  GatedSource source(fake);  // closed: parses wait
+  PageFetcher fetcher(source);
+  PageFetcher::Fetched first = fetcher.Fetch(Query(3), {});
+  absl::StatusOr<PageFetcher::Head> head = first.head.get();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->next_cursor, "3");
+  PageFetcher::Fetched second = fetcher.Fetch(Query(3, head->next_cursor), {});
+  ASSERT_EQ(second.head.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(fake.calls(FakeSource::Method::kSpans), 2);
+  EXPECT_EQ(first.page.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  source.Open();
+  absl::StatusOr<Page> one = first.page.get(), two = second.page.get();
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ((*one)->spans[0].span_id(), 1u);
+  EXPECT_EQ((*two)->spans[0].span_id(), 4u);
 }
 
 TEST(PageFetcherTest, ARecycledPageIsReadIntoAndHoldsOnlyTheNewPage) {
   FakeSource source;
   AddSpans(source, 5);
   PageFetcher fetcher(source);
-  Page first = Finished(fetcher.Fetch(Query(5), {}).get());
+  Page first = Read(fetcher.Fetch(Query(5), {}));
   ASSERT_NE(first, nullptr);
   ASSERT_EQ(first->spans.size(), 5);
   const datadog::SpanPage* storage = first.get();
   fetcher.Recycle(std::move(first));
 
-  Page second = Finished(fetcher.Fetch(Query(2, "3"), {}).get());  // spans 4 and 5
+  Page second = Read(fetcher.Fetch(Query(2, "3"), {}));  // spans 4 and 5
   ASSERT_NE(second, nullptr);
   EXPECT_EQ(second.get(), storage);  // the same page, read into again
   ASSERT_EQ(second->spans.size(), 2);
@@ -93,29 +193,52 @@ TEST(PageFetcherTest, AFailedFetchAnswersItsErrorAndTheNextOneReads) {
     return c.number == 0 ? absl::UnavailableError("HTTP 503 after retries") : absl::OkStatus();
   };
   PageFetcher fetcher(source);
-  absl::StatusOr<Page> failed = fetcher.Fetch(Query(10), {}).get();
-  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
-  Page read = Finished(fetcher.Fetch(Query(10), {}).get());
+  PageFetcher::Fetched failed = fetcher.Fetch(Query(10), {});
+  EXPECT_EQ(failed.head.get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(failed.page.get().status().code(), absl::StatusCode::kUnavailable);
+  Page read = Read(fetcher.Fetch(Query(10), {}));
   ASSERT_NE(read, nullptr);
   EXPECT_EQ(read->spans.size(), 3);
 }
 
-TEST(PageFetcherTest, GoingAwayFinishesTheFetchesAskedFor) {
+// A page whose paging was read but whose spans do not parse: the head is fine, the page
+// answers the parse's error, and the next fetch reads.
+TEST(PageFetcherTest, SpansThatDoNotParseAnswerThePagesErrorAfterAGoodHead) {
+  FakeSource source;
+  AddSpans(source, 6);
+  source.finish_spans = [](int number) {
+    return number == 0 ? absl::InvalidArgumentError("malformed Datadog span page at data[2]")
+                       : absl::OkStatus();
+  };
+  PageFetcher fetcher(source);
+  PageFetcher::Fetched bad = fetcher.Fetch(Query(3), {});
+  absl::StatusOr<PageFetcher::Head> head = bad.head.get();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->items, 3u);
+  EXPECT_EQ(bad.page.get().status().message(), "malformed Datadog span page at data[2]");
+  Page next = Read(fetcher.Fetch(Query(3, head->next_cursor), {}));
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->spans[0].span_id(), 4u);
+}
+
+TEST(PageFetcherTest, GoingAwayFinishesTheFetchesAndParsesAskedFor) {
   FakeSource source;
   AddSpans(source, 3);
   source.before_call = [](const FakeSource::Call&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // still reading at the end
     return absl::OkStatus();
   };
-  std::future<absl::StatusOr<Page>> a, b;
+  PageFetcher::Fetched a, b;
   {
     PageFetcher fetcher(source);
     a = fetcher.Fetch(Query(1), {});
     b = fetcher.Fetch(Query(1, "1"), {});
   }
-  ASSERT_EQ(a.wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  ASSERT_EQ(b.wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  Page pa = Finished(a.get()), pb = Finished(b.get());
+  for (PageFetcher::Fetched* f : {&a, &b}) {
+    ASSERT_EQ(f->head.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    ASSERT_EQ(f->page.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  }
+  Page pa = Read(std::move(a)), pb = Read(std::move(b));
   ASSERT_TRUE(pa != nullptr && pb != nullptr);
   EXPECT_EQ(pa->spans[0].span_id(), 1u);
   EXPECT_EQ(pb->spans[0].span_id(), 2u);
