@@ -83,6 +83,7 @@ struct CurlTransport::Impl {
   TransportOptions options;
   CURL* easy = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {};
+  std::string spare_body;  // RecycleBody: the next response's body is written into it
 };
 
 CurlTransport::CurlTransport(TransportOptions options) : impl_(std::make_unique<Impl>()) {
@@ -101,6 +102,8 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   // curl_easy_reset keeps the connection cache, so keep-alive connections are reused.
   curl_easy_reset(h);
   HttpResponse response;
+  response.body.swap(impl_->spare_body);
+  response.body.clear();
   impl_->errbuf[0] = '\0';
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -155,6 +158,10 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
   return response;
+}
+
+void CurlTransport::RecycleBody(std::string body) {
+  if (body.capacity() > impl_->spare_body.capacity()) impl_->spare_body = std::move(body);
 }
 
 // ---- URLs ----
@@ -584,6 +591,8 @@ absl::Status HttpDatadogSource::ReadSpans(const SpanQuery& query, SpanPage* page
   absl::StatusOr<HttpResponse> r = client_.Call(call);
   if (!r.ok()) return r.status();
   if (page->items == 0) page->next_cursor.clear();
+  // Parsed, or swapped for the buffer the page held before: the next page is written into it.
+  client_.RecycleBody(std::move(r->body));
   return absl::OkStatus();
 }
 

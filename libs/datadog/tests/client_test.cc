@@ -292,6 +292,36 @@ TEST(CurlTransportTest, ATransferInFlightIsAbortedWhenCancelled) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
 }
 
+// A body given back is written into by the next response (no fresh buffer grown per page).
+TEST(CurlTransportTest, TheNextResponseIsWrittenIntoTheBodyGivenBack) {
+  const std::string big(300'000, 'x'), small(1000, 'y');
+  std::atomic<int> n{0};
+  TestHttpServer server([&](const TestRequest&) {
+    TestResponse r;
+    r.body = n++ == 0 ? big : small;
+    return r;
+  });
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = server.base_url() + "/page";
+  auto first = transport.Send(req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->body, big);
+  const char* buffer = first->body.data();
+  transport.RecycleBody(std::move(first->body));
+  auto second = transport.Send(req);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->body, small);
+  EXPECT_EQ(second->body.data(), buffer);
+  EXPECT_GE(second->body.capacity(), big.size());
+  // A smaller buffer given back does not replace the larger one kept.
+  transport.RecycleBody(std::string(10, 'z'));
+  transport.RecycleBody(std::move(second->body));
+  auto third = transport.Send(req);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->body.data(), buffer);
+}
+
 TEST_F(ClientTest, ServerErrorsAreRetriedWithCappedJitteredBackoff) {
   std::atomic<int> n{0};
   Start([&](const TestRequest&) {

@@ -59,6 +59,9 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
   // DeadlineExceeded on a timeout, Unavailable when no connection could be made or it broke.
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
+  // Gives a response body's buffer back, for a later response to be written into without
+  // growing a fresh one (a span page is over a megabyte). Optional.
+  virtual void RecycleBody(std::string body) { (void)body; }
 };
 
 struct TransportOptions {
@@ -78,6 +81,8 @@ class CurlTransport final : public HttpTransport {
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request) override;
+  // Keeps the largest buffer given back; the next response's body is written into it.
+  void RecycleBody(std::string body) override;
 
  private:
   struct Impl;
@@ -138,6 +143,8 @@ class DatadogHttpClient {
 
   // A 2xx response, or the Status of the last attempt once retries are exhausted.
   absl::StatusOr<HttpResponse> Call(const ApiCall& call);
+  // A body the caller is done with, its buffer given back to the transport.
+  void RecycleBody(std::string body) { transport_.RecycleBody(std::move(body)); }
 
   // Bucket name (X-RateLimit-Name, else the endpoint) → state. For tests and metrics.
   const std::map<std::string, RateLimitBucket>& buckets() const { return buckets_; }
