@@ -219,6 +219,32 @@ class AppTest : public ::testing::Test {
     return ids;
   }
 
+  // For the failed-page tests (12,000 spans over the last hour, 10-minute windows, the second
+  // window's second page failing): the checkpoint the failed sync left, checked to be inside
+  // the second window on a whole millisecond.
+  int64_t CutInTheSecondWindowOf(const App& app, int64_t now) {
+    const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
+    const int64_t cut = app.checkpoint().value_or(0);
+    EXPECT_GT(cut, first_window_end);
+    EXPECT_LT(cut, first_window_end + 600 * kSec);
+    EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
+    return cut;
+  }
+  // The next sync, 15 minutes later: it starts reading at `cut` (span query `first_query`),
+  // succeeds, and every span is published, at most one twice.
+  void ResumesAtTheCutLosingNothing(App& app, int64_t cut, size_t first_query) {
+    clock_.Advance(std::chrono::minutes(15));
+    SyncResult r = app.RunSync(v1::SYNC_TRIGGER_SCHEDULE);
+    EXPECT_EQ(r.state, v1::SYNC_STATE_SUCCEEDED) << r.error;
+    ASSERT_GT(source_.span_queries.size(), first_query);
+    EXPECT_EQ(source_.span_queries[first_query].from_unix_nano, cut);  // resumed there
+    EXPECT_TRUE(source_.span_queries[first_query].cursor.empty());
+    auto ids = PublishedSpanIds();
+    std::set<uint64_t> distinct(ids.begin(), ids.end());
+    EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
+    EXPECT_LE(ids.size() - distinct.size(), 1u);
+  }
+
   CollectorConfig config_;
   ManualClock clock_;
   prometheus::Registry registry_;
@@ -440,26 +466,13 @@ TEST_F(AppTest, FailedSpanPageKeepsWhatWasPublishedAndTheNextSyncLosesNothing) {
   EXPECT_EQ(r.state, v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(r.error, HasSubstr("malformed Datadog span page"));
   EXPECT_EQ(r.windows, 2u);  // the first window whole, the second up to its first page
-  const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
-  ASSERT_TRUE(app->checkpoint().has_value());
-  const int64_t cut = *app->checkpoint();
-  EXPECT_GT(cut, first_window_end);
-  EXPECT_LT(cut, first_window_end + 600 * kSec);
-  EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
+  const int64_t cut = CutInTheSecondWindowOf(*app, now);
   auto jobs = Jobs();
   EXPECT_EQ(jobs.back().state(), v1::SYNC_STATE_PARTIAL);
   EXPECT_THAT(jobs.back().error(), HasSubstr("malformed"));
   EXPECT_EQ(jobs.back().checkpoint_unix_nano(), cut);
 
-  clock_.Advance(std::chrono::minutes(15));
-  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
-  EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
-  EXPECT_EQ(source_.span_queries[5].from_unix_nano, cut);  // resumed there
-  EXPECT_TRUE(source_.span_queries[5].cursor.empty());
-  auto ids = PublishedSpanIds();
-  std::set<uint64_t> distinct(ids.begin(), ids.end());
-  EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
-  EXPECT_LE(ids.size() - distinct.size(), 1u);
+  ResumesAtTheCutLosingNothing(*app, cut, /*first_query=*/5);
 }
 
 // A page whose paging was read (its scan) but whose spans do not parse: the next page's call
@@ -483,23 +496,10 @@ TEST_F(AppTest, SpansThatDoNotParseAfterTheScanStopTheSyncAndTheNextSyncLosesNot
   // The page after the bad one was asked for while the bad one was parsed: one call spent.
   ASSERT_EQ(source_.span_queries.size(), 6u);
   EXPECT_FALSE(source_.span_queries[5].cursor.empty());
-  const int64_t first_window_end = now - 3600 * kSec + 600 * kSec;
-  ASSERT_TRUE(app->checkpoint().has_value());
-  const int64_t cut = *app->checkpoint();
-  EXPECT_GT(cut, first_window_end);
-  EXPECT_LT(cut, first_window_end + 600 * kSec);
-  EXPECT_EQ(cut % 1'000'000, 0) << "a whole millisecond";
+  const int64_t cut = CutInTheSecondWindowOf(*app, now);
   EXPECT_EQ(Jobs().back().checkpoint_unix_nano(), cut);
 
-  clock_.Advance(std::chrono::minutes(15));
-  SyncResult r2 = app->RunSync(v1::SYNC_TRIGGER_SCHEDULE);
-  EXPECT_EQ(r2.state, v1::SYNC_STATE_SUCCEEDED) << r2.error;
-  EXPECT_EQ(source_.span_queries[6].from_unix_nano, cut);  // resumed there
-  EXPECT_TRUE(source_.span_queries[6].cursor.empty());
-  auto ids = PublishedSpanIds();
-  std::set<uint64_t> distinct(ids.begin(), ids.end());
-  EXPECT_EQ(distinct.size(), 12000u);  // nothing lost
-  EXPECT_LE(ids.size() - distinct.size(), 1u);
+  ResumesAtTheCutLosingNothing(*app, cut, /*first_query=*/6);
 }
 
 // The density says the range fits, but the budget runs out (the density was misjudged): the
