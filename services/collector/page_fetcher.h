@@ -47,7 +47,8 @@ class PageFetcher {
   PageFetcher& operator=(const PageFetcher&) = delete;
 
   using Page = std::unique_ptr<datadog::SpanPage>;
-  // A scanned page's paging: what the asker needs to ask for the next page.
+  // A scanned page's paging: what the asker needs to ask for the next page. A copy of the
+  // page's own fields, since the page itself is on the parse thread by the time it is read.
   struct Head {
     std::string next_cursor;  // empty: the last page
     size_t items = 0;         // spans and unparsable ones, in the page's `data`
