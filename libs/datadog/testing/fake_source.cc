@@ -192,26 +192,31 @@ absl::Status FakeSource::ListSpans(const SpanQuery& q, SpanPage* out) {
 
 namespace {
 
-// A fake page's second step: the spans, held back since the scan, or the error asked for.
+// A fake page's second step: the spans, held back since the scan, or the error `finish`
+// answers for the page's call.
 class HeldSpans final : public SpanPageScan {
  public:
-  void Hold(SpanPage* page, absl::Status finish) {
+  void Hold(SpanPage* page, int number, std::function<absl::Status(int)> finish) {
     held_.Clear();
     held_.Swap(&page->spans);
+    number_ = number;
     finish_ = std::move(finish);
     pending_ = true;
   }
   absl::Status Finish(SpanPage* page) override {
     if (!pending_) return absl::OkStatus();
     pending_ = false;
-    if (!finish_.ok()) return finish_;
+    if (finish_) {
+      if (absl::Status s = finish_(number_); !s.ok()) return s;
+    }
     page->spans.Swap(&held_);
     return absl::OkStatus();
   }
 
  private:
   google::protobuf::RepeatedPtrField<v1::Span> held_;
-  absl::Status finish_;
+  int number_ = 0;
+  std::function<absl::Status(int)> finish_;
 };
 
 }  // namespace
@@ -225,7 +230,7 @@ absl::Status FakeSource::ScanSpans(const SpanQuery& q, SpanPage* out) {
     held = fresh.get();
     out->scan = std::move(fresh);
   }
-  held->Hold(out, finish_spans ? finish_spans(number) : absl::OkStatus());
+  held->Hold(out, number, finish_spans);
   return absl::OkStatus();
 }
 

@@ -37,40 +37,24 @@ SpanQuery Query(int32_t limit, std::string cursor = "") {
       .query = "*", .from_unix_nano = 0, .to_unix_nano = 1000, .limit = limit, .cursor = cursor};
 }
 
-// A source whose pages' parses wait until released, and that notes the threads it runs on.
-class GatedSource final : public datadog::DatadogSource {
+// Notes the threads a FakeSource's calls and page finishes run on (before_call,
+// finish_spans), and holds the finishes until Open().
+class Gate {
  public:
-  explicit GatedSource(FakeSource& fake) : fake_(fake) {}
-  absl::Status Validate() override { return fake_.Validate(); }
-  absl::StatusOr<datadog::ServiceDefinitionPage> ListServiceDefinitions(int32_t n,
-                                                                        int32_t size) override {
-    return fake_.ListServiceDefinitions(n, size);
-  }
-  absl::StatusOr<datadog::CatalogEntityPage> ListCatalogEntities(int64_t o, int32_t l) override {
-    return fake_.ListCatalogEntities(o, l);
-  }
-  absl::StatusOr<std::vector<v1::ApmObservation>> ListApmServices() override {
-    return fake_.ListApmServices();
-  }
-  absl::StatusOr<datadog::AggregateResult> AggregateSpanCounts(
-      const datadog::AggregateQuery& q) override {
-    return fake_.AggregateSpanCounts(q);
-  }
-  using DatadogSource::ListSpans;
-  absl::Status ListSpans(const SpanQuery& q, datadog::SpanPage* page) override {
-    return fake_.ListSpans(q, page);
-  }
-  absl::Status ScanSpans(const SpanQuery& q, datadog::SpanPage* page) override {
-    {
+  explicit Gate(FakeSource& fake, bool open) : open_(open) {
+    fake.before_call = [this](const FakeSource::Call&) {
       std::lock_guard lock(mu_);
       scan_threads.insert(std::this_thread::get_id());
-    }
-    if (absl::Status s = fake_.ScanSpans(q, page); !s.ok()) return s;
-    // The fake's own second step, behind a gate.
-    page->scan = std::make_unique<Gate>(*this, std::move(page->scan));
-    return absl::OkStatus();
+      return absl::OkStatus();
+    };
+    fake.finish_spans = [this](int) {
+      std::unique_lock lock(mu_);
+      parse_threads.insert(std::this_thread::get_id());
+      // Bounded, so that a failed test cannot hang.
+      cv_.wait_for(lock, std::chrono::seconds(30), [this] { return open_; });
+      return absl::OkStatus();
+    };
   }
-
   void Open() {
     std::lock_guard lock(mu_);
     open_ = true;
@@ -79,32 +63,9 @@ class GatedSource final : public datadog::DatadogSource {
   std::set<std::thread::id> scan_threads, parse_threads;
 
  private:
-  class Gate final : public datadog::SpanPageScan {
-   public:
-    Gate(GatedSource& source, std::unique_ptr<SpanPageScan> inner)
-        : source_(source), inner_(std::move(inner)) {
-      pending_ = true;
-    }
-    absl::Status Finish(datadog::SpanPage* page) override {
-      {
-        std::unique_lock lock(source_.mu_);
-        source_.parse_threads.insert(std::this_thread::get_id());
-        // Bounded, so that a failed test cannot hang.
-        source_.cv_.wait_for(lock, std::chrono::seconds(30), [this] { return source_.open_; });
-      }
-      pending_ = false;
-      return inner_->Finish(page);
-    }
-
-   private:
-    GatedSource& source_;
-    std::unique_ptr<SpanPageScan> inner_;
-  };
-
-  FakeSource& fake_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool open_ = false;
+  bool open_;
 };
 
 // The asker's view of one fetch: the head, then the parsed page.
@@ -118,10 +79,9 @@ Page Read(PageFetcher::Fetched f, PageFetcher::Head* head = nullptr) {
 }
 
 TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedCallsOnOneThreadParsesOnAnother) {
-  FakeSource fake;
-  AddSpans(fake, 10);
-  GatedSource source(fake);
-  source.Open();
+  FakeSource source;
+  AddSpans(source, 10);
+  Gate gate(source, /*open=*/true);
   PageFetcher fetcher(source);
   std::vector<uint64_t> ids;
   std::string cursor;
@@ -136,11 +96,11 @@ TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedCallsOnOneThreadParsesOnAnothe
     fetcher.Recycle(std::move(p));
   }
   EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
-  ASSERT_EQ(source.scan_threads.size(), 1u);
-  ASSERT_EQ(source.parse_threads.size(), 1u);
-  EXPECT_NE(*source.scan_threads.begin(), *source.parse_threads.begin());
-  EXPECT_EQ(source.scan_threads.count(std::this_thread::get_id()), 0u);
-  EXPECT_EQ(source.parse_threads.count(std::this_thread::get_id()), 0u);
+  ASSERT_EQ(gate.scan_threads.size(), 1u);
+  ASSERT_EQ(gate.parse_threads.size(), 1u);
+  EXPECT_NE(*gate.scan_threads.begin(), *gate.parse_threads.begin());
+  EXPECT_EQ(gate.scan_threads.count(std::this_thread::get_id()), 0u);
+  EXPECT_EQ(gate.parse_threads.count(std::this_thread::get_id()), 0u);
 }
 
 // The point of the two stages: a page's head comes before its spans are parsed, and the next
@@ -148,8 +108,8 @@ TEST(PageFetcherTest, ReadsThePagesInTheOrderAskedCallsOnOneThreadParsesOnAnothe
 TEST(PageFetcherTest, TheNextCallRunsWhileAPageIsParsed) {
   FakeSource fake;
   AddSpans(fake, 6);
-  GatedSource source(fake);  // closed: parses wait
-  PageFetcher fetcher(source);
+  Gate gate(fake, /*open=*/false);  // parses wait
+  PageFetcher fetcher(fake);
   PageFetcher::Fetched first = fetcher.Fetch(Query(3), {});
   absl::StatusOr<PageFetcher::Head> head = first.head.get();
   ASSERT_TRUE(head.ok()) << head.status();
@@ -158,7 +118,7 @@ TEST(PageFetcherTest, TheNextCallRunsWhileAPageIsParsed) {
   ASSERT_EQ(second.head.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(fake.calls(FakeSource::Method::kSpans), 2);
   EXPECT_EQ(first.page.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
-  source.Open();
+  gate.Open();
   absl::StatusOr<Page> one = first.page.get(), two = second.page.get();
   ASSERT_TRUE(one.ok() && two.ok());
   EXPECT_EQ((*one)->spans[0].span_id(), 1u);

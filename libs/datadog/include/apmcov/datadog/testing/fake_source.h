@@ -64,6 +64,7 @@ class FakeSource final : public DatadogSource {
   // For a page read by ScanSpans (its spans held back until FinishParse, like a page scanned
   // but not parsed): what FinishParse answers for the page of that 0-based spans call; OK or
   // unset: the spans. A non-OK answer is a page whose paging read well and whose spans do not.
+  // Called by FinishParse, on the thread that finishes the page (the one set at the scan).
   std::function<absl::Status(int number)> finish_spans;
 
   // What was asked, in order.
