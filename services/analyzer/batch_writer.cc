@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "apmcov/base/process.h"
+
 namespace apmcov::analyzer {
 
 BatchWriter::BatchWriter(size_t depth, WriteFn write)
@@ -39,6 +41,7 @@ size_t BatchWriter::Pending() const {
 }
 
 void BatchWriter::Loop() {
+  NameThisThread("pg-writer");
   std::unique_lock lock(mu_);
   for (;;) {
     changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

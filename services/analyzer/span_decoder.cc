@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "apmcov/base/process.h"
 #include "apmcov/base/status.h"
 #include "apmcov/bus/proto.h"
 
@@ -87,6 +88,7 @@ size_t SpanDecoder::Pending() const {
 }
 
 void SpanDecoder::Loop() {
+  NameThisThread("decode");
   std::unique_lock lock(mu_);
   for (;;) {
     Entry* next = nullptr;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
 #include "apmcov/base/status.h"
 #include "apmcov/base/time.h"
 #include "apmcov/bus/partition_ends.h"
@@ -500,8 +501,14 @@ void App::Start() {
     if (ports_.commands == nullptr) leader_ = true;  // alone: no election
     ports_.metrics.SetLeader(leader_);
   }
-  scheduler_ = std::make_unique<std::thread>([this] { SchedulerLoop(); });
-  commands_ = std::make_unique<std::thread>([this] { CommandLoop(); });
+  scheduler_ = std::make_unique<std::thread>([this] {
+    NameThisThread("sync");  // the scheduler runs each sync on its own thread
+    SchedulerLoop();
+  });
+  commands_ = std::make_unique<std::thread>([this] {
+    NameThisThread("commands");
+    CommandLoop();
+  });
 }
 
 void App::Stop() {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "apmcov/base/process.h"
+
 namespace apmcov::collector {
 
 PageFetcher::Worker::~Worker() {
@@ -23,6 +25,7 @@ void PageFetcher::Worker::Post(std::function<void()> task) {
 }
 
 void PageFetcher::Worker::Run() {
+  NameThisThread(name_);
   std::unique_lock lock(mu_);
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });

@@ -70,7 +70,7 @@ class PageFetcher {
   // task). The destructor runs the tasks already posted, then joins the thread.
   class Worker {
    public:
-    Worker() = default;
+    explicit Worker(std::string name) : name_(std::move(name)) {}
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -78,6 +78,7 @@ class PageFetcher {
 
    private:
     void Run();
+    const std::string name_;  // the thread's (NameThisThread)
     std::mutex mu_;
     std::condition_variable wake_;
     std::deque<std::function<void()>> tasks_;
@@ -94,8 +95,8 @@ class PageFetcher {
   std::mutex mu_;
   std::vector<Page> spare_;
   // Destroyed first to last: the fetch thread (whose tasks post parses), then the parse thread.
-  Worker parse_;
-  Worker fetch_;
+  Worker parse_{"span-parse"};
+  Worker fetch_{"span-fetch"};
 };
 
 }  // namespace apmcov::collector

@@ -1,5 +1,7 @@
 #include "apmcov/base/process.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -34,6 +36,12 @@ sigset_t ShutdownSignals() {
 
 }  // namespace
 
+void NameThisThread(std::string_view name) {
+  char buf[16] = {};  // the kernel's limit, the terminating NUL included
+  name.copy(buf, sizeof(buf) - 1);
+  pthread_setname_np(pthread_self(), buf);  // fails only on a name too long: cut above
+}
+
 void BlockShutdownSignals() {
   sigset_t set = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -42,6 +50,7 @@ void BlockShutdownSignals() {
   std::call_once(started, [] {
     // Detached: it blocks in sigwait for the life of the process.
     std::thread([] {
+      NameThisThread("signals");
       sigset_t signals = ShutdownSignals();
       int sig = 0;
       while (sigwait(&signals, &sig) != 0) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
 
 namespace apmcov::telemetry {
 namespace {
@@ -162,7 +163,10 @@ void DogStatsdExporter::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_ || stopped_) return;
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("statsd-export");
+    Run();
+  });
 }
 
 void DogStatsdExporter::Run() {

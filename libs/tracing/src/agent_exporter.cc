@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "apmcov/base/log.h"
+#include "apmcov/base/process.h"
 #include "apmcov/base/status.h"
 #include "apmcov/tracing/exporter_metrics.h"
 #include "apmcov/tracing/msgpack_v04.h"
@@ -129,7 +130,10 @@ AgentExporter::AgentExporter(AgentExporterOptions options, std::shared_ptr<Expor
   sender_->tracer_version_header = "Datadog-Meta-Tracer-Version: " + options_.tracer_version;
   sender_->abort = &abort_;
   sender_->curl = curl_easy_init();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("trace-export");
+    Run();
+  });
 }
 
 AgentExporter::~AgentExporter() { Stop(std::chrono::milliseconds(500)).IgnoreError(); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "apmcov/base/config.h"
 #include "apmcov/base/log.h"
@@ -21,6 +22,10 @@ int WaitForShutdownSignal();
 
 // True once SIGTERM or SIGINT arrived (for loops and I/O that cannot sleep on a Clock).
 bool ShutdownRequested();
+
+// Names the calling thread as `top -H`, `perf` and /proc/<pid>/task/<tid>/comm show it (the
+// benchmarks read the CPU of each stage by these names). Linux keeps 15 bytes; the rest is cut.
+void NameThisThread(std::string_view name);
 
 // Reads LOG_LEVEL, LOG_FORMAT, DD_SERVICE, DD_ENV, DD_VERSION and configures logging.
 // `default_service` is used when DD_SERVICE is unset.
