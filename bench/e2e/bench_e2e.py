@@ -30,7 +30,10 @@ span pages of the recorded shape, converted to spans/s, and the collector's pars
 
 Each step also reports the CPU seconds per second each process took (utime + stime from
 /proc/<pid>/stat; `postgres` sums the server and its backends), so the bottleneck is in the
-figures. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
+figures; the whole machine's (/proc/stat: user, system, softirq, steal, idle..., `busy`, and
+`outside_stack`, what no process of the stack took); and the collector's and the analyzer's by
+thread name (their stage threads are named: sync, span-fetch, span-parse, decode, pg-writer;
+librdkafka's rdk:*), so that a stage at one full core shows as the ceiling. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
 consumer group; "1,2" by default), on a fresh stack and the same offered rates, and ends with
 one line per rate putting the replica counts side by side (processed spans/s, max lag, drain).
 The drains before a step (the start-up backfill, the backlog of a ddsim restart) are not
@@ -140,6 +143,59 @@ def cpu_by_process(s: st.Stack) -> dict[str, float]:
     out = {name: cpu_seconds(p.pid) for name, p in s.procs.items() if p.alive()}
     out["postgres"] = postgres_cpu_seconds(s)
     return out
+
+
+# /proc/stat's cpu line, in the kernel's order; `busy` is everything but idle and iowait.
+MACHINE_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_cpu_seconds() -> dict[str, float]:
+    """The whole machine's CPU seconds by kind (all cores, every process, the kernel and, on a
+    VM, the time the hypervisor gave to others: steal)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:1 + len(MACHINE_FIELDS)]]
+    out = {k: v / CLK_TCK for k, v in zip(MACHINE_FIELDS, values)}
+    out["busy"] = sum(v for k, v in out.items() if k not in ("idle", "iowait"))
+    return out
+
+
+def thread_group(comm: str) -> str:
+    """A thread's name without the trailing number librdkafka gives each broker thread
+    (rdk:broker1, rdk:broker-1 → rdk:broker)."""
+    return comm.rstrip("0123456789").rstrip("-") or comm
+
+
+def cpu_by_thread(pid: int | None) -> dict[str, float]:
+    """A process's CPU seconds by thread name (the services name their stage threads:
+    NameThisThread; the main thread carries the process's name)."""
+    out: dict[str, float] = {}
+    if not pid:
+        return out
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                raw = open(f"/proc/{pid}/task/{tid}/stat").read()
+            except OSError:
+                continue  # the thread ended meanwhile
+            name = thread_group(raw[raw.index("(") + 1:raw.rindex(")")])
+            fields = raw.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+THREADS_OF = ("collector", "analyzer")  # the processes whose threads a step reports
+
+
+def threads_by_process(s: st.Stack) -> dict[str, dict[str, float]]:
+    return {name: cpu_by_thread(p.pid) for name, p in s.procs.items()
+            if p.alive() and name.startswith(THREADS_OF)}
+
+
+def per_second(after: dict[str, float], before: dict[str, float], elapsed: float,
+               floor: float = 0.0) -> dict[str, float]:
+    """(after − before) / elapsed per key, rounded; keys under `floor` left out."""
+    out = {k: round((v - before.get(k, 0.0)) / elapsed, 2) for k, v in after.items()}
+    return {k: v for k, v in sorted(out.items(), key=lambda kv: -kv[1]) if v >= floor}
 
 
 class Probe:
@@ -285,6 +341,8 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             log(f"step {i + 1}: {rate} spans/s offered for {STEP:.0f}s")
             pub0, proc0, _ = probe.sample()
             cpu0 = cpu_by_process(s)
+            machine0 = machine_cpu_seconds()
+            threads0 = threads_by_process(s)
             t0 = time.monotonic()
             wall0_ms = time.time_ns() // 1_000_000
             max_lag = 0.0
@@ -302,8 +360,15 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             elapsed = time.monotonic() - t0
             pub1, proc1, _ = probe.sample()
             cpu1 = cpu_by_process(s)
+            machine = per_second(machine_cpu_seconds(), machine0, elapsed)
+            threads = {name: per_second(t, threads0.get(name, {}), elapsed, floor=0.01)
+                       for name, t in threads_by_process(s).items()}
             cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
             cpu["analyzers"] = round(sum(v for k, v in cpu.items() if k.startswith("analyzer")), 2)
+            # What the stack's processes do not account for: the bench itself, the kernel's
+            # own threads, anything else on the machine.
+            machine["outside_stack"] = round(
+                machine["busy"] - sum(v for k, v in cpu.items() if k != "analyzers"), 2)
             wall1_ms = time.time_ns() // 1_000_000
             # One more request so the collector reads up to the step's end; drain: until that
             # job has finished and the analyzer has consumed everything.
@@ -330,12 +395,15 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
                 "e2e_lag_s": round(SPAN_LAG + d, 1),
                 "behind": int(behind),
                 "cpu_s_per_s": cpu,
+                "machine_cpu_s_per_s": machine,
+                "thread_cpu_s_per_s": threads,
                 "ref_raw_simdjson_spans_s": round(ref["raw_spans_s"]),
             }
             rows.append(row)
             print(json.dumps(row), file=real_stdout, flush=True)
             log(f"step {i + 1}: published {pub_rate:.0f}/s, processed {proc_rate:.0f}/s, "
-                f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}; cpu/s {cpu}")
+                f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}; cpu/s {cpu}; "
+                f"machine {machine}; threads {threads}")
             if behind:
                 break
         for name, p in s.procs.items():
