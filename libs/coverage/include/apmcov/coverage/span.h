@@ -208,7 +208,11 @@ class SpanInterner {
     uint64_t head = 0;
     uint64_t tail = 0;
     size_t size = 0;
-    bool operator==(const Key&) const = default;
+    // One branch for the three words, not one each: whether a cached name matches is a coin
+    // toss for the predictor (resources, targets), and each compare mispredicted on its own.
+    bool operator==(const Key& o) const {
+      return ((head ^ o.head) | (tail ^ o.tail) | (size ^ o.size)) == 0;
+    }
   };
   static Key KeyOf(std::string_view s) {
     const char* p = s.data();
