@@ -78,12 +78,12 @@ std::string TimestampOf(std::string_view micros_expr) {
                       ")::bigint * interval '1 microsecond')");
 }
 
-void ExecColumns(pqxx::transaction_base& tx, const std::string& sql,
-                 const std::vector<ArrayLiteral>& columns) {
+pqxx::result ExecColumns(pqxx::transaction_base& tx, const std::string& sql,
+                         const std::vector<ArrayLiteral>& columns) {
   std::vector<std::string> params;
   params.reserve(columns.size());
   for (const ArrayLiteral& c : columns) params.push_back(c.Finish());
-  tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
 }
 
 }  // namespace apmcov::store::internal

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace apmcov::store::internal {
@@ -71,23 +72,32 @@ std::optional<int64_t> MicrosParam(const std::optional<int64_t>& unix_nanos);
 std::string TimestampOf(std::string_view micros_expr);
 
 // Runs `sql`, whose parameters $1..$n are the n column arrays, once per kRowsPerStatement
-// rows of `rows`; fill(row, columns) appends one element to each column.
-void ExecColumns(pqxx::transaction_base& tx, const std::string& sql,
-                 const std::vector<ArrayLiteral>& columns);
-template <typename Range, typename Fill>
-void ExecRows(pqxx::transaction_base& tx, const std::string& sql, size_t ncolumns,
-              const Range& rows, Fill&& fill) {
+// rows of `rows`; fill(row, columns) appends one element to each column. QueryRows hands each
+// row every statement returns to each(const pqxx::row&).
+pqxx::result ExecColumns(pqxx::transaction_base& tx, const std::string& sql,
+                         const std::vector<ArrayLiteral>& columns);
+template <typename Range, typename Fill, typename Each>
+void QueryRows(pqxx::transaction_base& tx, const std::string& sql, size_t ncolumns,
+               const Range& rows, Fill&& fill, Each&& each) {
   std::vector<ArrayLiteral> columns(ncolumns);
   size_t n = 0;
+  auto run = [&] {
+    for (const pqxx::row& r : ExecColumns(tx, sql, columns)) each(r);
+  };
   for (const auto& row : rows) {
     fill(row, columns);
     if (++n == kRowsPerStatement) {
-      ExecColumns(tx, sql, columns);
+      run();
       columns.assign(ncolumns, ArrayLiteral());
       n = 0;
     }
   }
-  if (n > 0) ExecColumns(tx, sql, columns);
+  if (n > 0) run();
+}
+template <typename Range, typename Fill>
+void ExecRows(pqxx::transaction_base& tx, const std::string& sql, size_t ncolumns,
+              const Range& rows, Fill&& fill) {
+  QueryRows(tx, sql, ncolumns, rows, std::forward<Fill>(fill), [](const pqxx::row&) {});
 }
 
 }  // namespace apmcov::store::internal

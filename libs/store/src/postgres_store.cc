@@ -26,6 +26,7 @@ using internal::ArrayLiteral;
 using internal::EpochMicros;
 using internal::ExecRows;
 using internal::MicrosParam;
+using internal::QueryRows;
 using internal::TextArrayParam;
 using internal::TimestampOf;
 
@@ -396,10 +397,17 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
     if (!inserted) it->second = std::min(it->second, t.detected_at_ns);
   }
   // services, missing_services, gap_kinds: one text[] literal per row, cast back per row.
-  ExecRows(
+  // Returns the traces that were already stored (the conflict updated them: xmax is set),
+  // the only ones that can have gaps and spans to replace (they are written and pruned
+  // together with their broken_traces row). Nearly every trace is written once: its two
+  // DELETE probes into the numeric primary keys of trace_gaps and trace_spans were the
+  // largest share of PostgreSQL's index scans under load.
+  std::vector<std::string> stored;  // trace ids, as the server prints numeric
+  QueryRows(
       tx,
       absl::StrCat(
-          "INSERT INTO broken_traces (trace_id, trace_id_high, env, root_service, started_at, "
+          "WITH up AS (INSERT INTO broken_traces (trace_id, trace_id_high, env, root_service, "
+          "started_at, "
           "duration_ns, span_count, services, missing_services, gap_kinds, detected_at) SELECT "
           "u.trace_id, u.trace_id_high, u.env, u.root_service, ",
           TimestampOf("u.started_at"),
@@ -415,8 +423,10 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
           "EXCLUDED.started_at, duration_ns = EXCLUDED.duration_ns, span_count = "
           "EXCLUDED.span_count, services = EXCLUDED.services, missing_services = "
           "EXCLUDED.missing_services, gap_kinds = EXCLUDED.gap_kinds, detected_at = "
-          "LEAST(broken_traces.detected_at, EXCLUDED.detected_at)"),
-      11, latest, [&](const auto& entry, std::vector<ArrayLiteral>& c) {
+          "LEAST(broken_traces.detected_at, EXCLUDED.detected_at) RETURNING trace_id, xmax) "
+          "SELECT trace_id FROM up WHERE xmax <> '0'::xid"),
+      11, latest,
+      [&](const auto& entry, std::vector<ArrayLiteral>& c) {
         const auto& [id, p] = entry;
         const BrokenTraceRecord& t = *p;
         c[0].Uint(id);
@@ -430,14 +440,15 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
         c[8].TextList(t.missing_services);
         c[9].TextList(t.gap_kinds);
         c[10].Int(MicrosParam(first_detected[id]));
-      });
-  // The latest judgement replaces the trace's gaps and spans.
+      },
+      [&stored](const pqxx::row& r) { stored.push_back(r[0].as<std::string>()); });
+  // The latest judgement replaces the gaps and spans of a trace stored before (a statement
+  // of its own: under READ COMMITTED it sees rows another analyzer committed meanwhile).
   ExecRows(tx,
            "WITH ids AS (SELECT unnest($1::numeric[]) AS id), "
            "g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT id FROM ids)) "
            "DELETE FROM trace_spans WHERE trace_id IN (SELECT id FROM ids)",
-           1, latest,
-           [](const auto& entry, std::vector<ArrayLiteral>& c) { c[0].Uint(entry.first); });
+           1, stored, [](const std::string& id, std::vector<ArrayLiteral>& c) { c[0].Text(id); });
   struct Gap {
     uint64_t trace_id;
     const TraceGapRecord* gap;

@@ -337,6 +337,40 @@ TYPED_TEST_P(CoverageStoreContract, BrokenTraceWithHighIdsRoundTripsAndLatestJud
   EXPECT_FALSE(this->store().LoadBrokenTrace(42)->has_value());
 }
 
+// Traces judged again beside new ones, over more rows than one statement takes (the store
+// finds the traces it held before in the same write): the re-judged lose their old gaps and
+// spans, the new get theirs, and a replay of the batch changes nothing.
+TYPED_TEST_P(CoverageStoreContract, RejudgedAndNewTracesInOneBatchOverManyStatements) {
+  constexpr uint64_t kFirst = 1500, kSecond = 1200;  // traces 1..1500, then 801..2000
+  WriteBatch first;
+  for (uint64_t id = 1; id <= kFirst; ++id) first.broken_traces.push_back(Trace(id, kT0));
+  this->MustApply(first);
+  WriteBatch second;
+  for (uint64_t id = kFirst + 500 - kSecond + 1; id <= kFirst + 500; ++id) {
+    BrokenTraceRecord t = Trace(id, kT0 + kMinute);
+    t.spans.resize(1);  // judged again with one span and another gap
+    t.span_count = 1;
+    t.gap_kinds = {"missing_root"};
+    t.gaps = {{1, "missing_root", "frontend", std::nullopt, "", ""}};
+    second.broken_traces.push_back(t);
+  }
+  this->MustApply(second);
+  this->MustApply(second);  // a replay
+  const auto ids = *this->store().ListBrokenTraceIds();
+  ASSERT_EQ(ids.size(), 2000u);
+  for (uint64_t id : {uint64_t{1}, uint64_t{800}, uint64_t{801}, uint64_t{1500}, uint64_t{1501},
+                      uint64_t{2000}}) {
+    SCOPED_TRACE(id);
+    const auto got = *this->store().LoadBrokenTrace(id);
+    ASSERT_TRUE(got.has_value());
+    const bool rejudged = id > kFirst + 500 - kSecond;
+    EXPECT_EQ(got->spans.size(), rejudged ? 1u : 3u);
+    ASSERT_EQ(got->gaps.size(), 1u);
+    EXPECT_EQ(got->gaps[0].kind, rejudged ? "missing_root" : "uninstrumented_callee");
+    EXPECT_EQ(got->detected_at_ns, id <= kFirst ? kT0 : kT0 + kMinute);
+  }
+}
+
 TYPED_TEST_P(CoverageStoreContract, TraceAndSpanIdsOrderAsNumbers) {
   BrokenTraceRecord t = Trace(10, kT0);
   t.gaps = {{10, "orphan_span", "a", std::nullopt, "", ""},
@@ -750,9 +784,10 @@ TYPED_TEST_P(CoverageStoreContract, ScorecardOutcomesUpsertByRuleAndService) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     CoverageStoreContract, BrokenTraceBlameNamesMissingServicesAndPropagationBreaks,
-    ScorecardOutcomesUpsertByRuleAndService, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements,
-    PruneWorksInBatchesOfAtMostBatchRows, PruneDeletesDependenciesNotSeenWithinTheRetention,
-    PruneDeletesOldSyncJobsAndDeadLetters, PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
+    RejudgedAndNewTracesInOneBatchOverManyStatements, ScorecardOutcomesUpsertByRuleAndService,
+    PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements, PruneWorksInBatchesOfAtMostBatchRows,
+    PruneDeletesDependenciesNotSeenWithinTheRetention, PruneDeletesOldSyncJobsAndDeadLetters,
+    PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
     PruneDeletesOldCatalogSnapshotsWithTheirMembers, NulCharactersAreDroppedNotFatal,
     WatermarkKeepsTheReadIntervalsOfItsLatestRecord, JudgementsAndEdgeCutsAddUp,
     InvalidRecordIsMarkedRejected, DeadLettersAreClaimedOnceAcrossReplays,
