@@ -46,6 +46,18 @@ CollectorMetrics::CollectorMetrics(prometheus::Registry& registry)
                                 .Help("Seconds paused because the analyzer lag was too high")
                                 .Register(registry)
                                 .Add({})),
+      window_flushes_(prometheus::BuildCounter()
+                          .Name("apmcov_collector_window_flushes_total")
+                          .Help("Span windows made durable in Kafka (spans and watermarks, "
+                                "then the checkpoint)")
+                          .Register(registry)
+                          .Add({})),
+      window_flush_seconds_(prometheus::BuildCounter()
+                                .Name("apmcov_collector_window_flush_seconds_total")
+                                .Help("Seconds syncs waited for Kafka to acknowledge a span "
+                                      "window and its checkpoint before reading on")
+                                .Register(registry)
+                                .Add({})),
       analyzer_lag_(prometheus::BuildGauge()
                         .Name("apmcov_collector_analyzer_lag_messages")
                         .Help("The analyzer group's lag on the spans topic, last read")
@@ -130,6 +142,10 @@ void CollectorMetrics::AddSpansPublished(uint64_t n) {
 void CollectorMetrics::AddPublishError() { publish_errors_.Increment(); }
 void CollectorMetrics::AddBackpressureWait(double seconds) {
   backpressure_seconds_.Increment(seconds);
+}
+void CollectorMetrics::ObserveWindowFlush(double seconds) {
+  window_flushes_.Increment();
+  window_flush_seconds_.Increment(seconds);
 }
 void CollectorMetrics::SetAnalyzerLag(int64_t messages) {
   analyzer_lag_.Set(static_cast<double>(messages));

@@ -32,6 +32,9 @@ class CollectorMetrics final : public datadog::ApiObserver {
   void AddSpansPublished(uint64_t n);
   void AddPublishError();
   void AddBackpressureWait(double seconds);
+  // One span window made durable (its spans and watermarks, then its checkpoint): the time
+  // the sync waited for Kafka's acknowledgements before reading on.
+  void ObserveWindowFlush(double seconds);
   void SetAnalyzerLag(int64_t messages);
   void ObserveSync(const std::string& state, double seconds, int64_t finished_unix);
   void SetCatalogServices(uint64_t n);
@@ -61,6 +64,8 @@ class CollectorMetrics final : public datadog::ApiObserver {
   prometheus::Counter& spans_published_;
   prometheus::Counter& publish_errors_;
   prometheus::Counter& backpressure_seconds_;
+  prometheus::Counter& window_flushes_;
+  prometheus::Counter& window_flush_seconds_;
   prometheus::Gauge& analyzer_lag_;
   prometheus::Family<prometheus::Counter>& syncs_;
   prometheus::Histogram& sync_duration_;

@@ -1038,6 +1038,30 @@ TEST_F(AppTest, ApiObserverFeedsJobCounters) {
   EXPECT_TRUE(found);
 }
 
+// Each span window is made durable once (its watermarks, then its checkpoint), and the time
+// the sync waited for that is counted beside it (bench_e2e reads both).
+TEST_F(AppTest, EachSpanWindowFlushIsCounted) {
+  const int64_t now = Now();
+  AddSpans(300, 4, now - 3600 * kSec, now - 60 * kSec);
+  auto app = MakeApp();
+  ASSERT_EQ(app->RunSync(v1::SYNC_TRIGGER_SCHEDULE).state, v1::SYNC_STATE_SUCCEEDED);
+  std::set<std::string> windows;  // watermark rounds: SpanBatches without spans
+  for (const auto& m : On("apmcov.spans")) {
+    auto b = Decode<v1::SpanBatch>(m);
+    if (b.spans_size() == 0) windows.insert(b.window_id());
+  }
+  ASSERT_GT(windows.size(), 1u);
+  double flushes = -1, seconds = -1;
+  for (const auto& fam : registry_.Collect()) {
+    if (fam.name == "apmcov_collector_window_flushes_total") flushes = fam.metric[0].counter.value;
+    if (fam.name == "apmcov_collector_window_flush_seconds_total") {
+      seconds = fam.metric[0].counter.value;
+    }
+  }
+  EXPECT_EQ(flushes, static_cast<double>(windows.size()));
+  EXPECT_GE(seconds, 0.0);
+}
+
 TEST(CollectorConfigTest, MissingAndBadValuesNameTheVariable) {
   std::map<std::string, std::string> env = {{"SPAN_PAGE_BUDGET", "lots"}};
   ConfigReader reader(0, nullptr, [&](const std::string& k) -> std::optional<std::string> {
