@@ -33,7 +33,10 @@ Each step also reports the CPU seconds per second each process took (utime + sti
 figures; the whole machine's (/proc/stat: user, system, softirq, steal, idle..., `busy`, and
 `outside_stack`, what no process of the stack took); and the collector's and the analyzer's by
 thread name (their stage threads are named: sync, span-fetch, span-parse, decode, pg-writer;
-librdkafka's rdk:*), so that a stage at one full core shows as the ceiling. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
+librdkafka's rdk:*), so that a stage at one full core shows as the ceiling; and how the
+collector read (`collector_read`: the share of the step inside Datadog calls, the mean call,
+the share and mean of the waits for each span window to be durable in Kafka, the shares
+waiting on backpressure and rate limits), since a sync reads one page at a time. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
 consumer group; "1,2" by default), on a fresh stack and the same offered rates, and ends with
 one line per rate putting the replica counts side by side (processed spans/s, max lag, drain).
 The drains before a step (the start-up backfill, the backlog of a ddsim restart) are not
@@ -213,6 +216,32 @@ class Probe:
             lag += st.Stack.metric_sum(a, "apmcov_analyzer_consumer_lag_messages")
         return st.Stack.metric_sum(c, "apmcov_collector_spans_published_total"), processed, lag
 
+    def collector_waits(self) -> dict[str, float]:
+        """The collector's cumulative time in Datadog calls and in waits, and its call count."""
+        c = self.s.metrics("collector")
+        return {k: st.Stack.metric_sum(c, f"apmcov_collector_{k}") for k in (
+            "datadog_api_seconds_total", "datadog_api_calls_total",
+            "backpressure_wait_seconds_total", "rate_limit_wait_seconds_total",
+            "window_flush_seconds_total", "window_flushes_total")}
+
+
+def collector_read(after: dict[str, float], before: dict[str, float], elapsed: float) -> dict:
+    """How a step's reading went: the share of the step the collector spent inside Datadog
+    calls (one call at a time per sync: near 1.0, the read is as fast as the API answers), the
+    mean call, and the shares spent waiting for each span window to be durable in Kafka (no
+    call is outstanding meanwhile), on the analyzer (backpressure) and on rate limits."""
+    d = {k: after[k] - before.get(k, 0.0) for k in after}
+    calls = d["datadog_api_calls_total"]
+    return {
+        "in_calls_share": round(d["datadog_api_seconds_total"] / elapsed, 2),
+        "mean_call_ms": round(1000 * d["datadog_api_seconds_total"] / calls, 2) if calls else 0.0,
+        "window_flush_share": round(d["window_flush_seconds_total"] / elapsed, 2),
+        "mean_window_flush_ms": round(1000 * d["window_flush_seconds_total"] / d["window_flushes_total"], 1)
+        if d["window_flushes_total"] else 0.0,
+        "backpressure_share": round(d["backpressure_wait_seconds_total"] / elapsed, 2),
+        "rate_limit_share": round(d["rate_limit_wait_seconds_total"] / elapsed, 2),
+    }
+
 
 SPAN_QUERY = "retained_by:(flat_sampled OR diversity_sampling)"  # the collector's default
 
@@ -342,6 +371,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             pub0, proc0, _ = probe.sample()
             cpu0 = cpu_by_process(s)
             machine0 = machine_cpu_seconds()
+            waits0 = probe.collector_waits()
             threads0 = threads_by_process(s)
             t0 = time.monotonic()
             wall0_ms = time.time_ns() // 1_000_000
@@ -361,6 +391,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             pub1, proc1, _ = probe.sample()
             cpu1 = cpu_by_process(s)
             machine = per_second(machine_cpu_seconds(), machine0, elapsed)
+            read = collector_read(probe.collector_waits(), waits0, elapsed)
             threads = {name: per_second(t, threads0.get(name, {}), elapsed, floor=0.01)
                        for name, t in threads_by_process(s).items()}
             cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
@@ -397,13 +428,14 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
                 "cpu_s_per_s": cpu,
                 "machine_cpu_s_per_s": machine,
                 "thread_cpu_s_per_s": threads,
+                "collector_read": read,
                 "ref_raw_simdjson_spans_s": round(ref["raw_spans_s"]),
             }
             rows.append(row)
             print(json.dumps(row), file=real_stdout, flush=True)
             log(f"step {i + 1}: published {pub_rate:.0f}/s, processed {proc_rate:.0f}/s, "
                 f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}; cpu/s {cpu}; "
-                f"machine {machine}; threads {threads}")
+                f"machine {machine}; threads {threads}; collector read {read}")
             if behind:
                 break
         for name, p in s.procs.items():
