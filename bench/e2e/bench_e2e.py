@@ -33,7 +33,10 @@ Each step also reports the CPU seconds per second each process took (utime + sti
 figures; the whole machine's (/proc/stat: user, system, softirq, steal, idle..., `busy`, and
 `outside_stack`, what no process of the stack took); and the collector's and the analyzer's by
 thread name (their stage threads are named: sync, span-fetch, span-parse, decode, pg-writer;
-librdkafka's rdk:*), so that a stage at one full core shows as the ceiling; and how the
+librdkafka's rdk:*), so that a stage at one full core shows as the ceiling; the time each
+service's threads (and those two by name) spent runnable but waiting for a CPU
+(/proc/<pid>/task/<tid>/schedstat: `runqueue_wait_s_per_s`, `thread_runqueue_wait_s_per_s`),
+what a machine short of cores costs a pipeline of hand-offs; and how the
 collector read (`collector_read`: the share of the step inside Datadog calls, the mean call,
 the share and mean of the waits for each span window to be durable in Kafka, the shares
 waiting on backpressure and rate limits), since a sync reads one page at a time. The whole run repeats for each analyzer replica count of BENCH_E2E_ANALYZERS (one
@@ -168,30 +171,38 @@ def thread_group(comm: str) -> str:
     return comm.rstrip("0123456789").rstrip("-") or comm
 
 
-def cpu_by_thread(pid: int | None) -> dict[str, float]:
-    """A process's CPU seconds by thread name (the services name their stage threads:
-    NameThisThread; the main thread carries the process's name)."""
+def cpu_by_thread(pid: int | None, field: int = 0) -> dict[str, float]:
+    """A process's seconds by thread name from /proc/<pid>/task/<tid>/schedstat: `field` 0 is
+    the time on a CPU, 1 the time runnable but waiting for one (the run queue). The services
+    name their stage threads (NameThisThread); the main thread carries the process's name."""
     out: dict[str, float] = {}
     if not pid:
         return out
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{pid}/task"):
             try:
-                raw = open(f"/proc/{pid}/task/{tid}/stat").read()
-            except OSError:
+                comm = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+                ns = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[field])
+            except (OSError, ValueError, IndexError):
                 continue  # the thread ended meanwhile
-            name = thread_group(raw[raw.index("(") + 1:raw.rindex(")")])
-            fields = raw.rsplit(")", 1)[1].split()
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+            name = thread_group(comm)
+            out[name] = out.get(name, 0.0) + ns / 1e9
     return out
 
 
 THREADS_OF = ("collector", "analyzer")  # the processes whose threads a step reports
 
 
-def threads_by_process(s: st.Stack) -> dict[str, dict[str, float]]:
-    return {name: cpu_by_thread(p.pid) for name, p in s.procs.items()
+def threads_by_process(s: st.Stack, field: int = 0) -> dict[str, dict[str, float]]:
+    return {name: cpu_by_thread(p.pid, field) for name, p in s.procs.items()
             if p.alive() and name.startswith(THREADS_OF)}
+
+
+def runqueue_wait_by_process(s: st.Stack) -> dict[str, float]:
+    """Seconds each service's threads spent runnable but waiting for a CPU (PostgreSQL's
+    backends are not counted)."""
+    return {name: sum(cpu_by_thread(p.pid, 1).values()) for name, p in s.procs.items()
+            if p.alive()}
 
 
 def per_second(after: dict[str, float], before: dict[str, float], elapsed: float,
@@ -373,6 +384,8 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             machine0 = machine_cpu_seconds()
             waits0 = probe.collector_waits()
             threads0 = threads_by_process(s)
+            waits_q0 = threads_by_process(s, 1)
+            runq0 = runqueue_wait_by_process(s)
             t0 = time.monotonic()
             wall0_ms = time.time_ns() // 1_000_000
             max_lag = 0.0
@@ -394,6 +407,9 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             read = collector_read(probe.collector_waits(), waits0, elapsed)
             threads = {name: per_second(t, threads0.get(name, {}), elapsed, floor=0.01)
                        for name, t in threads_by_process(s).items()}
+            thread_waits = {name: per_second(t, waits_q0.get(name, {}), elapsed, floor=0.01)
+                            for name, t in threads_by_process(s, 1).items()}
+            runq = per_second(runqueue_wait_by_process(s), runq0, elapsed)
             cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
             cpu["analyzers"] = round(sum(v for k, v in cpu.items() if k.startswith("analyzer")), 2)
             # What the stack's processes do not account for: the bench itself, the kernel's
@@ -428,6 +444,8 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
                 "cpu_s_per_s": cpu,
                 "machine_cpu_s_per_s": machine,
                 "thread_cpu_s_per_s": threads,
+                "thread_runqueue_wait_s_per_s": thread_waits,
+                "runqueue_wait_s_per_s": runq,
                 "collector_read": read,
                 "ref_raw_simdjson_spans_s": round(ref["raw_spans_s"]),
             }
@@ -435,7 +453,8 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             print(json.dumps(row), file=real_stdout, flush=True)
             log(f"step {i + 1}: published {pub_rate:.0f}/s, processed {proc_rate:.0f}/s, "
                 f"max lag {max_lag:.0f} messages, drain {d:.1f}s{' (behind)' if behind else ''}; cpu/s {cpu}; "
-                f"machine {machine}; threads {threads}; collector read {read}")
+                f"machine {machine}; threads {threads}; run-queue waits {runq}, by thread "
+                f"{thread_waits}; collector read {read}")
             if behind:
                 break
         for name, p in s.procs.items():
