@@ -1,6 +1,7 @@
 #include <pthread.h>
 
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "apmcov/base/process.h"
@@ -15,26 +16,25 @@ std::string NameOf(pthread_t thread) {
   return buf;
 }
 
-TEST(NameThisThreadTest, NamesTheCallingThreadOnly) {
-  const std::string before = NameOf(pthread_self());
-  std::string inside;
+// The name a new thread reads back after naming itself `name`.
+std::string NamedInANewThread(std::string_view name) {
+  std::string read_back;
   std::thread t([&] {
-    NameThisThread("pg-writer");
-    inside = NameOf(pthread_self());
+    NameThisThread(name);
+    read_back = NameOf(pthread_self());
   });
   t.join();
-  EXPECT_EQ(inside, "pg-writer");
+  return read_back;
+}
+
+TEST(NameThisThreadTest, NamesTheCallingThreadOnly) {
+  const std::string before = NameOf(pthread_self());
+  EXPECT_EQ(NamedInANewThread("pg-writer"), "pg-writer");
   EXPECT_EQ(NameOf(pthread_self()), before);
 }
 
 TEST(NameThisThreadTest, CutsANameToTheKernelsFifteenBytes) {
-  std::string inside;
-  std::thread t([&] {
-    NameThisThread("a-name-longer-than-fifteen-bytes");
-    inside = NameOf(pthread_self());
-  });
-  t.join();
-  EXPECT_EQ(inside, "a-name-longer-t");
+  EXPECT_EQ(NamedInANewThread("a-name-longer-than-fifteen-bytes"), "a-name-longer-t");
 }
 
 }  // namespace
