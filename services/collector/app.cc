@@ -457,9 +457,15 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
     result.state = v1::SYNC_STATE_PARTIAL;
     result.error = absl::StrJoin(issues, "; ");
   }
-  if (absl::Status s = PublishJob(p, result.state, result.error); s.ok()) {
-    (void)ports_.publisher.Flush(std::chrono::seconds(10));
+  const absl::Status published = PublishJob(p, result.state, result.error);
+  {
+    // The sync is over once its outcome is out: a rebalance from here on cuts nothing short,
+    // so it must not make the next leadership sync again at once (a leader that a joining
+    // standby's rebalance reassigned used to run a second sync when this came after it).
+    std::lock_guard lock(mu_);
+    running_sync_ = false;
   }
+  if (published.ok()) (void)ports_.publisher.Flush(std::chrono::seconds(10));
   const int64_t finished = ports_.clock.NowUnixNanos();
   const char* state_name = FinalStateName(result.state);
   if (span.recording()) {
@@ -487,7 +493,6 @@ SyncResult App::RunSync(v1::SyncTrigger trigger, std::vector<std::string> job_id
              {"skipped_seconds", static_cast<int64_t>(result.skipped_seconds)}});
   {
     std::lock_guard lock(mu_);
-    running_sync_ = false;
     if (checkpoint_)
       ports_.metrics.SetCheckpointLag(static_cast<double>(finished - *checkpoint_) / 1e9);
   }
