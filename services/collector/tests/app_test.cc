@@ -4,6 +4,7 @@
 #include "app.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -27,6 +28,7 @@ namespace apmcov::collector {
 namespace {
 
 using datadog::testing::FakeSource;
+using ::google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
 using Method = FakeSource::Method;
 
@@ -119,13 +121,16 @@ class AppTest : public ::testing::Test {
     return true;
   }
   // Until sync-jobs holds `count` final records (succeeded, partial or failed).
-  bool AwaitFinishedSyncs(size_t count) {
-    return AwaitRecords("apmcov.sync-jobs", [count](const std::vector<bus::IncomingMessage>& ms) {
+  // Only syncs started at `since` (Unix ns, on the test's clock) or later count.
+  bool AwaitFinishedSyncs(size_t count, int64_t since = INT64_MIN) {
+    return AwaitRecords("apmcov.sync-jobs", [&](const std::vector<bus::IncomingMessage>& ms) {
       size_t finished = 0;
       for (const auto& m : ms) {
-        const v1::SyncState state = Decode<v1::SyncJob>(m).state();
-        finished += state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
-                    state == v1::SYNC_STATE_FAILED;
+        const v1::SyncJob job = Decode<v1::SyncJob>(m);
+        const v1::SyncState state = job.state();
+        finished += (state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
+                     state == v1::SYNC_STATE_FAILED) &&
+                    TimeUtil::TimestampToNanoseconds(job.started_at()) >= since;
       }
       return finished >= count;
     });
@@ -1176,8 +1181,11 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
   const int64_t handed_over = *a.checkpoint();
 
   clock_.Advance(std::chrono::minutes(5));  // spans the next sync can read
-  a.Stop();                                 // leaves the group: partition 0 moves to the standby
-  ASSERT_TRUE(AwaitFinishedSyncs(2)) << "the standby did not take over";
+  const int64_t after_handover = Now();
+  a.Stop();  // leaves the group: partition 0 moves to the standby
+  // The standby's own sync: the only one that can start once the clock has moved on (the
+  // leader's first sync, or any it ran before stopping, started earlier).
+  ASSERT_TRUE(AwaitFinishedSyncs(1, after_handover)) << "the standby did not take over";
   ASSERT_TRUE(b.checkpoint().has_value());
   EXPECT_GT(*b.checkpoint(), handed_over);
   EXPECT_TRUE(b.leader());
