@@ -171,38 +171,48 @@ def thread_group(comm: str) -> str:
     return comm.rstrip("0123456789").rstrip("-") or comm
 
 
-def cpu_by_thread(pid: int | None, field: int = 0) -> dict[str, float]:
-    """A process's seconds by thread name from /proc/<pid>/task/<tid>/schedstat: `field` 0 is
-    the time on a CPU, 1 the time runnable but waiting for one (the run queue). The services
-    name their stage threads (NameThisThread); the main thread carries the process's name."""
-    out: dict[str, float] = {}
+def schedstat_by_thread(pid: int | None) -> dict[str, tuple[float, float]]:
+    """A process's (seconds on a CPU, seconds runnable but waiting for one: the run queue) by
+    thread name, from /proc/<pid>/task/<tid>/schedstat. The services name their stage threads
+    (NameThisThread); the main thread carries the process's name."""
+    out: dict[str, tuple[float, float]] = {}
     if not pid:
         return out
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{pid}/task"):
             try:
                 comm = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
-                ns = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[field])
-            except (OSError, ValueError, IndexError):
+                run_ns, wait_ns = (int(v) for v in
+                                   open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[:2])
+            except (OSError, ValueError):
                 continue  # the thread ended meanwhile
             name = thread_group(comm)
-            out[name] = out.get(name, 0.0) + ns / 1e9
+            run, wait = out.get(name, (0.0, 0.0))
+            out[name] = (run + run_ns / 1e9, wait + wait_ns / 1e9)
     return out
 
 
 THREADS_OF = ("collector", "analyzer")  # the processes whose threads a step reports
+ON_CPU, RUNQUEUE = 0, 1  # the two figures of schedstat_by_thread
 
 
-def threads_by_process(s: st.Stack, field: int = 0) -> dict[str, dict[str, float]]:
-    return {name: cpu_by_thread(p.pid, field) for name, p in s.procs.items()
-            if p.alive() and name.startswith(THREADS_OF)}
+def schedstat_by_process(s: st.Stack) -> dict[str, dict[str, tuple[float, float]]]:
+    """Every live service's threads, read once: a sample serves the per-thread CPU, the
+    per-thread run-queue wait and each service's total wait."""
+    return {name: schedstat_by_thread(p.pid) for name, p in s.procs.items() if p.alive()}
 
 
-def runqueue_wait_by_process(s: st.Stack) -> dict[str, float]:
+def threads_of(sched: dict[str, dict[str, tuple[float, float]]],
+               figure: int) -> dict[str, dict[str, float]]:
+    """One figure (ON_CPU or RUNQUEUE) by thread, for the processes of THREADS_OF."""
+    return {name: {thread: v[figure] for thread, v in threads.items()}
+            for name, threads in sched.items() if name.startswith(THREADS_OF)}
+
+
+def runqueue_wait_by_process(sched: dict[str, dict[str, tuple[float, float]]]) -> dict[str, float]:
     """Seconds each service's threads spent runnable but waiting for a CPU (PostgreSQL's
     backends are not counted)."""
-    return {name: sum(cpu_by_thread(p.pid, 1).values()) for name, p in s.procs.items()
-            if p.alive()}
+    return {name: sum(v[RUNQUEUE] for v in threads.values()) for name, threads in sched.items()}
 
 
 def per_second(after: dict[str, float], before: dict[str, float], elapsed: float,
@@ -383,9 +393,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             cpu0 = cpu_by_process(s)
             machine0 = machine_cpu_seconds()
             waits0 = probe.collector_waits()
-            threads0 = threads_by_process(s)
-            waits_q0 = threads_by_process(s, 1)
-            runq0 = runqueue_wait_by_process(s)
+            sched0 = schedstat_by_process(s)
             t0 = time.monotonic()
             wall0_ms = time.time_ns() // 1_000_000
             max_lag = 0.0
@@ -405,11 +413,15 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             cpu1 = cpu_by_process(s)
             machine = per_second(machine_cpu_seconds(), machine0, elapsed)
             read = collector_read(probe.collector_waits(), waits0, elapsed)
-            threads = {name: per_second(t, threads0.get(name, {}), elapsed, floor=0.01)
-                       for name, t in threads_by_process(s).items()}
-            thread_waits = {name: per_second(t, waits_q0.get(name, {}), elapsed, floor=0.01)
-                            for name, t in threads_by_process(s, 1).items()}
-            runq = per_second(runqueue_wait_by_process(s), runq0, elapsed)
+            sched = schedstat_by_process(s)
+            threads = {name: per_second(t, threads_of(sched0, ON_CPU).get(name, {}), elapsed,
+                                        floor=0.01)
+                       for name, t in threads_of(sched, ON_CPU).items()}
+            thread_waits = {name: per_second(t, threads_of(sched0, RUNQUEUE).get(name, {}),
+                                             elapsed, floor=0.01)
+                            for name, t in threads_of(sched, RUNQUEUE).items()}
+            runq = per_second(runqueue_wait_by_process(sched), runqueue_wait_by_process(sched0),
+                              elapsed)
             cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
             cpu["analyzers"] = round(sum(v for k, v in cpu.items() if k.startswith("analyzer")), 2)
             # What the stack's processes do not account for: the bench itself, the kernel's
