@@ -227,14 +227,22 @@ class Probe:
 
     def __init__(self, s: st.Stack):
         self.s = s
+        # The most spans the analyzers held in flight at a sample (summed over replicas): over
+        # the whole run, beside their VmHWM (design §11 bounds the analyzer's memory at 1M
+        # spans in flight), and since the current step began.
+        self.peak_in_flight = 0.0
+        self.step_peak_in_flight = 0.0
 
     def sample(self) -> tuple[float, float, float]:
         c = self.s.metrics("collector")
-        processed = lag = 0.0
+        processed = lag = in_flight = 0.0
         for name in self.s.live("analyzer"):
             a = self.s.metrics(name)
             processed += st.Stack.metric_sum(a, "apmcov_analyzer_spans_processed_total")
             lag += st.Stack.metric_sum(a, "apmcov_analyzer_consumer_lag_messages")
+            in_flight += st.Stack.metric_sum(a, "apmcov_analyzer_spans_in_flight")
+        self.peak_in_flight = max(self.peak_in_flight, in_flight)
+        self.step_peak_in_flight = max(self.step_peak_in_flight, in_flight)
         return st.Stack.metric_sum(c, "apmcov_collector_spans_published_total"), processed, lag
 
     def collector_waits(self) -> dict[str, float]:
@@ -389,6 +397,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             # the step's counters cover the step's spans only.
             settle(s, probe, f"the backlog before step {i + 1}")
             log(f"step {i + 1}: {rate} spans/s offered for {STEP:.0f}s")
+            probe.step_peak_in_flight = 0.0
             pub0, proc0, _ = probe.sample()
             cpu0 = cpu_by_process(s)
             machine0 = machine_cpu_seconds()
@@ -450,6 +459,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
                 "analyzer_processed_spans_s": round(proc_rate, 1),
                 "published_per_query_span": round(pub_rate / expected, 2) if expected else 0,
                 "max_consumer_lag_messages": max_lag,
+                "max_spans_in_flight": round(probe.step_peak_in_flight),
                 "drain_s": round(d, 1),
                 "e2e_lag_s": round(SPAN_LAG + d, 1),
                 "behind": int(behind),
@@ -479,6 +489,7 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
         "highest_offered_spans_s": rows[-1]["offered_spans_s"] if rows else 0,
         "fell_behind": int(bool(rows and rows[-1]["behind"])),
         **{f"rss_{k.replace('-', '_')}_mb": round(v, 1) for k, v in rss.items()},
+        "max_spans_in_flight": round(probe.peak_in_flight),
         "ref_raw_simdjson_spans_s": round(ref["raw_spans_s"]),
         "ref_collector_parser_spans_s": round(ref["parser_spans_s"]),
     }
