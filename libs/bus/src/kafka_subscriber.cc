@@ -212,6 +212,12 @@ absl::StatusOr<std::unique_ptr<KafkaSubscriber>> KafkaSubscriber::Create(
                                                       // drops a departed member after this.
                                                       {"session.timeout.ms", "10000"},
                                                       {"heartbeat.interval.ms", "1000"},
+                                                      // Prefetch 16 MiB, not librdkafka's 64:
+                                                      // more than an analyzer poll ahead (5,000
+                                                      // span batches of ~2 KB), and its VmHWM at
+                                                      // 0.9-1M spans in flight 380-407 MB, not
+                                                      // 467-493 (bench/e2e/README.md).
+                                                      {"queued.max.messages.kbytes", "16384"},
                                                   }));
   rd_kafka_conf_set_opaque(conf.get(), impl.get());
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::OnRebalance);
