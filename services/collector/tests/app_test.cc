@@ -1184,7 +1184,8 @@ TEST_F(AppTest, OneCollectorLeadsAndAStandbyTakesOverFromItsCheckpoint) {
   const int64_t after_handover = Now();
   a.Stop();  // leaves the group: partition 0 moves to the standby
   // The standby's own sync: the only one that can start once the clock has moved on (the
-  // leader's first sync, or any it ran before stopping, started earlier).
+  // leader's first sync started earlier, and a leader that synced again after the clock
+  // moved would be the bug the checks below catch).
   ASSERT_TRUE(AwaitFinishedSyncs(1, after_handover)) << "the standby did not take over";
   ASSERT_TRUE(b.checkpoint().has_value());
   EXPECT_GT(*b.checkpoint(), handed_over);
