@@ -423,12 +423,14 @@ def run(analyzers: int, cores: int, ref: dict, real_stdout) -> list[dict]:
             machine = per_second(machine_cpu_seconds(), machine0, elapsed)
             read = collector_read(probe.collector_waits(), waits0, elapsed)
             sched = schedstat_by_process(s)
-            threads = {name: per_second(t, threads_of(sched0, ON_CPU).get(name, {}), elapsed,
-                                        floor=0.01)
-                       for name, t in threads_of(sched, ON_CPU).items()}
-            thread_waits = {name: per_second(t, threads_of(sched0, RUNQUEUE).get(name, {}),
-                                             elapsed, floor=0.01)
-                            for name, t in threads_of(sched, RUNQUEUE).items()}
+
+            def by_thread(figure: int) -> dict[str, dict[str, float]]:
+                before = threads_of(sched0, figure)
+                return {name: per_second(t, before.get(name, {}), elapsed, floor=0.01)
+                        for name, t in threads_of(sched, figure).items()}
+
+            threads = by_thread(ON_CPU)
+            thread_waits = by_thread(RUNQUEUE)
             runq = per_second(runqueue_wait_by_process(sched), runqueue_wait_by_process(sched0),
                               elapsed)
             cpu = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 2) for k in cpu1}
