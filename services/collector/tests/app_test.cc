@@ -120,17 +120,16 @@ class AppTest : public ::testing::Test {
     }
     return true;
   }
-  // Until sync-jobs holds `count` final records (succeeded, partial or failed).
-  // Only syncs started at `since` (Unix ns, on the test's clock) or later count.
+  // Until sync-jobs holds `count` final records (succeeded, partial or failed: the records
+  // the collector stamps with finished_at). Only syncs started at `since` (Unix ns, on the
+  // test's clock) or later count.
   bool AwaitFinishedSyncs(size_t count, int64_t since = INT64_MIN) {
     return AwaitRecords("apmcov.sync-jobs", [&](const std::vector<bus::IncomingMessage>& ms) {
       size_t finished = 0;
       for (const auto& m : ms) {
         const v1::SyncJob job = Decode<v1::SyncJob>(m);
-        const v1::SyncState state = job.state();
-        finished += (state == v1::SYNC_STATE_SUCCEEDED || state == v1::SYNC_STATE_PARTIAL ||
-                     state == v1::SYNC_STATE_FAILED) &&
-                    TimeUtil::TimestampToNanoseconds(job.started_at()) >= since;
+        finished +=
+            job.has_finished_at() && TimeUtil::TimestampToNanoseconds(job.started_at()) >= since;
       }
       return finished >= count;
     });
