@@ -214,9 +214,10 @@ absl::StatusOr<std::unique_ptr<KafkaSubscriber>> KafkaSubscriber::Create(
                                                       {"heartbeat.interval.ms", "1000"},
                                                       // Prefetch 16 MiB, not librdkafka's 64:
                                                       // more than an analyzer poll ahead (5,000
-                                                      // span batches of ~2 KB), and its VmHWM at
-                                                      // 0.9-1M spans in flight 380-407 MB, not
-                                                      // 467-493 (bench/e2e/README.md).
+                                                      // span batches of ~2 KB); the analyzer's
+                                                      // VmHWM at 0.9-1M spans in flight was then
+                                                      // 380-407 MB, not 467-493
+                                                      // (bench/e2e/README.md).
                                                       {"queued.max.messages.kbytes", "16384"},
                                                   }));
   rd_kafka_conf_set_opaque(conf.get(), impl.get());
