@@ -110,15 +110,10 @@ bool SnapshotWorthy(const store::SyncJobRecord& job) {
 }
 
 void AppendDependencyRecords(const coverage::TraceVerdict& verdict, uint64_t trace_id,
-                             std::vector<store::DependencyObservation>& out) {
+                             store::DependencyObservations& out) {
   for (const auto& d : verdict.dependencies) {
-    store::DependencyObservation& o = out.emplace_back();
-    o.from_service = d.from_service;
-    o.to_name = d.to_name;
-    o.kind = coverage::DependencyKindName(d.kind);
-    o.to_kind = coverage::PeerKindName(d.to_kind);
-    o.trace_id = trace_id;
-    o.seen_at_ns = d.last_seen_ns;
+    out.Add(d.from_service, d.to_name, coverage::DependencyKindName(d.kind),
+            coverage::PeerKindName(d.to_kind), trace_id, d.last_seen_ns);
   }
 }
 

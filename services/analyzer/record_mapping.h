@@ -43,10 +43,11 @@ absl::StatusOr<store::SyncJobRecord> SyncJobRecordFrom(const v1::SyncJob& job,
 // Whether a job in this state is finished with data worth a coverage snapshot.
 bool SnapshotWorthy(const store::SyncJobRecord& job);
 
-// Appends the dependency edges of a judged trace (`trace_id`: its lower 64 bits) to `out`, built
-// in place: every judged trace adds a few, so a batch holds tens of thousands.
+// Appends the dependency edges of a judged trace (`trace_id`: its lower 64 bits) to `out`: every
+// judged trace adds a few, so a batch holds tens of thousands of sightings of a few hundred
+// edges, whose names `out` keeps once.
 void AppendDependencyRecords(const coverage::TraceVerdict& verdict, uint64_t trace_id,
-                             std::vector<store::DependencyObservation>& out);
+                             store::DependencyObservations& out);
 
 // A broken trace (verdict.broken()) with its gaps and spans, detected at `detected_at_ns`.
 store::BrokenTraceRecord BrokenTraceRecordFrom(const coverage::TraceVerdict& verdict,

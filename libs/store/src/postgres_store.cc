@@ -496,16 +496,16 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
 
 void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteBatch& b) {
   if (b.dependencies.empty()) return;
-  // A batch holds one observation per (edge, trace): tens of thousands at full rate, over a
-  // few hundred edges. They are grouped by hash on views of the batch's own strings (no copy
-  // per observation, no tree node per trace), then written in (from, to, kind) order, as
-  // before, so that concurrent analyzers upsert the same rows in the same order.
+  // A batch holds one sighting per (edge, trace): tens of thousands at full rate, over a few
+  // hundred edges whose names it holds once. The rows are written in (from, to, kind) order,
+  // so that concurrent analyzers upsert the same rows in the same order.
   //
   // Each trace counts once for every edge it has, the first time it is written
   // (dependency_counted_traces, migration 0005): a replayed batch adds nothing.
+  const auto& sightings = b.dependencies.sightings();
   absl::flat_hash_map<int64_t, int64_t> trace_seen;  // trace id (signed) -> latest seen
-  trace_seen.reserve(b.dependencies.size());
-  for (const auto& d : b.dependencies) {
+  trace_seen.reserve(sightings.size());
+  for (const auto& d : sightings) {
     auto [it, inserted] = trace_seen.try_emplace(static_cast<int64_t>(d.trace_id), d.seen_at_ns);
     if (!inserted) it->second = std::max(it->second, d.seen_at_ns);
   }
@@ -525,6 +525,8 @@ void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteB
   fresh.reserve(r.size());
   for (const auto& row : r) fresh.insert(row[0].as<int64_t>());
 
+  // The batch's edges differ in (from, to, kind, to_kind); a row is (from, to, kind), its
+  // to_kind the last sighting's.
   using Edge = std::tuple<std::string_view, std::string_view, std::string_view>;
   struct Agg {
     Edge edge;
@@ -534,16 +536,21 @@ void PostgresCoverageStore::Impl::WriteDependencies(pqxx::work& tx, const WriteB
   };
   std::vector<Agg> edges;
   absl::flat_hash_map<Edge, uint32_t> edge_index;
-  std::vector<std::pair<uint32_t, uint64_t>> counted;  // (edge, fresh trace), maybe repeated
-  for (const auto& d : b.dependencies) {
-    const Edge e{d.from_service, d.to_name, d.kind};
-    auto [it, inserted] = edge_index.try_emplace(e, static_cast<uint32_t>(edges.size()));
-    if (inserted) edges.push_back({e, {}, 0, 0});
-    Agg& a = edges[it->second];
-    a.to_kind = d.to_kind;  // the last observation's, as before
+  std::vector<uint32_t> row_of;  // batch edge -> its row in `edges`
+  row_of.reserve(b.dependencies.edges().size());
+  for (const auto& e : b.dependencies.edges()) {
+    const Edge key{e.from_service, e.to_name, e.kind};
+    auto [it, inserted] = edge_index.try_emplace(key, static_cast<uint32_t>(edges.size()));
+    if (inserted) edges.push_back({key, {}, 0, 0});
+    row_of.push_back(it->second);
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> counted;  // (row, fresh trace), maybe repeated
+  for (const auto& d : sightings) {
+    const uint32_t row = row_of[d.edge];
+    Agg& a = edges[row];
+    a.to_kind = b.dependencies.edges()[d.edge].to_kind;
     a.last_seen_ns = std::max(a.last_seen_ns, d.seen_at_ns);
-    if (fresh.contains(static_cast<int64_t>(d.trace_id)))
-      counted.emplace_back(it->second, d.trace_id);
+    if (fresh.contains(static_cast<int64_t>(d.trace_id))) counted.emplace_back(row, d.trace_id);
   }
   std::sort(counted.begin(), counted.end());
   counted.erase(std::unique(counted.begin(), counted.end()), counted.end());

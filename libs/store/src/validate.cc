@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
+#include <type_traits>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -89,7 +90,7 @@ absl::Status ValidateBatch(const WriteBatch& b) {
       }
     }
   }
-  for (const auto& d : b.dependencies) {
+  for (const auto& d : b.dependencies.edges()) {
     if (d.from_service.empty() || d.to_name.empty()) {
       return Bad("dependency", d.from_service, "empty from_service or to_name");
     }
@@ -160,7 +161,15 @@ void ForEachText(Batch& b, F&& f) {
       for (auto* x : {&sp.service, &sp.resource, &sp.kind, &sp.type, &sp.target}) f(*x);
     }
   }
-  for (auto& d : b.dependencies) {
+  auto& edges = [&]() -> auto& {
+    if constexpr (std::is_const_v<Batch>) {
+      return b.dependencies.edges();
+    } else {
+      return b.dependencies.mutable_edges();
+    }
+  }
+  ();
+  for (auto& d : edges) {
     for (auto* x : {&d.from_service, &d.to_name, &d.kind, &d.to_kind}) f(*x);
   }
   for (auto& j : b.sync_jobs) {

@@ -391,12 +391,11 @@ TYPED_TEST_P(CoverageStoreContract, TraceAndSpanIdsOrderAsNumbers) {
 
 TYPED_TEST_P(CoverageStoreContract, DependencyCountsDistinctTracesUnderReplay) {
   auto dep = [](uint64_t trace, int64_t seen, const std::string& to = "payments") {
-    return DependencyObservation{"checkout", to, "call", "service", trace, seen};
+    return to == "postgres" ? DependencyObservation{"checkout", to, "db", "datastore", trace, seen}
+                            : DependencyObservation{"checkout", to, "call", "service", trace, seen};
   };
   WriteBatch b;
   b.dependencies = {dep(1, kT0), dep(2, kT0 + kMinute), dep(2, kT0), dep(3, kT0, "postgres")};
-  b.dependencies[3].kind = "db";
-  b.dependencies[3].to_kind = "datastore";
   this->MustApply(b);
   this->MustApply(b);
   // A trace is counted once, with the edges it had when first written: trace 3 seen again
@@ -656,6 +655,24 @@ TYPED_TEST_P(CoverageStoreContract, PruneWorksInBatchesOfAtMostBatchRows) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TYPED_TEST_P(CoverageStoreContract, DependencyRowTakesTheLastObservationsToKind) {
+  // The detector may call the same callee an external peer in one trace and a service in the
+  // next (once the catalog names it): one row, its to_kind the last observation's, counting
+  // both traces.
+  WriteBatch b;
+  b.dependencies = {{"checkout", "payments", "call", "external", 1, kT0},
+                    {"checkout", "payments", "call", "service", 2, kT0 + kMinute},
+                    {"checkout", "fraud", "call", "service", 3, kT0},
+                    {"checkout", "fraud", "call", "external", 4, kT0}};
+  EXPECT_EQ(b.dependencies.size(), 4u);
+  EXPECT_EQ(b.dependencies.edges().size(), 4u);
+  this->MustApply(b);
+  auto rows = *this->store().LoadDependencies();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (DependencyRow{"checkout", "fraud", "call", "external", kT0, 2}));
+  EXPECT_EQ(rows[1], (DependencyRow{"checkout", "payments", "call", "service", kT0 + kMinute, 2}));
+}
+
 TYPED_TEST_P(CoverageStoreContract, PruneDeletesDependenciesNotSeenWithinTheRetention) {
   auto dep = [](uint64_t trace, int64_t seen, const std::string& to) {
     return DependencyObservation{"checkout", to, "call", "service", trace, seen};
@@ -795,7 +812,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     CompleteSnapshotMarksAbsentServicesRemoved, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
     OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
     BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins, TraceAndSpanIdsOrderAsNumbers,
-    DependencyCountsDistinctTracesUnderReplay, SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert,
-    InvalidRecordRejectsTheWholeBatch, WholeBatchReplayChangesNothing);
+    DependencyCountsDistinctTracesUnderReplay, DependencyRowTakesTheLastObservationsToKind,
+    SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert, InvalidRecordRejectsTheWholeBatch,
+    WholeBatchReplayChangesNothing);
 
 }  // namespace apmcov::store::testing

@@ -95,7 +95,7 @@ struct WriteBatch {
   std::vector<CatalogSnapshotEndRecord> snapshot_ends;
   std::vector<ApmObservationRecord> apm_observations;
   std::vector<BrokenTraceRecord> broken_traces;
-  std::vector<DependencyObservation> dependencies;
+  DependencyObservations dependencies;
   std::vector<SyncJobRecord> sync_jobs;
   std::vector<CoverageRow> coverage_rows;
   std::vector<PartitionWatermark> watermarks;

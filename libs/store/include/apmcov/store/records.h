@@ -5,10 +5,16 @@
 // read back is truncated to the microsecond. Trace and span ids are unsigned 64-bit values.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 namespace apmcov::store {
 
@@ -149,6 +155,95 @@ struct DependencyObservation {
   uint64_t trace_id = 0;
   int64_t seen_at_ns = 0;
   bool operator==(const DependencyObservation&) const = default;
+};
+
+// The dependency observations of one batch: each distinct edge's names once, and one (edge,
+// trace, seen) sighting per edge and trace. A consumed batch judges tens of thousands of traces
+// over a few hundred edges, and four strings per observation were most of the analyzer's page
+// faults (bench/e2e/README.md). Reads as a sequence of DependencyObservation values, in the
+// order they were added; writers aggregate by (from_service, to_name, kind), the last
+// observation's to_kind winning.
+class DependencyObservations {
+ public:
+  struct Edge {
+    std::string from_service, to_name, kind, to_kind;
+    bool operator==(const Edge&) const = default;
+  };
+  struct Sighting {
+    uint32_t edge = 0;  // into edges()
+    uint64_t trace_id = 0;
+    int64_t seen_at_ns = 0;
+    bool operator==(const Sighting&) const = default;
+  };
+
+  DependencyObservations() = default;
+  DependencyObservations(std::initializer_list<DependencyObservation> observations);
+  DependencyObservations& operator=(std::initializer_list<DependencyObservation> observations);
+
+  void Add(std::string_view from_service, std::string_view to_name, std::string_view kind,
+           std::string_view to_kind, uint64_t trace_id, int64_t seen_at_ns);
+  void push_back(const DependencyObservation& o) {
+    Add(o.from_service, o.to_name, o.kind, o.to_kind, o.trace_id, o.seen_at_ns);
+  }
+  void clear();
+
+  size_t size() const { return sightings_.size(); }
+  bool empty() const { return sightings_.empty(); }
+  DependencyObservation operator[](size_t i) const;
+  const std::vector<Edge>& edges() const { return edges_; }
+  // For rewriting an edge's text in place (validate.cc strips NULs): an edge added afterwards
+  // with the same text may then be a second edge, which the writers' aggregation merges.
+  std::vector<Edge>& mutable_edges() { return edges_; }
+  const std::vector<Sighting>& sightings() const { return sightings_; }
+
+  // The observations one by one, as values.
+  class const_iterator {
+   public:
+    using value_type = DependencyObservation;
+    using difference_type = std::ptrdiff_t;
+    const_iterator() = default;
+    const_iterator(const DependencyObservations* of, size_t i) : of_(of), i_(i) {}
+    DependencyObservation operator*() const { return (*of_)[i_]; }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) { return {of_, i_++}; }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const DependencyObservations* of_ = nullptr;
+    size_t i_ = 0;
+  };
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, sightings_.size()}; }
+
+  bool operator==(const DependencyObservations& o) const {
+    return edges_ == o.edges_ && sightings_ == o.sightings_;
+  }
+
+ private:
+  // Edge text → its index, looked up with views (no string built per observation).
+  using Key = std::array<std::string, 4>;
+  using KeyView = std::array<std::string_view, 4>;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& k) const;
+    size_t operator()(const Key& k) const;
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      for (size_t i = 0; i < 4; ++i) {
+        if (std::string_view(a[i]) != std::string_view(b[i])) return false;
+      }
+      return true;
+    }
+  };
+  std::vector<Edge> edges_;
+  std::vector<Sighting> sightings_;
+  absl::flat_hash_map<Key, uint32_t, KeyHash, KeyEq> index_;
 };
 
 // A row of `dependencies` as stored.

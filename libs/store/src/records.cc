@@ -1,0 +1,56 @@
+#include "apmcov/store/records.h"
+
+#include "absl/hash/hash.h"
+
+namespace apmcov::store {
+
+size_t DependencyObservations::KeyHash::operator()(const KeyView& k) const {
+  return absl::HashOf(k[0], k[1], k[2], k[3]);
+}
+
+size_t DependencyObservations::KeyHash::operator()(const Key& k) const {
+  return (*this)(KeyView{k[0], k[1], k[2], k[3]});
+}
+
+DependencyObservations::DependencyObservations(
+    std::initializer_list<DependencyObservation> observations) {
+  for (const DependencyObservation& o : observations) push_back(o);
+}
+
+DependencyObservations& DependencyObservations::operator=(
+    std::initializer_list<DependencyObservation> observations) {
+  clear();
+  for (const DependencyObservation& o : observations) push_back(o);
+  return *this;
+}
+
+void DependencyObservations::Add(std::string_view from_service, std::string_view to_name,
+                                 std::string_view kind, std::string_view to_kind, uint64_t trace_id,
+                                 int64_t seen_at_ns) {
+  const KeyView key{from_service, to_name, kind, to_kind};
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    it = index_
+             .emplace(Key{std::string(from_service), std::string(to_name), std::string(kind),
+                          std::string(to_kind)},
+                      static_cast<uint32_t>(edges_.size()))
+             .first;
+    edges_.push_back(
+        {std::string(from_service), std::string(to_name), std::string(kind), std::string(to_kind)});
+  }
+  sightings_.push_back({it->second, trace_id, seen_at_ns});
+}
+
+void DependencyObservations::clear() {
+  edges_.clear();
+  sightings_.clear();
+  index_.clear();
+}
+
+DependencyObservation DependencyObservations::operator[](size_t i) const {
+  const Sighting& s = sightings_[i];
+  const Edge& e = edges_[s.edge];
+  return {e.from_service, e.to_name, e.kind, e.to_kind, s.trace_id, s.seen_at_ns};
+}
+
+}  // namespace apmcov::store
