@@ -47,6 +47,14 @@ void DependencyObservations::clear() {
   index_.clear();
 }
 
+void DependencyObservations::Reindex() {
+  index_.clear();
+  for (size_t i = 0; i < edges_.size(); ++i) {
+    const Edge& e = edges_[i];
+    index_.try_emplace(Key{e.from_service, e.to_name, e.kind, e.to_kind}, static_cast<uint32_t>(i));
+  }
+}
+
 DependencyObservation DependencyObservations::operator[](size_t i) const {
   const Sighting& s = sightings_[i];
   const Edge& e = edges_[s.edge];

@@ -161,16 +161,13 @@ void ForEachText(Batch& b, F&& f) {
       for (auto* x : {&sp.service, &sp.resource, &sp.kind, &sp.type, &sp.target}) f(*x);
     }
   }
-  auto& edges = [&]() -> auto& {
-    if constexpr (std::is_const_v<Batch>) {
-      return b.dependencies.edges();
-    } else {
-      return b.dependencies.mutable_edges();
-    }
-  }
-  ();
-  for (auto& d : edges) {
+  const auto edge_text = [&](auto& d) {
     for (auto* x : {&d.from_service, &d.to_name, &d.kind, &d.to_kind}) f(*x);
+  };
+  if constexpr (std::is_const_v<Batch>) {
+    for (const auto& d : b.dependencies.edges()) edge_text(d);
+  } else {
+    b.dependencies.RewriteEdges(edge_text);
   }
   for (auto& j : b.sync_jobs) {
     for (auto* x : {&j.id, &j.trigger, &j.state, &j.error}) f(*x);

@@ -500,12 +500,17 @@ TYPED_TEST_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal) {
   BrokenTraceRecord t = Trace(5, kT0);
   t.spans[0].resource = std::string("GET /\0", 6);
   b.broken_traces = {t};
+  // The same edge with and without a NUL: one row once the NUL is dropped, both traces counted.
+  b.dependencies = {{"checkout", std::string("pay\0ments", 9), "call", "service", 5, kT0},
+                    {"checkout", "payments", "call", "service", 6, kT0}};
   this->MustApply(b);
   auto rows = this->Services(false);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].catalog.name, "ab");
   EXPECT_EQ(rows[0].catalog.tags, (std::vector<std::string>{"x"}));
   EXPECT_EQ((*this->store().LoadBrokenTrace(5))->spans[0].resource, "GET /");
+  EXPECT_EQ(*this->store().LoadDependencies(),
+            (std::vector<DependencyRow>{{"checkout", "payments", "call", "service", kT0, 2}}));
 }
 
 TYPED_TEST_P(CoverageStoreContract, WatermarkKeepsTheReadIntervalsOfItsLatestRecord) {

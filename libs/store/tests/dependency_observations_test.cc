@@ -2,6 +2,8 @@
 // order they were added.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "apmcov/store/records.h"
@@ -55,6 +57,17 @@ TEST(DependencyObservations, ClearAndAssignStartOver) {
   EXPECT_TRUE(d.edges().empty());
   d.Add("x", "y", "messaging", "queue", 1, 1);
   EXPECT_EQ(d.sightings()[0].edge, 0u);
+}
+
+TEST(DependencyObservations, AnEdgeRewrittenIsFoundByItsNewText) {
+  DependencyObservations d{{std::string("a\0", 2), "b", "call", "service", 1, 1}};
+  d.RewriteEdges([](DependencyObservations::Edge& e) { std::erase(e.from_service, '\0'); });
+  d.Add("a", "b", "call", "service", 2, 2);
+  EXPECT_EQ(d.edges().size(), 1u);
+  EXPECT_EQ(All(d), (std::vector<DependencyObservation>{{"a", "b", "call", "service", 1, 1},
+                                                        {"a", "b", "call", "service", 2, 2}}));
+  d.Add(std::string_view("a\0", 2), "b", "call", "service", 3, 3);  // the old text: a new edge
+  EXPECT_EQ(d.edges().size(), 2u);
 }
 
 TEST(DependencyObservations, EqualWhenTheSameObservationsWereAddedInTheSameOrder) {

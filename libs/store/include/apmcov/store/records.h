@@ -191,9 +191,14 @@ class DependencyObservations {
   bool empty() const { return sightings_.empty(); }
   DependencyObservation operator[](size_t i) const;
   const std::vector<Edge>& edges() const { return edges_; }
-  // For rewriting an edge's text in place (validate.cc strips NULs): an edge added afterwards
-  // with the same text may then be a second edge, which the writers' aggregation merges.
-  std::vector<Edge>& mutable_edges() { return edges_; }
+  // Rewrites every edge's text in place (validate.cc strips NULs) and re-indexes the edges, so
+  // that an edge added afterwards is found by its new text. Two edges that became equal stay
+  // two: the writers aggregate by text.
+  template <typename F>
+  void RewriteEdges(F&& rewrite) {
+    for (Edge& e : edges_) rewrite(e);
+    Reindex();
+  }
   const std::vector<Sighting>& sightings() const { return sightings_; }
 
   // The observations one by one, as values.
@@ -241,6 +246,7 @@ class DependencyObservations {
       return true;
     }
   };
+  void Reindex();
   std::vector<Edge> edges_;
   std::vector<Sighting> sightings_;
   absl::flat_hash_map<Key, uint32_t, KeyHash, KeyEq> index_;
