@@ -235,8 +235,8 @@ enum class Input { kRecords, kStringFields, kWire };
 
 // The same events as the analyzer receives them: one SpanBatch per run of consecutive spans of
 // one trace (the collector's "spans of one trace from one page"), the watermarks between them;
-// each span with every field the collector writes (operation and host included: 187 bytes a
-// span on the wire, against 142 without them).
+// each span with every field the collector publishes (142 bytes a span on the wire; 187 when
+// the collector also published operation and host, before 2026-12-07 evening).
 // `first`..`last` index Corpus::events; `bytes` is the batch's wire encoding.
 struct Batch {
   bool watermark = false;
@@ -245,19 +245,6 @@ struct Batch {
   size_t last = 0;
   std::string bytes;
 };
-
-// What the collector also writes into every span and the analyzer does not keep: the span's
-// operation name (from its type) and its host (a node of the service's cluster).
-std::string_view OperationOf(const SpanFields& f) {
-  if (f.type == "web") return "http.request";
-  if (f.type == "sql") return "postgresql.query";
-  if (f.type == "queue") return "kafka.produce";
-  return "http.client.request";
-}
-std::string HostOf(const SpanFields& f) {
-  const size_t node = std::hash<std::string_view>()(f.service) % 48;
-  return "ip-10-0-" + std::to_string(node / 8) + "-" + std::to_string(17 + node) + ".ec2.internal";
-}
 
 std::vector<Batch> EncodeBatches(const Corpus& c) {
   std::vector<Batch> out;
@@ -288,8 +275,6 @@ std::vector<Batch> EncodeBatches(const Corpus& c) {
     s->set_service(std::string(f.service));
     s->set_env(std::string(f.env));
     s->set_resource(std::string(f.resource));
-    s->set_operation(std::string(OperationOf(f)));
-    s->set_host(HostOf(f));
     s->set_type(std::string(f.type));
     s->set_kind(std::string(f.kind));
     s->set_retained_by(std::string(f.retained_by));

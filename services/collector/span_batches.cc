@@ -33,7 +33,8 @@ uint8_t* WriteField(uint8_t tag, std::string_view bytes, uint8_t* out) {
 // parser's spans hold no unknown fields, and their strings came out of simdjson, which validated
 // them as UTF-8 (protobuf checks every string again when it serialises; that check and the size
 // pass were a third of the publishing time in the profile). Fields in number order, proto3
-// defaults left out, exactly as SerializeToString writes them (the unit test compares bytes).
+// defaults left out, exactly as SerializeToString writes them (the unit test compares bytes);
+// operation (8) and host (14) are not published (span_batches.h).
 enum class Wire { kFixed64, kString, kInt64, kBool };
 struct FieldSpec {
   int number;
@@ -81,12 +82,12 @@ size_t Int64Bytes(int number, int64_t v) {
 size_t SpanBytes(const v1::Span& s) {
   return Fixed64Bytes(s.trace_id()) + Fixed64Bytes(s.trace_id_high()) + Fixed64Bytes(s.span_id()) +
          Fixed64Bytes(s.parent_id()) + StringBytes(5, s.service()) + StringBytes(6, s.env()) +
-         StringBytes(7, s.resource()) + StringBytes(8, s.operation()) + StringBytes(9, s.type()) +
-         StringBytes(10, s.kind()) + Int64Bytes(11, s.start_unix_nano()) +
-         Int64Bytes(12, s.duration_ns()) + StringBytes(13, s.retained_by()) +
-         StringBytes(14, s.host()) + StringBytes(15, s.language()) + StringBytes(16, s.target()) +
-         StringBytes(17, s.db_system()) + StringBytes(18, s.messaging_system()) +
-         StringBytes(19, s.infra_hint()) + (s.error() ? 2 + 1 : 0);
+         StringBytes(7, s.resource()) + StringBytes(9, s.type()) + StringBytes(10, s.kind()) +
+         Int64Bytes(11, s.start_unix_nano()) + Int64Bytes(12, s.duration_ns()) +
+         StringBytes(13, s.retained_by()) + StringBytes(15, s.language()) +
+         StringBytes(16, s.target()) + StringBytes(17, s.db_system()) +
+         StringBytes(18, s.messaging_system()) + StringBytes(19, s.infra_hint()) +
+         (s.error() ? 2 + 1 : 0);
 }
 
 uint8_t* Tag(int number, int wire_type, uint8_t* out) {
@@ -118,13 +119,11 @@ uint8_t* WriteSpan(const v1::Span& s, uint8_t* out) {
   out = String(5, s.service(), out);
   out = String(6, s.env(), out);
   out = String(7, s.resource(), out);
-  out = String(8, s.operation(), out);
   out = String(9, s.type(), out);
   out = String(10, s.kind(), out);
   out = Int64(11, s.start_unix_nano(), out);
   out = Int64(12, s.duration_ns(), out);
   out = String(13, s.retained_by(), out);
-  out = String(14, s.host(), out);
   out = String(15, s.language(), out);
   out = String(16, s.target(), out);
   out = String(17, s.db_system(), out);
@@ -158,6 +157,15 @@ PageBatches EncodeSpanBatches(const google::protobuf::RepeatedPtrField<v1::Span>
   PageBatches out;
   const bool hand = SpanLayoutKnown() && !HasUnknownFields(spans);
   const auto n = static_cast<uint32_t>(spans.size());
+  // Otherwise protobuf's serialiser writes copies without what is not published.
+  std::vector<v1::Span> copies;
+  if (!hand) {
+    copies.assign(spans.begin(), spans.end());
+    for (v1::Span& s : copies) {
+      s.clear_operation();
+      s.clear_host();
+    }
+  }
   std::vector<uint32_t> sizes(n), next(n, kNone);
   std::vector<Trace> traces;
   std::unordered_map<uint64_t, uint32_t> index;
@@ -166,7 +174,7 @@ PageBatches EncodeSpanBatches(const google::protobuf::RepeatedPtrField<v1::Span>
     const v1::Span& span = spans[static_cast<int>(i)];
     out.last_start_unix_nano = std::max(out.last_start_unix_nano, span.start_unix_nano());
     // protobuf's ByteSizeLong caches the size for SerializeWithCachedSizesToArray.
-    sizes[i] = static_cast<uint32_t>(hand ? SpanBytes(span) : span.ByteSizeLong());
+    sizes[i] = static_cast<uint32_t>(hand ? SpanBytes(span) : copies[i].ByteSizeLong());
     auto [it, inserted] = index.try_emplace(span.trace_id(), static_cast<uint32_t>(traces.size()));
     if (inserted) traces.push_back({span.trace_id(), 0, i, i});
     Trace& t = traces[it->second];
@@ -189,7 +197,7 @@ PageBatches EncodeSpanBatches(const google::protobuf::RepeatedPtrField<v1::Span>
       *p++ = kSpansTag;
       p = CodedOutputStream::WriteVarint32ToArray(sizes[i], p);
       const v1::Span& span = spans[static_cast<int>(i)];
-      p = hand ? WriteSpan(span, p) : span.SerializeWithCachedSizesToArray(p);
+      p = hand ? WriteSpan(span, p) : copies[i].SerializeWithCachedSizesToArray(p);
     }
     // proto3: empty strings are not written.
     if (!window_id.empty()) p = WriteField(kWindowIdTag, window_id, p);

@@ -3,6 +3,10 @@
 // spans, with no SpanBatch built: a SpanBatch's bytes are each span as field 1 (tag, length,
 // the span's own bytes), then window_id (3) and job_id (4), which is what SerializeToString
 // gives for the same message.
+//
+// A span is published without its operation and host: nothing downstream of the topic reads
+// them (the analyzer skips both), and they were a quarter of a span's bytes (187 a span with
+// them, 142 without, in bench/coverage's corpus).
 #pragma once
 
 #include <cstdint>

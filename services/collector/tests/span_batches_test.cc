@@ -1,5 +1,6 @@
 // EncodeSpanBatches: the bytes written straight from a page's spans are exactly those of the
-// SpanBatch messages the collector would otherwise build (one per trace, first-seen order).
+// SpanBatch messages the collector would otherwise build (one per trace, first-seen order),
+// each span without its operation and host, which are not published.
 #include "span_batches.h"
 
 #include <gtest/gtest.h>
@@ -30,7 +31,8 @@ v1::Span MakeSpan(uint64_t trace, uint64_t id, int64_t start, std::string resour
   return s;
 }
 
-// What the collector built before: SpanBatch messages, serialised by protobuf.
+// What the collector built before: SpanBatch messages, serialised by protobuf, of the spans
+// without operation and host.
 std::vector<std::pair<std::string, std::string>> Reference(
     const google::protobuf::RepeatedPtrField<v1::Span>& spans, const std::string& window_id,
     const std::string& job_id) {
@@ -43,7 +45,10 @@ std::vector<std::pair<std::string, std::string>> Reference(
       it->second.set_window_id(window_id);
       it->second.set_job_id(job_id);
     }
-    *it->second.add_spans() = s;
+    v1::Span& published = *it->second.add_spans();
+    published = s;
+    published.clear_operation();
+    published.clear_host();
   }
   std::vector<std::pair<std::string, std::string>> out;
   out.reserve(order.size());
@@ -126,6 +131,28 @@ TEST(EncodeSpanBatches, EveryFieldOfASpanIsWrittenAsProtobufWritesIt) {
   // Every field of v1::Span is set above: a field added to Span must be added there too (the
   // encoder falls back to protobuf's serialiser for a Span it does not know).
   EXPECT_EQ(v1::Span::descriptor()->field_count(), 20);
+}
+
+TEST(EncodeSpanBatches, OperationAndHostAreNotPublished) {
+  google::protobuf::RepeatedPtrField<v1::Span> spans;
+  *spans.Add() = MakeSpan(3, 1, 10, "r");
+  spans[0].set_host("ip-10-0-0-17.ec2.internal");
+  ASSERT_EQ(spans[0].operation(), "http.request");
+  PageBatches got = EncodeSpanBatches(spans, "w", "j");
+  ASSERT_EQ(got.records.size(), 1u);
+  v1::SpanBatch b;
+  ASSERT_TRUE(b.ParseFromString(got.records[0].value));
+  ASSERT_EQ(b.spans_size(), 1);
+  EXPECT_EQ(b.spans(0).operation(), "");
+  EXPECT_EQ(b.spans(0).host(), "");
+  EXPECT_EQ(b.spans(0).resource(), "r");
+  EXPECT_EQ(got.records[0].value.find("http.request"), std::string::npos);
+  // The same on the fallback path (a span with unknown fields goes through protobuf).
+  spans[0].GetReflection()->MutableUnknownFields(&spans[0])->AddVarint(99, 5);
+  got = EncodeSpanBatches(spans, "w", "j");
+  ASSERT_TRUE(b.ParseFromString(got.records[0].value));
+  EXPECT_EQ(b.spans(0).operation(), "");
+  EXPECT_EQ(b.spans(0).host(), "");
 }
 
 TEST(EncodeSpanBatches, ASpanWithUnknownFieldsKeepsThem) {
