@@ -235,8 +235,8 @@ enum class Input { kRecords, kStringFields, kWire };
 
 // The same events as the analyzer receives them: one SpanBatch per run of consecutive spans of
 // one trace (the collector's "spans of one trace from one page"), the watermarks between them;
-// each span with every field the collector publishes (142 bytes a span on the wire; 187 when
-// the collector also published operation and host, before 2026-12-07 evening).
+// each span with every field the collector publishes (142 bytes a span on the wire; 187 with
+// the operation and host the collector no longer publishes).
 // `first`..`last` index Corpus::events; `bytes` is the batch's wire encoding.
 struct Batch {
   bool watermark = false;

@@ -4,12 +4,8 @@
 
 namespace apmcov::store {
 
-size_t DependencyObservations::KeyHash::operator()(const KeyView& k) const {
-  return absl::HashOf(k[0], k[1], k[2], k[3]);
-}
-
-size_t DependencyObservations::KeyHash::operator()(const Key& k) const {
-  return (*this)(KeyView{k[0], k[1], k[2], k[3]});
+size_t DependencyObservations::EdgeHash::operator()(const EdgeView& v) const {
+  return absl::HashOf(v[0], v[1], v[2], v[3]);
 }
 
 DependencyObservations::DependencyObservations(
@@ -27,16 +23,11 @@ DependencyObservations& DependencyObservations::operator=(
 void DependencyObservations::Add(std::string_view from_service, std::string_view to_name,
                                  std::string_view kind, std::string_view to_kind, uint64_t trace_id,
                                  int64_t seen_at_ns) {
-  const KeyView key{from_service, to_name, kind, to_kind};
-  auto it = index_.find(key);
+  auto it = index_.find(EdgeView{from_service, to_name, kind, to_kind});
   if (it == index_.end()) {
-    it = index_
-             .emplace(Key{std::string(from_service), std::string(to_name), std::string(kind),
-                          std::string(to_kind)},
-                      static_cast<uint32_t>(edges_.size()))
-             .first;
     edges_.push_back(
         {std::string(from_service), std::string(to_name), std::string(kind), std::string(to_kind)});
+    it = index_.emplace(edges_.back(), static_cast<uint32_t>(edges_.size() - 1)).first;
   }
   sightings_.push_back({it->second, trace_id, seen_at_ns});
 }
@@ -49,10 +40,8 @@ void DependencyObservations::clear() {
 
 void DependencyObservations::Reindex() {
   index_.clear();
-  for (size_t i = 0; i < edges_.size(); ++i) {
-    const Edge& e = edges_[i];
-    index_.try_emplace(Key{e.from_service, e.to_name, e.kind, e.to_kind}, static_cast<uint32_t>(i));
-  }
+  for (size_t i = 0; i < edges_.size(); ++i)
+    index_.try_emplace(edges_[i], static_cast<uint32_t>(i));
 }
 
 DependencyObservation DependencyObservations::operator[](size_t i) const {

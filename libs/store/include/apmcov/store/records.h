@@ -228,28 +228,26 @@ class DependencyObservations {
   }
 
  private:
-  // Edge text → its index, looked up with views (no string built per observation).
-  using Key = std::array<std::string, 4>;
-  using KeyView = std::array<std::string_view, 4>;
-  struct KeyHash {
+  // Edge → its index in edges_, looked up with views (no string built per observation).
+  using EdgeView = std::array<std::string_view, 4>;
+  static EdgeView View(const Edge& e) { return {e.from_service, e.to_name, e.kind, e.to_kind}; }
+  static const EdgeView& View(const EdgeView& v) { return v; }
+  struct EdgeHash {
     using is_transparent = void;
-    size_t operator()(const KeyView& k) const;
-    size_t operator()(const Key& k) const;
+    size_t operator()(const EdgeView& v) const;
+    size_t operator()(const Edge& e) const { return (*this)(View(e)); }
   };
-  struct KeyEq {
+  struct EdgeEq {
     using is_transparent = void;
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
-      for (size_t i = 0; i < 4; ++i) {
-        if (std::string_view(a[i]) != std::string_view(b[i])) return false;
-      }
-      return true;
+      return View(a) == View(b);
     }
   };
   void Reindex();
   std::vector<Edge> edges_;
   std::vector<Sighting> sightings_;
-  absl::flat_hash_map<Key, uint32_t, KeyHash, KeyEq> index_;
+  absl::flat_hash_map<Edge, uint32_t, EdgeHash, EdgeEq> index_;
 };
 
 // A row of `dependencies` as stored.
