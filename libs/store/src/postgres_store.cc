@@ -344,9 +344,14 @@ void PostgresCoverageStore::Impl::WriteApm(pqxx::work& tx, const WriteBatch& b) 
     auto [it, inserted] = merged.try_emplace({o.service, o.env});
     internal::MergeApmObservation(it->second, o, seen, inserted);
   }
+  // The sorted union of the stored and the new list, computed only when the new one brings
+  // something: nearly every batch names the languages a row already holds, and the union's
+  // subquery was 40% of this upsert's time (a run of 60k updates: 0.71-0.75 s against
+  // 1.15-1.44 s).
   auto union_of = [](const char* col) {
-    return absl::StrCat("ARRAY(SELECT x FROM (SELECT DISTINCT unnest(apm_services.", col,
-                        " || EXCLUDED.", col, ") AS x) d ORDER BY x COLLATE \"C\")");
+    return absl::StrCat("CASE WHEN EXCLUDED.", col, " <@ apm_services.", col, " THEN apm_services.",
+                        col, " ELSE ARRAY(SELECT x FROM (SELECT DISTINCT unnest(apm_services.", col,
+                        " || EXCLUDED.", col, ") AS x) d ORDER BY x COLLATE \"C\") END");
   };
   // languages, infra_hints: one text[] literal per row, cast back per row.
   ExecRows(
