@@ -8,7 +8,8 @@
 #   scripts/pg-local.sh stop    # stop it (by the PID in its pidfile)
 #   scripts/pg-local.sh status
 #
-# Idempotent: `start` on a running cluster only prints its URL.
+# Idempotent: `start` on a running cluster only prints its URL. APMCOV_PG_OPTIONS adds server
+# options to `start` (e.g. "-c shared_preload_libraries=pg_stat_statements" to profile a bench).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,7 +118,7 @@ start() {
     port=$(free_port)
     echo "$port" >"$portfile"
   fi
-  as_pg "'$bindir/pg_ctl' -D '$data' -l '$dir/server.log' -w -t 30 -o \"-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start >/dev/null" ||
+  as_pg "'$bindir/pg_ctl' -D '$data' -l '$dir/server.log' -w -t 30 -o \"-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${APMCOV_PG_OPTIONS:-}\" start >/dev/null" ||
     { echo "pg-local: server did not start, see $dir/server.log" >&2; exit 1; }
   # Role and database for the project (trust auth on loopback only: a private dev cluster).
   as_pg "'$bindir/psql' -h '$sock' -p $port -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt -c \"DO \\\$\\\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='$user') THEN CREATE ROLE $user LOGIN CREATEDB; END IF; END\\\$\\\$\"" >/dev/null

@@ -467,11 +467,12 @@ class Stack:
 
     def pg_start(self) -> None:
         # Same port and socket as before (pg-local.sh would pick a new port), so every service's
-        # DATABASE_URL stays valid.
+        # DATABASE_URL stays valid; the same options as pg-local.sh (APMCOV_PG_OPTIONS too).
         port = open(os.path.join(self.pg_dir, "port")).read().strip()
         sock = os.path.join(self.pg_dir, "sock")
         opts = (f"-p {port} -k '{sock}' -c listen_addresses=127.0.0.1 -c fsync=off "
-                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                f"{os.environ.get('APMCOV_PG_OPTIONS', '')}")
         r = self._as_pg(f"'{self._pg_bin()}/pg_ctl' -D '{self.pg_dir}/data' -l '{self.pg_dir}/server.log' "
                         f"-w -t 30 -o \"{opts}\" start")
         if r.returncode != 0:
