@@ -133,7 +133,7 @@ AnalyzerMetrics::AnalyzerMetrics(prometheus::Registry& reg) {
                             .Add({});
   rows_pruned_ = &prometheus::BuildCounter()
                       .Name("apmcov_analyzer_rows_pruned_total")
-                      .Help("Rows deleted by retention (design §4), by table")
+                      .Help("Rows deleted by retention (design §4), by table (trace_spans: spans)")
                       .Register(reg);
   services_total = &prometheus::BuildGauge()
                         .Name("apmcov_catalog_services")

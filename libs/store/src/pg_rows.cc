@@ -1,7 +1,11 @@
 #include "pg_rows.h"
 
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
+#include "apmcov/base/status.h"
 #include "pg_util.h"
+#include "span_sets.h"
 
 namespace apmcov::store::internal {
 namespace {
@@ -127,22 +131,16 @@ std::optional<BrokenTraceRecord> ReadTrace(pqxx::transaction_base& tx, uint64_t 
     g.detail = Str(r[5]);
     t.gaps.push_back(std::move(g));
   }
-  for (const auto& r : tx.exec_params(
-           "SELECT span_id::text, parent_id::text, service, resource, kind, type, start_ns, "
-           "duration_ns, target FROM trace_spans WHERE trace_id = $1::numeric "
-           "ORDER BY start_ns, trace_spans.span_id",
-           id)) {
-    TraceSpanRecord s;
-    s.span_id = Unsigned(r[0]);
-    s.parent_id = Unsigned(r[1]);
-    s.service = Str(r[2]);
-    s.resource = Str(r[3]);
-    s.kind = Str(r[4]);
-    s.type = Str(r[5]);
-    s.start_ns = r[6].as<int64_t>();
-    s.duration_ns = r[7].as<int64_t>();
-    s.target = Str(r[8]);
-    t.spans.push_back(std::move(s));
+  // One row per trace (migration 0012): its spans as JSON, ordered by the parse.
+  const pqxx::result spans =
+      tx.exec_params("SELECT spans::text FROM trace_spans WHERE trace_id = $1::numeric", id);
+  if (!spans.empty()) {
+    absl::StatusOr<std::vector<TraceSpanRecord>> parsed =
+        ParseSpanSetJson(std::string_view(spans[0][0].c_str(), spans[0][0].size()));
+    if (!parsed.ok()) {
+      throw std::runtime_error(absl::StrCat("trace ", id, ": ", parsed.status().message()));
+    }
+    t.spans = *std::move(parsed);
   }
   return t;
 }

@@ -17,6 +17,7 @@
 #include "pg_params.h"
 #include "pg_rows.h"
 #include "pg_util.h"
+#include "span_sets.h"
 #include "validate.h"
 
 namespace apmcov::store {
@@ -475,26 +476,15 @@ void PostgresCoverageStore::Impl::WriteTraces(pqxx::work& tx, const WriteBatch& 
              c[5].Text(g.gap->peer);
              c[6].Text(g.gap->detail);
            });
-  // Spans are the bulk of the rows: COPY them (10x a multi-row INSERT). Their old rows were
-  // just deleted and duplicates are dropped here (first wins, like the fake), so no key can
-  // conflict unless another analyzer writes the same trace at this moment (a rebalance
-  // overlap): that unique violation fails the transaction as retriable.
-  pqxx::stream_to copy(
-      tx, "trace_spans",
-      std::vector<std::string>{"trace_id", "span_id", "parent_id", "service", "resource", "kind",
-                               "type", "start_ns", "duration_ns", "target"});
-  absl::flat_hash_set<uint64_t> seen;  // a trace's span ids so far
+  // Spans are the bulk of what is written: one row per trace, its spans as one JSON text
+  // (migration 0012), sent by COPY. Their old row was just deleted and duplicate span ids are
+  // dropped (first wins, like the fake), so no key can conflict unless another analyzer writes
+  // the same trace at this moment (a rebalance overlap): that unique violation fails the
+  // transaction as retriable.
+  pqxx::stream_to copy(tx, "trace_spans", std::vector<std::string>{"trace_id", "spans"});
   for (const auto& [id, p] : latest) {
-    const std::string tid = std::to_string(id);
-    seen.clear();
-    for (const auto& sp : p->spans) {
-      if (!seen.insert(sp.span_id).second) continue;
-      const std::string span_id = std::to_string(sp.span_id);
-      const std::string parent_id = std::to_string(sp.parent_id);
-      // References, not copies: libpqxx converts and escapes each field itself.
-      copy << std::tie(tid, span_id, parent_id, sp.service, sp.resource, sp.kind, sp.type,
-                       sp.start_ns, sp.duration_ns, sp.target);
-    }
+    if (p->spans.empty()) continue;
+    copy << std::make_tuple(std::to_string(id), internal::SpanSetJson(p->spans));
   }
   copy.complete();
 }
@@ -975,8 +965,8 @@ absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& 
            DeleteBatch("broken_traces", absl::StrCat("c.started_at < ", cut), "trace_id"),
            "), g AS (DELETE FROM trace_gaps WHERE trace_id IN (SELECT trace_id FROM v) "
            "RETURNING 1), s AS (DELETE FROM trace_spans WHERE trace_id IN (SELECT trace_id FROM "
-           "v) RETURNING 1) SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM g), (SELECT "
-           "count(*) FROM s)"),
+           "v) RETURNING json_array_length(spans) AS n) SELECT (SELECT count(*) FROM v), (SELECT "
+           "count(*) FROM g), (SELECT coalesce(sum(n), 0) FROM s)"),
        {"trace_gaps", "trace_spans"}},
       {"catalog_snapshots",
        job_cut,

@@ -140,6 +140,7 @@ struct RetentionPolicy {
 
 // What one Prune call deleted, per table (tables with no deleted row may be absent).
 struct PruneResult {
+  // Deleted, by table; for trace_spans the spans (a row holds one trace's spans).
   std::map<std::string, int64_t> rows;
   bool more = false;  // some table had a full batch: call again
 
