@@ -71,21 +71,22 @@ absl::StatusOr<std::vector<TraceSpanRecord>> ParseSpanSetJson(std::string_view j
   spans.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
     const nlohmann::json& a = doc[i];
-    const std::string where = absl::StrCat("span ", i);
-    if (!a.is_array() || a.size() != 9) return bad(absl::StrCat(where, " is not an array of 9"));
+    if (!a.is_array() || a.size() != 9) {
+      return bad(absl::StrCat("span ", i, " is not an array of 9"));
+    }
     for (size_t f : {0, 1, 2, 3, 4, 5, 8}) {
-      if (!a[f].is_string()) return bad(absl::StrCat(where, " field ", f, " is not a string"));
+      if (!a[f].is_string()) return bad(absl::StrCat("span ", i, " field ", f, " is not a string"));
     }
     for (size_t f : {6, 7}) {
       if (!a[f].is_number_integer() ||
           (a[f].is_number_unsigned() && a[f].get<uint64_t>() > INT64_MAX)) {
-        return bad(absl::StrCat(where, " field ", f, " is not an integer"));
+        return bad(absl::StrCat("span ", i, " field ", f, " is not an integer"));
       }
     }
     TraceSpanRecord s;
     if (!absl::SimpleAtoi(a[0].get_ref<const std::string&>(), &s.span_id) ||
         !absl::SimpleAtoi(a[1].get_ref<const std::string&>(), &s.parent_id)) {
-      return bad(absl::StrCat(where, " has an id that is not a 64-bit unsigned decimal"));
+      return bad(absl::StrCat("span ", i, " has an id that is not a 64-bit unsigned decimal"));
     }
     s.service = a[2].get<std::string>();
     s.resource = a[3].get<std::string>();
