@@ -1,7 +1,6 @@
 #include "span_sets.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -22,13 +21,6 @@ void AppendString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-template <typename Int>
-void AppendNumber(std::string& out, Int v) {
-  char buf[24];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
 }  // namespace
 
 std::string SpanSetJson(const std::vector<TraceSpanRecord>& spans) {
@@ -40,19 +32,12 @@ std::string SpanSetJson(const std::vector<TraceSpanRecord>& spans) {
   for (const TraceSpanRecord& s : spans) {
     if (!seen.insert(s.span_id).second) continue;
     if (out.size() > 1) out.push_back(',');
-    out.append("[\"");
-    AppendNumber(out, s.span_id);
-    out.append("\",\"");
-    AppendNumber(out, s.parent_id);
-    out.append("\",");
+    absl::StrAppend(&out, "[\"", s.span_id, "\",\"", s.parent_id, "\",");
     for (const std::string* text : {&s.service, &s.resource, &s.kind, &s.type}) {
       AppendString(out, *text);
       out.push_back(',');
     }
-    AppendNumber(out, s.start_ns);
-    out.push_back(',');
-    AppendNumber(out, s.duration_ns);
-    out.push_back(',');
+    absl::StrAppend(&out, s.start_ns, ",", s.duration_ns, ",");
     AppendString(out, s.target);
     out.push_back(']');
   }
