@@ -177,6 +177,8 @@ void ForEachText(Batch& b, F&& f) {
     f(c.key);
   }
   for (auto& w : b.watermarks) f(w.topic);
+  for (auto& j : b.judgements) f(j.root_service);
+  for (auto& e : b.edge_cuts) f(e.job_id);
 }
 
 }  // namespace

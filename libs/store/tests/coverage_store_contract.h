@@ -503,7 +503,14 @@ TYPED_TEST_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal) {
   // The same edge with and without a NUL: one row once the NUL is dropped, both traces counted.
   b.dependencies = {{"checkout", std::string("pay\0ments", 9), "call", "service", 5, kT0},
                     {"checkout", "payments", "call", "service", 6, kT0}};
+  // A root service comes from span data: a NUL there must not cost the batch its counts.
+  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  b.judgements = {{hour, std::string("front\0end", 9), 3, 1}};
+  b.edge_cuts = {{std::string{'j', '\0', '1'}, 2}};
   this->MustApply(b);
+  EXPECT_EQ(*this->store().LoadJudgements(hour),
+            (std::vector<TraceJudgementCount>{{hour, "frontend", 3, 1}}));
+  EXPECT_EQ((**this->store().LoadSyncJob("j1")).edge_cut_traces, 2);
   auto rows = this->Services(false);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].catalog.name, "ab");
