@@ -38,6 +38,8 @@ struct MemoryCoverageStore::State {
   std::map<std::tuple<std::string, std::string, std::string>, Dependency> dependencies;
   // Traces whose edges are counted (see the contract) → latest seen_at.
   std::map<uint64_t, int64_t> counted_traces;
+  // Count keys of batches whose judgements and edge cuts were added → their at_ns.
+  std::map<std::string, int64_t> counted_batches;
   std::map<std::string, SyncJobRecord> jobs;
   std::map<std::tuple<int64_t, std::string, std::string>, CoverageRow> coverage;
   std::map<std::pair<std::string, int32_t>, PartitionWatermark> watermarks;

@@ -34,7 +34,10 @@ absl::Status MemoryCoverageStore::CheckAvailable() const {
 absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) {
   std::lock_guard lock(mu_);
   if (absl::Status s = CheckAvailable(); !s.ok()) return s;
-  if (!fail_next_.ok()) return std::exchange(fail_next_, absl::OkStatus());
+  if (!fail_next_.ok() && (!fail_next_which_ || fail_next_which_(input))) {
+    fail_next_which_ = nullptr;
+    return std::exchange(fail_next_, absl::OkStatus());
+  }
   WriteBatch cleaned;
   const WriteBatch& batch = internal::WithoutNul(input, &cleaned);
   if (absl::Status s = internal::ValidateBatch(batch); !s.ok()) return s;
@@ -57,21 +60,28 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
       it->second = j;
     }
   }
-  for (const EdgeCutCount& e : batch.edge_cuts) {
-    auto [it, inserted] = next.jobs.try_emplace(e.job_id);
-    if (inserted) {
-      it->second.id = e.job_id;
-      it->second.state = "running";
-      it->second.updated_at_ns = 0;  // any record of the job wins over this placeholder
+  // The additive records count once per count key (see the contract).
+  const bool additive = !batch.judgements.empty() || !batch.edge_cuts.empty();
+  if (additive &&
+      (batch.count_key.id.empty() ||
+       next.counted_batches.try_emplace(batch.count_key.id, Micros(batch.count_key.at_ns))
+           .second)) {
+    for (const EdgeCutCount& e : batch.edge_cuts) {
+      auto [it, inserted] = next.jobs.try_emplace(e.job_id);
+      if (inserted) {
+        it->second.id = e.job_id;
+        it->second.state = "running";
+        it->second.updated_at_ns = 0;  // any record of the job wins over this placeholder
+      }
+      it->second.edge_cut_traces += e.traces;
     }
-    it->second.edge_cut_traces += e.traces;
-  }
-  for (const TraceJudgementCount& in : batch.judgements) {
-    TraceJudgementCount& c = next.judgements[{Micros(in.hour_ns), in.root_service}];
-    c.hour_ns = Micros(in.hour_ns);
-    c.root_service = in.root_service;
-    c.judged += in.judged;
-    c.broken += in.broken;
+    for (const TraceJudgementCount& in : batch.judgements) {
+      TraceJudgementCount& c = next.judgements[{Micros(in.hour_ns), in.root_service}];
+      c.hour_ns = Micros(in.hour_ns);
+      c.root_service = in.root_service;
+      c.judged += in.judged;
+      c.broken += in.broken;
+    }
   }
 
   std::set<std::string> touched;
@@ -183,6 +193,10 @@ absl::StatusOr<ApplyResult> MemoryCoverageStore::Apply(const WriteBatch& input) 
 
   *state_ = std::move(next);
   ++apply_count_;
+  if (!lose_next_.ok() && (!lose_next_which_ || lose_next_which_(input))) {
+    lose_next_which_ = nullptr;
+    return std::exchange(lose_next_, absl::OkStatus());
+  }
   return result;
 }
 
@@ -299,6 +313,7 @@ absl::StatusOr<std::vector<BrokenTraceBlame>> MemoryCoverageStore::LoadBrokenTra
     for (const auto& n : names) ++blamed[n];
   }
   std::vector<BrokenTraceBlame> out;
+  out.reserve(blamed.size());
   for (const auto& [service, count] : blamed) out.push_back({service, count});
   return out;
 }
@@ -423,6 +438,8 @@ absl::StatusOr<PruneResult> MemoryCoverageStore::Prune(const RetentionPolicy& po
                                [&](const auto& d) { return d.last_seen_ns < trace_cut; }));
   add("dependency_counted_traces", EraseOld(st.counted_traces, batch_rows, &r.more,
                                             [&](int64_t seen) { return seen < guard_cut; }));
+  add("counted_batches", EraseOld(st.counted_batches, batch_rows, &r.more,
+                                  [&](int64_t at) { return at < guard_cut; }));
   add("sync_jobs", EraseOld(st.jobs, batch_rows, &r.more, [&](const SyncJobRecord& j) {
         return j.updated_at_ns != 0 && j.updated_at_ns < job_cut;
       }));
@@ -456,9 +473,18 @@ absl::Status MemoryCoverageStore::Ping() {
   return CheckAvailable();
 }
 
-void MemoryCoverageStore::FailNextApply(absl::Status status) {
+void MemoryCoverageStore::FailNextApply(absl::Status status,
+                                        std::function<bool(const WriteBatch&)> which) {
   std::lock_guard lock(mu_);
   fail_next_ = std::move(status);
+  fail_next_which_ = std::move(which);
+}
+
+void MemoryCoverageStore::LoseNextApplyOutcome(absl::Status status,
+                                               std::function<bool(const WriteBatch&)> which) {
+  std::lock_guard lock(mu_);
+  lose_next_ = std::move(status);
+  lose_next_which_ = std::move(which);
 }
 
 void MemoryCoverageStore::SetUnavailable(bool unavailable) {

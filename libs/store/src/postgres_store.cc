@@ -115,6 +115,15 @@ void PostgresCoverageStore::Impl::WriteWatermarks(pqxx::work& tx, const WriteBat
 }
 
 void PostgresCoverageStore::Impl::WriteJudgements(pqxx::work& tx, const WriteBatch& b) {
+  if (b.judgements.empty() && b.edge_cuts.empty()) return;
+  if (!b.count_key.id.empty()) {
+    // Added once per key: an Apply of this batch that committed already recorded it.
+    const pqxx::result r = tx.exec_params(
+        absl::StrCat("INSERT INTO counted_batches (batch_key, counted_at) VALUES ($1, ",
+                     TimestampOf("$2"), ") ON CONFLICT DO NOTHING"),
+        b.count_key.id, MicrosParam(b.count_key.at_ns));
+    if (r.affected_rows() == 0) return;
+  }
   if (!b.judgements.empty()) {
     std::map<std::pair<int64_t, std::string>, std::pair<int64_t, int64_t>> sums;
     for (const auto& j : b.judgements) {
@@ -988,6 +997,10 @@ absl::StatusOr<PruneResult> PostgresCoverageStore::Prune(const RetentionPolicy& 
       {"dependency_counted_traces", guard_cut,
        absl::StrCat("WITH v AS (",
                     DeleteBatch("dependency_counted_traces", absl::StrCat("c.seen_at < ", cut)),
+                    ") SELECT count(*) FROM v")},
+      {"counted_batches", guard_cut,
+       absl::StrCat("WITH v AS (",
+                    DeleteBatch("counted_batches", absl::StrCat("c.counted_at < ", cut)),
                     ") SELECT count(*) FROM v")},
       {"sync_jobs", job_cut,
        absl::StrCat(

@@ -117,6 +117,9 @@ absl::Status ValidateBatch(const WriteBatch& b) {
                  "needs 0 <= instrumented <= total");
     }
   }
+  if (b.count_key.id.size() > 128) {
+    return Bad("count key", b.count_key.id.substr(0, 32), "longer than 128 bytes");
+  }
   return absl::OkStatus();
 }
 
@@ -179,6 +182,7 @@ void ForEachText(Batch& b, F&& f) {
   for (auto& w : b.watermarks) f(w.topic);
   for (auto& j : b.judgements) f(j.root_service);
   for (auto& e : b.edge_cuts) f(e.job_id);
+  f(b.count_key.id);
 }
 
 }  // namespace

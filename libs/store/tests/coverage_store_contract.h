@@ -667,6 +667,51 @@ TYPED_TEST_P(CoverageStoreContract, PruneWorksInBatchesOfAtMostBatchRows) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A writer retries a batch whose commit failed, and a failed commit may have committed: with a
+// count key, the retry adds the judgements and edge cuts nothing twice.
+TYPED_TEST_P(CoverageStoreContract, ABatchAppliedAgainWithItsCountKeyAddsItsCountsOnce) {
+  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  WriteBatch b;
+  b.judgements = {{hour, "frontend", 10, 2}};
+  b.edge_cuts = {{"j1", 4}};
+  b.count_key = {"k1", kT0};
+  auto counts = [&]() {
+    const auto judged = *this->store().LoadJudgements(hour);
+    EXPECT_EQ(judged.size(), 1u);
+    return std::make_tuple(judged.empty() ? 0 : judged[0].judged,
+                           judged.empty() ? 0 : judged[0].broken,
+                           (**this->store().LoadSyncJob("j1")).edge_cut_traces);
+  };
+  this->MustApply(b);
+  this->MustApply(b);  // the retry
+  EXPECT_EQ(counts(), std::make_tuple(10, 2, 4));
+
+  WriteBatch next = b;  // another batch: its own key
+  next.count_key.id = "k2";
+  this->MustApply(next);
+  EXPECT_EQ(counts(), std::make_tuple(20, 4, 8));
+  WriteBatch unkeyed = b;  // no key: added every time, as before keys
+  unkeyed.count_key = {};
+  this->MustApply(unkeyed);
+  this->MustApply(unkeyed);
+  EXPECT_EQ(counts(), std::make_tuple(40, 8, 16));
+  WriteBatch nothing_to_count;  // a key on a batch without counts records nothing
+  nothing_to_count.count_key = {"k3", kT0};
+  nothing_to_count.watermarks = {{"apmcov.spans", 0, kT0, {}}};
+  this->MustApply(nothing_to_count);
+
+  // Keys are kept for the replay guard's time after at_ns: a retry within it still adds nothing.
+  EXPECT_TRUE(PruneAll(this->store(), RetentionPolicy{}, kT0 + 2 * kDay, 100).empty());
+  this->MustApply(b);
+  EXPECT_EQ(counts(), std::make_tuple(40, 8, 16));
+  EXPECT_EQ(PruneAll(this->store(), RetentionPolicy{}, kT0 + 4 * kDay, 100),
+            (std::map<std::string, int64_t>{{"counted_batches", 2}}));
+
+  WriteBatch too_long = b;
+  too_long.count_key.id = std::string(129, 'k');
+  EXPECT_TRUE(IsRecordRejected(this->store().Apply(too_long).status()));
+}
+
 TYPED_TEST_P(CoverageStoreContract, DependencyRowTakesTheLastObservationsToKind) {
   // The detector may call the same callee an external peer in one trace and a service in the
   // next (once the catalog names it): one row, its to_kind the last observation's, counting
@@ -819,13 +864,13 @@ REGISTER_TYPED_TEST_SUITE_P(
     PruneThinsOldCoverageSnapshotsToTheLastOfEachUtcDay,
     PruneDeletesOldCatalogSnapshotsWithTheirMembers, NulCharactersAreDroppedNotFatal,
     WatermarkKeepsTheReadIntervalsOfItsLatestRecord, JudgementsAndEdgeCutsAddUp,
-    InvalidRecordIsMarkedRejected, DeadLettersAreClaimedOnceAcrossReplays,
-    WatermarksOnlyMoveForward, CatalogServiceRoundTripsEveryField,
-    CompleteSnapshotMarksAbsentServicesRemoved, SnapshotCompletesOnlyWithExactlyTheAnnouncedCount,
-    OlderSnapshotRecordNeverOverwritesNewer, ApmObservationsMergeInAnyOrder,
-    BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins, TraceAndSpanIdsOrderAsNumbers,
-    DependencyCountsDistinctTracesUnderReplay, DependencyRowTakesTheLastObservationsToKind,
-    SyncJobNewestRecordWins, CoverageSnapshotRowsUpsert, InvalidRecordRejectsTheWholeBatch,
-    WholeBatchReplayChangesNothing);
+    ABatchAppliedAgainWithItsCountKeyAddsItsCountsOnce, InvalidRecordIsMarkedRejected,
+    DeadLettersAreClaimedOnceAcrossReplays, WatermarksOnlyMoveForward,
+    CatalogServiceRoundTripsEveryField, CompleteSnapshotMarksAbsentServicesRemoved,
+    SnapshotCompletesOnlyWithExactlyTheAnnouncedCount, OlderSnapshotRecordNeverOverwritesNewer,
+    ApmObservationsMergeInAnyOrder, BrokenTraceWithHighIdsRoundTripsAndLatestJudgementWins,
+    TraceAndSpanIdsOrderAsNumbers, DependencyCountsDistinctTracesUnderReplay,
+    DependencyRowTakesTheLastObservationsToKind, SyncJobNewestRecordWins,
+    CoverageSnapshotRowsUpsert, InvalidRecordRejectsTheWholeBatch, WholeBatchReplayChangesNothing);
 
 }  // namespace apmcov::store::testing

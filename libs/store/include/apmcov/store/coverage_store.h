@@ -32,7 +32,11 @@
 //                        analyzer writes them in the same transaction as the watermark that
 //                        finalised their traces, and its replay guard (a trace final at an
 //                        already applied watermark is not judged again) keeps a replay from
-//                        counting a trace twice.
+//                        counting a trace twice. The same batch applied again (a retry after a
+//                        commit whose outcome was unknown: it may have committed) adds them
+//                        once when it carries a count_key: the key is recorded in the batch's
+//                        transaction (table counted_batches) and a batch whose key is already
+//                        there adds nothing; without a key they are added on every Apply.
 //  - Text: NUL characters are dropped from every string (PostgreSQL text cannot hold them), so
 //    such a record is stored rather than failing its batch forever.
 //  - Errors: Unavailable when the database cannot be reached or the transaction's outcome is
@@ -60,6 +64,8 @@
 //                         retention);
 //      dependency_counted_traces  seen_at < now - replay_guard: the replay guard of the
 //                         counts only matters while Kafka still holds the trace's spans;
+//      counted_batches    counted_at (the key's at_ns) < now - replay_guard: a batch is
+//                         retried within that time or not at all;
 //      sync_jobs          updated_at (the job's latest record) < now - sync_job; an edge-cut
 //                         placeholder no record of its job ever replaced is kept;
 //      dead_letters       claimed_at < now - sync_job (the store's own clock);
@@ -101,6 +107,15 @@ struct WriteBatch {
   std::vector<PartitionWatermark> watermarks;
   std::vector<TraceJudgementCount> judgements;
   std::vector<EdgeCutCount> edge_cuts;
+  // Makes judgements and edge_cuts (the additive records) count once however often this batch
+  // is applied: set by a writer that retries a batch after a commit whose outcome it could not
+  // learn. `id` is unique per batch (at most 128 bytes), `at_ns` when it was made (retention
+  // counts from it). An empty id: they are added on every Apply. Not a record: not in size().
+  struct CountKey {
+    std::string id;
+    int64_t at_ns = 0;
+  };
+  CountKey count_key;
 
   bool empty() const { return size() == 0; }
   size_t size() const {

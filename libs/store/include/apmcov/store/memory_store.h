@@ -5,11 +5,15 @@
 // like PostgreSQL's timestamptz. Dead letters are stamped with the wall clock when claimed (the
 // table's now()), which is what Prune compares with.
 //
-// Test hooks: FailNextApply(status) makes the next Apply fail with that status and change
-// nothing (to test retries); SetUnavailable(true) makes every call (of the store and of its
-// read models) fail with Unavailable; apply_count() counts successful applies. Thread-safe.
+// Test hooks: FailNextApply(status, which) makes the next Apply of a batch `which` accepts (any
+// batch without it) fail with that status and change nothing (to test retries);
+// LoseNextApplyOutcome(status, which) makes it apply the batch and then return that status, as
+// a commit whose outcome the client never learnt; SetUnavailable(true) makes every call (of the
+// store and of its read models) fail with Unavailable; apply_count() counts successful applies.
+// Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,7 +53,9 @@ class MemoryCoverageStore final : public CoverageStore {
                                     size_t batch_rows) override;
   absl::Status Ping() override;
 
-  void FailNextApply(absl::Status status);
+  void FailNextApply(absl::Status status, std::function<bool(const WriteBatch&)> which = nullptr);
+  void LoseNextApplyOutcome(absl::Status status,
+                            std::function<bool(const WriteBatch&)> which = nullptr);
   void SetUnavailable(bool unavailable);  // Apply, reads and Ping fail with Unavailable
   int64_t apply_count() const;
 
@@ -61,6 +67,9 @@ class MemoryCoverageStore final : public CoverageStore {
   mutable std::mutex mu_;
   std::unique_ptr<State> state_;
   absl::Status fail_next_;
+  std::function<bool(const WriteBatch&)> fail_next_which_;
+  absl::Status lose_next_;
+  std::function<bool(const WriteBatch&)> lose_next_which_;
   bool unavailable_ = false;
   int64_t apply_count_ = 0;
 };
