@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +53,13 @@ using bus::IncomingMessage;
 using bus::TopicPartition;
 
 std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+// 64 random bits as 16 hex digits.
+std::string RandomHex64() {
+  std::random_device random;
+  const uint64_t v = uint64_t{random()} << 32 | random();
+  return absl::StrCat(absl::Hex(v, absl::kZeroPad16));
+}
 
 }  // namespace
 
@@ -118,6 +126,9 @@ struct App::Impl {
   store::WriteBatch batch;
   SpanSightings span_sightings{pool};
   JudgementCounts judgements;
+  // Count keys (store::WriteBatch::count_key): a random prefix per process, then a sequence.
+  const std::string count_key_prefix = RandomHex64();
+  uint64_t count_key_seq = 0;
   std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
 
   int64_t data_loss_count = 0;
@@ -507,9 +518,14 @@ struct App::Impl {
     Log().Error("the store rejected a record; applying the batch record by record",
                 {{"error", Msg(s)}});
     auto each = [&](auto member, const char* kind, auto describe) -> absl::Status {
+      size_t index = 0;
       for (const auto& record : b.*member) {
         store::WriteBatch one;
         (one.*member).push_back(record);
+        if (!b.count_key.id.empty()) {  // a count of its own, still counted once
+          one.count_key = {absl::StrCat(b.count_key.id, "/", kind, "/", index), b.count_key.at_ns};
+        }
+        ++index;
         absl::Status r = ApplyWithRetry(one, "applying one record", completed, trace_parent);
         if (store::IsRecordRejected(r)) {
           Log().Error("record dropped: the store rejected it",
@@ -534,6 +550,10 @@ struct App::Impl {
                                 [](const auto& r) { return r.from_service + ">" + r.to_name; }));
     APMCOV_RETURN_IF_ERROR(each(&B::coverage_rows, "coverage_row",
                                 [](const auto& r) { return r.dimension + "/" + r.key; }));
+    APMCOV_RETURN_IF_ERROR(each(&B::judgements, "judgement", [](const auto& r) {
+      return absl::StrCat(r.root_service, "@", r.hour_ns);
+    }));
+    APMCOV_RETURN_IF_ERROR(each(&B::edge_cuts, "edge_cut", [](const auto& r) { return r.job_id; }));
     return each(&B::watermarks, "watermark",
                 [](const auto& r) { return r.topic + "/" + std::to_string(r.partition); });
   }
@@ -739,6 +759,12 @@ struct App::Impl {
     judgements.MoveTo(batch.judgements);
     for (auto& [job, n] : edge_cuts) batch.edge_cuts.push_back({job, n});
     edge_cuts.clear();
+    if (!batch.judgements.empty() || !batch.edge_cuts.empty()) {
+      // The writer retries a commit that failed, and a failed commit may have committed: the
+      // key makes these counts add once (store contract).
+      batch.count_key = {absl::StrCat(count_key_prefix, "-", ++count_key_seq),
+                         ports.clock.NowUnixNanos()};
+    }
 
     APMCOV_RETURN_IF_ERROR(dead_letters.Flush());
     // The batch boundary: its writes and the offsets they make safe go to the writer thread,

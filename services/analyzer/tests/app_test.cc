@@ -368,6 +368,30 @@ class BrokenTraceTest : public AnalyzerAppTest {
     PublishWatermark(kT0 + 60 * kSec, job);
   }
 
+  // Design §7.1's slice edges, for job-1: of three broken traces (1, 2, 3), trace 1 lies inside
+  // the complete slice [T0, T0+10 s) and is judged, trace 2 within the 1 s skew of its end and
+  // trace 3 inside an incomplete slice are cut; healthy trace 4 is judged.
+  void PublishSliceEdgeTraces() {
+    // The same broken shape (checkout calls payments, which reports nothing) three times.
+    auto broken = [&](uint64_t trace, int64_t at) {
+      PublishSpans({MakeSpan(trace, 1, 0, "frontend", "server", at),
+                    MakeSpan(trace, 2, 1, "frontend", "client", at + 10, "checkout"),
+                    MakeSpan(trace, 3, 2, "checkout", "server", at + 20),
+                    MakeSpan(trace, 4, 3, "checkout", "client", at + 30, "payments")});
+    };
+    broken(1, kT0 + 2 * kSec);                // inside the slice [T0, T0+10 s): judged
+    broken(2, kT0 + 9 * kSec + 500'000'000);  // within the 1 s skew of the slice's end: cut
+    broken(3, kT0 + 30 * kSec);               // inside an incomplete slice: cut
+    // A healthy trace inside the slice: judged, not broken.
+    PublishSpans({MakeSpan(4, 1, 0, "frontend", "server", kT0 + 3 * kSec),
+                  MakeSpan(4, 2, 1, "frontend", "client", kT0 + 3 * kSec + 10, "checkout"),
+                  MakeSpan(4, 3, 2, "checkout", "server", kT0 + 3 * kSec + 20)});
+    PublishSampledWatermark(
+        kT0 + 300 * kSec, "job-1",
+        {{kT0, kT0 + 10 * kSec, true}, {kT0 + 25 * kSec, kT0 + 35 * kSec, false}});
+    Publish(topics_.sync_jobs, "job-1", MakeJob("job-1", v1::SYNC_STATE_RUNNING, 13, kT0));
+  }
+
   // What the catalog-first run stores for the world's trace 1001.
   void ExpectWorldVerdict(const std::vector<uint64_t>& broken = {1001}) {
     EXPECT_EQ(*store_.ListBrokenTraceIds(), broken);
@@ -767,24 +791,7 @@ TEST_F(AnalyzerAppTest, TracedOutsideTheLookbackButSeenByUsmIsNotInstrumented) {
 TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
   StartApp();
   PublishCatalog("job-1");
-  // The same broken shape (checkout calls payments, which reports nothing) three times.
-  auto broken = [&](uint64_t trace, int64_t at) {
-    PublishSpans({MakeSpan(trace, 1, 0, "frontend", "server", at),
-                  MakeSpan(trace, 2, 1, "frontend", "client", at + 10, "checkout"),
-                  MakeSpan(trace, 3, 2, "checkout", "server", at + 20),
-                  MakeSpan(trace, 4, 3, "checkout", "client", at + 30, "payments")});
-  };
-  broken(1, kT0 + 2 * kSec);                // inside the slice [T0, T0+10 s): judged
-  broken(2, kT0 + 9 * kSec + 500'000'000);  // within the 1 s skew of the slice's end: cut
-  broken(3, kT0 + 30 * kSec);               // inside an incomplete slice: cut
-  // A healthy trace inside the slice: judged, not broken.
-  PublishSpans({MakeSpan(4, 1, 0, "frontend", "server", kT0 + 3 * kSec),
-                MakeSpan(4, 2, 1, "frontend", "client", kT0 + 3 * kSec + 10, "checkout"),
-                MakeSpan(4, 3, 2, "checkout", "server", kT0 + 3 * kSec + 20)});
-  PublishSampledWatermark(
-      kT0 + 300 * kSec, "job-1",
-      {{kT0, kT0 + 10 * kSec, true}, {kT0 + 25 * kSec, kT0 + 35 * kSec, false}});
-  Publish(topics_.sync_jobs, "job-1", MakeJob("job-1", v1::SYNC_STATE_RUNNING, 13, kT0));
+  PublishSliceEdgeTraces();
   Drain();
   EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{1}));
   EXPECT_NE(Metrics().find("apmcov_analyzer_traces_dropped_total{reason=\"edge_cut\"} 2"),
@@ -801,6 +808,48 @@ TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
   EXPECT_EQ(counts[0].judged, 2);
   EXPECT_EQ(counts[0].broken, 1);
   EXPECT_EQ(counts[0].hour_ns % (3600 * kSec), 0);
+}
+
+// A commit can fail after PostgreSQL committed it (the connection lost while the client waited
+// for the answer). The analyzer retries the batch; the retry must not count its traces again.
+TEST_F(BrokenTraceTest, ABatchRetriedAfterACommitOfUnknownOutcomeCountsItsTracesOnce) {
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishSliceEdgeTraces();
+  store_.LoseNextApplyOutcome(
+      absl::UnavailableError("commit outcome unknown: server closed the connection"),
+      [](const store::WriteBatch& b) { return !b.judgements.empty(); });
+  Drain();
+  EXPECT_GT(clock_.TotalSlept().count(), 0);  // it failed once and was retried
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{1}));
+  auto counts = *store_.LoadJudgements(0);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].judged, 2);
+  EXPECT_EQ(counts[0].broken, 1);
+  EXPECT_EQ((**store_.LoadSyncJob("job-1")).edge_cut_traces, 2);
+}
+
+// A batch the store rejects is applied record by record: its counts are records too, each
+// still counted once when its own commit is in doubt.
+TEST_F(BrokenTraceTest, ABatchAppliedRecordByRecordKeepsItsCounts) {
+  StartApp();
+  PublishCatalog("job-1");
+  Drain();
+  PublishSliceEdgeTraces();
+  store_.FailNextApply(store::RecordRejectedError("a record no store can hold"),
+                       [](const store::WriteBatch& b) { return !b.judgements.empty(); });
+  store_.LoseNextApplyOutcome(absl::UnavailableError("commit outcome unknown"),
+                              [](const store::WriteBatch& b) {
+                                return b.judgements.size() == 1 && b.broken_traces.empty();
+                              });
+  Drain();
+  EXPECT_EQ(*store_.ListBrokenTraceIds(), (std::vector<uint64_t>{1}));
+  auto counts = *store_.LoadJudgements(0);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].judged, 2);
+  EXPECT_EQ(counts[0].broken, 1);
+  EXPECT_EQ((**store_.LoadSyncJob("job-1")).edge_cut_traces, 2);
 }
 
 // Contiguous windows merge: a trace crossing a window boundary is whole, and judged.
