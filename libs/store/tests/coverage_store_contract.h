@@ -100,6 +100,7 @@ inline SyncJobRecord Job(const std::string& id, const std::string& state, int64_
 
 inline std::vector<std::string> Names(const std::vector<ServiceRow>& rows) {
   std::vector<std::string> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.catalog.name);
   return out;
 }
@@ -288,10 +289,11 @@ TYPED_TEST_P(CoverageStoreContract, ApmObservationsMergeInAnyOrder) {
   EXPECT_TRUE(rows[1].usm_seen);
   EXPECT_FALSE(rows[1].last_traced_ns.has_value());
   // One observation per batch, in reverse order, applied twice: the same rows.
+  const std::vector<ApmObservationRecord> reversed(obs.rbegin(), obs.rend());
   for (int round = 0; round < 2; ++round) {
-    for (auto it = obs.rbegin(); it != obs.rend(); ++it) {
+    for (const ApmObservationRecord& o : reversed) {
       WriteBatch one;
-      one.apm_observations = {*it};
+      one.apm_observations = {o};
       this->MustApply(one);
     }
   }

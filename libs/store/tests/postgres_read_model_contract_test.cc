@@ -11,14 +11,17 @@
 namespace apmcov::store::testing {
 namespace {
 
-class PostgresHarness {
+// `Options` gives the read model's options: the product's defaults, or a variant that takes
+// the other of two query plans, so that the contract holds for both.
+template <typename Options>
+class PostgresHarnessWith {
  public:
   absl::Status SetUp() {
     absl::StatusOr<TestDatabase> db = TestDatabase::Create();
     if (!db.ok()) return db.status();
     db_.emplace(std::move(*db));
     store_ = std::make_unique<PostgresCoverageStore>(db_->url());
-    model_ = std::make_unique<PostgresReadModel>(db_->url());
+    model_ = std::make_unique<PostgresReadModel>(db_->url(), Options::Get());
     return model_->Ping();
   }
   CoverageStore& store() { return *store_; }
@@ -31,7 +34,22 @@ class PostgresHarness {
   std::unique_ptr<PostgresReadModel> model_;
 };
 
+struct DefaultOptions {
+  static PostgresReadModelOptions Get() { return {}; }
+};
+// The few test rows always take the filter-first plan by default: walk them instead.
+struct AlwaysWalkOptions {
+  static PostgresReadModelOptions Get() {
+    PostgresReadModelOptions o;
+    o.filter_first_max_rows = 0;
+    return o;
+  }
+};
+using PostgresHarness = PostgresHarnessWith<DefaultOptions>;
+using PostgresWalkingHarness = PostgresHarnessWith<AlwaysWalkOptions>;
+
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, ReadModelContract, PostgresHarness);
+INSTANTIATE_TYPED_TEST_SUITE_P(PostgresWalking, ReadModelContract, PostgresWalkingHarness);
 
 TEST(PostgresReadModelTest, UnreachableServerIsUnavailableWithoutThePassword) {
   PostgresReadModel model(

@@ -24,6 +24,12 @@ namespace apmcov::store {
 struct PostgresReadModelOptions {
   size_t pool_size = 4;
   int statement_timeout_ms = 5000;
+  // A filtered broken-trace list (service, missing, kind or env) with at most this many
+  // matches reads its matches first (through the GIN indexes where the filter has one) and
+  // sorts them; with more, it walks started_at newest first until the page is full. Each alone
+  // has its bad case at scale: the walk reads the whole table for a rare service, the sort all
+  // the rows of a common one. 0: always walk.
+  int64_t filter_first_max_rows = 10000;
   // Not null: each call's transaction is a client span `postgresql.transaction` (design §12;
   // tracing/db_span.h), resource = the ReadModel method, a child of the thread's active span
   // (the request's server span), with out.host the server's host. Outlives the read model.
