@@ -126,10 +126,11 @@ struct App::Impl {
   store::WriteBatch batch;
   SpanSightings span_sightings{pool};
   JudgementCounts judgements;
-  // Count keys (store::WriteBatch::count_key): a random prefix per process, then a sequence.
+  std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
+  // Count keys of batches (store::WriteBatch::count_key): a random prefix per process, then a
+  // sequence.
   const std::string count_key_prefix = RandomHex64();
   uint64_t count_key_seq = 0;
-  std::map<std::string, int64_t> edge_cuts;  // job id → traces cut at a read interval's edge
 
   int64_t data_loss_count = 0;
   int64_t last_lag_ns = 0;
