@@ -3,6 +3,7 @@
 
 #include "../src/pg_util.h"
 #include "apmcov/store/postgres_store.h"
+#include "commit_cutting_proxy.h"
 #include "coverage_store_contract.h"
 #include "test_database.h"
 
@@ -36,6 +37,42 @@ TEST(PostgresCoverageStoreTest, UnreachableServerIsUnavailableAndRedacted) {
   WriteBatch b;
   b.sync_jobs = {Job("j", "queued", kT0)};
   EXPECT_EQ(store.Apply(b).status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A commit whose answer never reaches the client (the connection drops while it waits): the
+// transaction committed, the client cannot know, and the analyzer applies the batch again.
+// Its upserts are safe either way; its counts are added once when the batch has a count key,
+// and twice without one (which shows the lost commit did happen).
+TEST(PostgresCoverageStoreTest, ABatchRetriedAfterItsCommitsAnswerWasLostCountsOnce) {
+  absl::StatusOr<TestDatabase> db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  CommitCuttingProxy proxy(PortOf(db->url()));
+  PostgresCoverageStore store(WithLocalPort(db->url(), proxy.port()));
+  auto apply_losing_the_answer = [&](const WriteBatch& b) {
+    const int cuts = proxy.cuts();
+    proxy.ArmCut();
+    const absl::StatusOr<ApplyResult> first = store.Apply(b);
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable) << first.status();
+    EXPECT_EQ(proxy.cuts(), cuts + 1);
+    const absl::StatusOr<ApplyResult> retry = store.Apply(b);  // as the analyzer retries
+    EXPECT_TRUE(retry.ok()) << retry.status();
+  };
+  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  WriteBatch keyed;
+  keyed.judgements = {{hour, "frontend", 10, 2}};
+  keyed.edge_cuts = {{"j1", 4}};
+  keyed.broken_traces = {Trace(5, kT0)};
+  keyed.count_key = {"batch-1", kT0};
+  apply_losing_the_answer(keyed);
+  EXPECT_EQ(db->QueryOne("SELECT judged || '/' || broken FROM trace_judgements"), "10/2");
+  EXPECT_EQ(db->QueryOne("SELECT edge_cut_traces FROM sync_jobs WHERE id = 'j1'"), "4");
+  EXPECT_EQ(db->QueryOne("SELECT count(*) FROM broken_traces"), "1");
+
+  WriteBatch unkeyed = keyed;
+  unkeyed.count_key = {};
+  apply_losing_the_answer(unkeyed);
+  EXPECT_EQ(db->QueryOne("SELECT judged || '/' || broken FROM trace_judgements"), "30/6");
+  EXPECT_EQ(db->QueryOne("SELECT edge_cut_traces FROM sync_jobs WHERE id = 'j1'"), "12");
 }
 
 // What PostgreSQL says about a statement, through the adapter's exception mapping.
