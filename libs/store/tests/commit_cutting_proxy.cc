@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace apmcov::store::testing {
 
@@ -156,43 +157,6 @@ void CommitCuttingProxy::ServerToClient(const std::shared_ptr<Connection>& c) {
     if (!WriteFull(c->client, buf, static_cast<size_t>(got))) break;
   }
   c->Shutdown();
-}
-
-namespace {
-
-// [begin, end) of the host:port part of a libpq URI, or npos when `url` is not one.
-std::pair<size_t, size_t> UriHostPort(const std::string& url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return {std::string::npos, std::string::npos};
-  size_t begin = scheme + 3;
-  const size_t end = url.find_first_of("/?", begin);
-  const size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
-  if (at != std::string::npos && at >= begin) begin = at + 1;
-  return {begin, end == std::string::npos ? url.size() : end};
-}
-
-}  // namespace
-
-std::string WithLocalPort(const std::string& url, int port) {
-  const auto [begin, end] = UriHostPort(url);
-  if (begin != std::string::npos) {
-    return url.substr(0, begin) + "127.0.0.1:" + std::to_string(port) + url.substr(end);
-  }
-  // key=value: later keys win.
-  return url + " host=127.0.0.1 port=" + std::to_string(port);
-}
-
-int PortOf(const std::string& url) {
-  const auto [begin, end] = UriHostPort(url);
-  if (begin != std::string::npos) {
-    const size_t colon = url.rfind(':', end);
-    return colon != std::string::npos && colon >= begin ? std::stoi(url.substr(colon + 1)) : 5432;
-  }
-  int port = 5432;
-  for (size_t at = url.find("port="); at != std::string::npos; at = url.find("port=", at + 5)) {
-    if (at == 0 || url[at - 1] == ' ') port = std::stoi(url.substr(at + 5));
-  }
-  return port;
 }
 
 }  // namespace apmcov::store::testing

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,10 +46,5 @@ class CommitCuttingProxy {
   std::vector<std::thread> threads_;
   std::thread acceptor_;
 };
-
-// `url` (a libpq URI or key=value string) pointing at 127.0.0.1:`port` instead.
-std::string WithLocalPort(const std::string& url, int port);
-// The port a libpq URI or key=value string names (5432 when it names none).
-int PortOf(const std::string& url);
 
 }  // namespace apmcov::store::testing

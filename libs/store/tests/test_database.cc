@@ -2,24 +2,58 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "apmcov/base/status.h"
 #include "apmcov/store/postgres_store.h"
 
 namespace apmcov::store::testing {
+namespace {
+
+// Where a libpq URI's host[:port] begins and ends (the end is where the path or the query
+// starts); npos for a key=value string.
+std::pair<size_t, size_t> UriHostPort(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return {std::string::npos, std::string::npos};
+  const size_t end = std::min(url.find_first_of("/?", scheme + 3), url.size());
+  const size_t at = url.rfind('@', end);
+  const size_t begin = at != std::string::npos && at > scheme ? at + 1 : scheme + 3;
+  return {begin, end};
+}
+
+}  // namespace
 
 std::string WithDatabase(const std::string& url, const std::string& dbname) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url + " dbname=" + dbname;
-  const size_t path = url.find('/', scheme + 3);
-  const size_t query = url.find('?', scheme + 3);
-  const std::string head = url.substr(0, std::min(path, query));
+  const auto [host, end] = UriHostPort(url);
+  if (host == std::string::npos) return url + " dbname=" + dbname;
+  const size_t query = url.find('?', end);
   const std::string tail = query == std::string::npos ? "" : url.substr(query);
-  return head + "/" + dbname + tail;
+  return url.substr(0, end) + "/" + dbname + tail;
+}
+
+std::string WithLocalPort(const std::string& url, int port) {
+  const auto [host, end] = UriHostPort(url);
+  if (host == std::string::npos) return url + " host=127.0.0.1 port=" + std::to_string(port);
+  return url.substr(0, host) + "127.0.0.1:" + std::to_string(port) + url.substr(end);
+}
+
+int PortOf(const std::string& url) {
+  const auto [host, end] = UriHostPort(url);
+  if (host != std::string::npos) {
+    const size_t colon = url.rfind(':', end);
+    return colon != std::string::npos && colon > host ? std::stoi(url.substr(colon + 1)) : 5432;
+  }
+  int port = 5432;  // key=value: the last port= wins
+  for (size_t at = url.find("port="); at != std::string::npos; at = url.find("port=", at + 5)) {
+    if (at == 0 || url[at - 1] == ' ') port = std::stoi(url.substr(at + 5));
+  }
+  return port;
 }
 
 absl::StatusOr<TestDatabase> TestDatabase::Create(bool migrate) {

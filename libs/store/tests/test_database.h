@@ -31,5 +31,9 @@ class TestDatabase {
 
 // DATABASE_URL with the database name replaced (URI or key=value form).
 std::string WithDatabase(const std::string& url, const std::string& dbname);
+// `url` (URI or key=value form) pointing at 127.0.0.1:`port` instead of its host and port.
+std::string WithLocalPort(const std::string& url, int port);
+// The port `url` names (URI or key=value form; 5432 when it names none).
+int PortOf(const std::string& url);
 
 }  // namespace apmcov::store::testing
