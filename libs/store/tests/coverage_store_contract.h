@@ -20,6 +20,8 @@
 namespace apmcov::store::testing {
 
 constexpr int64_t kT0 = 1'700'000'000'000'000'000;  // ns
+// The whole hour holding kT0: the hour of a trace judged then (trace_judgements rows are per hour).
+constexpr int64_t kHourOfT0 = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
 constexpr int64_t kMinute = 60'000'000'000;
 
 inline CatalogServiceRecord Svc(const std::string& snapshot, const std::string& name,
@@ -506,7 +508,7 @@ TYPED_TEST_P(CoverageStoreContract, NulCharactersAreDroppedNotFatal) {
   b.dependencies = {{"checkout", std::string("pay\0ments", 9), "call", "service", 5, kT0},
                     {"checkout", "payments", "call", "service", 6, kT0}};
   // A root service comes from span data: a NUL there must not cost the batch its counts.
-  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  const int64_t hour = kHourOfT0;
   b.judgements = {{hour, std::string("front\0end", 9), 3, 1}};
   b.edge_cuts = {{std::string{'j', '\0', '1'}, 2}};
   this->MustApply(b);
@@ -535,7 +537,7 @@ TYPED_TEST_P(CoverageStoreContract, WatermarkKeepsTheReadIntervalsOfItsLatestRec
 }
 
 TYPED_TEST_P(CoverageStoreContract, JudgementsAndEdgeCutsAddUp) {
-  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  const int64_t hour = kHourOfT0;
   WriteBatch b;
   b.judgements = {{hour, "frontend", 10, 2}, {hour, "", 3, 3}, {hour, "frontend", 5, 0}};
   b.edge_cuts = {{"j1", 4}};  // the job is not known yet
@@ -621,7 +623,7 @@ inline std::map<std::string, int64_t> PruneAll(CoverageStore& store, const Reten
 }
 
 TYPED_TEST_P(CoverageStoreContract, PruneDeletesOldBrokenTracesWithGapsSpansAndJudgements) {
-  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  const int64_t hour = kHourOfT0;
   WriteBatch b;
   b.broken_traces = {TraceStartedAt(1, kT0 - 15 * kDay), TraceStartedAt(2, kT0 - 13 * kDay),
                      TraceStartedAt(3, kT0)};
@@ -672,7 +674,7 @@ TYPED_TEST_P(CoverageStoreContract, PruneWorksInBatchesOfAtMostBatchRows) {
 // A writer retries a batch whose commit failed, and a failed commit may have committed: with a
 // count key, the retry adds the judgements and edge cuts nothing twice.
 TYPED_TEST_P(CoverageStoreContract, ABatchAppliedAgainWithItsCountKeyAddsItsCountsOnce) {
-  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  const int64_t hour = kHourOfT0;
   WriteBatch b;
   b.judgements = {{hour, "frontend", 10, 2}};
   b.edge_cuts = {{"j1", 4}};

@@ -57,7 +57,7 @@ TEST(PostgresCoverageStoreTest, ABatchRetriedAfterItsCommitsAnswerWasLostCountsO
     const absl::StatusOr<ApplyResult> retry = store.Apply(b);  // as the analyzer retries
     EXPECT_TRUE(retry.ok()) << retry.status();
   };
-  const int64_t hour = kT0 - kT0 % (3600 * int64_t{1'000'000'000});
+  const int64_t hour = kHourOfT0;
   WriteBatch keyed;
   keyed.judgements = {{hour, "frontend", 10, 2}};
   keyed.edge_cuts = {{"j1", 4}};
