@@ -46,6 +46,7 @@ AnalyzerMetrics::AnalyzerMetrics(prometheus::Registry& reg) {
                           "Traces not judged normally, by reason (forced = finalised early "
                           "by the memory cap; replayed = judged before a restart; "
                           "late_span = a span arriving after its trace was judged; "
+                          "forced_tail = a span of a trace forced out by the memory cap; "
                           "edge_cut = not complete within a read interval, never judged)")
                       .Register(reg);
   traces_forced = &dropped.Add({{"reason", "forced"}});
@@ -71,6 +72,7 @@ AnalyzerMetrics::AnalyzerMetrics(prometheus::Registry& reg) {
                       .Register(reg)
                       .Add({});
   late_spans = &dropped.Add({{"reason", "late_span"}});
+  forced_tail_spans = &dropped.Add({{"reason", "forced_tail"}});
   traces_in_flight = &prometheus::BuildGauge()
                           .Name("apmcov_analyzer_traces_in_flight")
                           .Help("Traces being assembled")
@@ -185,6 +187,8 @@ void AnalyzerMetrics::AddAssemblerCounters(const coverage::AssemblerCounters& c)
   traces_forced->Increment(static_cast<double>(c.traces_forced - seen_.traces_forced));
   traces_replayed->Increment(static_cast<double>(c.traces_replayed - seen_.traces_replayed));
   late_spans->Increment(static_cast<double>(c.late_spans_dropped - seen_.late_spans_dropped));
+  forced_tail_spans->Increment(
+      static_cast<double>(c.forced_tail_spans_dropped - seen_.forced_tail_spans_dropped));
   seen_ = c;
 }
 

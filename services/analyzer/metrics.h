@@ -48,6 +48,7 @@ struct AnalyzerMetrics {
   prometheus::Counter* traces_replayed;
   prometheus::Counter* traces_edge_cut;
   prometheus::Counter* late_spans;
+  prometheus::Counter* forced_tail_spans;
   prometheus::Counter* traces_judged;
   prometheus::Counter* traces_broken;  // judged with at least one gap
   prometheus::Counter* judged_spans;

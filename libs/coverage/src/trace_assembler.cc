@@ -158,6 +158,14 @@ void TraceAssembler::Add(const SpanRecord& span, int32_t partition, int64_t offs
       traces_[slot].lo != span.trace_id_lo) {
     slot = index_.Find(span.trace_id_lo, [this](uint32_t s) { return traces_[s].lo; });
     if (slot == kNil) {
+      if (!forced_.empty()) {  // only after the caps forced a trace out
+        if (auto f = forced_.find(span.trace_id_lo); f != forced_.end()) {
+          f->second.deadline =
+              std::max(f->second.deadline, SaturatingAdd(span.end_ns(), options_.grace_ns));
+          ++counters_.forced_tail_spans_dropped;
+          return;
+        }
+      }
       auto p = partitions_.find(partition);
       if (p != partitions_.end() && p->second.watermark != std::numeric_limits<int64_t>::min() &&
           SaturatingAdd(span.end_ns(), options_.grace_ns) <= p->second.watermark) {
@@ -199,8 +207,31 @@ void TraceAssembler::EnforceCaps(TraceSink sink) {
     if (oldest_.empty()) return;  // unreachable: something is in flight
     const uint32_t slot = oldest_.front().slot;
     oldest_.pop_front();
+    RememberForced(traces_[slot]);
     Finalise(slot, /*forced=*/true, /*deliver=*/true, sink);
   }
+}
+
+void TraceAssembler::RememberForced(const Trace& t) {
+  const size_t limit = std::min(options_.max_traces_in_flight, kMaxForcedRemembered);
+  forced_[t.lo] = {t.partition, Deadline(t)};
+  forced_order_.push_back(t.lo);
+  while (forced_.size() > limit) {
+    const uint64_t oldest = forced_order_.front();
+    forced_order_.pop_front();
+    forced_.erase(oldest);  // a no-op for an id forgotten by a watermark already
+  }
+  if (forced_order_.size() > 2 * forced_.size() + 1024) {
+    std::erase_if(forced_order_, [this](uint64_t id) { return !forced_.contains(id); });
+  }
+}
+
+void TraceAssembler::ForgetForced(int32_t partition, int64_t watermark_ns) {
+  if (forced_.empty()) return;
+  absl::erase_if(forced_, [&](const auto& entry) {
+    return entry.second.partition == partition && entry.second.deadline <= watermark_ns;
+  });
+  if (forced_.empty()) forced_order_.clear();
 }
 
 void TraceAssembler::CompactGlobalQueue() {
@@ -238,7 +269,7 @@ void TraceAssembler::Finalise(uint32_t slot, bool forced, bool deliver, TraceSin
   for (uint32_t c = t.head; c != kNil; c = chunk_next_[c]) {
     const uint32_t first = c * kChunkSpans;
     const uint32_t fill = c == t.tail ? t.tail_fill : kChunkSpans;
-    for (uint32_t i = first; i < first + fill; ++i) order_.push_back({slab_[i].span_id, i});
+    for (uint32_t i = first; i < first + fill; ++i) order_.emplace_back(slab_[i].span_id, i);
   }
   std::sort(order_.begin(), order_.end());
   scratch_.clear();
@@ -309,6 +340,7 @@ void TraceAssembler::OnWatermark(int32_t partition, int64_t watermark_ns, TraceS
     if (deliver && k + kAhead < final_.size()) Prefetch(final_[k + kAhead]);
     Finalise(final_[k], /*forced=*/false, deliver, sink);
   }
+  ForgetForced(partition, watermark_ns);
   std::deque<QueueEntry>& q = p.arrivals;
   while (!q.empty() && !IsLive(q.front())) q.pop_front();
   Tidy(p);
@@ -346,6 +378,7 @@ size_t TraceAssembler::RevokePartition(int32_t partition) {
     ++dropped;
   }
   partitions_.erase(it);
+  ForgetForced(partition, std::numeric_limits<int64_t>::max());
   counters_.traces_revoked += dropped;
   CompactGlobalQueue();
   return dropped;
@@ -357,7 +390,9 @@ size_t TraceAssembler::MemoryBytes() const {
          index_.MemoryBytes() + oldest_.size() * sizeof(QueueEntry) +
          scratch_.capacity() * sizeof(SpanRecord) +
          order_.capacity() * sizeof(std::pair<uint64_t, uint32_t>) +
-         final_.capacity() * sizeof(uint32_t) + [this] {
+         final_.capacity() * sizeof(uint32_t) +
+         forced_.capacity() * (sizeof(uint64_t) + sizeof(Forced) + 1) +
+         forced_order_.size() * sizeof(uint64_t) + [this] {
            size_t n = 0;
            for (const auto& [id, p] : partitions_) {
              n += p.arrivals.size() * sizeof(QueueEntry);

@@ -311,7 +311,7 @@ TEST_F(AssemblerTest, WatermarksFinaliseExactlyTheTracesTheyReachInArrivalOrder)
     std::vector<std::pair<uint64_t, uint64_t>> due;  // (arrival, trace id)
     for (const auto& [id, t] : live) {
       if (t.partition == partition && saturating_add(t.last_end_ns, 120 * kSec) <= w)
-        due.push_back({t.arrival, id});
+        due.emplace_back(t.arrival, id);
     }
     std::sort(due.begin(), due.end());
     for (const auto& [arrival, id] : due) {
@@ -445,6 +445,58 @@ TEST_F(CappedAssemblerTest, ForcesTheOldestTraceOutAndCountsIt) {
   EXPECT_EQ(assembler_.counters().traces_forced, 2u);
   EXPECT_EQ(assembler_.spans_in_flight(), 2u);
   EXPECT_EQ(assembler_.SafeCommitOffset(0, 9), 4);
+}
+
+// A trace forced out is judged once, from the spans it had: the spans that arrive for it later
+// are dropped and counted, never assembled into a second, partial trace (which would be judged
+// again, with invented orphans, and counted twice), until the watermark passes its deadline.
+TEST_F(CappedAssemblerTest, SpansOfATraceForcedOutAreDroppedNotJudgedAgain) {
+  Add(Fields(1, 1, 0, "a"), 0, 1);
+  Add(Fields(2, 1, 0, "a"), 0, 2);
+  Add(Fields(3, 1, 0, "a"), 0, 3);  // forces trace 1 out
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_TRUE(out_[0].forced);
+  EXPECT_EQ(assembler_.forced_remembered(), 1u);
+  Add(Fields(1, 2, 1, "b", 1000), 0, 4);  // its tail, ending 1001 s
+  Add(Fields(1, 3, 2, "c", 1050), 0, 5);  // ending 1051 s: remembered until 1051 + 120
+  EXPECT_EQ(assembler_.counters().forced_tail_spans_dropped, 2u);
+  EXPECT_EQ(assembler_.traces_in_flight(), 2u);  // 2 and 3: no new trace 1
+  EXPECT_EQ(assembler_.SafeCommitOffset(0, 6), 2);
+  Watermark(1170);  // traces 2 and 3 end at 1001 s: final; trace 1's tail is still expected
+  ASSERT_EQ(out_.size(), 3u);
+  EXPECT_EQ(out_[1].lo, 2u);
+  EXPECT_EQ(out_[2].lo, 3u);
+  EXPECT_EQ(assembler_.forced_remembered(), 1u);
+  Add(Fields(1, 4, 1, "b", 1060), 0, 7);  // still trace 1's: dropped, extends it to 1181
+  EXPECT_EQ(assembler_.counters().forced_tail_spans_dropped, 3u);
+  Watermark(1180);
+  EXPECT_EQ(assembler_.forced_remembered(), 1u);
+  Watermark(1181);
+  EXPECT_EQ(assembler_.forced_remembered(), 0u);
+  // Past its deadline a span of trace 1 breaks the watermark contract: a late span, as always.
+  Add(Fields(1, 5, 1, "b", 1060), 0, 8);
+  EXPECT_EQ(assembler_.counters().late_spans_dropped, 1u);
+  EXPECT_EQ(assembler_.counters().forced_tail_spans_dropped, 3u);
+  EXPECT_EQ(out_.size(), 3u);
+  EXPECT_EQ(assembler_.counters().traces_finalised, 3u);
+}
+
+// The ids remembered are bounded by the trace cap (here 2): past it the oldest is forgotten,
+// and its tail opens a trace of its own again (judged, not lost). A revoked partition forgets
+// its own.
+TEST_F(CappedAssemblerTest, ForcedIdsRememberedAreBoundedAndForgottenWithTheirPartition) {
+  for (uint64_t trace = 1; trace <= 5; ++trace) Add(Fields(trace, 1, 0, "a"), 0, 0);
+  ASSERT_EQ(assembler_.counters().traces_forced, 3u);  // 1, 2, 3
+  EXPECT_EQ(assembler_.forced_remembered(), 2u);       // 2 and 3: 1 forgotten
+  Add(Fields(1, 2, 1, "b"), 0, 0);                     // a new trace 1 (forcing 4 out)
+  EXPECT_EQ(assembler_.counters().forced_tail_spans_dropped, 0u);
+  Add(Fields(3, 2, 1, "b"), 0, 0);  // still remembered: dropped
+  EXPECT_EQ(assembler_.counters().forced_tail_spans_dropped, 1u);
+  Add(Fields(9, 1, 0, "a"), 1, 0);   // partition 1: forces trace 5 out
+  Add(Fields(10, 1, 0, "a"), 1, 0);  // forces trace 1 (the second) out
+  EXPECT_EQ(assembler_.forced_remembered(), 2u);
+  assembler_.RevokePartition(0);
+  EXPECT_EQ(assembler_.forced_remembered(), 0u);
 }
 
 // Without watermarks the caps force traces out one by one; what each leaves behind in the

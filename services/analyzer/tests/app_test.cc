@@ -816,6 +816,40 @@ TEST_F(BrokenTraceTest, TracesCutAtASliceEdgeAreCountedNotJudged) {
   ExpectSliceEdgeCounts();
 }
 
+// Past the memory cap the oldest trace is judged early from the spans it has (forced); the
+// spans that arrive for it afterwards are dropped and counted, not judged as a second trace:
+// judged once in the counts, and its stored verdict is not replaced by one of its tail alone
+// (orphan, missing root).
+TEST_F(BrokenTraceTest, ATraceForcedOutByTheMemoryCapIsJudgedAndCountedOnce) {
+  options_.max_traces_in_flight = 1;
+  StartApp();
+  PublishCatalog("job-1");
+  // One read interval around everything (a rootless trace needs a wide margin to be judged).
+  const std::tuple<int64_t, int64_t, bool> read{kT0 - 3600 * kSec, kT0 + 3600 * kSec, true};
+  PublishSampledWatermark(kT0 + 1 * kSec, "job-1", {read});
+  Drain();
+  PublishSpans({MakeSpan(1, 1, 0, "frontend", "server", kT0 + 2 * kSec),
+                MakeSpan(1, 2, 1, "frontend", "client", kT0 + 2 * kSec + 10, "checkout")});
+  PublishSpans({MakeSpan(4, 1, 0, "frontend", "server", kT0 + 3 * kSec)});       // forces 1 out
+  PublishSpans({MakeSpan(1, 3, 2, "checkout", "server", kT0 + 2 * kSec + 20)});  // 1's tail
+  PublishSampledWatermark(kT0 + 300 * kSec, "job-1", {read});
+  Drain();
+  auto counts = *store_.LoadJudgements(0);
+  ASSERT_EQ(counts.size(), 1u);  // no rootless row: the tail was not judged
+  EXPECT_EQ(counts[0].root_service, "frontend");
+  EXPECT_EQ(counts[0].judged, 2);  // 1 and 4, once each (3 when the tail was judged too)
+  EXPECT_EQ(counts[0].broken, 1);
+  auto forced = store_.LoadBrokenTrace(1);
+  ASSERT_TRUE(forced.ok() && forced->has_value());
+  EXPECT_EQ((*forced)->root_service, "frontend");  // the forced judgement, not the tail's
+  EXPECT_EQ((*forced)->gap_kinds, (std::vector<std::string>{"uninstrumented_callee"}));
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_dropped_total{reason=\"forced\"} 1"),
+            std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("apmcov_analyzer_traces_dropped_total{reason=\"forced_tail\"} 1"),
+            std::string::npos);
+}
+
 // A commit can fail after PostgreSQL committed it (the connection lost while the client waited
 // for the answer). The analyzer retries the batch; the retry must not count its traces again.
 TEST_F(BrokenTraceTest, ABatchRetriedAfterACommitOfUnknownOutcomeCountsItsTracesOnce) {

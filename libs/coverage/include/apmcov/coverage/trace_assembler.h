@@ -11,7 +11,13 @@
 //   by span id (duplicates are counted).
 // - Bounded memory: when more than max_traces_in_flight traces or max_spans_in_flight spans
 //   are held, the oldest trace (by first arrival) is finalised at once, flagged `forced`, and
-//   counted in counters().traces_forced: never dropped silently.
+//   counted in counters().traces_forced: never dropped silently. Its id is remembered until
+//   the watermark passes its deadline (last end + grace, extended by what arrives later), so
+//   that its spans still to come are dropped and counted (forced_tail_spans_dropped) instead
+//   of opening a second, partial trace: a trace is judged once, from the spans it had when
+//   forced. At most min(max_traces_in_flight, kMaxForcedRemembered) ids are remembered, the
+//   oldest forgotten first; a restart or a revoked partition forgets them (its tails are then
+//   judged as traces of their own, as before).
 // - A span that would open a new trace although it ended more than grace_ns before the
 //   partition's current watermark violates the watermark contract (its trace was judged
 //   already); it is dropped and counted in late_spans_dropped rather than judged alone.
@@ -63,6 +69,8 @@ struct AssemblerCounters {
   uint64_t traces_forced = 0;       // finalised early by the memory cap
   uint64_t traces_replayed = 0;     // final at an already-applied watermark: not judged again
   uint64_t traces_revoked = 0;      // dropped by RevokePartition()
+  // Arrived for a trace forced out before (see above): dropped, not judged.
+  uint64_t forced_tail_spans_dropped = 0;
 };
 
 // One finalised trace as handed to the sink.
@@ -105,7 +113,12 @@ class TraceAssembler {
   // the committed offset) and its watermarks. Returns how many traces were dropped.
   size_t RevokePartition(int32_t partition);
 
+  // The most forced trace ids remembered at once (see the header comment): about 40 bytes each.
+  static constexpr size_t kMaxForcedRemembered = 65'536;
+
   size_t traces_in_flight() const { return index_.size(); }
+  // Forced traces whose later spans are still being dropped.
+  size_t forced_remembered() const { return forced_.size(); }
   size_t spans_in_flight() const { return spans_in_flight_; }
   const AssemblerCounters& counters() const { return counters_; }
   // Bytes held by the assembler's own structures (slab, trace table, queues), not the pool.
@@ -213,6 +226,10 @@ class TraceAssembler {
            spans_in_flight_ > options_.max_spans_in_flight;
   }
   void EnforceCaps(TraceSink sink);  // forces the oldest traces out while OverCap()
+  // Remembers a trace forced out (its partition and deadline), forgetting the oldest past the
+  // limit; ForgetForced drops those of `partition` whose deadline is <= `watermark_ns`.
+  void RememberForced(const Trace& t);
+  void ForgetForced(int32_t partition, int64_t watermark_ns);
   void CompactGlobalQueue();
   void Prefetch(uint32_t slot) const;  // hints the CPU to load a trace's span chunks
   // Hints the CPU to load a chunk's slab lines, to write them when kWrite is 1.
@@ -238,6 +255,14 @@ class TraceAssembler {
   uint32_t last_generation_ = 0;
   uint64_t arrivals_ = 0;          // traces opened so far
   std::deque<QueueEntry> oldest_;  // all live traces, oldest first (lazy)
+  // Traces forced out whose spans may still arrive: id → (partition, deadline); the ids in the
+  // order they were forced (lazy: an id no longer in the map is skipped) for the limit.
+  struct Forced {
+    int32_t partition = 0;
+    int64_t deadline = 0;
+  };
+  absl::flat_hash_map<uint64_t, Forced> forced_;
+  std::deque<uint64_t> forced_order_;
   absl::flat_hash_map<int32_t, Partition> partitions_;
   std::vector<SpanRecord> scratch_;  // a finalised trace's spans, deduplicated and sorted
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (span id, slab index)
